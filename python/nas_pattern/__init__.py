@@ -1,0 +1,39 @@
+"""nas_pattern: Neural Architecture Search with Reinforcement Learning, as a design pattern.
+
+The participants, named as in the pattern's UML: NASController drives the search, RLAgent
+samples architectures and learns from their rewards, Network (CNN, RNN) is the child.
+"""
+
+from nas_pattern.agent import Agent, AgentConfig, RandomAgent, RLAgent
+from nas_pattern.controller import Episode, InvalidArchitecture, NASController, SearchConfig, SearchResult
+from nas_pattern.data import Dataset, Split, load_dataset
+from nas_pattern.networks import CNN, NETWORKS, RNN, Metrics, Network, TorchNetwork
+from nas_pattern.search_space import CNN_SPACE, RNN_SPACE, Architecture, Decision, SearchSpace
+from nas_pattern.trainer import TrainConfig
+
+__all__ = [
+    "CNN",
+    "CNN_SPACE",
+    "NETWORKS",
+    "RNN",
+    "RNN_SPACE",
+    "Agent",
+    "AgentConfig",
+    "Architecture",
+    "Dataset",
+    "Decision",
+    "Episode",
+    "InvalidArchitecture",
+    "Metrics",
+    "NASController",
+    "Network",
+    "RLAgent",
+    "RandomAgent",
+    "SearchConfig",
+    "SearchResult",
+    "SearchSpace",
+    "Split",
+    "TorchNetwork",
+    "TrainConfig",
+    "load_dataset",
+]

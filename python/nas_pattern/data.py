@@ -1,0 +1,158 @@
+"""Data for the child networks: train, validation and test splits as tensors in memory.
+
+Nothing is downloaded. Fashion-MNIST comes from Debian's `dataset-fashion-mnist` IDX files,
+MNIST from IDX files in a directory the user names, CIFAR-10 from the python-pickle batches.
+The validation split is carved from the training set with a fixed seed; rewards are scored on
+it. The test split is touched only to report the final architecture.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+DATASETS = ("fashion-mnist", "mnist", "cifar10")
+VALIDATION_SIZE = 5000  # images held out of the training set for rewards
+SPLIT_SEED = 0  # fixed, so every run of a dataset sees the same validation split
+
+# Per-channel mean and std of the training images (pixel values scaled to [0, 1]).
+_STATS = {
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+    "mnist": ((0.1307,), (0.3081,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+
+_HOW_TO_GET = {
+    "fashion-mnist": f"install Debian's dataset-fashion-mnist (files go to {FASHION_MNIST_DIR}) "
+                     "or pass --data-dir with the four IDX files",
+    "mnist": "pass --data-dir with the four MNIST IDX files (train-images-idx3-ubyte[.gz], ...)",
+    "cifar10": "pass --data-dir with the python version of CIFAR-10 (cifar-10-batches-py/ or its content)",
+}
+
+
+class Split(NamedTuple):
+    """Images and labels of one split."""
+
+    x: torch.Tensor  # (N, C, H, W) float32, normalised
+    y: torch.Tensor  # (N,) int64 class indices
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def head(self, limit: int | None) -> Split:
+        """The first `limit` examples (all of them when limit is None)."""
+        return self if limit is None else Split(self.x[:limit], self.y[:limit])
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The three splits of one dataset, and what a child network needs to know about it."""
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one image."""
+        c, h, w = self.train.x.shape[1:]
+        return (int(c), int(h), int(w))
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = VALIDATION_SIZE) -> Dataset:
+    """Load `name` from disk and split it; FileNotFoundError/ValueError say which file and how to get it."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+    if data_dir is None:
+        if name != "fashion-mnist":
+            raise ValueError(f"dataset {name!r} needs --data-dir: {_HOW_TO_GET[name]}")
+        data_dir = FASHION_MNIST_DIR
+    directory = Path(data_dir)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"data directory {directory} does not exist; {_HOW_TO_GET[name]}")
+    if name == "cifar10":
+        train_x, train_y, test_x, test_y = _read_cifar10(directory)
+    else:
+        train_x = _read_idx(directory, "train-images-idx3-ubyte", name)
+        train_y = _read_idx(directory, "train-labels-idx1-ubyte", name)
+        test_x = _read_idx(directory, "t10k-images-idx3-ubyte", name)
+        test_y = _read_idx(directory, "t10k-labels-idx1-ubyte", name)
+        for images, labels, stem in ((train_x, train_y, "train"), (test_x, test_y, "t10k")):
+            if len(images) != len(labels):
+                raise ValueError(f"{directory}: {stem} images ({len(images)}) and labels ({len(labels)}) "
+                                 "differ in count; the files are from different datasets or corrupt")
+        train_x, test_x = train_x[:, None], test_x[:, None]  # (N, 1, H, W)
+    if not 0 < val_size < len(train_y):
+        raise ValueError(f"validation size must be between 1 and {len(train_y) - 1}, got {val_size}")
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(train_y))
+    val_idx, train_idx = order[:val_size], order[val_size:]
+    mean, std = _STATS[name]
+    return Dataset(
+        name=name,
+        train=_to_split(train_x[train_idx], train_y[train_idx], mean, std),
+        val=_to_split(train_x[val_idx], train_y[val_idx], mean, std),
+        test=_to_split(test_x, test_y, mean, std),
+        num_classes=int(max(train_y.max(), test_y.max())) + 1,
+    )
+
+
+def _to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> Split:
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255)  # (N, C, H, W) in [0, 1]
+    x = (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
+    return Split(x, torch.from_numpy(labels.astype(np.int64)))
+
+
+# IDX: big-endian magic (0, 0, dtype code, number of dimensions), then one uint32 per dimension.
+_IDX_UBYTE = 0x08
+
+
+def _read_idx(directory: Path, stem: str, dataset: str) -> np.ndarray:
+    """Read `stem` or `stem.gz` from `directory` as a uint8 array of the shape its header gives."""
+    candidates = [directory / stem, directory / f"{stem}.gz"]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        raise FileNotFoundError(f"{candidates[1]} not found (nor {candidates[0].name}); {_HOW_TO_GET[dataset]}")
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise ValueError(f"{path} is corrupt ({err}); {_HOW_TO_GET[dataset]}") from None
+    expected_dims = 3 if "images" in stem else 1
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _IDX_UBYTE or raw[3] != expected_dims:
+        raise ValueError(f"{path} is not an IDX file of {expected_dims}-D unsigned bytes (bad magic number "
+                         f"{raw[:4].hex() or 'empty'}, expected 000008{expected_dims:02x}); {_HOW_TO_GET[dataset]}")
+    header = 4 + 4 * expected_dims
+    if len(raw) < header:
+        raise ValueError(f"{path} is truncated inside its header; {_HOW_TO_GET[dataset]}")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(expected_dims))
+    count = int(np.prod(shape))
+    if len(raw) - header != count:
+        raise ValueError(f"{path} holds {len(raw) - header} bytes of data, its header promises {count} "
+                         f"(shape {shape}); the file is truncated or corrupt; {_HOW_TO_GET[dataset]}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()  # writable
+
+
+def _read_cifar10(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CIFAR-10 through torchvision's loader (it checks the batches' md5 sums; download stays off)."""
+    from torchvision.datasets import CIFAR10
+
+    root = directory.parent if directory.name == CIFAR10.base_folder else directory
+    try:
+        train = CIFAR10(str(root), train=True, download=False)
+        test = CIFAR10(str(root), train=False, download=False)
+    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted."
+        raise FileNotFoundError(f"{root / CIFAR10.base_folder}: {err} {_HOW_TO_GET['cifar10']}") from None
+    except Exception as err:  # a batch that unpickles badly
+        raise ValueError(f"{root / CIFAR10.base_folder} is corrupt ({err}); {_HOW_TO_GET['cifar10']}") from None
+
+    def arrays(ds: CIFAR10) -> tuple[np.ndarray, np.ndarray]:
+        return ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets, dtype=np.uint8)  # NHWC -> NCHW
+
+    return (*arrays(train), *arrays(test))

@@ -1,0 +1,165 @@
+"""Network: the interface of a child network, and TorchNetwork, its PyTorch implementation.
+
+The controller builds one Network per sampled Architecture, trains it on the training split
+and evaluates it on the validation split. Anything that can do those three things can be
+searched over: a PyTorch model, a lookup table, a synthetic function in a test.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from nas_pattern import trainer
+from nas_pattern.data import Split
+from nas_pattern.search_space import Architecture, SearchSpace, Value
+from nas_pattern.trainer import TrainConfig
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What evaluating a child reports; the agent's reward is computed from it."""
+
+    accuracy: float  # fraction of the evaluated split classified correctly, in [0, 1]
+    loss: float  # mean cross-entropy on that split
+    params: int  # number of trainable parameters
+    train_seconds: float  # wall time spent in train()
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Network(abc.ABC):
+    """A child network, built from one Architecture.
+
+    The controller calls, in this order: `validate()` (reasons it cannot be built; skipped
+    children are recorded, never trained), `build()`, `train(train_split, epochs)` and
+    `evaluate(val_split)`; at the end of a search, `evaluate(test_split)` on the best one.
+    """
+
+    def __init__(self, architecture: Architecture, input_shape: tuple[int, int, int], num_classes: int, *,
+                 train_config: TrainConfig | None = None, device: torch.device | str = "cpu", seed: int = 0):
+        self.architecture = architecture
+        self.input_shape = input_shape  # (channels, height, width) of one image
+        self.num_classes = num_classes
+        self.train_config = train_config or TrainConfig()
+        self.device = torch.device(device)
+        self.seed = seed  # initial weights and batch order derive from it
+
+    @classmethod
+    def check_space(cls, space: SearchSpace) -> None:
+        """Called once before a search: raise ValueError if `space` is not one this network can build."""
+        return None  # any space, unless a subclass knows better
+
+    def validate(self) -> list[str]:
+        """Called before build(): reasons why this architecture cannot be built for this input (empty = ok)."""
+        return []
+
+    @abc.abstractmethod
+    def build(self) -> None:
+        """Called once, after validate() found nothing: create the model for `self.architecture`."""
+
+    @abc.abstractmethod
+    def train(self, data: Split, epochs: int) -> None:
+        """Called once after build(): fit the model on `data` (the training split) for `epochs` passes."""
+
+    @abc.abstractmethod
+    def evaluate(self, data: Split) -> Metrics:
+        """Called after train(): metrics on `data` (validation during search, test for the final report)."""
+
+    @property
+    @abc.abstractmethod
+    def layers(self) -> list[str]:
+        """The layers of the built model, one readable line each (empty before build())."""
+
+
+# The decisions a TorchNetwork understands: name -> (test a value must pass, what is expected).
+DecisionRules = Mapping[str, tuple[Callable[[Value], bool], str]]
+
+
+def positive_int(value: Value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def probability(value: Value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value < 1.0
+
+
+class TorchNetwork(Network):
+    """A Network whose model is an `nn.Module`; subclasses say how to make the module.
+
+    It owns the module rather than being one: `Network.train()` would shadow `nn.Module.train()`.
+    """
+
+    decisions: ClassVar[DecisionRules] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.module: nn.Module | None = None
+        self._train_seconds = 0.0
+
+    @classmethod
+    def check_space(cls, space: SearchSpace) -> None:
+        names = {d.name for d in space.decisions}
+        missing, unknown = set(cls.decisions) - names, names - set(cls.decisions)
+        if missing or unknown:
+            raise ValueError(f"the {cls.__name__} search space must have exactly the decisions "
+                             f"{sorted(cls.decisions)}; missing {sorted(missing)}, unknown {sorted(unknown)}")
+        for decision in space.decisions:
+            test, expected = cls.decisions[decision.name]
+            for choice in decision.choices:
+                if not test(choice):
+                    raise ValueError(f"{cls.__name__} decision {decision.name!r}: choice {choice!r} is not "
+                                     f"{expected}")
+
+    @abc.abstractmethod
+    def make_module(self) -> nn.Module:
+        """The untrained model for `self.architecture`; maps (B, C, H, W) images to (B, classes) logits."""
+
+    def build(self) -> None:
+        reasons = self.validate()
+        if reasons:
+            raise ValueError(f"cannot build {self.architecture.describe()}: {'; '.join(reasons)}")
+        with _seeded(self.seed, self.device):
+            self.module = self.make_module().to(self.device)
+
+    def train(self, data: Split, epochs: int) -> None:
+        module = self._built()
+        generator = torch.Generator().manual_seed(self.seed)  # batch order
+        with _seeded(self.seed + 1, self.device):  # dropout masks
+            _, seconds = trainer.fit(module, data, epochs, self.train_config, self.device, generator)
+        self._train_seconds += seconds
+
+    def evaluate(self, data: Split) -> Metrics:
+        accuracy, loss = trainer.evaluate(self._built(), data, self.train_config, self.device)
+        return Metrics(accuracy=accuracy, loss=loss, params=self.params, train_seconds=self._train_seconds)
+
+    @property
+    def params(self) -> int:
+        return sum(p.numel() for p in self._built().parameters() if p.requires_grad)
+
+    @property
+    def layers(self) -> list[str]:
+        if self.module is None:
+            return []
+        return [str(m) for m in self.module.modules() if not list(m.children())]
+
+    def _built(self) -> nn.Module:
+        if self.module is None:
+            raise RuntimeError("call build() before train(), evaluate() or params")
+        return self.module
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's global generators inside a block, restoring them afterwards."""
+    cuda_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(seed)
+        yield

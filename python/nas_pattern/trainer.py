@@ -1,0 +1,83 @@
+"""The child trainer: trains and evaluates one `nn.Module` on tensors already in memory.
+
+Shared by every PyTorch child (CNN, RNN). Batches are sliced from one tensor per split and a
+fresh permutation per epoch; the loss is accumulated on the device and read once per epoch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nas_pattern.data import Split
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How each child is trained (the same for every child of a search)."""
+
+    batch_size: int = 32  # images per step
+    learning_rate: float = 2e-3  # AdamW step size; 4e-3 learns faster but kills some wide unpooled CNNs
+    weight_decay: float = 0.0  # L2 penalty (AdamW-style, decoupled)
+    eval_batch_size: int = 1000  # images per forward pass when evaluating; no gradients kept
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU; 'cuda' without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}; expected auto, cpu or cuda")
+    return torch.device(name)
+
+
+def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device: torch.device,
+        generator: torch.Generator) -> tuple[float, float]:
+    """Train `module` in place for `epochs` passes over `data`.
+
+    Returns (mean training loss of the last epoch, seconds spent).
+    """
+    start = time.perf_counter()
+    module.to(device)
+    module.train()
+    optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    x = data.x.to(device)  # (N, C, H, W)
+    y = data.y.to(device)  # (N,)
+    n = len(y)
+    epoch_loss = torch.zeros((), device=device)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator).to(device)
+        epoch_loss = torch.zeros((), device=device)
+        for begin in range(0, n, config.batch_size):
+            batch = order[begin:begin + config.batch_size]
+            logits = module(x[batch])  # (B, classes)
+            loss = F.cross_entropy(logits, y[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            epoch_loss += loss.detach() * len(batch)  # stays on the device: no sync per step
+    mean_loss = (epoch_loss / n).item()
+    return mean_loss, time.perf_counter() - start
+
+
+def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.device) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of `module` on `data`."""
+    module.to(device)
+    module.eval()
+    correct = torch.zeros((), device=device)
+    total_loss = torch.zeros((), device=device)
+    with torch.inference_mode():
+        for begin in range(0, len(data), config.eval_batch_size):
+            x = data.x[begin:begin + config.eval_batch_size].to(device)
+            y = data.y[begin:begin + config.eval_batch_size].to(device)
+            logits = module(x)  # (B, classes)
+            total_loss += F.cross_entropy(logits, y, reduction="sum")
+            correct += (logits.argmax(dim=1) == y).sum()
+    n = max(len(data), 1)
+    return (correct / n).item(), (total_loss / n).item()

@@ -1,0 +1,126 @@
+"""Datasets: real Fashion-MNIST splits, and one clear error for every way a file can be wrong."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nas_pattern import load_dataset
+from nas_pattern.data import FASHION_MNIST_DIR
+
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def write_idx(path: Path, array: np.ndarray, magic: bytes | None = None) -> None:
+    header = magic or bytes([0, 0, 0x08, array.ndim])
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def fake_mnist(directory: Path, train: int = 120, test: int = 30) -> Path:
+    rng = np.random.default_rng(0)
+    write_idx(directory / FILES[0], rng.integers(0, 256, (train, 28, 28)))
+    write_idx(directory / FILES[1], rng.integers(0, 10, train))
+    write_idx(directory / FILES[2], rng.integers(0, 256, (test, 28, 28)))
+    write_idx(directory / FILES[3], rng.integers(0, 10, test))
+    return directory
+
+
+def test_fashion_mnist_splits(fashion) -> None:
+    assert (len(fashion.train), len(fashion.val), len(fashion.test)) == (55000, 5000, 10000)
+    assert fashion.input_shape == (1, 28, 28) and fashion.num_classes == 10
+    assert fashion.train.x.dtype == torch.float32 and fashion.train.y.dtype == torch.int64
+    assert abs(float(fashion.train.x.mean())) < 0.05 and abs(float(fashion.train.x.std()) - 1) < 0.05  # normalised
+
+
+def test_validation_split_is_fixed_and_disjoint_from_training(fashion) -> None:
+    again = load_dataset("fashion-mnist")
+    assert torch.equal(again.val.x, fashion.val.x)
+    # No validation image is also a training image, bar the few exact duplicates Fashion-MNIST holds.
+    def images(x: torch.Tensor) -> set[bytes]:
+        return {row.tobytes() for row in x.flatten(1).numpy()}
+    assert len(images(fashion.val.x) & images(fashion.train.x)) < 0.01 * len(fashion.val)
+
+
+def test_mnist_idx_files_from_a_directory(tmp_path) -> None:
+    data = load_dataset("mnist", fake_mnist(tmp_path), val_size=20)
+    assert (len(data.train), len(data.val), len(data.test)) == (100, 20, 30)
+
+
+def test_gzipped_files_are_read_too(tmp_path) -> None:
+    fake_mnist(tmp_path)
+    for name in FILES:
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress((tmp_path / name).read_bytes()))
+        (tmp_path / name).unlink()
+    assert len(load_dataset("mnist", tmp_path, val_size=20).test) == 30
+
+
+def test_unknown_dataset() -> None:
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'; expected one of fashion-mnist, mnist, cifar10"):
+        load_dataset("imagenet")
+
+
+def test_missing_directory_says_how_to_get_the_data(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match=f"data directory {tmp_path}/none does not exist; pass --data-dir"):
+        load_dataset("mnist", tmp_path / "none")
+    with pytest.raises(ValueError, match="dataset 'mnist' needs --data-dir"):
+        load_dataset("mnist")
+
+
+def test_missing_file_is_named(tmp_path) -> None:
+    fake_mnist(tmp_path)
+    (tmp_path / FILES[3]).unlink()
+    with pytest.raises(FileNotFoundError, match=r"t10k-labels-idx1-ubyte\.gz not found"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_truncated_file(tmp_path) -> None:
+    fake_mnist(tmp_path)
+    path = tmp_path / FILES[0]
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte holds .* its header promises .* truncated"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_wrong_magic_number(tmp_path) -> None:
+    fake_mnist(tmp_path)
+    write_idx(tmp_path / FILES[1], np.zeros(120), magic=bytes([0, 0, 0x0D, 1]))  # float data
+    expected = r"train-labels-idx1-ubyte is not an IDX file .*bad magic number 00000d01, expected 00000801"
+    with pytest.raises(ValueError, match=expected):
+        load_dataset("mnist", tmp_path)
+
+
+def test_corrupt_gzip(tmp_path) -> None:
+    fake_mnist(tmp_path)
+    (tmp_path / FILES[2]).unlink()
+    (tmp_path / f"{FILES[2]}.gz").write_bytes(b"\x1f\x8b this is not gzip")
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz is corrupt"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_images_and_labels_count_mismatch(tmp_path) -> None:
+    fake_mnist(tmp_path)
+    write_idx(tmp_path / FILES[3], np.zeros(29))
+    with pytest.raises(ValueError, match="t10k images \\(30\\) and labels \\(29\\) differ in count"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_cifar10_missing_batches_are_named(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py: Dataset not found or corrupted"):
+        load_dataset("cifar10", tmp_path)
+
+
+def test_debian_fashion_mnist_files_are_where_we_expect() -> None:
+    assert all((Path(FASHION_MNIST_DIR) / f"{name}.gz").is_file() for name in FILES), \
+        "install Debian's dataset-fashion-mnist (make test does this when run as root)"
+
+
+def test_a_copy_of_fashion_mnist_in_another_directory(tmp_path) -> None:
+    for name in FILES:
+        shutil.copy(Path(FASHION_MNIST_DIR) / f"{name}.gz", tmp_path)
+    assert len(load_dataset("fashion-mnist", tmp_path).test) == 10000

@@ -1,0 +1,128 @@
+"""The Network contract, run over every child network, and what each adds (validation, spaces)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nas_pattern import CNN, CNN_SPACE, NETWORKS, RNN, RNN_SPACE, Architecture, Dataset, RandomAgent, SearchSpace
+from nas_pattern.search_space import DEFAULT_SPACES
+
+
+@pytest.fixture(params=sorted(NETWORKS))
+def kind(request) -> str:
+    return request.param
+
+
+def sampled(kind: str, count: int = 4) -> list[Architecture]:
+    agent = RandomAgent(DEFAULT_SPACES[kind])
+    return [agent.policy() for _ in range(count)]
+
+
+def test_builds_for_sampled_architectures_with_the_right_output_shape(kind: str, small_fashion: Dataset) -> None:
+    for architecture in sampled(kind):
+        network = NETWORKS[kind](architecture, small_fashion.input_shape, small_fashion.num_classes)
+        assert network.layers == []
+        assert network.validate() == []
+        network.build()
+        assert network.module is not None
+        logits = network.module(small_fashion.train.x[:5])
+        assert logits.shape == (5, small_fashion.num_classes)
+        assert network.params > 0
+        assert network.layers and all(isinstance(line, str) for line in network.layers)
+
+
+def test_training_lowers_the_loss_on_real_images(kind: str, small_fashion: Dataset) -> None:
+    architecture = sampled(kind, 1)[0]
+    network = NETWORKS[kind](architecture, small_fashion.input_shape, small_fashion.num_classes)
+    network.build()
+    subset = small_fashion.train.head(512)
+    before = network.evaluate(subset).loss
+    network.train(subset, epochs=2)
+    after = network.evaluate(subset)
+    assert after.loss < before
+    assert after.accuracy > 0.3  # well above chance (0.1)
+    assert after.train_seconds > 0
+
+
+def test_same_seed_same_child(kind: str, small_fashion: Dataset) -> None:
+    architecture = sampled(kind, 1)[0]
+    results = []
+    for _ in range(2):
+        network = NETWORKS[kind](architecture, small_fashion.input_shape, small_fashion.num_classes, seed=7)
+        network.build()
+        network.train(small_fashion.train.head(256), epochs=1)
+        results.append(network.evaluate(small_fashion.val).accuracy)
+    assert results[0] == results[1]
+
+
+def test_evaluate_before_build_is_an_error(kind: str) -> None:
+    network = NETWORKS[kind](sampled(kind, 1)[0], (1, 28, 28), 10)
+    with pytest.raises(RuntimeError, match="call build\\(\\)"):
+        network.evaluate(None)  # type: ignore[arg-type]
+
+
+def test_default_spaces_fit_their_networks() -> None:
+    CNN.check_space(CNN_SPACE)
+    RNN.check_space(RNN_SPACE)
+
+
+def test_cnn_rejects_pooling_below_one_pixel_with_a_reason() -> None:
+    deep = SearchSpace.from_json({"max_layers": 6, "decisions": [
+        {"name": "filters", "choices": [4]}, {"name": "kernel_size", "choices": [3]},
+        {"name": "pool_size", "choices": [2]}, {"name": "dropout_rate", "choices": [0.0]}]})
+    network = CNN(deep.decode([0] * 24), (1, 28, 28), 10)  # 28 -> 14 -> 7 -> 3 -> 1 -> 0
+    assert network.validate() == ["layer 4 pools by 2 and shrinks the feature map below 1x1 (input 28x28)"]
+    with pytest.raises(ValueError, match=r"cannot build .* layer 4 pools by 2"):
+        network.build()
+    assert CNN(deep.decode([0] * 24), (3, 64, 64), 10).validate() == []  # 64 -> 32 -> ... -> 1: fine
+
+
+def test_cnn_classic_architecture_has_the_expected_layers() -> None:
+    classic = CNN_SPACE.parse({"layers": [
+        {"filters": 32, "kernel_size": 5, "pool_size": 2, "dropout_rate": 0.25},
+        {"filters": 64, "kernel_size": 5, "pool_size": 2, "dropout_rate": 0.0}]})
+    network = CNN(classic, (1, 28, 28), 10)
+    network.build()
+    kinds = [line.split("(")[0] for line in network.layers]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Dropout", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
+    assert network.params == (1 * 25 * 32 + 32) + (32 * 25 * 64 + 64) + (7 * 7 * 64 * 10 + 10)
+
+
+def test_rnn_reads_rows_in_both_directions() -> None:
+    space = RNN_SPACE
+    bi = space.parse({"layers": [{"cell_type": "gru", "hidden_units": 32, "dropout_rate": 0.0,
+                                  "bidirectional": True}]})
+    network = RNN(bi, (1, 28, 28), 10)
+    network.build()
+    assert network.module is not None
+    images = torch.randn(3, 1, 28, 28)
+    flipped_last_row = images.clone()
+    flipped_last_row[:, :, 0] = 0.0  # the first row matters to the backward direction's final state
+    out_a, out_b = network.module.eval()(images), network.module(flipped_last_row)
+    assert not torch.allclose(F.softmax(out_a, 1), F.softmax(out_b, 1))
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ([{"name": "filters", "choices": [8]}], "missing \\['dropout_rate', 'kernel_size', 'pool_size'\\]"),
+    ([{"name": "filters", "choices": [8]}, {"name": "kernel_size", "choices": [3]},
+      {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]},
+      {"name": "stride", "choices": [1]}], "unknown \\['stride'\\]"),
+    ([{"name": "filters", "choices": [8, -1]}, {"name": "kernel_size", "choices": [3]},
+      {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]}],
+     "decision 'filters': choice -1 is not a positive integer"),
+    ([{"name": "filters", "choices": [8]}, {"name": "kernel_size", "choices": [3]},
+      {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [1.5]}],
+     "decision 'dropout_rate': choice 1.5 is not a probability"),
+])
+def test_cnn_refuses_spaces_it_cannot_build(rows, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        CNN.check_space(SearchSpace.from_json({"decisions": rows}))
+
+
+def test_rnn_refuses_an_unknown_cell() -> None:
+    rows = [{"name": "cell_type", "choices": ["lstm", "transformer"]}, {"name": "hidden_units", "choices": [8]},
+            {"name": "dropout_rate", "choices": [0.0]}, {"name": "bidirectional", "choices": [False]}]
+    with pytest.raises(ValueError, match="choice 'transformer' is not one of \\['gru', 'lstm', 'rnn'\\]"):
+        RNN.check_space(SearchSpace.from_json({"decisions": rows}))

@@ -1,0 +1,137 @@
+"""The command line: end-to-end searches, the run directory they leave, and bad input refused cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nas_pattern.run import main
+
+
+def cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run the CLI in-process; argparse's own exits count as return codes."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", ["cnn", "rnn"])
+def test_acceptance_search_writes_a_complete_run_directory(network: str, tmp_path: Path) -> None:
+    run_dir = tmp_path / network
+    command = [sys.executable, "-m", "nas_pattern.run", "--network", network, "--episodes", "8",
+               "--children-per-update", "2", "--epochs", "1", "--train-limit", "3000", "--seed", "0",
+               "--run-dir", str(run_dir)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Best architecture" in done.stdout and "Test accuracy" in done.stdout
+
+    lines = (run_dir / "episodes.jsonl").read_text().splitlines()
+    assert len(lines) == 8
+    episodes = [json.loads(line) for line in lines]
+    assert [e["episode"] for e in episodes] == list(range(1, 9))
+    for e in episodes:
+        assert {"architecture", "metrics", "reward", "baseline", "cached", "seconds", "status"} <= set(e)
+        assert e["status"] == "ok" and 0 < e["metrics"]["accuracy"] <= 1
+    assert [e["update"] is not None for e in episodes] == [False, True] * 4  # m = 2
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["test_accuracy"] > 0.6
+    assert summary["best_val_accuracy"] == max(e["metrics"]["accuracy"] for e in episodes)
+    assert summary["episodes"] == 8
+    assert summary["config"]["network"] == network and summary["config"]["search"]["train_limit"] == 3000
+    assert (run_dir / "search.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_space_file_drives_the_search(tmp_path: Path, capsys) -> None:
+    space = tmp_path / "tiny.json"
+    space.write_text(json.dumps({"max_layers": 1, "layer_format": "conv {kernel_size}x{filters}",
+                                 "decisions": [{"name": "filters", "choices": [4, 8]},
+                                               {"name": "kernel_size", "choices": [3]},
+                                               {"name": "pool_size", "choices": [2]},
+                                               {"name": "dropout_rate", "choices": [0.0]}]}))
+    code, out, _ = cli(["--space", str(space), "--episodes", "3", "--train-limit", "200",
+                        "--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 0
+    assert "Searching 2 CNN architectures" in out
+    episodes = [json.loads(line) for line in (tmp_path / "run" / "episodes.jsonl").read_text().splitlines()]
+    assert {e["describe"] for e in episodes} <= {"conv 3x4", "conv 3x8"}
+    assert sum(e["cached"] for e in episodes) >= 1  # 3 children from 2 architectures
+
+
+def _bad_space(tmp_path: Path) -> str:
+    path = tmp_path / "bad.json"
+    path.write_text('{"decisions": [{"name": "filters", "choices": []}]}')
+    return str(path)
+
+
+def _rnn_space_for_cnn(tmp_path: Path) -> str:
+    path = tmp_path / "rnn.json"
+    path.write_text(json.dumps({"decisions": [{"name": "cell_type", "choices": ["gru"]}]}))
+    return str(path)
+
+
+def _a_file(tmp_path: Path) -> str:
+    path = tmp_path / "a-file"
+    path.write_text("not a directory")
+    return str(path)
+
+
+BAD_INPUTS = [
+    (lambda t: ["--dataset", "imagenet"], "argument --dataset: invalid choice: 'imagenet'"),
+    (lambda t: ["--dataset", "mnist", "--data-dir", str(t / "missing")], "does not exist; pass --data-dir"),
+    (lambda t: ["--dataset", "mnist"], "dataset 'mnist' needs --data-dir"),
+    (lambda t: ["--episodes", "-3"], "argument --episodes: must be >= 1, got -3"),
+    (lambda t: ["--epochs", "two"], "argument --epochs: expected an integer, got 'two'"),
+    (lambda t: ["--children-per-update", "0"], "argument --children-per-update: must be >= 1, got 0"),
+    (lambda t: ["--space", str(t / "none.json")], "none.json does not exist"),
+    (lambda t: ["--space", _bad_space(t)], "decisions[0].choices (filters) must be a non-empty list"),
+    (lambda t: ["--space", _rnn_space_for_cnn(t)], "the CNN search space must have exactly the decisions"),
+    (lambda t: ["--run-dir", _a_file(t)], "is a file, not a directory"),
+    (lambda t: ["--network", "mlp"], "argument --network: invalid choice: 'mlp'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUTS, ids=[m[:40] for _, m in BAD_INPUTS])
+def test_bad_input_gets_one_clear_line_and_exit_2(argv, message: str, tmp_path: Path, capsys) -> None:
+    run_dir = tmp_path / "run"
+    args = argv(tmp_path)
+    if "--run-dir" not in args:
+        args += ["--run-dir", str(run_dir)]
+    code, out, err = cli(args, capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("nas-pattern: error: "), err
+    assert message in err
+    assert out == ""
+    assert not run_dir.exists()  # nothing was written
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_asking_for_cuda_without_a_gpu(tmp_path: Path, capsys) -> None:
+    code, _, err = cli(["--device", "cuda", "--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 2 and "torch sees no CUDA GPU; use --device cpu or auto" in err
+
+
+def test_an_existing_search_is_never_overwritten(tmp_path: Path, capsys) -> None:
+    run_dir = tmp_path / "run"
+    args = ["--episodes", "2", "--train-limit", "100", "--run-dir", str(run_dir)]
+    assert cli(args, capsys)[0] == 0
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    code, _, err = cli(args, capsys)
+    assert code == 2 and "already holds a search (episodes.jsonl); choose another --run-dir" in err
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_bad_input_through_python_dash_m_has_no_traceback(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "nas_pattern.run", "--space", _bad_space(tmp_path)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -1,0 +1,98 @@
+"""SearchSpace and Architecture: encode/decode, JSON, validation, the --space file format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nas_pattern import CNN_SPACE, RNN_SPACE, Architecture, Decision, SearchSpace
+
+
+@pytest.mark.parametrize("space", [CNN_SPACE, RNN_SPACE], ids=["cnn", "rnn"])
+def test_encode_decode_round_trip_over_the_whole_space(space: SearchSpace) -> None:
+    seen = set()
+    for architecture in space:
+        assert space.decode(space.encode(architecture)) == architecture
+        assert Architecture.from_json(json.loads(json.dumps(architecture.to_json()))) == architecture
+        seen.add(architecture)
+    assert len(seen) == space.size
+
+
+def test_describe_is_one_readable_line() -> None:
+    classic = CNN_SPACE.decode(CNN_SPACE.encode(Architecture.from_json({"layers": [
+        {"filters": 32, "kernel_size": 5, "pool_size": 2, "dropout_rate": 0.25},
+        {"filters": 64, "kernel_size": 5, "pool_size": 2, "dropout_rate": 0.0},
+    ]})))
+    assert classic.describe() == "conv 5x32 pool2 drop0.25 | conv 5x64 pool2 drop0.0"
+    plain = SearchSpace((Decision("width", (1, 2)),), max_layers=2).decode([0, 1])
+    assert plain.describe() == "width=1 | width=2"
+
+
+def test_space_json_round_trip_and_load(tmp_path) -> None:
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(CNN_SPACE.to_json()))
+    assert SearchSpace.load(path) == CNN_SPACE
+
+
+def test_parse_checks_membership_and_normalises_values() -> None:
+    data = {"layers": [{"filters": 8, "kernel_size": 1, "pool_size": 1, "dropout_rate": 0}] * 2}
+    architecture = CNN_SPACE.parse(data)
+    assert architecture[0]["dropout_rate"] == 0.0
+    assert architecture.describe().startswith("conv 1x8")
+    with pytest.raises(ValueError, match="filters=7 is not one of"):
+        CNN_SPACE.parse({"layers": [{"filters": 7, "kernel_size": 1, "pool_size": 1, "dropout_rate": 0.0}] * 2})
+
+
+def test_validate_gives_reasons() -> None:
+    one_layer = Architecture.from_json({"layers": [{"filters": 8, "kernel_size": 1, "pool_size": 1,
+                                                    "dropout_rate": 0.0}]})
+    assert CNN_SPACE.validate(one_layer) == ["has 1 layers, the space has 2"]
+    wrong_names = Architecture.from_json({"layers": [{"units": 8}, {"units": 8}]})
+    assert "layer 0 has decisions ['units']" in CNN_SPACE.validate(wrong_names)[0]
+    assert CNN_SPACE.validate(CNN_SPACE.decode([0] * 8)) == []
+
+
+def test_booleans_are_not_numbers() -> None:
+    space = SearchSpace((Decision("flag", (False, True)),), max_layers=1)
+    with pytest.raises(ValueError, match="flag=1 is not one of"):
+        space.encode(Architecture.from_json({"layers": [{"flag": 1}]}))
+
+
+def test_decode_rejects_bad_indices() -> None:
+    with pytest.raises(ValueError, match="expected 8 choice indices, got 3"):
+        CNN_SPACE.decode([0, 0, 0])
+    with pytest.raises(ValueError, match="choice index 9 out of range for 'filters'"):
+        CNN_SPACE.decode([9] + [0] * 7)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ([1, 2], "expected a JSON object"),
+    ({"decisions": "filters"}, "'decisions' must be a list"),
+    ({"decisions": []}, "decisions must be at least one decision"),
+    ({"decisions": [{"name": "filters"}]}, "decisions\\[0\\] must be an object with exactly 'name' and 'choices'"),
+    ({"decisions": [{"name": "filters", "choices": []}]}, "decisions\\[0\\].choices \\(filters\\) must be a non-empty"),
+    ({"decisions": [{"name": "filters", "choices": 3}]}, "decisions\\[0\\].choices must be a list"),
+    ({"decisions": [{"name": "filters", "choices": [1, [2]]}]}, "must be numbers, strings or booleans"),
+    ({"decisions": [{"name": "filters", "choices": [1, 1]}]}, "must be distinct values"),
+    ({"decisions": [{"name": "my filters", "choices": [1]}]}, "name must be an identifier"),
+    ({"decisions": [{"name": "a", "choices": [1]}, {"name": "a", "choices": [2]}]}, "a name used once"),
+    ({"decisions": [{"name": "a", "choices": [1]}], "max_layers": 0}, "max_layers must be an integer >= 1"),
+    ({"decisions": [{"name": "a", "choices": [1]}], "max_layers": "2"}, "max_layers must be an integer"),
+    ({"decisions": [{"name": "a", "choices": [1]}], "layers": 2}, "unknown key\\(s\\) \\['layers'\\]"),
+    ({"decisions": [{"name": "a", "choices": [1]}], "layer_format": "{b}"}, "does not fit the decisions"),
+])
+def test_malformed_space_json_gets_one_line_naming_the_problem(data, message) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        SearchSpace.from_json(data, source="space.json")
+    assert str(info.value).startswith("space.json: ")
+    assert "\n" not in str(info.value)
+
+
+def test_space_file_errors_name_the_file(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"nope\.json does not exist"):
+        SearchSpace.load(tmp_path / "nope.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"decisions": [')
+    with pytest.raises(ValueError, match=r"broken\.json is not valid JSON"):
+        SearchSpace.load(broken)
