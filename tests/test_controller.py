@@ -94,7 +94,8 @@ def test_invalid_architectures_are_recorded_with_a_reason_and_a_penalty() -> Non
     agent = RLAgent(CNN_SPACE)
     result = NASController(agent, blank_dataset(), network=NoEight, config=SearchConfig(episodes=60)).search()
     invalid = [e for e in result.episodes if e.status == "invalid"]
-    assert invalid and result.counts["invalid"] == len(invalid)
+    assert invalid and result.counts["invalid"] == len([e for e in invalid if not e.cached])
+    assert sum(result.counts[k] for k in ("trained", "cached", "invalid")) == len(result.episodes)
     for e in invalid:
         assert e.metrics is None and e.accuracy == 0.0
         assert "8 filters are not allowed" in e.reason and e.architecture.describe() in e.reason

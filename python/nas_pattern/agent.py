@@ -188,13 +188,13 @@ class RandomAgent(Agent):
         return 1.0 / self.space.size
 
 
+@dataclass
 class Sample:
     """An architecture the RLAgent drew, waiting for its reward and the next update."""
 
-    def __init__(self, actions: list[int]):
-        self.actions = actions  # choice indices, one per decision
-        self.accuracy: float | None = None  # set by reward()
-        self.advantage = 0.0  # accuracy minus the baseline when it was rewarded (clipped)
+    actions: list[int]  # choice indices, one per decision
+    accuracy: float | None = None  # set by reward()
+    advantage: float = 0.0  # accuracy minus the baseline when it was rewarded (clipped)
 
 
 def _clip(advantage: float, limit: float | None) -> float:

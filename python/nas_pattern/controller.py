@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -95,14 +95,14 @@ class SearchResult:
     seconds: float
     test: Metrics | None = None
     final_epochs: int = 0  # > 0 if the best architecture was retrained on train + validation
-    counts: dict[str, int] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.counts = {
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
             "episodes": len(self.episodes),
             "trained": sum(e.status == "ok" and not e.cached for e in self.episodes),
             "cached": sum(e.cached for e in self.episodes),
-            "invalid": sum(e.status == "invalid" for e in self.episodes),
+            "invalid": sum(e.status == "invalid" and not e.cached for e in self.episodes),
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -133,7 +133,7 @@ class TorchNetwork(Network):
         module = self._built()
         generator = torch.Generator().manual_seed(self.seed)  # batch order
         with _seeded(self.seed + 1, self.device):  # dropout masks
-            _, seconds = trainer.fit(module, data, epochs, self.train_config, self.device, generator)
+            seconds = trainer.fit(module, data, epochs, self.train_config, self.device, generator)
         self._train_seconds += seconds
 
     def evaluate(self, data: Split) -> Metrics:
