@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -18,6 +20,7 @@ from nas_pattern import (
     SearchConfig,
     Split,
 )
+from nas_pattern.controller import SearchFailed
 
 TARGET = CNN_SPACE.decode([3, 2, 1, 1, 2, 1, 0, 2])
 
@@ -112,7 +115,7 @@ def test_a_search_where_nothing_can_be_built_says_so() -> None:
 
     controller = NASController(RandomAgent(CNN_SPACE), blank_dataset(), network=Nothing,
                                config=SearchConfig(episodes=3))
-    with pytest.raises(RuntimeError, match="none of the 3 children could be built"):
+    with pytest.raises(SearchFailed, match=r"none of the 3 children produced metrics \(invalid\)"):
         controller.search()
 
 
@@ -140,3 +143,85 @@ def test_same_seed_same_search_with_real_children(small_fashion: Dataset) -> Non
         return [(e.architecture.describe(), e.accuracy) for e in controller.search().episodes]
 
     assert run() == run()
+
+
+# ---- failing children: recorded, penalised, and the search goes on ----
+
+def failing_network(kind: str) -> type:
+    """A MatchTarget child that fails in the way `kind` names whenever its first layer has 8 filters."""
+
+    class Failing(make_match_target(CNN_SPACE, TARGET)):  # type: ignore[misc]
+        def train(self, data: Split, epochs: int) -> None:
+            if self.architecture[0]["filters"] != 8:
+                return
+            if kind == "error":
+                raise RuntimeError("boom: the child broke")
+            if kind == "oom":
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            if kind == "timeout":
+                time.sleep(0.3)  # sleeps past the 0.1 s limit and returns late; the controller notices
+
+    return Failing
+
+
+@pytest.mark.parametrize(("kind", "text"), [("error", "RuntimeError: boom: the child broke"),
+                                            ("oom", "OutOfMemoryError: CUDA out of memory"),
+                                            ("timeout", "ChildTimeout: took longer than --child-timeout 0.1 s")])
+def test_a_failing_child_is_recorded_and_the_search_goes_on(kind: str, text: str) -> None:
+    config = SearchConfig(episodes=40, child_timeout=0.1 if kind == "timeout" else None)
+    result = NASController(RandomAgent(CNN_SPACE), blank_dataset(), network=failing_network(kind),
+                           config=config).search()
+    failed = [e for e in result.episodes if e.status == kind]
+    assert failed and all(e.architecture[0]["filters"] == 8 for e in failed)
+    assert all(text in e.reason and e.metrics is None and e.reward == 0.0 for e in failed)  # penalty: accuracy 0
+    assert len(result.episodes) == 40 and result.counts[kind] == len([e for e in failed if not e.cached])
+    assert result.best.status == "ok"
+
+
+class NaNHead(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(784, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.flatten(1)) * float("nan")
+
+
+class Diverging(CNN):
+    def make_module(self) -> torch.nn.Module:
+        return NaNHead()
+
+
+def test_a_child_whose_loss_turns_nan_is_recorded_as_nan(small_fashion: Dataset) -> None:
+    controller = NASController(RandomAgent(CNN_SPACE), small_fashion, network=Diverging,
+                               config=SearchConfig(episodes=2, train_limit=64, stop_failures=5))
+    with pytest.raises(SearchFailed, match="none of the 2 children produced metrics \\(nan\\)"):
+        controller.search()
+    assert [e.status for e in controller.history] == ["nan", "nan"]
+    assert "ChildDiverged: training loss became nan in epoch 1" in controller.history[0].reason
+    assert controller.network is None  # released
+
+
+def test_a_real_child_is_stopped_at_its_deadline(small_fashion: Dataset) -> None:
+    controller = NASController(RandomAgent(CNN_SPACE), small_fashion, network=CNN,
+                               config=SearchConfig(episodes=1, child_timeout=1e-4))
+    with pytest.raises(SearchFailed):
+        controller.search()
+    assert controller.history[0].status == "timeout"
+    assert controller.history[0].reason == "ChildTimeout: ran past its time limit (--child-timeout)"
+
+
+def test_children_failing_in_a_row_stop_the_search() -> None:
+    trained: list = []
+
+    class Broken(make_match_target(CNN_SPACE, TARGET)):  # type: ignore[misc]
+        def train(self, data: Split, epochs: int) -> None:
+            if len(trained) >= 3:  # the first three children work, then the "GPU" dies
+                raise RuntimeError("device lost")
+            trained.append(self.architecture)
+
+    result = NASController(RandomAgent(CNN_SPACE), blank_dataset(), network=Broken,
+                           config=SearchConfig(episodes=100, stop_failures=5)).search()
+    assert result.stop_reason == "failures"
+    assert len(result.episodes) == 3 + 5
+    assert result.counts["error"] == 5 and result.counts["trained"] == 3

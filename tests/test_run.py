@@ -126,7 +126,7 @@ def test_an_existing_search_is_never_overwritten(tmp_path: Path, capsys) -> None
     assert cli(args, capsys)[0] == 0
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     code, _, err = cli(args, capsys)
-    assert code == 2 and "already holds a search (episodes.jsonl); choose another --run-dir" in err
+    assert code == 2 and f"already holds a search (config.json); resume it with --resume {run_dir}" in err
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 
@@ -135,3 +135,31 @@ def test_bad_input_through_python_dash_m_has_no_traceback(tmp_path: Path) -> Non
                           capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("existing") / "run"
+    code = main(["--episodes", "2", "--train-limit", "100", "--run-dir", str(run_dir)])
+    assert code == 0
+    return run_dir
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUTS[:-2] + BAD_INPUTS[-1:],
+                         ids=[m[:40] for _, m in BAD_INPUTS[:-2] + BAD_INPUTS[-1:]])
+def test_bad_input_leaves_an_existing_run_untouched(argv, message: str, finished_run: Path, tmp_path: Path,
+                                                    capsys) -> None:
+    before = {p.name: p.read_bytes() for p in finished_run.iterdir()}
+    code, _, err = cli([*argv(tmp_path), "--run-dir", str(finished_run)], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in finished_run.iterdir()} == before
+
+
+def test_children_that_all_time_out_end_the_search_with_one_clear_line(tmp_path: Path, capsys) -> None:
+    code, out, err = cli(["--episodes", "3", "--train-limit", "200", "--child-timeout", "0.0001",
+                          "--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 1
+    assert err.strip() == ("nas-pattern: error: the search stopped: none of the 3 children produced metrics "
+                           "(timeout); the last said: ChildTimeout: ran past its time limit (--child-timeout)")
+    assert out.count("timeout: ChildTimeout") == 3
+    assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) == 3  # all recorded

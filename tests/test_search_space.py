@@ -96,3 +96,50 @@ def test_space_file_errors_name_the_file(tmp_path) -> None:
     broken.write_text('{"decisions": [')
     with pytest.raises(ValueError, match=r"broken\.json is not valid JSON"):
         SearchSpace.load(broken)
+
+
+# ---- properties (hypothesis): the loader never crashes, and valid tables round-trip ----
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+choice = st.integers(-5, 300) | st.floats(-1, 1, allow_nan=False) | st.text(min_size=1, max_size=4) | st.booleans()
+decision = st.builds(lambda name, choices: {"name": name, "choices": choices},
+                     st.from_regex(r"[a-z][a-z_]{0,7}", fullmatch=True),
+                     st.lists(choice, min_size=1, max_size=4, unique_by=lambda v: (type(v) is bool, v)))
+table = st.builds(lambda rows, layers: {"max_layers": layers, "decisions": rows},
+                  st.lists(decision, min_size=1, max_size=4, unique_by=lambda d: d["name"]), st.integers(1, 3))
+near_tables = table.flatmap(lambda t: st.sampled_from([
+    t, {**t, "max_layers": 0}, {**t, "decisions": t["decisions"] + t["decisions"][:1]},
+    {**t, "decisions": [{**t["decisions"][0], "choices": []}]}, {**t, "extra": 1},
+    {**t, "decisions": [{"name": t["decisions"][0]["name"]}]},
+    {**t, "layer_format": "{" + t["decisions"][0]["name"] + ".real}"},
+    {**t, "layer_format": "{" + t["decisions"][0]["name"] + "[0]}"}, {**t, "layer_format": "{"}]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(json_values, near_tables))
+def test_the_space_loader_accepts_or_says_what_is_wrong_in_one_line(data) -> None:
+    try:
+        space = SearchSpace.from_json(data, source="space.json")
+    except ValueError as err:
+        assert str(err).startswith("space.json: ") and "\n" not in str(err)
+    else:
+        assert SearchSpace.from_json(json.loads(json.dumps(space.to_json()))) == space
+
+
+@settings(max_examples=200, deadline=None)
+@given(table, st.data())
+def test_architectures_round_trip_through_json(data, draw) -> None:
+    space = SearchSpace.from_json(data)
+    indices = [draw.draw(st.integers(0, n - 1)) for n in space.num_choices]
+    architecture = space.decode(indices)
+    text = json.dumps(architecture.to_json())
+    assert space.parse(json.loads(text)) == architecture
+    assert Architecture.from_json(json.loads(text)) == architecture
+    assert space.encode(architecture) == indices

@@ -7,10 +7,12 @@ the reinforcement-learning one for comparison.
 from __future__ import annotations
 
 import abc
+import copy
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -79,6 +81,14 @@ class Agent(abc.ABC):
     @abc.abstractmethod
     def probability(self, architecture: Architecture) -> float:
         """How likely the policy is to sample `architecture` now."""
+
+    @abc.abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where the agent is (for checkpoints)."""
+
+    @abc.abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Return to a state taken by state_dict()."""
 
 
 class RLAgent(Agent):
@@ -164,6 +174,24 @@ class RLAgent(Agent):
         with torch.no_grad():
             return float(self.controller(1, actions=actions).log_probs.sum().exp())
 
+    def state_dict(self) -> dict[str, Any]:
+        return copy.deepcopy({
+            "controller": self.controller.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "baseline": self.baseline,
+            "pending": [dataclasses.asdict(s) for s in self.pending],
+            "updates": self.updates,
+        })
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.controller.load_state_dict(state["controller"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.baseline = state["baseline"]
+        self.pending = [Sample(**s) for s in state["pending"]]
+        self.updates = state["updates"]
+
 
 class RandomAgent(Agent):
     """Uniform sampling, no learning: the baseline every search strategy must beat."""
@@ -186,6 +214,12 @@ class RandomAgent(Agent):
 
     def probability(self, architecture: Architecture) -> float:
         return 1.0 / self.space.size
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.getstate()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.setstate(state["rng"])
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 Flags become one RunConfig; bad input is answered with one line and exit status 2 before
 anything is written; the search then prints one line per child and a summary at the end.
+`--resume DIR` continues a search that was stopped or killed, from its run directory.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from nas_pattern.agent import Agent, AgentConfig, RandomAgent, RLAgent
-from nas_pattern.controller import Episode, NASController, SearchConfig, SearchResult
+from nas_pattern.controller import FAILURES, Episode, NASController, SearchConfig, SearchFailed, SearchResult
 from nas_pattern.data import DATASETS, load_dataset
 from nas_pattern.networks import NETWORKS
 from nas_pattern.run_dir import PLOT, RunDirectory
@@ -28,7 +31,7 @@ from nas_pattern.search_space import DEFAULT_SPACES, SearchSpace
 from nas_pattern.trainer import TrainConfig, resolve_device
 
 AGENTS = ("reinforce", "actor-critic", "random")
-
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ DEFAULT_BUDGET = {"cpu": Budget(episodes=40, train_limit=5000), "cuda": Budget(e
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything one run of the CLI was asked to do (written to summary.json)."""
+    """Everything one run of the CLI was asked to do (config.json and summary.json hold it)."""
 
     dataset: str = "fashion-mnist"  # one of DATASETS
     data_dir: str | None = None  # None: Debian's Fashion-MNIST directory
@@ -53,78 +56,129 @@ class RunConfig:
     space: str | None = None  # JSON file of the search space; None: the network's default space
     agent: str = "reinforce"  # one of AGENTS
     device: str = "auto"  # auto, cpu or cuda
-    run_dir: str | None = None  # None: runs/<dataset>-<network>-<time>
+    run_dir: str = ""  # where the record goes
     final_epochs: int = 0  # > 0: retrain the best on train + validation for the final test
     search: SearchConfig = field(default_factory=SearchConfig)
     agent_config: AgentConfig = field(default_factory=AgentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunConfig:
+        return cls(**{**data, "search": SearchConfig(**data["search"]),
+                      "agent_config": AgentConfig(**data["agent_config"]), "train": TrainConfig(**data["train"])})
+
+
+# Flags that may differ when resuming: they change how much is spent or where, not what is searched.
+RESUMABLE_CHANGES = ("episodes", "final_epochs", "device", "child_timeout", "data_dir")
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _count(minimum: int) -> Any:
-    def parse(text: str) -> int:
+def _number(kind: type, minimum: float, strict: bool = False) -> Any:
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if value < minimum or (strict and value == minimum) or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
         return value
     return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every default is None here, so a resume can tell the flags that were given from the rest."""
+    cpu, gpu = DEFAULT_BUDGET["cpu"], DEFAULT_BUDGET["cuda"]
     p = _Parser(prog="nas-pattern", description="Neural Architecture Search with Reinforcement Learning: "
                 "an LSTM controller samples child networks, trains them, and learns from their "
                 "validation accuracy.")
-    p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
+    p.add_argument("--dataset", choices=DATASETS, help="default: fashion-mnist")
     p.add_argument("--data-dir", help="directory of the dataset files (default for fashion-mnist: "
                    "Debian's /usr/share/datasets/fashion-mnist)")
-    p.add_argument("--network", choices=sorted(NETWORKS), default="cnn", help="kind of child network")
+    p.add_argument("--network", choices=sorted(NETWORKS), help="kind of child network (default: cnn)")
     p.add_argument("--space", metavar="FILE", help="search space as JSON: {\"max_layers\": 2, \"decisions\": "
                    "[{\"name\": \"filters\", \"choices\": [16, 32]}, ...]} (default: the network's own)")
-    p.add_argument("--agent", choices=AGENTS, default="reinforce")
-    p.add_argument("--episodes", type=_count(1), metavar="N",
-                   help=f"child evaluations (default: {DEFAULT_BUDGET['cpu'].episodes} on CPU, "
-                   f"{DEFAULT_BUDGET['cuda'].episodes} on GPU)")
-    p.add_argument("--children-per-update", type=_count(1), default=AgentConfig.children_per_update,
-                   metavar="M", help="architectures per policy update (default: %(default)s)")
-    p.add_argument("--epochs", type=_count(1), default=SearchConfig.epochs, metavar="E",
-                   help="training epochs per child (default: %(default)s)")
-    p.add_argument("--train-limit", type=_count(1), metavar="K",
-                   help=f"train each child on K training images only (default: "
-                   f"{DEFAULT_BUDGET['cpu'].train_limit} on CPU, all on GPU)")
-    p.add_argument("--final-epochs", type=_count(0), default=0, metavar="N",
+    p.add_argument("--agent", choices=AGENTS, help="default: reinforce")
+    p.add_argument("--episodes", type=_number(int, 1), metavar="N",
+                   help=f"child evaluations (default: {cpu.episodes} on CPU, {gpu.episodes} on GPU)")
+    p.add_argument("--children-per-update", type=_number(int, 1), metavar="M",
+                   help=f"architectures per policy update (default: {AgentConfig.children_per_update})")
+    p.add_argument("--epochs", type=_number(int, 1), metavar="E",
+                   help=f"training epochs per child (default: {SearchConfig.epochs})")
+    p.add_argument("--train-limit", type=_number(int, 1), metavar="K",
+                   help=f"train each child on K training images only (default: {cpu.train_limit} on CPU, "
+                   "all on GPU)")
+    p.add_argument("--final-epochs", type=_number(int, 0), metavar="N",
                    help="retrain the best architecture on train+validation for N epochs before the "
                    "test (default: 0, test the child as trained during the search)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the controller and every child (default: 0)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--child-timeout", type=_number(float, 0, strict=True), metavar="SECONDS",
+                   help="a child that takes longer is recorded as a timeout and the search goes on "
+                   "(default: no limit)")
+    p.add_argument("--seed", type=int, help="seeds the controller and every child (default: 0)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
     p.add_argument("--run-dir", metavar="DIR", help="where to write the record of the search "
                    "(default: runs/<dataset>-<network>-<time>)")
+    p.add_argument("--resume", metavar="DIR", help="continue the search recorded in DIR; flags that "
+                   f"may change: {', '.join('--' + f.replace('_', '-') for f in RESUMABLE_CHANGES)}")
     return p
 
 
-def parse_config(argv: Sequence[str] | None = None) -> RunConfig:
+def new_config(args: argparse.Namespace) -> RunConfig:
     """Flags -> RunConfig; budgets left out are filled in for the device that will run."""
-    args = build_parser().parse_args(argv)
-    device = resolve_device(args.device)
+    base = RunConfig()
+    device = resolve_device(args.device or base.device)
     budget = DEFAULT_BUDGET[device.type]
+    seed = base.search.seed if args.seed is None else args.seed
+    dataset, network = args.dataset or base.dataset, args.network or base.network
     search = SearchConfig(
         episodes=args.episodes or budget.episodes,
-        epochs=args.epochs,
+        epochs=args.epochs or base.search.epochs,
         train_limit=args.train_limit or budget.train_limit,
-        seed=args.seed,
+        child_timeout=args.child_timeout,
+        seed=seed,
     )
-    agent_config = AgentConfig(children_per_update=args.children_per_update, seed=args.seed,
-                               baseline="critic" if args.agent == "actor-critic" else "ema")
-    run_dir = args.run_dir or f"runs/{args.dataset}-{args.network}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return RunConfig(dataset=args.dataset, data_dir=args.data_dir, network=args.network, space=args.space,
-                     agent=args.agent, device=device.type, run_dir=run_dir, final_epochs=args.final_epochs,
-                     search=search, agent_config=agent_config)
+    agent = args.agent or base.agent
+    agent_config = AgentConfig(children_per_update=args.children_per_update or base.agent_config.children_per_update,
+                               seed=seed, baseline="critic" if agent == "actor-critic" else "ema")
+    return RunConfig(dataset=dataset, data_dir=args.data_dir, network=network, space=args.space, agent=agent,
+                     device=device.type, final_epochs=args.final_epochs or 0, search=search,
+                     agent_config=agent_config,
+                     run_dir=args.run_dir or f"runs/{dataset}-{network}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def resumed_config(args: argparse.Namespace, stored: RunConfig, stored_space: SearchSpace) -> RunConfig:
+    """The stored config with the allowed changes applied; ValueError naming any other difference."""
+    if args.run_dir is not None:
+        raise ValueError("--resume DIR continues the search in DIR; leave out --run-dir")
+    asked = new_config(args)  # what the given flags mean (defaults fill the rest, ignored below)
+    given = {name for name, value in vars(args).items() if value is not None}
+    for flag, ours, theirs in [
+        ("dataset", asked.dataset, stored.dataset),
+        ("network", asked.network, stored.network),
+        ("agent", asked.agent, stored.agent),
+        ("seed", asked.search.seed, stored.search.seed),
+        ("children_per_update", asked.agent_config.children_per_update, stored.agent_config.children_per_update),
+        ("epochs", asked.search.epochs, stored.search.epochs),
+        ("train_limit", asked.search.train_limit, stored.search.train_limit),
+    ]:
+        if flag in given and ours != theirs:
+            raise ValueError(f"cannot resume {args.resume} with --{flag.replace('_', '-')} {ours}: the search "
+                             f"was made with {theirs}; start a new run to change it")
+    if "space" in given and SearchSpace.load(args.space) != stored_space:
+        raise ValueError(f"cannot resume {args.resume} with --space {args.space}: that space differs from "
+                         "the one the search was made with (config.json holds it)")
+    search = dataclasses.replace(stored.search, episodes=args.episodes or stored.search.episodes,
+                                 child_timeout=args.child_timeout if "child_timeout" in given
+                                 else stored.search.child_timeout)
+    return dataclasses.replace(
+        stored, search=search, run_dir=args.resume,
+        device=resolve_device(args.device).type if "device" in given else stored.device,
+        data_dir=args.data_dir if "data_dir" in given else stored.data_dir,
+        final_epochs=args.final_epochs if "final_epochs" in given else stored.final_epochs)
 
 
 def make_agent(name: str, space: SearchSpace, config: AgentConfig) -> Agent:
@@ -132,59 +186,112 @@ def make_agent(name: str, space: SearchSpace, config: AgentConfig) -> Agent:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        config = parse_config(argv)
-        space = SearchSpace.load(config.space) if config.space else DEFAULT_SPACES[config.network]
-        run_dir = RunDirectory(config.run_dir or "")
-        run_dir.check()
+        if args.resume:
+            run_dir = RunDirectory(args.resume)
+            stored = run_dir.read_config()
+            space = SearchSpace.from_json(stored["space"], source=f"{run_dir.path}/config.json")
+            config = resumed_config(args, RunConfig.from_json(stored["config"]), space)
+            if run_dir.finished:
+                print(f"{run_dir.path} holds a finished search (summary.json); nothing to resume.")
+                return 0
+            records, warning = run_dir.read_episodes(space)
+            checkpoint = run_dir.read_checkpoint()
+        else:
+            config = new_config(args)
+            space = SearchSpace.load(config.space) if config.space else DEFAULT_SPACES[config.network]
+            run_dir = RunDirectory(config.run_dir)
+            run_dir.check()
+            records, warning, checkpoint = [], None, None
         data = load_dataset(config.dataset, config.data_dir)
         controller = NASController(make_agent(config.agent, space, config.agent_config), data,
                                    network=NETWORKS[config.network], config=config.search,
                                    train_config=config.train, device=config.device)
-        run_dir.create()
+        if args.resume:
+            controller.restore(records, checkpoint)
+        else:
+            run_dir.create({"config": dataclasses.asdict(config), "space": space.to_json()})
     except (ValueError, FileNotFoundError) as err:
         print(f"nas-pattern: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    if warning:
+        print(f"nas-pattern: warning: {warning}", file=sys.stderr)
+    return _search(controller, config, space, run_dir)
 
+
+def _search(controller: NASController, config: RunConfig, space: SearchSpace, run_dir: RunDirectory) -> int:
+    done, total = len(controller.history), config.search.episodes
+    if done:
+        print(f"Resuming {run_dir.path}: {done} of {total} children already recorded.")
     print(f"Searching {space.size:,} {config.network.upper()} architectures on {config.dataset} "
-          f"({len(data.train):,} train / {len(data.val):,} validation / {len(data.test):,} test images) "
-          f"with the {config.agent} agent on {_device_name(controller.device)}.")
-    print(f"Budget: {config.search.episodes} children, {config.search.epochs} epoch(s) each on "
-          f"{config.search.train_limit or len(data.train):,} images, a policy update every "
+          f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
+          f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
+          f"{_device_name(controller.device)}.")
+    print(f"Budget: {total} children, {config.search.epochs} epoch(s) each on "
+          f"{config.search.train_limit or len(controller.data.train):,} images, a policy update every "
           f"{config.agent_config.children_per_update}. Recording to {run_dir.path}/")
-    progress = tqdm(total=config.search.episodes, unit="child", dynamic_ncols=True, file=sys.stdout,
+    progress = tqdm(total=total, initial=done, unit="child", dynamic_ncols=True, file=sys.stdout,
                     disable=not sys.stdout.isatty())  # in a log, the line per child is the progress
+    snapshot = controller.state_dict()  # the state after the last recorded child
 
-    def report(episode: Episode) -> None:
-        progress.write(_episode_line(episode, config.search.episodes))
+    def record(episode: Episode) -> None:
+        nonlocal snapshot
+        run_dir.record(episode)
+        snapshot = controller.state_dict()
+        if episode.update is not None:
+            run_dir.save_checkpoint(snapshot)
+        progress.write(_episode_line(episode, total))
         progress.update()
 
-    controller.add_callback(run_dir.record)
-    controller.add_callback(report)
+    controller.add_callback(record)
     try:
-        result = controller.search()
+        with _sigterm_as_interrupt():
+            result = controller.search()
+            progress.close()
+            print("Testing the best architecture" + (f" after retraining it for {config.final_epochs} epoch(s) "
+                  "on train + validation" if config.final_epochs else "") + " ...")
+            result = controller.final_test(result, config.final_epochs)
     except KeyboardInterrupt:
         progress.close()
-        print(f"\nInterrupted after {len(controller.history)} children; they are recorded in "
-              f"{run_dir.path}/episodes.jsonl", file=sys.stderr)
-        return 130
-    progress.close()
-    print("Testing the best architecture" + (f" after retraining it for {config.final_epochs} epoch(s) "
-          "on train + validation" if config.final_epochs else "") + " ...")
-    result = controller.final_test(result, config.final_epochs)
+        run_dir.save_checkpoint(snapshot)
+        print(f"\nnas-pattern: interrupted; {len(controller.history)} children are recorded in {run_dir.path}. "
+              f"Continue with: python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SearchFailed as err:
+        progress.close()
+        print(f"nas-pattern: error: the search stopped: {err}", file=sys.stderr)
+        return EXIT_FAILED
     run_dir.write_summary({**result.to_json(), "config": dataclasses.asdict(config),
                            "device": _device_name(controller.device), "torch": torch.__version__})
     run_dir.plot(result.episodes)
     print(_summary(result, run_dir.path))
+    if result.stop_reason == "failures":
+        print(f"nas-pattern: error: stopped after {config.search.stop_failures} children in a row failed; "
+              f"the last said: {result.episodes[-1].reason}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the search the way Ctrl-C does: the record is kept and the run can resume."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _episode_line(e: Episode, total: int) -> str:
     width = len(str(total))
     head = f"[{e.episode:>{width}}/{total}] {e.architecture.describe()}"
-    if e.status != "ok":
-        return f"{head}  invalid: {e.reason}"
     tag = "  (cached)" if e.cached else ""
+    if e.status != "ok":
+        return f"{head}  {e.status}: {e.reason}{tag}"
     baseline = "n/a" if math.isnan(e.baseline) else f"{e.baseline:.4f}"
     return f"{head}  val {e.accuracy:.4f}  reward {e.reward:+.4f}  baseline {baseline}  {e.seconds:.1f}s{tag}"
 
@@ -194,14 +301,19 @@ def _summary(result: SearchResult, run_dir: Path) -> str:
     how = (f"retrained {result.final_epochs} epoch(s) on train + validation" if result.final_epochs
            else "as trained during the search")
     c = result.counts
+    failed = {kind: c[kind] for kind in FAILURES if kind != "invalid" and c[kind]}
+    children = f"{c['episodes']}: {c['trained']} trained, {c['cached']} cached, {c['invalid']} invalid"
+    if failed:
+        children += f", {sum(failed.values())} failed (" + ", ".join(f"{n} {k}" for k, n in failed.items()) + ")"
+    stop = {"converged": "; stopped early, the policy converged",
+            "failures": "; stopped early, children kept failing"}.get(result.stop_reason, "")
     lines = [
         "",
         f"Best architecture    {result.best.architecture.describe()}",
         f"Validation accuracy  {result.best.accuracy:.4f}   (episode {result.best.episode})",
         f"Test accuracy        {result.test.accuracy:.4f}   ({how})",
         f"Parameters           {result.test.params:,}",
-        f"Children             {c['episodes']}: {c['trained']} trained, {c['cached']} cached, "
-        f"{c['invalid']} invalid" + ("; stopped early, the policy converged" if result.converged else ""),
+        f"Children             {children}{stop}",
         f"Search time          {result.seconds:.0f} s",
         f"Record               {run_dir}/ (episodes.jsonl, summary.json, {PLOT})",
         "",

@@ -1,6 +1,8 @@
-"""RunDirectory: where a search leaves its record, written as it goes.
+"""RunDirectory: where a search leaves its record, written as it goes, and read back to resume.
 
+config.json     the configuration and search space, written before the first child
 episodes.jsonl  one JSON object per evaluated child, appended and fsynced as each finishes
+checkpoint.pt   the agent and random generators after the latest policy update (atomic)
 summary.json    best architecture, its validation and test accuracy, totals, the config used
 search.png      accuracy, baseline, best-so-far and reward over the episodes
 """
@@ -9,15 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+import torch
 
 from nas_pattern.controller import Episode
+from nas_pattern.search_space import SearchSpace
 
+CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
+CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
 PLOT = "search.png"
 
@@ -28,20 +34,27 @@ class RunDirectory:
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
+    # ---- a new search ----
+
     def check(self) -> None:
         """Raise ValueError if a new search cannot be written here (before anything is created)."""
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"run directory {self.path} is a file, not a directory")
-        if (self.path / EPISODES).exists():
-            raise ValueError(f"run directory {self.path} already holds a search ({EPISODES}); "
-                             "choose another --run-dir")
+        for name in (CONFIG, EPISODES):
+            if (self.path / name).exists():
+                raise ValueError(f"run directory {self.path} already holds a search ({name}); "
+                                 f"resume it with --resume {self.path} or choose another --run-dir")
         existing = next((p for p in [self.path, *self.path.parents] if p.exists()), Path("."))
         if not os.access(existing, os.W_OK | os.X_OK):
             raise ValueError(f"run directory {self.path} cannot be created: {existing} is not writable")
 
-    def create(self) -> None:
+    def create(self, config: dict[str, Any]) -> None:
+        """Make the directory and write config.json, the first thing a resume reads."""
         self.check()
         self.path.mkdir(parents=True, exist_ok=True)
+        self._write_atomically(CONFIG, lambda f: _dump_json(config, f))
+
+    # ---- while searching ----
 
     def record(self, episode: Episode) -> None:
         """Append one child's line and make sure it is on disk before the search moves on."""
@@ -50,15 +63,12 @@ class RunDirectory:
             f.flush()
             os.fsync(f.fileno())
 
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        """Write checkpoint.pt atomically: after a crash it holds the old state or the new, never half."""
+        self._write_atomically(CHECKPOINT, lambda f: torch.save(state, f))
+
     def write_summary(self, summary: dict[str, Any]) -> None:
-        """Write summary.json atomically: a reader sees the old file or the new one, never half."""
-        temporary = self.path / (SUMMARY + ".tmp")
-        with open(temporary, "w", encoding="utf-8") as f:
-            json.dump(summary, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, self.path / SUMMARY)
+        self._write_atomically(SUMMARY, lambda f: _dump_json(summary, f))
 
     def plot(self, episodes: Sequence[Episode]) -> Path:
         """Draw search.png: how accuracy, baseline and reward moved over the search."""
@@ -69,7 +79,7 @@ class RunDirectory:
 
         x = [e.episode for e in episodes]
         accuracy = np.array([e.accuracy if e.status == "ok" else np.nan for e in episodes])
-        best_so_far = np.fmax.accumulate(accuracy)  # running max that skips invalid (NaN) children
+        best_so_far = np.fmax.accumulate(accuracy)  # running max that skips failed (NaN) children
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=[2, 1])
         top.scatter(x, accuracy, s=14, label="validation accuracy", color="tab:blue")
         top.step(x, best_so_far, where="post", label="best so far", color="tab:green")
@@ -88,3 +98,95 @@ class RunDirectory:
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return path
+
+    # ---- resuming ----
+
+    @property
+    def finished(self) -> bool:
+        return (self.path / SUMMARY).exists()
+
+    def read_config(self) -> dict[str, Any]:
+        """config.json of an existing search; ValueError if this is not a run directory."""
+        if not self.path.is_dir():
+            raise ValueError(f"cannot resume {self.path}: no such directory")
+        try:
+            data = json.loads((self.path / CONFIG).read_text())
+        except FileNotFoundError:
+            raise ValueError(f"cannot resume {self.path}: it holds no {CONFIG}, so it is not a run directory "
+                             "(or the search was killed before it started)") from None
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot resume {self.path}: {CONFIG} is unreadable ({err})") from None
+        if not isinstance(data, dict) or not {"config", "space"} <= set(data):
+            raise ValueError(f"cannot resume {self.path}: {CONFIG} lacks 'config' or 'space'")
+        return data
+
+    def read_episodes(self, space: SearchSpace) -> tuple[list[Episode], str | None]:
+        """The recorded children, and a warning if a half-written last line had to be dropped.
+
+        The file is repaired in place (the torn tail cut off) so that new lines append cleanly.
+        Any other damage is a ValueError naming the line.
+        """
+        path = self.path / EPISODES
+        if not path.exists():
+            return [], None
+        raw = path.read_bytes()
+        lines = raw.split(b"\n")
+        tail = lines.pop()  # b"" when the file ends with a newline
+        warning = None
+        if tail:
+            try:
+                json.loads(tail)
+                lines.append(tail)  # complete, only its newline was lost
+            except ValueError:
+                warning = (f"dropped a half-written last line of {path} ({len(tail)} bytes): the child it "
+                           "was recording will be trained again")
+            keep = b"".join(line + b"\n" for line in lines)
+            with open(path, "r+b") as f:
+                f.truncate(0)
+                f.write(keep)
+                f.flush()
+                os.fsync(f.fileno())
+        episodes = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                episode = Episode.from_json(json.loads(line), space)
+            except (ValueError, KeyError, TypeError) as err:
+                raise ValueError(f"{path} line {number} is not an episode record ({err!r}); "
+                                 "the run directory is damaged") from None
+            if episode.episode != number:
+                raise ValueError(f"{path} line {number} records episode {episode.episode}; "
+                                 "the run directory is damaged")
+            episodes.append(episode)
+        return episodes, warning
+
+    def read_checkpoint(self) -> dict[str, Any] | None:
+        """The latest checkpoint, or None before the first policy update. Leftovers of a write that
+        was cut short (*.tmp) are removed: the checkpoint they would have replaced is still whole."""
+        for leftover in self.path.glob("*.tmp"):
+            leftover.unlink()
+        path = self.path / CHECKPOINT
+        if not path.exists():
+            return None
+        try:
+            state: dict[str, Any] = torch.load(path, weights_only=False)  # our own file
+        except Exception as err:
+            raise ValueError(f"{path} is unreadable ({err}); the run directory is damaged") from None
+        return state
+
+    def _write_atomically(self, name: str, write: Callable[[IO[bytes]], None]) -> None:
+        """Write to name.tmp, fsync, rename over name: readers see the old file or the new one."""
+        temporary = self.path / (name + ".tmp")
+        with open(temporary, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, self.path / name)
+        directory = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # make the rename itself durable
+        finally:
+            os.close(directory)
+
+
+def _dump_json(data: dict[str, Any], f: IO[bytes]) -> None:
+    f.write((json.dumps(data, indent=2) + "\n").encode())

@@ -92,12 +92,15 @@ class SearchSpace:
                        f"{where}.choices ({decision.name})", "numbers, strings or booleans")
             _check(decision.choices, len(set(map(_key, decision.choices))) == len(decision.choices),
                    f"{where}.choices ({decision.name})", "distinct values")
-        if self.layer_format:
-            try:
-                self.layer_format.format(**{d.name: d.choices[0] for d in self.decisions})
-            except (KeyError, IndexError, ValueError) as err:
-                raise ValueError(f"layer_format {self.layer_format!r} does not fit the decisions {names}: "
-                                 f"{err!r}") from None
+        if self.layer_format:  # try every choice of every decision, so describe() cannot fail later
+            first = {d.name: d.choices[0] for d in self.decisions}
+            for decision in self.decisions:
+                for choice in decision.choices:
+                    try:
+                        self.layer_format.format(**{**first, decision.name: choice})
+                    except Exception as err:  # any error: the template does not fit these values
+                        raise ValueError(f"layer_format {self.layer_format!r} does not fit the decisions "
+                                         f"{names}: {err!r}") from None
 
     # ---- the controller's view: a flat sequence of categorical steps ----
 

@@ -1,11 +1,12 @@
 """The child trainer: trains and evaluates one `nn.Module` on tensors already in memory.
 
 Shared by every PyTorch child (CNN, RNN). Batches are sliced from one tensor per split with a
-fresh permutation per epoch; nothing in the step loop waits for the device.
+fresh permutation per epoch; the loss is summed on the device and checked once per epoch.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -14,6 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_pattern.data import Split
+
+
+class ChildDiverged(RuntimeError):
+    """The child's loss became NaN or infinite."""
+
+
+class ChildTimeout(RuntimeError):
+    """The child ran past its deadline (--child-timeout)."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device: torch.device,
-        generator: torch.Generator) -> float:
-    """Train `module` in place for `epochs` passes over `data`; return the seconds spent."""
+        generator: torch.Generator, deadline: float | None = None) -> float:
+    """Train `module` in place for `epochs` passes over `data`; return the seconds spent.
+
+    Raises ChildDiverged if an epoch's loss is not finite, ChildTimeout once time.monotonic()
+    passes `deadline` (checked between steps).
+    """
     start = time.perf_counter()
     module.to(device)
     module.train()
@@ -47,8 +60,9 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
     x = data.x.to(device)  # (N, C, H, W)
     y = data.y.to(device)  # (N,)
     n = len(y)
-    for _ in range(epochs):
+    for epoch in range(epochs):
         order = torch.randperm(n, generator=generator).to(device)
+        epoch_loss = torch.zeros((), device=device)
         for begin in range(0, n, config.batch_size):
             batch = order[begin:begin + config.batch_size]
             logits = module(x[batch])  # (B, classes)
@@ -56,13 +70,18 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            epoch_loss += loss.detach()  # stays on the device: no sync per step
+            _check_deadline(deadline)
+        if not torch.isfinite(epoch_loss):  # one sync per epoch
+            raise ChildDiverged(f"training loss became {epoch_loss.item()} in epoch {epoch + 1}")
     if device.type == "cuda":
         torch.cuda.synchronize(device)  # the clock should see the work, not just its launch
     return time.perf_counter() - start
 
 
-def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.device) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) of `module` on `data`."""
+def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.device,
+             deadline: float | None = None) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of `module` on `data`; ChildDiverged if the loss is not finite."""
     module.to(device)
     module.eval()
     correct = torch.zeros((), device=device)
@@ -74,5 +93,14 @@ def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.
             logits = module(x)  # (B, classes)
             total_loss += F.cross_entropy(logits, y, reduction="sum")
             correct += (logits.argmax(dim=1) == y).sum()
+            _check_deadline(deadline)
     n = max(len(data), 1)
-    return (correct / n).item(), (total_loss / n).item()
+    loss = (total_loss / n).item()
+    if not math.isfinite(loss):
+        raise ChildDiverged(f"evaluation loss is {loss}")
+    return (correct / n).item(), loss
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise ChildTimeout("ran past its time limit (--child-timeout)")

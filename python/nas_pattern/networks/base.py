@@ -34,6 +34,10 @@ class Metrics:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Metrics:
+        return cls(**data)
+
 
 class Network(abc.ABC):
     """A child network, built from one Architecture.
@@ -51,6 +55,7 @@ class Network(abc.ABC):
         self.train_config = train_config or TrainConfig()
         self.device = torch.device(device)
         self.seed = seed  # initial weights and batch order derive from it
+        self.deadline: float | None = None  # time.monotonic() by which train() and evaluate() should end
 
     @classmethod
     def check_space(cls, space: SearchSpace) -> None:
@@ -133,11 +138,11 @@ class TorchNetwork(Network):
         module = self._built()
         generator = torch.Generator().manual_seed(self.seed)  # batch order
         with _seeded(self.seed + 1, self.device):  # dropout masks
-            seconds = trainer.fit(module, data, epochs, self.train_config, self.device, generator)
+            seconds = trainer.fit(module, data, epochs, self.train_config, self.device, generator, self.deadline)
         self._train_seconds += seconds
 
     def evaluate(self, data: Split) -> Metrics:
-        accuracy, loss = trainer.evaluate(self._built(), data, self.train_config, self.device)
+        accuracy, loss = trainer.evaluate(self._built(), data, self.train_config, self.device, self.deadline)
         return Metrics(accuracy=accuracy, loss=loss, params=self.params, train_seconds=self._train_seconds)
 
     @property

@@ -1,0 +1,204 @@
+"""Nothing lost: a search killed at any moment resumes to the result of an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SEARCH = ["--network", "rnn", "--episodes", "8", "--children-per-update", "2", "--train-limit", "300",
+          "--seed", "1"]
+COMMAND = [sys.executable, "-m", "nas_pattern.run"]
+UNTIMED = ("seconds", "train_seconds", "run_dir")  # wall times and paths differ from run to run
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=300)
+
+
+def untimed(value):
+    """A record with its wall times and paths left out, for comparing two runs."""
+    if isinstance(value, dict):
+        return {k: untimed(v) for k, v in value.items() if k not in UNTIMED}
+    if isinstance(value, list):
+        return [untimed(v) for v in value]
+    return value
+
+
+def episodes(run_dir: Path) -> list[dict]:
+    return [untimed(json.loads(line)) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
+
+
+def summary(run_dir: Path) -> dict:
+    return untimed(json.loads((run_dir / "summary.json").read_text()))
+
+
+def snapshot(run_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir())}
+
+
+def start_and_stop(run_dir: Path, after: int, delay: float, how: int = signal.SIGKILL) -> subprocess.Popen:
+    """Start the search and send it `how` `delay` seconds after its `after`-th child is recorded."""
+    process = subprocess.Popen([*COMMAND, *SEARCH, "--run-dir", str(run_dir)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    record = run_dir / "episodes.jsonl"
+    deadline = time.monotonic() + 120
+    while not (record.exists() and record.read_text().count("\n") >= after):
+        assert process.poll() is None, "the search ended before it could be stopped"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(delay)
+    process.send_signal(how)
+    process.wait(timeout=60)
+    return process
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The same search, never interrupted."""
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    done = run(*SEARCH, "--run-dir", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    return run_dir
+
+
+# Kill points drawn at random (seeded, so a failure can be reproduced): after k recorded children,
+# then a pause that lands at the start of the next child, inside it, or inside a checkpoint write.
+KILLS = [(k, round(random.Random(k).uniform(0.0, 0.3), 2)) for k in random.Random(2026).sample(range(1, 8), 3)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("after", "delay"), KILLS)
+def test_sigkill_then_resume_loses_nothing_and_repeats_nothing(after: int, delay: float, reference: Path,
+                                                                tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    start_and_stop(run_dir, after, delay)
+    before = (run_dir / "episodes.jsonl").read_bytes().split(b"\n")
+    complete = before[:-1]  # lines that were whole when the process died
+    assert len(complete) >= after
+
+    done = run("--resume", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    after_resume = (run_dir / "episodes.jsonl").read_bytes().split(b"\n")
+    assert after_resume[:len(complete)] == complete  # every recorded child is still there, unchanged
+    trained_again = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert len(trained_again) == 8 - len(complete)  # only the children that were not recorded ran
+    assert episodes(run_dir) == episodes(reference)
+    assert summary(run_dir) == summary(reference)
+
+
+@pytest.mark.slow
+def test_a_kill_during_a_checkpoint_write_leaves_the_old_checkpoint(reference: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    start_and_stop(run_dir, after=5, delay=0.0)
+    (run_dir / "checkpoint.pt.tmp").write_bytes(b"\x80\x02half a checkpoint")  # what a kill mid-write leaves
+    done = run("--resume", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    assert not (run_dir / "checkpoint.pt.tmp").exists()
+    assert summary(run_dir) == summary(reference)
+
+
+@pytest.mark.slow
+def test_a_torn_last_line_is_dropped_with_a_warning(reference: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    start_and_stop(run_dir, after=3, delay=0.0)
+    with open(run_dir / "episodes.jsonl", "a") as f:
+        f.write('{"episode": 4, "architecture": {"layers": [{"cell_')  # the write the kill cut short
+    done = run("--resume", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    assert "warning: dropped a half-written last line" in done.stderr
+    assert episodes(run_dir) == episodes(reference)
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_and_says_how_to_resume(reference: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    process = start_and_stop(run_dir, after=3, delay=0.1, how=signal.SIGTERM)
+    assert process.returncode == 130
+    stderr = process.stderr.read() if process.stderr else ""
+    assert f"Continue with: python -m nas_pattern.run --resume {run_dir}" in stderr
+    assert "Traceback" not in stderr
+    assert (run_dir / "checkpoint.pt").exists()
+    done = run("--resume", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    assert summary(run_dir) == summary(reference)
+
+
+def test_resuming_a_finished_search_says_so(reference: Path) -> None:
+    before = snapshot(reference)
+    done = run("--resume", str(reference))
+    assert done.returncode == 0
+    assert "holds a finished search (summary.json); nothing to resume" in done.stdout
+    assert snapshot(reference) == before
+
+
+@pytest.fixture
+def unfinished(reference: Path, tmp_path: Path) -> Path:
+    """A copy of the reference run as it was after 4 children, before its summary."""
+    run_dir = tmp_path / "unfinished"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_bytes((reference / "config.json").read_bytes())
+    lines = (reference / "episodes.jsonl").read_text().splitlines(keepends=True)
+    (run_dir / "episodes.jsonl").write_text("".join(lines[:4]))
+    return run_dir
+
+
+def _other_space(tmp_path: Path) -> str:
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps({"decisions": [
+        {"name": "cell_type", "choices": ["gru"]}, {"name": "hidden_units", "choices": [16]},
+        {"name": "dropout_rate", "choices": [0.0]}, {"name": "bidirectional", "choices": [False]}]}))
+    return str(path)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (lambda t: ["--dataset", "mnist"], "with --dataset mnist: the search was made with fashion-mnist"),
+    (lambda t: ["--network", "cnn"], "with --network cnn: the search was made with rnn"),
+    (lambda t: ["--seed", "5"], "with --seed 5: the search was made with 1"),
+    (lambda t: ["--children-per-update", "4"], "with --children-per-update 4: the search was made with 2"),
+    (lambda t: ["--train-limit", "100"], "with --train-limit 100: the search was made with 300"),
+    (lambda t: ["--space", _other_space(t)], "that space differs from the one the search was made with"),
+    (lambda t: ["--run-dir", str(t / "x")], "leave out --run-dir"),
+    (lambda t: ["--episodes", "0"], "argument --episodes: must be >= 1, got 0"),
+], ids=["dataset", "network", "seed", "m", "train-limit", "space", "run-dir", "episodes"])
+def test_an_incompatible_resume_is_refused_and_changes_nothing(args, message: str, unfinished: Path,
+                                                               tmp_path: Path) -> None:
+    before = snapshot(unfinished)
+    done = run("--resume", str(unfinished), *args(tmp_path))
+    assert done.returncode == 2
+    assert message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert snapshot(unfinished) == before  # byte for byte
+
+
+def test_resuming_something_that_is_not_a_run(tmp_path: Path) -> None:
+    done = run("--resume", str(tmp_path))
+    assert done.returncode == 2
+    assert "it holds no config.json, so it is not a run directory" in done.stderr
+
+
+def test_a_damaged_record_is_refused_not_guessed_at(unfinished: Path) -> None:
+    lines = (unfinished / "episodes.jsonl").read_text().splitlines(keepends=True)
+    lines[1] = '{"episode": 2, "nonsense": true}\n'
+    (unfinished / "episodes.jsonl").write_text("".join(lines))
+    before = snapshot(unfinished)
+    done = run("--resume", str(unfinished))
+    assert done.returncode == 2
+    assert "episodes.jsonl line 2 is not an episode record" in done.stderr
+    assert snapshot(unfinished) == before
+
+
+@pytest.mark.slow
+def test_a_resume_may_extend_the_budget(unfinished: Path, reference: Path) -> None:
+    done = run("--resume", str(unfinished), "--episodes", "10")
+    assert done.returncode == 0, done.stderr
+    extended = episodes(unfinished)
+    assert len(extended) == 10
+    assert extended[:8] == episodes(reference)  # the same search, continued
+    assert os.path.exists(unfinished / "summary.json")
