@@ -79,13 +79,32 @@ def _rnn_space_for_cnn(tmp_path: Path) -> str:
     return str(path)
 
 
+def _wrong_types_space(tmp_path: Path) -> str:
+    path = tmp_path / "types.json"
+    path.write_text(json.dumps({"decisions": [
+        {"name": "filters", "choices": ["big"]}, {"name": "kernel_size", "choices": [3]},
+        {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]}]}))
+    return str(path)
+
+
+def _truncated_mnist(tmp_path: Path) -> list[str]:
+    from test_data import FILES, fake_mnist
+
+    directory = tmp_path / "mnist-data"
+    directory.mkdir()
+    fake_mnist(directory)
+    images = directory / FILES[0]
+    images.write_bytes(images.read_bytes()[:1000])
+    return ["--dataset", "mnist", "--data-dir", str(directory)]
+
+
 def _a_file(tmp_path: Path) -> str:
     path = tmp_path / "a-file"
     path.write_text("not a directory")
     return str(path)
 
 
-BAD_INPUTS = [
+BAD_FLAGS = [
     (lambda t: ["--dataset", "imagenet"], "argument --dataset: invalid choice: 'imagenet'"),
     (lambda t: ["--dataset", "mnist", "--data-dir", str(t / "missing")], "does not exist; pass --data-dir"),
     (lambda t: ["--dataset", "mnist"], "dataset 'mnist' needs --data-dir"),
@@ -95,9 +114,16 @@ BAD_INPUTS = [
     (lambda t: ["--space", str(t / "none.json")], "none.json does not exist"),
     (lambda t: ["--space", _bad_space(t)], "decisions[0].choices (filters) must be a non-empty list"),
     (lambda t: ["--space", _rnn_space_for_cnn(t)], "the CNN search space must have exactly the decisions"),
-    (lambda t: ["--run-dir", _a_file(t)], "is a file, not a directory"),
+    (lambda t: ["--space", _wrong_types_space(t)], "decision 'filters': choice 'big' is not a positive integer"),
+    (_truncated_mnist, "train-images-idx3-ubyte holds 984 bytes of data, its header promises 94080"),
+    (lambda t: ["--child-timeout", "0"], "argument --child-timeout: must be > 0, got 0"),
     (lambda t: ["--network", "mlp"], "argument --network: invalid choice: 'mlp'"),
 ]
+BAD_RUN_DIRS = [
+    (lambda t: ["--run-dir", _a_file(t) + "/run"], "cannot be created: "),
+    (lambda t: ["--run-dir", _a_file(t)], "is a file, not a directory"),
+]
+BAD_INPUTS = BAD_FLAGS + BAD_RUN_DIRS
 
 
 @pytest.mark.parametrize(("argv", "message"), BAD_INPUTS, ids=[m[:40] for _, m in BAD_INPUTS])
@@ -145,8 +171,7 @@ def finished_run(tmp_path_factory) -> Path:
     return run_dir
 
 
-@pytest.mark.parametrize(("argv", "message"), BAD_INPUTS[:-2] + BAD_INPUTS[-1:],
-                         ids=[m[:40] for _, m in BAD_INPUTS[:-2] + BAD_INPUTS[-1:]])
+@pytest.mark.parametrize(("argv", "message"), BAD_FLAGS, ids=[m[:40] for _, m in BAD_FLAGS])
 def test_bad_input_leaves_an_existing_run_untouched(argv, message: str, finished_run: Path, tmp_path: Path,
                                                     capsys) -> None:
     before = {p.name: p.read_bytes() for p in finished_run.iterdir()}

@@ -45,6 +45,8 @@ class RunDirectory:
                 raise ValueError(f"run directory {self.path} already holds a search ({name}); "
                                  f"resume it with --resume {self.path} or choose another --run-dir")
         existing = next((p for p in [self.path, *self.path.parents] if p.exists()), Path("."))
+        if not existing.is_dir():
+            raise ValueError(f"run directory {self.path} cannot be created: {existing} is a file")
         if not os.access(existing, os.W_OK | os.X_OK):
             raise ValueError(f"run directory {self.path} cannot be created: {existing} is not writable")
 
