@@ -13,7 +13,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +70,17 @@ class RunConfig:
 
 # Flags that may differ when resuming: they change how much is spent or where, not what is searched.
 RESUMABLE_CHANGES = ("episodes", "final_epochs", "device", "child_timeout", "data_dir")
+# Flags that may not: each with where its value lives in a RunConfig. (--space is compared as a
+# table, not a path; --resume and --run-dir name the directory.)
+FIXED_ON_RESUME: dict[str, Callable[[RunConfig], Any]] = {
+    "dataset": lambda c: c.dataset,
+    "network": lambda c: c.network,
+    "agent": lambda c: c.agent,
+    "seed": lambda c: c.search.seed,
+    "children_per_update": lambda c: c.agent_config.children_per_update,
+    "epochs": lambda c: c.search.epochs,
+    "train_limit": lambda c: c.search.train_limit,
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -156,15 +167,8 @@ def resumed_config(args: argparse.Namespace, stored: RunConfig, stored_space: Se
         raise ValueError("--resume DIR continues the search in DIR; leave out --run-dir")
     asked = new_config(args)  # what the given flags mean (defaults fill the rest, ignored below)
     given = {name for name, value in vars(args).items() if value is not None}
-    for flag, ours, theirs in [
-        ("dataset", asked.dataset, stored.dataset),
-        ("network", asked.network, stored.network),
-        ("agent", asked.agent, stored.agent),
-        ("seed", asked.search.seed, stored.search.seed),
-        ("children_per_update", asked.agent_config.children_per_update, stored.agent_config.children_per_update),
-        ("epochs", asked.search.epochs, stored.search.epochs),
-        ("train_limit", asked.search.train_limit, stored.search.train_limit),
-    ]:
+    for flag, value_of in FIXED_ON_RESUME.items():
+        ours, theirs = value_of(asked), value_of(stored)
         if flag in given and ours != theirs:
             raise ValueError(f"cannot resume {args.resume} with --{flag.replace('_', '-')} {ours}: the search "
                              f"was made with {theirs}; start a new run to change it")
