@@ -163,10 +163,9 @@ class SearchSpace:
 
     def parse(self, data: Mapping[str, Any]) -> Architecture:
         """Architecture JSON -> Architecture of this space (checked, with this space's describe format)."""
-        architecture = Architecture.from_json(data, self.layer_format)
-        self.encode(architecture)  # raises if not a member
-        # Normalise values to the space's own (e.g. 0 -> 0.0 for a float decision).
-        return self.decode(self.encode(architecture))
+        # encode() raises if it is not a member; decode() gives the values as the space spells
+        # them (0 -> 0.0 for a float decision) and the space's describe() format.
+        return self.decode(self.encode(Architecture.from_json(data, self.layer_format)))
 
     def __iter__(self) -> Iterator[Architecture]:
         """Every architecture of the space, in index order (use only on small spaces)."""
