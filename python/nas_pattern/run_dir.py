@@ -135,17 +135,21 @@ class RunDirectory:
         lines = raw.split(b"\n")
         tail = lines.pop()  # b"" when the file ends with a newline
         warning = None
-        if tail:
+        if tail:  # repair only the tail: the complete lines before it are never rewritten
             try:
                 json.loads(tail)
-                lines.append(tail)  # complete, only its newline was lost
+                complete = True
             except ValueError:
-                warning = (f"dropped a half-written last line of {path} ({len(tail)} bytes): the child it "
-                           "was recording will be trained again")
-            keep = b"".join(line + b"\n" for line in lines)
+                complete = False
             with open(path, "r+b") as f:
-                f.truncate(0)
-                f.write(keep)
+                if complete:  # only its newline was lost
+                    f.seek(0, os.SEEK_END)
+                    f.write(b"\n")
+                    lines.append(tail)
+                else:
+                    f.truncate(len(raw) - len(tail))
+                    warning = (f"dropped a half-written last line of {path} ({len(tail)} bytes): the child "
+                               "it was recording will be trained again")
                 f.flush()
                 os.fsync(f.fileno())
         episodes = []
