@@ -175,14 +175,16 @@ def resumed_config(args: argparse.Namespace, stored: RunConfig, stored_space: Se
     if "space" in given and SearchSpace.load(args.space) != stored_space:
         raise ValueError(f"cannot resume {args.resume} with --space {args.space}: that space differs from "
                          "the one the search was made with (config.json holds it)")
-    search = dataclasses.replace(stored.search, episodes=args.episodes or stored.search.episodes,
-                                 child_timeout=args.child_timeout if "child_timeout" in given
-                                 else stored.search.child_timeout)
+    mine = {flag for flag in RESUMABLE_CHANGES if flag in given}  # the changes asked for, from `asked`
+    search = dataclasses.replace(
+        stored.search,
+        episodes=(asked if "episodes" in mine else stored).search.episodes,
+        child_timeout=(asked if "child_timeout" in mine else stored).search.child_timeout)
     return dataclasses.replace(
         stored, search=search, run_dir=args.resume,
-        device=resolve_device(args.device).type if "device" in given else stored.device,
-        data_dir=args.data_dir if "data_dir" in given else stored.data_dir,
-        final_epochs=args.final_epochs if "final_epochs" in given else stored.final_epochs)
+        device=(asked if "device" in mine else stored).device,
+        data_dir=(asked if "data_dir" in mine else stored).data_dir,
+        final_epochs=(asked if "final_epochs" in mine else stored).final_epochs)
 
 
 def make_agent(name: str, space: SearchSpace, config: AgentConfig) -> Agent:
