@@ -130,6 +130,16 @@ def test_policy_updates_every_m_children_and_callbacks_see_every_episode() -> No
     assert controller.agent.updates == 3  # type: ignore[attr-defined]
 
 
+def test_a_callback_can_stop_the_search_and_a_later_search_continues() -> None:
+    controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=2)), blank_dataset(),
+                               network=make_match_target(CNN_SPACE, TARGET), config=SearchConfig(episodes=10))
+    controller.add_callback(lambda e: controller.stop() if e.episode == 3 else None)
+    result = controller.search()
+    assert result.stop_reason == "stopped" and [e.episode for e in result.episodes] == [1, 2, 3]
+    result = controller.search()  # the request was for that search only
+    assert result.stop_reason == "budget" and len(result.episodes) == 10
+
+
 def test_the_controller_refuses_a_space_its_network_cannot_build() -> None:
     from nas_pattern import RNN_SPACE
     with pytest.raises(ValueError, match="the CNN search space must have exactly the decisions"):

@@ -122,7 +122,8 @@ class SearchResult:
 
     best: Episode
     episodes: list[Episode]
-    stop_reason: str  # "budget", "converged" (entropy rule) or "failures" (stop_failures in a row)
+    stop_reason: str  # "budget", "converged" (entropy rule), "failures" (stop_failures in a row) or
+    # "stopped" (stop() was called)
     seconds: float
     test: Metrics | None = None
     final_epochs: int = 0  # > 0 if the best architecture was retrained on train + validation
@@ -174,12 +175,18 @@ class NASController:
         self._best: tuple[int, float, Network] | None = None  # episode, accuracy, network of the best
         # child trained by this process (after a restart, earlier ones exist only as records)
         self._callbacks: list[Callable[[Episode], None]] = []
+        self._stop = False  # set by stop(), read by search() after each child
         if isinstance(network, type) and issubclass(network, Network):
             network.check_space(agent.space)
 
     def add_callback(self, callback: Callable[[Episode], None]) -> None:
         """Call `callback(episode)` after each child is evaluated and rewarded (e.g. to record it)."""
         self._callbacks.append(callback)
+
+    def stop(self) -> None:
+        """Ask search() to end after the current child (e.g. from a callback); its result is
+        "stopped"."""
+        self._stop = True
 
     # ---- the three steps of the pattern ----
 
@@ -222,11 +229,15 @@ class NASController:
         """
         start = time.perf_counter()
         stop_reason = "budget"
+        self._stop = False
         for number in range(len(self.history) + 1, self.config.episodes + 1):
             episode = self._episode(number)
             self._remember(episode)
             for callback in self._callbacks:
                 callback(episode)
+            if self._stop:
+                stop_reason = "stopped"
+                break
             if episode.update and episode.update["entropy"] < self.config.stop_entropy:
                 stop_reason = "converged"
                 break

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import signal
 import sys
@@ -26,7 +27,7 @@ from nas_pattern.agent import Agent, AgentConfig, RandomAgent, RLAgent
 from nas_pattern.controller import FAILURES, Episode, NASController, SearchConfig, SearchFailed, SearchResult
 from nas_pattern.data import DATASETS, load_dataset
 from nas_pattern.networks import NETWORKS
-from nas_pattern.run_dir import PLOT, RunDirectory
+from nas_pattern.run_dir import PLOT, Recorder, RunDirectory
 from nas_pattern.search_space import DEFAULT_SPACES, SearchSpace
 from nas_pattern.trainer import TrainConfig, resolve_device
 
@@ -84,7 +85,11 @@ FIXED_ON_RESUME: dict[str, Callable[[RunConfig], Any]] = {
 
 
 class _Parser(argparse.ArgumentParser):
+    raise_errors = False  # True: a bad flag raises ValueError (the gateway) instead of exiting (the CLI)
+
     def error(self, message: str) -> NoReturn:
+        if self.raise_errors:
+            raise ValueError(message)
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -101,12 +106,13 @@ def _number(kind: type, minimum: float, strict: bool = False) -> Any:
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     """Every default is None here, so a resume can tell the flags that were given from the rest."""
     cpu, gpu = DEFAULT_BUDGET["cpu"], DEFAULT_BUDGET["cuda"]
     p = _Parser(prog="nas-pattern", description="Neural Architecture Search with Reinforcement Learning: "
                 "an LSTM controller samples child networks, trains them, and learns from their "
-                "validation accuracy.")
+                "validation accuracy.", allow_abbrev=False)
+    p.raise_errors = raise_errors
     p.add_argument("--dataset", choices=DATASETS, help="default: fashion-mnist")
     p.add_argument("--data-dir", help="directory of the dataset files (default for fashion-mnist: "
                    "Debian's /usr/share/datasets/fashion-mnist)")
@@ -191,66 +197,112 @@ def make_agent(name: str, space: SearchSpace, config: AgentConfig) -> Agent:
     return RandomAgent(space, config) if name == "random" else RLAgent(space, config)
 
 
+class RunFinished(Exception):
+    """--resume named a run directory whose search has finished (it holds summary.json)."""
+
+
+@dataclass
+class Search:
+    """A search ready to run, built from flags: by main() for the CLI, by the gateway for the JVM."""
+
+    controller: NASController
+    config: RunConfig
+    space: SearchSpace
+    run_dir: RunDirectory
+    warning: str | None  # what was repaired in the run directory on resume, if anything
+
+
+def open_search(args: argparse.Namespace) -> Search:
+    """Check the flags, load the data, and create (or reopen, with --resume) the run directory.
+
+    Bad input raises ValueError or FileNotFoundError before anything is written.
+    """
+    if args.resume:
+        run_dir = RunDirectory(args.resume)
+        stored = run_dir.read_config()
+        space = SearchSpace.from_json(stored["space"], source=f"{run_dir.path}/config.json")
+        config = resumed_config(args, RunConfig.from_json(stored["config"]), space)
+        if run_dir.finished:
+            raise RunFinished(f"{run_dir.path} holds a finished search (summary.json); nothing to resume.")
+        records, warning = run_dir.read_episodes(space)
+        checkpoint = run_dir.read_checkpoint()
+    else:
+        config = new_config(args)
+        space = SearchSpace.load(config.space) if config.space else DEFAULT_SPACES[config.network]
+        run_dir = RunDirectory(config.run_dir)
+        run_dir.check()
+        records, warning, checkpoint = [], None, None
+    data = load_dataset(config.dataset, config.data_dir)
+    controller = NASController(make_agent(config.agent, space, config.agent_config), data,
+                               network=NETWORKS[config.network], config=config.search,
+                               train_config=config.train, device=config.device)
+    if args.resume:
+        controller.restore(records, checkpoint)
+    else:
+        run_dir.create({"config": dataclasses.asdict(config), "space": space.to_json()})
+    return Search(controller, config, space, run_dir, warning)
+
+
+def args_from_json(text: str) -> argparse.Namespace:
+    """A JSON config read as the CLI reads its flags: the keys are the flags without their dashes
+    ("train-limit", or "train_limit"), the values strings or numbers. ValueError if it is bad."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"config is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"config must be a JSON object of flags, got {type(data).__name__}: {text[:60]}")
+    parser = build_parser(raise_errors=True)
+    known = sorted(vars(parser.parse_args([])))
+    argv = []
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise ValueError(f"unknown config key {key!r}; expected one of: "
+                             f"{', '.join(k.replace('_', '-') for k in known)}")
+        if isinstance(value, (bool, dict, list)):
+            raise ValueError(f"config key {key!r} must be a string or a number, got {json.dumps(value)}")
+        if value is not None:
+            argv += ["--" + name.replace("_", "-"), str(value)]
+    return parser.parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.resume:
-            run_dir = RunDirectory(args.resume)
-            stored = run_dir.read_config()
-            space = SearchSpace.from_json(stored["space"], source=f"{run_dir.path}/config.json")
-            config = resumed_config(args, RunConfig.from_json(stored["config"]), space)
-            if run_dir.finished:
-                print(f"{run_dir.path} holds a finished search (summary.json); nothing to resume.")
-                return 0
-            records, warning = run_dir.read_episodes(space)
-            checkpoint = run_dir.read_checkpoint()
-        else:
-            config = new_config(args)
-            space = SearchSpace.load(config.space) if config.space else DEFAULT_SPACES[config.network]
-            run_dir = RunDirectory(config.run_dir)
-            run_dir.check()
-            records, warning, checkpoint = [], None, None
-        data = load_dataset(config.dataset, config.data_dir)
-        controller = NASController(make_agent(config.agent, space, config.agent_config), data,
-                                   network=NETWORKS[config.network], config=config.search,
-                                   train_config=config.train, device=config.device)
-        if args.resume:
-            controller.restore(records, checkpoint)
-        else:
-            run_dir.create({"config": dataclasses.asdict(config), "space": space.to_json()})
+        search = open_search(args)
+    except RunFinished as done:
+        print(done)
+        return 0
     except (ValueError, FileNotFoundError) as err:
         print(f"nas-pattern: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if warning:
-        print(f"nas-pattern: warning: {warning}", file=sys.stderr)
-    return _search(controller, config, space, run_dir)
+    if search.warning:
+        print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
+    return _search(search)
 
 
-def _search(controller: NASController, config: RunConfig, space: SearchSpace, run_dir: RunDirectory) -> int:
+def _search(search: Search) -> int:
+    controller, config, space, run_dir = search.controller, search.config, search.space, search.run_dir
     done, total = len(controller.history), config.search.episodes
     if done:
         print(f"Resuming {run_dir.path}: {done} of {total} children already recorded.")
     print(f"Searching {space.size:,} {config.network.upper()} architectures on {config.dataset} "
           f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
           f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
-          f"{_device_name(controller.device)}.")
+          f"{device_name(controller.device)}.")
     print(f"Budget: {total} children, {config.search.epochs} epoch(s) each on "
           f"{config.search.train_limit or len(controller.data.train):,} images, a policy update every "
           f"{config.agent_config.children_per_update}. Recording to {run_dir.path}/")
     progress = tqdm(total=total, initial=done, unit="child", dynamic_ncols=True, file=sys.stdout,
                     disable=not sys.stdout.isatty())  # in a log, the line per child is the progress
-    snapshot = controller.state_dict()  # the state after the last recorded child
+    recorder = Recorder(run_dir, controller)
 
-    def record(episode: Episode) -> None:
-        nonlocal snapshot
-        run_dir.record(episode)
-        snapshot = controller.state_dict()
-        if episode.update is not None:
-            run_dir.save_checkpoint(snapshot)
+    def show(episode: Episode) -> None:
         progress.write(_episode_line(episode, total))
         progress.update()
 
-    controller.add_callback(record)
+    controller.add_callback(show)
     try:
         with _sigterm_as_interrupt():
             result = controller.search()
@@ -260,7 +312,7 @@ def _search(controller: NASController, config: RunConfig, space: SearchSpace, ru
             result = controller.final_test(result, config.final_epochs)
     except KeyboardInterrupt:
         progress.close()
-        run_dir.save_checkpoint(snapshot)
+        recorder.interrupted()
         print(f"\nnas-pattern: interrupted; {len(controller.history)} children are recorded in {run_dir.path}. "
               f"Continue with: python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -268,15 +320,20 @@ def _search(controller: NASController, config: RunConfig, space: SearchSpace, ru
         progress.close()
         print(f"nas-pattern: error: the search stopped: {err}", file=sys.stderr)
         return EXIT_FAILED
-    run_dir.write_summary({**result.to_json(), "config": dataclasses.asdict(config),
-                           "device": _device_name(controller.device), "torch": torch.__version__})
-    run_dir.plot(result.episodes)
+    finish(search, result)
     print(_summary(result, run_dir.path))
     if result.stop_reason == "failures":
         print(f"nas-pattern: error: stopped after {config.search.stop_failures} children in a row failed; "
               f"the last said: {result.episodes[-1].reason}", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def finish(search: Search, result: SearchResult) -> None:
+    """Write summary.json and search.png for a tested result."""
+    search.run_dir.write_summary({**result.to_json(), "config": dataclasses.asdict(search.config),
+                                  "device": device_name(search.controller.device), "torch": torch.__version__})
+    search.run_dir.plot(result.episodes)
 
 
 @contextmanager
@@ -312,7 +369,8 @@ def _summary(result: SearchResult, run_dir: Path) -> str:
     if failed:
         children += f", {sum(failed.values())} failed (" + ", ".join(f"{n} {k}" for k, n in failed.items()) + ")"
     stop = {"converged": "; stopped early, the policy converged",
-            "failures": "; stopped early, children kept failing"}.get(result.stop_reason, "")
+            "failures": "; stopped early, children kept failing",
+            "stopped": "; stopped early, as asked"}.get(result.stop_reason, "")
     lines = [
         "",
         f"Best architecture    {result.best.architecture.describe()}",
@@ -334,7 +392,7 @@ def _summary(result: SearchResult, run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _device_name(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
 
 

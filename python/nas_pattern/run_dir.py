@@ -18,7 +18,7 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from nas_pattern.controller import Episode
+from nas_pattern.controller import Episode, NASController
 from nas_pattern.search_space import SearchSpace
 
 CONFIG = "config.json"
@@ -192,6 +192,27 @@ class RunDirectory:
             os.fsync(directory)  # make the rename itself durable
         finally:
             os.close(directory)
+
+
+class Recorder:
+    """Keeps a run directory up to date as the controller searches: each child's line as it is
+    evaluated, a checkpoint after each policy update, and one more on interrupt()."""
+
+    def __init__(self, run_dir: RunDirectory, controller: NASController):
+        self.run_dir = run_dir
+        self.controller = controller
+        self.snapshot = controller.state_dict()  # the state after the last recorded child
+        controller.add_callback(self.record)
+
+    def record(self, episode: Episode) -> None:
+        self.run_dir.record(episode)
+        self.snapshot = self.controller.state_dict()
+        if episode.update is not None:
+            self.run_dir.save_checkpoint(self.snapshot)
+
+    def interrupted(self) -> None:
+        """Checkpoint the state after the last recorded child (a resume starts from there)."""
+        self.run_dir.save_checkpoint(self.snapshot)
 
 
 def _dump_json(data: dict[str, Any], f: IO[bytes]) -> None:

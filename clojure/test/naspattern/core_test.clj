@@ -1,0 +1,45 @@
+(ns naspattern.core-test
+  (:require [clojure.java.io :as io]
+            [clojure.string :as string]
+            [clojure.test :refer [deftest is testing use-fixtures]]
+            [naspattern.core :as nas]))
+
+(def ^:dynamic *gateway* nil)
+
+(use-fixtures :once
+  (fn [tests]
+    (with-open [gateway (nas/launch {:echo? false})]
+      (binding [*gateway* gateway] (tests)))))
+
+(defn- temp-run-dir []
+  (str (.toFile (java.nio.file.Files/createTempDirectory
+                 "nas-clj" (make-array java.nio.file.attribute.FileAttribute 0))) "/run"))
+
+(defn- small-config []
+  {:network "cnn" :train-limit 500 :children-per-update 2 :device "cpu" :run-dir (temp-run-dir)})
+
+(deftest a-short-search-reports-every-child
+  (let [controller (nas/controller *gateway* (small-config))
+        seen (atom [])
+        result (nas/search controller 3 #(swap! seen conj %))]
+    (is (= [1 2 3] (map :episode @seen)))
+    (is (= (apply max (map :accuracy @seen)) (get-in result [:best :accuracy])))
+    (is (> (get-in result [:test :accuracy]) 0.2))
+    (is (= :budget (:stop-reason result)))
+    (is (= 3 (count (line-seq (io/reader (io/file (nas/run-dir controller) "episodes.jsonl"))))))))
+
+(deftest the-listener-can-stop-the-search
+  (let [controller (nas/controller *gateway* (small-config))
+        result (nas/search controller 10 (fn [_]) #(= 2 (:episode %)))]
+    (is (= :stopped (:stop-reason result)))
+    (is (= 2 (:episodes result)))))
+
+(deftest a-bad-config-is-refused-with-one-line
+  (testing "unknown dataset"
+    (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/controller *gateway* {:dataset "nope"})))]
+      (is (= ::nas/refused (:reason (ex-data e))))
+      (is (string/includes? (ex-message e) "invalid choice: 'nope'"))
+      (is (not (string/includes? (ex-message e) "\n")))))
+  (testing "episodes < 1"
+    (is (thrown-with-msg? clojure.lang.ExceptionInfo #"must be >= 1, got 0"
+                          (nas/controller *gateway* {:episodes 0})))))

@@ -1,0 +1,71 @@
+import naspattern.{Episode, NASException, NASGateway, SearchListener, SearchResult}
+
+/** The pattern's sample in Scala, driving the Python engine through the py4j bridge. */
+object NASExample {
+
+  /** A search's settings; toJson writes them with the keys of the CLI flags of nas_pattern.run. */
+  case class Config(
+      dataset: String = "fashion-mnist",
+      network: String = "cnn",
+      childrenPerUpdate: Int = 2, // architectures per policy update
+      epochs: Int = 1, // training passes per child
+      trainLimit: Int = 2000, // training images per child
+      seed: Int = 0,
+      runDir: String = s"runs/scala-example-${System.currentTimeMillis}") {
+
+    def toJson: String = {
+      def quote(s: String) = "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\""
+      Seq("dataset" -> quote(dataset), "network" -> quote(network), "children-per-update" -> childrenPerUpdate,
+        "epochs" -> epochs, "train-limit" -> trainLimit, "seed" -> seed, "run-dir" -> quote(runDir))
+        .map { case (key, value) => s"${quote(key)}: $value" }
+        .mkString("{", ", ", "}")
+    }
+  }
+
+  /** Runs `episodes` children, handing each to `report` as it is evaluated. */
+  def search(gateway: NASGateway, config: Config, episodes: Int)(report: Episode => Unit): SearchResult = {
+    val controller = gateway.controller(config.toJson)
+    controller.search(episodes, new SearchListener {
+      override def onEpisode(episode: Episode): Unit = report(episode)
+    })
+  }
+
+  def main(args: Array[String]): Unit = {
+    val episodes = args.headOption.fold(6)(_.toInt)
+    val config = args.lift(1).fold(Config())(dir => Config(runDir = dir))
+    try run(episodes, config)
+    catch {
+      case e: NASException => // the engine's one line: a bad config, a missing python, a wrong token
+        System.err.println(s"error: ${e.getMessage}")
+        sys.exit(1)
+    }
+  }
+
+  private def run(episodes: Int, config: Config): Unit = {
+    val gateway = NASGateway.launch()
+    try {
+      println(s"Engine: ${gateway.engine.version}")
+      val controller = gateway.controller(config.toJson)
+      val agent = controller.getAgent
+
+      // One episode by hand, as in the pattern's sequence diagram.
+      val architecture = controller.generateArchitecture()
+      println(s"Training CNN ${architecture.describe} ...")
+      controller.trainNetwork(architecture).layers.foreach(layer => println(s"  $layer"))
+      val metrics = controller.evaluateNetwork()
+      println(s"Validation: $metrics")
+      println(f"Baseline (valueFunction) ${agent.valueFunction}%.4f, reward ${agent.reward(metrics)}%+.4f")
+      println(s"updatePolicy(): ${agent.updatePolicy()}")
+
+      // Then the whole loop, run by the engine, each child reported back on this thread.
+      val result = controller.search(episodes, new SearchListener {
+        override def onEpisode(episode: Episode): Unit = println(episode)
+      })
+      println()
+      println(s"Best architecture    ${result.best.architecture}")
+      println(f"Validation accuracy  ${result.best.accuracy}%.4f   (episode ${result.best.episode})")
+      println(f"Test accuracy        ${result.test.accuracy}%.4f")
+      println(s"Record               ${controller.runDir}")
+    } finally gateway.close()
+  }
+}

@@ -1,0 +1,22 @@
+import java.nio.file.{Files, Path}
+
+import naspattern.{Episode, NASGateway}
+import org.junit.Assert.{assertEquals, assertTrue}
+import org.junit.Test
+
+/** One short search through the bridge, driven by the Scala example's code. */
+class NASExampleTest {
+  @Test def aShortSearchReportsEveryChild(): Unit = {
+    val dir: Path = Files.createTempDirectory("nas-scala")
+    val config = NASExample.Config(trainLimit = 500, runDir = dir.resolve("run").toString)
+    val gateway = NASGateway.launch(new NASGateway.Options().echoOutput(false))
+    try {
+      val seen = collection.mutable.Buffer[Episode]()
+      val result = NASExample.search(gateway, config, episodes = 3)(seen += _)
+      assertEquals(Seq(1, 2, 3), seen.map(_.episode))
+      assertEquals(seen.map(_.accuracy).max, result.best.accuracy, 1e-12)
+      assertTrue(result.test.accuracy > 0.2)
+      assertEquals(3, Files.readAllLines(dir.resolve("run/episodes.jsonl")).size)
+    } finally gateway.close()
+  }
+}

@@ -1,0 +1,32 @@
+package naspattern;
+
+/**
+ * The pattern's NASController, as the JVM sees it: implemented in Python by
+ * {@code nas_pattern.gateway.Controller}, which adapts {@code nas_pattern.NASController}.
+ * Every architecture comes from the Python RLAgent, every accuracy from a PyTorch child.
+ */
+public interface NASController {
+    /** Asks the agent for the next child architecture (the agent's {@code policy()}). */
+    Architecture generateArchitecture();
+
+    /** Builds the child for {@code architecture} and trains it on the training split. */
+    Network trainNetwork(Architecture architecture);
+
+    /** Metrics of the child trained last, on the validation split (never the test split). */
+    Metrics evaluateNetwork();
+
+    /** The agent that samples architectures and learns from their rewards. */
+    RLAgent getAgent();
+
+    /** The child trained most recently, or null before the first. */
+    Network getNetwork();
+
+    /**
+     * Runs {@code episodes} more child evaluations, calling {@code listener} after each one on
+     * this thread, then tests the best architecture. The search is recorded in the run directory.
+     */
+    SearchResult search(int episodes, SearchListener listener);
+
+    /** Where this controller records its search (the config's {@code run-dir}). */
+    String runDir();
+}

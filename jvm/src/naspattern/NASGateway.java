@@ -1,0 +1,262 @@
+package naspattern;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import py4j.ClientServer;
+import py4j.Py4JException;
+
+/**
+ * The JVM's end of the bridge: launches the Python engine ({@code python -m nas_pattern.gateway}),
+ * connects to it through py4j's ClientServer, and hands out controllers.
+ *
+ * <p>Both ends listen on the loopback address only, on ports the system picks, and require the
+ * token this class draws from SecureRandom; the token reaches Python in the environment variable
+ * {@value #TOKEN_ENV}, never on the command line. Calls from Python back into the JVM (a
+ * {@link SearchListener}) arrive on the thread that made the call into Python. The engine exits when
+ * its stdin closes, so it never outlives the JVM; {@link #close()} shuts both ends down in order.
+ */
+public final class NASGateway implements AutoCloseable {
+    /** The environment variable that carries the auth token to the Python engine. */
+    public static final String TOKEN_ENV = "NAS_PATTERN_TOKEN";
+    /** The environment variable naming the Python executable, when Options does not. */
+    public static final String PYTHON_ENV = "NAS_PATTERN_PYTHON";
+    /** The line the engine prints once it listens, followed by its port. */
+    public static final String READY = "PY4J_READY";
+
+    private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+
+    /** How to launch the engine; every setter returns this. */
+    public static final class Options {
+        private String python = System.getenv().getOrDefault(PYTHON_ENV, "python3");
+        private List<String> pythonOptions = new ArrayList<>();
+        private Duration readyTimeout = Duration.ofSeconds(120);
+        private File directory = null;
+        private boolean echoOutput = true;
+
+        /** The Python executable with nas_pattern installed (default: $NAS_PATTERN_PYTHON or python3). */
+        public Options python(String executable) {
+            this.python = executable;
+            return this;
+        }
+
+        /** Options for the interpreter itself, placed before {@code -m nas_pattern.gateway}. */
+        public Options pythonOptions(String... options) {
+            this.pythonOptions = new ArrayList<>(Arrays.asList(options));
+            return this;
+        }
+
+        /** How long to wait for the engine's readiness line (importing torch takes seconds). */
+        public Options readyTimeout(Duration timeout) {
+            this.readyTimeout = timeout;
+            return this;
+        }
+
+        /** The engine's working directory, against which relative paths in configs resolve. */
+        public Options directory(File directory) {
+            this.directory = directory;
+            return this;
+        }
+
+        /** Whether the engine's own output is copied to this JVM's stdout and stderr (default: yes). */
+        public Options echoOutput(boolean echo) {
+            this.echoOutput = echo;
+            return this;
+        }
+    }
+
+    private final ClientServer clientServer;
+    private final Engine engine;
+    private final Process process; // null when connected to an engine started elsewhere
+    private final Thread shutdownHook = new Thread(this::close, "nas-pattern-gateway-shutdown");
+    private boolean closed;
+
+    /** Launches the engine with the default options. */
+    public static NASGateway launch() {
+        return launch(new Options());
+    }
+
+    /** Launches the engine, waits for it to be ready and connects; NASException if it cannot. */
+    public static NASGateway launch(Options options) {
+        String token = newToken();
+        List<String> command = new ArrayList<>();
+        command.add(options.python);
+        command.addAll(options.pythonOptions);
+        command.addAll(Arrays.asList("-m", "nas_pattern.gateway"));
+        ProcessBuilder builder = new ProcessBuilder(command).directory(options.directory);
+        builder.environment().put(TOKEN_ENV, token);
+        Process process;
+        try {
+            process = builder.start();
+        } catch (IOException e) {
+            throw new NASException("cannot start the Python engine with '" + options.python + "': " + e.getMessage()
+                    + " (set " + PYTHON_ENV + " to a python that has nas_pattern installed)", e);
+        }
+        try {
+            int port = awaitReady(process, options);
+            return new NASGateway(port, token, process);
+        } catch (RuntimeException e) {
+            process.destroyForcibly();
+            throw e;
+        }
+    }
+
+    /** Connects to an engine that is already running and listening on {@code pythonPort}. */
+    public static NASGateway connect(int pythonPort, String token) {
+        return new NASGateway(pythonPort, token, null);
+    }
+
+    private NASGateway(int pythonPort, String token, Process process) {
+        this.process = process;
+        this.clientServer = new ClientServer.ClientServerBuilder()
+                .javaPort(0).javaAddress(LOOPBACK)
+                .pythonPort(pythonPort).pythonAddress(LOOPBACK)
+                .authToken(token)
+                .build();
+        this.engine = (Engine) clientServer.getPythonServerEntryPoint(new Class<?>[] {Engine.class});
+        try {
+            engine.attach(clientServer.getJavaServer().getListeningPort());
+        } catch (Py4JException e) {
+            clientServer.shutdown();
+            throw new NASException("the Python engine on port " + pythonPort + " refused the connection: "
+                    + "wrong or missing auth token (" + e.getMessage() + ")", e);
+        }
+        Runtime.getRuntime().addShutdownHook(shutdownHook);
+    }
+
+    /**
+     * A controller configured from a JSON object whose keys are the CLI flags of
+     * {@code python -m nas_pattern.run} without the dashes, e.g.
+     * {@code {"network": "cnn", "episodes": 8, "train-limit": 3000, "run-dir": "runs/java"}}.
+     * NASException with the engine's one-line message if the config is refused.
+     */
+    public NASController controller(String configJson) {
+        return engine.newController(configJson);
+    }
+
+    /** The engine itself, for what a controller does not cover (its version, bridge timings). */
+    public Engine engine() {
+        return engine;
+    }
+
+    /** Shuts the engine down, then this end of the bridge; waits for the engine process to exit. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            engine.shutdown();
+        } catch (RuntimeException e) {
+            // the engine is gone already: nothing to shut down on its side
+        }
+        clientServer.shutdown();
+        if (process != null) {
+            try {
+                process.getOutputStream().close(); // the engine also exits when its stdin closes
+                if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                    process.destroy();
+                    if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                        process.destroyForcibly().waitFor();
+                    }
+                }
+            } catch (IOException | InterruptedException e) {
+                process.destroyForcibly();
+            }
+        }
+        if (Thread.currentThread() != shutdownHook) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(shutdownHook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down already
+            }
+        }
+    }
+
+    /** The engine process, or null when connected to an engine started elsewhere. */
+    public Process process() {
+        return process;
+    }
+
+    private static String newToken() {
+        byte[] bytes = new byte[32];
+        new SecureRandom().nextBytes(bytes);
+        StringBuilder hex = new StringBuilder();
+        for (byte b : bytes) {
+            hex.append(String.format("%02x", b));
+        }
+        return hex.toString();
+    }
+
+    /** Reads the engine's stdout until its readiness line; keeps draining both streams after. */
+    private static int awaitReady(Process process, Options options) {
+        CompletableFuture<Integer> ready = new CompletableFuture<>();
+        StringBuilder lastError = new StringBuilder();
+        drain(process.getErrorStream(), options.echoOutput ? System.err : null, line -> {
+            synchronized (lastError) {
+                lastError.setLength(0);
+                lastError.append(line);
+            }
+        });
+        drain(process.getInputStream(), options.echoOutput ? System.out : null, line -> {
+            if (!ready.isDone() && line.startsWith(READY + " ")) {
+                ready.complete(Integer.parseInt(line.substring(READY.length() + 1).trim()));
+            }
+        });
+        process.onExit().thenRun(() -> ready.completeExceptionally(new IllegalStateException("exited")));
+        try {
+            return ready.get(options.readyTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            String said;
+            synchronized (lastError) {
+                said = lastError.length() > 0 ? ": " + lastError : "";
+            }
+            int status = process.exitValue();
+            throw new NASException("the Python engine exited with status " + status + " before it was ready" + said);
+        } catch (TimeoutException e) {
+            throw new NASException("the Python engine was not ready after " + options.readyTimeout.getSeconds()
+                    + " s (no '" + READY + " <port>' line)");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NASException("interrupted while waiting for the Python engine", e);
+        }
+    }
+
+    private interface LineHandler {
+        void line(String line);
+    }
+
+    private static void drain(InputStream stream, PrintStream echo, LineHandler handler) {
+        Thread thread = new Thread(() -> {
+            try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = reader.readLine()) != null) {
+                    handler.line(line);
+                    if (echo != null && !line.startsWith(READY + " ")) {
+                        echo.println(line);
+                    }
+                }
+            } catch (IOException e) {
+                // the engine closed its end: nothing more to read
+            }
+        }, "nas-pattern-engine-output");
+        thread.setDaemon(true);
+        thread.start();
+    }
+}

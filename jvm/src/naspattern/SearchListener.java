@@ -1,0 +1,15 @@
+package naspattern;
+
+/**
+ * Implemented on the JVM and called by the Python search loop, on the thread that called
+ * {@link NASController#search}: once after every evaluated child, then asked whether to stop.
+ */
+public interface SearchListener {
+    /** Called after each child is evaluated, rewarded and recorded, in episode order. */
+    void onEpisode(Episode episode);
+
+    /** Asked after each {@link #onEpisode}; true ends the search cleanly after that child. */
+    default boolean shouldStop() {
+        return false;
+    }
+}

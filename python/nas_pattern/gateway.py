@@ -1,0 +1,323 @@
+"""The py4j bridge: Java, Scala and Clojure drive this same engine through it.
+
+The JVM's `naspattern.NASGateway` launches `python -m nas_pattern.gateway` with an auth token in
+NAS_PATTERN_TOKEN. This process listens on the loopback address, prints `PY4J_READY <port>`, and
+serves until shutdown() is called or its stdin closes (so it never outlives the JVM). The classes
+below are adapters: each implements a Java interface of package `naspattern` (camelCase) by calling
+the core (snake_case), which is not renamed. Values cross as Java primitives, strings and the
+small Java value classes (Architecture, Metrics, Episode, SearchResult), built from primitives.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import replace
+from importlib.metadata import version
+from typing import Any, TypeVar, cast
+
+import torch
+from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
+from py4j.java_gateway import JavaObject
+from py4j.protocol import Py4JJavaError
+
+from nas_pattern.controller import Episode, NASController, SearchFailed, SearchResult
+from nas_pattern.networks.base import Metrics
+from nas_pattern.networks.base import Network as CoreNetwork
+from nas_pattern.run import RunFinished, Search, args_from_json, device_name, finish, open_search
+from nas_pattern.run_dir import Recorder
+from nas_pattern.search_space import Architecture
+
+TOKEN_ENV = "NAS_PATTERN_TOKEN"  # the auth token, set by the JVM launcher (never on the command line)
+READY = "PY4J_READY"  # the readiness line: READY <port>
+LOOPBACK = "127.0.0.1"
+EXIT_BAD_INPUT = 2
+
+# What the JVM caller gets as a NASException with the error's one line. Input errors are the
+# caller's to fix; the others are also printed with their traceback on the engine's stderr.
+INPUT_ERRORS = (ValueError, FileNotFoundError, RunFinished)
+REPORTED_ERRORS = (*INPUT_ERRORS, SearchFailed, RuntimeError)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The adapters' public methods carry the Java interfaces' camelCase names: py4j calls them by those.
+
+
+class Bridge:
+    """What every adapter needs: the gateway (to build Java values) and the conversions."""
+
+    def __init__(self, server: ClientServer):
+        self.server = server
+        self.jvm = server.jvm
+
+    def architecture(self, architecture: Architecture) -> JavaObject:
+        return self.jvm.naspattern.Architecture(json.dumps(architecture.to_json()), architecture.describe())
+
+    def metrics(self, metrics: Metrics | None) -> JavaObject | None:
+        if metrics is None:
+            return None
+        return self.jvm.naspattern.Metrics(float(metrics.accuracy), float(metrics.loss), int(metrics.params),
+                                           float(metrics.train_seconds))
+
+    def episode(self, e: Episode) -> JavaObject:
+        return self.jvm.naspattern.Episode(e.episode, self.architecture(e.architecture), self.metrics(e.metrics),
+                                           float(e.reward), float(e.baseline), e.cached, float(e.seconds),
+                                           e.status, e.reason)
+
+    def result(self, r: SearchResult) -> JavaObject:
+        return self.jvm.naspattern.SearchResult(self.episode(r.best), self.metrics(r.test), len(r.episodes),
+                                                r.stop_reason, float(r.seconds))
+
+    @staticmethod
+    def core_metrics(metrics: JavaObject) -> Metrics:
+        if metrics is None:
+            raise ValueError("metrics must not be null")
+        return Metrics(accuracy=metrics.accuracy(), loss=metrics.loss(), params=metrics.params(),
+                       train_seconds=metrics.trainSeconds())
+
+    def java_exception(self, error: BaseException) -> Py4JJavaError:
+        """`error` as a naspattern.NASException that py4j rethrows on the JVM (see PythonParameters)."""
+        message = str(error) if isinstance(error, INPUT_ERRORS) else f"{type(error).__name__}: {error}"
+        return Py4JJavaError(message, self.jvm.naspattern.NASException(message))
+
+
+def reported(method: F) -> F:
+    """Turn the errors a JVM caller should read into a NASException with one clear line."""
+
+    @functools.wraps(method)
+    def call(self: Any, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except Py4JJavaError:
+            raise  # already a Java exception (e.g. thrown by a listener): the JVM gets it back as it was
+        except REPORTED_ERRORS as error:
+            if not isinstance(error, INPUT_ERRORS):
+                traceback.print_exc()
+            raise self.bridge.java_exception(error) from error
+
+    return cast(F, call)
+
+
+class Agent:
+    """naspattern.RLAgent, adapting the core's Agent (RLAgent or RandomAgent)."""
+
+    class Java:
+        implements = ["naspattern.RLAgent"]
+
+    def __init__(self, bridge: Bridge, controller: NASController):
+        self.bridge = bridge
+        self.agent = controller.agent
+
+    @reported
+    def policy(self) -> JavaObject:
+        return self.bridge.architecture(self.agent.policy())
+
+    @reported
+    def reward(self, metrics: JavaObject) -> float:
+        return float(self.agent.reward(self.bridge.core_metrics(metrics)))
+
+    @reported
+    def valueFunction(self) -> float:
+        return float(self.agent.value_function())
+
+    @reported
+    def updatePolicy(self) -> str:
+        return json.dumps(self.agent.update_policy())
+
+
+class Network:
+    """naspattern.Network, adapting a child the controller built (CNN or RNN)."""
+
+    class Java:
+        implements = ["naspattern.Network"]
+
+    def __init__(self, bridge: Bridge, network: CoreNetwork, controller: NASController):
+        self.bridge = bridge
+        self.network = network
+        self.controller = controller
+
+    @reported
+    def architecture(self) -> JavaObject:
+        return self.bridge.architecture(self.network.architecture)
+
+    @reported
+    def train(self, epochs: int) -> None:
+        if epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        self.network.train(self.controller.data.train.head(self.controller.config.train_limit), epochs)
+
+    @reported
+    def evaluate(self) -> JavaObject:
+        return self.bridge.metrics(self.network.evaluate(self.controller.data.val))
+
+    @reported
+    def layers(self) -> JavaObject:
+        lines = self.network.layers
+        array = self.bridge.server.new_array(self.bridge.jvm.String, len(lines))
+        for i, line in enumerate(lines):
+            array[i] = line
+        return array
+
+
+class Controller:
+    """naspattern.NASController, adapting the core's NASController; records to the run directory
+    exactly as `python -m nas_pattern.run` does, so a JVM search can be resumed from the CLI."""
+
+    class Java:
+        implements = ["naspattern.NASController"]
+
+    def __init__(self, bridge: Bridge, search: Search):
+        self.bridge = bridge
+        self.search_ = search
+        self.controller = search.controller
+        self.agent = Agent(bridge, self.controller)
+        self.listener: JavaObject | None = None  # the SearchListener of the search() under way
+        Recorder(search.run_dir, self.controller)
+        self.controller.add_callback(self._tell_listener)
+
+    @reported
+    def generateArchitecture(self) -> JavaObject:
+        return self.bridge.architecture(self.controller.generate_architecture())
+
+    @reported
+    def trainNetwork(self, architecture: JavaObject) -> Network:
+        if architecture is None:
+            raise ValueError("architecture must not be null")
+        parsed = self.controller.agent.space.parse(json.loads(architecture.json()))
+        return Network(self.bridge, self.controller.train_network(parsed), self.controller)
+
+    @reported
+    def evaluateNetwork(self) -> JavaObject:
+        return self.bridge.metrics(self.controller.evaluate_network())
+
+    def getAgent(self) -> Agent:
+        return self.agent
+
+    def getNetwork(self) -> Network | None:
+        network = self.controller.network
+        return None if network is None else Network(self.bridge, network, self.controller)
+
+    @reported
+    def search(self, episodes: int, listener: JavaObject) -> JavaObject:
+        if episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {episodes}")
+        controller = self.controller
+        controller.config = replace(controller.config, episodes=len(controller.history) + episodes)
+        self.listener = listener
+        try:
+            result = controller.search()
+        finally:
+            self.listener = None
+        result = controller.final_test(result, self.search_.config.final_epochs)
+        finish(self.search_, result)
+        return self.bridge.result(result)
+
+    def runDir(self) -> str:
+        return str(self.search_.run_dir.path)
+
+    def _tell_listener(self, episode: Episode) -> None:
+        if self.listener is None:
+            return
+        self.listener.onEpisode(self.bridge.episode(episode))
+        if self.listener.shouldStop():
+            self.controller.stop()
+
+
+class Engine:
+    """naspattern.Engine, the entry point the JVM reaches first."""
+
+    class Java:
+        implements = ["naspattern.Engine"]
+
+    def __init__(self, done: threading.Event):
+        self.done = done  # set when the engine should exit
+        self.bridge: Bridge  # set by serve() once the server exists
+
+    def attach(self, java_port: int) -> None:
+        # Calls into the JVM made while serving a JVM call reuse that call's connection; this
+        # port is for the rest (py4j's memory management, calls from other threads).
+        self.bridge.server.java_parameters.port = java_port
+
+    @reported
+    def newController(self, config_json: str) -> Controller:
+        search = open_search(args_from_json(config_json))
+        if search.warning:
+            print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
+        return Controller(self.bridge, search)
+
+    def version(self) -> str:
+        return f"nas-pattern {version('nas-pattern')}, torch {torch.__version__}, {device_name(_device())}"
+
+    def echo(self, text: str) -> str:
+        return text
+
+    @reported
+    def medianCallbackSeconds(self, listener: JavaObject, calls: int) -> float:
+        if calls < 1:
+            raise ValueError(f"calls must be >= 1, got {calls}")
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            listener.shouldStop()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    def shutdown(self) -> None:
+        self.done.set()
+
+
+def serve(token: str, *, ready: Callable[[int], None]) -> None:
+    """Serve the JVM until shutdown() or the end of stdin. `ready(port)` is called once listening."""
+    done = threading.Event()
+    engine = Engine(done)
+    server = ClientServer(
+        java_parameters=JavaParameters(address=LOOPBACK, auth_token=token, auto_convert=False),
+        python_parameters=PythonParameters(address=LOOPBACK, port=0, auth_token=token,
+                                           propagate_java_exceptions=True, daemonize=True,
+                                           daemonize_connections=True),
+        python_server_entry_point=engine)
+    engine.bridge = Bridge(server)
+    threading.Thread(target=_wait_for_end_of_input, args=(done,), daemon=True).start()
+    ready(server.get_callback_server().get_listening_port())
+    done.wait()
+    time.sleep(0.1)  # let the reply to shutdown() reach the JVM
+    server.shutdown()
+
+
+def main() -> int:
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token:
+        print(f"nas-pattern gateway: error: no auth token: set {TOKEN_ENV} (NASGateway does this when it "
+              "launches the engine)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    serve(token, ready=lambda port: print(f"{READY} {port}", flush=True))
+    return 0
+
+
+def _exit(status: int) -> None:
+    """Exit now: a thread may still be blocked reading stdin or training a child the JVM gave up
+    on, and waiting for them at interpreter shutdown would hang or abort."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _wait_for_end_of_input(done: threading.Event) -> None:
+    while sys.stdin.buffer.read(4096):
+        pass
+    done.set()
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+if __name__ == "__main__":
+    _exit(main())

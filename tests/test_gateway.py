@@ -1,0 +1,118 @@
+"""The Python end of the py4j bridge: the engine process, its token, its configs.
+
+The JVM suites (JUnit, Scala, clojure.test; `make jvm-test`) drive the adapters through a live bridge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nas_pattern.gateway import READY, TOKEN_ENV
+from nas_pattern.run import args_from_json, build_parser, open_search
+
+
+def start_engine(token: str | None) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    if token is not None:
+        env[TOKEN_ENV] = token
+    return subprocess.Popen([sys.executable, "-m", "nas_pattern.gateway"], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.fixture
+def engine() -> Iterator[tuple[subprocess.Popen[str], int]]:
+    process = start_engine("the-token")
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith(READY + " "), line + process.stderr.read()  # type: ignore[union-attr]
+    yield process, int(line.split()[1])
+    process.kill()
+    process.wait()
+
+
+def authenticate(port: int, token: str) -> str:
+    """Speak py4j's auth command to the engine, as a JVM would first; return its answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"A\n{token}\ne\n".encode())  # command, token, end of command
+        return sock.makefile().readline().strip()
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses on which a socket listens on `port`, from the kernel's table (Linux)."""
+    addresses = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if int(hex_port, 16) == port and state == "0A":  # 0A: LISTEN
+            addresses.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return addresses
+
+
+def test_the_engine_refuses_to_start_without_a_token() -> None:
+    process = start_engine(None)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert err.strip().splitlines() == [f"nas-pattern gateway: error: no auth token: set {TOKEN_ENV} "
+                                        "(NASGateway does this when it launches the engine)"]
+    assert READY not in out
+
+
+def test_the_engine_listens_on_loopback_and_refuses_a_wrong_token(engine) -> None:
+    process, port = engine
+    assert authenticate(port, "the-token") == "!yv"  # py4j's "ok, void"
+    assert authenticate(port, "a-wrong-token").startswith("!x")  # py4j's error answer
+    assert listening_addresses(port) == {"127.0.0.1"}  # loopback only
+    assert process.poll() is None  # a refused client does not bring the engine down
+
+
+def test_the_engine_exits_when_its_stdin_closes(engine) -> None:
+    process, _ = engine
+    process.stdin.close()
+    assert process.wait(timeout=30) == 0
+
+
+def test_a_json_config_means_what_the_same_flags_mean() -> None:
+    config = '{"network": "rnn", "train-limit": 300, "children_per_update": 2, "final-epochs": 0, "seed": null}'
+    expected = build_parser().parse_args(["--network", "rnn", "--train-limit", "300",
+                                          "--children-per-update", "2", "--final-epochs", "0"])
+    assert args_from_json(config) == expected
+
+
+@pytest.mark.parametrize("config, message", [
+    ('{"episodes": 0}', "argument --episodes: must be >= 1, got 0"),
+    ('{"dataset": "nope"}', "argument --dataset: invalid choice: 'nope'"),
+    ('{"epoch": 2}', "unknown config key 'epoch'; expected one of: agent, child-timeout,"),
+    ('{"episodes": true}', "config key 'episodes' must be a string or a number, got true"),
+    ('{"space": {"max_layers": 1}}', "config key 'space' must be a string or a number"),
+    ('{"network": "cnn",', "config is not valid JSON: Expecting property name"),
+    ('"cnn"', "config must be a JSON object of flags, got str"),
+])
+def test_a_bad_config_is_one_clear_line(config: str, message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        args_from_json(config)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_refused_config_leaves_an_existing_run_untouched(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 100})))
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    with pytest.raises(ValueError, match="already holds a search"):
+        open_search(args_from_json(json.dumps({"run-dir": str(run_dir)})))
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_the_cli_no_longer_takes_abbreviated_flags(capsys) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--epoch", "2"])
+    assert "unrecognized arguments: --epoch 2" in capsys.readouterr().err
+
+
