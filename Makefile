@@ -23,10 +23,14 @@ export NAS_PATTERN_PYTHON := $(abspath $(PY))
 EPISODES ?= 6
 
 .PHONY: run test setup data lint clean jvm jvm-tools jvm-test java-test scala-test clojure-test \
-	java-example scala-example clojure-example bridge-bench
+	java-example scala-example clojure-example bridge-bench bench
 
 run: setup
 	$(PY) -m nas_pattern.run $(ARGS)
+
+# The engine's benchmark: our child trainer against the plain PyTorch loop, and the controller's cost.
+bench: setup
+	$(PY) -m nas_pattern.bench $(ARGS)
 
 test: setup lint
 	$(PY) -m pytest

@@ -22,7 +22,7 @@ from nas_pattern.data import Dataset, Split
 from nas_pattern.networks.base import Metrics, Network
 from nas_pattern.networks.cnn import CNN
 from nas_pattern.search_space import Architecture, SearchSpace
-from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig
+from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig, on_device
 
 # What a child that cannot be built or fails earns: accuracy 0, so the agent learns to avoid it.
 PENALTY = Metrics(accuracy=0.0, loss=math.inf, params=0, train_seconds=0.0)
@@ -164,11 +164,13 @@ class NASController:
                  config: SearchConfig | None = None, train_config: TrainConfig | None = None,
                  device: torch.device | str = "cpu"):
         self.agent = agent
-        self.data = data
+        self.device = torch.device(device)
+        # Each split goes to the device once, not once per child.
+        self.data = replace(data, train=on_device(data.train, self.device), val=on_device(data.val, self.device),
+                            test=on_device(data.test, self.device))
         self.network_factory = network
         self.config = config or SearchConfig()
         self.train_config = train_config or TrainConfig()
-        self.device = torch.device(device)
         self.network: Network | None = None  # the child trained most recently
         self.history: list[Episode] = []
         self._cache: dict[Architecture, Episode] = {}  # first evaluation of each architecture
