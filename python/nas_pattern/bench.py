@@ -22,12 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from nas_pattern.agent import AgentConfig, RLAgent
-from nas_pattern.data import FASHION_MNIST_DIR, Split
+from nas_pattern.data import FASHION_MNIST_DIR, PIXEL_STATS, Split, to_split
 from nas_pattern.networks import CNN, RNN, Metrics, TorchNetwork
 from nas_pattern.search_space import CNN_SPACE, RNN_SPACE, Architecture
 from nas_pattern.trainer import TrainConfig, resolve_device, use_bf16
 
-MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST's pixel statistics, as data.py uses them
+MEAN, STD = PIXEL_STATS["fashion-mnist"]  # normalised as the engine normalises it
 PLAIN_BATCH = 100  # the plain loop's batch size
 PLAIN_LR = 1e-3  # and its Adam step size
 # The reference architecture of the 2017 blog code, and one RNN child.
@@ -45,7 +45,7 @@ def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int,
     from torch.utils.data import DataLoader, Subset
     from torchvision import datasets, transforms
 
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
     train = Subset(datasets.FashionMNIST(str(root), train=True, transform=transform), range(train_limit))
     test = datasets.FashionMNIST(str(root), train=False, transform=transform)
     generator = torch.Generator().manual_seed(network.seed)
@@ -90,8 +90,9 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
     raw_train = datasets.FashionMNIST(str(root), train=True)
     raw_test = datasets.FashionMNIST(str(root), train=False)
     train_limit = min(args.train_limit or len(raw_train), len(raw_train))
-    train = _split(raw_train.data[:train_limit], raw_train.targets[:train_limit])
-    test = _split(raw_test.data, raw_test.targets)
+    train = to_split(raw_train.data[:train_limit, None].numpy(), raw_train.targets[:train_limit].numpy(),
+                     MEAN, STD)
+    test = to_split(raw_test.data[:, None].numpy(), raw_test.targets.numpy(), MEAN, STD)
     default = TrainConfig.for_device(device)
     configs = [default, replace(default, batch_size=PLAIN_BATCH)]  # our default, and the plain loop's batch
     print(f"trainer: {train_limit:,} training images, {args.epochs} epoch(s), test on {len(test):,}; plain loop: "
@@ -188,11 +189,6 @@ def _child_seconds(args: argparse.Namespace, device: torch.device) -> float:
     network.train(data.train.head(args.train_limit), 1)
     network.evaluate(data.val)
     return time.perf_counter() - start
-
-
-def _split(images: torch.Tensor, labels: torch.Tensor) -> Split:
-    x = (images.float().div(255).unsqueeze(1) - MEAN) / STD  # (N, 1, 28, 28)
-    return Split(x, labels.long())
 
 
 def _torchvision_layout(data_dir: Path, root: Path) -> Path:

@@ -165,12 +165,14 @@ class NASController:
                  device: torch.device | str = "cpu"):
         self.agent = agent
         self.device = torch.device(device)
-        # Each split goes to the device once, not once per child.
-        self.data = replace(data, train=on_device(data.train, self.device), val=on_device(data.val, self.device),
-                            test=on_device(data.test, self.device))
         self.network_factory = network
         self.config = config or SearchConfig()
         self.train_config = train_config or TrainConfig()
+        # Each split goes to the device, in the layout the children train in, once, not once per child.
+        layout = self.train_config.channels_last
+        self.data = replace(data, train=on_device(data.train, self.device, layout),
+                            val=on_device(data.val, self.device, layout),
+                            test=on_device(data.test, self.device, layout))
         self.network: Network | None = None  # the child trained most recently
         self.history: list[Episode] = []
         self._cache: dict[Architecture, Episode] = {}  # first evaluation of each architecture

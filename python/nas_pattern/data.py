@@ -22,7 +22,7 @@ VALIDATION_SIZE = 5000  # images held out of the training set for rewards
 SPLIT_SEED = 0  # fixed, so every run of a dataset sees the same validation split
 
 # Per-channel mean and std of the training images (pixel values scaled to [0, 1]).
-_STATS = {
+PIXEL_STATS = {
     "fashion-mnist": ((0.2860,), (0.3530,)),
     "mnist": ((0.1307,), (0.3081,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -94,17 +94,18 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = 
         raise ValueError(f"validation size must be between 1 and {len(train_y) - 1}, got {val_size}")
     order = np.random.default_rng(SPLIT_SEED).permutation(len(train_y))
     val_idx, train_idx = order[:val_size], order[val_size:]
-    mean, std = _STATS[name]
+    mean, std = PIXEL_STATS[name]
     return Dataset(
         name=name,
-        train=_to_split(train_x[train_idx], train_y[train_idx], mean, std),
-        val=_to_split(train_x[val_idx], train_y[val_idx], mean, std),
-        test=_to_split(test_x, test_y, mean, std),
+        train=to_split(train_x[train_idx], train_y[train_idx], mean, std),
+        val=to_split(train_x[val_idx], train_y[val_idx], mean, std),
+        test=to_split(test_x, test_y, mean, std),
         num_classes=int(max(train_y.max(), test_y.max())) + 1,
     )
 
 
-def _to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> Split:
+def to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> Split:
+    """uint8 images (N, C, H, W) and their labels as a Split, normalised with `mean` and `std`."""
     x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255)  # (N, C, H, W) in [0, 1]
     x = (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
     return Split(x, torch.from_numpy(labels.astype(np.int64)))

@@ -34,6 +34,7 @@ from nas_pattern.networks.base import Network as CoreNetwork
 from nas_pattern.run import RunFinished, Search, args_from_json, device_name, finish, open_search
 from nas_pattern.run_dir import Recorder
 from nas_pattern.search_space import Architecture
+from nas_pattern.trainer import resolve_device
 
 TOKEN_ENV = "NAS_PATTERN_TOKEN"  # the auth token, set by the JVM launcher (never on the command line)
 READY = "PY4J_READY"  # the readiness line: READY <port>
@@ -253,7 +254,7 @@ class Engine:
         return Controller(self.bridge, search)
 
     def version(self) -> str:
-        return f"nas-pattern {version('nas-pattern')}, torch {torch.__version__}, {device_name(_device())}"
+        return f"nas-pattern {version('nas-pattern')}, torch {torch.__version__}, {device_name(resolve_device('auto'))}"
 
     def echo(self, text: str) -> str:
         return text
@@ -313,10 +314,6 @@ def _wait_for_end_of_input(done: threading.Event) -> None:
     while sys.stdin.buffer.read(4096):
         pass
     done.set()
-
-
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 if __name__ == "__main__":

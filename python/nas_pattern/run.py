@@ -207,7 +207,6 @@ class Search:
 
     controller: NASController
     config: RunConfig
-    space: SearchSpace
     run_dir: RunDirectory
     warning: str | None  # what was repaired in the run directory on resume, if anything
 
@@ -240,7 +239,7 @@ def open_search(args: argparse.Namespace) -> Search:
         controller.restore(records, checkpoint)
     else:
         run_dir.create({"config": dataclasses.asdict(config), "space": space.to_json()})
-    return Search(controller, config, space, run_dir, warning)
+    return Search(controller, config, run_dir, warning)
 
 
 def args_from_json(text: str) -> argparse.Namespace:
@@ -283,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _search(search: Search) -> int:
-    controller, config, space, run_dir = search.controller, search.config, search.space, search.run_dir
+    controller, config, run_dir = search.controller, search.config, search.run_dir
+    space = controller.agent.space
     done, total = len(controller.history), config.search.episodes
     if done:
         print(f"Resuming {run_dir.path}: {done} of {total} children already recorded.")
