@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import pytest
 
 from conftest import blank_dataset, make_match_target
-from nas_pattern import CNN_SPACE, AgentConfig, Metrics, NASController, RandomAgent, RLAgent, SearchConfig
+from nas_pattern import (
+    CNN_SPACE,
+    AgentConfig,
+    Decision,
+    EvolutionAgent,
+    Metrics,
+    NASController,
+    RandomAgent,
+    RLAgent,
+    SearchConfig,
+    SearchSpace,
+    TPEAgent,
+)
 
 TARGET = CNN_SPACE.decode([3, 2, 1, 1, 2, 1, 0, 2])  # conv 5x64 pool2 drop0.25 | conv 3x32 pool1 drop0.5
 
@@ -113,7 +128,104 @@ def test_random_agent_is_uniform_and_never_learns() -> None:
     ({"baseline": "mean"}, "baseline must be ema, critic or none"),
     ({"epsilon": 1.0}, "epsilon must be in \\[0, 1\\)"),
     ({"reward_clip": 0.0}, "reward clip must be positive"),
+    ({"temperature": 0.0}, "temperature must be > 0"),
+    ({"tournament_size": 30}, "tournament size must be between 1 and the population size"),
 ])
 def test_bad_agent_config(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         AgentConfig(**kwargs)
+
+
+# ---- the contract every agent keeps, so the controller and the study can use any of them ----
+
+SMALL = SearchSpace((Decision("a", (1, 2, 3)), Decision("b", (True, False)), Decision("c", ("x",))), max_layers=2)
+AGENTS = {
+    "reinforce": lambda space, seed: RLAgent(space, AgentConfig(seed=seed)),
+    "reinforce-no-baseline": lambda space, seed: RLAgent(space, AgentConfig(seed=seed, baseline="none")),
+    "actor-critic": lambda space, seed: RLAgent(space, AgentConfig(seed=seed, baseline="critic")),
+    "random": lambda space, seed: RandomAgent(space, AgentConfig(seed=seed)),
+    "evolution": lambda space, seed: EvolutionAgent(space, AgentConfig(seed=seed, population_size=6,
+                                                                      tournament_size=3)),
+    "tpe": lambda space, seed: TPEAgent(space, AgentConfig(seed=seed)),
+}
+
+
+def drive(agent, accuracies, count: int) -> list:
+    """`count` children the way the controller runs them: policy, reward, an update every m."""
+    drawn = []
+    for i in range(count):
+        architecture = agent.policy()
+        drawn.append(architecture)
+        agent.reward(metrics(accuracies(architecture)))
+        if (i + 1) % agent.config.children_per_update == 0:
+            stats = agent.update_policy()
+            assert 0.0 <= stats["entropy"] <= 1.0
+    return drawn
+
+
+def score(architecture) -> float:
+    return 0.1 * SMALL.encode(architecture)[0] + 0.05 * SMALL.encode(architecture)[4]
+
+
+@pytest.mark.parametrize("name", AGENTS)
+def test_every_agent_samples_members_of_the_space_reproducibly(name: str) -> None:
+    first = drive(AGENTS[name](SMALL, 7), score, 24)
+    assert all(SMALL.validate(a) == [] for a in first)
+    assert drive(AGENTS[name](SMALL, 7), score, 24) == first
+    assert drive(AGENTS[name](SMALL, 8), score, 24) != first
+
+
+@pytest.mark.parametrize("name", AGENTS)
+def test_every_agent_continues_exactly_from_its_state(name: str) -> None:
+    agent = AGENTS[name](SMALL, 3)
+    drive(agent, score, 13)
+    agent.policy()  # one sample still waiting for its reward when the state is taken
+    state = agent.state_dict()
+    copy = AGENTS[name](SMALL, 99)  # another seed: everything must come from the state
+    copy.load_state_dict(state)
+    copy.reward(metrics(0.5))
+    agent.reward(metrics(0.5))
+    assert drive(copy, score, 10) == drive(agent, score, 10)
+
+
+@pytest.mark.parametrize("name", AGENTS)
+def test_every_agent_refuses_a_reward_without_a_sample(name: str) -> None:
+    with pytest.raises(RuntimeError, match="without a sample"):
+        AGENTS[name](SMALL, 0).reward(metrics(0.5))
+
+
+@pytest.mark.parametrize("name", [n for n in AGENTS if n != "tpe"])
+def test_every_agent_probability_is_a_distribution(name: str) -> None:
+    agent = AGENTS[name](SMALL, 1)
+    drive(agent, score, 12)  # past evolution's random start
+    total = sum(agent.probability(a) for a in SMALL)
+    assert total == pytest.approx(1.0, abs=1e-5)
+
+
+def test_tpe_says_it_cannot_give_a_probability() -> None:
+    assert math.isnan(AGENTS["tpe"](SMALL, 0).probability(SMALL.decode([0] * 6)))
+
+
+@pytest.mark.parametrize("name", ["evolution", "tpe"])
+def test_evolution_and_tpe_beat_random_search_at_the_same_budget(name: str) -> None:
+    agent = AGENTS[name](CNN_SPACE, 0)
+    if isinstance(agent, EvolutionAgent):
+        agent = EvolutionAgent(CNN_SPACE, replace(AgentConfig(), population_size=20, tournament_size=5))
+    smart = search(agent, 200, stop_entropy=0.0)
+    rand = search(RandomAgent(CNN_SPACE), 200, stop_entropy=0.0)
+    last = slice(-50, None)
+    smart_mean = sum(e.accuracy for e in smart.episodes[last]) / 50
+    random_mean = sum(e.accuracy for e in rand.episodes[last]) / 50
+    assert smart_mean > random_mean + 0.25, (smart_mean, random_mean)
+    assert smart.best.accuracy >= rand.best.accuracy
+
+
+def test_evolution_mutates_the_tournament_winner_in_one_decision() -> None:
+    agent = EvolutionAgent(SMALL, AgentConfig(population_size=4, tournament_size=4))
+    drive(agent, score, 4)
+    best = max(agent.population, key=lambda member: member[1])[0]
+    for _ in range(20):  # the whole population is the tournament: the child is always one step from the best
+        child = SMALL.encode(agent.policy())
+        assert sum(a != b for a, b in zip(child, best, strict=True)) == 1
+        agent.pending.clear()
+    assert len(agent.population) == 4  # the oldest died as each new one came

@@ -4,7 +4,7 @@ The participants, named as in the pattern's UML: NASController drives the search
 samples architectures and learns from their rewards, Network (CNN, RNN) is the child.
 """
 
-from nas_pattern.agent import Agent, AgentConfig, RandomAgent, RLAgent
+from nas_pattern.agent import Agent, AgentConfig, EvolutionAgent, RandomAgent, RLAgent, TPEAgent
 from nas_pattern.controller import Episode, InvalidArchitecture, NASController, SearchConfig, SearchResult
 from nas_pattern.data import Dataset, Split, load_dataset
 from nas_pattern.networks import CNN, NETWORKS, RNN, Metrics, Network, TorchNetwork
@@ -23,6 +23,7 @@ __all__ = [
     "Dataset",
     "Decision",
     "Episode",
+    "EvolutionAgent",
     "InvalidArchitecture",
     "Metrics",
     "NASController",
@@ -33,6 +34,7 @@ __all__ = [
     "SearchResult",
     "SearchSpace",
     "Split",
+    "TPEAgent",
     "TorchNetwork",
     "TrainConfig",
     "load_dataset",

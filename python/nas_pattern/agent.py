@@ -1,7 +1,8 @@
 """RLAgent: samples architectures from the controller RNN and improves it with REINFORCE.
 
-`Agent` is the role the search loop talks to; `RandomAgent`, the simplest one, sits beside
-the reinforcement-learning one for comparison.
+`Agent` is the role the search loop talks to. Beside the reinforcement-learning one sit the
+alternatives it is measured against (`python -m nas_pattern.bench strategies`): `RandomAgent`,
+`EvolutionAgent` (regularized evolution) and `TPEAgent` (Optuna's TPE sampler).
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import abc
 import copy
 import dataclasses
 import math
+import pickle
 import random
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -37,6 +41,9 @@ class AgentConfig:
     epsilon: float = 0.0  # probability of a uniformly random choice per decision (exploration)
     grad_clip: float = 1.0  # maximum L2 norm of the controller's gradient per update
     hidden_size: int = 64  # LSTM width of the controller
+    temperature: float = 1.0  # softmax temperature of the controller's heads; > 1 explores more
+    population_size: int = 20  # EvolutionAgent: architectures alive at once (the oldest dies first)
+    tournament_size: int = 5  # EvolutionAgent: architectures sampled to pick each parent
     seed: int = 0  # seeds the sampling generator and the controller's initial weights
 
     def __post_init__(self) -> None:
@@ -50,6 +57,11 @@ class AgentConfig:
             raise ValueError(f"baseline decay must be in [0, 1), got {self.baseline_decay}")
         if self.reward_clip is not None and self.reward_clip <= 0:
             raise ValueError(f"reward clip must be positive, got {self.reward_clip}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not 1 <= self.tournament_size <= self.population_size:
+            raise ValueError(f"tournament size must be between 1 and the population size "
+                             f"({self.population_size}), got {self.tournament_size}")
 
 
 class Agent(abc.ABC):
@@ -80,7 +92,7 @@ class Agent(abc.ABC):
 
     @abc.abstractmethod
     def probability(self, architecture: Architecture) -> float:
-        """How likely the policy is to sample `architecture` now."""
+        """How likely the policy is to sample `architecture` now (NaN if the agent cannot say)."""
 
     @abc.abstractmethod
     def state_dict(self) -> dict[str, Any]:
@@ -99,7 +111,8 @@ class RLAgent(Agent):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
             self.controller = ControllerRNN(space.num_choices, self.config.hidden_size,
-                                            critic=self.config.baseline == "critic")
+                                            critic=self.config.baseline == "critic",
+                                            temperature=self.config.temperature)
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.config.learning_rate)
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.baseline: float | None = None  # moving average of accuracy; None until the first reward
@@ -199,11 +212,16 @@ class RandomAgent(Agent):
     def __init__(self, space: SearchSpace, config: AgentConfig | None = None):
         super().__init__(space, config)
         self.rng = random.Random(self.config.seed)
+        self.waiting = 0  # samples drawn and not yet rewarded
 
     def policy(self) -> Architecture:
+        self.waiting += 1
         return self.space.decode([self.rng.randrange(n) for n in self.space.num_choices])
 
     def reward(self, metrics: Metrics) -> float:
+        if not self.waiting:
+            raise RuntimeError("reward() called without a sample from policy() waiting for it")
+        self.waiting -= 1
         return metrics.accuracy
 
     def value_function(self) -> float:
@@ -216,10 +234,153 @@ class RandomAgent(Agent):
         return 1.0 / self.space.size
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": self.rng.getstate()}
+        return {"rng": self.rng.getstate(), "waiting": self.waiting}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.setstate(state["rng"])
+        self.waiting = state.get("waiting", 0)  # checkpoints before it was recorded had none waiting
+
+
+class EvolutionAgent(Agent):
+    """Regularized evolution (Real et al., 2019): a population of the last `population_size`
+    evaluated architectures. Until it is full, samples are uniform; then each sample is a mutation
+    of a tournament's winner (the best of `tournament_size` members drawn without replacement),
+    changing one decision to another of its choices. The oldest member dies, whatever its accuracy."""
+
+    def __init__(self, space: SearchSpace, config: AgentConfig | None = None):
+        super().__init__(space, config)
+        self.rng = random.Random(self.config.seed)
+        self.population: deque[tuple[list[int], float]] = deque(maxlen=self.config.population_size)
+        self.pending: deque[list[int]] = deque()  # sampled, waiting for their rewards, in order
+        self.mutable = [t for t, n in enumerate(space.num_choices) if n > 1]  # steps a mutation can change
+
+    def policy(self) -> Architecture:
+        if len(self.population) + len(self.pending) < self.config.population_size or not self.mutable:
+            actions = [self.rng.randrange(n) for n in self.space.num_choices]
+        else:
+            sample = sorted(self.rng.sample(range(len(self.population)), self.config.tournament_size))
+            parent = max(sample, key=lambda i: self.population[i][1])  # the oldest of equals
+            actions = list(self.population[parent][0])
+            step = self.rng.choice(self.mutable)
+            others = [c for c in range(self.space.num_choices[step]) if c != actions[step]]
+            actions[step] = self.rng.choice(others)
+        self.pending.append(actions)
+        return self.space.decode(actions)
+
+    def reward(self, metrics: Metrics) -> float:
+        if not self.pending:
+            raise RuntimeError("reward() called without a sample from policy() waiting for it")
+        self.population.append((self.pending.popleft(), metrics.accuracy))
+        return metrics.accuracy
+
+    def value_function(self) -> float:
+        if not self.population:
+            return math.nan
+        return sum(accuracy for _, accuracy in self.population) / len(self.population)
+
+    def update_policy(self) -> dict[str, float]:
+        return {"entropy": diversity(self.space, [actions for actions, _ in self.population])}
+
+    def probability(self, architecture: Architecture) -> float:
+        target = self.space.encode(architecture)
+        size, k = len(self.population), self.config.tournament_size
+        if size + len(self.pending) < self.config.population_size or not self.mutable:
+            return 1.0 / self.space.size
+        # Rank r (0 = best, ties: oldest first) wins a tournament of k drawn from `size` with
+        # probability C(size - 1 - r, k - 1) / C(size, k); its mutation hits `target` with
+        # probability 1 / (steps * (choices - 1)) if they differ in exactly one step.
+        ranked = sorted(range(size), key=lambda i: (-self.population[i][1], i))
+        total = 0.0
+        for rank, i in enumerate(ranked):
+            differ = [t for t, (a, b) in enumerate(zip(self.population[i][0], target, strict=True)) if a != b]
+            if len(differ) == 1:
+                wins = math.comb(size - 1 - rank, k - 1) / math.comb(size, k)
+                total += wins / (len(self.mutable) * (self.space.num_choices[differ[0]] - 1))
+        return total
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.getstate(), "population": [list(p) for p in self.population],
+                "pending": [list(p) for p in self.pending]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.setstate(state["rng"])
+        self.population = deque(((list(a), float(r)) for a, r in state["population"]),
+                                maxlen=self.config.population_size)
+        self.pending = deque(list(a) for a in state["pending"])
+
+
+class TPEAgent(Agent):
+    """Optuna's Tree-structured Parzen Estimator driving the search through ask/tell: one trial
+    per architecture, one categorical parameter per decision (its choice index). Needs the
+    optional dependency optuna (`pip install 'nas-pattern[bench]'`)."""
+
+    def __init__(self, space: SearchSpace, config: AgentConfig | None = None):
+        super().__init__(space, config)
+        try:
+            import optuna
+        except ImportError:
+            raise ValueError("the tpe agent needs optuna: pip install optuna (or 'nas-pattern[bench]')") from None
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._optuna = optuna
+        self.study = optuna.create_study(direction="maximize",
+                                         sampler=optuna.samplers.TPESampler(seed=self.config.seed))
+        self.pending: deque[Any] = deque()  # asked trials, waiting for their rewards, in order
+        self.told: list[float] = []
+
+    def policy(self) -> Architecture:
+        trial = self.study.ask()
+        names = [f"l{t // len(self.space.decisions) + 1}_{self.space.decisions[t % len(self.space.decisions)].name}"
+                 for t in range(len(self.space.num_choices))]
+        actions = [trial.suggest_categorical(name, list(range(n)))
+                   for name, n in zip(names, self.space.num_choices, strict=True)]
+        self.pending.append(trial)
+        return self.space.decode(actions)
+
+    def reward(self, metrics: Metrics) -> float:
+        if not self.pending:
+            raise RuntimeError("reward() called without a sample from policy() waiting for it")
+        self.study.tell(self.pending.popleft(), metrics.accuracy)
+        self.told.append(metrics.accuracy)
+        return metrics.accuracy
+
+    def value_function(self) -> float:
+        return sum(self.told) / len(self.told) if self.told else math.nan
+
+    def update_policy(self) -> dict[str, float]:
+        recent = [list(t.params.values()) for t in self.study.trials[-self.config.population_size:]
+                  if t.state.is_finished()]
+        return {"entropy": diversity(self.space, recent)}
+
+    def probability(self, architecture: Architecture) -> float:
+        return math.nan  # TPE does not expose the density it samples from
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"study": pickle.dumps(self.study), "pending": [t.number for t in self.pending],
+                "told": list(self.told)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.study = pickle.loads(state["study"])
+        trials = {t.number: t for t in self.study.get_trials(deepcopy=False)}
+        self.pending = deque(self._optuna.trial.Trial(self.study, trials[n]._trial_id) for n in state["pending"])
+        self.told = list(state["told"])
+
+
+def diversity(space: SearchSpace, samples: Sequence[Sequence[int]]) -> float:
+    """Mean over decisions of the normalised entropy of the choices in `samples` (1 = all choices
+    equally common, 0 = every sample agrees); 1.0 for no samples. The `entropy` that EvolutionAgent
+    and TPEAgent report, so the controller's convergence rule reads them like the RL agents."""
+    if not samples:
+        return 1.0
+    total = 0.0
+    for t, n in enumerate(space.num_choices):
+        if n == 1:
+            continue
+        counts = [0] * n
+        for sample in samples:
+            counts[sample[t]] += 1
+        total += -sum(c / len(samples) * math.log(c / len(samples)) for c in counts if c) / math.log(n)
+    steps = sum(n > 1 for n in space.num_choices)
+    return total / steps if steps else 1.0
 
 
 @dataclass

@@ -4,12 +4,25 @@ Sections (all by default, or name some):
   trainer     images/s and test accuracy of the plain PyTorch loop a user would write (torchvision's
               FashionMNIST, a DataLoader of 100, fp32) and of our child trainer; the ratio.
   controller  milliseconds per policy() sample and per update_policy(), and their share of a child.
+  strategies  on the measured table --table, every search strategy (REINFORCE with and without
+              its baseline, actor-critic, random search, regularized evolution, Optuna's TPE) for
+              --seeds seeds at each budget: best accuracy found, regret to the table's optimum, how
+              often it found the optimum, reward variance. Prints the comparison and writes
+              strategies.csv and strategies.png to --out.
+  tabulate    (only when named) train every architecture of TABLE_SPACE at a fixed budget and write
+              the table --table (resumes where an interrupted run stopped).
+  tune        (only when named) the REINFORCE agent's hyperparameters, varied one at a time around
+              the defaults on the tuning seeds (0 .. --seeds-1); mean regret at budget 100 each.
+              The study reports on other seeds (--first-seed, default 100).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import gzip
+import json
+import os
 import statistics
 import sys
 import tempfile
@@ -20,12 +33,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from nas_pattern.agent import AgentConfig, RLAgent
-from nas_pattern.data import FASHION_MNIST_DIR, PIXEL_STATS, Split, to_split
+from nas_pattern.data import FASHION_MNIST_DIR, PIXEL_STATS, Split, load_dataset, to_split
 from nas_pattern.networks import CNN, RNN, Metrics, TorchNetwork
-from nas_pattern.search_space import CNN_SPACE, RNN_SPACE, Architecture
-from nas_pattern.trainer import TrainConfig, resolve_device, use_bf16
+from nas_pattern.networks.tabular import Row, Table
+from nas_pattern.search_space import CNN_SPACE, RNN_SPACE, Architecture, Decision, SearchSpace
+from nas_pattern.trainer import TrainConfig, on_device, resolve_device, use_bf16
 
 MEAN, STD = PIXEL_STATS["fashion-mnist"]  # normalised as the engine normalises it
 PLAIN_BATCH = 100  # the plain loop's batch size
@@ -36,6 +51,22 @@ REFERENCE_CNN = CNN_SPACE.parse({"layers": [
     {"filters": 64, "kernel_size": 5, "pool_size": 2, "dropout_rate": 0.0}]})
 REFERENCE_RNN = RNN_SPACE.parse({"layers": [
     {"cell_type": "gru", "hidden_units": 128, "dropout_rate": 0.0, "bidirectional": False}]})
+
+# The tabulated space: 2 layers x filters {16, 32, 64} x kernel {3, 5} x pool {1, 2} x dropout
+# {0, 0.25} = 24 choices per layer, 576 architectures. Small enough to train every one of them,
+# varied enough (42k to 606k parameters) that the choices matter.
+TABLE_SPACE = SearchSpace(
+    decisions=(
+        Decision("filters", (16, 32, 64)),
+        Decision("kernel_size", (3, 5)),
+        Decision("pool_size", (1, 2)),
+        Decision("dropout_rate", (0.0, 0.25)),
+    ),
+    max_layers=2,
+    layer_format=CNN_SPACE.layer_format,
+)
+TABLE_PATH = "benchmarks/fashion-mnist-cnn576.csv"
+TABLE_CPU_TRAIN_LIMIT = 4000  # the table's training images on a CPU (all 55,000 on a GPU)
 
 
 def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int,
@@ -89,7 +120,7 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
 
     raw_train = datasets.FashionMNIST(str(root), train=True)
     raw_test = datasets.FashionMNIST(str(root), train=False)
-    train_limit = min(args.train_limit or len(raw_train), len(raw_train))
+    train_limit = min(_train_limit(args, device, 10_000) or len(raw_train), len(raw_train))
     train = to_split(raw_train.data[:train_limit, None].numpy(), raw_train.targets[:train_limit].numpy(),
                      MEAN, STD)
     test = to_split(raw_test.data[:, None].numpy(), raw_test.targets.numpy(), MEAN, STD)
@@ -131,15 +162,126 @@ def controller_section(args: argparse.Namespace, device: torch.device) -> None:
           f"m = {m}, {args.updates} updates")
     print(f"  policy() sample       {statistics.median(policy) * 1e3:8.2f} ms (median)")
     print(f"  update_policy()       {statistics.median(update) * 1e3:8.2f} ms (median)")
-    child = _child_seconds(args, device)
+    limit = _train_limit(args, device, 10_000)
+    child = _child_seconds(args, device, limit)
     print(f"  per child             {per_child * 1e3:8.2f} ms, against {child:.2f} s to train and validate "
-          f"the reference CNN on {args.train_limit or 'all':} images: {per_child / child:.3%} of the search")
+          f"the reference CNN on {limit or 'all':} images: {per_child / child:.3%} of the search")
+
+
+def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
+    """Train and measure every architecture of TABLE_SPACE once; write the table as it goes."""
+    path = Path(args.table)
+    data = load_dataset("fashion-mnist", args.data_dir)
+    config = TrainConfig.for_device(device)
+    train = on_device(data.train.head(_train_limit(args, device, TABLE_CPU_TRAIN_LIMIT)), device, config.channels_last)
+    val, test = (on_device(split, device, config.channels_last) for split in (data.val, data.test))
+    budget = {"dataset": data.name, "train_images": len(train), "val_images": len(val), "test_images": len(test),
+              "epochs": args.epochs, "batch_size": config.batch_size, "learning_rate": config.step_size,
+              "precision": config.precision, "trainer": "nas_pattern.trainer (AdamW)"}
+    metadata = {"space": TABLE_SPACE.to_json(), "budget": budget, "seed": args.seed, "dataset": data.name,
+                "num_classes": data.num_classes, "devices": [], "torch": torch.__version__, "wall_seconds": 0.0}
+    rows: dict[Architecture, Row] = {}
+    if path.exists():  # resume: the same space, budget and seed, or nothing
+        table = Table.load(path, partial=True)
+        for key in ("space", "budget", "seed"):
+            if table.metadata.get(key) != metadata[key]:
+                raise SystemExit(f"bench tabulate: {path} was written with another {key} "
+                                 f"({json.dumps(table.metadata.get(key))}); pass another --table or move it away")
+        rows, metadata = dict(table.rows), {**table.metadata, "torch": torch.__version__}
+    name = _device_name(device)
+    metadata["devices"] = sorted({*metadata["devices"], name})
+    todo = [a for a in TABLE_SPACE if a not in rows]
+    print(f"tabulate: {TABLE_SPACE.size} architectures on {name}, {len(rows)} already in {path}, {len(todo)} to "
+          f"train; {len(train):,} training images, {args.epochs} epoch(s), validation {len(val):,}, test {len(test):,}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    progress = tqdm(todo, unit="child", dynamic_ncols=True)
+    for architecture in progress:
+        start = time.perf_counter()
+        network = CNN(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
+                      seed=args.seed)
+        network.build()
+        network.train(train, args.epochs)
+        val_metrics, test_metrics = network.evaluate(val), network.evaluate(test)
+        rows[architecture] = Row(val_accuracy=round(val_metrics.accuracy, 6), val_loss=round(val_metrics.loss, 6),
+                                 test_accuracy=round(test_metrics.accuracy, 6),
+                                 test_loss=round(test_metrics.loss, 6), params=val_metrics.params,
+                                 train_seconds=round(val_metrics.train_seconds, 4))
+        metadata["wall_seconds"] = round(metadata["wall_seconds"] + time.perf_counter() - start, 1)
+        _write_table(path, metadata, rows)  # after every child: an interruption loses at most one
+        best = max(rows.values(), key=lambda row: row.val_accuracy)
+        progress.set_postfix_str(f"best val {best.val_accuracy:.4f}")
+    progress.close()
+    table = Table.load(path)
+    architecture, best = table.best
+    print(f"  {path}: {len(table.rows)} architectures in {table.metadata['wall_seconds']:.0f} s of training; "
+          f"best {architecture.describe()} val {best.val_accuracy:.4f} test {best.test_accuracy:.4f}")
+
+
+def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
+    from nas_pattern import study
+
+    table = Table.load(args.table)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    architecture, best = table.best
+    print(f"strategies: {len(study.STRATEGIES)} strategies x {args.seeds} seeds (seeds {seeds.start}..{seeds.stop - 1})"
+          f" on {args.table} ({table.space.size} architectures; optimum {architecture.describe()}, val "
+          f"{best.val_accuracy:.4f}, test {best.test_accuracy:.4f}); budgets {', '.join(map(str, args.budgets))} "
+          f"distinct architectures trained; {args.workers} worker process(es)")
+    start = time.perf_counter()
+    traces = study.run_study(Path(args.table), list(study.STRATEGIES), seeds, max(args.budgets), workers=args.workers)
+    summaries = [s for name in study.STRATEGIES for s in study.summarize(table, name, traces[name], args.budgets)]
+    print(study.format_table(summaries, best.val_accuracy))
+    out = Path(args.out)
+    study.write_csv(out / "strategies.csv", summaries)
+    study.plot(out / "strategies.png", table, traces, max(args.budgets),
+               f"{table.space.size}-architecture Fashion-MNIST table, {args.seeds} seeds per strategy")
+    print(f"  wrote {out / 'strategies.csv'} and {out / 'strategies.png'} in {time.perf_counter() - start:.0f} s")
+
+
+# The one-at-a-time sweep of `tune`: hyperparameter -> values tried around the defaults.
+TUNE_GRID: dict[str, tuple[float, ...]] = {
+    "learning_rate": (0.001, 0.003, 0.01, 0.03),
+    "entropy_weight": (0.0, 1e-3, 1e-2, 3e-2),
+    "children_per_update": (1, 4, 8),
+    "baseline_decay": (0.5, 0.9, 0.98),
+    "temperature": (1.0, 2.0, 5.0),
+}
+TUNE_BUDGET = 100
+
+
+def tune_section(args: argparse.Namespace, device: torch.device) -> None:
+    from nas_pattern import study
+
+    table = Table.load(args.table)
+    seeds = range(args.seeds)  # the tuning half; the study reports from --first-seed on
+    base = AgentConfig()
+    print(f"tune: REINFORCE on {args.table}, tuning seeds 0..{args.seeds - 1}, mean regret at budget {TUNE_BUDGET} "
+          f"(lower is better); one hyperparameter varied at a time around the defaults")
+    for name, values in TUNE_GRID.items():
+        for value in values:
+            config = replace(base, **{name: type(getattr(base, name))(value)})
+            traces = study.run_study(Path(args.table), ["reinforce"], seeds, TUNE_BUDGET, {"reinforce": config},
+                                     workers=args.workers, progress=lambda _: None)
+            (summary,) = study.summarize(table, "reinforce", traces["reinforce"], [TUNE_BUDGET])
+            mark = "  (default)" if getattr(base, name) == value else ""
+            print(f"  {name:<20} {value:>8g}  regret {summary.regret[0]:.4f} ±{summary.regret[1]:.4f}  found optimum "
+                  f"{summary.found_optimum:>4.0%}{mark}", flush=True)
+
+
+def _write_table(path: Path, metadata: dict, rows: dict[Architecture, Row]) -> None:
+    metadata = {**metadata, "complete": len(rows) == TABLE_SPACE.size,
+                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    Table(TABLE_SPACE, rows, metadata).save(path)
 
 
 SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
     "trainer": trainer_section,
     "controller": controller_section,
+    "strategies": strategies_section,
+    "tabulate": tabulate_section,
+    "tune": tune_section,
 }
+DEFAULT_SECTIONS = ("trainer", "controller", "strategies")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,10 +291,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--data-dir", default=FASHION_MNIST_DIR, help="Fashion-MNIST IDX files (.gz or raw)")
     p.add_argument("--train-limit", type=int, default=None,
-                   help="training images (default: 10,000 on CPU, all 60,000 on GPU)")
+                   help=f"training images (default on a CPU: 10,000, {TABLE_CPU_TRAIN_LIMIT:,} for tabulate; "
+                        "on a GPU: all)")
+    p.add_argument("--table", default=TABLE_PATH, help=f"the table tabulate writes (default: {TABLE_PATH})")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=100, help="searches per strategy (strategies, tune); default 100")
+    p.add_argument("--first-seed", type=int, default=100,
+                   help="strategies: the first seed (default 100; seeds below it are tune's)")
+    p.add_argument("--budgets", type=_budgets, default=(25, 50, 100, 200),
+                   help="strategies: distinct architectures per search, comma-separated (default 25,50,100,200)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="strategies, tune: processes running searches at once (default: one per core)")
+    p.add_argument("--out", default="benchmarks", help="strategies: where the CSV and the plot go (default benchmarks)")
     args = p.parse_args(argv)
     for section in args.sections:
         if section not in SECTIONS:
@@ -161,11 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = resolve_device(args.device)
     except ValueError as err:
         p.error(str(err))
-    if args.train_limit is None and device.type == "cpu":
-        args.train_limit = 10_000
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"nas-pattern bench on {name}, torch {torch.__version__}, seed {args.seed}")
-    for section in args.sections or SECTIONS:
+    for flag in ("train_limit", "seeds", "workers"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            p.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    print(f"nas-pattern bench on {_device_name(device)}, torch {torch.__version__}, seed {args.seed}")
+    for section in args.sections or DEFAULT_SECTIONS:
         print()
         SECTIONS[section](args, device)
     return 0
@@ -180,13 +332,32 @@ def _network(kind: str, architecture: Architecture, config: TrainConfig, device:
     return network
 
 
-def _child_seconds(args: argparse.Namespace, device: torch.device) -> float:
-    from nas_pattern.data import load_dataset
+def _budgets(text: str) -> tuple[int, ...]:
+    try:
+        budgets = tuple(sorted({int(part) for part in text.split(",")}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 25,50,100, got {text!r}") from None
+    if not budgets or budgets[0] < 1:
+        raise argparse.ArgumentTypeError(f"budgets must be >= 1, got {text!r}")
+    return budgets
 
+
+def _train_limit(args: argparse.Namespace, device: torch.device, cpu_default: int) -> int | None:
+    """--train-limit, or the section's default: `cpu_default` images on a CPU, all on a GPU."""
+    return args.train_limit or (cpu_default if device.type == "cpu" else None)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def _child_seconds(args: argparse.Namespace, device: torch.device, limit: int | None) -> float:
     data = load_dataset("fashion-mnist", args.data_dir)
     network = _network("CNN", REFERENCE_CNN, TrainConfig.for_device(device), device, args.seed)
     start = time.perf_counter()
-    network.train(data.train.head(args.train_limit), 1)
+    network.train(data.train.head(limit), 1)
     network.evaluate(data.val)
     return time.perf_counter() - start
 

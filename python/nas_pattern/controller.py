@@ -265,7 +265,7 @@ class NASController:
             network = self._make(result.best.architecture, seed=self.config.seed * 100003)
             network.build()
             train_and_val = Split(torch.cat([self.data.train.x, self.data.val.x]),
-                                  torch.cat([self.data.train.y, self.data.val.y]))
+                                  torch.cat([self.data.train.y, self.data.val.y]), "train+val")
             network.train(train_and_val, final_epochs)
         elif self._best is not None and self._best[0] == result.best.episode:
             network = self._best[2]

@@ -27,9 +27,11 @@ class Rollout:
 class ControllerRNN(nn.Module):
     """An LSTM cell unrolled over the decisions, with one softmax head per decision."""
 
-    def __init__(self, num_choices: list[int], hidden_size: int = 64, critic: bool = False):
+    def __init__(self, num_choices: list[int], hidden_size: int = 64, critic: bool = False,
+                 temperature: float = 1.0):
         super().__init__()
         self.num_choices = list(num_choices)
+        self.temperature = temperature  # the heads' logits are divided by it: > 1 flattens the policy
         self.start = nn.Parameter(torch.zeros(1, hidden_size))  # input of step 0
         self.cell = nn.LSTMCell(hidden_size, hidden_size)
         self.heads = nn.ModuleList(nn.Linear(hidden_size, n) for n in self.num_choices)
@@ -54,7 +56,7 @@ class ControllerRNN(nn.Module):
             h, c = self.cell(inputs, (h, c))  # (B, hidden) each
             if self.critic is not None:
                 values.append(self.critic(h).squeeze(1))  # (B,)
-            dist = torch.distributions.Categorical(logits=self.heads[t](h))  # over n choices
+            dist = torch.distributions.Categorical(logits=self.heads[t](h) / self.temperature)  # over n choices
             if actions is not None:
                 action = actions[:, t]
             else:

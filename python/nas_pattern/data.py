@@ -41,13 +41,14 @@ class Split(NamedTuple):
 
     x: torch.Tensor  # (N, C, H, W) float32, normalised
     y: torch.Tensor  # (N,) int64 class indices
+    name: str = ""  # "train", "val" or "test": which split of the dataset this is
 
     def __len__(self) -> int:
         return len(self.y)
 
     def head(self, limit: int | None) -> Split:
         """The first `limit` examples (all of them when limit is None)."""
-        return self if limit is None else Split(self.x[:limit], self.y[:limit])
+        return self if limit is None else Split(self.x[:limit], self.y[:limit], self.name)
 
 
 @dataclass(frozen=True)
@@ -97,18 +98,19 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = 
     mean, std = PIXEL_STATS[name]
     return Dataset(
         name=name,
-        train=to_split(train_x[train_idx], train_y[train_idx], mean, std),
-        val=to_split(train_x[val_idx], train_y[val_idx], mean, std),
-        test=to_split(test_x, test_y, mean, std),
+        train=to_split(train_x[train_idx], train_y[train_idx], mean, std, "train"),
+        val=to_split(train_x[val_idx], train_y[val_idx], mean, std, "val"),
+        test=to_split(test_x, test_y, mean, std, "test"),
         num_classes=int(max(train_y.max(), test_y.max())) + 1,
     )
 
 
-def to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> Split:
+def to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
+             name: str = "") -> Split:
     """uint8 images (N, C, H, W) and their labels as a Split, normalised with `mean` and `std`."""
     x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255)  # (N, C, H, W) in [0, 1]
     x = (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
-    return Split(x, torch.from_numpy(labels.astype(np.int64)))
+    return Split(x, torch.from_numpy(labels.astype(np.int64)), name)
 
 
 # IDX: big-endian magic (0, 0, dtype code, number of dimensions), then one uint32 per dimension.

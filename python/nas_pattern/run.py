@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 import torch
 from tqdm import tqdm
 
-from nas_pattern.agent import Agent, AgentConfig, RandomAgent, RLAgent
+from nas_pattern.agent import Agent, AgentConfig, EvolutionAgent, RandomAgent, RLAgent, TPEAgent
 from nas_pattern.controller import FAILURES, Episode, NASController, SearchConfig, SearchFailed, SearchResult
 from nas_pattern.data import DATASETS, load_dataset
 from nas_pattern.networks import NETWORKS
@@ -31,7 +31,7 @@ from nas_pattern.run_dir import PLOT, Recorder, RunDirectory
 from nas_pattern.search_space import DEFAULT_SPACES, SearchSpace
 from nas_pattern.trainer import TrainConfig, resolve_device
 
-AGENTS = ("reinforce", "actor-critic", "random")
+AGENTS = ("reinforce", "actor-critic", "random", "evolution", "tpe")
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
@@ -194,7 +194,8 @@ def resumed_config(args: argparse.Namespace, stored: RunConfig, stored_space: Se
 
 
 def make_agent(name: str, space: SearchSpace, config: AgentConfig) -> Agent:
-    return RandomAgent(space, config) if name == "random" else RLAgent(space, config)
+    kinds: dict[str, type[Agent]] = {"random": RandomAgent, "evolution": EvolutionAgent, "tpe": TPEAgent}
+    return kinds.get(name, RLAgent)(space, config)
 
 
 class RunFinished(Exception):

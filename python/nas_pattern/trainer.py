@@ -78,7 +78,7 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
     passes `deadline` (checked between steps).
     """
     start = time.perf_counter()
-    x, y = _prepare(module, data, config, device)  # (N, C, H, W), (N,)
+    x, y, _ = _prepare(module, data, config, device)  # (N, C, H, W), (N,), name
     module.train()
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.step_size, weight_decay=config.weight_decay,
                                   fused=device.type == "cuda")
@@ -107,7 +107,7 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
 def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.device,
              deadline: float | None = None) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of `module` on `data`; ChildDiverged if the loss is not finite."""
-    images, labels = _prepare(module, data, config, device)
+    images, labels, _ = _prepare(module, data, config, device)
     module.eval()
     bf16 = use_bf16(module, config, device)
     correct = torch.zeros((), device=device)
@@ -147,7 +147,9 @@ def on_device(data: Split, device: torch.device, channels_last: bool = False) ->
         x = x.to(device, torch.float16 if device.type == "cuda" else torch.float32, non_blocking=True)
     if channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)  # returns x itself when it is laid out so
-    return data if x is data.x and data.y.device == device else Split(x, data.y.to(device, non_blocking=True))
+    if x is data.x and data.y.device == device:
+        return data
+    return Split(x, data.y.to(device, non_blocking=True), data.name)
 
 
 def _prepare(module: nn.Module, data: Split, config: TrainConfig, device: torch.device) -> Split:

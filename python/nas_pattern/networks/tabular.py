@@ -1,0 +1,230 @@
+"""TabularNetwork: a child whose training is free because every architecture was measured before.
+
+A `Table` holds one measured row per architecture of a small search space (written by
+`python -m nas_pattern.bench tabulate`). `TabularNetwork` looks its architecture up in it, so
+any agent can run thousands of searches in seconds on a CPU. It is also the smallest example
+of plugging your own `Network` into the pattern:
+
+    controller = NASController(agent, table.dataset(), network=functools.partial(TabularNetwork, table=table))
+
+File format (CSV): a first line `# nas-pattern table {JSON metadata}` (the search space, the
+training budget, seed, device, versions, date, wall time), then a header row and one row per
+architecture: its index in the space, its description, one column per decision and layer
+(`l1_filters`, ...), then the measured columns of `Row`. Read it with `Table.load`, or with any
+CSV reader that skips the first line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nas_pattern.data import Dataset, Split
+from nas_pattern.networks.base import Metrics, Network
+from nas_pattern.search_space import Architecture, SearchSpace
+
+MAGIC = "# nas-pattern table "
+
+
+@dataclass(frozen=True)
+class Row:
+    """What was measured of one architecture."""
+
+    val_accuracy: float
+    val_loss: float
+    test_accuracy: float
+    test_loss: float
+    params: int
+    train_seconds: float
+
+
+MEASURED = tuple(f.name for f in fields(Row))
+
+
+def decision_columns(space: SearchSpace) -> list[str]:
+    """The table's choice columns: `l<layer>_<decision>`, layer-major, 1-based."""
+    return [f"l{layer + 1}_{d.name}" for layer in range(space.max_layers) for d in space.decisions]
+
+
+def header(space: SearchSpace) -> list[str]:
+    return ["index", "architecture", *decision_columns(space), *MEASURED]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Every architecture of `space`, measured once (or, while it is being written, some of them)."""
+
+    space: SearchSpace
+    rows: dict[Architecture, Row]
+    metadata: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return len(self.rows) == self.space.size
+
+    @property
+    def best(self) -> tuple[Architecture, Row]:
+        """The architecture with the highest validation accuracy (the one a search should find)."""
+        return max(self.rows.items(), key=lambda item: item[1].val_accuracy)
+
+    def dataset(self) -> Dataset:
+        """Placeholder splits for a NASController over this table: a TabularNetwork never looks at
+        images, only at which split it is asked to evaluate."""
+        def split(name: str) -> Split:
+            return Split(torch.zeros(1, 1, 1, 1), torch.zeros(1, dtype=torch.long), name)
+
+        return Dataset(f"table {self.metadata.get('dataset', '')}".strip(), split("train"), split("val"),
+                       split("test"), num_classes=int(self.metadata.get("num_classes", 10)))
+
+    def to_text(self) -> str:
+        """The table as its file holds it, rows in the space's order."""
+        stream = io.StringIO()
+        stream.write(MAGIC + json.dumps(self.metadata, sort_keys=True) + "\n")
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(header(self.space))
+        for index, architecture in enumerate(self.space):
+            if architecture in self.rows:
+                values = [value for layer in architecture.layers for _, value in layer]
+                writer.writerow([index, architecture.describe(), *values, *asdict(self.rows[architecture]).values()])
+        return stream.getvalue()
+
+    def save(self, path: str | Path) -> None:
+        """Write the table atomically (a temporary file, then a rename): never half a file."""
+        path = Path(path)
+        temporary = path.with_name(path.name + ".tmp")
+        with temporary.open("w", newline="") as stream:
+            stream.write(self.to_text())
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: str | Path, partial: bool = False) -> Table:
+        """Read a table; ValueError with one line naming what is wrong. `partial` accepts a table
+        that does not (yet) hold every architecture of its space."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"table {path} does not exist; write it with "
+                                    "`python -m nas_pattern.bench tabulate`") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"table {path} cannot be read: {err}") from None
+        try:
+            return cls.parse(text, partial)
+        except ValueError as err:
+            raise ValueError(f"table {path}: {err}") from None
+
+    @classmethod
+    def parse(cls, text: str, partial: bool = False) -> Table:
+        first, _, body = text.partition("\n")
+        if not first.startswith(MAGIC):
+            raise ValueError(f"the first line must be {MAGIC.strip()!r} followed by its JSON metadata")
+        try:
+            metadata = json.loads(first[len(MAGIC):])
+        except json.JSONDecodeError as err:
+            raise ValueError(f"the metadata line is not valid JSON: {err}") from None
+        if not isinstance(metadata, dict) or "space" not in metadata:
+            raise ValueError("the metadata must be a JSON object with the search 'space'")
+        space = SearchSpace.from_json(metadata["space"], source="the metadata's space")
+        reader = csv.reader(io.StringIO(body))
+        columns = next(reader, None)
+        if columns != header(space):
+            raise ValueError(f"the header row must be {','.join(header(space))}, got {','.join(columns or [])}")
+        rows: dict[Architecture, Row] = {}
+        for number, record in enumerate(reader, start=3):
+            if not record:
+                continue
+            if len(record) != len(columns):
+                raise ValueError(f"line {number} has {len(record)} fields, the header has {len(columns)}")
+            rows.update([_parse_record(space, dict(zip(columns, record, strict=True)), number, rows)])
+        if not rows:
+            raise ValueError("it holds no rows")
+        if not partial and len(rows) != space.size:
+            raise ValueError(f"it holds {len(rows)} of the {space.size} architectures of its space; finish it "
+                             "with `python -m nas_pattern.bench tabulate` (it resumes)")
+        return cls(space, rows, metadata)
+
+
+def _parse_record(space: SearchSpace, record: dict[str, str], number: int,
+                  seen: Mapping[Architecture, Row]) -> tuple[Architecture, Row]:
+    try:
+        index = int(record["index"])
+        if not 0 <= index < space.size:
+            raise ValueError(f"index {index} is outside the space (0..{space.size - 1})")
+        architecture = space.decode(_indices(space, index))
+        expected = [str(value) for layer in architecture.layers for _, value in layer]
+        given = [record[c] for c in decision_columns(space)]
+        if given != expected:
+            raise ValueError(f"its choices {given} are not those of index {index}, {expected}")
+        if architecture in seen:
+            raise ValueError(f"architecture {index} appears twice")
+        values: dict[str, Any] = {}
+        for name in MEASURED:
+            values[name] = int(record[name]) if name == "params" else float(record[name])
+        for name in ("val_accuracy", "test_accuracy"):
+            if not 0.0 <= values[name] <= 1.0:
+                raise ValueError(f"{name} {values[name]} is not in [0, 1]")
+        if values["params"] < 0 or not values["train_seconds"] >= 0 or any(math.isnan(v) for v in values.values()):
+            raise ValueError("params and train_seconds must be >= 0 and nothing may be NaN")
+    except ValueError as err:
+        raise ValueError(f"line {number}: {err}") from None
+    return architecture, Row(**values)
+
+
+def _indices(space: SearchSpace, index: int) -> list[int]:
+    """The choice indices of the index-th architecture in iteration order (the last step varies fastest)."""
+    indices = []
+    for n in reversed(space.num_choices):
+        index, choice = divmod(index, n)
+        indices.append(choice)
+    return indices[::-1]
+
+
+class TabularNetwork(Network):
+    """A Network whose train() costs nothing and whose evaluate() returns the table's measurement."""
+
+    def __init__(self, *args: Any, table: Table, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.table = table
+        self._built = False
+
+    def validate(self) -> list[str]:
+        if self.architecture not in self.table.rows:
+            return [f"{self.architecture.describe()} is not in the table"]
+        return []
+
+    def build(self) -> None:
+        reasons = self.validate()
+        if reasons:
+            raise ValueError(f"cannot build: {'; '.join(reasons)}")
+        self._built = True
+
+    def train(self, data: Split, epochs: int) -> None:
+        if not self._built:
+            raise RuntimeError("call build() before train()")
+
+    def evaluate(self, data: Split) -> Metrics:
+        if not self._built:
+            raise RuntimeError("call build() before evaluate()")
+        row = self.table.rows[self.architecture]
+        if data.name == "val":
+            accuracy, loss = row.val_accuracy, row.val_loss
+        elif data.name == "test":
+            accuracy, loss = row.test_accuracy, row.test_loss
+        else:
+            raise ValueError(f"a TabularNetwork knows the 'val' and 'test' splits, not {data.name!r}")
+        return Metrics(accuracy=accuracy, loss=loss, params=row.params, train_seconds=row.train_seconds)
+
+    @property
+    def layers(self) -> list[str]:
+        return [f"{self.architecture.describe()} (measured)"] if self._built else []

@@ -1,0 +1,227 @@
+"""The side-by-side study of search strategies on a measured table (`bench strategies`, `bench tune`).
+
+Every strategy is an `Agent` run by the real `NASController` over a `TabularNetwork`, so each
+search is the engine's loop with free children. A search's budget is the number of distinct
+architectures it trains: an architecture sampled again is answered from the controller's
+cache (as in a real search, where it costs no training) and does not count. A search whose
+agent has stopped exploring (`STALL` samples in a row that it has seen before, or
+`RESAMPLE_FACTOR` times its budget in samples) ends there, keeping the best it found.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+import multiprocessing
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nas_pattern.agent import Agent, AgentConfig, EvolutionAgent, RandomAgent, RLAgent, TPEAgent
+from nas_pattern.controller import Episode, NASController, SearchConfig
+from nas_pattern.networks.tabular import Table, TabularNetwork
+from nas_pattern.search_space import SearchSpace
+
+BUDGETS = (25, 50, 100, 200)  # distinct architectures trained
+RESAMPLE_FACTOR = 10  # samples a search may draw per unit of budget before it is ended
+STALL = 100  # samples in a row without a new architecture that end a search
+Z95 = 1.96  # two-sided 95% normal quantile; the t quantile at 100 seeds is 1.98
+
+# name -> how to make the agent from the project's defaults (and a seed)
+STRATEGIES: dict[str, Callable[[SearchSpace, AgentConfig], Agent]] = {
+    "reinforce": lambda space, config: RLAgent(space, replace(config, baseline="ema")),
+    "reinforce-no-baseline": lambda space, config: RLAgent(space, replace(config, baseline="none")),
+    "actor-critic": lambda space, config: RLAgent(space, replace(config, baseline="critic")),
+    "random": RandomAgent,
+    "evolution": EvolutionAgent,
+    "tpe": TPEAgent,
+}
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One search: after each distinct architecture trained, the best found so far."""
+
+    best_val: list[float]  # validation accuracy of the best so far, per trained architecture
+    best_test: list[float]  # test accuracy of that best
+    rewards: list[float]  # what the agent's reward() returned, per sample (the gradient's signal)
+
+    def at(self, budget: int) -> tuple[float, float]:
+        """(best validation, its test) after `budget` trained architectures (the final best if the
+        search ended before)."""
+        i = min(budget, len(self.best_val)) - 1
+        return self.best_val[i], self.best_test[i]
+
+
+def run_search(table: Table, strategy: str, seed: int, budget: int, config: AgentConfig | None = None) -> Trace:
+    """One search of `budget` distinct architectures with the strategy's agent, seeded."""
+    agent = STRATEGIES[strategy](table.space, replace(config or AgentConfig(), seed=seed))
+    controller = NASController(agent, table.dataset(), network=functools.partial(TabularNetwork, table=table),
+                               config=SearchConfig(episodes=budget * RESAMPLE_FACTOR, stop_entropy=0.0, seed=seed))
+    best_val: list[float] = []
+    best_test: list[float] = []
+    rewards: list[float] = []
+    stalled = 0
+
+    def record(episode: Episode) -> None:
+        nonlocal stalled
+        rewards.append(episode.reward)
+        stalled = stalled + 1 if episode.cached else 0
+        if stalled >= STALL:
+            controller.stop()
+        if episode.cached or episode.metrics is None:
+            return
+        row = table.rows[episode.architecture]
+        if not best_val or row.val_accuracy > best_val[-1]:
+            best_val.append(row.val_accuracy)
+            best_test.append(row.test_accuracy)
+        else:
+            best_val.append(best_val[-1])
+            best_test.append(best_test[-1])
+        if len(best_val) == budget:
+            controller.stop()
+
+    controller.add_callback(record)
+    controller.search()
+    return Trace(best_val, best_test, rewards)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One strategy at one budget, over seeds."""
+
+    strategy: str
+    budget: int
+    seeds: int
+    best_val: tuple[float, float]  # mean, 95% half-width
+    test: tuple[float, float]
+    regret: tuple[float, float]  # table optimum's validation accuracy minus the best found
+    found_optimum: float  # fraction of searches that found the table's best architecture
+    reward_variance: float  # mean over seeds of the variance of the rewards the agent returned
+
+    def row(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "budget": self.budget, "seeds": self.seeds,
+                "best_val_mean": round(self.best_val[0], 5), "best_val_ci95": round(self.best_val[1], 5),
+                "test_mean": round(self.test[0], 5), "test_ci95": round(self.test[1], 5),
+                "regret_mean": round(self.regret[0], 5), "regret_ci95": round(self.regret[1], 5),
+                "found_optimum": round(self.found_optimum, 3), "reward_variance": round(self.reward_variance, 6)}
+
+
+def mean_ci(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% confidence interval (normal approximation)."""
+    if len(values) < 2:
+        return (values[0] if values else math.nan), math.nan
+    return statistics.fmean(values), Z95 * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def summarize(table: Table, strategy: str, traces: Sequence[Trace], budgets: Iterable[int]) -> list[Summary]:
+    optimum = table.best[1].val_accuracy
+    out = []
+    for budget in budgets:
+        found = [trace.at(budget) for trace in traces]
+        out.append(Summary(
+            strategy, budget, len(traces),
+            best_val=mean_ci([v for v, _ in found]),
+            test=mean_ci([t for _, t in found]),
+            regret=mean_ci([optimum - v for v, _ in found]),
+            found_optimum=sum(v >= optimum for v, _ in found) / len(found),
+            reward_variance=statistics.fmean(statistics.pvariance(t.rewards) for t in traces),
+        ))
+    return out
+
+
+def run_study(table_path: Path, strategies: Sequence[str], seeds: Sequence[int], budget: int,
+              configs: Mapping[str, AgentConfig] | None = None, workers: int = 1,
+              progress: Callable[[str], None] = print) -> dict[str, list[Trace]]:
+    """Every strategy on every seed, `workers` processes at a time; traces per strategy, in seed order."""
+    configs = configs or {}
+    jobs = [(strategy, seed, budget, configs.get(strategy)) for strategy in strategies for seed in seeds]
+    traces: dict[str, list[Trace]] = {s: [] for s in strategies}
+    if workers > 1:
+        with multiprocessing.get_context("spawn").Pool(workers, _init_worker, (str(table_path),)) as pool:
+            results: Iterable[Trace] = pool.imap(_job, jobs, chunksize=max(1, len(seeds) // (4 * workers)))
+            _collect(jobs, results, traces, len(seeds), progress)
+    else:
+        _init_worker(str(table_path))
+        _collect(jobs, map(_job, jobs), traces, len(seeds), progress)
+    return traces
+
+
+def _collect(jobs: Sequence[tuple[str, int, int, AgentConfig | None]], results: Iterable[Trace],
+             traces: dict[str, list[Trace]], per_strategy: int, progress: Callable[[str], None]) -> None:
+    for (strategy, _, _, _), trace in zip(jobs, results, strict=True):
+        traces[strategy].append(trace)
+        if len(traces[strategy]) == per_strategy:
+            progress(f"  {strategy}: {per_strategy} searches done")
+
+
+_TABLE: Table | None = None  # each worker process reads the table once
+
+
+def _init_worker(path: str) -> None:
+    global _TABLE
+    torch.set_num_threads(1)  # the controller's tensors are tiny; processes, not threads, run in parallel
+    _TABLE = Table.load(path)
+
+
+def _job(job: tuple[str, int, int, AgentConfig | None]) -> Trace:
+    assert _TABLE is not None
+    strategy, seed, budget, config = job
+    return run_search(_TABLE, strategy, seed, budget, config)
+
+
+def format_table(summaries: Sequence[Summary], optimum: float) -> str:
+    """The comparison, one line per strategy and budget, as the terminal shows it."""
+    lines = [f"  {'strategy':<22} {'budget':>6} {'best val (95% CI)':>19} {'its test':>17} "
+             f"{'regret (95% CI)':>17} {'found opt':>9} {'reward var':>10}"]
+    for s in summaries:
+        lines.append(f"  {s.strategy:<22} {s.budget:>6} {s.best_val[0]:>10.4f} ±{s.best_val[1]:.4f} "
+                     f"{s.test[0]:>8.4f} ±{s.test[1]:.4f} {s.regret[0]:>8.4f} ±{s.regret[1]:.4f} "
+                     f"{s.found_optimum:>9.0%} {s.reward_variance:>10.5f}")
+    lines.append(f"  (table optimum: validation accuracy {optimum:.4f})")
+    return "\n".join(lines)
+
+
+def write_csv(path: Path, summaries: Sequence[Summary]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(summaries[0].row()), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(s.row() for s in summaries)
+
+
+def plot(path: Path, table: Table, traces: Mapping[str, Sequence[Trace]], budget: int, title: str) -> None:
+    """Best-so-far regret against architectures trained, mean and 95% band per strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    optimum = table.best[1].val_accuracy
+    figure, axes = plt.subplots(figsize=(8, 5))
+    steps = list(range(1, budget + 1))
+    for strategy, runs in traces.items():
+        means, lows, highs = [], [], []
+        for n in steps:
+            mean, half = mean_ci([optimum - trace.at(n)[0] for trace in runs])
+            means.append(mean)
+            lows.append(mean - half)
+            highs.append(mean + half)
+        axes.plot(steps, means, label=strategy)
+        axes.fill_between(steps, lows, highs, alpha=0.2)
+    axes.set_xscale("log")
+    axes.set_yscale("symlog", linthresh=1e-3)
+    axes.set_xlabel("distinct architectures trained")
+    axes.set_ylabel("regret: table optimum - best validation accuracy found")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

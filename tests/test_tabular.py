@@ -1,0 +1,165 @@
+"""The measured table, TabularNetwork, and the study of search strategies that runs on it."""
+
+from __future__ import annotations
+
+import csv
+import functools
+from pathlib import Path
+
+import pytest
+
+from nas_pattern import AgentConfig, Decision, NASController, RandomAgent, SearchConfig, SearchSpace
+from nas_pattern import bench as bench_module
+from nas_pattern.bench import main as bench
+from nas_pattern.networks.tabular import Row, Table, TabularNetwork
+from nas_pattern.study import STRATEGIES, run_search
+
+SPACE = SearchSpace((Decision("filters", (8, 16)), Decision("kernel_size", (1, 3)), Decision("pool_size", (1, 2)),
+                     Decision("dropout_rate", (0.0, 0.25))), max_layers=2,
+                    layer_format="conv {kernel_size}x{filters} pool{pool_size} drop{dropout_rate}")
+
+
+def synthetic_table(space: SearchSpace = SPACE) -> Table:
+    """Accuracy grows with every choice index, so the last architecture is the optimum."""
+    rows = {}
+    for i, architecture in enumerate(space):
+        accuracy = 0.5 + 0.4 * sum(space.encode(architecture)) / len(space.num_choices)
+        rows[architecture] = Row(val_accuracy=round(accuracy, 4), val_loss=1 - accuracy,
+                                 test_accuracy=round(accuracy - 0.01, 4), test_loss=1.1 - accuracy, params=100 + i,
+                                 train_seconds=0.5)
+    return Table(space, rows, {"space": space.to_json(), "dataset": "synthetic", "num_classes": 10})
+
+
+@pytest.fixture
+def table_file(tmp_path: Path) -> Path:
+    path = tmp_path / "table.csv"
+    synthetic_table().save(path)
+    return path
+
+
+def test_a_table_survives_its_file(table_file: Path) -> None:
+    table = Table.load(table_file)
+    assert table.rows == synthetic_table().rows
+    assert table.complete and table.space == SPACE
+    assert table.best[0] == SPACE.decode([1] * 8)
+    assert not table_file.with_name("table.csv.tmp").exists()
+
+
+def test_tabular_network_reports_the_table_through_the_controller(table_file: Path) -> None:
+    table = Table.load(table_file)
+    controller = NASController(RandomAgent(SPACE), table.dataset(),
+                               network=functools.partial(TabularNetwork, table=table),
+                               config=SearchConfig(episodes=12, stop_entropy=0.0))
+    result = controller.final_test(controller.search())
+    for episode in result.episodes:
+        row = table.rows[episode.architecture]
+        assert episode.metrics is not None
+        assert (episode.metrics.accuracy, episode.metrics.params) == (row.val_accuracy, row.params)
+    assert result.test is not None and result.test.accuracy == table.rows[result.best.architecture].test_accuracy
+
+
+def test_tabular_network_evaluates_only_validation_and_test(table_file: Path) -> None:
+    table = Table.load(table_file)
+    network = TabularNetwork(SPACE.decode([0] * 8), (1, 1, 1), 10, table=table)
+    network.build()
+    with pytest.raises(ValueError, match="knows the 'val' and 'test' splits, not 'train'"):
+        network.evaluate(table.dataset().train)
+    other = SearchSpace((Decision("filters", (99,)), *SPACE.decisions[1:]), max_layers=2)
+    assert TabularNetwork(other.decode([0] * 8), (1, 1, 1), 10, table=table).validate() != []
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+@pytest.mark.parametrize(("corrupt", "message"), [
+    (lambda lines: lines[1:], "the first line must be '# nas-pattern table'"),
+    (lambda lines: ["# nas-pattern table {not json", *lines[1:]], "the metadata line is not valid JSON"),
+    (lambda lines: ['# nas-pattern table {"space": {"decisions": []}}', *lines[1:]], "decisions must be"),
+    (lambda lines: [lines[0], lines[1].replace("params", "size"), *lines[2:]], "the header row must be"),
+    (lambda lines: [*lines[:2], lines[2] + ",7", *lines[3:]], "line 3 has 17 fields"),
+    (lambda lines: [*lines[:2], lines[2].replace(",8,1,", ",16,1,", 1), *lines[3:]], "line 3: its choices"),
+    (lambda lines: [*lines[:3], lines[2], *lines[4:]], "line 4: architecture 0 appears twice"),
+    (lambda lines: [*lines[:2], lines[2].replace(",0.5,", ",1.5,", 1), *lines[3:]], "val_accuracy 1.5 is not in"),
+    (lambda lines: [*lines[:2], lines[2].replace(",0.5,", ",half,", 1), *lines[3:]], "line 3: could not convert"),
+    (lambda lines: lines[:-1], "it holds 255 of the 256 architectures of its space; finish it"),
+    (lambda lines: lines[:2], "it holds no rows"),
+])
+def test_a_malformed_table_is_refused_with_one_line(table_file: Path, corrupt, message: str) -> None:
+    table_file.write_text("\n".join(corrupt(_lines(table_file))) + "\n")
+    with pytest.raises(ValueError, match=message) as error:
+        Table.load(table_file)
+    assert str(table_file) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_missing_table_says_how_to_make_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="bench tabulate"):
+        Table.load(tmp_path / "none.csv")
+
+
+def test_a_search_spends_its_budget_on_distinct_architectures(table_file: Path) -> None:
+    table = Table.load(table_file)
+    trace = run_search(table, "random", seed=0, budget=40)
+    assert len(trace.best_val) == 40  # 40 distinct architectures, however many samples it took
+    assert len(trace.rewards) >= 40
+    assert trace.best_val == sorted(trace.best_val)  # best so far never falls
+    assert trace.at(1000) == (trace.best_val[-1], trace.best_test[-1])
+    # REINFORCE on an easy table converges and stops exploring: its search ends early, keeping its best.
+    converged = run_search(table, "reinforce", seed=0, budget=256, config=AgentConfig(learning_rate=0.1))
+    assert len(converged.best_val) < 256
+    assert converged.at(256)[0] == table.best[1].val_accuracy
+
+
+def test_the_study_reports_every_strategy_and_budget(table_file: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert bench(["strategies", "--table", str(table_file), "--seeds", "3", "--budgets", "4,16,8",
+                  "--workers", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    with (out / "strategies.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["strategy"], int(r["budget"])) for r in rows] == [(s, b) for s in STRATEGIES for b in (4, 8, 16)]
+    for row in rows:
+        assert int(row["seeds"]) == 3
+        assert 0.0 <= float(row["regret_mean"]) <= 0.4
+        assert row["strategy"] in printed
+    regret = {(r["strategy"], int(r["budget"])): float(r["regret_mean"]) for r in rows}
+    assert all(regret[s, 4] >= regret[s, 8] >= regret[s, 16] for s in STRATEGIES)  # more budget never hurts
+    assert (out / "strategies.png").stat().st_size > 10_000
+
+
+def test_tabulate_resumes_and_keeps_what_was_measured(tmp_path: Path, monkeypatch, capsys) -> None:
+    space = SearchSpace((Decision("filters", (4,)), Decision("kernel_size", (1, 3)), Decision("pool_size", (2,)),
+                         Decision("dropout_rate", (0.0,))), max_layers=1,
+                        layer_format="conv {kernel_size}x{filters} pool{pool_size} drop{dropout_rate}")
+    monkeypatch.setattr(bench_module, "TABLE_SPACE", space)
+    path = tmp_path / "table.csv"
+    args = ["tabulate", "--table", str(path), "--train-limit", "64", "--device", "cpu"]
+    # A run stopped after the first architecture: its row stays exactly as it was measured.
+    assert bench([*args]) == 0
+    first = Table.load(path)
+    kept = space.decode([0, 0, 0, 0])
+    partial = Table(space, {kept: first.rows[kept]}, {**first.metadata, "complete": False})
+    partial.save(path)
+    capsys.readouterr()
+    assert bench([*args]) == 0
+    assert "1 already in" in capsys.readouterr().out
+    table = Table.load(path)
+    assert table.complete and table.rows[kept] == first.rows[kept]
+    assert table.metadata["budget"]["train_images"] == 64 and table.metadata["complete"]
+    # Another budget is refused, and the table is untouched.
+    before = path.read_bytes()
+    with pytest.raises(SystemExit, match="was written with another budget"):
+        bench(["tabulate", "--table", str(path), "--train-limit", "32", "--device", "cpu"])
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["strategies", "--budgets", "0,5"], "budgets must be >= 1"),
+    (["strategies", "--budgets", "ten"], "expected comma-separated integers"),
+    (["strategies", "--seeds", "0"], "--seeds must be >= 1"),
+])
+def test_bad_study_flags_get_one_clear_line(argv: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
