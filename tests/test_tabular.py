@@ -163,3 +163,9 @@ def test_bad_study_flags_get_one_clear_line(argv: list[str], message: str, capsy
         bench(argv)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_missing_table_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    assert bench(["strategies", "--table", str(tmp_path / "none.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "does not exist; write it with `python -m nas_pattern.bench tabulate`" in err

@@ -319,7 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"nas-pattern bench on {_device_name(device)}, torch {torch.__version__}, seed {args.seed}")
     for section in args.sections or DEFAULT_SECTIONS:
         print()
-        SECTIONS[section](args, device)
+        try:
+            SECTIONS[section](args, device)
+        except (ValueError, FileNotFoundError) as err:  # a missing or malformed table, data file
+            print(f"{p.prog}: error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 
