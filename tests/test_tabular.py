@@ -169,3 +169,12 @@ def test_a_missing_table_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
     assert bench(["strategies", "--table", str(tmp_path / "none.csv")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "does not exist; write it with `python -m nas_pattern.bench tabulate`" in err
+
+
+def test_tune_varies_each_hyperparameter_and_tries_the_best_together(table_file: Path, capsys) -> None:
+    assert bench(["tune", "--table", str(table_file), "--seeds", "1", "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    for name, values in bench_module.TUNE_GRID.items():
+        for value in values:
+            assert f"{name} = {value:g} " in printed
+    assert "best of each together" in printed and "tuning seeds 0..0" in printed

@@ -240,9 +240,9 @@ def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
 
 # The one-at-a-time sweep of `tune`: hyperparameter -> values tried around the defaults.
 TUNE_GRID: dict[str, tuple[float, ...]] = {
-    "learning_rate": (0.001, 0.003, 0.01, 0.03),
+    "learning_rate": (0.003, 0.01, 0.03, 0.1),
     "entropy_weight": (0.0, 1e-3, 1e-2, 3e-2),
-    "children_per_update": (1, 4, 8),
+    "children_per_update": (1, 2, 4, 8),
     "baseline_decay": (0.5, 0.9, 0.98),
     "temperature": (1.0, 2.0, 5.0),
 }
@@ -250,22 +250,39 @@ TUNE_BUDGET = 100
 
 
 def tune_section(args: argparse.Namespace, device: torch.device) -> None:
+    """Vary each hyperparameter alone around the defaults, then try the best value of each together."""
     from nas_pattern import study
 
     table = Table.load(args.table)
     seeds = range(args.seeds)  # the tuning half; the study reports from --first-seed on
     base = AgentConfig()
-    print(f"tune: REINFORCE on {args.table}, tuning seeds 0..{args.seeds - 1}, mean regret at budget {TUNE_BUDGET} "
-          f"(lower is better); one hyperparameter varied at a time around the defaults")
-    for name, values in TUNE_GRID.items():
-        for value in values:
-            config = replace(base, **{name: type(getattr(base, name))(value)})
+    results: dict[AgentConfig, study.Summary] = {}
+
+    def regret(config: AgentConfig) -> study.Summary:
+        if config not in results:
             traces = study.run_study(Path(args.table), ["reinforce"], seeds, TUNE_BUDGET, {"reinforce": config},
                                      workers=args.workers, progress=lambda _: None)
-            (summary,) = study.summarize(table, "reinforce", traces["reinforce"], [TUNE_BUDGET])
-            mark = "  (default)" if getattr(base, name) == value else ""
-            print(f"  {name:<20} {value:>8g}  regret {summary.regret[0]:.4f} ±{summary.regret[1]:.4f}  found optimum "
-                  f"{summary.found_optimum:>4.0%}{mark}", flush=True)
+            (results[config],) = study.summarize(table, "reinforce", traces["reinforce"], [TUNE_BUDGET])
+        return results[config]
+
+    def line(label: str, summary: study.Summary, note: str = "") -> None:
+        print(f"  {label:<30} regret {summary.regret[0]:.4f} ±{summary.regret[1]:.4f}  found optimum "
+              f"{summary.found_optimum:>4.0%}{note}", flush=True)
+
+    print(f"tune: REINFORCE on {args.table}, tuning seeds 0..{args.seeds - 1}, mean regret at budget {TUNE_BUDGET} "
+          f"(lower is better); one hyperparameter varied at a time around the defaults")
+    best: dict[str, float] = {}
+    for name, values in TUNE_GRID.items():
+        scores = {}
+        for value in values:
+            config = replace(base, **{name: type(getattr(base, name))(value)})
+            scores[value] = regret(config).regret[0]
+            line(f"{name} = {value:g}", results[config], "  (default)" if getattr(base, name) == value else "")
+        best[name] = min(scores, key=lambda v: (scores[v], v != getattr(base, name)))  # ties keep the default
+    combined = replace(base, **{name: type(getattr(base, name))(value) for name, value in best.items()})
+    print(f"  best of each together: {', '.join(f'{n} = {v:g}' for n, v in best.items())}")
+    line("defaults", regret(base))
+    line("best of each together", regret(combined))
 
 
 def _write_table(path: Path, metadata: dict, rows: dict[Architecture, Row]) -> None:
