@@ -44,9 +44,10 @@ def snapshot(run_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir())}
 
 
-def start_and_stop(run_dir: Path, after: int, delay: float, how: int = signal.SIGKILL) -> subprocess.Popen:
+def start_and_stop(run_dir: Path, after: int, delay: float, how: int = signal.SIGKILL,
+                   search: list[str] = SEARCH) -> subprocess.Popen:
     """Start the search and send it `how` `delay` seconds after its `after`-th child is recorded."""
-    process = subprocess.Popen([*COMMAND, *SEARCH, "--run-dir", str(run_dir)], stdout=subprocess.PIPE,
+    process = subprocess.Popen([*COMMAND, *search, "--run-dir", str(run_dir)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     record = run_dir / "episodes.jsonl"
     deadline = time.monotonic() + 120
@@ -92,6 +93,19 @@ def test_sigkill_then_resume_loses_nothing_and_repeats_nothing(after: int, delay
     assert len(trained_again) == 8 - len(complete)  # only the children that were not recorded ran
     assert episodes(run_dir) == episodes(reference)
     assert summary(run_dir) == summary(reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", ["evolution", "tpe"])
+def test_the_other_agents_resume_to_the_uninterrupted_result_too(agent: str, tmp_path: Path) -> None:
+    search = [*SEARCH, "--agent", agent]
+    done = run(*search, "--run-dir", str(tmp_path / "reference"))
+    assert done.returncode == 0, done.stderr
+    start_and_stop(tmp_path / "run", after=3, delay=0.05, search=search)  # between two policy updates
+    done = run("--resume", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    assert episodes(tmp_path / "run") == episodes(tmp_path / "reference")
+    assert summary(tmp_path / "run") == summary(tmp_path / "reference")
 
 
 @pytest.mark.slow

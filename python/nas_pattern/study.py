@@ -208,16 +208,16 @@ def plot(path: Path, table: Table, traces: Mapping[str, Sequence[Trace]], budget
     for strategy, runs in traces.items():
         means, lows, highs = [], [], []
         for n in steps:
-            mean, half = mean_ci([optimum - trace.at(n)[0] for trace in runs])
+            mean, half = mean_ci([100 * (optimum - trace.at(n)[0]) for trace in runs])  # in points
             means.append(mean)
-            lows.append(mean - half)
+            lows.append(max(0.0, mean - half))
             highs.append(mean + half)
         axes.plot(steps, means, label=strategy)
         axes.fill_between(steps, lows, highs, alpha=0.2)
     axes.set_xscale("log")
-    axes.set_yscale("symlog", linthresh=1e-3)
+    axes.set_ylim(bottom=0)
     axes.set_xlabel("distinct architectures trained")
-    axes.set_ylabel("regret: table optimum - best validation accuracy found")
+    axes.set_ylabel("regret (points): table optimum - best validation accuracy found")
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
