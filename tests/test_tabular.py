@@ -105,7 +105,8 @@ def test_a_search_spends_its_budget_on_distinct_architectures(table_file: Path) 
     assert trace.best_val == sorted(trace.best_val)  # best so far never falls
     assert trace.at(1000) == (trace.best_val[-1], trace.best_test[-1])
     # REINFORCE on an easy table converges and stops exploring: its search ends early, keeping its best.
-    converged = run_search(table, "reinforce", seed=0, budget=256, config=AgentConfig(learning_rate=0.1))
+    config = AgentConfig(learning_rate=0.1, temperature=1.0)
+    converged = run_search(table, "reinforce", seed=0, budget=256, config=config)
     assert len(converged.best_val) < 256
     assert converged.at(256)[0] == table.best[1].val_accuracy
 

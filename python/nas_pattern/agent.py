@@ -41,7 +41,7 @@ class AgentConfig:
     epsilon: float = 0.0  # probability of a uniformly random choice per decision (exploration)
     grad_clip: float = 1.0  # maximum L2 norm of the controller's gradient per update
     hidden_size: int = 64  # LSTM width of the controller
-    temperature: float = 1.0  # softmax temperature of the controller's heads; > 1 explores more
+    temperature: float = 2.0  # softmax temperature of the controller's heads; > 1 explores more (bench tune)
     population_size: int = 20  # EvolutionAgent: architectures alive at once (the oldest dies first)
     tournament_size: int = 5  # EvolutionAgent: architectures sampled to pick each parent
     seed: int = 0  # seeds the sampling generator and the controller's initial weights
@@ -126,6 +126,7 @@ class RLAgent(Agent):
         self.pending.append(Sample(actions))
         return self.space.decode(actions)
 
+    # --8<-- [start:rl_reward]
     def reward(self, metrics: Metrics) -> float:
         sample = next((s for s in self.pending if s.accuracy is None), None)
         if sample is None:
@@ -150,6 +151,8 @@ class RLAgent(Agent):
             return math.nan if self.baseline is None else self.baseline  # NaN: no estimate yet
         return 0.0
 
+    # --8<-- [end:rl_reward]
+    # --8<-- [start:update_policy]
     def update_policy(self) -> dict[str, float]:
         """One REINFORCE step:  loss = -mean_b[ w_b * sum_t log pi(a_bt) * A_bt ] - beta * H + c * critic error."""
         batch = [s for s in self.pending if s.accuracy is not None]
@@ -182,6 +185,7 @@ class RLAgent(Agent):
         return {"loss": float(loss.detach()), "entropy": _normalised_entropy(rollout.entropies, self.space),
                 "mean_accuracy": float(accuracy.mean())}
 
+    # --8<-- [end:update_policy]
     def probability(self, architecture: Architecture) -> float:
         actions = torch.tensor([self.space.encode(architecture)])
         with torch.no_grad():
@@ -241,6 +245,7 @@ class RandomAgent(Agent):
         self.waiting = state.get("waiting", 0)  # checkpoints before it was recorded had none waiting
 
 
+# --8<-- [start:evolution]
 class EvolutionAgent(Agent):
     """Regularized evolution (Real et al., 2019): a population of the last `population_size`
     evaluated architectures. Until it is full, samples are uniform; then each sample is a mutation
@@ -273,6 +278,7 @@ class EvolutionAgent(Agent):
         self.population.append((self.pending.popleft(), metrics.accuracy))
         return metrics.accuracy
 
+# --8<-- [end:evolution]
     def value_function(self) -> float:
         if not self.population:
             return math.nan
