@@ -21,9 +21,13 @@ CLOJURE_CP = $(JAVA_CP):$(JARS)/data.json.jar:clojure/src
 # The engine the JVM launches: this project's virtual environment.
 export NAS_PATTERN_PYTHON := $(abspath $(PY))
 EPISODES ?= 6
+# The guide: Mermaid from the npm registry (bundled into the site, no CDN), Debian's chromium to check it.
+MERMAID_VERSION := 12.3.0
+MERMAID_JS := docs/js/mermaid.min.js
+BROWSER_TOOLS := /usr/bin/chromium /usr/bin/chromedriver
 
 .PHONY: run test setup data lint clean jvm jvm-tools jvm-test java-test scala-test clojure-test \
-	java-example scala-example clojure-example bridge-bench bench
+	java-example scala-example clojure-example bridge-bench bench docs docs-tools
 
 run: setup
 	$(PY) -m nas_pattern.run $(ARGS)
@@ -32,12 +36,40 @@ run: setup
 bench: setup
 	$(PY) -m nas_pattern.bench $(ARGS)
 
-test: setup lint
+# pytest includes the guide's checks (tests/test_docs.py), which run the Java example and open the
+# built site in chromium; then the JVM suites, and the Scala and Clojure examples the guide includes.
+test: setup lint jvm docs-tools $(MERMAID_JS)
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory jvm-test
+	$(MAKE) --no-print-directory scala-example clojure-example EPISODES=2
+
+# The pattern guide as a static site in build/site (open build/site/index.html).
+docs: setup $(MERMAID_JS)
+	$(VENV)/bin/mkdocs build --strict
+	@echo "The guide: build/site/index.html"
+
+$(MERMAID_JS):
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; } || \
+		{ echo "npm is missing: run 'sudo apt-get install npm', then retry." >&2; exit 1; }
+	rm -rf build/npm && mkdir -p build/npm
+	cd build/npm && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null && \
+		tar xzf mermaid-$(MERMAID_VERSION).tgz package/dist/mermaid.min.js
+	mkdir -p $(dir $@) && cp build/npm/package/dist/mermaid.min.js $@
+
+docs-tools: $(BROWSER_TOOLS)
+
+$(BROWSER_TOOLS):
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian's chromium and chromium-driver (the guide's browser check) ..."; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	else \
+		echo "$@ is missing: run 'sudo apt-get install chromium chromium-driver', then retry." >&2; \
+		exit 1; \
+	fi
 
 lint: setup
-	$(VENV)/bin/ruff check python tests
+	$(VENV)/bin/ruff check python tests docs
 	$(VENV)/bin/mypy
 
 setup: $(INSTALLED) data
@@ -109,4 +141,4 @@ bridge-bench: setup jvm
 	java -cp build/jvm/examples:$(JAVA_CP) BridgeBench
 
 clean:
-	rm -rf build $(VENV) runs .pytest_cache .mypy_cache .ruff_cache python/*.egg-info
+	rm -rf build $(VENV) $(MERMAID_JS) runs .pytest_cache .mypy_cache .ruff_cache python/*.egg-info

@@ -20,6 +20,7 @@ public final class NASExample {
     public static void main(String[] args) {
         int episodes = args.length > 0 ? Integer.parseInt(args[0]) : 6;
         String runDir = args.length > 1 ? args[1] : "runs/java-example-" + System.currentTimeMillis();
+        // --8<-- [start:java]
         String config = "{\"dataset\": \"fashion-mnist\", \"network\": \"cnn\", \"children-per-update\": 2,"
                 + " \"epochs\": 1, \"train-limit\": 2000, \"seed\": 0, \"run-dir\": \"" + runDir + "\"}";
 
@@ -62,5 +63,6 @@ public final class NASExample {
             System.err.println("error: " + e.getMessage());
             System.exit(1);
         }
+        // --8<-- [end:java]
     }
 }

@@ -41,6 +41,7 @@ object NASExample {
     }
   }
 
+  // --8<-- [start:scala]
   private def run(episodes: Int, config: Config): Unit = {
     val gateway = NASGateway.launch()
     try {
@@ -67,5 +68,6 @@ object NASExample {
       println(f"Test accuracy        ${result.test.accuracy}%.4f")
       println(s"Record               ${controller.runDir}")
     } finally gateway.close()
+  // --8<-- [end:scala]
   }
 }

@@ -226,6 +226,7 @@ class NASController:
 
     # ---- the loop ----
 
+    # --8<-- [start:search]
     def search(self) -> SearchResult:
         """Run episodes until the budget is spent, the policy has converged, or children keep failing.
 
@@ -248,6 +249,7 @@ class NASController:
             if self._failures_in_a_row() >= self.config.stop_failures:
                 stop_reason = "failures"
                 break
+    # --8<-- [end:search]
         valid = [e for e in self.history if e.status == "ok"]
         if not valid:
             kinds = {e.status for e in self.history}
@@ -307,6 +309,7 @@ class NASController:
 
     # ---- one episode ----
 
+    # --8<-- [start:episode]
     def _episode(self, number: int, recorded: Episode | None = None) -> Episode:
         start = time.perf_counter()
         architecture = self.generate_architecture()
@@ -331,6 +334,7 @@ class NASController:
         return Episode(number, architecture, metrics, reward, baseline, cached=architecture in self._cache,
                        seconds=time.perf_counter() - start, status=status, reason=reason, update=update)
 
+    # --8<-- [end:episode]
     def _evaluate_child(self, architecture: Architecture, number: int) -> tuple[str, str, Metrics | None]:
         """Train and evaluate a new child; a failure is returned as its kind and text, never raised."""
         try:

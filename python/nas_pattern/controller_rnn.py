@@ -52,6 +52,7 @@ class ControllerRNN(nn.Module):
         h = torch.zeros(batch_size, hidden_size)
         c = torch.zeros(batch_size, hidden_size)
         taken, log_probs, behaviour, entropies, values = [], [], [], [], []
+        # --8<-- [start:sampling]
         for t, n in enumerate(self.num_choices):
             h, c = self.cell(inputs, (h, c))  # (B, hidden) each
             if self.critic is not None:
@@ -75,6 +76,7 @@ class ControllerRNN(nn.Module):
                 behaviour.append(log_prob)
             entropies.append(dist.entropy())
             inputs = self.embeddings[t](action)  # the choice made is the next step's input
+        # --8<-- [end:sampling]
         return Rollout(
             actions=torch.stack(taken, dim=1),
             log_probs=torch.stack(log_probs, dim=1),

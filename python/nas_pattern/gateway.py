@@ -106,6 +106,7 @@ def reported(method: F) -> F:
     return cast(F, call)
 
 
+# --8<-- [start:adapter]
 class Agent:
     """naspattern.RLAgent, adapting the core's Agent (RLAgent or RandomAgent)."""
 
@@ -133,6 +134,7 @@ class Agent:
         return json.dumps(self.agent.update_policy())
 
 
+# --8<-- [end:adapter]
 class Network:
     """naspattern.Network, adapting a child the controller built (CNN or RNN)."""
 

@@ -8,6 +8,7 @@
             (if cached? "  (cached)" ""))
     (format "[%d] %s  %s: %s" episode (:describe architecture) (name status) reason)))
 
+;; --8<-- [start:clojure]
 (defn -main [& [episodes run-dir]]
   (let [episodes (Integer/parseInt (or episodes "6"))
         config {:dataset "fashion-mnist" :network "cnn" :children-per-update 2 :epochs 1
@@ -32,3 +33,4 @@
         (binding [*out* *err*] (println "error:" (ex-message e)))
         (System/exit 1))))
   (shutdown-agents))
+;; --8<-- [end:clojure]

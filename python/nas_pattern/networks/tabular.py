@@ -190,6 +190,7 @@ def _indices(space: SearchSpace, index: int) -> list[int]:
     return indices[::-1]
 
 
+# --8<-- [start:tabular_network]
 class TabularNetwork(Network):
     """A Network whose train() costs nothing and whose evaluate() returns the table's measurement."""
 
@@ -226,5 +227,6 @@ class TabularNetwork(Network):
         return Metrics(accuracy=accuracy, loss=loss, params=row.params, train_seconds=row.train_seconds)
 
     @property
+# --8<-- [end:tabular_network]
     def layers(self) -> list[str]:
         return [f"{self.architecture.describe()} (measured)"] if self._built else []

@@ -1,0 +1,78 @@
+"""Extending the pattern: a search space with a new decision, a custom Network that understands it,
+and a custom reward that trades accuracy against size.
+
+Run it: python docs/examples/custom_network.py [episodes]   (the docs include its marked regions; CI runs it)
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from typing import ClassVar
+
+from torch import nn
+
+from nas_pattern import AgentConfig, Decision, Metrics, NASController, RLAgent, SearchConfig, SearchSpace, load_dataset
+from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int
+
+# --8<-- [start:space]
+# A new decision is a new row of the table: the controller grows one softmax head for it.
+MLP_SPACE = SearchSpace(
+    decisions=(
+        Decision("hidden_units", (32, 64, 128)),
+        Decision("activation", ("relu", "tanh", "gelu")),  # the new decision
+    ),
+    max_layers=2,
+    layer_format="dense {hidden_units} {activation}",
+)
+# --8<-- [end:space]
+
+
+# --8<-- [start:network]
+class MLP(TorchNetwork):
+    """A child network of fully connected layers: the image is flattened, one Linear per layer."""
+
+    decisions: ClassVar[DecisionRules] = {  # checked against the space before the search starts
+        "hidden_units": (positive_int, "a positive integer"),
+        "activation": (lambda value: value in ("relu", "tanh", "gelu"), "one of relu, tanh, gelu"),
+    }
+    activations: ClassVar[dict[str, type[nn.Module]]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
+
+    def make_module(self) -> nn.Module:
+        channels, height, width = self.input_shape
+        width_in = channels * height * width
+        blocks: list[nn.Module] = [nn.Flatten()]
+        for i in range(len(self.architecture)):
+            layer = self.architecture[i]
+            blocks += [nn.Linear(width_in, int(layer["hidden_units"])), self.activations[str(layer["activation"])]()]
+            width_in = int(layer["hidden_units"])
+        return nn.Sequential(*blocks, nn.Linear(width_in, self.num_classes))
+# --8<-- [end:network]
+
+
+# --8<-- [start:reward]
+class SizeAwareAgent(RLAgent):
+    """REINFORCE on accuracy x (params / target) ** -0.07 above `target` parameters (MnasNet's soft
+    constraint): of two equally accurate children, the smaller earns more."""
+
+    def __init__(self, space: SearchSpace, config: AgentConfig | None = None, target: int = 50_000):
+        super().__init__(space, config)
+        self.target = target
+
+    def reward(self, metrics: Metrics) -> float:
+        penalty = (metrics.params / self.target) ** -0.07 if metrics.params > self.target else 1.0
+        return super().reward(replace(metrics, accuracy=metrics.accuracy * penalty))
+# --8<-- [end:reward]
+
+
+if __name__ == "__main__":
+    # --8<-- [start:search]
+    data = load_dataset("fashion-mnist")
+    agent = SizeAwareAgent(MLP_SPACE, AgentConfig(children_per_update=2, seed=0), target=50_000)
+    episodes = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+    controller = NASController(agent, data, network=MLP, config=SearchConfig(episodes=episodes, train_limit=1000))
+    for episode in controller.search().episodes:
+        assert episode.metrics is not None
+        print(f"{episode.architecture.describe():<32} val {episode.accuracy:.4f}  params {episode.metrics.params:>7,}"
+              f"  reward {episode.reward:+.4f}")
+    # --8<-- [end:search]

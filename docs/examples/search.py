@@ -1,0 +1,35 @@
+"""The pattern in Python: one episode by hand, step by step as in the sequence diagram, then the loop.
+
+Run it: python docs/examples/search.py [episodes]   (the docs include its marked regions; CI runs it)
+"""
+
+from __future__ import annotations
+
+import sys
+
+# --8<-- [start:setup]
+from nas_pattern import CNN, CNN_SPACE, AgentConfig, NASController, RLAgent, SearchConfig, load_dataset
+
+data = load_dataset("fashion-mnist")  # train / validation / test splits, read from Debian's IDX files
+agent = RLAgent(CNN_SPACE, AgentConfig(children_per_update=2, seed=0))  # the LSTM controller and REINFORCE
+controller = NASController(agent, data, network=CNN,  # composition: the controller *has* an agent
+                           config=SearchConfig(episodes=int(sys.argv[1]) if len(sys.argv) > 1 else 4,
+                                               train_limit=500))
+# --8<-- [end:setup]
+
+# --8<-- [start:episode]
+for _ in range(agent.config.children_per_update):
+    architecture = controller.generate_architecture()  # agent.policy() samples it (never the argmax)
+    network = controller.train_network(architecture)  # build() and train() the child on the training split
+    metrics = controller.evaluate_network()  # its accuracy on the validation split
+    baseline = agent.value_function()  # what the agent expected
+    advantage = agent.reward(metrics)  # accuracy minus that baseline
+    print(f"{architecture.describe()}: val {metrics.accuracy:.4f}, baseline {baseline:.4f}, reward {advantage:+.4f}")
+print("update_policy():", agent.update_policy())  # one REINFORCE step over the m rewarded children
+# --8<-- [end:episode]
+
+# --8<-- [start:loop]
+controller.add_callback(lambda e: print(f"[{e.episode}] {e.architecture.describe()}  val {e.accuracy:.4f}"))
+result = controller.final_test(controller.search())  # the test split, once, for the best architecture
+print("best:", result.best.architecture.describe(), f"val {result.best.accuracy:.4f} test {result.test.accuracy:.4f}")
+# --8<-- [end:loop]

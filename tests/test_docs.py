@@ -1,0 +1,263 @@
+"""docs/: every snippet comes from code CI runs, the diagrams name what the code has, the runnable
+commands run, the links resolve, and the built site renders its diagrams in headless Chromium."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import inspect
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from markdown.extensions.toc import slugify
+
+import nas_pattern
+from nas_pattern import controller_rnn
+from nas_pattern.networks import tabular
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+VENV_BIN = Path(sys.executable).parent
+# The files snippets may come from: the engine, and the examples CI runs (docs/examples by this
+# suite, the JVM examples by `make test`), and the study's committed output.
+RUN_BY_CI = ("python/nas_pattern/", "docs/examples/", "jvm/examples/NASExample.java", "jvm/scala/NASExample.scala",
+             "clojure/src/naspattern/example.clj", "benchmarks/strategies.csv")
+SNIPPET = re.compile(r'^--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"$', re.MULTILINE)
+FENCE = re.compile(r"^```(?P<lang>\w*)[^\n]*\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def test_the_guide_has_its_eight_chapters_in_the_index() -> None:
+    index = (DOCS / "index.md").read_text()
+    chapters = [p.name for p in PAGES if p.name != "index.md"]
+    assert len(chapters) == 8
+    assert re.findall(r"\]\((0\d-[\w-]+\.md)\)", index) == chapters  # listed in reading order
+
+
+def snippets() -> Iterator[tuple[str, str, str | None]]:
+    for page in PAGES:
+        for match in SNIPPET.finditer(page.read_text()):
+            yield page.name, match["path"], match["section"]
+
+
+@pytest.mark.parametrize(("page", "path", "section"), list(snippets()))
+def test_every_snippet_is_a_marked_region_of_a_file_ci_runs(page: str, path: str, section: str | None) -> None:
+    assert path.startswith(RUN_BY_CI), f"{page} includes {path}, which CI does not run"
+    source = (ROOT / path).read_text()
+    if section is None:
+        assert source.strip()
+        return
+    starts = source.count(f"--8<-- [start:{section}]")
+    ends = source.count(f"--8<-- [end:{section}]")
+    assert (starts, ends) == (1, 1), f"{path} must mark [start:{section}] and [end:{section}] once each"
+    region = source.split(f"--8<-- [start:{section}]")[1].split(f"--8<-- [end:{section}]")[0]
+    assert len([line for line in region.splitlines()[1:] if line.strip()]) >= 3, f"{path}:{section} is empty"
+
+
+def test_no_code_is_typed_into_the_guide_by_hand() -> None:
+    for page in PAGES:
+        for block in FENCE.finditer(page.read_text()):
+            if block["lang"] in ("python", "java", "scala", "clojure"):
+                lines = [line for line in block["body"].splitlines() if line.strip()]
+                assert lines and all(SNIPPET.match(line) for line in lines), \
+                    f"{page.name}: a {block['lang']} block that is not included from a source file"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", ["search.py", "custom_network.py"])
+def test_the_python_examples_run(example: str) -> None:
+    done = subprocess.run([sys.executable, str(DOCS / "examples" / example), "2"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "val 0." in done.stdout
+
+
+# ---- the diagrams against the code ----
+
+def mermaid_blocks(page: Path, kind: str) -> list[str]:
+    return [b["body"] for b in FENCE.finditer(page.read_text()) if b["lang"] == "mermaid" and
+            b["body"].lstrip().startswith(kind)]
+
+
+def parse_class_diagram(body: str) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """Class name -> member names (without arguments or types); and (base, child) inheritance pairs."""
+    classes: dict[str, list[str]] = {}
+    current = None
+    for line in body.splitlines():
+        line = line.strip()
+        if match := re.match(r"class (\w+)\s*(\{)?$", line):
+            current = match[1] if match[2] else None
+            classes.setdefault(match[1], [])
+        elif line == "}":
+            current = None
+        elif current and line.startswith("+"):
+            classes[current].append(re.match(r"\+(\w+)", line)[1])  # type: ignore[index]
+    inherits = re.findall(r"^\s*(\w+) <\|-- (\w+)", body, re.MULTILINE)
+    return classes, inherits
+
+
+def python_diagram() -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    (body,) = [b for b in mermaid_blocks(DOCS / "02-structure.md", "classDiagram") if "%% python" in b]
+    return parse_class_diagram(body)
+
+
+def python_class(name: str) -> type:
+    for module in (nas_pattern, controller_rnn, tabular):
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise AssertionError(f"the diagram names {name}, which nas_pattern does not have")
+
+
+def has_member(cls: type, name: str) -> bool:
+    if hasattr(cls, name):
+        return True  # a method, property or class attribute
+    sources = "".join(inspect.getsource(c) for c in cls.__mro__ if c.__module__.startswith("nas_pattern"))
+    return re.search(rf"self\.{name}\b[^=\n]*=|^\s+{name}: ", sources, re.MULTILINE) is not None  # instance field
+
+
+def public_methods(cls: type) -> set[str]:
+    return {name for name, value in vars(cls).items() if not name.startswith("_") and
+            (inspect.isfunction(value) or isinstance(value, property | classmethod | staticmethod))}
+
+
+def test_the_python_class_diagram_names_what_the_code_has() -> None:
+    classes, inherits = python_diagram()
+    for name, members in classes.items():
+        cls = python_class(name)
+        for member in members:
+            assert has_member(cls, member), f"the diagram gives {name} a member {member} it does not have"
+    for base, child in inherits:
+        assert issubclass(python_class(child), python_class(base)), f"{child} does not derive from {base}"
+
+
+def test_every_public_method_of_the_participants_is_in_the_diagram() -> None:
+    classes, inherits = python_diagram()
+
+    def drawn(name: str) -> set[str]:  # the members drawn on the class and on its drawn ancestors
+        bases = [base for base, child in inherits if child == name]
+        return set(classes[name]).union(*(drawn(base) for base in bases))
+
+    for name in classes:
+        missing = public_methods(python_class(name)) - drawn(name)
+        assert not missing, f"{name} has public methods the diagram does not show: {sorted(missing)}"
+
+
+def test_the_jvm_class_diagram_names_what_the_java_interfaces_have() -> None:
+    (body,) = [b for b in mermaid_blocks(DOCS / "02-structure.md", "classDiagram") if "%% jvm" in b]
+    classes, _ = parse_class_diagram(body)
+    for name, members in classes.items():
+        source = (ROOT / "jvm" / "src" / "naspattern" / f"{name}.java").read_text()
+        declared = set(re.findall(r"^\s+(?:public\s+)?(?:static\s+)?(?:default\s+)?(?:synchronized\s+)?"
+                                  r"[\w\[\]<>]+\s+(\w+)\(", source, re.MULTILINE))
+        for member in members:
+            assert member in declared, f"the diagram gives {name} a method {member} that {name}.java lacks"
+        if re.search(rf"public interface {name}\b", source):
+            assert declared <= set(members), f"{name}.java declares {sorted(declared - set(members))}, not drawn"
+
+
+def test_the_sequence_diagram_calls_methods_that_exist() -> None:
+    (body,) = mermaid_blocks(DOCS / "02-structure.md", "sequenceDiagram")
+    calls = re.findall(r"->>\s*\w+:\s*(\w+)\(", body)
+    assert {"policy", "build", "train", "evaluate", "reward", "update_policy"} <= set(calls)
+    for call in calls:
+        assert any(hasattr(python_class(c), call) for c in ("NASController", "RLAgent", "Network")), call
+
+
+# ---- links and runnable commands ----
+
+def test_links_between_docs_files_resolve() -> None:
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"https?://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path) if path else page
+            if path.startswith("img/"):
+                continue  # published by docs/hooks.py from benchmarks/
+            assert file.is_file(), f"{page.name} links to {target}, which does not exist"
+            if anchor:
+                headings = re.findall(r"^#+ (.+)$", file.read_text(), re.MULTILINE)
+                assert anchor in {slugify(h, "-") for h in headings}, f"{page.name}: no heading #{anchor} in {path}"
+
+
+def runnable_blocks() -> list[tuple[str, str]]:
+    found = []
+    for page in PAGES:
+        for match in re.finditer(r"<!-- runnable -->\n```bash\n(.*?)^```$", page.read_text(), re.MULTILINE | re.DOTALL):
+            found.append((page.name, match[1]))
+    return found
+
+
+def test_the_guide_marks_commands_as_runnable() -> None:
+    assert len(runnable_blocks()) >= 6
+
+
+@pytest.mark.slow
+def test_every_runnable_command_in_the_guide_runs() -> None:
+    shutil.rmtree("/tmp/nas-docs", ignore_errors=True)
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    for page, script in runnable_blocks():  # in page order: later blocks use what earlier ones wrote
+        done = subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, f"{page}:\n{script}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+
+
+# ---- the built site, in a browser ----
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not (DOCS / "js" / "mermaid.min.js").is_file():
+        pytest.fail("docs/js/mermaid.min.js is missing: `make docs` fetches Mermaid from the npm registry")
+    out = tmp_path_factory.mktemp("site")
+    done = subprocess.run([str(VENV_BIN / "mkdocs"), "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_the_site_renders_its_diagrams_without_console_errors(site: Path) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    for tool in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        assert Path(tool).is_file(), f"{tool} is missing: `make docs-tools` installs Debian's chromium and driver"
+    html = sorted(p.name for p in site.glob("*.html") if p.name != "404.html")
+    assert len(html) == 9
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,2400"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        for page in html:
+            browser.get(f"http://127.0.0.1:{server.server_port}/{page}")
+            diagrams = len(browser.find_elements(By.CSS_SELECTOR, "div.mermaid"))
+            deadline = time.monotonic() + 30
+            while len(browser.find_elements(By.CSS_SELECTOR, "div.mermaid svg")) < diagrams:
+                assert time.monotonic() < deadline, f"{page}: Mermaid did not render its {diagrams} diagram(s)"
+                time.sleep(0.2)
+            errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+            assert not errors, f"{page}: {errors}"
+            if page == "02-structure.html":
+                assert diagrams == 3
+                shots = ROOT / "build" / "docs-screenshots"
+                shots.mkdir(parents=True, exist_ok=True)
+                assert browser.save_screenshot(str(shots / "structure.png"))
+    finally:
+        browser.quit()
+        server.shutdown()
