@@ -25,6 +25,7 @@ from nas_pattern.networks.base import Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
 
 Baseline = Literal["ema", "critic", "none"]
+NO_SAMPLE = "reward() called without a sample from policy() waiting for it"  # every agent's refusal
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class RLAgent(Agent):
     def reward(self, metrics: Metrics) -> float:
         sample = next((s for s in self.pending if s.accuracy is None), None)
         if sample is None:
-            raise RuntimeError("reward() called without a sample from policy() waiting for it")
+            raise RuntimeError(NO_SAMPLE)
         sample.accuracy = metrics.accuracy
         if self.config.baseline == "ema" and self.baseline is None:
             self.baseline = metrics.accuracy  # the first reward starts the average: its advantage is 0
@@ -224,7 +225,7 @@ class RandomAgent(Agent):
 
     def reward(self, metrics: Metrics) -> float:
         if not self.waiting:
-            raise RuntimeError("reward() called without a sample from policy() waiting for it")
+            raise RuntimeError(NO_SAMPLE)
         self.waiting -= 1
         return metrics.accuracy
 
@@ -274,7 +275,7 @@ class EvolutionAgent(Agent):
 
     def reward(self, metrics: Metrics) -> float:
         if not self.pending:
-            raise RuntimeError("reward() called without a sample from policy() waiting for it")
+            raise RuntimeError(NO_SAMPLE)
         self.population.append((self.pending.popleft(), metrics.accuracy))
         return metrics.accuracy
 
@@ -335,16 +336,14 @@ class TPEAgent(Agent):
 
     def policy(self) -> Architecture:
         trial = self.study.ask()
-        names = [f"l{t // len(self.space.decisions) + 1}_{self.space.decisions[t % len(self.space.decisions)].name}"
-                 for t in range(len(self.space.num_choices))]
         actions = [trial.suggest_categorical(name, list(range(n)))
-                   for name, n in zip(names, self.space.num_choices, strict=True)]
+                   for name, n in zip(self.space.step_names, self.space.num_choices, strict=True)]
         self.pending.append(trial)
         return self.space.decode(actions)
 
     def reward(self, metrics: Metrics) -> float:
         if not self.pending:
-            raise RuntimeError("reward() called without a sample from policy() waiting for it")
+            raise RuntimeError(NO_SAMPLE)
         self.study.tell(self.pending.popleft(), metrics.accuracy)
         self.told.append(metrics.accuracy)
         return metrics.accuracy

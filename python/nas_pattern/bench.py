@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from nas_pattern import study
 from nas_pattern.agent import AgentConfig, RLAgent
 from nas_pattern.data import FASHION_MNIST_DIR, PIXEL_STATS, Split, load_dataset, to_split
 from nas_pattern.networks import CNN, RNN, Metrics, TorchNetwork
@@ -218,8 +219,6 @@ def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
 
 
 def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
-    from nas_pattern import study
-
     table = Table.load(args.table)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     architecture, best = table.best
@@ -251,8 +250,6 @@ TUNE_BUDGET = 100
 
 def tune_section(args: argparse.Namespace, device: torch.device) -> None:
     """Vary each hyperparameter alone around the defaults, then try the best value of each together."""
-    from nas_pattern import study
-
     table = Table.load(args.table)
     seeds = range(args.seeds)  # the tuning half; the study reports from --first-seed on
     base = AgentConfig()
@@ -317,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=100, help="searches per strategy (strategies, tune); default 100")
     p.add_argument("--first-seed", type=int, default=100,
                    help="strategies: the first seed (default 100; seeds below it are tune's)")
-    p.add_argument("--budgets", type=_budgets, default=(25, 50, 100, 200),
+    p.add_argument("--budgets", type=_budgets, default=study.BUDGETS,
                    help="strategies: distinct architectures per search, comma-separated (default 25,50,100,200)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="strategies, tune: processes running searches at once (default: one per core)")

@@ -110,6 +110,11 @@ class SearchSpace:
         return [len(d.choices) for d in self.decisions] * self.max_layers
 
     @property
+    def step_names(self) -> list[str]:
+        """A name per controller step, in the order of num_choices: `l<layer>_<decision>`, 1-based."""
+        return [f"l{layer + 1}_{d.name}" for layer in range(self.max_layers) for d in self.decisions]
+
+    @property
     def size(self) -> int:
         """How many distinct architectures the space holds."""
         return math.prod(self.num_choices)

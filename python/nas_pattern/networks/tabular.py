@@ -10,8 +10,8 @@ of plugging your own `Network` into the pattern:
 File format (CSV): a first line `# nas-pattern table {JSON metadata}` (the search space, the
 training budget, seed, device, versions, date, wall time), then a header row and one row per
 architecture: its index in the space, its description, one column per decision and layer
-(`l1_filters`, ...), then the measured columns of `Row`. Read it with `Table.load`, or with any
-CSV reader that skips the first line.
+(`SearchSpace.step_names`: `l1_filters`, ...), then the measured columns of `Row`. Read it with
+`Table.load`, or with any CSV reader that skips the first line.
 """
 
 from __future__ import annotations
@@ -50,13 +50,13 @@ class Row:
 MEASURED = tuple(f.name for f in fields(Row))
 
 
-def decision_columns(space: SearchSpace) -> list[str]:
-    """The table's choice columns: `l<layer>_<decision>`, layer-major, 1-based."""
-    return [f"l{layer + 1}_{d.name}" for layer in range(space.max_layers) for d in space.decisions]
-
-
 def header(space: SearchSpace) -> list[str]:
-    return ["index", "architecture", *decision_columns(space), *MEASURED]
+    return ["index", "architecture", *space.step_names, *MEASURED]
+
+
+def _choices(architecture: Architecture) -> list[Any]:
+    """The architecture's values in the order of the table's choice columns."""
+    return [value for layer in architecture.layers for _, value in layer]
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,8 @@ class Table:
         writer.writerow(header(self.space))
         for index, architecture in enumerate(self.space):
             if architecture in self.rows:
-                values = [value for layer in architecture.layers for _, value in layer]
-                writer.writerow([index, architecture.describe(), *values, *asdict(self.rows[architecture]).values()])
+                writer.writerow([index, architecture.describe(), *_choices(architecture),
+                                 *asdict(self.rows[architecture]).values()])
         return stream.getvalue()
 
     def save(self, path: str | Path) -> None:
@@ -162,8 +162,8 @@ def _parse_record(space: SearchSpace, record: dict[str, str], number: int,
         if not 0 <= index < space.size:
             raise ValueError(f"index {index} is outside the space (0..{space.size - 1})")
         architecture = space.decode(_indices(space, index))
-        expected = [str(value) for layer in architecture.layers for _, value in layer]
-        given = [record[c] for c in decision_columns(space)]
+        expected = [str(value) for value in _choices(architecture)]
+        given = [record[c] for c in space.step_names]
         if given != expected:
             raise ValueError(f"its choices {given} are not those of index {index}, {expected}")
         if architecture in seen:
