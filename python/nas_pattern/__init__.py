@@ -1,12 +1,14 @@
 """nas_pattern: Neural Architecture Search with Reinforcement Learning, as a design pattern.
 
 The participants, named as in the pattern's UML: NASController drives the search, RLAgent
-samples architectures and learns from their rewards, Network (CNN, RNN) is the child.
+samples architectures and learns from their rewards, Network (CNN, RNN) is the child; an
+Executor (LocalExecutor, RayExecutor) runs the children of each policy update on Workers.
 """
 
 from nas_pattern.agent import Agent, AgentConfig, EvolutionAgent, RandomAgent, RLAgent, TPEAgent
 from nas_pattern.controller import Episode, InvalidArchitecture, NASController, SearchConfig, SearchResult
 from nas_pattern.data import Dataset, Split, load_dataset
+from nas_pattern.executor import Executor, LocalExecutor, RayExecutor, Worker
 from nas_pattern.networks import CNN, NETWORKS, RNN, Metrics, Network, TorchNetwork
 from nas_pattern.search_space import CNN_SPACE, RNN_SPACE, Architecture, Decision, SearchSpace
 from nas_pattern.trainer import TrainConfig
@@ -24,12 +26,15 @@ __all__ = [
     "Decision",
     "Episode",
     "EvolutionAgent",
+    "Executor",
     "InvalidArchitecture",
+    "LocalExecutor",
     "Metrics",
     "NASController",
     "Network",
     "RLAgent",
     "RandomAgent",
+    "RayExecutor",
     "SearchConfig",
     "SearchResult",
     "SearchSpace",
@@ -37,5 +42,6 @@ __all__ = [
     "TPEAgent",
     "TorchNetwork",
     "TrainConfig",
+    "Worker",
     "load_dataset",
 ]

@@ -6,11 +6,10 @@ agent.reward(metrics) -> every m children agent.update_policy() -> repeat.
 
 from __future__ import annotations
 
-import gc
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,11 +17,21 @@ import numpy as np
 import torch
 
 from nas_pattern.agent import Agent
-from nas_pattern.data import Dataset, Split
+from nas_pattern.data import Dataset
+from nas_pattern.executor import (
+    Child,
+    Executor,
+    InvalidArchitecture,
+    LocalExecutor,
+    NetworkFactory,
+    Outcome,
+    Worker,
+    WorkerSetup,
+)
 from nas_pattern.networks.base import Metrics, Network
 from nas_pattern.networks.cnn import CNN
 from nas_pattern.search_space import Architecture, SearchSpace
-from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig, on_device
+from nas_pattern.trainer import TrainConfig
 
 # What a child that cannot be built or fails earns: accuracy 0, so the agent learns to avoid it.
 PENALTY = Metrics(accuracy=0.0, loss=math.inf, params=0, train_seconds=0.0)
@@ -31,16 +40,8 @@ PENALTY = Metrics(accuracy=0.0, loss=math.inf, params=0, train_seconds=0.0)
 FAILURES = ("invalid", "error", "oom", "nan", "timeout")
 
 
-class InvalidArchitecture(ValueError):
-    """The architecture cannot be built for this input; raised before any training."""
-
-
 class SearchFailed(RuntimeError):
     """No child of the search produced metrics."""
-
-
-# Builds the child for an architecture: a Network subclass, or any callable with its signature.
-NetworkFactory = Callable[..., Network]
 
 
 @dataclass(frozen=True)
@@ -158,30 +159,35 @@ class SearchResult:
 
 
 class NASController:
-    """Drives the search: has an agent (composition, not inheritance) and the child network."""
+    """Drives the search: has an agent (composition, not inheritance), the child network it builds,
+    and the executor that trains the children."""
 
     def __init__(self, agent: Agent, data: Dataset, network: NetworkFactory = CNN,
                  config: SearchConfig | None = None, train_config: TrainConfig | None = None,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", executor: Executor | None = None):
         self.agent = agent
-        self.device = torch.device(device)
         self.network_factory = network
         self.config = config or SearchConfig()
         self.train_config = train_config or TrainConfig()
-        # Each split goes to the device, in the layout the children train in, once, not once per child.
-        layout = self.train_config.channels_last
-        self.data = replace(data, train=on_device(data.train, self.device, layout),
-                            val=on_device(data.val, self.device, layout),
-                            test=on_device(data.test, self.device, layout))
-        self.network: Network | None = None  # the child trained most recently
-        self.history: list[Episode] = []
-        self._cache: dict[Architecture, Episode] = {}  # first evaluation of each architecture
-        self._best: tuple[int, float, Network] | None = None  # episode, accuracy, network of the best
-        # child trained by this process (after a restart, earlier ones exist only as records)
-        self._callbacks: list[Callable[[Episode], None]] = []
-        self._stop = False  # set by stop(), read by search() after each child
         if isinstance(network, type) and issubclass(network, Network):
             network.check_space(agent.space)
+        # This process's worker: the data goes to the device once, in the layout the children train in.
+        self.worker = Worker(WorkerSetup(network, agent.space, data, self.config, self.train_config), device)
+        self.device = self.worker.device
+        self.data = self.worker.data
+        self.executor = executor or LocalExecutor()
+        self.executor.start(self.worker)
+        self.history: list[Episode] = []
+        self._cache: dict[Architecture, Episode] = {}  # first evaluation of each architecture
+        self._callbacks: list[Callable[[Episode], None]] = []
+        self._stop = False  # set by stop(), read by search() after each child
+        self._drawn: list[Child] = []  # sampled for the current update, not evaluated yet
+        self._boundary: dict[str, Any] | None = None  # state_dict() from before they were sampled
+
+    @property
+    def network(self) -> Network | None:
+        """The child trained most recently in this process."""
+        return self.worker.network
 
     def add_callback(self, callback: Callable[[Episode], None]) -> None:
         """Call `callback(episode)` after each child is evaluated and rewarded (e.g. to record it)."""
@@ -199,30 +205,15 @@ class NASController:
         return self.agent.policy()
 
     def train_network(self, architecture: Architecture, episode: int | None = None) -> Network:
-        """Build the child for `architecture` and train it on the training split.
+        """Build the child for `architecture` and train it on the training split, in this process.
 
         `episode` (default: the next one) fixes the child's seed, so a child can be rebuilt exactly.
         """
-        number = len(self.history) + 1 if episode is None else episode
-        network = self._make(architecture, seed=self.config.seed * 100003 + number)
-        reasons = self.agent.space.validate(architecture) + network.validate()
-        if reasons:
-            raise InvalidArchitecture(f"cannot build {architecture.describe()}: {'; '.join(reasons)}")
-        if self.config.child_timeout is not None:
-            network.deadline = time.monotonic() + self.config.child_timeout
-        self.network = network
-        network.build()
-        network.train(self.data.train.head(self.config.train_limit), self.config.epochs)
-        return network
+        return self.worker.train_network(architecture, len(self.history) + 1 if episode is None else episode)
 
     def evaluate_network(self) -> Metrics:
         """Metrics of the current child on the validation split (never the test split)."""
-        if self.network is None:
-            raise RuntimeError("evaluate_network() needs train_network() first")
-        metrics = self.network.evaluate(self.data.val)
-        if self.network.deadline is not None and time.monotonic() > self.network.deadline:
-            raise ChildTimeout(f"took longer than --child-timeout {self.config.child_timeout:g} s")
-        return metrics
+        return self.worker.evaluate_network()
 
     # ---- the loop ----
 
@@ -235,20 +226,19 @@ class NASController:
         start = time.perf_counter()
         stop_reason = "budget"
         self._stop = False
-        for number in range(len(self.history) + 1, self.config.episodes + 1):
-            episode = self._episode(number)
-            self._remember(episode)
-            for callback in self._callbacks:
-                callback(episode)
-            if self._stop:
-                stop_reason = "stopped"
-                break
-            if episode.update and episode.update["entropy"] < self.config.stop_entropy:
-                stop_reason = "converged"
-                break
-            if self._failures_in_a_row() >= self.config.stop_failures:
-                stop_reason = "failures"
-                break
+        while len(self.history) < self.config.episodes and stop_reason == "budget":
+            for episode in self._update_round():
+                self._remember(episode)
+                for callback in self._callbacks:
+                    callback(episode)
+                if self._stop:
+                    stop_reason = "stopped"
+                elif episode.update and episode.update["entropy"] < self.config.stop_entropy:
+                    stop_reason = "converged"
+                elif self._failures_in_a_row() >= self.config.stop_failures:
+                    stop_reason = "failures"
+                if stop_reason != "budget":
+                    break
     # --8<-- [end:search]
         valid = [e for e in self.history if e.status == "ok"]
         if not valid:
@@ -263,22 +253,17 @@ class NASController:
     def final_test(self, result: SearchResult, final_epochs: int = 0) -> SearchResult:
         """Test accuracy of the best architecture: as trained in the search, or retrained on
         train + validation for `final_epochs` epochs when that is > 0."""
-        if final_epochs > 0:
-            network = self._make(result.best.architecture, seed=self.config.seed * 100003)
-            network.build()
-            train_and_val = Split(torch.cat([self.data.train.x, self.data.val.x]),
-                                  torch.cat([self.data.train.y, self.data.val.y]), "train+val")
-            network.train(train_and_val, final_epochs)
-        elif self._best is not None and self._best[0] == result.best.episode:
-            network = self._best[2]
-        else:  # trained before a restart: rebuild it from its seed (identical on the CPU)
-            network = self.train_network(result.best.architecture, result.best.episode)
-        return replace(result, test=network.evaluate(self.data.test), final_epochs=final_epochs)
+        best = Child(result.best.episode, result.best.architecture)
+        return replace(result, test=self.executor.test(best, final_epochs), final_epochs=final_epochs)
 
     # ---- checkpoints ----
 
     def state_dict(self) -> dict[str, Any]:
-        """What a checkpoint holds besides episodes.jsonl: the agent and the random generators."""
+        """What a checkpoint holds besides episodes.jsonl: the agent and the random generators, as
+        they were before the children of the current update were sampled (a resume samples them
+        again and replays the recorded ones)."""
+        if self._boundary is not None:
+            return self._boundary
         return {
             "episodes": len(self.history),
             "agent": self.agent.state_dict(),
@@ -304,50 +289,70 @@ class NASController:
             torch.set_rng_state(rng["torch"])
         for episode in recorded[:done]:
             self._remember(episode)
-        for episode in recorded[done:]:
-            self._remember(self._episode(episode.episode, recorded=episode))
+        while len(self.history) < len(recorded):
+            self._draw(last=max(self.config.episodes, len(recorded)))  # the round as the search drew it
+            child = self._drawn.pop(0)
+            episode = recorded[child.number - 1]
+            if episode.architecture != child.architecture:
+                raise ValueError(f"cannot replay episode {child.number}: the agent sampled "
+                                 f"{child.architecture.describe()}, the record has "
+                                 f"{episode.architecture.describe()} (was the run made with another "
+                                 "version of torch or nas-pattern?)")
+            self._reward(child, Outcome(episode.status, episode.reason, episode.metrics), episode.cached)
+            if not self._drawn:
+                self._boundary = None
+            self._remember(episode)
 
-    # ---- one episode ----
+    # ---- one policy update ----
 
     # --8<-- [start:episode]
-    def _episode(self, number: int, recorded: Episode | None = None) -> Episode:
+    def _update_round(self) -> Iterator[Episode]:
+        """The children up to the next policy update: sampled together, the new ones run by the
+        executor (the others come from the cache), rewarded in the order they were sampled."""
+        self._draw()
+        children = self._drawn
+        new: dict[Architecture, Child] = {}  # first of each architecture not evaluated before
+        for child in children:
+            if child.architecture not in self._cache:
+                new.setdefault(child.architecture, child)
+        outcomes = self.executor.run(list(new.values()))
+        try:
+            for child in list(children):
+                cached = child.architecture in self._cache
+                if cached:  # evaluated before in this search: reuse, do not retrain
+                    first = self._cache[child.architecture]
+                    outcome = Outcome(first.status, first.reason, first.metrics)
+                else:
+                    outcome = next(outcomes)
+                self._drawn.remove(child)
+                if not self._drawn:
+                    self._boundary = None  # the round is complete: checkpoints see the state after it
+                yield self._reward(child, outcome, cached)
+        finally:
+            outcomes.close()
+
+    def _reward(self, child: Child, outcome: Outcome, cached: bool) -> Episode:
         start = time.perf_counter()
-        architecture = self.generate_architecture()
-        if recorded is not None:
-            if recorded.architecture != architecture:
-                raise ValueError(f"cannot replay episode {number}: the agent sampled "
-                                 f"{architecture.describe()}, the record has {recorded.architecture.describe()} "
-                                 "(was the run made with another version of torch or nas-pattern?)")
-            status, reason, metrics = recorded.status, recorded.reason, recorded.metrics
-        elif architecture in self._cache:  # evaluated before in this search: reuse, do not retrain
-            first = self._cache[architecture]
-            status, reason, metrics = first.status, first.reason, first.metrics
-        else:
-            status, reason, metrics = self._evaluate_child(architecture, number)
         baseline = self.agent.value_function()
-        reward = self.agent.reward(metrics or PENALTY)
+        reward = self.agent.reward(outcome.metrics or PENALTY)
         update = None
-        if number % self.agent.config.children_per_update == 0:
+        if child.number % self.agent.config.children_per_update == 0:
             update = self.agent.update_policy()
-        if recorded is not None:
-            return recorded
-        return Episode(number, architecture, metrics, reward, baseline, cached=architecture in self._cache,
-                       seconds=time.perf_counter() - start, status=status, reason=reason, update=update)
+        return Episode(child.number, child.architecture, outcome.metrics, reward, baseline, cached=cached,
+                       seconds=outcome.seconds + time.perf_counter() - start, status=outcome.status,
+                       reason=outcome.reason, update=update)
 
     # --8<-- [end:episode]
-    def _evaluate_child(self, architecture: Architecture, number: int) -> tuple[str, str, Metrics | None]:
-        """Train and evaluate a new child; a failure is returned as its kind and text, never raised."""
-        try:
-            network = self.train_network(architecture, number)
-            metrics = self.evaluate_network()
-        except InvalidArchitecture as err:  # rejected by validation, before any training
-            return "invalid", str(err), None
-        except Exception as err:  # the search goes on; the child is recorded with what went wrong
-            self._release()
-            return _failure_kind(err), f"{type(err).__name__}: {err}", None
-        if self._best is None or metrics.accuracy > self._best[1]:
-            self._best = (number, metrics.accuracy, network)
-        return "ok", "", metrics
+    def _draw(self, last: int | None = None) -> None:
+        """Sample the children up to the next policy update (at most to episode `last`, default the
+        budget), unless some are still waiting to be evaluated."""
+        if self._drawn:
+            return
+        self._boundary = self.state_dict()
+        first = len(self.history) + 1
+        m = self.agent.config.children_per_update
+        end = min(first + m - 1 - (first - 1) % m, max(first, last or self.config.episodes))
+        self._drawn = [Child(n, self.generate_architecture()) for n in range(first, end + 1)]
 
     def _remember(self, episode: Episode) -> None:
         self.history.append(episode)
@@ -361,23 +366,5 @@ class NASController:
             count += 1
         return count
 
-    def _release(self) -> None:
-        """Let go of a failed child's memory, on the GPU too."""
-        self.network = None
-        gc.collect()
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
 
-    def _make(self, architecture: Architecture, seed: int) -> Network:
-        return self.network_factory(architecture, self.data.input_shape, self.data.num_classes,
-                                    train_config=self.train_config, device=self.device, seed=seed)
-
-
-def _failure_kind(error: Exception) -> str:
-    if isinstance(error, ChildTimeout):
-        return "timeout"
-    if isinstance(error, ChildDiverged):
-        return "nan"
-    if isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower():
-        return "oom"
-    return "error"
+__all__ = ["InvalidArchitecture", "NetworkFactory"]  # re-exported: their home is executor.py

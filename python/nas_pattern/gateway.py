@@ -10,6 +10,7 @@ small Java value classes (Architecture, Metrics, Episode, SearchResult), built f
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -242,6 +243,7 @@ class Engine:
     def __init__(self, done: threading.Event):
         self.done = done  # set when the engine should exit
         self.bridge: Bridge  # set by serve() once the server exists
+        self.searches: list[Search] = []  # opened for the JVM; their executors are closed at the end
 
     def attach(self, java_port: int) -> None:
         # Calls into the JVM made while serving a JVM call reuse that call's connection; this
@@ -251,6 +253,7 @@ class Engine:
     @reported
     def newController(self, config_json: str) -> Controller:
         search = open_search(args_from_json(config_json))
+        self.searches.append(search)
         if search.warning:
             print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
         return Controller(self.bridge, search)
@@ -291,6 +294,9 @@ def serve(token: str, *, ready: Callable[[int], None]) -> None:
     ready(server.get_callback_server().get_listening_port())
     done.wait()
     time.sleep(0.1)  # let the reply to shutdown() reach the JVM
+    for search in engine.searches:  # Ray workers, a local Ray instance
+        with contextlib.suppress(Exception):
+            search.controller.executor.close()
     server.shutdown()
 
 

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from nas_pattern.agent import Agent, AgentConfig, EvolutionAgent, RandomAgent, RLAgent, TPEAgent
 from nas_pattern.controller import FAILURES, Episode, NASController, SearchConfig, SearchFailed, SearchResult
 from nas_pattern.data import DATASETS, load_dataset
+from nas_pattern.executor import EXECUTORS, Executor, LocalExecutor, RayExecutor, valid_gpu_share
 from nas_pattern.networks import NETWORKS
 from nas_pattern.run_dir import PLOT, Recorder, RunDirectory
 from nas_pattern.search_space import DEFAULT_SPACES, SearchSpace
@@ -59,6 +60,9 @@ class RunConfig:
     device: str = "auto"  # auto, cpu or cuda
     run_dir: str = ""  # where the record goes
     final_epochs: int = 0  # > 0: retrain the best on train + validation for the final test
+    executor: str = "local"  # one of EXECUTORS: where the children are trained
+    gpus_per_child: float | None = None  # ray: share of a GPU per child; None = 1 if the cluster has GPUs
+    ray_address: str | None = None  # ray: "auto" or "ray://host:port"; None = start a local instance
     search: SearchConfig = field(default_factory=SearchConfig)
     agent_config: AgentConfig = field(default_factory=AgentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -70,7 +74,8 @@ class RunConfig:
 
 
 # Flags that may differ when resuming: they change how much is spent or where, not what is searched.
-RESUMABLE_CHANGES = ("episodes", "final_epochs", "device", "child_timeout", "data_dir")
+RESUMABLE_CHANGES = ("episodes", "final_epochs", "device", "child_timeout", "data_dir", "executor",
+                     "gpus_per_child", "ray_address")
 # Flags that may not: each with where its value lives in a RunConfig. (--space is compared as a
 # table, not a path; --resume and --run-dir name the directory.)
 FIXED_ON_RESUME: dict[str, Callable[[RunConfig], Any]] = {
@@ -137,6 +142,14 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    "(default: no limit)")
     p.add_argument("--seed", type=int, help="seeds the controller and every child (default: 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
+    p.add_argument("--executor", choices=EXECUTORS, help="where the children of each policy update are "
+                   "trained: local (in this process, one at a time; the default) or ray (several at once "
+                   "on Ray actors, on this machine or a cluster)")
+    p.add_argument("--gpus-per-child", type=_gpu_share, metavar="G", help="with --executor ray: the share "
+                   "of a GPU each child gets (0.25 trains four at once on a GPU; 0 trains on CPUs; default: "
+                   "1 if the Ray cluster has GPUs, else 0)")
+    p.add_argument("--ray-address", metavar="ADDRESS", help="with --executor ray: the cluster to join "
+                   "(auto, or ray://host:port); default: start a Ray instance sized to this machine")
     p.add_argument("--run-dir", metavar="DIR", help="where to write the record of the search "
                    "(default: runs/<dataset>-<network>-<time>)")
     p.add_argument("--resume", metavar="DIR", help="continue the search recorded in DIR; flags that "
@@ -144,9 +157,21 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     return p
 
 
-def new_config(args: argparse.Namespace) -> RunConfig:
+def _gpu_share(text: str) -> float:
+    share = _number(float, 0)(text)
+    if not valid_gpu_share(share):
+        raise argparse.ArgumentTypeError(f"must be 0, a fraction in (0, 1] or a whole number, got {text}")
+    return float(share)
+
+
+def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
     """Flags -> RunConfig; budgets left out are filled in for the device that will run."""
     base = RunConfig()
+    executor = args.executor or base.executor
+    for flag in ("gpus_per_child", "ray_address"):
+        if getattr(args, flag) is not None and executor != "ray" and not resuming:  # resumed_config checks
+            raise ValueError(f"--{flag.replace('_', '-')} is for --executor ray; the {executor} executor "
+                             "trains the children in this process")
     device = resolve_device(args.device or base.device)
     budget = DEFAULT_BUDGET[device.type]
     seed = base.search.seed if args.seed is None else args.seed
@@ -162,7 +187,8 @@ def new_config(args: argparse.Namespace) -> RunConfig:
     agent_config = AgentConfig(children_per_update=args.children_per_update or base.agent_config.children_per_update,
                                seed=seed, baseline="critic" if agent == "actor-critic" else "ema")
     return RunConfig(dataset=dataset, data_dir=args.data_dir, network=network, space=args.space, agent=agent,
-                     device=device.type, final_epochs=args.final_epochs or 0, search=search,
+                     device=device.type, final_epochs=args.final_epochs or 0, executor=executor,
+                     gpus_per_child=args.gpus_per_child, ray_address=args.ray_address, search=search,
                      agent_config=agent_config,
                      run_dir=args.run_dir or f"runs/{dataset}-{network}-{time.strftime('%Y%m%d-%H%M%S')}")
 
@@ -171,7 +197,7 @@ def resumed_config(args: argparse.Namespace, stored: RunConfig, stored_space: Se
     """The stored config with the allowed changes applied; ValueError naming any other difference."""
     if args.run_dir is not None:
         raise ValueError("--resume DIR continues the search in DIR; leave out --run-dir")
-    asked = new_config(args)  # what the given flags mean (defaults fill the rest, ignored below)
+    asked = new_config(args, resuming=True)  # what the given flags mean (defaults fill the rest, ignored below)
     given = {name for name, value in vars(args).items() if value is not None}
     for flag, value_of in FIXED_ON_RESUME.items():
         ours, theirs = value_of(asked), value_of(stored)
@@ -186,11 +212,25 @@ def resumed_config(args: argparse.Namespace, stored: RunConfig, stored_space: Se
         stored.search,
         episodes=(asked if "episodes" in mine else stored).search.episodes,
         child_timeout=(asked if "child_timeout" in mine else stored).search.child_timeout)
+    where = asked if "executor" in mine else stored  # the Ray flags go with the executor they are for
+    if "executor" not in mine and where.executor != "ray" and {"gpus_per_child", "ray_address"} & mine:
+        raise ValueError(f"--gpus-per-child and --ray-address are for --executor ray; {args.resume} was "
+                         f"searched with the {where.executor} executor (add --executor ray to change that)")
     return dataclasses.replace(
         stored, search=search, run_dir=args.resume,
+        executor=where.executor,
+        gpus_per_child=(asked if "gpus_per_child" in mine else where).gpus_per_child,
+        ray_address=(asked if "ray_address" in mine else where).ray_address,
         device=(asked if "device" in mine else stored).device,
         data_dir=(asked if "data_dir" in mine else stored).data_dir,
         final_epochs=(asked if "final_epochs" in mine else stored).final_epochs)
+
+
+def make_executor(config: RunConfig) -> Executor:
+    if config.executor == "ray":
+        return RayExecutor(address=config.ray_address, gpus_per_child=config.gpus_per_child,
+                           max_workers=config.agent_config.children_per_update)
+    return LocalExecutor()
 
 
 def make_agent(name: str, space: SearchSpace, config: AgentConfig) -> Agent:
@@ -235,11 +275,15 @@ def open_search(args: argparse.Namespace) -> Search:
     data = load_dataset(config.dataset, config.data_dir)
     controller = NASController(make_agent(config.agent, space, config.agent_config), data,
                                network=NETWORKS[config.network], config=config.search,
-                               train_config=config.train, device=config.device)
-    if args.resume:
-        controller.restore(records, checkpoint)
-    else:
-        run_dir.create({"config": dataclasses.asdict(config), "space": space.to_json()})
+                               train_config=config.train, device=config.device, executor=make_executor(config))
+    try:
+        if args.resume:
+            controller.restore(records, checkpoint)
+        else:
+            run_dir.create({"config": dataclasses.asdict(config), "space": space.to_json()})
+    except BaseException:
+        controller.executor.close()
+        raise
     return Search(controller, config, run_dir, warning)
 
 
@@ -283,6 +327,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _search(search: Search) -> int:
+    try:
+        return _run(search)
+    finally:
+        search.controller.executor.close()
+
+
+def _run(search: Search) -> int:
     controller, config, run_dir = search.controller, search.config, search.run_dir
     space = controller.agent.space
     done, total = len(controller.history), config.search.episodes
@@ -291,7 +342,7 @@ def _search(search: Search) -> int:
     print(f"Searching {space.size:,} {config.network.upper()} architectures on {config.dataset} "
           f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
           f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
-          f"{device_name(controller.device)}.")
+          f"{controller.executor.describe() or device_name(controller.device)}.")
     print(f"Budget: {total} children, {config.search.epochs} epoch(s) each on "
           f"{config.search.train_limit or len(controller.data.train):,} images, a policy update every "
           f"{config.agent_config.children_per_update}. Recording to {run_dir.path}/")

@@ -1,0 +1,387 @@
+"""Executor: runs the children of one policy update, in-process or on a Ray cluster.
+
+The controller samples the m architectures of an update, hands the new ones to its executor and
+rewards them in the order they were sampled, whatever order they finish in. A `Worker` is what
+trains and evaluates children on one device, holding the data there once: `LocalExecutor` runs
+one in the controller's process, one child at a time; `RayExecutor` runs one per long-lived Ray
+actor, with several children at once (fractional GPUs), on this machine or on a cluster. Only
+architectures and metrics travel between the controller and the workers.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import gc
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from nas_pattern.data import Dataset, Split
+from nas_pattern.networks.base import Metrics, Network
+from nas_pattern.search_space import Architecture, SearchSpace
+from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig, on_device
+
+if TYPE_CHECKING:
+    from nas_pattern.controller import SearchConfig
+
+EXECUTORS = ("local", "ray")
+RESTART_GRACE = 60.0  # seconds beyond --child-timeout that a Ray worker may take to answer (a restart
+# loads the data again) before its child is recorded as a timeout and the worker replaced
+
+# Builds the child for an architecture: a Network subclass, or any callable with its signature.
+NetworkFactory = Callable[..., Network]
+
+
+class InvalidArchitecture(ValueError):
+    """The architecture cannot be built for this input; raised before any training."""
+
+
+@dataclass(frozen=True)
+class Child:
+    """One architecture to evaluate, with its place in the search (which also seeds it)."""
+
+    number: int  # 1-based episode number
+    architecture: Architecture
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What evaluating a child gave: metrics on the validation split, or why there are none."""
+
+    status: str  # "ok", or one of controller.FAILURES
+    reason: str = ""  # why it failed
+    metrics: Metrics | None = None
+    seconds: float = 0.0  # wall time of building, training and evaluating it
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """Everything a worker is built from; the same for every worker of a search."""
+
+    network: NetworkFactory
+    space: SearchSpace
+    data: Dataset  # as loaded; each worker moves it to its own device once
+    config: SearchConfig
+    train_config: TrainConfig
+
+
+class Worker:
+    """Trains and evaluates children on one device, with the dataset there once."""
+
+    def __init__(self, setup: WorkerSetup, device: torch.device | str = "cpu", threads: int | None = None):
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.setup = setup
+        self.device = torch.device(device)
+        layout = setup.train_config.channels_last
+        data = setup.data
+        self.data = replace(data, train=on_device(data.train, self.device, layout),
+                            val=on_device(data.val, self.device, layout),
+                            test=on_device(data.test, self.device, layout))
+        self.network: Network | None = None  # the child trained most recently
+        self.best: tuple[int, float, Network] | None = None  # number, accuracy, network of the best so far
+
+    def train_network(self, architecture: Architecture, number: int) -> Network:
+        """Build the child for `architecture` with the seed of episode `number` and train it."""
+        config = self.setup.config
+        network = self._make(architecture, seed=config.seed * 100003 + number)
+        reasons = self.setup.space.validate(architecture) + network.validate()
+        if reasons:
+            raise InvalidArchitecture(f"cannot build {architecture.describe()}: {'; '.join(reasons)}")
+        if config.child_timeout is not None:
+            network.deadline = time.monotonic() + config.child_timeout
+        self.network = network
+        network.build()
+        network.train(self.data.train.head(config.train_limit), config.epochs)
+        return network
+
+    def evaluate_network(self) -> Metrics:
+        """Metrics of the current child on the validation split (never the test split)."""
+        if self.network is None:
+            raise RuntimeError("evaluate_network() needs train_network() first")
+        metrics = self.network.evaluate(self.data.val)
+        if self.network.deadline is not None and time.monotonic() > self.network.deadline:
+            raise ChildTimeout(f"took longer than --child-timeout {self.setup.config.child_timeout:g} s")
+        return metrics
+
+    def run(self, child: Child) -> Outcome:
+        """Train and evaluate a new child; a failure is returned as its kind and text, never raised."""
+        start = time.perf_counter()
+        try:
+            network = self.train_network(child.architecture, child.number)
+            metrics = self.evaluate_network()
+        except InvalidArchitecture as err:  # rejected by validation, before any training
+            return Outcome("invalid", str(err), seconds=time.perf_counter() - start)
+        except Exception as err:  # the search goes on; the child is recorded with what went wrong
+            self.release()
+            return Outcome(failure_kind(err), f"{type(err).__name__}: {err}", seconds=time.perf_counter() - start)
+        if self.best is None or metrics.accuracy > self.best[1]:
+            self.best = (child.number, metrics.accuracy, network)
+        return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start)
+
+    def test(self, child: Child, final_epochs: int = 0) -> Metrics:
+        """Test accuracy of `child`: as trained in the search, or retrained on train + validation
+        for `final_epochs` epochs when that is > 0."""
+        if final_epochs > 0:
+            network = self._make(child.architecture, seed=self.setup.config.seed * 100003)
+            network.build()
+            train_and_val = Split(torch.cat([self.data.train.x, self.data.val.x]),
+                                  torch.cat([self.data.train.y, self.data.val.y]), "train+val")
+            network.train(train_and_val, final_epochs)
+        elif self.best is not None and self.best[0] == child.number:
+            network = self.best[2]
+        else:  # trained elsewhere or before a restart: rebuild it from its seed (identical on the CPU)
+            network = self.train_network(child.architecture, child.number)
+        return network.evaluate(self.data.test)
+
+    def release(self) -> None:
+        """Let go of a failed child's memory, on the GPU too."""
+        self.network = None
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _make(self, architecture: Architecture, seed: int) -> Network:
+        return self.setup.network(architecture, self.data.input_shape, self.data.num_classes,
+                                  train_config=self.setup.train_config, device=self.device, seed=seed)
+
+
+def failure_kind(error: Exception) -> str:
+    if isinstance(error, ChildTimeout):
+        return "timeout"
+    if isinstance(error, ChildDiverged):
+        return "nan"
+    if isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower():
+        return "oom"
+    return "error"
+
+
+class Executor(abc.ABC):
+    """Runs children for the controller."""
+
+    @abc.abstractmethod
+    def start(self, worker: Worker) -> None:
+        """Get ready to run children as `worker` (the controller's own, in its process) does."""
+
+    @abc.abstractmethod
+    def run(self, children: Sequence[Child]) -> Generator[Outcome, None, None]:
+        """The outcome of each child, in the order of `children`, each as soon as it and the ones
+        before it are done. A child whose worker is lost is an "error" outcome, never a hang."""
+
+    @abc.abstractmethod
+    def test(self, child: Child, final_epochs: int = 0) -> Metrics:
+        """Worker.test() of the best child, where it is cheapest."""
+
+    def describe(self) -> str:
+        """Where the children run, for the progress header."""
+        return ""
+
+    def close(self) -> None:  # noqa: B027 (most executors hold nothing)
+        """Let go of what start() took (processes, a Ray instance)."""
+
+
+class LocalExecutor(Executor):
+    """One child at a time, in the controller's process, on its device (the default)."""
+
+    def __init__(self) -> None:
+        self.worker: Worker | None = None
+
+    def start(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def run(self, children: Sequence[Child]) -> Generator[Outcome, None, None]:
+        assert self.worker is not None, "start() first"
+        for child in children:
+            yield self.worker.run(child)
+
+    def test(self, child: Child, final_epochs: int = 0) -> Metrics:
+        assert self.worker is not None, "start() first"
+        return self.worker.test(child, final_epochs)
+
+
+# --8<-- [start:ray_executor]
+class RayExecutor(Executor):
+    """Children on long-lived Ray actors, each a Worker holding the dataset on its device.
+
+    `address` joins a running cluster ("auto", or "ray://host:port"); None starts a Ray
+    instance sized to this machine. `gpus_per_child` (0.25: four children share a GPU) defaults
+    to 1 when the cluster has GPUs and 0 (children on CPUs) when it has none. An actor that dies
+    is replaced by a new one and its child tried once more there; a child that loses its worker
+    twice is recorded as failed, and one that gets no answer for --child-timeout plus
+    RESTART_GRACE seconds (a lost node) as a timeout.
+    """
+
+    def __init__(self, address: str | None = None, gpus_per_child: float | None = None,
+                 cpus_per_child: float = 1.0, max_workers: int | None = None):
+        if gpus_per_child is not None and not valid_gpu_share(gpus_per_child):
+            raise ValueError(f"--gpus-per-child must be 0, a fraction in (0, 1] or a whole number, "
+                             f"got {gpus_per_child:g}")
+        if not cpus_per_child > 0:
+            raise ValueError(f"cpus per child must be > 0, got {cpus_per_child}")
+        self.address = address
+        self.gpus_per_child = gpus_per_child
+        self.cpus_per_child = cpus_per_child
+        self.max_workers = max_workers
+        self.actors: list[Any] = []
+        self.where: dict[int, Any] = {}  # episode number -> the actor that ran it
+        self._started_ray = False
+        self._summary = ""
+        self._remote: Any = None  # the actor class, with its resources
+        self._args: tuple[Any, ...] = ()  # what every actor is created with
+        self._child_timeout: float | None = None
+
+    def start(self, worker: Worker) -> None:
+        ray = _import_ray()
+        if not ray.is_initialized():
+            init_ray(self.address)
+            self._started_ray = True
+        resources = ray.cluster_resources()
+        gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 0.0)
+        share = (1.0 if gpus else 0.0) if self.gpus_per_child is None else self.gpus_per_child
+        if share > gpus:
+            self.close()
+            raise ValueError(f"--gpus-per-child {share:g} needs a GPU, and the Ray cluster has "
+                             f"{gpus:g}; leave it out to train the children on CPUs")
+        slots = int(gpus / share + 1e-9) if share else int(cpus / self.cpus_per_child + 1e-9)
+        count = max(1, min(slots, self.max_workers or slots))
+        threads = max(1, int(self.cpus_per_child)) if not share else None
+        remote = ray.remote(Worker).options(num_cpus=self.cpus_per_child if not share else 0, num_gpus=share)
+        setup = ray.put(replace(worker.setup, data=_on_cpu(worker.setup.data)))
+        self.actors = [remote.remote(setup, "cuda" if share else "cpu", threads) for _ in range(count)]
+        self._remote = remote
+        self._child_timeout = worker.setup.config.child_timeout
+        self._args = (setup, "cuda" if share else "cpu", threads)
+        ray.get([actor.__ray_ready__.remote() for actor in self.actors])  # the data is on every device now
+        each = f"{share:g} GPU each" if share else f"{self.cpus_per_child:g} CPU each"
+        self._summary = f"{count} Ray worker(s), {each} ({self.address or 'a local Ray instance'})"
+
+    def run(self, children: Sequence[Child]) -> Generator[Outcome, None, None]:
+        ray = _import_ray()
+        done: dict[int, Outcome] = {}  # index in `children` -> outcome
+        running: dict[Any, tuple[int, Any, float, int]] = {}  # ObjectRef -> (index, actor, start, attempt)
+        free = list(self.actors)
+        waiting = [(index, 1) for index in range(len(children))]
+        limit = None if self._child_timeout is None else self._child_timeout + RESTART_GRACE
+        next_out = 0
+        while next_out < len(children):
+            while free and waiting:
+                (index, attempt), actor = waiting.pop(0), free.pop(0)
+                running[actor.run.remote(children[index])] = (index, actor, time.monotonic(), attempt)
+                self.where[children[index].number] = actor
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            for ref in ready:
+                index, actor, _start, attempt = running.pop(ref)
+                try:
+                    done[index] = ray.get(ref)
+                    free.append(actor)
+                except ray.exceptions.RayActorError as err:  # its process or node died: a new worker
+                    free.insert(0, self._replace(actor))
+                    if attempt == 1:  # tries it once more
+                        waiting.insert(0, (index, 2))
+                    else:
+                        done[index] = Outcome("error", "its Ray worker died twice while training it: "
+                                              f"{type(err).__name__}: {_first_line(err)}")
+                except Exception as err:  # Ray could not run the task at all: no use trying again
+                    done[index] = Outcome("error", f"Ray could not run it: {type(err).__name__}: {_first_line(err)}")
+                    free.append(actor)
+            for ref, (index, actor, started, _attempt) in list(running.items()):
+                if limit is not None and time.monotonic() - started > limit:  # lost without a word
+                    del running[ref]
+                    done[index] = Outcome("timeout", f"no answer from its Ray worker in {limit:.0f} s")
+                    free.append(self._replace(actor))
+            while next_out in done:
+                yield done.pop(next_out)
+                next_out += 1
+
+    def test(self, child: Child, final_epochs: int = 0) -> Metrics:
+        ray = _import_ray()
+        actor = self.where.get(child.number, self.actors[0]) if final_epochs == 0 else self.actors[0]
+        try:
+            metrics: Metrics = ray.get(actor.test.remote(child, final_epochs))
+        except Exception:  # that worker is gone: any other one rebuilds the child from its seed
+            metrics = ray.get(self._replace(actor).test.remote(child, final_epochs))
+        return metrics
+
+    def describe(self) -> str:
+        return self._summary
+
+    def close(self) -> None:
+        if not self.actors and not self._started_ray:
+            return
+        ray = _import_ray()
+        for actor in self.actors:
+            with contextlib.suppress(Exception):  # already gone
+                ray.kill(actor)
+        self.actors = []
+        if self._started_ray:  # a Ray instance someone else started is theirs to shut down
+            ray.shutdown()
+            self._started_ray = False
+
+    # --8<-- [end:ray_executor]
+    def _replace(self, actor: Any) -> Any:
+        """A new actor in place of one that died or hangs (the old one is killed, if it still lives)."""
+        ray = _import_ray()
+        with contextlib.suppress(Exception):  # already gone
+            ray.kill(actor, no_restart=True)
+        fresh = self._remote.remote(*self._args)
+        self.actors[self.actors.index(actor)] = fresh
+        self.where = {n: fresh if a is actor else a for n, a in self.where.items()}
+        return fresh
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Join the Ray cluster at `address`, or start a local instance (of `num_cpus`; default: this
+    machine's) whose workers import what this process can import. ValueError if Ray cannot start."""
+    ray = _import_ray()
+    if address not in (None, "auto") and "://" not in address:  # host:port of a head node's GCS: Ray
+        _check_reachable(address)  # itself would wait for it for ever
+    try:
+        if address is None:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
+        else:
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    except Exception as err:  # ConnectionError, RuntimeError, ValueError, depending on how it fails
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise ValueError(f"cannot start Ray ({where}): {type(err).__name__}: {_first_line(err)}") from None
+
+
+def _check_reachable(address: str) -> None:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--ray-address {address!r} is not auto, ray://host:port or host:port")
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as err:
+        raise ValueError(f"cannot start Ray (the Ray cluster at {address}): nothing answers there ({err})") from None
+
+
+def valid_gpu_share(share: float) -> bool:
+    """0 (CPU), a fraction of one GPU, or whole GPUs: what Ray can schedule."""
+    return share == 0 or 0 < share <= 1 or (float(share).is_integer() and share > 0)
+
+
+def _on_cpu(data: Dataset) -> Dataset:
+    def cpu(split: Split) -> Split:
+        return Split(split.x.float().cpu().contiguous(), split.y.cpu(), split.name)
+    return replace(data, train=cpu(data.train), val=cpu(data.val), test=cpu(data.test))
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--executor ray needs Ray: pip install ray (or 'nas-pattern[ray]')") from None
+    return ray

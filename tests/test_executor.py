@@ -1,0 +1,187 @@
+"""Executors: Ray runs the same search as the local executor, survives a worker that dies, and
+a search stopped in the middle of an update resumes to the uninterrupted result with either."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import MatchTarget, blank_dataset, make_match_target
+from nas_pattern import NASController, SearchConfig
+from nas_pattern.agent import AgentConfig, RLAgent
+from nas_pattern.bench import TABLE_PATH
+from nas_pattern.controller import Episode
+from nas_pattern.data import Split
+from nas_pattern.executor import Executor, LocalExecutor, RayExecutor, init_ray
+from nas_pattern.networks.tabular import Table, TabularNetwork
+from nas_pattern.run import args_from_json, make_agent, new_config
+from nas_pattern.run_dir import Recorder, RunDirectory
+from nas_pattern.search_space import CNN_SPACE
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray instance of 2 CPUs for the tests of this module (starting one takes seconds)."""
+    import ray
+
+    init_ray(num_cpus=2)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def table() -> Table:
+    return Table.load(TABLE_PATH)
+
+
+def tabular_search(table: Table, agent: str, executor: Executor, episodes: int = 24, seed: int = 3,
+                   stop_at: int | None = None, recorder_dir: Path | None = None,
+                   restore: tuple[list[Episode], dict[str, Any] | None] | None = None) -> NASController:
+    """A search over the committed table: deterministic children, so runs can be compared exactly."""
+    config = AgentConfig(children_per_update=4, population_size=8, tournament_size=3, seed=seed)
+    controller = NASController(make_agent(agent, table.space, config), table.dataset(),
+                               network=functools.partial(TabularNetwork, table=table),
+                               config=SearchConfig(episodes=episodes, stop_entropy=0.0, seed=seed), executor=executor)
+    try:
+        if restore is not None:
+            controller.restore(*restore)
+        recorder = None
+        if recorder_dir is not None:
+            run_dir = RunDirectory(recorder_dir)
+            run_dir.create({})
+            recorder = Recorder(run_dir, controller)
+        if stop_at is not None:
+            controller.add_callback(lambda e: controller.stop() if e.episode == stop_at else None)
+        controller.search()
+        if recorder is not None:
+            recorder.interrupted()
+    finally:
+        controller.executor.close()
+    return controller
+
+
+def key(e: Episode) -> tuple[Any, ...]:
+    """Everything about an episode but its wall time."""
+    return (e.episode, e.architecture, e.status, e.reason, e.metrics, e.reward, e.baseline, e.cached, e.update)
+
+
+@pytest.mark.parametrize("agent", ["reinforce", "evolution"])
+def test_ray_searches_exactly_what_local_searches(agent: str, table: Table, ray_cluster: None) -> None:
+    local = tabular_search(table, agent, LocalExecutor())
+    remote = tabular_search(table, agent, RayExecutor(max_workers=2))
+    assert [key(e) for e in remote.history] == [key(e) for e in local.history]
+    assert len(remote.history) == 24 and any(e.cached for e in local.history)  # the cache is exercised too
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_a_search_stopped_mid_update_resumes_to_the_uninterrupted_result(executor: str, table: Table,
+                                                                         tmp_path: Path, ray_cluster: None) -> None:
+    """Evolution samples each update's children from the population of its start, so a resume
+    that did not start the interrupted update over would sample other children."""
+    whole = tabular_search(table, "evolution", LocalExecutor())
+    tabular_search(table, "evolution", LocalExecutor(), stop_at=10, recorder_dir=tmp_path)  # 10 = 2 of update 3
+    run_dir = RunDirectory(tmp_path)
+    records, _ = run_dir.read_episodes(table.space)
+    checkpoint = run_dir.read_checkpoint()
+    assert len(records) == 10 and checkpoint is not None and checkpoint["episodes"] == 8
+    resumed = tabular_search(table, "evolution", LocalExecutor() if executor == "local" else RayExecutor(max_workers=2),
+                             restore=(records, checkpoint))
+    assert [key(e) for e in resumed.history] == [key(e) for e in whole.history]
+
+
+def dying(base: type[MatchTarget], victim_seed: int, marker: Path | None) -> type[MatchTarget]:
+    """A child class whose child of seed `victim_seed` kills the process training it: once, if
+    `marker` is given (the file it leaves behind spares the retry), else every time."""
+    def train(self: MatchTarget, data: Split, epochs: int) -> None:
+        if self.seed == victim_seed and (marker is None or not marker.exists()):
+            if marker is not None:
+                marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return type("Dying", (base,), {"train": train})
+
+
+@pytest.mark.parametrize("once", [True, False])
+def test_a_worker_killed_mid_child_is_replaced_and_the_search_finishes(once: bool, tmp_path: Path,
+                                                                       ray_cluster: None) -> None:
+    target = CNN_SPACE.decode([1] * len(CNN_SPACE.num_choices))
+    network = dying(make_match_target(CNN_SPACE, target), victim_seed=2, marker=tmp_path / "died" if once else None)
+    config = SearchConfig(episodes=8, seed=0)
+    controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=4)), blank_dataset(), network=network,
+                               config=config, executor=RayExecutor(max_workers=2))
+    try:
+        result = controller.search()
+    finally:
+        controller.executor.close()
+    assert len(result.episodes) == 8
+    victim = result.episodes[1]  # episode 2: seed 0 * 100003 + 2
+    if once:
+        assert (tmp_path / "died").exists()  # it did die, and the second try succeeded
+        assert all(e.status == "ok" for e in result.episodes)
+    else:
+        assert victim.status == "error" and "died twice" in victim.reason
+        assert all(e.status == "ok" for e in result.episodes if e.architecture != victim.architecture)
+
+
+@pytest.mark.slow
+def test_the_cli_with_ray_writes_the_same_record_as_local(tmp_path: Path) -> None:
+    """Same seed, same architectures and the same kind of run directory; the accuracies agree to
+    within what a different CPU thread count changes in floating point."""
+    runs = {}
+    for executor in ("local", "ray"):
+        run_dir = tmp_path / executor
+        done = subprocess.run([sys.executable, "-m", "nas_pattern.run", "--executor", executor, "--episodes", "4",
+                               "--children-per-update", "2", "--train-limit", "500", "--run-dir", str(run_dir)],
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        runs[executor] = run_dir
+        assert "Testing the best architecture" in done.stdout
+    assert "2 Ray worker(s), 1 CPU each" in done.stdout
+    local, ray = ([json.loads(line) for line in (runs[x] / "episodes.jsonl").read_text().splitlines()]
+                  for x in ("local", "ray"))
+    assert sorted(p.name for p in runs["ray"].iterdir()) == sorted(p.name for p in runs["local"].iterdir())
+    assert [e["architecture"] for e in ray] == [e["architecture"] for e in local]
+    assert [e.keys() for e in ray] == [e.keys() for e in local]
+    for a, b in zip(ray, local, strict=True):
+        assert a["metrics"]["accuracy"] == pytest.approx(b["metrics"]["accuracy"], abs=0.02)
+    summary = json.loads((runs["ray"] / "summary.json").read_text())
+    assert summary["config"]["executor"] == "ray" and summary["test_accuracy"] > 0.3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--gpus-per-child", "0.5"], "--gpus-per-child is for --executor ray"),
+    (["--ray-address", "auto"], "--ray-address is for --executor ray"),
+    (["--executor", "ray", "--gpus-per-child", "1.5"], "must be 0, a fraction in (0, 1] or a whole number"),
+    (["--executor", "ray", "--gpus-per-child", "-1"], "must be >= 0"),
+    (["--executor", "threads"], "invalid choice: 'threads'"),
+    (["--executor", "ray", "--ray-address", "127.0.0.1:1"], "cannot start Ray (the Ray cluster at 127.0.0.1:1): "
+                                                             "nothing answers there"),
+    (["--executor", "ray", "--ray-address", "head-node"], "is not auto, ray://host:port or host:port"),
+    (["--executor", "ray", "--gpus-per-child", "0.25"], "--gpus-per-child 0.25 needs a GPU, and the Ray cluster has 0"),
+])
+def test_bad_executor_flags_get_one_line_and_exit_2_writing_nothing(argv: list[str], message: str,
+                                                                    tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "nas_pattern.run", *argv, "--episodes", "2", "--run-dir",
+                           str(run_dir)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert not run_dir.exists()
+
+
+def test_the_jvm_config_has_the_executor_keys() -> None:
+    config = new_config(args_from_json('{"executor": "ray", "gpus-per-child": 0.25, "ray-address": "auto"}'))
+    assert (config.executor, config.gpus_per_child, config.ray_address) == ("ray", 0.25, "auto")
+    with pytest.raises(ValueError, match="is for --executor ray"):
+        new_config(args_from_json('{"gpus-per-child": 0.25}'))
