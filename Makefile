@@ -32,7 +32,8 @@ BROWSER_TOOLS := /usr/bin/chromium /usr/bin/chromedriver
 run: setup
 	$(PY) -m nas_pattern.run $(ARGS)
 
-# The engine's benchmark: our child trainer against the plain PyTorch loop, and the controller's cost.
+# The engine's benchmark: our child trainer against the plain PyTorch loop, the controller's cost, children
+# per minute local against Ray, and the strategy study.
 bench: setup
 	$(PY) -m nas_pattern.bench $(ARGS)
 

@@ -168,7 +168,7 @@ def test_the_sequence_diagram_calls_methods_that_exist() -> None:
     calls = re.findall(r"->>\s*\w+:\s*(\w+)\(", body)
     assert {"policy", "build", "train", "evaluate", "reward", "update_policy"} <= set(calls)
     for call in calls:
-        assert any(hasattr(python_class(c), call) for c in ("NASController", "RLAgent", "Network")), call
+        assert any(hasattr(python_class(c), call) for c in ("NASController", "RLAgent", "Executor", "Network")), call
 
 
 # ---- links and runnable commands ----

@@ -4,6 +4,9 @@ Sections (all by default, or name some):
   trainer     images/s and test accuracy of the plain PyTorch loop a user would write (torchvision's
               FashionMNIST, a DataLoader of 100, fp32) and of our child trainer; the ratio.
   controller  milliseconds per policy() sample and per update_policy(), and their share of a child.
+  search      children per minute of one fixed search (32 CNN children) with the local executor and
+              with Ray running k = 1, 2, 4, 8 children per device at once (per GPU, or sharing the
+              CPUs when there is none); the ratios to local.
   strategies  on the measured table --table, every search strategy (REINFORCE with and without
               its baseline, actor-critic, random search, regularized evolution, Optuna's TPE) for
               --seeds seeds at each budget: best accuracy found, regret to the table's optimum, how
@@ -37,7 +40,9 @@ from tqdm import tqdm
 
 from nas_pattern import study
 from nas_pattern.agent import AgentConfig, RLAgent
+from nas_pattern.controller import NASController, SearchConfig
 from nas_pattern.data import FASHION_MNIST_DIR, PIXEL_STATS, Split, load_dataset, to_split
+from nas_pattern.executor import Executor, LocalExecutor, RayExecutor, init_ray
 from nas_pattern.networks import CNN, RNN, Metrics, TorchNetwork
 from nas_pattern.networks.tabular import Row, Table
 from nas_pattern.search_space import CNN_SPACE, RNN_SPACE, Architecture, Decision, SearchSpace
@@ -169,6 +174,49 @@ def controller_section(args: argparse.Namespace, device: torch.device) -> None:
           f"the reference CNN on {limit or 'all':} images: {per_child / child:.3%} of the search")
 
 
+SEARCH_CHILDREN = 32  # the fixed search the search section times
+SEARCH_SHARES = (1, 2, 4, 8)  # children per device for the Ray executor
+SEARCH_CPU_TRAIN_LIMIT = 2000  # training images per child on a CPU (all on a GPU)
+
+
+def search_section(args: argparse.Namespace, device: torch.device) -> None:
+    """Children per minute of one fixed search, local against Ray with k children per device."""
+    limit = _train_limit(args, device, SEARCH_CPU_TRAIN_LIMIT)
+    m = max(SEARCH_SHARES)  # children per update: enough to keep every worker of the largest k busy
+    data = load_dataset("fashion-mnist", args.data_dir)
+    config = SearchConfig(episodes=SEARCH_CHILDREN, epochs=args.epochs, train_limit=limit, stop_entropy=0.0,
+                          seed=args.seed)
+    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+    cpus = os.cpu_count() or 1
+    print(f"search: {SEARCH_CHILDREN} CNN children of the default space, {args.epochs} epoch(s) on "
+          f"{limit or len(data.train):,} images each, m = {m}, the same architectures in every row (seed "
+          f"{args.seed}); Ray on this machine ({gpus} GPU(s), {cpus} CPUs); children per minute of the "
+          "search, without the start-up")
+    print(f"  {'executor':<9} {'k':>2} {'workers':>7} {'start s':>7} {'search s':>8} {'children/min':>12} "
+          f"{'vs local':>8} {'best val':>8}")
+    init_ray()
+    local_rate = 0.0
+    runs: list[tuple[str, int, Executor]] = [("local", 1, LocalExecutor())]
+    for k in SEARCH_SHARES:
+        runs.append(("ray", k, RayExecutor(gpus_per_child=1 / k if gpus else 0.0,
+                                           cpus_per_child=1.0 if gpus else cpus / k, max_workers=k * max(gpus, 1))))
+    for name, k, executor in runs:
+        start = time.perf_counter()
+        controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=m, seed=args.seed)), data,
+                                   config=config, train_config=TrainConfig.for_device(device), device=device,
+                                   executor=executor)
+        started = time.perf_counter() - start
+        workers = len(executor.actors) if isinstance(executor, RayExecutor) else 1
+        try:
+            result = controller.search()
+        finally:
+            executor.close()
+        rate = len(result.episodes) / result.seconds * 60
+        local_rate = local_rate or rate
+        print(f"  {name:<9} {k if name == 'ray' else '':>2} {workers:>7} {started:>7.1f} {result.seconds:>8.1f} "
+              f"{rate:>12.1f} {rate / local_rate:>7.2f}x {result.best.accuracy:>8.4f}")
+
+
 def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
     """Train and measure every architecture of TABLE_SPACE once; write the table as it goes."""
     path = Path(args.table)
@@ -291,11 +339,12 @@ def _write_table(path: Path, metadata: dict, rows: dict[Architecture, Row]) -> N
 SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
     "trainer": trainer_section,
     "controller": controller_section,
+    "search": search_section,
     "strategies": strategies_section,
     "tabulate": tabulate_section,
     "tune": tune_section,
 }
-DEFAULT_SECTIONS = ("trainer", "controller", "strategies")
+DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

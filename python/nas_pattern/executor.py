@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from nas_pattern.controller import SearchConfig
 
 EXECUTORS = ("local", "ray")
+WORKER_START_LIMIT = 300.0  # seconds the cluster may take to start the workers and load the data onto them
 RESTART_GRACE = 60.0  # seconds beyond --child-timeout that a Ray worker may take to answer (a restart
 # loads the data again) before its child is recorded as a timeout and the worker replaced
 
@@ -259,8 +260,8 @@ class RayExecutor(Executor):
         self._remote = remote
         self._child_timeout = worker.setup.config.child_timeout
         self._args = (setup, "cuda" if share else "cpu", threads)
-        ray.get([actor.__ray_ready__.remote() for actor in self.actors])  # the data is on every device now
         each = f"{share:g} GPU each" if share else f"{self.cpus_per_child:g} CPU each"
+        self._wait_until_ready(count, each)
         self._summary = f"{count} Ray worker(s), {each} ({self.address or 'a local Ray instance'})"
 
     def run(self, children: Sequence[Child]) -> Generator[Outcome, None, None]:
@@ -326,6 +327,23 @@ class RayExecutor(Executor):
             self._started_ray = False
 
     # --8<-- [end:ray_executor]
+    def _wait_until_ready(self, count: int, each: str) -> None:
+        """Until every actor holds the data on its device; ValueError (and nothing left running) if
+        one fails to start or the cluster cannot place them all in WORKER_START_LIMIT seconds."""
+        ray = _import_ray()
+        refs = [actor.__ray_ready__.remote() for actor in self.actors]
+        ready, pending = ray.wait(refs, num_returns=len(refs), timeout=WORKER_START_LIMIT)
+        try:
+            if pending:
+                raise ValueError(f"the Ray cluster placed {len(ready)} of {count} workers ({each}) in "
+                                 f"{WORKER_START_LIMIT:.0f} s; is it busy, or smaller than it says?")
+            ray.get(ready)
+        except Exception as err:
+            self.close()
+            if isinstance(err, ValueError):
+                raise
+            raise ValueError(f"a Ray worker failed to start: {type(err).__name__}: {_first_line(err)}") from None
+
     def _replace(self, actor: Any) -> Any:
         """A new actor in place of one that died or hangs (the old one is killed, if it still lives)."""
         ray = _import_ray()
