@@ -6,9 +6,9 @@ Executor (LocalExecutor, RayExecutor) runs the children of each policy update on
 """
 
 from nas_pattern.agent import Agent, AgentConfig, EvolutionAgent, RandomAgent, RLAgent, TPEAgent
-from nas_pattern.controller import Episode, InvalidArchitecture, NASController, SearchConfig, SearchResult
+from nas_pattern.controller import Episode, NASController, SearchConfig, SearchResult
 from nas_pattern.data import Dataset, Split, load_dataset
-from nas_pattern.executor import Executor, LocalExecutor, RayExecutor, Worker
+from nas_pattern.executor import Executor, InvalidArchitecture, LocalExecutor, RayExecutor, Worker
 from nas_pattern.networks import CNN, NETWORKS, RNN, Metrics, Network, TorchNetwork
 from nas_pattern.search_space import CNN_SPACE, RNN_SPACE, Architecture, Decision, SearchSpace
 from nas_pattern.trainer import TrainConfig

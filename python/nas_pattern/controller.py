@@ -21,7 +21,6 @@ from nas_pattern.data import Dataset
 from nas_pattern.executor import (
     Child,
     Executor,
-    InvalidArchitecture,
     LocalExecutor,
     NetworkFactory,
     Outcome,
@@ -365,6 +364,3 @@ class NASController:
                 break
             count += 1
         return count
-
-
-__all__ = ["InvalidArchitecture", "NetworkFactory"]  # re-exported: their home is executor.py

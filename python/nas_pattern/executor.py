@@ -82,11 +82,7 @@ class Worker:
             torch.set_num_threads(threads)
         self.setup = setup
         self.device = torch.device(device)
-        layout = setup.train_config.channels_last
-        data = setup.data
-        self.data = replace(data, train=on_device(data.train, self.device, layout),
-                            val=on_device(data.val, self.device, layout),
-                            test=on_device(data.test, self.device, layout))
+        self.data = _on(setup.data, self.device, setup.train_config.channels_last)
         self.network: Network | None = None  # the child trained most recently
         self.best: tuple[int, float, Network] | None = None  # number, accuracy, network of the best so far
 
@@ -255,11 +251,11 @@ class RayExecutor(Executor):
         count = max(1, min(slots, self.max_workers or slots))
         threads = max(1, int(self.cpus_per_child)) if not share else None
         remote = ray.remote(Worker).options(num_cpus=self.cpus_per_child if not share else 0, num_gpus=share)
-        setup = ray.put(replace(worker.setup, data=_on_cpu(worker.setup.data)))
-        self.actors = [remote.remote(setup, "cuda" if share else "cpu", threads) for _ in range(count)]
+        data = _on(worker.setup.data, torch.device("cpu"))  # as loaded (a no-op), unless handed over on a GPU
         self._remote = remote
+        self._args = (ray.put(replace(worker.setup, data=data)), "cuda" if share else "cpu", threads)
         self._child_timeout = worker.setup.config.child_timeout
-        self._args = (setup, "cuda" if share else "cpu", threads)
+        self.actors = [remote.remote(*self._args) for _ in range(count)]
         each = f"{share:g} GPU each" if share else f"{self.cpus_per_child:g} CPU each"
         self._wait_until_ready(count, each)
         self._summary = f"{count} Ray worker(s), {each} ({self.address or 'a local Ray instance'})"
@@ -355,6 +351,12 @@ class RayExecutor(Executor):
         return fresh
 
 
+def _on(data: Dataset, device: torch.device, channels_last: bool = False) -> Dataset:
+    """Every split of `data` on `device` (trainer.on_device: a no-op for a split already there)."""
+    return replace(data, train=on_device(data.train, device, channels_last),
+                   val=on_device(data.val, device, channels_last), test=on_device(data.test, device, channels_last))
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Join the Ray cluster at `address`, or start a local instance (of `num_cpus`; default: this
     machine's) whose workers import what this process can import. ValueError if Ray cannot start."""
@@ -385,12 +387,6 @@ def _check_reachable(address: str) -> None:
 def valid_gpu_share(share: float) -> bool:
     """0 (CPU), a fraction of one GPU, or whole GPUs: what Ray can schedule."""
     return share == 0 or 0 < share <= 1 or (float(share).is_integer() and share > 0)
-
-
-def _on_cpu(data: Dataset) -> Dataset:
-    def cpu(split: Split) -> Split:
-        return Split(split.x.float().cpu().contiguous(), split.y.cpu(), split.name)
-    return replace(data, train=cpu(data.train), val=cpu(data.val), test=cpu(data.test))
 
 
 def _first_line(error: Exception) -> str:
