@@ -15,6 +15,7 @@ from nas_pattern import (
     EvolutionAgent,
     Metrics,
     NASController,
+    Network,
     RandomAgent,
     RLAgent,
     SearchConfig,
@@ -107,7 +108,7 @@ def test_update_uses_only_rewarded_samples_and_keeps_the_rest() -> None:
     agent.reward(metrics(0.7))
     stats = agent.update_policy()
     assert 0.0 < stats["entropy"] <= 1.0
-    assert len(agent.pending) == 1 and agent.pending[0].accuracy is None
+    assert len(agent.pending) == 1 and agent.pending[0].score is None
     assert agent.updates == 1
 
 
@@ -229,3 +230,86 @@ def test_evolution_mutates_the_tournament_winner_in_one_decision() -> None:
         assert sum(a != b for a, b in zip(child, best, strict=True)) == 1
         agent.pending.clear()
     assert len(agent.population) == 4  # the oldest died as each new one came
+
+
+# ---- skip connections and variable depth; the size-aware reward ----
+
+DEEP = SearchSpace((Decision("a", (1, 2)),), max_layers=3, min_layers=1, skip_connections=True)
+
+
+@pytest.mark.parametrize("name", ["reinforce", "random"])
+def test_probability_is_a_distribution_over_a_skip_and_depth_space(name: str) -> None:
+    agent = AGENTS[name](DEEP, 1)
+    drive(agent, lambda a: 0.2 * len(a) + 0.1 * len(a.outputs), 12)  # a trained, non-uniform policy
+    total = sum(agent.probability(a) for a in DEEP)
+    assert total == pytest.approx(1.0, abs=1e-5)
+
+
+def test_evolution_mutates_only_the_decisions_its_parent_uses() -> None:
+    agent = AGENTS["evolution"](DEEP, 2)
+    drawn = drive(agent, lambda a: 0.1 * len(a), 60)
+    assert all(DEEP.validate(a) == [] for a in drawn)
+    assert len(set(drawn[6:])) > 6  # mutations keep finding new architectures, not copies of unused steps
+    assert math.isnan(agent.probability(drawn[0]))  # several index lists per architecture: it cannot say
+
+
+def test_the_size_aware_objective_is_mnasnets_soft_form() -> None:
+    config = AgentConfig(reward="accuracy-size", target_params=20_000)
+    at = Metrics(accuracy=0.9, loss=0.3, params=20_000, train_seconds=1.0)
+    assert config.objective(at) == 0.9  # at or under the target only accuracy counts
+    assert config.objective(replace(at, params=5_000)) == 0.9
+    assert config.objective(replace(at, params=40_000)) == pytest.approx(0.9 * 2 ** -0.07)
+    assert config.objective(replace(at, params=200_000)) == pytest.approx(0.9 * 10 ** -0.07)
+    heavier = replace(config, size_weight=-0.5)
+    assert heavier.objective(replace(at, params=80_000)) == pytest.approx(0.9 * 4 ** -0.5)
+    assert AgentConfig().objective(replace(at, params=10 ** 9)) == 0.9  # the default ignores size
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"reward": "accuracy-size"}, "needs a target parameter count >= 1, got None"),
+    ({"reward": "accuracy-size", "target_params": 0}, "needs a target parameter count >= 1, got 0"),
+    ({"target_params": 10}, "a target parameter count is for the accuracy-size reward"),
+    ({"reward": "accuracy-size", "target_params": 10, "size_weight": 0.07}, "size weight must be a negative"),
+    ({"reward": "latency"}, "reward must be one of accuracy, accuracy-size"),
+])
+def test_a_bad_reward_config_is_refused(kwargs, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        AgentConfig(**kwargs)
+
+
+SIZES = SearchSpace((Decision("width", (1, 8)),), max_layers=1)
+
+
+class EquallyAccurate(Network):
+    """Every child is 80% accurate; its size is its width times 10,000 parameters."""
+
+    def build(self) -> None:
+        pass
+
+    def train(self, data, epochs: int) -> None:
+        pass
+
+    def evaluate(self, data) -> Metrics:
+        return Metrics(accuracy=0.8, loss=0.5, params=10_000 * int(self.architecture[0]["width"]), train_seconds=0.0)
+
+    @property
+    def layers(self) -> list[str]:
+        return []
+
+
+@pytest.mark.parametrize("name", ["reinforce", "evolution"])
+def test_the_size_aware_reward_prefers_the_smaller_of_equally_accurate_children(name: str) -> None:
+    config = AgentConfig(seed=3, children_per_update=4, reward="accuracy-size", target_params=10_000,
+                         population_size=6, tournament_size=3)
+    agent = RLAgent(SIZES, config) if name == "reinforce" else EvolutionAgent(SIZES, config)
+    small, large = SIZES.decode([0]), SIZES.decode([1])
+    controller = NASController(agent, blank_dataset(), network=EquallyAccurate,
+                               config=SearchConfig(episodes=60, stop_entropy=0.0))
+    result = controller.search()
+    assert result.best.architecture == small  # the accuracy reward would keep the first of equals, whichever
+    if name == "reinforce":
+        assert agent.probability(small) > 0.8 > agent.probability(large)
+    else:  # evolution's reward is the objective itself
+        rewards = {e.architecture: e.reward for e in result.episodes}
+        assert rewards[small] == 0.8 and rewards[large] == pytest.approx(0.8 * 8 ** -0.07)
+    assert [e.architecture for e in result.pareto_front] == [small]  # the larger is dominated

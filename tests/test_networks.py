@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -126,3 +129,70 @@ def test_rnn_refuses_an_unknown_cell() -> None:
             {"name": "dropout_rate", "choices": [0.0]}, {"name": "bidirectional", "choices": [False]}]
     with pytest.raises(ValueError, match="choice 'transformer' is not one of \\['gru', 'lstm', 'rnn'\\]"):
         RNN.check_space(SearchSpace.from_json({"decisions": rows}))
+
+
+# ---- skip connections and variable depth (the shipped example space) ----
+
+SKIP_SPACE = SearchSpace.load(Path(__file__).parents[1] / "docs" / "examples" / "cnn-skips.json")
+LAYER = {"filters": 8, "kernel_size": 3, "pool_size": 1, "dropout_rate": 0.0}
+SKIP_ARCHITECTURES = {  # inputs per layer; pool sizes make the joined maps differ in size
+    "depth 1": ([LAYER], [[0]]),
+    "L3 <- L1,L2 across a pooling": ([LAYER, {**LAYER, "pool_size": 2}, {**LAYER, "filters": 16}], [[0], [1], [1, 2]]),
+    "two branches into the classifier": ([LAYER, {**LAYER, "pool_size": 2}, {**LAYER, "dropout_rate": 0.25}],
+                                         [[0], [1], [1]]),
+    "depth 4, every skip": ([{**LAYER, "pool_size": 2}] * 4, [[0], [1], [1, 2], [1, 2, 3]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SKIP_ARCHITECTURES))
+def test_skip_and_depth_architectures_keep_the_network_contract(name: str, small_fashion: Dataset) -> None:
+    layers, inputs = SKIP_ARCHITECTURES[name]
+    architecture = SKIP_SPACE.parse({"layers": layers, "inputs": inputs})
+    assert SKIP_SPACE.parse(json.loads(json.dumps(architecture.to_json()))) == architecture  # JSON round trip
+    assert architecture.describe().endswith(f"classifier <- {','.join(f'L{j}' for j in architecture.outputs)}")
+    network = CNN(architecture, small_fashion.input_shape, small_fashion.num_classes, seed=1)
+    assert network.validate() == []
+    network.build()
+    assert network.module is not None
+    assert network.module(small_fashion.train.x[:5]).shape == (5, small_fashion.num_classes)
+    subset = small_fashion.train.head(256)
+    before = network.evaluate(subset).loss
+    network.train(subset, epochs=1)
+    assert network.evaluate(subset).loss < before
+
+
+def test_joined_inputs_concatenate_channels_after_pooling_to_the_smallest_map() -> None:
+    layers, inputs = SKIP_ARCHITECTURES["L3 <- L1,L2 across a pooling"]
+    network = CNN(SKIP_SPACE.parse({"layers": layers, "inputs": inputs}), (1, 28, 28), 10)
+    network.build()
+    # L1 1->8 (28x28), L2 8->8 then pooled (14x14), L3 reads L1 (pooled to 14x14) and L2: 16 channels in
+    conv = (1 * 9 * 8 + 8) + (8 * 9 * 8 + 8) + (16 * 9 * 16 + 16)
+    assert network.params == conv + (16 * 14 * 14 * 10 + 10)
+    layers, inputs = SKIP_ARCHITECTURES["two branches into the classifier"]
+    network = CNN(SKIP_SPACE.parse({"layers": layers, "inputs": inputs}), (1, 28, 28), 10)
+    network.build()  # the classifier reads L2 (14x14) and L3 (28x28, pooled to 14x14): 16 channels
+    assert network.params == (1 * 9 * 8 + 8) + 2 * (8 * 9 * 8 + 8) + (16 * 14 * 14 * 10 + 10)
+
+
+def test_a_graph_that_pools_below_one_pixel_is_invalid_not_a_crash() -> None:
+    pooled = {**LAYER, "pool_size": 2}
+    architecture = SKIP_SPACE.parse({"layers": [pooled] * 4, "inputs": [[0], [1], [2], [3]]})
+    assert CNN(architecture, (1, 8, 8), 10).validate() == [
+        "layer 3 pools by 2 and shrinks the feature map below 1x1 (input 8x8)"]
+    assert CNN(architecture, (1, 16, 16), 10).validate() == []
+
+
+def test_the_rnn_takes_variable_depth_but_refuses_skip_connections() -> None:
+    deep_rnn = SearchSpace(RNN_SPACE.decisions, max_layers=3, min_layers=1, layer_format=RNN_SPACE.layer_format)
+    RNN.check_space(deep_rnn)
+    for architecture in sampled_from(deep_rnn, 6):
+        network = RNN(architecture, (1, 28, 28), 10)
+        network.build()
+        assert network.module is not None and network.module(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(ValueError, match="the RNN network does not build skip connections"):
+        RNN.check_space(SearchSpace(RNN_SPACE.decisions, max_layers=2, skip_connections=True))
+
+
+def sampled_from(space: SearchSpace, count: int) -> list[Architecture]:
+    agent = RandomAgent(space)
+    return [agent.policy() for _ in range(count)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -98,6 +99,15 @@ def _truncated_mnist(tmp_path: Path) -> list[str]:
     return ["--dataset", "mnist", "--data-dir", str(directory)]
 
 
+SKIP_SPACE = Path(__file__).parents[1] / "docs" / "examples" / "cnn-skips.json"  # the shipped example
+
+
+def _space_file(tmp_path: Path, data: dict) -> str:
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
 def _a_file(tmp_path: Path) -> str:
     path = tmp_path / "a-file"
     path.write_text("not a directory")
@@ -118,6 +128,16 @@ BAD_FLAGS = [
     (_truncated_mnist, "train-images-idx3-ubyte holds 984 bytes of data, its header promises 94080"),
     (lambda t: ["--child-timeout", "0"], "argument --child-timeout: must be > 0, got 0"),
     (lambda t: ["--network", "mlp"], "argument --network: invalid choice: 'mlp'"),
+    (lambda t: ["--target-params", "20000"], "--target-params is for --reward accuracy-size"),
+    (lambda t: ["--size-weight", "-0.1"], "--size-weight is for --reward accuracy-size"),
+    (lambda t: ["--reward", "accuracy-size"], "--reward accuracy-size needs --target-params N"),
+    (lambda t: ["--reward", "accuracy-size", "--target-params", "0"], "argument --target-params: must be >= 1"),
+    (lambda t: ["--reward", "accuracy-size", "--target-params", "9", "--size-weight", "0.07"],
+     "argument --size-weight: must be a negative number such as -0.07, got 0.07"),
+    (lambda t: ["--reward", "latency"], "argument --reward: invalid choice: 'latency'"),
+    (lambda t: ["--network", "rnn", "--space", str(SKIP_SPACE)], "the RNN network does not build skip connections"),
+    (lambda t: ["--space", _space_file(t, {**json.loads(SKIP_SPACE.read_text()), "min_layers": 5})],
+     "min_layers must be an integer in 1..max_layers (4), got 5"),
 ]
 BAD_RUN_DIRS = [
     (lambda t: ["--run-dir", _a_file(t) + "/run"], "cannot be created: "),
@@ -188,3 +208,26 @@ def test_children_that_all_time_out_end_the_search_with_one_clear_line(tmp_path:
                            "(timeout); the last said: ChildTimeout: ran past its time limit (--child-timeout)")
     assert out.count("timeout: ChildTimeout") == 3
     assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) == 3  # all recorded
+
+
+def test_skips_depth_and_the_size_aware_reward_from_the_command_line(tmp_path: Path, capsys) -> None:
+    run_dir = tmp_path / "run"
+    code, out, err = cli(["--space", str(SKIP_SPACE), "--reward", "accuracy-size", "--target-params", "20000",
+                          "--episodes", "6", "--children-per-update", "3", "--train-limit", "300",
+                          "--run-dir", str(run_dir)], capsys)
+    assert code == 0, err
+    best = next(line for line in out.splitlines() if line.startswith("Best architecture"))
+    assert "L1: conv" in best and "classifier <- L" in best  # the connections are shown
+    assert "Reward objective" in out and "Pareto front" in out
+    summary = json.loads((run_dir / "summary.json").read_text())
+    front = summary["pareto_front"]
+    assert front and [p["params"] for p in front] == sorted(p["params"] for p in front)
+    assert all(a["val_accuracy"] < b["val_accuracy"] for a, b in itertools.pairwise(front))
+    trained = [json.loads(line) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
+    for episode in trained:  # no trained child beats a front member in both accuracy and size
+        metrics = episode["metrics"]
+        if metrics:
+            assert not any(metrics["accuracy"] > p["val_accuracy"] and metrics["params"] < p["params"] for p in front)
+        assert "inputs" in episode["architecture"]
+    for figure in ("search.png", "pareto.png", "best.png"):
+        assert (run_dir / figure).stat().st_size > 1000

@@ -62,7 +62,7 @@ def test_booleans_are_not_numbers() -> None:
 def test_decode_rejects_bad_indices() -> None:
     with pytest.raises(ValueError, match="expected 8 choice indices, got 3"):
         CNN_SPACE.decode([0, 0, 0])
-    with pytest.raises(ValueError, match="choice index 9 out of range for 'filters'"):
+    with pytest.raises(ValueError, match="choice index 9 out of range for 'l1_filters'"):
         CNN_SPACE.decode([9] + [0] * 7)
 
 
@@ -143,3 +143,83 @@ def test_architectures_round_trip_through_json(data, draw) -> None:
     assert space.parse(json.loads(text)) == architecture
     assert Architecture.from_json(json.loads(text)) == architecture
     assert space.encode(architecture) == indices
+
+
+# ---- skip connections and variable depth ----
+
+DEEP = SearchSpace((Decision("width", (1, 2)), Decision("act", ("relu", "tanh"))), max_layers=4, min_layers=2,
+                   skip_connections=True, layer_format="{act} {width}")
+
+
+def test_a_skip_and_depth_space_holds_each_architecture_once() -> None:
+    small = SearchSpace((Decision("w", (1, 2)),), max_layers=3, min_layers=1, skip_connections=True)
+    seen = list(small)
+    # depth 1: 2; depth 2: 2*2 (L2 reads L1); depth 3: 2**3 * 3 (L3 reads L1, L2 or both)
+    assert len(seen) == len(set(seen)) == small.size == 2 + 4 + 24
+    for architecture in seen:
+        assert small.decode(small.encode(architecture)) == architecture
+        assert small.parse(json.loads(json.dumps(architecture.to_json()))) == architecture
+        for indices in small.encodings(architecture):  # every way of sampling it, whatever the unused steps
+            for tail in range(2):
+                assert small.decode(indices + [tail] * (len(small.num_choices) - len(indices))) == architecture
+
+
+def test_the_controller_steps_of_a_skip_and_depth_space() -> None:
+    assert DEEP.step_names == [
+        "depth", "l1_width", "l1_act", "l2_width", "l2_act", "l2_from_l1", "l3_width", "l3_act", "l3_from_l1",
+        "l3_from_l2", "l4_width", "l4_act", "l4_from_l1", "l4_from_l2", "l4_from_l3"]
+    assert DEEP.num_choices == [3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]
+    two = DEEP.decode([0, 1, 0, 0, 1, 0] + [1] * 9)  # depth 2: the layers after it are sampled, then dropped
+    assert len(two) == 2 and two.inputs == ((0,), (1,))  # L2 selected nothing: it reads L1
+    assert two.describe() == "L1: relu 2 | L2 <- L1: tanh 1 | classifier <- L2"
+    assert DEEP.used_steps(DEEP.encode(two)) == 6
+
+
+def test_describe_shows_the_connections_and_what_feeds_the_classifier() -> None:
+    architecture = DEEP.parse({"layers": [{"width": 1, "act": "relu"}] * 3, "inputs": [[0], [1], [1, 2]]})
+    assert architecture.describe() == "L1: relu 1 | L2 <- L1: relu 1 | L3 <- L1,L2: relu 1 | classifier <- L3"
+    branching = DEEP.parse({"layers": [{"width": 1, "act": "relu"}] * 3, "inputs": [[0], [1], [1]]})
+    assert branching.outputs == (2, 3)
+    assert branching.describe().endswith("| L3 <- L1: relu 1 | classifier <- L2,L3")
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    ({"layers": [{"width": 1, "act": "relu"}], "inputs": [[0]]}, "has 1 layers, the space has 2 to 4"),
+    ({"layers": [{"width": 1, "act": "relu"}] * 2, "inputs": [[0], [2]]}, "layer 1 reads [2]; it must read"),
+    ({"layers": [{"width": 1, "act": "relu"}] * 2, "inputs": [[0], []]}, "layer 1 reads []; it must read"),
+    ({"layers": [{"width": 1, "act": "relu"}] * 2}, "the space has skip connections, so every layer lists"),
+    ({"layers": [{"width": 1, "act": "relu"}] * 2, "inputs": [[0], "1"]}, "'inputs' must be a list of lists"),
+    ({"layers": [{"width": 1, "act": "relu"}] * 2, "edges": []}, "unknown key(s) ['edges']"),
+])
+def test_architectures_outside_a_skip_and_depth_space_are_refused_with_a_reason(data, reason: str) -> None:
+    with pytest.raises(ValueError) as error:
+        DEEP.parse(data)
+    assert reason in str(error.value)
+
+
+def test_skip_connections_are_refused_by_a_space_without_them() -> None:
+    with pytest.raises(ValueError, match="has skip connections \\('inputs'\\); the space has none"):
+        CNN_SPACE.parse({"layers": [{"filters": 8, "kernel_size": 1, "pool_size": 1, "dropout_rate": 0}] * 2,
+                         "inputs": [[0], [1]]})
+
+
+def test_a_skip_and_depth_space_file_round_trips_and_plain_files_keep_their_form(tmp_path) -> None:
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(DEEP.to_json()))
+    assert SearchSpace.load(path) == DEEP
+    assert set(CNN_SPACE.to_json()) == {"max_layers", "layer_format", "decisions"}  # no new keys for old spaces
+    assert SearchSpace(CNN_SPACE.decisions, 2, min_layers=2) == SearchSpace(CNN_SPACE.decisions, 2)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"max_layers": 2, "min_layers": 3, "decisions": [{"name": "w", "choices": [1]}]},
+     "min_layers must be an integer in 1..max_layers (2), got 3"),
+    ({"skip_connections": "yes", "decisions": [{"name": "w", "choices": [1]}]},
+     "skip_connections must be true or false, got 'yes'"),
+    ({"skip_connections": True, "decisions": [{"name": "from_l1", "choices": [1]}]},
+     "must be a name not starting with 'from_l'"),
+])
+def test_bad_depth_and_skip_settings_are_named(data, message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        SearchSpace.from_json(data, source="space.json")
+    assert str(error.value).startswith("space.json: ") and message in str(error.value)

@@ -84,6 +84,8 @@ def _lines(path: Path) -> list[str]:
     (lambda lines: [*lines[:2], lines[2].replace(",0.5,", ",half,", 1), *lines[3:]], "line 3: could not convert"),
     (lambda lines: lines[:-1], "it holds 255 of the 256 architectures of its space; finish it"),
     (lambda lines: lines[:2], "it holds no rows"),
+    (lambda lines: [lines[0].replace('"max_layers": 2', '"max_layers": 2, "min_layers": 1'), *lines[1:]],
+     "a table holds a space of fixed depth without skip connections"),
 ])
 def test_a_malformed_table_is_refused_with_one_line(table_file: Path, corrupt, message: str) -> None:
     table_file.write_text("\n".join(corrupt(_lines(table_file))) + "\n")

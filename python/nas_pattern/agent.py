@@ -25,6 +25,8 @@ from nas_pattern.networks.base import Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
 
 Baseline = Literal["ema", "critic", "none"]
+Reward = Literal["accuracy", "accuracy-size"]
+REWARDS = ("accuracy", "accuracy-size")
 NO_SAMPLE = "reward() called without a sample from policy() waiting for it"  # every agent's refusal
 
 
@@ -46,8 +48,20 @@ class AgentConfig:
     population_size: int = 20  # EvolutionAgent: architectures alive at once (the oldest dies first)
     tournament_size: int = 5  # EvolutionAgent: architectures sampled to pick each parent
     seed: int = 0  # seeds the sampling generator and the controller's initial weights
+    reward: Reward = "accuracy"  # what the search maximises: see objective()
+    target_params: int | None = None  # accuracy-size: the parameter count above which size costs reward
+    size_weight: float = -0.07  # accuracy-size: the exponent w applied above the target (MnasNet's soft form)
 
     def __post_init__(self) -> None:
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
+        if self.reward == "accuracy-size" and (self.target_params is None or self.target_params < 1):
+            raise ValueError(f"the accuracy-size reward needs a target parameter count >= 1, got {self.target_params}")
+        if self.reward == "accuracy" and self.target_params is not None:
+            raise ValueError("a target parameter count is for the accuracy-size reward; the accuracy reward "
+                             "ignores size")
+        if not (math.isfinite(self.size_weight) and self.size_weight < 0):
+            raise ValueError(f"size weight must be a negative number (MnasNet uses -0.07), got {self.size_weight}")
         if self.children_per_update < 1:
             raise ValueError(f"children per update must be >= 1, got {self.children_per_update}")
         if self.baseline not in ("ema", "critic", "none"):
@@ -63,6 +77,21 @@ class AgentConfig:
         if not 1 <= self.tournament_size <= self.population_size:
             raise ValueError(f"tournament size must be between 1 and the population size "
                              f"({self.population_size}), got {self.tournament_size}")
+
+    # --8<-- [start:objective]
+    def objective(self, metrics: Metrics) -> float:
+        """What the search maximises for a child with these metrics (the reward before any baseline).
+
+        accuracy:       its validation accuracy.
+        accuracy-size:  accuracy * (params / target_params) ** w, with w = size_weight (-0.07) when
+                        params > target_params and w = 0 otherwise: MnasNet's soft constraint (Tan et
+                        al., 2019). At or under the target only accuracy counts; twice the target costs
+                        about 5% of the accuracy, ten times about 15%.
+        """
+        if self.reward == "accuracy-size" and self.target_params is not None and metrics.params > self.target_params:
+            return metrics.accuracy * (metrics.params / self.target_params) ** self.size_weight
+        return metrics.accuracy
+    # --8<-- [end:objective]
 
 
 class Agent(abc.ABC):
@@ -84,7 +113,8 @@ class Agent(abc.ABC):
 
     @abc.abstractmethod
     def value_function(self) -> float:
-        """The baseline: the accuracy the agent expects of its next sample (NaN while it has no estimate)."""
+        """The baseline: the score (config.objective) the agent expects of its next sample (NaN while it
+        has no estimate)."""
 
     @abc.abstractmethod
     def update_policy(self) -> dict[str, float]:
@@ -116,7 +146,7 @@ class RLAgent(Agent):
                                             temperature=self.config.temperature)
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.config.learning_rate)
         self.generator = torch.Generator().manual_seed(self.config.seed)
-        self.baseline: float | None = None  # moving average of accuracy; None until the first reward
+        self.baseline: float | None = None  # moving average of the score; None until the first reward
         self.pending: list[Sample] = []  # sampled since the last update, in order
         self.updates = 0
 
@@ -129,16 +159,16 @@ class RLAgent(Agent):
 
     # --8<-- [start:rl_reward]
     def reward(self, metrics: Metrics) -> float:
-        sample = next((s for s in self.pending if s.accuracy is None), None)
+        sample = next((s for s in self.pending if s.score is None), None)
         if sample is None:
             raise RuntimeError(NO_SAMPLE)
-        sample.accuracy = metrics.accuracy
+        sample.score = score = self.config.objective(metrics)  # the accuracy (size-weighted if asked)
         if self.config.baseline == "ema" and self.baseline is None:
-            self.baseline = metrics.accuracy  # the first reward starts the average: its advantage is 0
-        sample.advantage = _clip(metrics.accuracy - self.value_function(), self.config.reward_clip)
+            self.baseline = score  # the first reward starts the average: its advantage is 0
+        sample.advantage = _clip(score - self.value_function(), self.config.reward_clip)
         if self.config.baseline == "ema":
             decay = self.config.baseline_decay
-            self.baseline = decay * self.value_function() + (1 - decay) * metrics.accuracy
+            self.baseline = decay * self.value_function() + (1 - decay) * score
         return sample.advantage
 
     def value_function(self) -> float:
@@ -156,18 +186,18 @@ class RLAgent(Agent):
     # --8<-- [start:update_policy]
     def update_policy(self) -> dict[str, float]:
         """One REINFORCE step:  loss = -mean_b[ w_b * sum_t log pi(a_bt) * A_bt ] - beta * H + c * critic error."""
-        batch = [s for s in self.pending if s.accuracy is not None]
+        batch = [s for s in self.pending if s.score is not None]
         if not batch:
             return {}
         actions = torch.tensor([s.actions for s in batch])  # (B, T)
-        accuracy = torch.tensor([s.accuracy for s in batch]).unsqueeze(1)  # (B, 1): the reward, at the end
+        score = torch.tensor([s.score for s in batch]).unsqueeze(1)  # (B, 1): the reward, at the end
         rollout = self.controller(len(batch), actions=actions, epsilon=self.config.epsilon)
         loss = torch.zeros(())
         if rollout.values is not None:  # actor-critic: a baseline per decision, V(choices so far)
-            advantage = (accuracy - rollout.values).detach()  # (B, T)
+            advantage = (score - rollout.values).detach()  # (B, T)
             if self.config.reward_clip is not None:
                 advantage = advantage.clamp(-self.config.reward_clip, self.config.reward_clip)
-            loss = loss + self.config.critic_weight * (accuracy - rollout.values).pow(2).mean()
+            loss = loss + self.config.critic_weight * (score - rollout.values).pow(2).mean()
         else:  # the advantage reward() computed against the baseline of its time
             advantage = torch.tensor([s.advantage for s in batch]).unsqueeze(1)  # (B, 1)
         # Exploration draws actions from mu = (1 - eps) * pi + eps * uniform, not from pi. The
@@ -181,16 +211,21 @@ class RLAgent(Agent):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.controller.parameters(), self.config.grad_clip)
         self.optimizer.step()
-        self.pending = [s for s in self.pending if s.accuracy is None]
+        self.pending = [s for s in self.pending if s.score is None]
         self.updates += 1
         return {"loss": float(loss.detach()), "entropy": _normalised_entropy(rollout.entropies, self.space),
-                "mean_accuracy": float(accuracy.mean())}
+                "mean_score": float(score.mean())}
 
     # --8<-- [end:update_policy]
     def probability(self, architecture: Architecture) -> float:
-        actions = torch.tensor([self.space.encode(architecture)])
+        # Summed over every way of sampling it; the steps after an encoding's used ones do not matter
+        # (they come last, so they sum out to 1) and are left out of its product.
+        encodings = self.space.encodings(architecture)
+        steps = len(self.space.num_choices)
+        actions = torch.tensor([e + [0] * (steps - len(e)) for e in encodings])  # (B, T)
         with torch.no_grad():
-            return float(self.controller(1, actions=actions).log_probs.sum().exp())
+            log_probs = self.controller(len(encodings), actions=actions).log_probs  # (B, T)
+        return sum(float(log_probs[b, :len(e)].sum().exp()) for b, e in enumerate(encodings))
 
     def state_dict(self) -> dict[str, Any]:
         return copy.deepcopy({
@@ -207,7 +242,9 @@ class RLAgent(Agent):
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.baseline = state["baseline"]
-        self.pending = [Sample(**s) for s in state["pending"]]
+        # Checkpoints written before the size-aware reward called the score "accuracy".
+        self.pending = [Sample(**{"score" if k == "accuracy" else k: v for k, v in s.items()})
+                        for s in state["pending"]]
         self.updates = state["updates"]
 
 
@@ -227,7 +264,7 @@ class RandomAgent(Agent):
         if not self.waiting:
             raise RuntimeError(NO_SAMPLE)
         self.waiting -= 1
-        return metrics.accuracy
+        return self.config.objective(metrics)
 
     def value_function(self) -> float:
         return 0.0
@@ -236,7 +273,7 @@ class RandomAgent(Agent):
         return {"entropy": 1.0}
 
     def probability(self, architecture: Architecture) -> float:
-        return 1.0 / self.space.size
+        return sum(1.0 / math.prod(self.space.num_choices[:len(e)]) for e in self.space.encodings(architecture))
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.getstate(), "waiting": self.waiting}
@@ -259,6 +296,7 @@ class EvolutionAgent(Agent):
         self.population: deque[tuple[list[int], float]] = deque(maxlen=self.config.population_size)
         self.pending: deque[list[int]] = deque()  # sampled, waiting for their rewards, in order
         self.mutable = [t for t, n in enumerate(space.num_choices) if n > 1]  # steps a mutation can change
+        self.exact = not (space.variable_depth or space.skip_connections)  # one way to sample each architecture
 
     def policy(self) -> Architecture:
         if len(self.population) + len(self.pending) < self.config.population_size or not self.mutable:
@@ -267,7 +305,8 @@ class EvolutionAgent(Agent):
             sample = sorted(self.rng.sample(range(len(self.population)), self.config.tournament_size))
             parent = max(sample, key=lambda i: self.population[i][1])  # the oldest of equals
             actions = list(self.population[parent][0])
-            step = self.rng.choice(self.mutable)
+            used = self.space.used_steps(actions)  # a change beyond them would give the parent again
+            step = self.rng.choice([t for t in self.mutable if t < used])
             others = [c for c in range(self.space.num_choices[step]) if c != actions[step]]
             actions[step] = self.rng.choice(others)
         self.pending.append(actions)
@@ -276,8 +315,9 @@ class EvolutionAgent(Agent):
     def reward(self, metrics: Metrics) -> float:
         if not self.pending:
             raise RuntimeError(NO_SAMPLE)
-        self.population.append((self.pending.popleft(), metrics.accuracy))
-        return metrics.accuracy
+        score = self.config.objective(metrics)
+        self.population.append((self.pending.popleft(), score))
+        return score
 
 # --8<-- [end:evolution]
     def value_function(self) -> float:
@@ -289,6 +329,8 @@ class EvolutionAgent(Agent):
         return {"entropy": diversity(self.space, [actions for actions, _ in self.population])}
 
     def probability(self, architecture: Architecture) -> float:
+        if not self.exact:
+            return math.nan  # several index sequences give one architecture: the sum below would miss some
         target = self.space.encode(architecture)
         size, k = len(self.population), self.config.tournament_size
         if size + len(self.pending) < self.config.population_size or not self.mutable:
@@ -344,9 +386,10 @@ class TPEAgent(Agent):
     def reward(self, metrics: Metrics) -> float:
         if not self.pending:
             raise RuntimeError(NO_SAMPLE)
-        self.study.tell(self.pending.popleft(), metrics.accuracy)
-        self.told.append(metrics.accuracy)
-        return metrics.accuracy
+        score = self.config.objective(metrics)
+        self.study.tell(self.pending.popleft(), score)
+        self.told.append(score)
+        return score
 
     def value_function(self) -> float:
         return sum(self.told) / len(self.told) if self.told else math.nan
@@ -393,8 +436,8 @@ class Sample:
     """An architecture the RLAgent drew, waiting for its reward and the next update."""
 
     actions: list[int]  # choice indices, one per decision
-    accuracy: float | None = None  # set by reward()
-    advantage: float = 0.0  # accuracy minus the baseline when it was rewarded (clipped)
+    score: float | None = None  # set by reward(): config.objective(metrics)
+    advantage: float = 0.0  # the score minus the baseline when it was rewarded (clipped)
 
 
 def _clip(advantage: float, limit: float | None) -> float:

@@ -133,6 +133,17 @@ class SearchResult:
         return self.stop_reason == "converged"
 
     @property
+    def pareto_front(self) -> list[Episode]:
+        """The trained children no other is better than in both accuracy and size: fewest parameters
+        first, each more accurate than every smaller one (of equals, the earliest)."""
+        trained = [e for e in self.episodes if e.status == "ok" and not e.cached and e.metrics is not None]
+        front: list[Episode] = []
+        for e in sorted(trained, key=lambda e: (e.metrics.params, -e.accuracy, e.episode)):  # type: ignore[union-attr]
+            if not front or e.accuracy > front[-1].accuracy:
+                front.append(e)
+        return front
+
+    @property
     def counts(self) -> dict[str, int]:
         """Children by outcome; trained + cached + the failures add up to episodes."""
         fresh = [e for e in self.episodes if not e.cached]
@@ -154,6 +165,8 @@ class SearchResult:
             "stop_reason": self.stop_reason,
             "seconds": self.seconds,
             **self.counts,
+            "pareto_front": [{"episode": e.episode, "val_accuracy": e.accuracy, "params": e.metrics.params,
+                              "describe": e.architecture.describe()} for e in self.pareto_front if e.metrics],
         }
 
 
@@ -171,7 +184,8 @@ class NASController:
         if isinstance(network, type) and issubclass(network, Network):
             network.check_space(agent.space)
         # This process's worker: the data goes to the device once, in the layout the children train in.
-        self.worker = Worker(WorkerSetup(network, agent.space, data, self.config, self.train_config), device)
+        self.worker = Worker(WorkerSetup(network, agent.space, data, self.config, self.train_config,
+                                             agent.config.objective), device)
         self.device = self.worker.device
         self.data = self.worker.data
         self.executor = executor or LocalExecutor()
@@ -245,7 +259,8 @@ class NASController:
             last = self.history[-1].reason if self.history else ""
             raise SearchFailed(f"none of the {len(self.history)} children produced metrics "
                                f"({', '.join(sorted(kinds))}); the last said: {last}")
-        best = max(valid, key=lambda e: e.accuracy)  # first of equals: the earliest
+        objective = self.agent.config.objective  # the accuracy, or its size-aware form
+        best = max(valid, key=lambda e: objective(e.metrics or PENALTY))  # first of equals: the earliest
         return SearchResult(best=best, episodes=list(self.history), stop_reason=stop_reason,
                             seconds=time.perf_counter() - start)
 

@@ -14,6 +14,7 @@ import abc
 import contextlib
 import gc
 import logging
+import operator
 import os
 import socket
 import sys
@@ -72,6 +73,7 @@ class WorkerSetup:
     data: Dataset  # as loaded; each worker moves it to its own device once
     config: SearchConfig
     train_config: TrainConfig
+    objective: Callable[[Metrics], float] = operator.attrgetter("accuracy")  # what "best" means (AgentConfig.objective)
 
 
 class Worker:
@@ -84,7 +86,7 @@ class Worker:
         self.device = torch.device(device)
         self.data = _on(setup.data, self.device, setup.train_config.channels_last)
         self.network: Network | None = None  # the child trained most recently
-        self.best: tuple[int, float, Network] | None = None  # number, accuracy, network of the best so far
+        self.best: tuple[int, float, Network] | None = None  # number, objective, network of the best so far
 
     def train_network(self, architecture: Architecture, number: int) -> Network:
         """Build the child for `architecture` with the seed of episode `number` and train it."""
@@ -120,8 +122,9 @@ class Worker:
         except Exception as err:  # the search goes on; the child is recorded with what went wrong
             self.release()
             return Outcome(failure_kind(err), f"{type(err).__name__}: {err}", seconds=time.perf_counter() - start)
-        if self.best is None or metrics.accuracy > self.best[1]:
-            self.best = (child.number, metrics.accuracy, network)
+        score = self.setup.objective(metrics)
+        if self.best is None or score > self.best[1]:
+            self.best = (child.number, score, network)
         return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start)
 
     def test(self, child: Child, final_epochs: int = 0) -> Metrics:

@@ -23,12 +23,12 @@ from typing import Any, NoReturn
 import torch
 from tqdm import tqdm
 
-from nas_pattern.agent import Agent, AgentConfig, EvolutionAgent, RandomAgent, RLAgent, TPEAgent
-from nas_pattern.controller import FAILURES, Episode, NASController, SearchConfig, SearchFailed, SearchResult
+from nas_pattern.agent import REWARDS, Agent, AgentConfig, EvolutionAgent, RandomAgent, RLAgent, TPEAgent
+from nas_pattern.controller import FAILURES, PENALTY, Episode, NASController, SearchConfig, SearchFailed, SearchResult
 from nas_pattern.data import DATASETS, load_dataset
 from nas_pattern.executor import EXECUTORS, Executor, LocalExecutor, RayExecutor, valid_gpu_share
 from nas_pattern.networks import NETWORKS
-from nas_pattern.run_dir import PLOT, Recorder, RunDirectory
+from nas_pattern.run_dir import GRAPH_PLOT, PARETO_PLOT, PLOT, Recorder, RunDirectory
 from nas_pattern.search_space import DEFAULT_SPACES, SearchSpace
 from nas_pattern.trainer import TrainConfig, resolve_device
 
@@ -86,6 +86,9 @@ FIXED_ON_RESUME: dict[str, Callable[[RunConfig], Any]] = {
     "children_per_update": lambda c: c.agent_config.children_per_update,
     "epochs": lambda c: c.search.epochs,
     "train_limit": lambda c: c.search.train_limit,
+    "reward": lambda c: c.agent_config.reward,
+    "target_params": lambda c: c.agent_config.target_params,
+    "size_weight": lambda c: c.agent_config.size_weight,
 }
 
 
@@ -140,6 +143,13 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--child-timeout", type=_number(float, 0, strict=True), metavar="SECONDS",
                    help="a child that takes longer is recorded as a timeout and the search goes on "
                    "(default: no limit)")
+    p.add_argument("--reward", choices=REWARDS, help="what the search maximises: accuracy (the default), or "
+                   "accuracy-size = accuracy x (params / N) ** W above --target-params N (MnasNet's soft form)")
+    p.add_argument("--target-params", type=_number(int, 1), metavar="N", help="with --reward accuracy-size: "
+                   "the parameter count above which a child's size costs reward")
+    p.add_argument("--size-weight", type=_size_weight, metavar="W", help="with --reward accuracy-size: the "
+                   f"exponent above the target (default: {AgentConfig.size_weight}; twice the target then costs "
+                   "~5%% of the accuracy)")
     p.add_argument("--seed", type=int, help="seeds the controller and every child (default: 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
     p.add_argument("--executor", choices=EXECUTORS, help="where the children of each policy update are "
@@ -164,6 +174,13 @@ def _gpu_share(text: str) -> float:
     return float(share)
 
 
+def _size_weight(text: str) -> float:
+    weight = _number(float, -math.inf)(text)
+    if not weight < 0:
+        raise argparse.ArgumentTypeError(f"must be a negative number such as -0.07, got {text}")
+    return float(weight)
+
+
 def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
     """Flags -> RunConfig; budgets left out are filled in for the device that will run."""
     base = RunConfig()
@@ -172,6 +189,15 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
         if getattr(args, flag) is not None and executor != "ray" and not resuming:  # resumed_config checks
             raise ValueError(f"--{flag.replace('_', '-')} is for --executor ray; the {executor} executor "
                              "trains the children in this process")
+    reward = args.reward or base.agent_config.reward
+    if resuming and args.reward is None and (args.target_params or args.size_weight):
+        reward = "accuracy-size"  # what those flags are for (resumed_config compares only the flags given)
+    for flag in ("target_params", "size_weight"):
+        if getattr(args, flag) is not None and reward != "accuracy-size" and not resuming:
+            raise ValueError(f"--{flag.replace('_', '-')} is for --reward accuracy-size; the {reward} reward "
+                             "does not weigh size")
+    if reward == "accuracy-size" and args.target_params is None and not resuming:
+        raise ValueError("--reward accuracy-size needs --target-params N: the size above which reward shrinks")
     device = resolve_device(args.device or base.device)
     budget = DEFAULT_BUDGET[device.type]
     seed = base.search.seed if args.seed is None else args.seed
@@ -184,8 +210,11 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
         seed=seed,
     )
     agent = args.agent or base.agent
+    sized = reward == "accuracy-size"
     agent_config = AgentConfig(children_per_update=args.children_per_update or base.agent_config.children_per_update,
-                               seed=seed, baseline="critic" if agent == "actor-critic" else "ema")
+                               seed=seed, baseline="critic" if agent == "actor-critic" else "ema", reward=reward,
+                               target_params=(args.target_params or 1) if sized else None,
+                               size_weight=args.size_weight or base.agent_config.size_weight)
     return RunConfig(dataset=dataset, data_dir=args.data_dir, network=network, space=args.space, agent=agent,
                      device=device.type, final_epochs=args.final_epochs or 0, executor=executor,
                      gpus_per_child=args.gpus_per_child, ray_address=args.ray_address, search=search,
@@ -202,8 +231,9 @@ def resumed_config(args: argparse.Namespace, stored: RunConfig, stored_space: Se
     for flag, value_of in FIXED_ON_RESUME.items():
         ours, theirs = value_of(asked), value_of(stored)
         if flag in given and ours != theirs:
+            made = "without it" if theirs is None else f"with {theirs}"
             raise ValueError(f"cannot resume {args.resume} with --{flag.replace('_', '-')} {ours}: the search "
-                             f"was made with {theirs}; start a new run to change it")
+                             f"was made {made}; start a new run to change it")
     if "space" in given and SearchSpace.load(args.space) != stored_space:
         raise ValueError(f"cannot resume {args.resume} with --space {args.space}: that space differs from "
                          "the one the search was made with (config.json holds it)")
@@ -373,7 +403,7 @@ def _run(search: Search) -> int:
         print(f"nas-pattern: error: the search stopped: {err}", file=sys.stderr)
         return EXIT_FAILED
     finish(search, result)
-    print(_summary(result, run_dir.path))
+    print(_summary(result, run_dir.path, config.agent_config))
     if result.stop_reason == "failures":
         print(f"nas-pattern: error: stopped after {config.search.stop_failures} children in a row failed; "
               f"the last said: {result.episodes[-1].reason}", file=sys.stderr)
@@ -386,6 +416,8 @@ def finish(search: Search, result: SearchResult) -> None:
     search.run_dir.write_summary({**result.to_json(), "config": dataclasses.asdict(search.config),
                                   "device": device_name(search.controller.device), "torch": torch.__version__})
     search.run_dir.plot(result.episodes)
+    search.run_dir.plot_pareto(result, search.config.agent_config.target_params)
+    search.run_dir.plot_graph(result.best.architecture, f"best architecture (episode {result.best.episode})")
 
 
 @contextmanager
@@ -411,7 +443,7 @@ def _episode_line(e: Episode, total: int) -> str:
     return f"{head}  val {e.accuracy:.4f}  reward {e.reward:+.4f}  baseline {baseline}  {e.seconds:.1f}s{tag}"
 
 
-def _summary(result: SearchResult, run_dir: Path) -> str:
+def _summary(result: SearchResult, run_dir: Path, agent: AgentConfig) -> str:
     assert result.test is not None
     how = (f"retrained {result.final_epochs} epoch(s) on train + validation" if result.final_epochs
            else "as trained during the search")
@@ -423,25 +455,40 @@ def _summary(result: SearchResult, run_dir: Path) -> str:
     stop = {"converged": "; stopped early, the policy converged",
             "failures": "; stopped early, children kept failing",
             "stopped": "; stopped early, as asked"}.get(result.stop_reason, "")
+    sized = agent.reward == "accuracy-size"
+    score = agent.objective
     lines = [
         "",
         f"Best architecture    {result.best.architecture.describe()}",
         f"Validation accuracy  {result.best.accuracy:.4f}   (episode {result.best.episode})",
+    ]
+    if sized and result.best.metrics:
+        lines.append(f"Reward objective     {score(result.best.metrics):.4f}   (accuracy x (params / "
+                     f"{agent.target_params:,}) ** {agent.size_weight:g} above {agent.target_params:,} params)")
+    lines += [
         f"Test accuracy        {result.test.accuracy:.4f}   ({how})",
         f"Parameters           {result.test.params:,}",
         f"Children             {children}{stop}",
         f"Search time          {result.seconds:.0f} s",
-        f"Record               {run_dir}/ (episodes.jsonl, summary.json, {PLOT})",
+        f"Record               {run_dir}/ (episodes.jsonl, summary.json, {PLOT}, {PARETO_PLOT}, {GRAPH_PLOT})",
         "",
-        "Top architectures by validation accuracy",
-        f"  {'episode':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  architecture",
+        "Top architectures by " + ("the size-aware objective" if sized else "validation accuracy"),
+        f"  {'episode':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  " + ("objective  " if sized else "")
+        + "architecture",
     ]
-    trained = [e for e in result.episodes if e.status == "ok" and not e.cached]  # each architecture once
-    for e in sorted(trained, key=lambda e: -e.accuracy)[:5]:
-        assert e.metrics is not None
-        lines.append(f"  {e.episode:>7}  {e.accuracy:>7.4f}  {e.metrics.params:>9,}  "
-                     f"{e.metrics.train_seconds:>7.1f}  {e.architecture.describe()}")
+    trained = [e for e in result.episodes if e.status == "ok" and e.metrics and not e.cached]  # each once
+    for e in sorted(trained, key=lambda e: -score(e.metrics or PENALTY))[:5]:
+        lines.append(_row(e) + (f"{score(e.metrics or PENALTY):>9.4f}  " if sized else "")
+                     + e.architecture.describe())
+    lines += ["", "Pareto front: no other child is both more accurate and smaller",
+              f"  {'episode':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  architecture"]
+    lines += [_row(e) + e.architecture.describe() for e in result.pareto_front]
     return "\n".join(lines)
+
+
+def _row(e: Episode) -> str:
+    assert e.metrics is not None
+    return f"  {e.episode:>7}  {e.accuracy:>7.4f}  {e.metrics.params:>9,}  {e.metrics.train_seconds:>7.1f}  "
 
 
 def device_name(device: torch.device) -> str:

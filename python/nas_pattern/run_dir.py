@@ -5,6 +5,8 @@ episodes.jsonl  one JSON object per evaluated child, appended and fsynced as eac
 checkpoint.pt   the agent and random generators after the latest policy update (atomic)
 summary.json    best architecture, its validation and test accuracy, totals, the config used
 search.png      accuracy, baseline, best-so-far and reward over the episodes
+pareto.png      accuracy against parameters of every trained child, with the Pareto front
+best.png        the best architecture as a graph: its layers and what feeds each
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from nas_pattern.controller import Episode, NASController
-from nas_pattern.search_space import SearchSpace
+from nas_pattern.controller import Episode, NASController, SearchResult
+from nas_pattern.search_space import Architecture, SearchSpace
 
 CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
 CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
 PLOT = "search.png"
+PARETO_PLOT = "pareto.png"
+GRAPH_PLOT = "best.png"
 
 
 class RunDirectory:
@@ -74,10 +78,7 @@ class RunDirectory:
 
     def plot(self, episodes: Sequence[Episode]) -> Path:
         """Draw search.png: how accuracy, baseline and reward moved over the search."""
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only, no display
-        import matplotlib.pyplot as plt
+        plt = _pyplot()
 
         x = [e.episode for e in episodes]
         accuracy = np.array([e.accuracy if e.status == "ok" else np.nan for e in episodes])
@@ -95,8 +96,63 @@ class RunDirectory:
         bottom.set_ylabel("reward")
         bottom.grid(alpha=0.3)
         fig.suptitle(f"NAS search: {len(episodes)} children")
+        return self._save(fig, PLOT)
+
+    def plot_pareto(self, result: SearchResult, target_params: int | None = None) -> Path:
+        """Draw pareto.png: validation accuracy against parameters of every trained child, the
+        Pareto front joined by a line, the best marked, and the size target if there is one."""
+        plt = _pyplot()
+        trained = [e for e in result.episodes if e.status == "ok" and not e.cached and e.metrics]
+        front = result.pareto_front
+        fig, ax = plt.subplots(figsize=(8, 5))
+        ax.scatter([e.metrics.params for e in trained if e.metrics], [e.accuracy for e in trained], s=14,
+                   color="tab:blue", alpha=0.6, label="trained children")
+        ax.step([e.metrics.params for e in front if e.metrics], [e.accuracy for e in front], where="post",
+                color="tab:green", marker="o", label="Pareto front")
+        if result.best.metrics:
+            ax.scatter([result.best.metrics.params], [result.best.accuracy], s=120, facecolors="none",
+                       edgecolors="tab:red", linewidths=2, label=f"best (episode {result.best.episode})")
+        if target_params:
+            ax.axvline(target_params, color="tab:orange", linestyle="--", label=f"target {target_params:,} params")
+        ax.set_xscale("log")
+        ax.set_xlabel("trainable parameters")
+        ax.set_ylabel("validation accuracy")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="lower right")
+        ax.set_title(f"Accuracy against size: {len(trained)} trained children, {len(front)} on the front")
+        return self._save(fig, PARETO_PLOT)
+
+    def plot_graph(self, architecture: Architecture, title: str = "best architecture") -> Path:
+        """Draw best.png: the image, each layer and the classifier top to bottom; an arrow for
+        every connection (skip connections bend round the layers they jump)."""
+        plt = _pyplot()
+        names = ["image", *(f"L{i + 1}: {architecture.describe_layer(i)}" for i in range(len(architecture))),
+                 "classifier"]
+        edges = [(j, i + 1) for i in range(len(architecture)) for j in architecture.sources(i)]
+        edges += [(j, len(architecture) + 1) for j in architecture.outputs]
+        fig, ax = plt.subplots(figsize=(7, 1.1 * len(names) + 0.5))
+        for y, name in enumerate(names):
+            ax.text(0, -y, name, ha="center", va="center", fontsize=10,
+                    bbox={"boxstyle": "round", "facecolor": "white" if 0 < y < len(names) - 1 else "lightgrey"})
+        for source, target in edges:
+            if target == source + 1:  # straight down to the next box
+                ax.annotate("", xy=(0, -target + 0.25), xytext=(0, -source - 0.25),
+                            arrowprops={"arrowstyle": "->", "color": "tab:blue"})
+            else:  # round the right of the boxes it jumps, wider for longer jumps
+                ax.annotate("", xy=(0.52, -target), xytext=(0.52, -source),
+                            arrowprops={"arrowstyle": "->", "color": "tab:purple",
+                                        "connectionstyle": f"arc3,rad={-0.25 - 0.1 * (target - source)}"})
+        ax.set_xlim(-1.5, 1.5)
+        ax.set_ylim(-len(names) + 0.5, 0.5)
+        ax.axis("off")
+        ax.set_title(title)
+        return self._save(fig, GRAPH_PLOT)
+
+    def _save(self, fig: Any, name: str) -> Path:
+        import matplotlib.pyplot as plt
+
         fig.tight_layout()
-        path = self.path / PLOT
+        path = self.path / name
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return path
@@ -213,6 +269,15 @@ class Recorder:
     def interrupted(self) -> None:
         """Checkpoint the state after the last recorded child (a resume starts from there)."""
         self.run_dir.save_checkpoint(self.snapshot)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _dump_json(data: dict[str, Any], f: IO[bytes]) -> None:

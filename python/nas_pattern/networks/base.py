@@ -47,6 +47,8 @@ class Network(abc.ABC):
     `evaluate(val_split)`; at the end of a search, `evaluate(test_split)` on the best one.
     """
 
+    supports_skips: ClassVar[bool] = False  # True: build() wires the architecture's skip connections
+
     def __init__(self, architecture: Architecture, input_shape: tuple[int, int, int], num_classes: int, *,
                  train_config: TrainConfig | None = None, device: torch.device | str = "cpu", seed: int = 0):
         self.architecture = architecture
@@ -60,7 +62,9 @@ class Network(abc.ABC):
     @classmethod
     def check_space(cls, space: SearchSpace) -> None:
         """Called once before a search: raise ValueError if `space` is not one this network can build."""
-        return None  # any space, unless a subclass knows better
+        if space.skip_connections and not cls.supports_skips:
+            raise ValueError(f"the {cls.__name__} network does not build skip connections; use a search space "
+                             "without \"skip_connections\" (the CNN builds them)")
 
     def validate(self) -> list[str]:
         """Called before build(): reasons why this architecture cannot be built for this input (empty = ok)."""
@@ -111,6 +115,7 @@ class TorchNetwork(Network):
 
     @classmethod
     def check_space(cls, space: SearchSpace) -> None:
+        super().check_space(space)
         names = {d.name for d in space.decisions}
         missing, unknown = set(cls.decisions) - names, names - set(cls.decisions)
         if missing or unknown:

@@ -1,9 +1,13 @@
-"""CNN: the convolutional child network, one conv block per layer of the Architecture."""
+"""CNN: the convolutional child network, one conv block per layer of the Architecture, wired as
+the architecture says (a chain, or with skip connections)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int, probability
@@ -12,7 +16,10 @@ from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int,
 class CNN(TorchNetwork):
     """Per layer: Conv2d ('same' padding) + ReLU, then max-pooling and dropout when chosen.
 
-    A linear classifier reads the flattened last feature map. Weights start Xavier-uniform.
+    A layer reads the layers the architecture names (the previous one in a plain chain): their
+    feature maps are concatenated along channels, each max-pooled first to the smallest spatial size
+    among them. The classifier, a linear layer, reads the flattened concatenation of every layer
+    that no later layer reads. Weights start Xavier-uniform.
     """
 
     decisions: ClassVar[DecisionRules] = {
@@ -21,38 +28,80 @@ class CNN(TorchNetwork):
         "pool_size": (positive_int, "a positive integer (1 = no pooling)"),
         "dropout_rate": (probability, "a probability in [0, 1)"),
     }
+    supports_skips = True
 
     def validate(self) -> list[str]:
-        _, height, width = self.input_shape
+        sizes = [self.input_shape[1:]]  # (height, width) of the image, then of each layer's output
         for i in range(len(self.architecture)):
             pool = int(self.architecture[i]["pool_size"])
+            height, width = _smallest(sizes[j] for j in self.architecture.sources(i))
             height, width = height // pool, width // pool
             if height < 1 or width < 1:
                 return [f"layer {i} pools by {pool} and shrinks the feature map below 1x1 "
                         f"(input {self.input_shape[1]}x{self.input_shape[2]})"]
+            sizes.append((height, width))
         return []
 
     def make_module(self) -> nn.Module:
-        channels, height, width = self.input_shape
+        architecture = self.architecture
+        channels, sizes = [self.input_shape[0]], [self.input_shape[1:]]  # the image's, then each layer's
         blocks: list[nn.Module] = []
-        for i in range(len(self.architecture)):
-            layer = self.architecture[i]
+        for i in range(len(architecture)):
+            layer, sources = architecture[i], architecture.sources(i)
             filters, kernel = int(layer["filters"]), int(layer["kernel_size"])
             pool, dropout = int(layer["pool_size"]), float(layer["dropout_rate"])
-            blocks.append(nn.Conv2d(channels, filters, kernel, padding="same"))
-            blocks.append(nn.ReLU())
+            block: list[nn.Module] = [nn.Conv2d(sum(channels[j] for j in sources), filters, kernel, padding="same"),
+                                      nn.ReLU()]
+            height, width = _smallest(sizes[j] for j in sources)
             if pool > 1:
-                blocks.append(nn.MaxPool2d(pool))
+                block.append(nn.MaxPool2d(pool))
                 height, width = height // pool, width // pool
             if dropout > 0:
-                blocks.append(nn.Dropout(dropout))
-            channels = filters
-        blocks.append(nn.Flatten())
-        blocks.append(nn.Linear(channels * height * width, self.num_classes))
-        model = nn.Sequential(*blocks)
+                block.append(nn.Dropout(dropout))
+            blocks.append(nn.Sequential(*block))
+            channels.append(filters)
+            sizes.append((height, width))
+        outputs = architecture.outputs
+        height, width = _smallest(sizes[j] for j in outputs)
+        head = nn.Sequential(nn.Flatten(), nn.Linear(sum(channels[j] for j in outputs) * height * width,
+                                                     self.num_classes))
+        model = LayerGraph(blocks, [architecture.sources(i) for i in range(len(architecture))], outputs, head)
         for m in model.modules():
             if isinstance(m, nn.Conv2d | nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
         return model
+
+
+class LayerGraph(nn.Module):
+    """Blocks wired by number: block i reads the outputs listed in inputs[i] (0 = the images), and
+    the head reads the outputs listed in `outputs`, each list joined by `join`."""
+
+    def __init__(self, blocks: list[nn.Module], inputs: list[tuple[int, ...]], outputs: tuple[int, ...],
+                 head: nn.Module):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.inputs = inputs
+        self.outputs = outputs
+        self.head = head
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = [images]  # (B, C, H, W) each
+        for block, sources in zip(self.blocks, self.inputs, strict=True):
+            features.append(block(join([features[j] for j in sources])))
+        return self.head(join([features[j] for j in self.outputs]))  # (B, classes)
+
+
+def join(maps: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate feature maps along channels, max-pooling each to the smallest height and width."""
+    if len(maps) == 1:
+        return maps[0]
+    size = _smallest(tuple(m.shape[-2:]) for m in maps)
+    return torch.cat([m if tuple(m.shape[-2:]) == size else F.adaptive_max_pool2d(m, size) for m in maps], dim=1)
+
+
+def _smallest(sizes: Iterable[Sequence[int]]) -> tuple[int, int]:
+    """The smallest height and the smallest width among (height, width) pairs."""
+    heights, widths = zip(*sizes, strict=True)
+    return min(heights), min(widths)

@@ -136,6 +136,9 @@ class Table:
         if not isinstance(metadata, dict) or "space" not in metadata:
             raise ValueError("the metadata must be a JSON object with the search 'space'")
         space = SearchSpace.from_json(metadata["space"], source="the metadata's space")
+        if space.variable_depth or space.skip_connections:
+            raise ValueError("a table holds a space of fixed depth without skip connections (its rows are "
+                             "numbered by choice index)")
         reader = csv.reader(io.StringIO(body))
         columns = next(reader, None)
         if columns != header(space):
