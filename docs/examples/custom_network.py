@@ -1,5 +1,5 @@
 """Extending the pattern: a search space with a new decision, a custom Network that understands it,
-and a custom reward that trades accuracy against size.
+and a search whose reward trades accuracy against size.
 
 Run it: python docs/examples/custom_network.py [episodes]   (the docs include its marked regions; CI runs it)
 """
@@ -7,12 +7,11 @@ Run it: python docs/examples/custom_network.py [episodes]   (the docs include it
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from typing import ClassVar
 
 from torch import nn
 
-from nas_pattern import AgentConfig, Decision, Metrics, NASController, RLAgent, SearchConfig, SearchSpace, load_dataset
+from nas_pattern import AgentConfig, Decision, NASController, RLAgent, SearchConfig, SearchSpace, load_dataset
 from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int
 
 # --8<-- [start:space]
@@ -51,28 +50,21 @@ class MLP(TorchNetwork):
 
 
 # --8<-- [start:reward]
-class SizeAwareAgent(RLAgent):
-    """REINFORCE on accuracy x (params / target) ** -0.07 above `target` parameters (MnasNet's soft
-    constraint): of two equally accurate children, the smaller earns more."""
-
-    def __init__(self, space: SearchSpace, config: AgentConfig | None = None, target: int = 50_000):
-        super().__init__(space, config)
-        self.target = target
-
-    def reward(self, metrics: Metrics) -> float:
-        penalty = (metrics.params / self.target) ** -0.07 if metrics.params > self.target else 1.0
-        return super().reward(replace(metrics, accuracy=metrics.accuracy * penalty))
+# Every agent rewards AgentConfig.objective(metrics): the accuracy by default; with reward="accuracy-size",
+# accuracy x (params / target) ** -0.07 above the target (MnasNet's soft constraint), so of two equally
+# accurate children the smaller earns more, and the search's best is the one with the highest objective.
+SIZE_AWARE = AgentConfig(children_per_update=2, seed=0, reward="accuracy-size", target_params=50_000)
 # --8<-- [end:reward]
 
 
 if __name__ == "__main__":
     # --8<-- [start:search]
     data = load_dataset("fashion-mnist")
-    agent = SizeAwareAgent(MLP_SPACE, AgentConfig(children_per_update=2, seed=0), target=50_000)
+    agent = RLAgent(MLP_SPACE, SIZE_AWARE)
     episodes = int(sys.argv[1]) if len(sys.argv) > 1 else 6
     controller = NASController(agent, data, network=MLP, config=SearchConfig(episodes=episodes, train_limit=1000))
     for episode in controller.search().episodes:
         assert episode.metrics is not None
         print(f"{episode.architecture.describe():<32} val {episode.accuracy:.4f}  params {episode.metrics.params:>7,}"
-              f"  reward {episode.reward:+.4f}")
+              f"  objective {SIZE_AWARE.objective(episode.metrics):.4f}  reward {episode.reward:+.4f}")
     # --8<-- [end:search]

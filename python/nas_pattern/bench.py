@@ -12,6 +12,10 @@ Sections (all by default, or name some):
               --seeds seeds at each budget: best accuracy found, regret to the table's optimum, how
               often it found the optimum, reward variance. Prints the comparison and writes
               strategies.csv and strategies.png to --out.
+  spaces      (only when named) what skip connections and depth buy: REINFORCE searches of RICHER_CHILDREN
+              real children (fast trainer) in the plain 2-layer space, with depth 1-4, and with depth
+              and skips (docs/examples/cnn-skips.json), --seeds seeds each (default 3): best
+              validation accuracy and its size; then the size-aware reward at two targets.
   tabulate    (only when named) train every architecture of TABLE_SPACE at a fixed budget and write
               the table --table (resumes where an interrupted run stopped).
   tune        (only when named) the REINFORCE agent's hyperparameters, varied one at a time around
@@ -33,6 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +45,7 @@ from tqdm import tqdm
 
 from nas_pattern import study
 from nas_pattern.agent import AgentConfig, RLAgent
-from nas_pattern.controller import NASController, SearchConfig
+from nas_pattern.controller import Episode, NASController, SearchConfig
 from nas_pattern.data import FASHION_MNIST_DIR, PIXEL_STATS, Split, load_dataset, to_split
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor, init_ray
 from nas_pattern.networks import CNN, RNN, Metrics, TorchNetwork
@@ -217,6 +222,61 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
               f"{rate:>12.1f} {rate / local_rate:>7.2f}x {result.best.accuracy:>8.4f}")
 
 
+RICHER_SPACE_FILE = "docs/examples/cnn-skips.json"  # depth 1-4 with skip connections
+RICHER_CHILDREN = 24  # child evaluations per search
+RICHER_SEEDS = 3  # searches per space (--seeds)
+RICHER_TARGETS = (5_000, 20_000)  # parameter targets of the size-aware reward
+STUDY_SEEDS = 100  # searches per strategy in the strategies and tune sections
+
+
+def spaces_section(args: argparse.Namespace, device: torch.device) -> None:
+    """Best accuracy at a fixed number of real children with and without skips and depth; then
+    the size of what the size-aware reward finds for two targets."""
+    richer = SearchSpace.load(RICHER_SPACE_FILE)
+    plain = replace(richer, min_layers=2, max_layers=2, skip_connections=False)
+    depth_only = replace(richer, skip_connections=False)
+    limit = _train_limit(args, device, SEARCH_CPU_TRAIN_LIMIT)
+    data = load_dataset("fashion-mnist", args.data_dir)
+    seeds = range(args.seed, args.seed + (args.seeds or RICHER_SEEDS))
+    print(f"spaces: REINFORCE, {RICHER_CHILDREN} children per search, {args.epochs} epoch(s) on "
+          f"{limit or len(data.train):,} images each, validation on {len(data.val):,}, seeds "
+          f"{seeds.start}..{seeds.stop - 1}; the decisions of {RICHER_SPACE_FILE} in every space")
+
+    def searches(space: SearchSpace, **reward: Any) -> list[Episode]:
+        best = []
+        for seed in seeds:
+            agent = RLAgent(space, AgentConfig(children_per_update=4, seed=seed, **reward))
+            config = SearchConfig(episodes=RICHER_CHILDREN, epochs=args.epochs, train_limit=limit,
+                                  stop_entropy=0.0, seed=seed)
+            best.append(NASController(agent, data, config=config, train_config=TrainConfig.for_device(device),
+                                      device=device).search().best)
+        return best
+
+    print(f"  {'space':<34} {'architectures':>13} {'best val (mean +- sd)':>21} {'params of best':>15} "
+          f"{'depth':>5}  {'skips':>5}")
+    rows: list[tuple[str, SearchSpace, dict[str, Any]]] = [
+        ("2 layers, no skips", plain, {}), ("depth 1-4, no skips", depth_only, {}),
+        ("depth 1-4 with skips", richer, {})]
+    rows += [(f"depth 1-4 with skips, target {t:,}", richer, {"reward": "accuracy-size", "target_params": t})
+             for t in RICHER_TARGETS]
+    for label, space, reward in rows:
+        start = time.perf_counter()
+        best = searches(space, **reward)
+        accuracy = [e.accuracy for e in best]
+        params = sorted(e.metrics.params for e in best if e.metrics)
+        skips = sum(_skips(e.architecture) for e in best)
+        print(f"  {label:<34} {space.size:>13,} {statistics.mean(accuracy):>11.4f} +- "
+              f"{statistics.pstdev(accuracy):.4f} {statistics.median(params):>15,.0f} "
+              f"{statistics.mean(len(e.architecture) for e in best):>5.1f}  {skips / len(best):>5.1f}"
+              f"   ({time.perf_counter() - start:.0f} s; params of each best: {', '.join(f'{p:,}' for p in params)})")
+
+
+def _skips(architecture: Architecture) -> int:
+    """Connections other than layer to next layer: skips between layers, and extra classifier inputs."""
+    between = sum(j != i for i in range(len(architecture)) for j in architecture.sources(i))
+    return between + len(architecture.outputs) - 1
+
+
 def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
     """Train and measure every architecture of TABLE_SPACE once; write the table as it goes."""
     path = Path(args.table)
@@ -268,6 +328,7 @@ def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
 
 def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
     table = Table.load(args.table)
+    args.seeds = args.seeds or STUDY_SEEDS
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     architecture, best = table.best
     print(f"strategies: {len(study.STRATEGIES)} strategies x {args.seeds} seeds (seeds {seeds.start}..{seeds.stop - 1})"
@@ -299,7 +360,7 @@ TUNE_BUDGET = 100
 def tune_section(args: argparse.Namespace, device: torch.device) -> None:
     """Vary each hyperparameter alone around the defaults, then try the best value of each together."""
     table = Table.load(args.table)
-    seeds = range(args.seeds)  # the tuning half; the study reports from --first-seed on
+    seeds = range(args.seeds or STUDY_SEEDS)  # the tuning half; the study reports from --first-seed on
     base = AgentConfig()
     results: dict[AgentConfig, study.Summary] = {}
 
@@ -341,6 +402,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
     "controller": controller_section,
     "search": search_section,
     "strategies": strategies_section,
+    "spaces": spaces_section,
     "tabulate": tabulate_section,
     "tune": tune_section,
 }
@@ -360,7 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, default=100, help="searches per strategy (strategies, tune); default 100")
+    p.add_argument("--seeds", type=int, default=None, help=f"searches per strategy (strategies, tune; default "
+                   f"{STUDY_SEEDS}) or per space (spaces; default {RICHER_SEEDS})")
     p.add_argument("--first-seed", type=int, default=100,
                    help="strategies: the first seed (default 100; seeds below it are tune's)")
     p.add_argument("--budgets", type=_budgets, default=study.BUDGETS,
