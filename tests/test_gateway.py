@@ -84,6 +84,9 @@ def test_a_json_config_means_what_the_same_flags_mean() -> None:
     expected = build_parser().parse_args(["--network", "rnn", "--train-limit", "300",
                                           "--children-per-update", "2", "--final-epochs", "0"])
     assert args_from_json(config) == expected
+    sized = args_from_json('{"reward": "accuracy-size", "target-params": 20000, "size-weight": -0.1}')
+    assert sized == build_parser().parse_args(["--reward", "accuracy-size", "--target-params", "20000",
+                                               "--size-weight", "-0.1"])
 
 
 @pytest.mark.parametrize("config, message", [

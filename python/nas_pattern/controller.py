@@ -136,9 +136,10 @@ class SearchResult:
     def pareto_front(self) -> list[Episode]:
         """The trained children no other is better than in both accuracy and size: fewest parameters
         first, each more accurate than every smaller one (of equals, the earliest)."""
-        trained = [e for e in self.episodes if e.status == "ok" and not e.cached and e.metrics is not None]
+        trained = [(e.metrics.params, -e.accuracy, e.episode, e) for e in self.episodes
+                   if e.status == "ok" and not e.cached and e.metrics]
         front: list[Episode] = []
-        for e in sorted(trained, key=lambda e: (e.metrics.params, -e.accuracy, e.episode)):  # type: ignore[union-attr]
+        for *_, e in sorted(trained, key=lambda row: row[:3]):
             if not front or e.accuracy > front[-1].accuracy:
                 front.append(e)
         return front

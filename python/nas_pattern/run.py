@@ -126,7 +126,8 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    "Debian's /usr/share/datasets/fashion-mnist)")
     p.add_argument("--network", choices=sorted(NETWORKS), help="kind of child network (default: cnn)")
     p.add_argument("--space", metavar="FILE", help="search space as JSON: {\"max_layers\": 2, \"decisions\": "
-                   "[{\"name\": \"filters\", \"choices\": [16, 32]}, ...]} (default: the network's own)")
+                   "[{\"name\": \"filters\", \"choices\": [16, 32]}, ...]}, optionally \"min_layers\": 1 (the depth "
+                   "becomes a decision) and \"skip_connections\": true (default: the network's own)")
     p.add_argument("--agent", choices=AGENTS, help="default: reinforce")
     p.add_argument("--episodes", type=_number(int, 1), metavar="N",
                    help=f"child evaluations (default: {cpu.episodes} on CPU, {gpu.episodes} on GPU)")
