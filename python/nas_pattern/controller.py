@@ -133,13 +133,17 @@ class SearchResult:
         return self.stop_reason == "converged"
 
     @property
+    def trained(self) -> list[Episode]:
+        """The children that were trained and produced metrics, each architecture once (no cache hits)."""
+        return [e for e in self.episodes if e.status == "ok" and not e.cached and e.metrics]
+
+    @property
     def pareto_front(self) -> list[Episode]:
         """The trained children no other is better than in both accuracy and size: fewest parameters
         first, each more accurate than every smaller one (of equals, the earliest)."""
-        trained = [(e.metrics.params, -e.accuracy, e.episode, e) for e in self.episodes
-                   if e.status == "ok" and not e.cached and e.metrics]
+        rows = [(e.metrics.params, -e.accuracy, e.episode, e) for e in self.trained if e.metrics]
         front: list[Episode] = []
-        for *_, e in sorted(trained, key=lambda row: row[:3]):
+        for *_, e in sorted(rows, key=lambda row: row[:3]):
             if not front or e.accuracy > front[-1].accuracy:
                 front.append(e)
         return front

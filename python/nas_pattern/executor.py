@@ -14,7 +14,6 @@ import abc
 import contextlib
 import gc
 import logging
-import operator
 import os
 import socket
 import sys
@@ -73,7 +72,7 @@ class WorkerSetup:
     data: Dataset  # as loaded; each worker moves it to its own device once
     config: SearchConfig
     train_config: TrainConfig
-    objective: Callable[[Metrics], float] = operator.attrgetter("accuracy")  # what "best" means (AgentConfig.objective)
+    objective: Callable[[Metrics], float]  # what "best" means: AgentConfig.objective
 
 
 class Worker:

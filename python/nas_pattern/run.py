@@ -477,8 +477,7 @@ def _summary(result: SearchResult, run_dir: Path, agent: AgentConfig) -> str:
         f"  {'episode':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  " + ("objective  " if sized else "")
         + "architecture",
     ]
-    trained = [e for e in result.episodes if e.status == "ok" and e.metrics and not e.cached]  # each once
-    for e in sorted(trained, key=lambda e: -score(e.metrics or PENALTY))[:5]:
+    for e in sorted(result.trained, key=lambda e: -score(e.metrics or PENALTY))[:5]:
         lines.append(_row(e) + (f"{score(e.metrics or PENALTY):>9.4f}  " if sized else "")
                      + e.architecture.describe())
     lines += ["", "Pareto front: no other child is both more accurate and smaller",

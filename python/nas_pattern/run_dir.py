@@ -102,7 +102,7 @@ class RunDirectory:
         """Draw pareto.png: validation accuracy against parameters of every trained child, the
         Pareto front joined by a line, the best marked, and the size target if there is one."""
         plt = _pyplot()
-        trained = [e for e in result.episodes if e.status == "ok" and not e.cached and e.metrics]
+        trained = result.trained
         front = result.pareto_front
         fig, ax = plt.subplots(figsize=(8, 5))
         ax.scatter([e.metrics.params for e in trained if e.metrics], [e.accuracy for e in trained], s=14,

@@ -31,20 +31,25 @@ class CNN(TorchNetwork):
     supports_skips = True
 
     def validate(self) -> list[str]:
-        sizes = [self.input_shape[1:]]  # (height, width) of the image, then of each layer's output
+        for i, (height, width) in enumerate(self._sizes()[1:]):
+            if height < 1 or width < 1:
+                return [f"layer {i} pools by {self.architecture[i]['pool_size']} and shrinks the feature map "
+                        f"below 1x1 (input {self.input_shape[1]}x{self.input_shape[2]})"]
+        return []
+
+    def _sizes(self) -> list[tuple[int, int]]:
+        """(height, width) of the image, then of each layer's output: a layer pools the smallest
+        of its inputs (sizes below 1 are what validate() reports)."""
+        sizes = [self.input_shape[1:]]
         for i in range(len(self.architecture)):
             pool = int(self.architecture[i]["pool_size"])
             height, width = _smallest(sizes[j] for j in self.architecture.sources(i))
-            height, width = height // pool, width // pool
-            if height < 1 or width < 1:
-                return [f"layer {i} pools by {pool} and shrinks the feature map below 1x1 "
-                        f"(input {self.input_shape[1]}x{self.input_shape[2]})"]
-            sizes.append((height, width))
-        return []
+            sizes.append((height // pool, width // pool))
+        return sizes
 
     def make_module(self) -> nn.Module:
         architecture = self.architecture
-        channels, sizes = [self.input_shape[0]], [self.input_shape[1:]]  # the image's, then each layer's
+        channels = [self.input_shape[0]]  # the image's, then each layer's
         blocks: list[nn.Module] = []
         for i in range(len(architecture)):
             layer, sources = architecture[i], architecture.sources(i)
@@ -52,15 +57,13 @@ class CNN(TorchNetwork):
             pool, dropout = int(layer["pool_size"]), float(layer["dropout_rate"])
             block: list[nn.Module] = [nn.Conv2d(sum(channels[j] for j in sources), filters, kernel, padding="same"),
                                       nn.ReLU()]
-            height, width = _smallest(sizes[j] for j in sources)
             if pool > 1:
                 block.append(nn.MaxPool2d(pool))
-                height, width = height // pool, width // pool
             if dropout > 0:
                 block.append(nn.Dropout(dropout))
             blocks.append(nn.Sequential(*block))
             channels.append(filters)
-            sizes.append((height, width))
+        sizes = self._sizes()
         outputs = architecture.outputs
         height, width = _smallest(sizes[j] for j in outputs)
         head = nn.Sequential(nn.Flatten(), nn.Linear(sum(channels[j] for j in outputs) * height * width,
