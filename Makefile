@@ -26,7 +26,7 @@ MERMAID_VERSION := 12.3.0
 MERMAID_JS := docs/js/mermaid.min.js
 BROWSER_TOOLS := /usr/bin/chromium /usr/bin/chromedriver
 
-.PHONY: run test setup data lint clean jvm jvm-tools jvm-test java-test scala-test clojure-test \
+.PHONY: run test check setup data lint clean jvm jvm-tools jvm-test java-test scala-test clojure-test \
 	java-example scala-example clojure-example bridge-bench bench docs docs-tools
 
 run: setup
@@ -43,6 +43,10 @@ test: setup lint jvm docs-tools $(MERMAID_JS)
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory jvm-test
 	$(MAKE) --no-print-directory scala-example clojure-example EPISODES=2
+
+# The fast loop while working: ruff, mypy and the tests not marked slow (under a minute once set up).
+check: lint
+	$(PY) -m pytest -q -m "not slow"
 
 # The pattern guide as a static site in build/site (open build/site/index.html).
 docs: setup $(MERMAID_JS)

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from conftest import MatchTarget, blank_dataset, make_match_target
+from helpers import MatchTarget, blank_dataset, make_match_target
 from nas_pattern import (
     CNN,
     CNN_SPACE,
@@ -20,7 +20,7 @@ from nas_pattern import (
     SearchConfig,
     Split,
 )
-from nas_pattern.controller import SearchFailed
+from nas_pattern.records import SearchFailed
 
 TARGET = CNN_SPACE.decode([3, 2, 1, 1, 2, 1, 0, 2])
 
@@ -148,6 +148,7 @@ def test_the_controller_refuses_a_space_its_network_cannot_build() -> None:
         NASController(RandomAgent(RNN_SPACE), blank_dataset(), network=CNN)
 
 
+@pytest.mark.slow
 def test_same_seed_same_search_with_real_children(small_fashion: Dataset) -> None:
     def run() -> list[tuple[str, float]]:
         controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=2)), small_fashion,
@@ -176,6 +177,7 @@ def failing_network(kind: str) -> type:
     return Failing
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("kind", "text"), [("error", "RuntimeError: boom: the child broke"),
                                             ("oom", "OutOfMemoryError: CUDA out of memory"),
                                             ("timeout", "ChildTimeout: took longer than --child-timeout 0.1 s")])
@@ -237,3 +239,66 @@ def test_children_failing_in_a_row_stop_the_search() -> None:
     assert result.stop_reason == "failures"
     assert len(result.episodes) == 3 + 5
     assert result.counts["error"] == 5 and result.counts["trained"] == 3
+
+
+# ---- the three steps by hand walk the same path as search() ----
+
+def hand_controller(m: int = 2, episodes: int = 6) -> NASController:
+    return NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=m, seed=5)), blank_dataset(),
+                         network=make_match_target(CNN_SPACE, TARGET), config=SearchConfig(episodes=episodes))
+
+
+def by_hand(controller: NASController) -> None:
+    controller.train_network(controller.generate_architecture())
+    controller.evaluate_network()
+
+
+def test_children_run_by_hand_are_recorded_as_the_search_records_them() -> None:
+    seen: list[int] = []
+    controller = hand_controller()
+    controller.add_callback(lambda e: seen.append(e.episode))
+    by_hand(controller)
+    by_hand(controller)
+    assert [e.episode for e in controller.history] == seen == [1, 2]
+    assert controller.history[0].update is None and controller.history[1].update is not None  # m = 2
+    result = controller.search()
+    plain = hand_controller().search()
+    # Steps by hand then search() give exactly the search that search() alone gives.
+    assert [(e.episode, e.architecture, e.reward, e.cached) for e in result.episodes] == \
+           [(e.episode, e.architecture, e.reward, e.cached) for e in plain.episodes]
+    assert seen == [1, 2, 3, 4, 5, 6]
+
+
+def test_two_children_by_hand_get_their_own_seeds() -> None:
+    controller = hand_controller()
+    first = controller.train_network(controller.generate_architecture())
+    controller.evaluate_network()
+    second = controller.train_network(controller.generate_architecture())
+    assert (first.seed, second.seed) == (1, 2)  # search seed 0: child k gets 0 * 100003 + k
+
+
+def test_the_steps_refuse_to_run_out_of_order() -> None:
+    controller = hand_controller()
+    with pytest.raises(ValueError, match="call that first"):
+        controller.train_network(TARGET)
+    with pytest.raises(RuntimeError, match="needs train_network\\(\\) first"):
+        controller.evaluate_network()
+    drawn = controller.generate_architecture()
+    other = next(a for a in CNN_SPACE if a != drawn)
+    with pytest.raises(ValueError, match="in the order generate_architecture\\(\\) returned them"):
+        controller.train_network(other)
+    assert controller.history == []  # nothing recorded by a refused step
+
+
+def test_a_search_with_steps_by_hand_resumes_with_the_same_numbering() -> None:
+    controller = hand_controller(m=2, episodes=6)
+    by_hand(controller)
+    by_hand(controller)
+    checkpoint = controller.state_dict()  # after the update of child 2
+    by_hand(controller)  # child 3: recorded after the checkpoint, replayed on resume
+    resumed = hand_controller(m=2, episodes=6)
+    resumed.restore(list(controller.history), checkpoint)
+    assert [e.episode for e in resumed.history] == [1, 2, 3]
+    finished, uninterrupted = resumed.search(), hand_controller().search()
+    assert [(e.episode, e.architecture, e.reward) for e in finished.episodes] == \
+           [(e.episode, e.architecture, e.reward) for e in uninterrupted.episodes]

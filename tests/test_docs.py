@@ -20,7 +20,8 @@ import pytest
 from markdown.extensions.toc import slugify
 
 import nas_pattern
-from nas_pattern import controller_rnn
+from nas_pattern import replay
+from nas_pattern.agents import policy_network
 from nas_pattern.networks import tabular
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +111,7 @@ def python_diagram() -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
 
 
 def python_class(name: str) -> type:
-    for module in (nas_pattern, controller_rnn, tabular):
+    for module in (nas_pattern, policy_network, tabular, replay):
         if hasattr(module, name):
             return getattr(module, name)
     raise AssertionError(f"the diagram names {name}, which nas_pattern does not have")
@@ -157,6 +158,8 @@ def test_the_jvm_class_diagram_names_what_the_java_interfaces_have() -> None:
         source = (ROOT / "jvm" / "src" / "naspattern" / f"{name}.java").read_text()
         declared = set(re.findall(r"^\s+(?:public\s+)?(?:static\s+)?(?:default\s+)?(?:synchronized\s+)?"
                                   r"[\w\[\]<>]+\s+(\w+)\(", source, re.MULTILINE))
+        if record := re.search(rf"public record {name}\((?P<components>[^)]*)\)", source):  # accessors
+            declared |= set(re.findall(r"\w+\s+(\w+)\s*(?:,|$)", record["components"]))
         for member in members:
             assert member in declared, f"the diagram gives {name} a method {member} that {name}.java lacks"
         if re.search(rf"public interface {name}\b", source):

@@ -15,17 +15,19 @@ from typing import Any
 
 import pytest
 
-from conftest import MatchTarget, blank_dataset, make_match_target
+from helpers import MatchTarget, blank_dataset, make_match_target
 from nas_pattern import NASController, SearchConfig
-from nas_pattern.agent import AgentConfig, RLAgent
-from nas_pattern.bench import TABLE_PATH
-from nas_pattern.controller import Episode
+from nas_pattern.agents import AgentConfig, EvolutionConfig, RLAgent, make_agent
+from nas_pattern.bench.common import TABLE_PATH
+from nas_pattern.config import new_config
 from nas_pattern.data import Split
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor, init_ray
-from nas_pattern.networks.tabular import Table, TabularNetwork
-from nas_pattern.run import args_from_json, make_agent, new_config
+from nas_pattern.networks import CNN_SPACE
+from nas_pattern.networks.tabular import TabularNetwork
+from nas_pattern.records import Episode
 from nas_pattern.run_dir import Recorder, RunDirectory
-from nas_pattern.search_space import CNN_SPACE
+from nas_pattern.session import args_from_json
+from nas_pattern.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +51,8 @@ def tabular_search(table: Table, agent: str, executor: Executor, episodes: int =
                    stop_at: int | None = None, recorder_dir: Path | None = None,
                    restore: tuple[list[Episode], dict[str, Any] | None] | None = None) -> NASController:
     """A search over the committed table: deterministic children, so runs can be compared exactly."""
-    config = AgentConfig(children_per_update=4, population_size=8, tournament_size=3, seed=seed)
+    config = AgentConfig(children_per_update=4, seed=seed,
+                         evolution=EvolutionConfig(population_size=8, tournament_size=3))
     controller = NASController(make_agent(agent, table.space, config), table.dataset(),
                                network=functools.partial(TabularNetwork, table=table),
                                config=SearchConfig(episodes=episodes, stop_entropy=0.0, seed=seed), executor=executor)
@@ -76,6 +79,7 @@ def key(e: Episode) -> tuple[Any, ...]:
     return (e.episode, e.architecture, e.status, e.reason, e.metrics, e.reward, e.baseline, e.cached, e.update)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agent", ["reinforce", "evolution"])
 def test_ray_searches_exactly_what_local_searches(agent: str, table: Table, ray_cluster: None) -> None:
     local = tabular_search(table, agent, LocalExecutor())
@@ -84,6 +88,7 @@ def test_ray_searches_exactly_what_local_searches(agent: str, table: Table, ray_
     assert len(remote.history) == 24 and any(e.cached for e in local.history)  # the cache is exercised too
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["local", "ray"])
 def test_a_search_stopped_mid_update_resumes_to_the_uninterrupted_result(executor: str, table: Table,
                                                                          tmp_path: Path, ray_cluster: None) -> None:
@@ -112,6 +117,7 @@ def dying(base: type[MatchTarget], victim_seed: int, marker: Path | None) -> typ
     return type("Dying", (base,), {"train": train})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("once", [True, False])
 def test_a_worker_killed_mid_child_is_replaced_and_the_search_finishes(once: bool, tmp_path: Path,
                                                                        ray_cluster: None) -> None:
@@ -159,6 +165,7 @@ def test_the_cli_with_ray_writes_the_same_record_as_local(tmp_path: Path) -> Non
     assert summary["config"]["executor"] == "ray" and summary["test_accuracy"] > 0.3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv, message", [
     (["--gpus-per-child", "0.5"], "--gpus-per-child is for --executor ray"),
     (["--ray-address", "auto"], "--ray-address is for --executor ray"),
@@ -180,6 +187,7 @@ def test_bad_executor_flags_get_one_line_and_exit_2_writing_nothing(argv: list[s
     assert not run_dir.exists()
 
 
+@pytest.mark.slow
 def test_the_jvm_config_has_the_executor_keys() -> None:
     config = new_config(args_from_json('{"executor": "ray", "gpus-per-child": 0.25, "ray-address": "auto"}'))
     assert (config.executor, config.gpus_per_child, config.ray_address) == ("ray", 0.25, "auto")

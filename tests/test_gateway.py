@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from nas_pattern.config import build_parser
 from nas_pattern.gateway import READY, TOKEN_ENV
-from nas_pattern.run import args_from_json, build_parser, open_search
+from nas_pattern.session import args_from_json, open_search
 
 
 def start_engine(token: str | None) -> subprocess.Popen[str]:
@@ -27,9 +28,12 @@ def start_engine(token: str | None) -> subprocess.Popen[str]:
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+TOKEN = "the-token-" + "0123456789abcdef" * 2  # long enough to be secret
+
+
 @pytest.fixture
 def engine() -> Iterator[tuple[subprocess.Popen[str], int]]:
-    process = start_engine("the-token")
+    process = start_engine(TOKEN)
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line.startswith(READY + " "), line + process.stderr.read()  # type: ignore[union-attr]
@@ -56,6 +60,7 @@ def listening_addresses(port: int) -> set[str]:
     return addresses
 
 
+@pytest.mark.slow
 def test_the_engine_refuses_to_start_without_a_token() -> None:
     process = start_engine(None)
     out, err = process.communicate(timeout=60)
@@ -65,14 +70,27 @@ def test_the_engine_refuses_to_start_without_a_token() -> None:
     assert READY not in out
 
 
+@pytest.mark.parametrize("weak", ["right-token-123", "x" * 31])
+def test_the_engine_refuses_a_token_too_short_to_be_secret(weak: str) -> None:
+    process = start_engine(weak)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert err.strip().splitlines() == [f"nas-pattern gateway: error: the auth token in {TOKEN_ENV} has {len(weak)} "
+                                        "characters; at least 32 characters are needed to be secret (NASGateway "
+                                        "draws 64 random hex digits)"]
+    assert READY not in out
+
+
+@pytest.mark.slow
 def test_the_engine_listens_on_loopback_and_refuses_a_wrong_token(engine) -> None:
     process, port = engine
-    assert authenticate(port, "the-token") == "!yv"  # py4j's "ok, void"
-    assert authenticate(port, "a-wrong-token").startswith("!x")  # py4j's error answer
+    assert authenticate(port, TOKEN) == "!yv"  # py4j's "ok, void"
+    assert authenticate(port, "a-wrong-token-" + "0123456789abcdef" * 2).startswith("!x")  # py4j's error answer
     assert listening_addresses(port) == {"127.0.0.1"}  # loopback only
     assert process.poll() is None  # a refused client does not bring the engine down
 
 
+@pytest.mark.slow
 def test_the_engine_exits_when_its_stdin_closes(engine) -> None:
     process, _ = engine
     process.stdin.close()

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from nas_pattern import CNN, CNN_SPACE, NETWORKS, RNN, RNN_SPACE, Architecture, Dataset, RandomAgent, SearchSpace
-from nas_pattern.search_space import DEFAULT_SPACES
+from nas_pattern.networks import default_space
 
 
 @pytest.fixture(params=sorted(NETWORKS))
@@ -19,7 +19,7 @@ def kind(request) -> str:
 
 
 def sampled(kind: str, count: int = 4) -> list[Architecture]:
-    agent = RandomAgent(DEFAULT_SPACES[kind])
+    agent = RandomAgent(default_space(kind))
     return [agent.policy() for _ in range(count)]
 
 
@@ -36,6 +36,7 @@ def test_builds_for_sampled_architectures_with_the_right_output_shape(kind: str,
         assert network.layers and all(isinstance(line, str) for line in network.layers)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_on_real_images(kind: str, small_fashion: Dataset) -> None:
     architecture = sampled(kind, 1)[0]
     network = NETWORKS[kind](architecture, small_fashion.input_shape, small_fashion.num_classes)

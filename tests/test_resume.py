@@ -146,13 +146,14 @@ def test_sigterm_checkpoints_and_says_how_to_resume(reference: Path, tmp_path: P
 
 
 def test_every_flag_is_either_fixed_or_allowed_to_change_on_resume() -> None:
-    from nas_pattern.run import FIXED_ON_RESUME, RESUMABLE_CHANGES, build_parser
+    from nas_pattern.config import FIXED_ON_RESUME, RESUMABLE_CHANGES, build_parser
 
     flags = {action.dest for action in build_parser()._actions if action.dest != "help"}
     classified = [*FIXED_ON_RESUME, *RESUMABLE_CHANGES, "space", "resume", "run_dir"]
     assert sorted(classified) == sorted(flags)  # a new flag must be put in one of the two
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_search_says_so(reference: Path) -> None:
     before = snapshot(reference)
     done = run("--resume", str(reference))
@@ -180,6 +181,7 @@ def _other_space(tmp_path: Path) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("args", "message"), [
     (lambda t: ["--dataset", "mnist"], "with --dataset mnist: the search was made with fashion-mnist"),
     (lambda t: ["--network", "cnn"], "with --network cnn: the search was made with rnn"),
@@ -201,12 +203,14 @@ def test_an_incompatible_resume_is_refused_and_changes_nothing(args, message: st
     assert snapshot(unfinished) == before  # byte for byte
 
 
+@pytest.mark.slow
 def test_resuming_something_that_is_not_a_run(tmp_path: Path) -> None:
     done = run("--resume", str(tmp_path))
     assert done.returncode == 2
     assert "it holds no config.json, so it is not a run directory" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_damaged_record_is_refused_not_guessed_at(unfinished: Path) -> None:
     lines = (unfinished / "episodes.jsonl").read_text().splitlines(keepends=True)
     lines[1] = '{"episode": 2, "nonsense": true}\n'
@@ -229,8 +233,8 @@ def test_a_resume_may_extend_the_budget(unfinished: Path, reference: Path) -> No
 
 
 def test_repairing_the_tail_never_rewrites_the_complete_lines(reference: Path, tmp_path: Path) -> None:
+    from nas_pattern.networks import RNN_SPACE
     from nas_pattern.run_dir import RunDirectory
-    from nas_pattern.search_space import RNN_SPACE
 
     whole = (reference / "episodes.jsonl").read_bytes().split(b"\n")[:3]
     path = tmp_path / "episodes.jsonl"

@@ -52,6 +52,7 @@ def test_acceptance_search_writes_a_complete_run_directory(network: str, tmp_pat
     assert (run_dir / "search.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_a_space_file_drives_the_search(tmp_path: Path, capsys) -> None:
     space = tmp_path / "tiny.json"
     space.write_text(json.dumps({"max_layers": 1, "layer_format": "conv {kernel_size}x{filters}",
@@ -166,6 +167,7 @@ def test_asking_for_cuda_without_a_gpu(tmp_path: Path, capsys) -> None:
     assert code == 2 and "torch sees no CUDA GPU; use --device cpu or auto" in err
 
 
+@pytest.mark.slow
 def test_an_existing_search_is_never_overwritten(tmp_path: Path, capsys) -> None:
     run_dir = tmp_path / "run"
     args = ["--episodes", "2", "--train-limit", "100", "--run-dir", str(run_dir)]
@@ -176,6 +178,7 @@ def test_an_existing_search_is_never_overwritten(tmp_path: Path, capsys) -> None
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_bad_input_through_python_dash_m_has_no_traceback(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "nas_pattern.run", "--space", _bad_space(tmp_path)],
                           capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -191,6 +194,7 @@ def finished_run(tmp_path_factory) -> Path:
     return run_dir
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("argv", "message"), BAD_FLAGS, ids=[m[:40] for _, m in BAD_FLAGS])
 def test_bad_input_leaves_an_existing_run_untouched(argv, message: str, finished_run: Path, tmp_path: Path,
                                                     capsys) -> None:
@@ -200,6 +204,7 @@ def test_bad_input_leaves_an_existing_run_untouched(argv, message: str, finished
     assert {p.name: p.read_bytes() for p in finished_run.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_children_that_all_time_out_end_the_search_with_one_clear_line(tmp_path: Path, capsys) -> None:
     code, out, err = cli(["--episodes", "3", "--train-limit", "200", "--child-timeout", "0.0001",
                           "--run-dir", str(tmp_path / "run")], capsys)
@@ -210,6 +215,7 @@ def test_children_that_all_time_out_end_the_search_with_one_clear_line(tmp_path:
     assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) == 3  # all recorded
 
 
+@pytest.mark.slow
 def test_skips_depth_and_the_size_aware_reward_from_the_command_line(tmp_path: Path, capsys) -> None:
     run_dir = tmp_path / "run"
     code, out, err = cli(["--space", str(SKIP_SPACE), "--reward", "accuracy-size", "--target-params", "20000",

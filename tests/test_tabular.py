@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from nas_pattern import AgentConfig, Decision, NASController, RandomAgent, SearchConfig, SearchSpace
-from nas_pattern import bench as bench_module
-from nas_pattern.bench import main as bench
-from nas_pattern.networks.tabular import Row, Table, TabularNetwork
-from nas_pattern.study import STRATEGIES, run_search
+from nas_pattern import AgentConfig, Decision, NASController, RandomAgent, ReinforceConfig, SearchConfig, SearchSpace
+from nas_pattern.bench import tabulate as tabulate_module
+from nas_pattern.bench import tune as tune_module
+from nas_pattern.bench.cli import main as bench
+from nas_pattern.bench.study import STRATEGIES, run_search
+from nas_pattern.networks.tabular import TabularNetwork
+from nas_pattern.table import Row, Table
 
 SPACE = SearchSpace((Decision("filters", (8, 16)), Decision("kernel_size", (1, 3)), Decision("pool_size", (1, 2)),
                      Decision("dropout_rate", (0.0, 0.25))), max_layers=2,
@@ -107,12 +109,13 @@ def test_a_search_spends_its_budget_on_distinct_architectures(table_file: Path) 
     assert trace.best_val == sorted(trace.best_val)  # best so far never falls
     assert trace.at(1000) == (trace.best_val[-1], trace.best_test[-1])
     # REINFORCE on an easy table converges and stops exploring: its search ends early, keeping its best.
-    config = AgentConfig(learning_rate=0.1, temperature=1.0)
+    config = AgentConfig(reinforce=ReinforceConfig(learning_rate=0.1, temperature=1.0))
     converged = run_search(table, "reinforce", seed=0, budget=256, config=config)
     assert len(converged.best_val) < 256
     assert converged.at(256)[0] == table.best[1].val_accuracy
 
 
+@pytest.mark.slow
 def test_the_study_reports_every_strategy_and_budget(table_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert bench(["strategies", "--table", str(table_file), "--seeds", "3", "--budgets", "4,16,8",
@@ -130,11 +133,12 @@ def test_the_study_reports_every_strategy_and_budget(table_file: Path, tmp_path:
     assert (out / "strategies.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_tabulate_resumes_and_keeps_what_was_measured(tmp_path: Path, monkeypatch, capsys) -> None:
     space = SearchSpace((Decision("filters", (4,)), Decision("kernel_size", (1, 3)), Decision("pool_size", (2,)),
                          Decision("dropout_rate", (0.0,))), max_layers=1,
                         layer_format="conv {kernel_size}x{filters} pool{pool_size} drop{dropout_rate}")
-    monkeypatch.setattr(bench_module, "TABLE_SPACE", space)
+    monkeypatch.setattr(tabulate_module, "TABLE_SPACE", space)
     path = tmp_path / "table.csv"
     args = ["tabulate", "--table", str(path), "--train-limit", "64", "--device", "cpu"]
     # A run stopped after the first architecture: its row stays exactly as it was measured.
@@ -174,10 +178,11 @@ def test_a_missing_table_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
     assert err.count("\n") == 0 and "does not exist; write it with `python -m nas_pattern.bench tabulate`" in err
 
 
+@pytest.mark.slow
 def test_tune_varies_each_hyperparameter_and_tries_the_best_together(table_file: Path, capsys) -> None:
     assert bench(["tune", "--table", str(table_file), "--seeds", "1", "--workers", "1"]) == 0
     printed = capsys.readouterr().out
-    for name, values in bench_module.TUNE_GRID.items():
+    for name, values in tune_module.TUNE_GRID.items():
         for value in values:
             assert f"{name} = {value:g} " in printed
     assert "best of each together" in printed and "tuning seeds 0..0" in printed

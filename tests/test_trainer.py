@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from nas_pattern import CNN, Dataset, TrainConfig
-from nas_pattern.bench import REFERENCE_CNN
-from nas_pattern.bench import main as bench
+from nas_pattern.bench.cli import main as bench
+from nas_pattern.bench.common import REFERENCE_CNN
 from nas_pattern.trainer import use_bf16
 
 PLAIN = TrainConfig(precision="fp32", channels_last=False)
 FAST = TrainConfig(precision="bf16", channels_last=True)
 
 
+@pytest.mark.slow
 def test_the_fast_path_and_the_plain_path_agree(fashion: Dataset) -> None:
     """Same architecture, same seed, same 5,000 images: test accuracy within 1 percentage point."""
     accuracy = {}
@@ -41,6 +42,7 @@ def test_a_bad_train_config_is_refused(field: str, value: object, message: str) 
         TrainConfig(**{field: value})  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
     assert bench(["trainer", "controller", "--device", "cpu", "--train-limit", "500", "--updates", "2"]) == 0
     out = capsys.readouterr().out

@@ -11,11 +11,20 @@ from typing import ClassVar
 
 from torch import nn
 
-from nas_pattern import AgentConfig, Decision, NASController, RLAgent, SearchConfig, SearchSpace, load_dataset
+from nas_pattern import (
+    AgentConfig,
+    Decision,
+    NASController,
+    Objective,
+    RLAgent,
+    SearchConfig,
+    SearchSpace,
+    load_dataset,
+)
 from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int
 
 # --8<-- [start:space]
-# A new decision is a new row of the table: the controller grows one softmax head for it.
+# A new decision is a new row of the table: the policy network grows one softmax head for it.
 MLP_SPACE = SearchSpace(
     decisions=(
         Decision("hidden_units", (32, 64, 128)),
@@ -53,7 +62,8 @@ class MLP(TorchNetwork):
 # Every agent rewards AgentConfig.objective(metrics): the accuracy by default; with reward="accuracy-size",
 # accuracy x (params / target) ** -0.07 above the target (MnasNet's soft constraint), so of two equally
 # accurate children the smaller earns more, and the search's best is the one with the highest objective.
-SIZE_AWARE = AgentConfig(children_per_update=2, seed=0, reward="accuracy-size", target_params=50_000)
+SIZE_AWARE = AgentConfig(children_per_update=2, seed=0,
+                         objective=Objective(reward="accuracy-size", target_params=50_000))
 # --8<-- [end:reward]
 
 

@@ -11,7 +11,7 @@ import sys
 from nas_pattern import CNN, CNN_SPACE, AgentConfig, NASController, RLAgent, SearchConfig, load_dataset
 
 data = load_dataset("fashion-mnist")  # train / validation / test splits, read from Debian's IDX files
-agent = RLAgent(CNN_SPACE, AgentConfig(children_per_update=2, seed=0))  # the LSTM controller and REINFORCE
+agent = RLAgent(CNN_SPACE, AgentConfig(children_per_update=2, seed=0))  # the LSTM policy and REINFORCE
 controller = NASController(agent, data, network=CNN,  # composition: the controller *has* an agent
                            config=SearchConfig(episodes=int(sys.argv[1]) if len(sys.argv) > 1 else 4,
                                                train_limit=500))
@@ -21,11 +21,11 @@ controller = NASController(agent, data, network=CNN,  # composition: the control
 for _ in range(agent.config.children_per_update):
     architecture = controller.generate_architecture()  # agent.policy() samples it (never the argmax)
     network = controller.train_network(architecture)  # build() and train() the child on the training split
-    metrics = controller.evaluate_network()  # its accuracy on the validation split
-    baseline = agent.value_function()  # what the agent expected
-    advantage = agent.reward(metrics)  # accuracy minus that baseline
-    print(f"{architecture.describe()}: val {metrics.accuracy:.4f}, baseline {baseline:.4f}, reward {advantage:+.4f}")
-print("update_policy():", agent.update_policy())  # one REINFORCE step over the m rewarded children
+    metrics = controller.evaluate_network()  # validation accuracy; the controller calls agent.reward(metrics)
+    episode = controller.history[-1]  # recorded as search() records its children
+    print(f"{architecture.describe()}: val {metrics.accuracy:.4f}, baseline {episode.baseline:.4f} "
+          f"(agent.value_function()), reward {episode.reward:+.4f}")
+print("update_policy():", controller.history[-1].update)  # the controller's REINFORCE step after m children
 # --8<-- [end:episode]
 
 # --8<-- [start:loop]

@@ -1,5 +1,6 @@
 import java.util.Arrays;
 
+import naspattern.Diagnostics;
 import naspattern.NASGateway;
 import naspattern.SearchListener;
 
@@ -8,24 +9,21 @@ public final class BridgeBench {
     public static void main(String[] args) {
         int calls = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
         try (NASGateway gateway = NASGateway.launch()) {
-            SearchListener listener = new SearchListener() {
-                @Override
-                public void onEpisode(naspattern.Episode episode) {
-                }
-            };
+            Diagnostics bridge = gateway.diagnostics();
+            SearchListener listener = episode -> { };
             for (int i = 0; i < 100; i++) { // warm up both directions
-                gateway.engine().echo("warm-up");
+                bridge.echo("warm-up");
             }
-            gateway.engine().medianCallbackSeconds(listener, 100);
+            bridge.medianCallbackSeconds(listener, 100);
             long[] nanos = new long[calls];
             for (int i = 0; i < calls; i++) {
                 long start = System.nanoTime();
-                gateway.engine().echo("ping");
+                bridge.echo("ping");
                 nanos[i] = System.nanoTime() - start;
             }
             Arrays.sort(nanos);
             double call = nanos[calls / 2] / 1e3;
-            double callback = gateway.engine().medianCallbackSeconds(listener, calls) * 1e6;
+            double callback = bridge.medianCallbackSeconds(listener, calls) * 1e6;
             System.out.println("Engine: " + gateway.engine().version());
             System.out.printf("JVM -> Python call (echo), median of %d:          %8.1f us%n", calls, call);
             System.out.printf("Python -> JVM callback (shouldStop), median of %d: %8.1f us%n", calls, callback);

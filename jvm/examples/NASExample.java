@@ -1,12 +1,12 @@
+import java.util.Map;
+
 import naspattern.Architecture;
-import naspattern.Episode;
 import naspattern.Metrics;
 import naspattern.NASController;
 import naspattern.NASException;
 import naspattern.NASGateway;
 import naspattern.Network;
 import naspattern.RLAgent;
-import naspattern.SearchListener;
 import naspattern.SearchResult;
 
 /**
@@ -21,45 +21,37 @@ public final class NASExample {
         int episodes = args.length > 0 ? Integer.parseInt(args[0]) : 6;
         String runDir = args.length > 1 ? args[1] : "runs/java-example-" + System.currentTimeMillis();
         // --8<-- [start:java]
-        String config = "{\"dataset\": \"fashion-mnist\", \"network\": \"cnn\", \"children-per-update\": 2,"
-                + " \"epochs\": 1, \"train-limit\": 2000, \"seed\": 0, \"run-dir\": \"" + runDir + "\"}";
+        Map<String, Object> config = Map.of("dataset", "fashion-mnist", "network", "cnn", "children-per-update", 2,
+                "epochs", 1, "train-limit", 2000, "seed", 0, "run-dir", runDir);
 
         try (NASGateway gateway = NASGateway.launch()) {
             System.out.println("Engine: " + gateway.engine().version());
             NASController controller = gateway.controller(config);
             RLAgent agent = controller.getAgent();
 
-            // One episode by hand, step by step as in the pattern's sequence diagram.
-            Architecture architecture = controller.generateArchitecture(); // the agent's policy() samples it
-            System.out.println("Training CNN " + architecture.describe() + " ...");
-            Network child = controller.trainNetwork(architecture);
-            for (String layer : child.layers()) {
-                System.out.println("  " + layer);
-            }
-            Metrics metrics = controller.evaluateNetwork();
-            System.out.println("Validation: " + metrics);
-            System.out.printf("Baseline (valueFunction) %.4f, reward %+.4f%n", agent.valueFunction(),
-                    agent.reward(metrics));
-            Architecture next = agent.policy(); // the policy samples; it never takes the argmax
-            controller.trainNetwork(next);
-            System.out.printf("policy() sampled %s: reward %+.4f%n", next, agent.reward(controller.evaluateNetwork()));
-            System.out.println("updatePolicy(): " + agent.updatePolicy());
-
-            // Then the whole loop, run by the engine, reporting each child back on this thread.
-            SearchListener printer = new SearchListener() {
-                @Override
-                public void onEpisode(Episode episode) {
-                    System.out.println(episode);
+            // The m = 2 children of one policy update by hand, step by step as in the sequence diagram.
+            for (int child = 1; child <= 2; child++) {
+                Architecture architecture = controller.generateArchitecture(); // the agent's policy() samples it
+                System.out.println("Training CNN " + architecture.describe() + " ...");
+                Network network = controller.trainNetwork(architecture);
+                for (String layer : network.layers()) {
+                    System.out.println("  " + layer);
                 }
-            };
-            SearchResult result = controller.search(episodes, printer);
+                Metrics metrics = controller.evaluateNetwork(); // the controller calls agent.reward(metrics)
+                System.out.printf("Validation: %s; baseline now (valueFunction) %.4f%n", metrics,
+                        agent.valueFunction());
+            }
+
+            // Then the loop, run by the engine (it updated the policy after the second child), each
+            // child reported back on this thread.
+            SearchResult result = controller.search(episodes, episode -> System.out.println(episode));
             System.out.println();
             System.out.println("Best architecture    " + result.best().architecture());
             System.out.printf("Validation accuracy  %.4f   (episode %d)%n", result.best().accuracy(),
                     result.best().episode());
             System.out.printf("Test accuracy        %.4f%n", result.test().accuracy());
-            System.out.println("Record               " + controller.runDir());
-        } catch (NASException e) { // the engine's one line: a bad config, a missing python, a wrong token
+            System.out.println("Record               " + result.runDir());
+        } catch (NASException e) { // the engine's one line: a bad config, a missing python, a dead engine
             System.err.println("error: " + e.getMessage());
             System.exit(1);
         }

@@ -1,9 +1,11 @@
+import scala.collection.JavaConverters._
+
 import naspattern.{Episode, NASException, NASGateway, SearchListener, SearchResult}
 
 /** The pattern's sample in Scala, driving the Python engine through the py4j bridge. */
 object NASExample {
 
-  /** A search's settings; toJson writes them with the keys of the CLI flags of nas_pattern.run. */
+  /** A search's settings; toMap gives them the keys of the CLI flags of nas_pattern.run. */
   case class Config(
       dataset: String = "fashion-mnist",
       network: String = "cnn",
@@ -13,18 +15,15 @@ object NASExample {
       seed: Int = 0,
       runDir: String = s"runs/scala-example-${System.currentTimeMillis}") {
 
-    def toJson: String = {
-      def quote(s: String) = "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\""
-      Seq("dataset" -> quote(dataset), "network" -> quote(network), "children-per-update" -> childrenPerUpdate,
-        "epochs" -> epochs, "train-limit" -> trainLimit, "seed" -> seed, "run-dir" -> quote(runDir))
-        .map { case (key, value) => s"${quote(key)}: $value" }
-        .mkString("{", ", ", "}")
-    }
+    /** The flags as the gateway takes them (it writes the JSON). */
+    def toMap: java.util.Map[String, Any] =
+      Map[String, Any]("dataset" -> dataset, "network" -> network, "children-per-update" -> childrenPerUpdate,
+        "epochs" -> epochs, "train-limit" -> trainLimit, "seed" -> seed, "run-dir" -> runDir).asJava
   }
 
   /** Runs `episodes` children, handing each to `report` as it is evaluated. */
   def search(gateway: NASGateway, config: Config, episodes: Int)(report: Episode => Unit): SearchResult = {
-    val controller = gateway.controller(config.toJson)
+    val controller = gateway.controller(config.toMap)
     controller.search(episodes, new SearchListener {
       override def onEpisode(episode: Episode): Unit = report(episode)
     })
@@ -46,17 +45,17 @@ object NASExample {
     val gateway = NASGateway.launch()
     try {
       println(s"Engine: ${gateway.engine.version}")
-      val controller = gateway.controller(config.toJson)
+      val controller = gateway.controller(config.toMap)
       val agent = controller.getAgent
 
-      // One episode by hand, as in the pattern's sequence diagram.
-      val architecture = controller.generateArchitecture()
-      println(s"Training CNN ${architecture.describe} ...")
-      controller.trainNetwork(architecture).layers.foreach(layer => println(s"  $layer"))
-      val metrics = controller.evaluateNetwork()
-      println(s"Validation: $metrics")
-      println(f"Baseline (valueFunction) ${agent.valueFunction}%.4f, reward ${agent.reward(metrics)}%+.4f")
-      println(s"updatePolicy(): ${agent.updatePolicy()}")
+      // The m = 2 children of one policy update by hand, as in the pattern's sequence diagram.
+      for (_ <- 1 to config.childrenPerUpdate) {
+        val architecture = controller.generateArchitecture()
+        println(s"Training CNN ${architecture.describe} ...")
+        controller.trainNetwork(architecture).layers.foreach(layer => println(s"  $layer"))
+        val metrics = controller.evaluateNetwork() // the controller calls agent.reward(metrics)
+        println(f"Validation: $metrics; baseline now (valueFunction) ${agent.valueFunction}%.4f")
+      }
 
       // Then the whole loop, run by the engine, each child reported back on this thread.
       val result = controller.search(episodes, new SearchListener {
@@ -66,7 +65,7 @@ object NASExample {
       println(s"Best architecture    ${result.best.architecture}")
       println(f"Validation accuracy  ${result.best.accuracy}%.4f   (episode ${result.best.episode})")
       println(f"Test accuracy        ${result.test.accuracy}%.4f")
-      println(s"Record               ${controller.runDir}")
+      println(s"Record               ${result.runDir}")
     } finally gateway.close()
   // --8<-- [end:scala]
   }

@@ -5,15 +5,31 @@ samples architectures and learns from their rewards, Network (CNN, RNN) is the c
 Executor (LocalExecutor, RayExecutor) runs the children of each policy update on Workers.
 """
 
-from nas_pattern.agent import Agent, AgentConfig, EvolutionAgent, RandomAgent, RLAgent, TPEAgent
-from nas_pattern.controller import Episode, NASController, SearchConfig, SearchResult
+from nas_pattern.agents import (
+    AGENTS,
+    Agent,
+    AgentConfig,
+    EvolutionAgent,
+    EvolutionConfig,
+    Objective,
+    PolicyNetwork,
+    RandomAgent,
+    ReinforceConfig,
+    RLAgent,
+    TPEAgent,
+    make_agent,
+)
+from nas_pattern.controller import NASController
 from nas_pattern.data import Dataset, Split, load_dataset
-from nas_pattern.executor import Executor, InvalidArchitecture, LocalExecutor, RayExecutor, Worker
-from nas_pattern.networks import CNN, NETWORKS, RNN, Metrics, Network, TorchNetwork
-from nas_pattern.search_space import CNN_SPACE, RNN_SPACE, Architecture, Decision, SearchSpace
+from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
+from nas_pattern.networks import CNN, CNN_SPACE, NETWORKS, RNN, RNN_SPACE, Metrics, Network, TorchNetwork, get_network
+from nas_pattern.records import Episode, InvalidArchitecture, SearchConfig, SearchFailed, SearchResult
+from nas_pattern.search_space import Architecture, Decision, SearchSpace
 from nas_pattern.trainer import TrainConfig
+from nas_pattern.worker import Worker
 
 __all__ = [
+    "AGENTS",
     "CNN",
     "CNN_SPACE",
     "NETWORKS",
@@ -26,16 +42,21 @@ __all__ = [
     "Decision",
     "Episode",
     "EvolutionAgent",
+    "EvolutionConfig",
     "Executor",
     "InvalidArchitecture",
     "LocalExecutor",
     "Metrics",
     "NASController",
     "Network",
+    "Objective",
+    "PolicyNetwork",
     "RLAgent",
     "RandomAgent",
     "RayExecutor",
+    "ReinforceConfig",
     "SearchConfig",
+    "SearchFailed",
     "SearchResult",
     "SearchSpace",
     "Split",
@@ -43,5 +64,7 @@ __all__ = [
     "TorchNetwork",
     "TrainConfig",
     "Worker",
+    "get_network",
     "load_dataset",
+    "make_agent",
 ]

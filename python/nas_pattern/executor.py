@@ -1,166 +1,37 @@
 """Executor: runs the children of one policy update, in-process or on a Ray cluster.
 
 The controller samples the m architectures of an update, hands the new ones to its executor and
-rewards them in the order they were sampled, whatever order they finish in. A `Worker` is what
-trains and evaluates children on one device, holding the data there once: `LocalExecutor` runs
-one in the controller's process, one child at a time; `RayExecutor` runs one per long-lived Ray
-actor, with several children at once (fractional GPUs), on this machine or on a cluster. Only
-architectures and metrics travel between the controller and the workers.
+rewards them in the order they were sampled, whatever order they finish in. `LocalExecutor` runs
+them one at a time on the controller's own `Worker`; `RayExecutor` runs one per long-lived Ray
+actor, each a `Worker`, with several children at once (fractional GPUs), on this machine or on a
+cluster.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-import gc
 import logging
 import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Sequence
+from dataclasses import replace
+from typing import Any
 
 import torch
 
-from nas_pattern.data import Dataset, Split
-from nas_pattern.networks.base import Metrics, Network
-from nas_pattern.search_space import Architecture, SearchSpace
-from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig, on_device
-
-if TYPE_CHECKING:
-    from nas_pattern.controller import SearchConfig
+from nas_pattern.networks.base import Metrics
+from nas_pattern.records import Child, Outcome
+from nas_pattern.worker import Worker, dataset_on
 
 EXECUTORS = ("local", "ray")
-WORKER_START_LIMIT = 300.0  # seconds the cluster may take to start the workers and load the data onto them
-RESTART_GRACE = 60.0  # seconds beyond --child-timeout that a Ray worker may take to answer (a restart
-# loads the data again) before its child is recorded as a timeout and the worker replaced
-
-# Builds the child for an architecture: a Network subclass, or any callable with its signature.
-NetworkFactory = Callable[..., Network]
-
-
-class InvalidArchitecture(ValueError):
-    """The architecture cannot be built for this input; raised before any training."""
-
-
-@dataclass(frozen=True)
-class Child:
-    """One architecture to evaluate, with its place in the search (which also seeds it)."""
-
-    number: int  # 1-based episode number
-    architecture: Architecture
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What evaluating a child gave: metrics on the validation split, or why there are none."""
-
-    status: str  # "ok", or one of controller.FAILURES
-    reason: str = ""  # why it failed
-    metrics: Metrics | None = None
-    seconds: float = 0.0  # wall time of building, training and evaluating it
-
-
-@dataclass(frozen=True)
-class WorkerSetup:
-    """Everything a worker is built from; the same for every worker of a search."""
-
-    network: NetworkFactory
-    space: SearchSpace
-    data: Dataset  # as loaded; each worker moves it to its own device once
-    config: SearchConfig
-    train_config: TrainConfig
-    objective: Callable[[Metrics], float]  # what "best" means: AgentConfig.objective
-
-
-class Worker:
-    """Trains and evaluates children on one device, with the dataset there once."""
-
-    def __init__(self, setup: WorkerSetup, device: torch.device | str = "cpu", threads: int | None = None):
-        if threads is not None:
-            torch.set_num_threads(threads)
-        self.setup = setup
-        self.device = torch.device(device)
-        self.data = _on(setup.data, self.device, setup.train_config.channels_last)
-        self.network: Network | None = None  # the child trained most recently
-        self.best: tuple[int, float, Network] | None = None  # number, objective, network of the best so far
-
-    def train_network(self, architecture: Architecture, number: int) -> Network:
-        """Build the child for `architecture` with the seed of episode `number` and train it."""
-        config = self.setup.config
-        network = self._make(architecture, seed=config.seed * 100003 + number)
-        reasons = self.setup.space.validate(architecture) + network.validate()
-        if reasons:
-            raise InvalidArchitecture(f"cannot build {architecture.describe()}: {'; '.join(reasons)}")
-        if config.child_timeout is not None:
-            network.deadline = time.monotonic() + config.child_timeout
-        self.network = network
-        network.build()
-        network.train(self.data.train.head(config.train_limit), config.epochs)
-        return network
-
-    def evaluate_network(self) -> Metrics:
-        """Metrics of the current child on the validation split (never the test split)."""
-        if self.network is None:
-            raise RuntimeError("evaluate_network() needs train_network() first")
-        metrics = self.network.evaluate(self.data.val)
-        if self.network.deadline is not None and time.monotonic() > self.network.deadline:
-            raise ChildTimeout(f"took longer than --child-timeout {self.setup.config.child_timeout:g} s")
-        return metrics
-
-    def run(self, child: Child) -> Outcome:
-        """Train and evaluate a new child; a failure is returned as its kind and text, never raised."""
-        start = time.perf_counter()
-        try:
-            network = self.train_network(child.architecture, child.number)
-            metrics = self.evaluate_network()
-        except InvalidArchitecture as err:  # rejected by validation, before any training
-            return Outcome("invalid", str(err), seconds=time.perf_counter() - start)
-        except Exception as err:  # the search goes on; the child is recorded with what went wrong
-            self.release()
-            return Outcome(failure_kind(err), f"{type(err).__name__}: {err}", seconds=time.perf_counter() - start)
-        score = self.setup.objective(metrics)
-        if self.best is None or score > self.best[1]:
-            self.best = (child.number, score, network)
-        return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start)
-
-    def test(self, child: Child, final_epochs: int = 0) -> Metrics:
-        """Test accuracy of `child`: as trained in the search, or retrained on train + validation
-        for `final_epochs` epochs when that is > 0."""
-        if final_epochs > 0:
-            network = self._make(child.architecture, seed=self.setup.config.seed * 100003)
-            network.build()
-            train_and_val = Split(torch.cat([self.data.train.x, self.data.val.x]),
-                                  torch.cat([self.data.train.y, self.data.val.y]), "train+val")
-            network.train(train_and_val, final_epochs)
-        elif self.best is not None and self.best[0] == child.number:
-            network = self.best[2]
-        else:  # trained elsewhere or before a restart: rebuild it from its seed (identical on the CPU)
-            network = self.train_network(child.architecture, child.number)
-        return network.evaluate(self.data.test)
-
-    def release(self) -> None:
-        """Let go of a failed child's memory, on the GPU too."""
-        self.network = None
-        gc.collect()
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
-
-    def _make(self, architecture: Architecture, seed: int) -> Network:
-        return self.setup.network(architecture, self.data.input_shape, self.data.num_classes,
-                                  train_config=self.setup.train_config, device=self.device, seed=seed)
-
-
-def failure_kind(error: Exception) -> str:
-    if isinstance(error, ChildTimeout):
-        return "timeout"
-    if isinstance(error, ChildDiverged):
-        return "nan"
-    if isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower():
-        return "oom"
-    return "error"
+# seconds the cluster may take to start the workers and load the data onto them
+WORKER_START_LIMIT = 300.0
+# Seconds beyond --child-timeout that a Ray worker may take to answer (a restart loads the data
+# again) before its child is recorded as a timeout and the worker replaced.
+RESTART_GRACE = 60.0
 
 
 class Executor(abc.ABC):
@@ -253,7 +124,8 @@ class RayExecutor(Executor):
         count = max(1, min(slots, self.max_workers or slots))
         threads = max(1, int(self.cpus_per_child)) if not share else None
         remote = ray.remote(Worker).options(num_cpus=self.cpus_per_child if not share else 0, num_gpus=share)
-        data = _on(worker.setup.data, torch.device("cpu"))  # as loaded (a no-op), unless handed over on a GPU
+        # as loaded (a no-op), unless handed over on a GPU
+        data = dataset_on(worker.setup.data, torch.device("cpu"))
         self._remote = remote
         self._args = (ray.put(replace(worker.setup, data=data)), "cuda" if share else "cpu", threads)
         self._child_timeout = worker.setup.config.child_timeout
@@ -265,7 +137,8 @@ class RayExecutor(Executor):
     def run(self, children: Sequence[Child]) -> Generator[Outcome, None, None]:
         ray = _import_ray()
         done: dict[int, Outcome] = {}  # index in `children` -> outcome
-        running: dict[Any, tuple[int, Any, float, int]] = {}  # ObjectRef -> (index, actor, start, attempt)
+        # ObjectRef -> (index, actor, start, attempt)
+        running: dict[Any, tuple[int, Any, float, int]] = {}
         free = list(self.actors)
         waiting = [(index, 1) for index in range(len(children))]
         limit = None if self._child_timeout is None else self._child_timeout + RESTART_GRACE
@@ -351,12 +224,6 @@ class RayExecutor(Executor):
         self.actors[self.actors.index(actor)] = fresh
         self.where = {n: fresh if a is actor else a for n, a in self.where.items()}
         return fresh
-
-
-def _on(data: Dataset, device: torch.device, channels_last: bool = False) -> Dataset:
-    """Every split of `data` on `device` (trainer.on_device: a no-op for a split already there)."""
-    return replace(data, train=on_device(data.train, device, channels_last),
-                   val=on_device(data.val, device, channels_last), test=on_device(data.test, device, channels_last))
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:

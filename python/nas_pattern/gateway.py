@@ -6,12 +6,17 @@ serves until shutdown() is called or its stdin closes (so it never outlives the 
 below are adapters: each implements a Java interface of package `naspattern` (camelCase) by calling
 the core (snake_case), which is not renamed. Values cross as Java primitives, strings and the
 small Java value classes (Architecture, Metrics, Episode, SearchResult), built from primitives.
+
+One module of ~330 lines: the adapters, the error translation and the server's life cycle are
+the one boundary to the JVM, and each needs the others to be read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import itertools
 import json
 import os
 import statistics
@@ -19,6 +24,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from importlib.metadata import version
@@ -29,23 +35,24 @@ from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
 from py4j.java_gateway import JavaObject
 from py4j.protocol import Py4JJavaError
 
-from nas_pattern.controller import Episode, NASController, SearchFailed, SearchResult
+from nas_pattern.controller import NASController
 from nas_pattern.networks.base import Metrics
 from nas_pattern.networks.base import Network as CoreNetwork
-from nas_pattern.run import RunFinished, Search, args_from_json, device_name, finish, open_search
+from nas_pattern.records import Episode, SearchResult
 from nas_pattern.run_dir import Recorder
 from nas_pattern.search_space import Architecture
-from nas_pattern.trainer import resolve_device
+from nas_pattern.session import RunFinished, Search, args_from_json, finish, open_search
+from nas_pattern.trainer import device_name, resolve_device
 
 TOKEN_ENV = "NAS_PATTERN_TOKEN"  # the auth token, set by the JVM launcher (never on the command line)
+MIN_TOKEN_LENGTH = 32  # characters; a shorter token is too easy to guess (NASGateway draws 64 hex digits)
 READY = "PY4J_READY"  # the readiness line: READY <port>
 LOOPBACK = "127.0.0.1"
 EXIT_BAD_INPUT = 2
 
-# What the JVM caller gets as a NASException with the error's one line. Input errors are the
+# Every error reaches the JVM caller as a NASException with one line. Input errors are the
 # caller's to fix; the others are also printed with their traceback on the engine's stderr.
 INPUT_ERRORS = (ValueError, FileNotFoundError, RunFinished)
-REPORTED_ERRORS = (*INPUT_ERRORS, SearchFailed, RuntimeError)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,9 +80,9 @@ class Bridge:
                                            float(e.reward), float(e.baseline), e.cached, float(e.seconds),
                                            e.status, e.reason)
 
-    def result(self, r: SearchResult) -> JavaObject:
+    def result(self, r: SearchResult, run_dir: str) -> JavaObject:
         return self.jvm.naspattern.SearchResult(self.episode(r.best), self.metrics(r.test), len(r.episodes),
-                                                r.stop_reason, float(r.seconds))
+                                                r.stop_reason, float(r.seconds), run_dir)
 
     @staticmethod
     def core_metrics(metrics: JavaObject) -> Metrics:
@@ -91,7 +98,8 @@ class Bridge:
 
 
 def reported(method: F) -> F:
-    """Turn the errors a JVM caller should read into a NASException with one clear line."""
+    """Turn every error of a JVM call into a NASException with one clear line (never py4j's
+    Py4JException with a Python traceback in it)."""
 
     @functools.wraps(method)
     def call(self: Any, *args: Any) -> Any:
@@ -99,7 +107,7 @@ def reported(method: F) -> F:
             return method(self, *args)
         except Py4JJavaError:
             raise  # already a Java exception (e.g. thrown by a listener): the JVM gets it back as it was
-        except REPORTED_ERRORS as error:
+        except Exception as error:
             if not isinstance(error, INPUT_ERRORS):
                 traceback.print_exc()
             raise self.bridge.java_exception(error) from error
@@ -107,8 +115,33 @@ def reported(method: F) -> F:
     return cast(F, call)
 
 
+class Identity:
+    """toString and hashCode of an adapter, which py4j forwards to Python. The hash is a serial
+    number of the core object it adapts, unique in this engine, so the JVM's equals (in Bridged)
+    compares hashes: every getAgent() proxy is then equal to the others."""
+
+    bridge: Bridge
+    _serials: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+    _next_serial = itertools.count(1)
+
+    def core(self) -> object:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def toString(self) -> str:
+        return self.describe()
+
+    def hashCode(self) -> int:
+        core = self.core()
+        if core not in Identity._serials:
+            Identity._serials[core] = next(Identity._next_serial)
+        return Identity._serials[core]
+
+
 # --8<-- [start:adapter]
-class Agent:
+class Agent(Identity):
     """naspattern.RLAgent, adapting the core's Agent (RLAgent or RandomAgent)."""
 
     class Java:
@@ -136,7 +169,14 @@ class Agent:
 
 
 # --8<-- [end:adapter]
-class Network:
+    def core(self) -> object:
+        return self.agent
+
+    def describe(self) -> str:
+        return f"RLAgent ({type(self.agent).__name__}, {len(self.agent.space.num_choices)} decisions per architecture)"
+
+
+class Network(Identity):
     """naspattern.Network, adapting a child the controller built (CNN or RNN)."""
 
     class Java:
@@ -146,6 +186,12 @@ class Network:
         self.bridge = bridge
         self.network = network
         self.controller = controller
+
+    def core(self) -> object:
+        return self.network
+
+    def describe(self) -> str:
+        return f"Network ({type(self.network).__name__} {self.network.architecture.describe()})"
 
     @reported
     def architecture(self) -> JavaObject:
@@ -170,7 +216,7 @@ class Network:
         return array
 
 
-class Controller:
+class Controller(Identity):
     """naspattern.NASController, adapting the core's NASController; records to the run directory
     exactly as `python -m nas_pattern.run` does, so a JVM search can be resumed from the CLI."""
 
@@ -210,21 +256,33 @@ class Controller:
 
     @reported
     def search(self, episodes: int, listener: JavaObject) -> JavaObject:
+        """`episodes` more children: the budget becomes the children so far plus these, recorded in
+        config.json, so that the CLI resumes a JVM search with the budget it was given."""
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")
-        controller = self.controller
-        controller.config = replace(controller.config, episodes=len(controller.history) + episodes)
+        controller, session = self.controller, self.search_
+        budget = len(controller.history) + episodes
+        controller.config = replace(controller.config, episodes=budget)
+        session.config = replace(session.config, search=replace(session.config.search, episodes=budget))
+        session.run_dir.write_config({"config": dataclasses.asdict(session.config),
+                                      "space": controller.agent.space.to_json()})
         self.listener = listener
         try:
             result = controller.search()
         finally:
             self.listener = None
-        result = controller.final_test(result, self.search_.config.final_epochs)
-        finish(self.search_, result)
-        return self.bridge.result(result)
+        result = controller.final_test(result, session.config.final_epochs)
+        finish(session, result)
+        return self.bridge.result(result, str(session.run_dir.path.resolve()))
 
     def runDir(self) -> str:
         return str(self.search_.run_dir.path)
+
+    def core(self) -> object:
+        return self.controller
+
+    def describe(self) -> str:
+        return f"NASController (run dir {self.runDir()}, {len(self.controller.history)} children so far)"
 
     def _tell_listener(self, episode: Episode) -> None:
         if self.listener is None:
@@ -235,10 +293,11 @@ class Controller:
 
 
 class Engine:
-    """naspattern.Engine, the entry point the JVM reaches first."""
+    """naspattern.Engine, the entry point the JVM reaches first; also naspattern.Diagnostics, the
+    timing calls of the bridge benchmark."""
 
     class Java:
-        implements = ["naspattern.Engine"]
+        implements = ["naspattern.Engine", "naspattern.Diagnostics"]
 
     def __init__(self, done: threading.Event):
         self.done = done  # set when the engine should exit
@@ -251,13 +310,16 @@ class Engine:
         self.bridge.server.java_parameters.port = java_port
 
     @reported
-    def newController(self, config_json: str) -> Controller:
+    def newController(self, config_json: str | None) -> Controller:
+        if config_json is None:
+            raise ValueError("config must be a JSON object of flags, got null")
         search = open_search(args_from_json(config_json))
         self.searches.append(search)
         if search.warning:
             print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
         return Controller(self.bridge, search)
 
+    @reported
     def version(self) -> str:
         return f"nas-pattern {version('nas-pattern')}, torch {torch.__version__}, {device_name(resolve_device('auto'))}"
 
@@ -305,6 +367,11 @@ def main() -> int:
     if not token:
         print(f"nas-pattern gateway: error: no auth token: set {TOKEN_ENV} (NASGateway does this when it "
               "launches the engine)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if len(token) < MIN_TOKEN_LENGTH:
+        print(f"nas-pattern gateway: error: the auth token in {TOKEN_ENV} has {len(token)} characters; at least "
+              f"{MIN_TOKEN_LENGTH} characters are needed to be secret (NASGateway draws 64 random hex digits)",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     serve(token, ready=lambda port: print(f"{READY} {port}", flush=True))
     return 0

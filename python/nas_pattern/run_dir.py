@@ -4,32 +4,28 @@ config.json     the configuration and search space, written before the first chi
 episodes.jsonl  one JSON object per evaluated child, appended and fsynced as each finishes
 checkpoint.pt   the agent and random generators after the latest policy update (atomic)
 summary.json    best architecture, its validation and test accuracy, totals, the config used
-search.png      accuracy, baseline, best-so-far and reward over the episodes
-pareto.png      accuracy against parameters of every trained child, with the Pareto front
-best.png        the best architecture as a graph: its layers and what feeds each
+search.png, pareto.png, best.png   the figures of the finished search (nas_pattern.plots)
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 import torch
 
-from nas_pattern.controller import Episode, NASController, SearchResult
-from nas_pattern.search_space import Architecture, SearchSpace
+from nas_pattern.controller import NASController
+from nas_pattern.files import write_atomically
+from nas_pattern.records import Episode
+from nas_pattern.search_space import SearchSpace
 
 CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
 CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
-PLOT = "search.png"
-PARETO_PLOT = "pareto.png"
-GRAPH_PLOT = "best.png"
 
 
 class RunDirectory:
@@ -60,6 +56,11 @@ class RunDirectory:
         self.path.mkdir(parents=True, exist_ok=True)
         self._write_atomically(CONFIG, lambda f: _dump_json(config, f))
 
+    def write_config(self, config: dict[str, Any]) -> None:
+        """Replace config.json (atomically), when what the search was given changes: the JVM's
+        search(n) sets the budget."""
+        self._write_atomically(CONFIG, lambda f: _dump_json(config, f))
+
     # ---- while searching ----
 
     def record(self, episode: Episode) -> None:
@@ -75,87 +76,6 @@ class RunDirectory:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         self._write_atomically(SUMMARY, lambda f: _dump_json(summary, f))
-
-    def plot(self, episodes: Sequence[Episode]) -> Path:
-        """Draw search.png: how accuracy, baseline and reward moved over the search."""
-        plt = _pyplot()
-
-        x = [e.episode for e in episodes]
-        accuracy = np.array([e.accuracy if e.status == "ok" else np.nan for e in episodes])
-        best_so_far = np.fmax.accumulate(accuracy)  # running max that skips failed (NaN) children
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=[2, 1])
-        top.scatter(x, accuracy, s=14, label="validation accuracy", color="tab:blue")
-        top.step(x, best_so_far, where="post", label="best so far", color="tab:green")
-        top.plot(x, [e.baseline for e in episodes], label="baseline (value function)", color="tab:orange")
-        top.set_ylabel("accuracy")
-        top.legend(loc="lower right")
-        top.grid(alpha=0.3)
-        bottom.bar(x, [e.reward for e in episodes], color="tab:purple", label="reward")
-        bottom.axhline(0, color="black", linewidth=0.5)
-        bottom.set_xlabel("episode (child evaluation)")
-        bottom.set_ylabel("reward")
-        bottom.grid(alpha=0.3)
-        fig.suptitle(f"NAS search: {len(episodes)} children")
-        return self._save(fig, PLOT)
-
-    def plot_pareto(self, result: SearchResult, target_params: int | None = None) -> Path:
-        """Draw pareto.png: validation accuracy against parameters of every trained child, the
-        Pareto front joined by a line, the best marked, and the size target if there is one."""
-        plt = _pyplot()
-        trained = result.trained
-        front = result.pareto_front
-        fig, ax = plt.subplots(figsize=(8, 5))
-        ax.scatter([e.metrics.params for e in trained if e.metrics], [e.accuracy for e in trained], s=14,
-                   color="tab:blue", alpha=0.6, label="trained children")
-        ax.step([e.metrics.params for e in front if e.metrics], [e.accuracy for e in front], where="post",
-                color="tab:green", marker="o", label="Pareto front")
-        if result.best.metrics:
-            ax.scatter([result.best.metrics.params], [result.best.accuracy], s=120, facecolors="none",
-                       edgecolors="tab:red", linewidths=2, label=f"best (episode {result.best.episode})")
-        if target_params:
-            ax.axvline(target_params, color="tab:orange", linestyle="--", label=f"target {target_params:,} params")
-        ax.set_xscale("log")
-        ax.set_xlabel("trainable parameters")
-        ax.set_ylabel("validation accuracy")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(loc="lower right")
-        ax.set_title(f"Accuracy against size: {len(trained)} trained children, {len(front)} on the front")
-        return self._save(fig, PARETO_PLOT)
-
-    def plot_graph(self, architecture: Architecture, title: str = "best architecture") -> Path:
-        """Draw best.png: the image, each layer and the classifier top to bottom; an arrow for
-        every connection (skip connections bend round the layers they jump)."""
-        plt = _pyplot()
-        names = ["image", *(f"L{i + 1}: {architecture.describe_layer(i)}" for i in range(len(architecture))),
-                 "classifier"]
-        edges = [(j, i + 1) for i in range(len(architecture)) for j in architecture.sources(i)]
-        edges += [(j, len(architecture) + 1) for j in architecture.outputs]
-        fig, ax = plt.subplots(figsize=(7, 1.1 * len(names) + 0.5))
-        for y, name in enumerate(names):
-            ax.text(0, -y, name, ha="center", va="center", fontsize=10,
-                    bbox={"boxstyle": "round", "facecolor": "white" if 0 < y < len(names) - 1 else "lightgrey"})
-        for source, target in edges:
-            if target == source + 1:  # straight down to the next box
-                ax.annotate("", xy=(0, -target + 0.25), xytext=(0, -source - 0.25),
-                            arrowprops={"arrowstyle": "->", "color": "tab:blue"})
-            else:  # round the right of the boxes it jumps, wider for longer jumps
-                ax.annotate("", xy=(0.52, -target), xytext=(0.52, -source),
-                            arrowprops={"arrowstyle": "->", "color": "tab:purple",
-                                        "connectionstyle": f"arc3,rad={-0.25 - 0.1 * (target - source)}"})
-        ax.set_xlim(-1.5, 1.5)
-        ax.set_ylim(-len(names) + 0.5, 0.5)
-        ax.axis("off")
-        ax.set_title(title)
-        return self._save(fig, GRAPH_PLOT)
-
-    def _save(self, fig: Any, name: str) -> Path:
-        import matplotlib.pyplot as plt
-
-        fig.tight_layout()
-        path = self.path / name
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
 
     # ---- resuming ----
 
@@ -235,19 +155,8 @@ class RunDirectory:
             raise ValueError(f"{path} is unreadable ({err}); the run directory is damaged") from None
         return state
 
-    def _write_atomically(self, name: str, write: Callable[[IO[bytes]], None]) -> None:
-        """Write to name.tmp, fsync, rename over name: readers see the old file or the new one."""
-        temporary = self.path / (name + ".tmp")
-        with open(temporary, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, self.path / name)
-        directory = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(directory)  # make the rename itself durable
-        finally:
-            os.close(directory)
+    def _write_atomically(self, name: str, write: Callable[[IO[bytes]], Any]) -> None:
+        write_atomically(self.path / name, write)
 
 
 class Recorder:
@@ -269,15 +178,6 @@ class Recorder:
     def interrupted(self) -> None:
         """Checkpoint the state after the last recorded child (a resume starts from there)."""
         self.run_dir.save_checkpoint(self.snapshot)
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _dump_json(data: dict[str, Any], f: IO[bytes]) -> None:

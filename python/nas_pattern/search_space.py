@@ -1,7 +1,10 @@
 """SearchSpace: the table of decisions the controller makes, and the Architecture it yields.
 
 A space is data: an ordered list of named decisions, each with its choices, repeated per
-layer. The controller only sees choice indices; `encode`/`decode` translate.
+layer. The agent only sees choice indices; `encode`/`decode` translate.
+
+One piece of ~380 lines because the space and its Architecture are two faces of one encoding:
+depth and skip connections change how indices map to architectures on both sides at once.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ class Architecture:
     # Per layer, the layers it reads, 1-based (0 = the image); () = a plain chain, each layer reading
     # the one before it. The classifier reads every layer that no later layer reads (`outputs`).
     inputs: tuple[tuple[int, ...], ...] = ()
-    layer_format: str = field(default="", compare=False)  # template for describe(), e.g. "conv {kernel_size}x{filters}"
+    # template for describe(), e.g. "conv {kernel_size}x{filters}"
+    layer_format: str = field(default="", compare=False)
 
     def __getitem__(self, index: int) -> dict[str, Value]:
         return dict(self.layers[index])
@@ -155,7 +159,7 @@ class SearchSpace:
                         raise ValueError(f"layer_format {self.layer_format!r} does not fit the decisions "
                                          f"{names}: {err!r}") from None
 
-    # ---- the controller's view: a flat sequence of categorical steps ----
+    # ---- the agent's view: a flat sequence of categorical steps ----
 
     @property
     def variable_depth(self) -> bool:
@@ -305,7 +309,8 @@ class SearchSpace:
         """Every architecture of the space once, in index order (use only on small spaces)."""
         for indices in itertools.product(*(range(n) for n in self.num_choices)):
             architecture = self.decode(indices)
-            if self.encode(architecture) == list(indices):  # the one way of writing it that encode() gives
+            # the one way of writing it that encode() gives
+            if self.encode(architecture) == list(indices):
                 yield architecture
 
     # ---- the table as JSON (the --space FILE format) ----
@@ -379,31 +384,3 @@ def _key(value: Value) -> tuple[str, Value]:
     """Compare choices by kind as well as value, so True is not mistaken for 1."""
     return ("bool", value) if isinstance(value, bool) else ("str", value) if isinstance(value, str) \
         else ("num", value)
-
-
-# The two default spaces, as data. CNN: the four per-layer decisions of the 2017 reference
-# NAS code, wide enough to hold the classic conv 5x32 pool2 | conv 5x64 pool2 network.
-CNN_SPACE = SearchSpace(
-    decisions=(
-        Decision("filters", (8, 16, 32, 64)),
-        Decision("kernel_size", (1, 3, 5)),
-        Decision("pool_size", (1, 2)),
-        Decision("dropout_rate", (0.0, 0.25, 0.5)),
-    ),
-    max_layers=2,
-    layer_format="conv {kernel_size}x{filters} pool{pool_size} drop{dropout_rate}",
-)
-
-# RNN: the image is read row by row; each layer picks its cell, width, dropout and direction.
-RNN_SPACE = SearchSpace(
-    decisions=(
-        Decision("cell_type", ("rnn", "gru", "lstm")),
-        Decision("hidden_units", (32, 64, 128)),
-        Decision("dropout_rate", (0.0, 0.25, 0.5)),
-        Decision("bidirectional", (False, True)),
-    ),
-    max_layers=1,
-    layer_format="{cell_type} {hidden_units} drop{dropout_rate} bidirectional={bidirectional}",
-)
-
-DEFAULT_SPACES = {"cnn": CNN_SPACE, "rnn": RNN_SPACE}

@@ -8,9 +8,12 @@ the hardware computes bf16 natively (see TrainConfig.precision).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +71,28 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}; expected auto, cpu or cuda")
     return torch.device(name)
+
+
+# Held while torch's global generators are seeded and used: searches running at once in one process
+# (two JVM controllers on one engine) would otherwise draw from each other's seeds.
+_GLOBAL_GENERATORS = threading.RLock()
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
+    """Seed torch's global generators inside a block, restoring them afterwards; one block at a
+    time in this process, so that the same seed gives the same weights whatever runs beside it."""
+    cuda_devices = [device.index or 0] if device is not None and device.type == "cuda" else []
+    with _GLOBAL_GENERATORS, torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def device_name(device: torch.device) -> str:
+    """The device as a person reads it: the GPU's name, or the CPU and its threads."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({torch.get_num_threads()} threads)"
 
 
 def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device: torch.device,

@@ -1,25 +1,32 @@
 (ns naspattern.core
   "The Clojure front-end: plain maps in and out around the Java client of the py4j bridge.
   Every architecture is sampled by the Python RLAgent; every accuracy comes from a PyTorch child."
-  (:require [clojure.data.json :as json])
+  (:require [clojure.data.json :as json]
+            [clojure.string :as string])
   (:import (naspattern Architecture Episode Metrics NASController NASException NASGateway
                        NASGateway$Options RLAgent SearchListener SearchResult)))
 
 (defn- refused
-  "A NASException from the engine as ex-info, with :reason ::refused and the engine's one line."
+  "A NASException as ex-info with the engine's one line: :reason ::engine-exited when the engine
+  died (the line says with which status), ::refused for what it refused."
   [^NASException e]
-  (ex-info (.getMessage e) {:reason ::refused} e))
+  (let [exited? (string/starts-with? (str (.getMessage e)) "the Python engine exited")]
+    (ex-info (.getMessage e) {:reason (if exited? ::engine-exited ::refused)} e)))
 
 (defmacro ^:private engine-call [& body]
   `(try ~@body (catch NASException e# (throw (refused e#)))))
 
 (defn launch
   "Launches the Python engine and connects to it. Options: :python (the executable with
-  nas_pattern installed; default $NAS_PATTERN_PYTHON or python3), :echo? (copy its output)."
+  nas_pattern installed; default $NAS_PATTERN_PYTHON or python3), :echo? (copy its output),
+  :directory (its working directory, against which relative run directories resolve) and
+  :ready-timeout (seconds to wait for it to start; importing torch takes a few)."
   (^NASGateway [] (launch {}))
-  (^NASGateway [{:keys [python echo?] :or {echo? true}}]
+  (^NASGateway [{:keys [python echo? directory ready-timeout] :or {echo? true}}]
    (let [options (cond-> (.echoOutput (NASGateway$Options.) (boolean echo?))
-                   python (.python python))]
+                   python (.python python)
+                   directory (.directory (java.io.File. (str directory)))
+                   ready-timeout (.readyTimeout (java.time.Duration/ofMillis (long (* 1000 ready-timeout)))))]
      (engine-call (NASGateway/launch options)))))
 
 (defn controller
@@ -28,8 +35,13 @@
   ^NASController [^NASGateway gateway config]
   (engine-call (.controller gateway (json/write-str config))))
 
+(defn- kebab
+  "A JSON key as a Clojure keyword: dropout_rate -> :dropout-rate."
+  [k]
+  (keyword (string/replace k "_" "-")))
+
 (defn architecture->map [^Architecture a]
-  {:describe (.describe a) :layers (get (json/read-str (.json a) :key-fn keyword) :layers)})
+  {:describe (.describe a) :layers (get (json/read-str (.json a) :key-fn kebab) :layers)})
 
 (defn metrics->map [^Metrics m]
   (when m
@@ -52,28 +64,23 @@
    :test (metrics->map (.test r))
    :episodes (.episodes r)
    :stop-reason (keyword (.stopReason r))
-   :seconds (.seconds r)})
+   :seconds (.seconds r)
+   :run-dir (.runDir r)})
 
 (defn step
-  "One episode by hand, following the pattern's sequence diagram: the agent samples, the
-  controller trains and evaluates the child, the agent turns its metrics into a reward."
+  "One child by hand, following the pattern's sequence diagram: the agent samples, the controller
+  trains and evaluates the child and rewards the agent with its metrics (updating the policy after
+  every m children), recording it as a search records its own."
   [^NASController controller]
   (engine-call
    (let [^RLAgent agent (.getAgent controller)
          architecture (.generateArchitecture controller)
          child (.trainNetwork controller architecture)
-         metrics (.evaluateNetwork controller)
-         baseline (.valueFunction agent)]
+         metrics (.evaluateNetwork controller)]
      {:architecture (architecture->map architecture)
       :layers (vec (.layers child))
       :metrics (metrics->map metrics)
-      :baseline baseline
-      :reward (.reward agent metrics)})))
-
-(defn update-policy
-  "One REINFORCE step over the rewarded samples; its statistics as a map."
-  [^NASController controller]
-  (engine-call (json/read-str (.updatePolicy (.getAgent controller)) :key-fn keyword)))
+      :baseline (.valueFunction agent)})))
 
 (defn search
   "Runs `episodes` children; calls (on-episode episode-map) after each, on this thread, and stops

@@ -16,19 +16,20 @@
                 :run-dir (or run-dir (str "runs/clojure-example-" (System/currentTimeMillis)))}]
     (try
       (with-open [gateway (nas/launch)]
-        (let [controller (nas/controller gateway config)
-              {:keys [architecture layers metrics baseline reward]} (nas/step controller)]
-          (println "Trained CNN" (:describe architecture))
-          (doseq [layer layers] (println " " layer))
-          (println (format "Validation accuracy %.4f; baseline (valueFunction) %.4f, reward %+.4f"
-                           (:accuracy metrics) baseline reward))
-          (println "updatePolicy():" (nas/update-policy controller))
-          (let [{:keys [best test]} (nas/search controller episodes (comp println episode-line))]
+        (let [controller (nas/controller gateway config)]
+          ;; the m = 2 children of one policy update by hand, as in the pattern's sequence diagram
+          (dotimes [_ (:children-per-update config)]
+            (let [{:keys [architecture layers metrics baseline]} (nas/step controller)]
+              (println "Trained CNN" (:describe architecture))
+              (doseq [layer layers] (println " " layer))
+              (println (format "Validation accuracy %.4f; baseline now (valueFunction) %.4f"
+                               (:accuracy metrics) baseline))))
+          (let [{:keys [best test run-dir]} (nas/search controller episodes (comp println episode-line))]
             (println)
             (println "Best architecture   " (get-in best [:architecture :describe]))
             (println (format "Validation accuracy  %.4f   (episode %d)" (:accuracy best) (:episode best)))
             (println (format "Test accuracy        %.4f" (:accuracy test)))
-            (println "Record              " (nas/run-dir controller)))))
+            (println "Record              " run-dir))))
       (catch clojure.lang.ExceptionInfo e
         (binding [*out* *err*] (println "error:" (ex-message e)))
         (System/exit 1))))

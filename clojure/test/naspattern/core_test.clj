@@ -43,3 +43,37 @@
   (testing "episodes < 1"
     (is (thrown-with-msg? clojure.lang.ExceptionInfo #"must be >= 1, got 0"
                           (nas/controller *gateway* {:episodes 0})))))
+
+(deftest steps-by-hand-are-recorded-and-results-are-kebab-case
+  (let [controller (nas/controller *gateway* (small-config))
+        {:keys [architecture metrics baseline]} (nas/step controller)]
+    (is (every? #(contains? % :dropout-rate) (:layers architecture)))
+    (is (== (:accuracy metrics) baseline)) ; the controller rewarded the agent: the first reward starts the baseline
+    (nas/step controller)
+    (is (= 2 (count (line-seq (io/reader (io/file (nas/run-dir controller) "episodes.jsonl"))))))
+    (let [result (nas/search controller 1 (fn [_]))]
+      (is (= 3 (:episodes result)))
+      (is (= (.getAbsolutePath (io/file (nas/run-dir controller))) (:run-dir result))))))
+
+(deftest engine-objects-print-and-compare
+  (let [controller (nas/controller *gateway* (small-config))]
+    (is (string/starts-with? (str controller) "NASController"))
+    (is (= (.getAgent controller) (.getAgent controller)))
+    (is (= 1 (count (set [(.getAgent controller) (.getAgent controller)]))))))
+
+(deftest launch-takes-a-directory-and-a-ready-timeout
+  (let [dir (.getParentFile (io/file (temp-run-dir)))]
+    (with-open [gateway (nas/launch {:echo? false :directory dir :ready-timeout 120})]
+      (let [controller (nas/controller gateway {:train-limit 200 :run-dir "relative-run"})]
+        (is (= (.getCanonicalPath (io/file dir "relative-run"))
+               (.getCanonicalPath (io/file dir (nas/run-dir controller)))))))))
+
+(deftest a-dead-engine-is-ex-info-saying-it-exited
+  (let [gateway (nas/launch {:echo? false})]
+    (try
+      (let [controller (nas/controller gateway (small-config))]
+        (.waitFor (.destroyForcibly (.process gateway)))
+        (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/step controller)))]
+          (is (= ::nas/engine-exited (:reason (ex-data e))))
+          (is (string/includes? (ex-message e) "the Python engine exited with status"))))
+      (finally (.close gateway)))))

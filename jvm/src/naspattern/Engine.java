@@ -14,12 +14,6 @@ public interface Engine {
     /** The engine's version: nas-pattern, torch and the device it trains on. */
     String version();
 
-    /** Returns {@code text}: the trivial call whose round trip the bridge benchmark times. */
-    String echo(String text);
-
-    /** Calls {@code listener.shouldStop()} {@code calls} times; the median round trip in seconds. */
-    double medianCallbackSeconds(SearchListener listener, int calls);
-
     /** Ends the engine process once this call has returned. */
     void shutdown();
 }

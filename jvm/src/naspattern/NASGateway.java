@@ -10,13 +10,17 @@ import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
 import py4j.ClientServer;
 import py4j.Py4JException;
@@ -30,6 +34,9 @@ import py4j.Py4JException;
  * {@value #TOKEN_ENV}, never on the command line. Calls from Python back into the JVM (a
  * {@link SearchListener}) arrive on the thread that made the call into Python. The engine exits when
  * its stdin closes, so it never outlives the JVM; {@link #close()} shuts both ends down in order.
+ *
+ * <p>Every failure reaches the caller as a {@link NASException} with one line: a refused config, a
+ * wrong token, and an engine that died, with its exit status and the last lines it wrote.
  */
 public final class NASGateway implements AutoCloseable {
     /** The environment variable that carries the auth token to the Python engine. */
@@ -38,6 +45,10 @@ public final class NASGateway implements AutoCloseable {
     public static final String PYTHON_ENV = "NAS_PATTERN_PYTHON";
     /** The line the engine prints once it listens, followed by its port. */
     public static final String READY = "PY4J_READY";
+    /** The shortest auth token either end accepts: a shorter one is too easy to guess. */
+    public static final int MIN_TOKEN_LENGTH = 32;
+    /** How many of the engine's last stderr lines a "the engine exited" message quotes. */
+    private static final int LAST_WORDS = 5;
 
     private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
 
@@ -82,9 +93,12 @@ public final class NASGateway implements AutoCloseable {
 
     private final ClientServer clientServer;
     private final Engine engine;
+    private final Diagnostics diagnostics;
+    private final int pythonPort;
     private final Process process; // null when connected to an engine started elsewhere
+    private final Deque<String> lastErrors; // the engine's latest stderr lines (launched engines only)
     private final Thread shutdownHook = new Thread(this::close, "nas-pattern-gateway-shutdown");
-    private boolean closed;
+    private volatile boolean closed;
 
     /** Launches the engine with the default options. */
     public static NASGateway launch() {
@@ -107,35 +121,48 @@ public final class NASGateway implements AutoCloseable {
             throw new NASException("cannot start the Python engine with '" + options.python + "': " + e.getMessage()
                     + " (set " + PYTHON_ENV + " to a python that has nas_pattern installed)", e);
         }
+        Deque<String> lastErrors = new ArrayDeque<>();
         try {
-            int port = awaitReady(process, options);
-            return new NASGateway(port, token, process);
+            int port = awaitReady(process, options, lastErrors);
+            return new NASGateway(port, token, process, lastErrors);
         } catch (RuntimeException e) {
             process.destroyForcibly();
             throw e;
         }
     }
 
-    /** Connects to an engine that is already running and listening on {@code pythonPort}. */
+    /**
+     * Connects to an engine that is already running and listening on {@code pythonPort}, started
+     * elsewhere with {@code token} in {@value #TOKEN_ENV}. {@link #close()} then only disconnects:
+     * the engine is left running for whoever started it.
+     */
     public static NASGateway connect(int pythonPort, String token) {
-        return new NASGateway(pythonPort, token, null);
+        if (token == null || token.length() < MIN_TOKEN_LENGTH) {
+            throw new NASException("the auth token must have at least " + MIN_TOKEN_LENGTH + " characters to be "
+                    + "secret; got " + (token == null ? "none" : token.length()));
+        }
+        return new NASGateway(pythonPort, token, null, new ArrayDeque<>());
     }
 
-    private NASGateway(int pythonPort, String token, Process process) {
+    private NASGateway(int pythonPort, String token, Process process, Deque<String> lastErrors) {
+        this.pythonPort = pythonPort;
         this.process = process;
+        this.lastErrors = lastErrors;
         this.clientServer = new ClientServer.ClientServerBuilder()
                 .javaPort(0).javaAddress(LOOPBACK)
                 .pythonPort(pythonPort).pythonAddress(LOOPBACK)
                 .authToken(token)
                 .build();
-        this.engine = (Engine) clientServer.getPythonServerEntryPoint(new Class<?>[] {Engine.class});
+        Object entryPoint = clientServer.getPythonServerEntryPoint(new Class<?>[] {Engine.class, Diagnostics.class});
         try {
-            engine.attach(clientServer.getJavaServer().getListeningPort());
+            ((Engine) entryPoint).attach(clientServer.getJavaServer().getListeningPort());
         } catch (Py4JException e) {
             clientServer.shutdown();
             throw new NASException("the Python engine on port " + pythonPort + " refused the connection: "
-                    + "wrong or missing auth token (" + e.getMessage() + ")", e);
+                    + "wrong or missing auth token (" + firstLine(e.getMessage()) + ")", e);
         }
+        this.engine = Bridged.wrap(Engine.class, (Engine) entryPoint, this);
+        this.diagnostics = Bridged.wrap(Diagnostics.class, (Diagnostics) entryPoint, this);
         Runtime.getRuntime().addShutdownHook(shutdownHook);
     }
 
@@ -146,25 +173,49 @@ public final class NASGateway implements AutoCloseable {
      * NASException with the engine's one-line message if the config is refused.
      */
     public NASController controller(String configJson) {
+        if (configJson == null) {
+            throw new NASException("the config must be a JSON object of flags, got null");
+        }
         return engine.newController(configJson);
     }
 
-    /** The engine itself, for what a controller does not cover (its version, bridge timings). */
+    /**
+     * A controller configured from a map of flags (keys without the dashes; values strings or
+     * numbers), written as JSON here so that no caller quotes JSON by hand.
+     */
+    public NASController controller(Map<String, ?> config) {
+        if (config == null) {
+            throw new NASException("the config must be a map of flags, got null");
+        }
+        return controller(Json.object(config));
+    }
+
+    /** The engine itself, for what a controller does not cover (its version). */
     public Engine engine() {
         return engine;
     }
 
-    /** Shuts the engine down, then this end of the bridge; waits for the engine process to exit. */
+    /** The bridge's timing calls, for the bridge benchmark. */
+    public Diagnostics diagnostics() {
+        return diagnostics;
+    }
+
+    /**
+     * Shuts down an engine this gateway launched, then this end of the bridge, and waits for the
+     * engine process to exit. A gateway made by {@link #connect} only disconnects.
+     */
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
-        try {
-            engine.shutdown();
-        } catch (RuntimeException e) {
-            // the engine is gone already: nothing to shut down on its side
+        if (process != null) {
+            try {
+                engine.shutdown();
+            } catch (RuntimeException e) {
+                // the engine is gone already: nothing to shut down on its side
+            }
         }
         clientServer.shutdown();
         if (process != null) {
@@ -194,6 +245,43 @@ public final class NASGateway implements AutoCloseable {
         return process;
     }
 
+    /** The one-line NASException for a call the bridge could not complete (see Bridged). */
+    NASException failure(Py4JException error) {
+        if (closed) {
+            return new NASException("this NASGateway is closed", error);
+        }
+        if (process != null) {
+            try {
+                process.waitFor(2, TimeUnit.SECONDS); // a dead engine's socket closes just before it is reaped
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (!process.isAlive()) {
+                return new NASException("the Python engine exited with status " + process.exitValue() + lastWords(),
+                        error);
+            }
+            return new NASException("the Python engine failed: " + firstLine(error.getMessage()), error);
+        }
+        return new NASException("the Python engine on port " + pythonPort + " failed or is gone: "
+                + firstLine(error.getMessage()), error);
+    }
+
+    private String lastWords() {
+        synchronized (lastErrors) {
+            return lastErrors.isEmpty() ? " (it wrote nothing on stderr)"
+                    : "; its last words on stderr: " + String.join(" / ", lastErrors);
+        }
+    }
+
+    private static String firstLine(String text) {
+        if (text == null) {
+            return "";
+        }
+        String trimmed = text.strip();
+        int end = trimmed.indexOf('\n');
+        return end < 0 ? trimmed : trimmed.substring(0, end).strip();
+    }
+
     private static String newToken() {
         byte[] bytes = new byte[32];
         new SecureRandom().nextBytes(bytes);
@@ -205,13 +293,16 @@ public final class NASGateway implements AutoCloseable {
     }
 
     /** Reads the engine's stdout until its readiness line; keeps draining both streams after. */
-    private static int awaitReady(Process process, Options options) {
+    private static int awaitReady(Process process, Options options, Deque<String> lastErrors) {
         CompletableFuture<Integer> ready = new CompletableFuture<>();
-        StringBuilder lastError = new StringBuilder();
         drain(process.getErrorStream(), options.echoOutput ? System.err : null, line -> {
-            synchronized (lastError) {
-                lastError.setLength(0);
-                lastError.append(line);
+            synchronized (lastErrors) {
+                if (!line.isBlank()) {
+                    lastErrors.addLast(line.strip());
+                    while (lastErrors.size() > LAST_WORDS) {
+                        lastErrors.removeFirst();
+                    }
+                }
             }
         });
         drain(process.getInputStream(), options.echoOutput ? System.out : null, line -> {
@@ -224,8 +315,8 @@ public final class NASGateway implements AutoCloseable {
             return ready.get(options.readyTimeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             String said;
-            synchronized (lastError) {
-                said = lastError.length() > 0 ? ": " + lastError : "";
+            synchronized (lastErrors) {
+                said = lastErrors.isEmpty() ? "" : ": " + lastErrors.peekLast();
             }
             int status = process.exitValue();
             throw new NASException("the Python engine exited with status " + status + " before it was ready" + said);
@@ -238,16 +329,12 @@ public final class NASGateway implements AutoCloseable {
         }
     }
 
-    private interface LineHandler {
-        void line(String line);
-    }
-
-    private static void drain(InputStream stream, PrintStream echo, LineHandler handler) {
+    private static void drain(InputStream stream, PrintStream echo, Consumer<String> handler) {
         Thread thread = new Thread(() -> {
             try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = reader.readLine()) != null) {
-                    handler.line(line);
+                    handler.accept(line);
                     if (echo != null && !line.startsWith(READY + " ")) {
                         echo.println(line);
                     }

@@ -3,7 +3,9 @@ package naspattern;
 /**
  * Implemented on the JVM and called by the Python search loop, on the thread that called
  * {@link NASController#search}: once after every evaluated child, then asked whether to stop.
+ * A lambda is one: {@code controller.search(10, episode -> System.out.println(episode))}.
  */
+@FunctionalInterface
 public interface SearchListener {
     /** Called after each child is evaluated, rewarded and recorded, in episode order. */
     void onEpisode(Episode episode);

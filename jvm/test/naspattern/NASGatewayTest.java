@@ -7,14 +7,21 @@ import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.AfterClass;
@@ -41,7 +48,11 @@ public class NASGatewayTest {
     }
 
     private NASController controller(String extra) throws IOException {
-        String runDir = new File(folder.getRoot(), "run").getPath();
+        return controller("run", extra);
+    }
+
+    private NASController controller(String folderName, String extra) throws IOException {
+        String runDir = new File(folder.getRoot(), folderName).getPath();
         return gateway.controller("{\"network\": \"cnn\", \"train-limit\": 500, \"children-per-update\": 2,"
                 + " \"device\": \"cpu\", \"seed\": 0, \"run-dir\": \"" + runDir + "\"" + extra + "}");
     }
@@ -50,20 +61,150 @@ public class NASGatewayTest {
     public void oneRoundGenerateTrainEvaluateReward() throws IOException {
         NASController controller = controller("");
         RLAgent agent = controller.getAgent();
+        assertTrue(Double.isNaN(agent.valueFunction())); // no estimate before the first reward
         Architecture architecture = controller.generateArchitecture();
         assertTrue(architecture.describe(), architecture.describe().startsWith("conv "));
         Network child = controller.trainNetwork(architecture);
         assertEquals(architecture, child.architecture());
         assertTrue(child.layers().length >= 3);
-        Metrics metrics = controller.evaluateNetwork();
+        Metrics metrics = controller.evaluateNetwork(); // the controller rewards the agent, as in the diagram
         assertTrue("better than chance: " + metrics, metrics.accuracy() > 0.2 && metrics.accuracy() <= 1.0);
         assertTrue(metrics.params() > 0);
-        assertTrue(Double.isNaN(agent.valueFunction())); // no estimate before the first reward
-        double reward = agent.reward(metrics);
-        assertEquals(0.0, reward, 1e-9); // the first reward starts the moving-average baseline
-        assertEquals(metrics.accuracy(), agent.valueFunction(), 1e-6);
+        assertEquals(metrics.accuracy(), agent.valueFunction(), 1e-6); // the first reward starts the baseline
         assertEquals(architecture, controller.getNetwork().architecture());
-        assertTrue(agent.updatePolicy().contains("\"entropy\""));
+        try {
+            agent.reward(metrics); // already rewarded by evaluateNetwork()
+            fail("rewarded a sample twice");
+        } catch (NASException e) {
+            assertOneLine(e, "without a sample from policy() waiting");
+        }
+        // The second child completes the update of m = 2; both are recorded like a search's children.
+        controller.trainNetwork(controller.generateArchitecture());
+        controller.evaluateNetwork();
+        List<String> lines = Files.readAllLines(new File(controller.runDir(), "episodes.jsonl").toPath());
+        assertEquals(2, lines.size());
+        assertTrue(lines.get(0), lines.get(0).contains("\"episode\": 1") && lines.get(0).contains("\"update\": null"));
+        assertTrue(lines.get(1), lines.get(1).contains("\"episode\": 2") && lines.get(1).contains("\"entropy\""));
+        SearchResult result = controller.search(1, episode -> { });
+        assertEquals(3, result.episodes()); // search(n) runs n more, numbered after the ones by hand
+    }
+
+    @Test
+    public void engineObjectsPrintCompareAndHash() throws IOException {
+        NASController controller = controller("");
+        assertTrue(controller.toString(), controller.toString().startsWith("NASController"));
+        assertTrue(controller.toString(), controller.toString().contains(controller.runDir()));
+        RLAgent agent = controller.getAgent();
+        assertTrue(agent.toString(), agent.toString().startsWith("RLAgent"));
+        assertEquals(agent, controller.getAgent()); // the same engine object, whichever proxy
+        assertEquals(agent.hashCode(), controller.getAgent().hashCode());
+        assertFalse(agent.equals(controller));
+        Set<Object> set = new HashSet<>(Arrays.asList(agent, controller.getAgent(), controller, controller));
+        assertEquals(2, set.size());
+        Network child = controller.trainNetwork(controller.generateArchitecture());
+        assertTrue(child.toString(), child.toString().contains(child.architecture().describe()));
+        assertEquals(child, controller.getNetwork());
+    }
+
+    @Test
+    public void everyFailureIsOneNASExceptionWithoutATraceback() throws IOException {
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        PrintStream stderr = System.err;
+        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        NASGateway own;
+        try {
+            own = NASGateway.launch(); // echoes the engine's stderr to the (captured) System.err
+        } finally {
+            System.setErr(stderr);
+        }
+        try {
+            try {
+                own.controller((String) null);
+                fail("accepted a null config");
+            } catch (NASException e) {
+                assertOneLine(e, "got null");
+            }
+            try {
+                own.engine().newController(null);
+                fail("the engine accepted a null config");
+            } catch (NASException e) {
+                assertOneLine(e, "config must be a JSON object");
+            }
+            try {
+                own.controller("{\"episodes\": 0}");
+                fail("accepted 0 episodes");
+            } catch (NASException e) {
+                assertOneLine(e, "must be >= 1, got 0");
+            }
+        } finally {
+            own.close();
+        }
+        String printed = captured.toString(StandardCharsets.UTF_8);
+        assertFalse("input errors print no traceback: " + printed, printed.contains("Traceback"));
+    }
+
+    @Test
+    public void aDeadEngineSaysItExitedAndHow() throws Exception {
+        NASGateway own = NASGateway.launch(new NASGateway.Options().echoOutput(false));
+        try {
+            NASController controller = own.controller(Map.of("run-dir", new File(folder.getRoot(), "dead").getPath(),
+                    "train-limit", 200, "device", "cpu"));
+            own.process().destroyForcibly().waitFor(20, TimeUnit.SECONDS);
+            try {
+                controller.generateArchitecture();
+                fail("a dead engine answered");
+            } catch (NASException e) {
+                assertOneLine(e, "the Python engine exited with status");
+            }
+            try {
+                own.engine().version();
+                fail("a dead engine answered");
+            } catch (NASException e) {
+                assertOneLine(e, "the Python engine exited with status");
+            }
+        } finally {
+            own.close();
+        }
+    }
+
+    @Test
+    public void twoControllersWithOneSeedSearchAlikeAtOnce() throws Exception {
+        NASController first = controller("first", "");
+        NASController second = controller("second", "");
+        CompletableFuture<SearchResult> a = CompletableFuture.supplyAsync(() -> first.search(3, e -> { }));
+        CompletableFuture<SearchResult> b = CompletableFuture.supplyAsync(() -> second.search(3, e -> { }));
+        SearchResult one = a.get(300, TimeUnit.SECONDS);
+        SearchResult other = b.get(300, TimeUnit.SECONDS);
+        List<String> left = Files.readAllLines(new File(first.runDir(), "episodes.jsonl").toPath());
+        List<String> right = Files.readAllLines(new File(second.runDir(), "episodes.jsonl").toPath());
+        assertEquals(3, left.size());
+        for (int i = 0; i < left.size(); i++) { // the same architectures, accuracies and rewards; not the times
+            assertEquals(left.get(i).replaceAll("\"(seconds|train_seconds)\": [0-9.e-]+", ""),
+                    right.get(i).replaceAll("\"(seconds|train_seconds)\": [0-9.e-]+", ""));
+        }
+        assertEquals(one.best().accuracy(), other.best().accuracy(), 0.0);
+        assertEquals(one.test().accuracy(), other.test().accuracy(), 0.0);
+    }
+
+    @Test
+    public void searchNIsTheBudgetAndTheResultSaysWhereItIsRecorded() throws IOException {
+        NASController controller = controller(", \"episodes\": 40");
+        SearchResult result = controller.search(2, e -> { });
+        assertEquals(2, result.episodes());
+        assertEquals(new File(controller.runDir()).getAbsolutePath(), result.runDir());
+        assertTrue(new File(result.runDir()).isAbsolute());
+        String config = Files.readString(new File(controller.runDir(), "config.json").toPath());
+        assertTrue(config, config.contains("\"episodes\": 2")); // recorded as searched, for a resume from the CLI
+    }
+
+    @Test
+    public void aMapConfigIsWrittenAsJson() throws IOException {
+        Map<String, Object> config = new LinkedHashMap<>();
+        config.put("run-dir", new File(folder.getRoot(), "quote\"d dir").getPath());
+        config.put("train-limit", 200);
+        config.put("seed", 1);
+        NASController controller = gateway.controller(config);
+        assertTrue(controller.runDir(), controller.runDir().endsWith("quote\"d dir"));
     }
 
     @Test
@@ -166,7 +307,8 @@ public class NASGatewayTest {
     public void aWrongTokenIsRefused() throws Exception {
         ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
                 "-m", "nas_pattern.gateway");
-        builder.environment().put(NASGateway.TOKEN_ENV, "the-right-token");
+        String token = "the-right-token-of-at-least-32-characters";
+        builder.environment().put(NASGateway.TOKEN_ENV, token);
         builder.redirectError(ProcessBuilder.Redirect.INHERIT);
         Process engine = builder.start();
         try {
@@ -176,26 +318,46 @@ public class NASGatewayTest {
             assertTrue(ready, ready.startsWith(NASGateway.READY + " "));
             int port = Integer.parseInt(ready.substring(NASGateway.READY.length() + 1));
             try {
-                NASGateway.connect(port, "a-wrong-token").close();
+                NASGateway.connect(port, "a-wrong-token-of-at-least-32-characters").close();
                 fail("a wrong token was accepted");
             } catch (NASException e) {
                 assertTrue(e.getMessage(), e.getMessage().contains("refused the connection"));
                 assertTrue(e.getMessage(), e.getMessage().contains("auth token"));
             }
-            try {
-                NASGateway.connect(port, null).close();
-                fail("a missing token was accepted");
-            } catch (NASException e) {
-                assertTrue(e.getMessage(), e.getMessage().contains("refused the connection"));
+            for (String weak : new String[] {null, "right-token-123"}) {
+                try {
+                    NASGateway.connect(port, weak).close();
+                    fail("a weak token was accepted: " + weak);
+                } catch (NASException e) {
+                    assertOneLine(e, "at least " + NASGateway.MIN_TOKEN_LENGTH + " characters");
+                }
             }
-            NASGateway right = NASGateway.connect(port, "the-right-token");
+            NASGateway right = NASGateway.connect(port, token);
             assertTrue(right.engine().version().startsWith("nas-pattern"));
-            right.close(); // shuts the engine down
+            right.close(); // only disconnects: the engine is not this gateway's to shut down
+            assertFalse("close() after connect() stopped the engine", engine.waitFor(2, TimeUnit.SECONDS));
+            NASGateway again = NASGateway.connect(port, token);
+            assertTrue(again.engine().version().startsWith("nas-pattern"));
+            again.close();
+            engine.getOutputStream().close(); // the engine's own rule: it exits when its stdin closes
             assertTrue("the engine did not exit", engine.waitFor(20, TimeUnit.SECONDS));
             assertEquals(0, engine.exitValue());
         } finally {
             engine.destroyForcibly();
         }
+    }
+
+    @Test
+    public void anEngineRefusesAWeakToken() throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
+                "-m", "nas_pattern.gateway");
+        builder.environment().put(NASGateway.TOKEN_ENV, "right-token-123");
+        Process engine = builder.start();
+        assertTrue(engine.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(2, engine.exitValue());
+        String said = new String(engine.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertFalse(said, said.contains("\n"));
+        assertTrue(said, said.contains("at least 32 characters"));
     }
 
     @Test

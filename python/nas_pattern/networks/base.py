@@ -8,8 +8,7 @@ searched over: a PyTorch model, a lookup table, a synthetic function in a test.
 from __future__ import annotations
 
 import abc
-import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -19,7 +18,7 @@ from torch import nn
 from nas_pattern import trainer
 from nas_pattern.data import Split
 from nas_pattern.search_space import Architecture, SearchSpace, Value
-from nas_pattern.trainer import TrainConfig
+from nas_pattern.trainer import TrainConfig, seeded
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ class Network(abc.ABC):
     """
 
     supports_skips: ClassVar[bool] = False  # True: build() wires the architecture's skip connections
+    default_space: ClassVar[SearchSpace | None] = None  # what a search explores unless told otherwise
 
     def __init__(self, architecture: Architecture, input_shape: tuple[int, int, int], num_classes: int, *,
                  train_config: TrainConfig | None = None, device: torch.device | str = "cpu", seed: int = 0):
@@ -87,6 +87,9 @@ class Network(abc.ABC):
     def layers(self) -> list[str]:
         """The layers of the built model, one readable line each (empty before build())."""
 
+
+# Builds the child for an architecture: a Network subclass, or any callable with its constructor's signature.
+NetworkFactory = Callable[..., Network]
 
 # The decisions a TorchNetwork understands: name -> (test a value must pass, what is expected).
 DecisionRules = Mapping[str, tuple[Callable[[Value], bool], str]]
@@ -136,13 +139,13 @@ class TorchNetwork(Network):
         reasons = self.validate()
         if reasons:
             raise ValueError(f"cannot build {self.architecture.describe()}: {'; '.join(reasons)}")
-        with _seeded(self.seed, self.device):
+        with seeded(self.seed, self.device):
             self.module = self.make_module().to(self.device)
 
     def train(self, data: Split, epochs: int) -> None:
         module = self._built()
         generator = torch.Generator().manual_seed(self.seed)  # batch order
-        with _seeded(self.seed + 1, self.device):  # dropout masks
+        with seeded(self.seed + 1, self.device):  # dropout masks
             seconds = trainer.fit(module, data, epochs, self.train_config, self.device, generator, self.deadline)
         self._train_seconds += seconds
 
@@ -164,12 +167,3 @@ class TorchNetwork(Network):
         if self.module is None:
             raise RuntimeError("call build() before train(), evaluate() or params")
         return self.module
-
-
-@contextlib.contextmanager
-def _seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch's global generators inside a block, restoring them afterwards."""
-    cuda_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices):
-        torch.manual_seed(seed)
-        yield

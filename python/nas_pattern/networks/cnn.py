@@ -11,6 +11,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int, probability
+from nas_pattern.search_space import Decision, SearchSpace
+
+# The CNN's default space, as data: the four per-layer decisions of the 2017 reference
+# NAS code, wide enough to hold the classic conv 5x32 pool2 | conv 5x64 pool2 network.
+CNN_SPACE = SearchSpace(
+    decisions=(
+        Decision("filters", (8, 16, 32, 64)),
+        Decision("kernel_size", (1, 3, 5)),
+        Decision("pool_size", (1, 2)),
+        Decision("dropout_rate", (0.0, 0.25, 0.5)),
+    ),
+    max_layers=2,
+    layer_format="conv {kernel_size}x{filters} pool{pool_size} drop{dropout_rate}",
+)
 
 
 class CNN(TorchNetwork):
@@ -28,6 +42,7 @@ class CNN(TorchNetwork):
         "pool_size": (positive_int, "a positive integer (1 = no pooling)"),
         "dropout_rate": (probability, "a probability in [0, 1)"),
     }
+    default_space: ClassVar[SearchSpace] = CNN_SPACE
     supports_skips = True
 
     def validate(self) -> list[str]:

@@ -9,8 +9,22 @@ import torch
 from torch import nn
 
 from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int, probability
+from nas_pattern.search_space import Decision, SearchSpace
 
 CELLS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+# The RNN's default space, as data: the image is read row by row; each layer picks its cell,
+# width, dropout and direction.
+RNN_SPACE = SearchSpace(
+    decisions=(
+        Decision("cell_type", ("rnn", "gru", "lstm")),
+        Decision("hidden_units", (32, 64, 128)),
+        Decision("dropout_rate", (0.0, 0.25, 0.5)),
+        Decision("bidirectional", (False, True)),
+    ),
+    max_layers=1,
+    layer_format="{cell_type} {hidden_units} drop{dropout_rate} bidirectional={bidirectional}",
+)
 
 
 class RNN(TorchNetwork):
@@ -25,6 +39,7 @@ class RNN(TorchNetwork):
         "dropout_rate": (probability, "a probability in [0, 1)"),
         "bidirectional": (lambda v: isinstance(v, bool), "true or false"),
     }
+    default_space: ClassVar[SearchSpace] = RNN_SPACE
 
     def make_module(self) -> nn.Module:
         channels, _, width = self.input_shape
@@ -55,6 +70,7 @@ class RowReader(nn.Module):
             output, state = cell(sequence)  # output (B, H, dirs*hidden)
             if i < len(self.recurrent) - 1:
                 sequence = dropout(output)
-        hidden = state[0] if isinstance(state, tuple) else state  # LSTM state is (h, c); h (dirs, B, hidden)
+        # LSTM state is (h, c); h (dirs, B, hidden)
+        hidden = state[0] if isinstance(state, tuple) else state
         final = hidden.transpose(0, 1).flatten(1)  # (B, dirs*hidden): last step of each direction
         return self.classifier(self.dropout[-1](final))  # (B, classes)

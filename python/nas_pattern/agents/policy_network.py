@@ -1,4 +1,7 @@
-"""ControllerRNN: the LSTM that writes an architecture one decision at a time (Zoph & Le, 2017).
+"""PolicyNetwork: the LSTM that writes an architecture one decision at a time (Zoph & Le, 2017).
+
+The papers call it "the controller"; here that name belongs to NASController, so the RLAgent's
+network is named for what it is, the policy.
 
 At each step it emits a categorical distribution over that decision's choices; the choice
 taken is embedded and fed back as the next step's input.
@@ -15,16 +18,16 @@ from torch import nn
 
 @dataclass
 class Rollout:
-    """One pass of the controller over B architectures of T decisions."""
+    """One pass of the policy network over B architectures of T decisions."""
 
     actions: torch.Tensor  # (B, T) choice index taken at each step
-    log_probs: torch.Tensor  # (B, T) log pi(action) under the controller
+    log_probs: torch.Tensor  # (B, T) log pi(action) under the policy
     behaviour_log_probs: torch.Tensor  # (B, T) log of the probability the action was actually drawn with
     entropies: torch.Tensor  # (B, T) entropy of each step's distribution
     values: torch.Tensor | None  # (B, T) critic's estimate of the reward before each decision
 
 
-class ControllerRNN(nn.Module):
+class PolicyNetwork(nn.Module):
     """An LSTM cell unrolled over the decisions, with one softmax head per decision."""
 
     def __init__(self, num_choices: list[int], hidden_size: int = 64, critic: bool = False,
@@ -57,11 +60,13 @@ class ControllerRNN(nn.Module):
             h, c = self.cell(inputs, (h, c))  # (B, hidden) each
             if self.critic is not None:
                 values.append(self.critic(h).squeeze(1))  # (B,)
-            dist = torch.distributions.Categorical(logits=self.heads[t](h) / self.temperature)  # over n choices
+            # over n choices
+            dist = torch.distributions.Categorical(logits=self.heads[t](h) / self.temperature)
             if actions is not None:
                 action = actions[:, t]
             else:
-                action = torch.multinomial(dist.probs, 1, generator=generator).squeeze(1)  # (B,) sampled, never argmax
+                # (B,) sampled, never argmax
+                action = torch.multinomial(dist.probs, 1, generator=generator).squeeze(1)
                 if epsilon > 0:
                     explore = torch.rand(batch_size, generator=generator) < epsilon
                     uniform = torch.randint(n, (batch_size,), generator=generator)

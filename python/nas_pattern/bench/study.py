@@ -22,25 +22,20 @@ from typing import Any
 
 import torch
 
-from nas_pattern.agent import Agent, AgentConfig, EvolutionAgent, RandomAgent, RLAgent, TPEAgent
-from nas_pattern.controller import Episode, NASController, SearchConfig
-from nas_pattern.networks.tabular import Table, TabularNetwork
-from nas_pattern.search_space import SearchSpace
+from nas_pattern import plots
+from nas_pattern.agents import AGENTS, AgentConfig
+from nas_pattern.controller import NASController
+from nas_pattern.networks.tabular import TabularNetwork
+from nas_pattern.records import Episode, SearchConfig
+from nas_pattern.table import Table
 
 BUDGETS = (25, 50, 100, 200)  # distinct architectures trained
 RESAMPLE_FACTOR = 10  # samples a search may draw per unit of budget before it is ended
 STALL = 100  # samples in a row without a new architecture that end a search
 Z95 = 1.96  # two-sided 95% normal quantile; the t quantile at 100 seeds is 1.98
 
-# name -> how to make the agent from the project's defaults (and a seed)
-STRATEGIES: dict[str, Callable[[SearchSpace, AgentConfig], Agent]] = {
-    "reinforce": lambda space, config: RLAgent(space, replace(config, baseline="ema")),
-    "reinforce-no-baseline": lambda space, config: RLAgent(space, replace(config, baseline="none")),
-    "actor-critic": lambda space, config: RLAgent(space, replace(config, baseline="critic")),
-    "random": RandomAgent,
-    "evolution": EvolutionAgent,
-    "tpe": TPEAgent,
-}
+# The strategies compared, by their names in the agents' registry (agents.AGENTS).
+STRATEGIES = ("reinforce", "reinforce-no-baseline", "actor-critic", "random", "evolution", "tpe")
 
 
 @dataclass(frozen=True)
@@ -60,7 +55,7 @@ class Trace:
 
 def run_search(table: Table, strategy: str, seed: int, budget: int, config: AgentConfig | None = None) -> Trace:
     """One search of `budget` distinct architectures with the strategy's agent, seeded."""
-    agent = STRATEGIES[strategy](table.space, replace(config or AgentConfig(), seed=seed))
+    agent = AGENTS[strategy](table.space, replace(config or AgentConfig(), seed=seed))
     controller = NASController(agent, table.dataset(), network=functools.partial(TabularNetwork, table=table),
                                config=SearchConfig(episodes=budget * RESAMPLE_FACTOR, stop_entropy=0.0, seed=seed))
     best_val: list[float] = []
@@ -165,7 +160,8 @@ _TABLE: Table | None = None  # each worker process reads the table once
 
 def _init_worker(path: str) -> None:
     global _TABLE
-    torch.set_num_threads(1)  # the controller's tensors are tiny; processes, not threads, run in parallel
+    # the policy network's tensors are tiny; processes, not threads, run in parallel
+    torch.set_num_threads(1)
     _TABLE = Table.load(path)
 
 
@@ -196,32 +192,15 @@ def write_csv(path: Path, summaries: Sequence[Summary]) -> None:
 
 
 def plot(path: Path, table: Table, traces: Mapping[str, Sequence[Trace]], budget: int, title: str) -> None:
-    """Best-so-far regret against architectures trained, mean and 95% band per strategy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Best-so-far regret against architectures trained, mean and 95% band per strategy (in points)."""
     optimum = table.best[1].val_accuracy
-    figure, axes = plt.subplots(figsize=(8, 5))
-    steps = list(range(1, budget + 1))
+    curves: dict[str, plots.Band] = {}
     for strategy, runs in traces.items():
         means, lows, highs = [], [], []
-        for n in steps:
-            mean, half = mean_ci([100 * (optimum - trace.at(n)[0]) for trace in runs])  # in points
+        for n in range(1, budget + 1):
+            mean, half = mean_ci([100 * (optimum - trace.at(n)[0]) for trace in runs])
             means.append(mean)
             lows.append(max(0.0, mean - half))
             highs.append(mean + half)
-        axes.plot(steps, means, label=strategy)
-        axes.fill_between(steps, lows, highs, alpha=0.2)
-    axes.set_xscale("log")
-    axes.set_ylim(bottom=0)
-    axes.set_xlabel("distinct architectures trained")
-    axes.set_ylabel("regret (points): table optimum - best validation accuracy found")
-    axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+        curves[strategy] = (means, lows, highs)
+    plots.plot_regret(path, curves, budget, title)

@@ -1,0 +1,100 @@
+package naspattern;
+
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.util.Set;
+
+import py4j.Py4JException;
+
+/**
+ * Wraps the py4j proxy of an engine object (a controller, an agent, a child network) so that every
+ * failure reaches the caller as one {@link NASException}: a refusal with the engine's one line, a
+ * dead engine with its exit status and last words. What the methods return that is itself an engine
+ * object is wrapped too, so no py4j type ever reaches user code.
+ */
+final class Bridged implements InvocationHandler {
+    private static final Set<Class<?>> ENGINE_OBJECTS = Set.of(NASController.class, RLAgent.class, Network.class);
+
+    private final Object target;
+    private final NASGateway gateway;
+
+    private Bridged(Object target, NASGateway gateway) {
+        this.target = target;
+        this.gateway = gateway;
+    }
+
+    static <T> T wrap(Class<T> type, T target, NASGateway gateway) {
+        if (target == null) {
+            return null;
+        }
+        Object proxy = Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, new Bridged(target, gateway));
+        return type.cast(proxy);
+    }
+
+    @Override
+    public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+        if (method.getDeclaringClass() == Object.class) {
+            return objectMethod(proxy, method, args);
+        }
+        Object result = call(method, args);
+        if (ENGINE_OBJECTS.contains(method.getReturnType())) {
+            return wrapAs(method.getReturnType(), result);
+        }
+        return result;
+    }
+
+    /**
+     * toString and hashCode come from the engine; its hash of an object is a serial number unique
+     * in that engine, so two proxies are equal when they are of one gateway and hash alike.
+     */
+    private Object objectMethod(Object proxy, Method method, Object[] args) throws Throwable {
+        switch (method.getName()) {
+            case "equals":
+                Object other = args[0];
+                if (other == proxy) {
+                    return true;
+                }
+                if (other == null || !Proxy.isProxyClass(other.getClass())
+                        || !(Proxy.getInvocationHandler(other) instanceof Bridged that) || that.gateway != gateway) {
+                    return false;
+                }
+                return proxy.hashCode() == other.hashCode();
+            case "hashCode":
+            case "toString":
+                return call(method, args);
+            default:
+                return method.invoke(target, args);
+        }
+    }
+
+    private Object call(Method method, Object[] args) {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof NASException nas) {
+                throw nas;
+            }
+            if (cause instanceof Py4JException py4j) {
+                throw gateway.failure(py4j);
+            }
+            if (cause instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw new NASException(cause.toString(), cause);
+        } catch (IllegalAccessException e) {
+            throw new NASException("cannot call " + method.getName() + " on the engine: " + e.getMessage(), e);
+        }
+    }
+
+    private Object wrapAs(Class<?> type, Object result) {
+        return wrapUnchecked(type, result, gateway);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> T wrapUnchecked(Class<T> type, Object result, NASGateway gateway) {
+        return wrap(type, (T) result, gateway);
+    }
+}

@@ -1,0 +1,120 @@
+"""The settings of the agents, grouped by who reads them: every agent (AgentConfig), the objective
+every agent rewards (Objective), the REINFORCE agent (ReinforceConfig), the evolution agent
+(EvolutionConfig). One AgentConfig holds the rest, so one value flows from the CLI to any agent."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from nas_pattern.networks.base import Metrics
+
+Baseline = Literal["ema", "critic", "none"]
+Reward = Literal["accuracy", "accuracy-size"]
+REWARDS = ("accuracy", "accuracy-size")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the search maximises for a child: its accuracy, or the size-aware form of it."""
+
+    reward: Reward = "accuracy"  # "accuracy", or "accuracy-size" (see __call__)
+    target_params: int | None = None  # accuracy-size: the parameter count above which size costs reward
+    # accuracy-size: the exponent w applied above the target (MnasNet's soft form)
+    size_weight: float = -0.07
+
+    def __post_init__(self) -> None:
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
+        if self.reward == "accuracy-size" and (self.target_params is None or self.target_params < 1):
+            raise ValueError(f"the accuracy-size reward needs a target parameter count >= 1, got {self.target_params}")
+        if self.reward == "accuracy" and self.target_params is not None:
+            raise ValueError("a target parameter count is for the accuracy-size reward; the accuracy reward "
+                             "ignores size")
+        if not (math.isfinite(self.size_weight) and self.size_weight < 0):
+            raise ValueError(f"size weight must be a negative number (MnasNet uses -0.07), got {self.size_weight}")
+
+    # --8<-- [start:objective]
+    def __call__(self, metrics: Metrics) -> float:
+        """What the search maximises for a child with these metrics (the reward before any baseline).
+
+        accuracy:       its validation accuracy.
+        accuracy-size:  accuracy * (params / target_params) ** w, with w = size_weight (-0.07) when
+                        params > target_params and w = 0 otherwise: MnasNet's soft constraint (Tan et
+                        al., 2019). At or under the target only accuracy counts; twice the target costs
+                        about 5% of the accuracy, ten times about 15%.
+        """
+        if self.reward == "accuracy-size" and self.target_params is not None and metrics.params > self.target_params:
+            return metrics.accuracy * (metrics.params / self.target_params) ** self.size_weight
+        return metrics.accuracy
+    # --8<-- [end:objective]
+
+
+@dataclass(frozen=True)
+class ReinforceConfig:
+    """Hyperparameters of the RLAgent (REINFORCE, its baseline, its policy network)."""
+
+    learning_rate: float = 0.01  # Adam step size of the policy network
+    entropy_weight: float = 1e-3  # bonus per nat of policy entropy; keeps the policy exploring
+    baseline: Baseline = "ema"  # "ema" moving average, "critic" learned value (actor-critic), "none"
+    baseline_decay: float = 0.9  # weight of the old value in the moving-average baseline
+    critic_weight: float = 0.5  # weight of the critic's squared error in the loss (actor-critic)
+    reward_clip: float | None = None  # clip each advantage to [-c, c]; None = no clipping
+    epsilon: float = 0.0  # probability of a uniformly random choice per decision (exploration)
+    grad_clip: float = 1.0  # maximum L2 norm of the policy network's gradient per update
+    hidden_size: int = 64  # LSTM width of the policy network
+    temperature: float = 2.0  # softmax temperature of the policy's heads; > 1 explores more (bench tune)
+
+    def __post_init__(self) -> None:
+        if self.baseline not in ("ema", "critic", "none"):
+            raise ValueError(f"baseline must be ema, critic or none, got {self.baseline!r}")
+        if not 0.0 <= self.epsilon < 1.0:
+            raise ValueError(f"epsilon must be in [0, 1), got {self.epsilon}")
+        if not 0.0 <= self.baseline_decay < 1.0:
+            raise ValueError(f"baseline decay must be in [0, 1), got {self.baseline_decay}")
+        if self.reward_clip is not None and self.reward_clip <= 0:
+            raise ValueError(f"reward clip must be positive, got {self.reward_clip}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+
+
+@dataclass(frozen=True)
+class EvolutionConfig:
+    """Hyperparameters of the EvolutionAgent (regularized evolution)."""
+
+    population_size: int = 20  # architectures alive at once (the oldest dies first)
+    tournament_size: int = 5  # architectures sampled to pick each parent
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.tournament_size <= self.population_size:
+            raise ValueError(f"tournament size must be between 1 and the population size "
+                             f"({self.population_size}), got {self.tournament_size}")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """What every agent is built with: the settings all share, and each strategy's own."""
+
+    children_per_update: int = 4  # m: architectures sampled per policy update
+    seed: int = 0  # seeds the agent's sampling and its initial weights
+    objective: Objective = field(default_factory=Objective)  # what every agent rewards
+    reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)  # read by RLAgent
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)  # read by EvolutionAgent
+
+    def __post_init__(self) -> None:
+        if self.children_per_update < 1:
+            raise ValueError(f"children per update must be >= 1, got {self.children_per_update}")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AgentConfig:
+        """As dataclasses.asdict() wrote it; also the flat form of config.json before the settings
+        were grouped (one key per setting)."""
+        if "objective" in data:
+            return cls(children_per_update=data["children_per_update"], seed=data["seed"],
+                       objective=Objective(**data["objective"]), reinforce=ReinforceConfig(**data["reinforce"]),
+                       evolution=EvolutionConfig(**data["evolution"]))
+        def part(kind: type) -> Any:
+            return kind(**{f.name: data[f.name] for f in fields(kind) if f.name in data})
+        return cls(children_per_update=data["children_per_update"], seed=data["seed"], objective=part(Objective),
+                   reinforce=part(ReinforceConfig), evolution=part(EvolutionConfig))

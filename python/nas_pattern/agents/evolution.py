@@ -1,0 +1,93 @@
+"""EvolutionAgent: regularized evolution (Real et al., 2019), the strongest simple rival of RL."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from typing import Any
+
+from nas_pattern.agents.base import NO_SAMPLE, Agent, diversity
+from nas_pattern.agents.config import AgentConfig
+from nas_pattern.networks.base import Metrics
+from nas_pattern.search_space import Architecture, SearchSpace
+
+
+# --8<-- [start:evolution]
+class EvolutionAgent(Agent):
+    """Regularized evolution (Real et al., 2019): a population of the last `population_size`
+    evaluated architectures. Until it is full, samples are uniform; then each sample is a mutation
+    of a tournament's winner (the best of `tournament_size` members drawn without replacement),
+    changing one decision to another of its choices. The oldest member dies, whatever its accuracy."""
+
+    def __init__(self, space: SearchSpace, config: AgentConfig | None = None):
+        super().__init__(space, config)
+        self.settings = self.config.evolution
+        self.rng = random.Random(self.config.seed)
+        self.population: deque[tuple[list[int], float]] = deque(maxlen=self.settings.population_size)
+        self.pending: deque[list[int]] = deque()  # sampled, waiting for their rewards, in order
+        # steps a mutation can change
+        self.mutable = [t for t, n in enumerate(space.num_choices) if n > 1]
+        # one way to sample each architecture
+        self.exact = not (space.variable_depth or space.skip_connections)
+
+    def policy(self) -> Architecture:
+        if len(self.population) + len(self.pending) < self.settings.population_size or not self.mutable:
+            actions = [self.rng.randrange(n) for n in self.space.num_choices]
+        else:
+            sample = sorted(self.rng.sample(range(len(self.population)), self.settings.tournament_size))
+            parent = max(sample, key=lambda i: self.population[i][1])  # the oldest of equals
+            actions = list(self.population[parent][0])
+            used = self.space.used_steps(actions)  # a change beyond them would give the parent again
+            step = self.rng.choice([t for t in self.mutable if t < used])
+            others = [c for c in range(self.space.num_choices[step]) if c != actions[step]]
+            actions[step] = self.rng.choice(others)
+        self.pending.append(actions)
+        return self.space.decode(actions)
+
+    def reward(self, metrics: Metrics) -> float:
+        if not self.pending:
+            raise RuntimeError(NO_SAMPLE)
+        score = self.config.objective(metrics)
+        self.population.append((self.pending.popleft(), score))
+        return score
+
+# --8<-- [end:evolution]
+    def value_function(self) -> float:
+        if not self.population:
+            return math.nan
+        return sum(accuracy for _, accuracy in self.population) / len(self.population)
+
+    def update_policy(self) -> dict[str, float]:
+        return {"entropy": diversity(self.space, [actions for actions, _ in self.population])}
+
+    def probability(self, architecture: Architecture) -> float:
+        # several index sequences give one architecture: the sum below would miss some
+        if not self.exact:
+            raise NotImplementedError("EvolutionAgent cannot say how likely an architecture is in a space with "
+                                      "depth or skip connections")
+        target = self.space.encode(architecture)
+        size, k = len(self.population), self.settings.tournament_size
+        if size + len(self.pending) < self.settings.population_size or not self.mutable:
+            return 1.0 / self.space.size
+        # Rank r (0 = best, ties: oldest first) wins a tournament of k drawn from `size` with
+        # probability C(size - 1 - r, k - 1) / C(size, k); its mutation hits `target` with
+        # probability 1 / (steps * (choices - 1)) if they differ in exactly one step.
+        ranked = sorted(range(size), key=lambda i: (-self.population[i][1], i))
+        total = 0.0
+        for rank, i in enumerate(ranked):
+            differ = [t for t, (a, b) in enumerate(zip(self.population[i][0], target, strict=True)) if a != b]
+            if len(differ) == 1:
+                wins = math.comb(size - 1 - rank, k - 1) / math.comb(size, k)
+                total += wins / (len(self.mutable) * (self.space.num_choices[differ[0]] - 1))
+        return total
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.getstate(), "population": [list(p) for p in self.population],
+                "pending": [list(p) for p in self.pending]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.setstate(state["rng"])
+        self.population = deque(((list(a), float(r)) for a, r in state["population"]),
+                                maxlen=self.settings.population_size)
+        self.pending = deque(list(a) for a in state["pending"])

@@ -1,0 +1,24 @@
+"""`python -m nas_pattern.bench`: what the engine's hot loops cost, against the plain alternative.
+
+Sections (all by default, or name some):
+  trainer     images/s and test accuracy of the plain PyTorch loop a user would write (torchvision's
+              FashionMNIST, a DataLoader of 100, fp32) and of our child trainer; the ratio.
+  controller  milliseconds per policy() sample and per update_policy(), and their share of a child.
+  search      children per minute of one fixed search (32 CNN children) with the local executor and
+              with Ray running k = 1, 2, 4, 8 children per device at once (per GPU, or sharing the
+              CPUs when there is none); the ratios to local.
+  strategies  on the measured table --table, every search strategy (REINFORCE with and without
+              its baseline, actor-critic, random search, regularized evolution, Optuna's TPE) for
+              --seeds seeds at each budget: best accuracy found, regret to the table's optimum, how
+              often it found the optimum, reward variance. Prints the comparison and writes
+              strategies.csv and strategies.png to --out.
+  spaces      (only when named) what skip connections and depth buy: REINFORCE searches of RICHER_CHILDREN
+              real children (fast trainer) in the plain 2-layer space, with depth 1-4, and with depth
+              and skips (docs/examples/cnn-skips.json), --seeds seeds each (default 3): best
+              validation accuracy and its size; then the size-aware reward at two targets.
+  tabulate    (only when named) train every architecture of TABLE_SPACE at a fixed budget and write
+              the table --table (resumes where an interrupted run stopped).
+  tune        (only when named) the REINFORCE agent's hyperparameters, varied one at a time around
+              the defaults on the tuning seeds (0 .. --seeds-1); mean regret at budget 100 each.
+              The study reports on other seeds (--first-seed, default 100).
+"""

@@ -1,0 +1,83 @@
+"""The command line of `python -m nas_pattern.bench` (the sections are described in the package's docstring)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+import torch
+
+import nas_pattern.bench
+from nas_pattern.bench import controller, search, spaces, strategies, study, tabulate, trainer, tune
+from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH
+from nas_pattern.bench.spaces import RICHER_SEEDS
+from nas_pattern.data import FASHION_MNIST_DIR
+from nas_pattern.trainer import device_name, resolve_device
+
+SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
+    "trainer": trainer.trainer_section,
+    "controller": controller.controller_section,
+    "search": search.search_section,
+    "strategies": strategies.strategies_section,
+    "spaces": spaces.spaces_section,
+    "tabulate": tabulate.tabulate_section,
+    "tune": tune.tune_section,
+}
+DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m nas_pattern.bench", description=nas_pattern.bench.__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of: {', '.join(SECTIONS)} (default: all)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--data-dir", default=FASHION_MNIST_DIR, help="Fashion-MNIST IDX files (.gz or raw)")
+    p.add_argument("--train-limit", type=int, default=None,
+                   help=f"training images (default on a CPU: 10,000, {TABLE_CPU_TRAIN_LIMIT:,} for tabulate; "
+                        "on a GPU: all)")
+    p.add_argument("--table", default=TABLE_PATH, help=f"the table tabulate writes (default: {TABLE_PATH})")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=None, help=f"searches per strategy (strategies, tune; default "
+                   f"{STUDY_SEEDS}) or per space (spaces; default {RICHER_SEEDS})")
+    p.add_argument("--first-seed", type=int, default=100,
+                   help="strategies: the first seed (default 100; seeds below it are tune's)")
+    p.add_argument("--budgets", type=_budgets, default=study.BUDGETS,
+                   help="strategies: distinct architectures per search, comma-separated (default 25,50,100,200)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="strategies, tune: processes running searches at once (default: one per core)")
+    p.add_argument("--out", default="benchmarks", help="strategies: where the CSV and the plot go (default benchmarks)")
+    args = p.parse_args(argv)
+    for section in args.sections:
+        if section not in SECTIONS:
+            p.error(f"unknown section {section!r}; expected any of: {', '.join(SECTIONS)}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as err:
+        p.error(str(err))
+    for flag in ("train_limit", "seeds", "workers"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            p.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")
+    for section in args.sections or DEFAULT_SECTIONS:
+        print()
+        try:
+            SECTIONS[section](args, device)
+        except (ValueError, FileNotFoundError) as err:  # a missing or malformed table, data file
+            print(f"{p.prog}: error: {err}", file=sys.stderr)
+            return 2
+    return 0
+
+
+
+def _budgets(text: str) -> tuple[int, ...]:
+    try:
+        budgets = tuple(sorted({int(part) for part in text.split(",")}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 25,50,100, got {text!r}") from None
+    if not budgets or budgets[0] < 1:
+        raise argparse.ArgumentTypeError(f"budgets must be >= 1, got {text!r}")
+    return budgets

@@ -1,0 +1,76 @@
+"""What the bench sections share: the reference children, the study's table, the defaults."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from nas_pattern.data import PIXEL_STATS
+from nas_pattern.networks import CNN, CNN_SPACE, RNN, RNN_SPACE, TorchNetwork
+from nas_pattern.search_space import Architecture, Decision, SearchSpace
+from nas_pattern.table import Table
+from nas_pattern.trainer import TrainConfig
+
+MEAN, STD = PIXEL_STATS["fashion-mnist"]  # normalised as the engine normalises it
+PLAIN_BATCH = 100  # the plain loop's batch size
+PLAIN_LR = 1e-3  # and its Adam step size
+# The reference architecture of the 2017 blog code, and one RNN child.
+REFERENCE_CNN = CNN_SPACE.parse({"layers": [
+    {"filters": 32, "kernel_size": 5, "pool_size": 2, "dropout_rate": 0.0},
+    {"filters": 64, "kernel_size": 5, "pool_size": 2, "dropout_rate": 0.0}]})
+REFERENCE_RNN = RNN_SPACE.parse({"layers": [
+    {"cell_type": "gru", "hidden_units": 128, "dropout_rate": 0.0, "bidirectional": False}]})
+
+# The tabulated space: 2 layers x filters {16, 32, 64} x kernel {3, 5} x pool {1, 2} x dropout
+# {0, 0.25} = 24 choices per layer, 576 architectures. Small enough to train every one of them,
+# varied enough (42k to 606k parameters) that the choices matter.
+TABLE_SPACE = SearchSpace(
+    decisions=(
+        Decision("filters", (16, 32, 64)),
+        Decision("kernel_size", (3, 5)),
+        Decision("pool_size", (1, 2)),
+        Decision("dropout_rate", (0.0, 0.25)),
+    ),
+    max_layers=2,
+    layer_format=CNN_SPACE.layer_format,
+)
+# The committed table: in the repository's benchmarks/ folder (the wheel does not ship it).
+TABLE_PATH = "benchmarks/fashion-mnist-cnn576.csv"
+TABLE_CPU_TRAIN_LIMIT = 4000  # the table's training images on a CPU (all 55,000 on a GPU)
+
+
+SEARCH_CPU_TRAIN_LIMIT = 2000  # training images per child of a search on a CPU (all on a GPU)
+STUDY_SEEDS = 100  # searches per strategy in the strategies and tune sections
+
+
+def load_table(path: str) -> Table:
+    """The table at `path`; for the default path, a missing file says where the committed one is."""
+    if path == TABLE_PATH and not Path(path).exists():
+        raise FileNotFoundError(f"table {path} does not exist here: the measured table is committed in the "
+                                "nas-pattern repository's benchmarks/ folder (the wheel does not ship it); run "
+                                "from a checkout, pass --table FILE, or write one with "
+                                "`python -m nas_pattern.bench tabulate`")
+    return Table.load(path)
+
+
+def build_network(kind: str, architecture: Architecture, config: TrainConfig, device: torch.device,
+              seed: int) -> TorchNetwork:
+    """The child, built: the same initial weights for the same seed."""
+    cls = CNN if kind == "CNN" else RNN
+    network = cls(architecture, (1, 28, 28), 10, train_config=config, device=device, seed=seed)
+    network.build()
+    return network
+
+
+
+def train_images(args: argparse.Namespace, device: torch.device, cpu_default: int) -> int | None:
+    """--train-limit, or the section's default: `cpu_default` images on a CPU, all on a GPU."""
+    return args.train_limit or (cpu_default if device.type == "cpu" else None)
+
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,49 @@
+"""bench controller: milliseconds per policy() sample and per update_policy(), and their share of a child."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from nas_pattern.agents import AgentConfig, RLAgent
+from nas_pattern.bench.common import REFERENCE_CNN, build_network, train_images
+from nas_pattern.data import load_dataset
+from nas_pattern.networks import CNN_SPACE, Metrics
+from nas_pattern.trainer import TrainConfig
+
+
+def controller_section(args: argparse.Namespace, device: torch.device) -> None:
+    m = AgentConfig().children_per_update
+    agent = RLAgent(CNN_SPACE, AgentConfig(seed=args.seed))
+    policy, update = [], []
+    for _ in range(args.updates):
+        for _ in range(m):
+            start = time.perf_counter()
+            agent.policy()
+            policy.append(time.perf_counter() - start)
+            agent.reward(Metrics(accuracy=0.8, loss=0.5, params=1, train_seconds=1.0))
+        start = time.perf_counter()
+        agent.update_policy()
+        update.append(time.perf_counter() - start)
+    per_child = statistics.median(policy) + statistics.median(update) / m
+    print(f"controller: the RLAgent's LSTM policy network on the CPU, CNN space ({CNN_SPACE.size:,} architectures), "
+          f"m = {m}, {args.updates} updates")
+    print(f"  policy() sample       {statistics.median(policy) * 1e3:8.2f} ms (median)")
+    print(f"  update_policy()       {statistics.median(update) * 1e3:8.2f} ms (median)")
+    limit = train_images(args, device, 10_000)
+    child = _child_seconds(args, device, limit)
+    print(f"  per child             {per_child * 1e3:8.2f} ms, against {child:.2f} s to train and validate "
+          f"the reference CNN on {limit or 'all':} images: {per_child / child:.3%} of the search")
+
+
+
+def _child_seconds(args: argparse.Namespace, device: torch.device, limit: int | None) -> float:
+    data = load_dataset("fashion-mnist", args.data_dir)
+    network = build_network("CNN", REFERENCE_CNN, TrainConfig.for_device(device), device, args.seed)
+    start = time.perf_counter()
+    network.train(data.train.head(limit), 1)
+    network.evaluate(data.val)
+    return time.perf_counter() - start

@@ -1,0 +1,75 @@
+"""bench tabulate: train every architecture of TABLE_SPACE once and write the table as it goes."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from nas_pattern.bench.common import TABLE_CPU_TRAIN_LIMIT, TABLE_SPACE, train_images
+from nas_pattern.data import load_dataset
+from nas_pattern.networks import CNN
+from nas_pattern.search_space import Architecture
+from nas_pattern.table import Row, Table
+from nas_pattern.trainer import TrainConfig, device_name, on_device
+
+
+def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
+    """Train and measure every architecture of TABLE_SPACE once; write the table as it goes."""
+    path = Path(args.table)
+    data = load_dataset("fashion-mnist", args.data_dir)
+    config = TrainConfig.for_device(device)
+    train = on_device(data.train.head(train_images(args, device, TABLE_CPU_TRAIN_LIMIT)), device, config.channels_last)
+    val, test = (on_device(split, device, config.channels_last) for split in (data.val, data.test))
+    budget = {"dataset": data.name, "train_images": len(train), "val_images": len(val), "test_images": len(test),
+              "epochs": args.epochs, "batch_size": config.batch_size, "learning_rate": config.step_size,
+              "precision": config.precision, "trainer": "nas_pattern.trainer (AdamW)"}
+    metadata = {"space": TABLE_SPACE.to_json(), "budget": budget, "seed": args.seed, "dataset": data.name,
+                "num_classes": data.num_classes, "devices": [], "torch": torch.__version__, "wall_seconds": 0.0}
+    rows: dict[Architecture, Row] = {}
+    if path.exists():  # resume: the same space, budget and seed, or nothing
+        table = Table.load(path, partial=True)
+        for key in ("space", "budget", "seed"):
+            if table.metadata.get(key) != metadata[key]:
+                raise SystemExit(f"bench tabulate: {path} was written with another {key} "
+                                 f"({json.dumps(table.metadata.get(key))}); pass another --table or move it away")
+        rows, metadata = dict(table.rows), {**table.metadata, "torch": torch.__version__}
+    name = device_name(device)
+    metadata["devices"] = sorted({*metadata["devices"], name})
+    todo = [a for a in TABLE_SPACE if a not in rows]
+    print(f"tabulate: {TABLE_SPACE.size} architectures on {name}, {len(rows)} already in {path}, {len(todo)} to "
+          f"train; {len(train):,} training images, {args.epochs} epoch(s), validation {len(val):,}, test {len(test):,}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    progress = tqdm(todo, unit="child", dynamic_ncols=True)
+    for architecture in progress:
+        start = time.perf_counter()
+        network = CNN(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
+                      seed=args.seed)
+        network.build()
+        network.train(train, args.epochs)
+        val_metrics, test_metrics = network.evaluate(val), network.evaluate(test)
+        rows[architecture] = Row(val_accuracy=round(val_metrics.accuracy, 6), val_loss=round(val_metrics.loss, 6),
+                                 test_accuracy=round(test_metrics.accuracy, 6),
+                                 test_loss=round(test_metrics.loss, 6), params=val_metrics.params,
+                                 train_seconds=round(val_metrics.train_seconds, 4))
+        metadata["wall_seconds"] = round(metadata["wall_seconds"] + time.perf_counter() - start, 1)
+        _write_table(path, metadata, rows)  # after every child: an interruption loses at most one
+        best = max(rows.values(), key=lambda row: row.val_accuracy)
+        progress.set_postfix_str(f"best val {best.val_accuracy:.4f}")
+    progress.close()
+    table = Table.load(path)
+    architecture, best = table.best
+    print(f"  {path}: {len(table.rows)} architectures in {table.metadata['wall_seconds']:.0f} s of training; "
+          f"best {architecture.describe()} val {best.val_accuracy:.4f} test {best.test_accuracy:.4f}")
+
+
+
+def _write_table(path: Path, metadata: dict, rows: dict[Architecture, Row]) -> None:
+    metadata = {**metadata, "complete": len(rows) == TABLE_SPACE.size,
+                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    Table(TABLE_SPACE, rows, metadata).save(path)

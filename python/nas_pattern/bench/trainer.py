@@ -1,0 +1,123 @@
+"""bench trainer: images/s and test accuracy of the plain PyTorch loop a user would write
+(torchvision's FashionMNIST, a DataLoader of 100, fp32) and of our child trainer; the ratio."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from nas_pattern.bench.common import (
+    MEAN,
+    PLAIN_BATCH,
+    PLAIN_LR,
+    REFERENCE_CNN,
+    REFERENCE_RNN,
+    STD,
+    build_network,
+    sync,
+    train_images,
+)
+from nas_pattern.data import Split, to_split
+from nas_pattern.networks import Metrics, TorchNetwork
+from nas_pattern.trainer import TrainConfig, use_bf16
+
+
+def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int,
+               device: torch.device) -> tuple[float, float]:
+    """The honest baseline: torchvision's dataset, a shuffling DataLoader, each batch copied to the
+    device, fp32. Returns (training images per second, test accuracy)."""
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+    train = Subset(datasets.FashionMNIST(str(root), train=True, transform=transform), range(train_limit))
+    test = datasets.FashionMNIST(str(root), train=False, transform=transform)
+    generator = torch.Generator().manual_seed(network.seed)
+    model = network.module
+    assert model is not None
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=PLAIN_LR)
+    start = time.perf_counter()
+    model.train()
+    for _ in range(epochs):
+        for images, labels in DataLoader(train, batch_size=PLAIN_BATCH, shuffle=True, generator=generator):
+            images, labels = images.to(device), labels.to(device)
+            loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    sync(device)
+    seconds = time.perf_counter() - start
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for images, labels in DataLoader(test, batch_size=PLAIN_BATCH):
+            correct += int((model(images.to(device)).argmax(1) == labels.to(device)).sum())
+    return train_limit * epochs / seconds, correct / len(test)
+
+
+def our_trainer(network: TorchNetwork, train: Split, test: Split, epochs: int) -> tuple[float, Metrics]:
+    """The engine's trainer on the same images. Returns (training images per second, test metrics)."""
+    network.train(train, epochs)
+    metrics = network.evaluate(test)
+    return len(train) * epochs / metrics.train_seconds, metrics
+
+
+def trainer_section(args: argparse.Namespace, device: torch.device) -> None:
+    with tempfile.TemporaryDirectory(prefix="nas-bench-") as root:
+        _compare_trainers(args, device, _torchvision_layout(Path(args.data_dir), Path(root)))
+
+
+def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path) -> None:
+    from torchvision import datasets
+
+    raw_train = datasets.FashionMNIST(str(root), train=True)
+    raw_test = datasets.FashionMNIST(str(root), train=False)
+    train_limit = min(train_images(args, device, 10_000) or len(raw_train), len(raw_train))
+    train = to_split(raw_train.data[:train_limit, None].numpy(), raw_train.targets[:train_limit].numpy(),
+                     MEAN, STD)
+    test = to_split(raw_test.data[:, None].numpy(), raw_test.targets.numpy(), MEAN, STD)
+    default = TrainConfig.for_device(device)
+    # our default, and the plain loop's batch
+    configs = [default, replace(default, batch_size=PLAIN_BATCH)]
+    print(f"trainer: {train_limit:,} training images, {args.epochs} epoch(s), test on {len(test):,}; plain loop: "
+          f"DataLoader of {PLAIN_BATCH}, Adam lr {PLAIN_LR}, fp32; ours: AdamW at {default.learning_rate:g} "
+          f"x sqrt(batch / 32), precision {default.precision}, channels_last {default.channels_last}")
+    print(f"  {'child':<46} {'batch':>5} {'plain img/s':>11} {'ours img/s':>10} {'ratio':>6} {'plain acc':>9} "
+          f"{'ours acc':>8} {'ours':>5}")
+    for kind, architecture in (("CNN", REFERENCE_CNN), ("RNN", REFERENCE_RNN)):
+        plain_speed, plain_accuracy = plain_loop(build_network(kind, architecture, default, device, args.seed),
+                                                 root, train_limit, args.epochs, device)
+        for config in configs:
+            ours = build_network(kind, architecture, config, device, args.seed)
+            our_speed, metrics = our_trainer(ours, train, test, args.epochs)
+            assert ours.module is not None
+            mode = "bf16" if use_bf16(ours.module, config, device) else "fp32"
+            print(f"  {kind + ' ' + architecture.describe():<46} {config.batch_size:>5} {plain_speed:>11,.0f} "
+                  f"{our_speed:>10,.0f} {our_speed / plain_speed:>5.2f}x {plain_accuracy:>9.4f} "
+                  f"{metrics.accuracy:>8.4f} {mode:>5}")
+
+
+
+def _torchvision_layout(data_dir: Path, root: Path) -> Path:
+    """torchvision's FashionMNIST reads <root>/FashionMNIST/raw/<stem> (uncompressed): lay out the
+    local IDX files that way under `root` (it never downloads)."""
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        source = data_dir / stem
+        if source.is_file():
+            (raw / stem).symlink_to(source.resolve())
+        elif source.with_suffix(".gz").is_file():
+            (raw / stem).write_bytes(gzip.decompress(source.with_suffix(".gz").read_bytes()))
+        else:
+            raise FileNotFoundError(f"{source}.gz not found: install Debian's dataset-fashion-mnist")
+    return root

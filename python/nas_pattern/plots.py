@@ -1,0 +1,131 @@
+"""Every figure the engine draws: a search's search.png, pareto.png and best.png, and the strategy
+study's regret curves. matplotlib draws to files only (the Agg backend), never to a screen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas_pattern.records import Episode, SearchResult
+from nas_pattern.search_space import Architecture
+
+SEARCH_PLOT = "search.png"  # accuracy, baseline, best-so-far and reward over the episodes
+PARETO_PLOT = "pareto.png"  # accuracy against parameters of every trained child, with the Pareto front
+GRAPH_PLOT = "best.png"  # the best architecture as a graph: its layers and what feeds each
+
+# A curve with its 95% band: (means, lows, highs), one value per x.
+Band = tuple[Sequence[float], Sequence[float], Sequence[float]]
+
+
+def plot_search(directory: Path, episodes: Sequence[Episode]) -> Path:
+    """Draw search.png in `directory`: how accuracy, baseline and reward moved over the search."""
+    plt = _pyplot()
+
+    x = [e.episode for e in episodes]
+    accuracy = np.array([e.accuracy if e.status == "ok" else np.nan for e in episodes])
+    best_so_far = np.fmax.accumulate(accuracy)  # running max that skips failed (NaN) children
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=[2, 1])
+    top.scatter(x, accuracy, s=14, label="validation accuracy", color="tab:blue")
+    top.step(x, best_so_far, where="post", label="best so far", color="tab:green")
+    top.plot(x, [e.baseline for e in episodes], label="baseline (value function)", color="tab:orange")
+    top.set_ylabel("accuracy")
+    top.legend(loc="lower right")
+    top.grid(alpha=0.3)
+    bottom.bar(x, [e.reward for e in episodes], color="tab:purple", label="reward")
+    bottom.axhline(0, color="black", linewidth=0.5)
+    bottom.set_xlabel("episode (child evaluation)")
+    bottom.set_ylabel("reward")
+    bottom.grid(alpha=0.3)
+    fig.suptitle(f"NAS search: {len(episodes)} children")
+    return _save(fig, directory / SEARCH_PLOT)
+
+def plot_pareto(directory: Path, result: SearchResult, target_params: int | None = None) -> Path:
+    """Draw pareto.png in `directory`: validation accuracy against parameters of every trained child, the
+    Pareto front joined by a line, the best marked, and the size target if there is one."""
+    plt = _pyplot()
+    trained = result.trained
+    front = result.pareto_front
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.scatter([e.metrics.params for e in trained if e.metrics], [e.accuracy for e in trained], s=14,
+               color="tab:blue", alpha=0.6, label="trained children")
+    ax.step([e.metrics.params for e in front if e.metrics], [e.accuracy for e in front], where="post",
+            color="tab:green", marker="o", label="Pareto front")
+    if result.best.metrics:
+        ax.scatter([result.best.metrics.params], [result.best.accuracy], s=120, facecolors="none",
+                   edgecolors="tab:red", linewidths=2, label=f"best (episode {result.best.episode})")
+    if target_params:
+        ax.axvline(target_params, color="tab:orange", linestyle="--", label=f"target {target_params:,} params")
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel("validation accuracy")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower right")
+    ax.set_title(f"Accuracy against size: {len(trained)} trained children, {len(front)} on the front")
+    return _save(fig, directory / PARETO_PLOT)
+
+def plot_graph(directory: Path, architecture: Architecture, title: str = "best architecture") -> Path:
+    """Draw best.png in `directory`: the image, each layer and the classifier top to bottom; an arrow for
+    every connection (skip connections bend round the layers they jump)."""
+    plt = _pyplot()
+    names = ["image", *(f"L{i + 1}: {architecture.describe_layer(i)}" for i in range(len(architecture))),
+             "classifier"]
+    edges = [(j, i + 1) for i in range(len(architecture)) for j in architecture.sources(i)]
+    edges += [(j, len(architecture) + 1) for j in architecture.outputs]
+    fig, ax = plt.subplots(figsize=(7, 1.1 * len(names) + 0.5))
+    for y, name in enumerate(names):
+        ax.text(0, -y, name, ha="center", va="center", fontsize=10,
+                bbox={"boxstyle": "round", "facecolor": "white" if 0 < y < len(names) - 1 else "lightgrey"})
+    for source, target in edges:
+        if target == source + 1:  # straight down to the next box
+            ax.annotate("", xy=(0, -target + 0.25), xytext=(0, -source - 0.25),
+                        arrowprops={"arrowstyle": "->", "color": "tab:blue"})
+        else:  # round the right of the boxes it jumps, wider for longer jumps
+            ax.annotate("", xy=(0.52, -target), xytext=(0.52, -source),
+                        arrowprops={"arrowstyle": "->", "color": "tab:purple",
+                                    "connectionstyle": f"arc3,rad={-0.25 - 0.1 * (target - source)}"})
+    ax.set_xlim(-1.5, 1.5)
+    ax.set_ylim(-len(names) + 0.5, 0.5)
+    ax.axis("off")
+    ax.set_title(title)
+    return _save(fig, directory / GRAPH_PLOT)
+
+
+def plot_regret(path: Path, curves: Mapping[str, Band], budget: int, title: str) -> Path:
+    """The study's figure: best-so-far regret (points) against architectures trained, a mean and
+    its 95% band per strategy."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5))
+    steps = list(range(1, budget + 1))
+    for strategy, (means, lows, highs) in curves.items():
+        axes.plot(steps, means, label=strategy)
+        axes.fill_between(steps, lows, highs, alpha=0.2)
+    axes.set_xscale("log")
+    axes.set_ylim(bottom=0)
+    axes.set_xlabel("distinct architectures trained")
+    axes.set_ylabel("regret (points): table optimum - best validation accuracy found")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _save(figure, path, dpi=120)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path, dpi: int = 100) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

@@ -1,0 +1,184 @@
+"""The records of a search: its budget (SearchConfig), each child to run (Child) and what running
+it gave (Outcome), each evaluated child as recorded (Episode), and what the search found
+(SearchResult). Plain data, shared by the controller, the workers, the run directory and the
+front-ends.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from nas_pattern.networks.base import Metrics
+from nas_pattern.search_space import Architecture, SearchSpace
+
+# What a child that cannot be built or fails earns: accuracy 0, so the agent learns to avoid it.
+PENALTY = Metrics(accuracy=0.0, loss=math.inf, params=0, train_seconds=0.0)
+
+# Episode.status of a child that did not produce metrics, by cause.
+FAILURES = ("invalid", "error", "oom", "nan", "timeout")
+
+
+class SearchFailed(RuntimeError):
+    """No child of the search produced metrics."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The budget and stopping rules of a search."""
+
+    episodes: int = 20  # child evaluations (cached and failed children count too)
+    epochs: int = 1  # training passes per child
+    train_limit: int | None = None  # train each child on the first K training images; None = all
+    stop_entropy: float = 0.05  # stop early once the policy's normalised entropy falls below this
+    stop_failures: int = 10  # stop after this many children in a row fail (error, oom, nan, timeout)
+    child_timeout: float | None = None  # seconds a child may take to build, train and evaluate
+    seed: int = 0  # seeds each child's weights and batch order (child k gets seed * 100003 + k)
+
+    def __post_init__(self) -> None:
+        for name in ("episodes", "epochs", "stop_failures"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.train_limit is not None and self.train_limit < 1:
+            raise ValueError(f"train limit must be >= 1, got {self.train_limit}")
+        if self.child_timeout is not None and not self.child_timeout > 0:
+            raise ValueError(f"child timeout must be > 0 seconds, got {self.child_timeout}")
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One evaluated child: what was sampled, how it did, what the agent made of it."""
+
+    episode: int  # 1-based position in the search
+    architecture: Architecture
+    metrics: Metrics | None  # on the validation split; None if the child failed or could not be built
+    reward: float  # what agent.reward() returned
+    # agent.value_function() just before the reward; NaN before the agent has an estimate
+    baseline: float
+    cached: bool  # True if the architecture was evaluated earlier in this search and not retrained
+    seconds: float  # wall time of the episode
+    status: str = "ok"  # "ok", or one of FAILURES
+    reason: str = ""  # why it failed: the validation reason or the error text
+    update: dict[str, float] | None = None  # statistics of the policy update that followed, if any
+
+    @property
+    def accuracy(self) -> float:
+        return self.metrics.accuracy if self.metrics else 0.0
+
+    @property
+    def outcome(self) -> Outcome:
+        """What running the child gave, as a worker reported it (for the cache and for replay)."""
+        return Outcome(self.status, self.reason, self.metrics)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "episode": self.episode,
+            "architecture": self.architecture.to_json(),
+            "describe": self.architecture.describe(),
+            "metrics": self.metrics.to_json() if self.metrics else None,
+            "reward": self.reward,
+            "baseline": None if math.isnan(self.baseline) else self.baseline,
+            "cached": self.cached,
+            "seconds": self.seconds,
+            "status": self.status,
+            "reason": self.reason,
+            "update": self.update,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], space: SearchSpace) -> Episode:
+        """An episode as episodes.jsonl holds it (KeyError/ValueError if it is not one)."""
+        return cls(
+            episode=int(data["episode"]),
+            architecture=space.parse(data["architecture"]),
+            metrics=Metrics.from_json(data["metrics"]) if data["metrics"] is not None else None,
+            reward=float(data["reward"]),
+            baseline=math.nan if data["baseline"] is None else float(data["baseline"]),
+            cached=bool(data["cached"]),
+            seconds=float(data["seconds"]),
+            status=str(data["status"]),
+            reason=str(data["reason"]),
+            update=data["update"],
+        )
+
+
+@dataclass
+class SearchResult:
+    """What a search found; `test` is filled in by `NASController.final_test()`."""
+
+    best: Episode
+    episodes: list[Episode]
+    stop_reason: str  # "budget", "converged" (entropy rule), "failures" (stop_failures in a row) or
+    # "stopped" (stop() was called)
+    seconds: float
+    test: Metrics | None = None
+    final_epochs: int = 0  # > 0 if the best architecture was retrained on train + validation
+
+    @property
+    def converged(self) -> bool:
+        return self.stop_reason == "converged"
+
+    @property
+    def trained(self) -> list[Episode]:
+        """The children that were trained and produced metrics, each architecture once (no cache hits)."""
+        return [e for e in self.episodes if e.status == "ok" and not e.cached and e.metrics]
+
+    @property
+    def pareto_front(self) -> list[Episode]:
+        """The trained children no other is better than in both accuracy and size: fewest parameters
+        first, each more accurate than every smaller one (of equals, the earliest)."""
+        rows = [(e.metrics.params, -e.accuracy, e.episode, e) for e in self.trained if e.metrics]
+        front: list[Episode] = []
+        for *_, e in sorted(rows, key=lambda row: row[:3]):
+            if not front or e.accuracy > front[-1].accuracy:
+                front.append(e)
+        return front
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Children by outcome; trained + cached + the failures add up to episodes."""
+        fresh = [e for e in self.episodes if not e.cached]
+        return {
+            "episodes": len(self.episodes),
+            "trained": sum(e.status == "ok" for e in fresh),
+            "cached": len(self.episodes) - len(fresh),
+            **{kind: sum(e.status == kind for e in fresh) for kind in FAILURES},
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "best": self.best.to_json(),
+            "best_describe": self.best.architecture.describe(),
+            "best_val_accuracy": self.best.accuracy,
+            "test_accuracy": self.test.accuracy if self.test else None,
+            "test_metrics": self.test.to_json() if self.test else None,
+            "final_epochs": self.final_epochs,
+            "stop_reason": self.stop_reason,
+            "seconds": self.seconds,
+            **self.counts,
+            "pareto_front": [{"episode": e.episode, "val_accuracy": e.accuracy, "params": e.metrics.params,
+                              "describe": e.architecture.describe()} for e in self.pareto_front if e.metrics],
+        }
+
+
+class InvalidArchitecture(ValueError):
+    """The architecture cannot be built for this input; raised before any training."""
+
+
+@dataclass(frozen=True)
+class Child:
+    """One architecture to evaluate, with its place in the search (which also seeds it)."""
+
+    number: int  # 1-based episode number
+    architecture: Architecture
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What evaluating a child gave: metrics on the validation split, or why there are none."""
+
+    status: str  # "ok", or one of FAILURES
+    reason: str = ""  # why it failed
+    metrics: Metrics | None = None
+    seconds: float = 0.0  # wall time of building, training and evaluating it

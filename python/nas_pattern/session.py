@@ -1,0 +1,115 @@
+"""Opening a search: a RunConfig becomes a ready NASController with its agent, network, data,
+executor and run directory (new, or reopened to resume). The CLI and the JVM gateway both open
+their searches here, and both finish them with finish().
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import torch
+
+from nas_pattern import plots
+from nas_pattern.agents import make_agent
+from nas_pattern.config import RunConfig, build_parser, new_config, resumed_config
+from nas_pattern.controller import NASController
+from nas_pattern.data import load_dataset
+from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
+from nas_pattern.networks import default_space, get_network
+from nas_pattern.records import SearchResult
+from nas_pattern.run_dir import RunDirectory
+from nas_pattern.search_space import SearchSpace
+from nas_pattern.trainer import device_name
+
+
+def make_executor(config: RunConfig) -> Executor:
+    if config.executor == "ray":
+        return RayExecutor(address=config.ray_address, gpus_per_child=config.gpus_per_child,
+                           max_workers=config.agent_config.children_per_update)
+    return LocalExecutor()
+
+
+class RunFinished(Exception):
+    """--resume named a run directory whose search has finished (it holds summary.json)."""
+
+
+@dataclass
+class Search:
+    """A search ready to run, built from flags: by main() for the CLI, by the gateway for the JVM."""
+
+    controller: NASController
+    config: RunConfig
+    run_dir: RunDirectory
+    warning: str | None  # what was repaired in the run directory on resume, if anything
+
+
+def open_search(args: argparse.Namespace) -> Search:
+    """Check the flags, load the data, and create (or reopen, with --resume) the run directory.
+
+    Bad input raises ValueError or FileNotFoundError before anything is written.
+    """
+    if args.resume:
+        run_dir = RunDirectory(args.resume)
+        stored = run_dir.read_config()
+        space = SearchSpace.from_json(stored["space"], source=f"{run_dir.path}/config.json")
+        config = resumed_config(args, RunConfig.from_json(stored["config"]), space)
+        if run_dir.finished:
+            raise RunFinished(f"{run_dir.path} holds a finished search (summary.json); nothing to resume.")
+        records, warning = run_dir.read_episodes(space)
+        checkpoint = run_dir.read_checkpoint()
+    else:
+        config = new_config(args)
+        space = SearchSpace.load(config.space) if config.space else default_space(config.network)
+        run_dir = RunDirectory(config.run_dir)
+        run_dir.check()
+        records, warning, checkpoint = [], None, None
+    data = load_dataset(config.dataset, config.data_dir)
+    controller = NASController(make_agent(config.agent, space, config.agent_config), data,
+                               network=get_network(config.network), config=config.search,
+                               train_config=config.train, device=config.device, executor=make_executor(config))
+    try:
+        if args.resume:
+            controller.restore(records, checkpoint)
+        else:
+            run_dir.create({"config": dataclasses.asdict(config), "space": space.to_json()})
+    except BaseException:
+        controller.executor.close()
+        raise
+    return Search(controller, config, run_dir, warning)
+
+
+def args_from_json(text: str) -> argparse.Namespace:
+    """A JSON config read as the CLI reads its flags: the keys are the flags without their dashes
+    ("train-limit", or "train_limit"), the values strings or numbers. ValueError if it is bad."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"config is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"config must be a JSON object of flags, got {type(data).__name__}: {text[:60]}")
+    parser = build_parser(raise_errors=True)
+    known = sorted(vars(parser.parse_args([])))
+    argv = []
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise ValueError(f"unknown config key {key!r}; expected one of: "
+                             f"{', '.join(k.replace('_', '-') for k in known)}")
+        if isinstance(value, (bool, dict, list)):
+            raise ValueError(f"config key {key!r} must be a string or a number, got {json.dumps(value)}")
+        if value is not None:
+            argv += ["--" + name.replace("_", "-"), str(value)]
+    return parser.parse_args(argv)
+
+
+def finish(search: Search, result: SearchResult) -> None:
+    """Write summary.json and search.png for a tested result."""
+    search.run_dir.write_summary({**result.to_json(), "config": dataclasses.asdict(search.config),
+                                  "device": device_name(search.controller.device), "torch": torch.__version__})
+    directory = search.run_dir.path
+    plots.plot_search(directory, result.episodes)
+    plots.plot_pareto(directory, result, search.config.agent_config.objective.target_params)
+    plots.plot_graph(directory, result.best.architecture, f"best architecture (episode {result.best.episode})")

@@ -1,0 +1,127 @@
+"""Worker: trains and evaluates children on one device, holding the dataset there once.
+
+The controller has one in its own process (the local executor runs children on it); the Ray
+executor runs one per actor. Only architectures and metrics travel to and from a worker.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+
+from nas_pattern.data import Dataset, Split
+from nas_pattern.networks.base import Metrics, Network, NetworkFactory
+from nas_pattern.records import Child, InvalidArchitecture, Outcome, SearchConfig
+from nas_pattern.search_space import Architecture, SearchSpace
+from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig, on_device
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """Everything a worker is built from; the same for every worker of a search."""
+
+    network: NetworkFactory
+    space: SearchSpace
+    data: Dataset  # as loaded; each worker moves it to its own device once
+    config: SearchConfig
+    train_config: TrainConfig
+    objective: Callable[[Metrics], float]  # what "best" means: AgentConfig.objective
+
+
+class Worker:
+    """Trains and evaluates children on one device, with the dataset there once."""
+
+    def __init__(self, setup: WorkerSetup, device: torch.device | str = "cpu", threads: int | None = None):
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.setup = setup
+        self.device = torch.device(device)
+        self.data = dataset_on(setup.data, self.device, setup.train_config.channels_last)
+        self.network: Network | None = None  # the child trained most recently
+        # number, objective, network of the best so far
+        self.best: tuple[int, float, Network] | None = None
+
+    def train_network(self, architecture: Architecture, number: int) -> Network:
+        """Build the child for `architecture` with the seed of episode `number` and train it."""
+        config = self.setup.config
+        network = self._make(architecture, seed=config.seed * 100003 + number)
+        reasons = self.setup.space.validate(architecture) + network.validate()
+        if reasons:
+            raise InvalidArchitecture(f"cannot build {architecture.describe()}: {'; '.join(reasons)}")
+        if config.child_timeout is not None:
+            network.deadline = time.monotonic() + config.child_timeout
+        self.network = network
+        network.build()
+        network.train(self.data.train.head(config.train_limit), config.epochs)
+        return network
+
+    def evaluate_network(self) -> Metrics:
+        """Metrics of the current child on the validation split (never the test split)."""
+        if self.network is None:
+            raise RuntimeError("evaluate_network() needs train_network() first")
+        metrics = self.network.evaluate(self.data.val)
+        if self.network.deadline is not None and time.monotonic() > self.network.deadline:
+            raise ChildTimeout(f"took longer than --child-timeout {self.setup.config.child_timeout:g} s")
+        return metrics
+
+    def run(self, child: Child) -> Outcome:
+        """Train and evaluate a new child; a failure is returned as its kind and text, never raised."""
+        start = time.perf_counter()
+        try:
+            network = self.train_network(child.architecture, child.number)
+            metrics = self.evaluate_network()
+        except InvalidArchitecture as err:  # rejected by validation, before any training
+            return Outcome("invalid", str(err), seconds=time.perf_counter() - start)
+        except Exception as err:  # the search goes on; the child is recorded with what went wrong
+            self.release()
+            return Outcome(failure_kind(err), f"{type(err).__name__}: {err}", seconds=time.perf_counter() - start)
+        score = self.setup.objective(metrics)
+        if self.best is None or score > self.best[1]:
+            self.best = (child.number, score, network)
+        return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start)
+
+    def test(self, child: Child, final_epochs: int = 0) -> Metrics:
+        """Test accuracy of `child`: as trained in the search, or retrained on train + validation
+        for `final_epochs` epochs when that is > 0."""
+        if final_epochs > 0:
+            network = self._make(child.architecture, seed=self.setup.config.seed * 100003)
+            network.build()
+            train_and_val = Split(torch.cat([self.data.train.x, self.data.val.x]),
+                                  torch.cat([self.data.train.y, self.data.val.y]), "train+val")
+            network.train(train_and_val, final_epochs)
+        elif self.best is not None and self.best[0] == child.number:
+            network = self.best[2]
+        else:  # trained elsewhere or before a restart: rebuild it from its seed (identical on the CPU)
+            network = self.train_network(child.architecture, child.number)
+        return network.evaluate(self.data.test)
+
+    def release(self) -> None:
+        """Let go of a failed child's memory, on the GPU too."""
+        self.network = None
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _make(self, architecture: Architecture, seed: int) -> Network:
+        return self.setup.network(architecture, self.data.input_shape, self.data.num_classes,
+                                  train_config=self.setup.train_config, device=self.device, seed=seed)
+
+
+def failure_kind(error: Exception) -> str:
+    if isinstance(error, ChildTimeout):
+        return "timeout"
+    if isinstance(error, ChildDiverged):
+        return "nan"
+    if isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower():
+        return "oom"
+    return "error"
+
+
+def dataset_on(data: Dataset, device: torch.device, channels_last: bool = False) -> Dataset:
+    """Every split of `data` on `device` (trainer.on_device: a no-op for a split already there)."""
+    return replace(data, train=on_device(data.train, device, channels_last),
+                   val=on_device(data.val, device, channels_last), test=on_device(data.test, device, channels_last))

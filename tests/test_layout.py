@@ -1,0 +1,94 @@
+"""The house: the package mirrors the pattern, no module imports one that imports it back, and a
+long module says why it is one piece."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "python" / "nas_pattern"
+LONG = 300  # lines; a longer module says why in its docstring ("One piece" / "One module")
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def imports(path: Path, known: dict[str, Path]) -> set[str]:
+    """The package's modules that `path` imports, anywhere in it but under `if TYPE_CHECKING:`."""
+    tree = ast.parse(path.read_text())
+    skipped = {id(node) for guard in ast.walk(tree) if isinstance(guard, ast.If)
+               and "TYPE_CHECKING" in ast.unparse(guard.test) for node in ast.walk(guard)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:  # a submodule imported by name, or a name from the module itself
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in known else node.module)
+    return {name for name in found if name in known}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                return [*path[path.index(target):], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    known = modules()
+    graph = {name: imports(path, known) - {name} for name, path in known.items()}
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_a_long_module_says_why_it_is_one_piece(name: str) -> None:
+    path = modules()[name]
+    lines = len(path.read_text().splitlines())
+    docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+    assert docstring, f"{name} opens with no docstring saying its role"
+    if lines > LONG:
+        assert "One piece" in docstring or "One module" in docstring, \
+            f"{name} has {lines} lines; split it or say in its docstring why it is one piece"
+
+
+def test_each_role_of_the_pattern_has_its_own_home() -> None:
+    homes = {"controller": "NASController", "agents.reinforce": "RLAgent", "agents.base": "Agent",
+             "agents.policy_network": "PolicyNetwork", "networks.base": "Network", "networks.cnn": "CNN",
+             "networks.rnn": "RNN", "executor": "Executor", "worker": "Worker", "replay": "Replay",
+             "records": "Episode", "config": "RunConfig", "session": "Search", "table": "Table"}
+    for module, cls in homes.items():
+        tree = ast.parse(modules()[f"nas_pattern.{module}"].read_text())
+        assert cls in {n.name for n in tree.body if isinstance(n, ast.ClassDef)}, f"{cls} is not in {module}.py"
