@@ -22,6 +22,7 @@ from nas_pattern.agents import (
 from nas_pattern.controller import NASController
 from nas_pattern.data import Dataset, Split, load_dataset
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
+from nas_pattern.model import FoundModel, load_model
 from nas_pattern.networks import CNN, CNN_SPACE, NETWORKS, RNN, RNN_SPACE, Metrics, Network, TorchNetwork, get_network
 from nas_pattern.records import Episode, InvalidArchitecture, SearchConfig, SearchFailed, SearchResult
 from nas_pattern.search_space import Architecture, Decision, SearchSpace
@@ -44,6 +45,7 @@ __all__ = [
     "EvolutionAgent",
     "EvolutionConfig",
     "Executor",
+    "FoundModel",
     "InvalidArchitecture",
     "LocalExecutor",
     "Metrics",
@@ -66,5 +68,6 @@ __all__ = [
     "Worker",
     "get_network",
     "load_dataset",
+    "load_model",
     "make_agent",
 ]

@@ -7,6 +7,7 @@ m children) -> repeat. search() runs the same steps, the training and evaluation
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -53,6 +54,9 @@ class NASController:
         self._drawn: list[Child] = []  # sampled for the current update, not evaluated yet
         self._boundary: dict[str, Any] | None = None  # state_dict() from before they were sampled
         self._trained: tuple[Child, float] | None = None  # train_network()'s child and its start time
+        # The best episode so far with its weights (best.pt), when its worker sent them back.
+        self.best_model: tuple[Episode, dict[str, Any]] | None = None
+        self._best_score = -math.inf  # the objective of the best episode in history
 
     @property
     def network(self) -> Network | None:
@@ -129,7 +133,10 @@ class NASController:
         """Test accuracy of the best architecture: as trained in the search, or retrained on
         train + validation for `final_epochs` epochs when that is > 0."""
         best = Child(result.best.episode, result.best.architecture)
-        return replace(result, test=self.executor.test(best, final_epochs), final_epochs=final_epochs)
+        outcome = self.executor.test(best, final_epochs)
+        if outcome.weights is not None:
+            self.best_model = (result.best, outcome.weights)
+        return replace(result, test=outcome.metrics, final_epochs=final_epochs)
 
     # ---- checkpoints ----
 
@@ -185,7 +192,10 @@ class NASController:
         if not self._drawn:
             self._boundary = None  # the round is complete: checkpoints see the state after it
         episode = self._reward(child, outcome, cached)
+        better = self._is_better(episode)
         self._remember(episode)
+        if better and outcome.weights is not None:
+            self.best_model = (episode, outcome.weights)
         for callback in self._callbacks:
             callback(episode)
         return episode
@@ -216,8 +226,14 @@ class NASController:
         return list(self._drawn)
 
     def _remember(self, episode: Episode) -> None:
+        if self._is_better(episode):
+            self._best_score = self.agent.config.objective(episode.metrics or PENALTY)
         self.history.append(episode)
         self._cache.setdefault(episode.architecture, episode)
+
+    def _is_better(self, episode: Episode) -> bool:
+        """Whether `episode` beats every episode before it (of equals, the earliest stays best)."""
+        return episode.status == "ok" and self.agent.config.objective(episode.metrics or PENALTY) > self._best_score
 
     def _stop_reason(self, episode: Episode) -> str:
         """Why the search ends after `episode`, or "budget" while it goes on."""

@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 
-from nas_pattern.networks.base import Metrics
 from nas_pattern.records import Child, Outcome
 from nas_pattern.worker import Worker, dataset_on
 
@@ -47,8 +46,8 @@ class Executor(abc.ABC):
         before it are done. A child whose worker is lost is an "error" outcome, never a hang."""
 
     @abc.abstractmethod
-    def test(self, child: Child, final_epochs: int = 0) -> Metrics:
-        """Worker.test() of the best child, where it is cheapest."""
+    def test(self, child: Child, final_epochs: int = 0) -> Outcome:
+        """Worker.test() of the best child, where it is cheapest: its test metrics and weights."""
 
     def describe(self) -> str:
         """Where the children run, for the progress header."""
@@ -72,7 +71,7 @@ class LocalExecutor(Executor):
         for child in children:
             yield self.worker.run(child)
 
-    def test(self, child: Child, final_epochs: int = 0) -> Metrics:
+    def test(self, child: Child, final_epochs: int = 0) -> Outcome:
         assert self.worker is not None, "start() first"
         return self.worker.test(child, final_epochs)
 
@@ -173,14 +172,14 @@ class RayExecutor(Executor):
                 yield done.pop(next_out)
                 next_out += 1
 
-    def test(self, child: Child, final_epochs: int = 0) -> Metrics:
+    def test(self, child: Child, final_epochs: int = 0) -> Outcome:
         ray = _import_ray()
         actor = self.where.get(child.number, self.actors[0]) if final_epochs == 0 else self.actors[0]
         try:
-            metrics: Metrics = ray.get(actor.test.remote(child, final_epochs))
+            outcome: Outcome = ray.get(actor.test.remote(child, final_epochs))
         except Exception:  # that worker is gone: any other one rebuilds the child from its seed
-            metrics = ray.get(self._replace(actor).test.remote(child, final_epochs))
-        return metrics
+            outcome = ray.get(self._replace(actor).test.remote(child, final_epochs))
+        return outcome
 
     def describe(self) -> str:
         return self._summary

@@ -272,7 +272,8 @@ class Controller(Identity):
         finally:
             self.listener = None
         result = controller.final_test(result, session.config.final_epochs)
-        finish(session, result)
+        for line in finish(session, result):
+            print(f"nas-pattern: model: {line}", file=sys.stderr)
         return self.bridge.result(result, str(session.run_dir.path.resolve()))
 
     def runDir(self) -> str:

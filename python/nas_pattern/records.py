@@ -182,3 +182,6 @@ class Outcome:
     reason: str = ""  # why it failed
     metrics: Metrics | None = None
     seconds: float = 0.0  # wall time of building, training and evaluating it
+    # The trained module's state_dict on the CPU, when the child is its worker's best so far (the
+    # controller keeps the search's best as best.pt); None otherwise, and for networks without one.
+    weights: dict[str, Any] | None = None

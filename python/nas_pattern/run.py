@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from nas_pattern.agents import Objective
 from nas_pattern.config import EXIT_BAD_INPUT, build_parser
+from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, SEARCH_PLOT
 from nas_pattern.records import FAILURES, PENALTY, Episode, SearchFailed, SearchResult
 from nas_pattern.run_dir import Recorder
@@ -89,8 +90,13 @@ def _run(search: Search) -> int:
         progress.close()
         print(f"nas-pattern: error: the search stopped: {err}", file=sys.stderr)
         return EXIT_FAILED
-    finish(search, result)
+    model = finish(search, result)
     print(_summary(result, run_dir.path, config.agent_config.objective))
+    print("\nThe model found")
+    for line in model:
+        print(f"  {line}")
+    if (run_dir.path / MODEL).exists():
+        print(f"  retrain it at full budget: python -m nas_pattern.train {run_dir.path} --epochs 10")
     if result.stop_reason == "failures":
         print(f"nas-pattern: error: stopped after {config.search.stop_failures} children in a row failed; "
               f"the last said: {result.episodes[-1].reason}", file=sys.stderr)

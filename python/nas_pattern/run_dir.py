@@ -4,11 +4,14 @@ config.json     the configuration and search space, written before the first chi
 episodes.jsonl  one JSON object per evaluated child, appended and fsynced as each finishes
 checkpoint.pt   the agent and random generators after the latest policy update (atomic)
 summary.json    best architecture, its validation and test accuracy, totals, the config used
+best.pt         the best child's weights and how to rebuild them (nas_pattern.model), as it improves
+best.onnx       the tested model as ONNX, at the end (when onnx and onnxruntime are installed)
 search.png, pareto.png, best.png   the figures of the finished search (nas_pattern.plots)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -19,6 +22,8 @@ import torch
 
 from nas_pattern.controller import NASController
 from nas_pattern.files import write_atomically
+from nas_pattern.model import MODEL, ModelCard, network_name, normalisation_of, save_model
+from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import Episode
 from nas_pattern.search_space import SearchSpace
 
@@ -159,9 +164,27 @@ class RunDirectory:
         write_atomically(self.path / name, write)
 
 
+def model_card(controller: NASController, episode: Episode, trained: str,
+               test: Metrics | None = None) -> ModelCard | None:
+    """What best.pt says about the weights of `episode`; None when the controller's network is not
+    a TorchNetwork class (a table, a factory function: nothing to rebuild the weights into)."""
+    factory = controller.network_factory
+    if not (isinstance(factory, type) and issubclass(factory, TorchNetwork)):
+        return None
+    data = controller.data
+    return ModelCard(network=network_name(factory), architecture=episode.architecture.to_json(),
+                     space=controller.agent.space.to_json(), input_shape=data.input_shape,
+                     num_classes=data.num_classes, normalisation=normalisation_of(data.name),
+                     train_config=dataclasses.asdict(controller.train_config), dataset=data.name,
+                     episode=episode.episode, trained=trained,
+                     val_metrics=episode.metrics.to_json() if episode.metrics else None,
+                     test_metrics=test.to_json() if test else None)
+
+
 class Recorder:
     """Keeps a run directory up to date as the controller searches: each child's line as it is
-    evaluated, a checkpoint after each policy update, and one more on interrupt()."""
+    evaluated, best.pt whenever the best improves (written first, so a line never names a best
+    that best.pt lacks), a checkpoint after each policy update, and one more on interrupt()."""
 
     def __init__(self, run_dir: RunDirectory, controller: NASController):
         self.run_dir = run_dir
@@ -170,6 +193,13 @@ class Recorder:
         controller.add_callback(self.record)
 
     def record(self, episode: Episode) -> None:
+        best = self.controller.best_model
+        if best is not None and best[0] is episode:
+            config = self.controller.config
+            images = f"{config.train_limit:,}" if config.train_limit else "all"
+            card = model_card(self.controller, episode, f"search: {config.epochs} epoch(s) on {images} training images")
+            if card is not None:
+                save_model(self.run_dir.path / MODEL, card, best[1])
         self.run_dir.record(episode)
         self.snapshot = self.controller.state_dict()
         if episode.update is not None:

@@ -18,9 +18,10 @@ from nas_pattern.config import RunConfig, build_parser, new_config, resumed_conf
 from nas_pattern.controller import NASController
 from nas_pattern.data import load_dataset
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
+from nas_pattern.model import MODEL, ONNX_MODEL, export_onnx, load_model, save_model
 from nas_pattern.networks import default_space, get_network
 from nas_pattern.records import SearchResult
-from nas_pattern.run_dir import RunDirectory
+from nas_pattern.run_dir import RunDirectory, model_card
 from nas_pattern.search_space import SearchSpace
 from nas_pattern.trainer import device_name
 
@@ -105,11 +106,35 @@ def args_from_json(text: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def finish(search: Search, result: SearchResult) -> None:
-    """Write summary.json and search.png for a tested result."""
-    search.run_dir.write_summary({**result.to_json(), "config": dataclasses.asdict(search.config),
-                                  "device": device_name(search.controller.device), "torch": torch.__version__})
+def finish(search: Search, result: SearchResult) -> list[str]:
+    """Write summary.json, best.pt with the tested model, best.onnx, and the figures, for a tested
+    result; return what was written of the model, one line each, for the caller to show."""
     directory = search.run_dir.path
+    notes = save_final_model(search, result)
+    search.run_dir.write_summary({**result.to_json(), "config": dataclasses.asdict(search.config),
+                                  "device": device_name(search.controller.device), "torch": torch.__version__,
+                                  "model": notes})
     plots.plot_search(directory, result.episodes)
     plots.plot_pareto(directory, result, search.config.agent_config.objective.target_params)
     plots.plot_graph(directory, result.best.architecture, f"best architecture (episode {result.best.episode})")
+    return notes
+
+
+def save_final_model(search: Search, result: SearchResult) -> list[str]:
+    """best.pt with the weights final_test() tested, then best.onnx checked against them."""
+    controller, directory = search.controller, search.run_dir.path
+    best = controller.best_model
+    how = (f"final: retrained {result.final_epochs} epoch(s) on train + validation" if result.final_epochs
+           else f"search: {controller.config.epochs} epoch(s) on "
+           f"{controller.config.train_limit or len(controller.data.train):,} training images")
+    card = model_card(controller, result.best, how, result.test)
+    if best is None or best[0].episode != result.best.episode or card is None:
+        return [f"{MODEL} not written: the {search.config.network} network's weights are not a PyTorch module here"]
+    path = save_model(directory / MODEL, card, best[1])
+    notes = [f"{path} ({how}; load it with nas_pattern.load_model)"]
+    try:
+        check = controller.data.test.x[:256]
+        notes.append(f"{directory / ONNX_MODEL} ({export_onnx(load_model(path), directory / ONNX_MODEL, check)})")
+    except ValueError as err:
+        notes.append(f"{ONNX_MODEL} not written: {err}")
+    return notes

@@ -13,7 +13,7 @@ import functools
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,11 +96,13 @@ def device_name(device: torch.device) -> str:
 
 
 def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device: torch.device,
-        generator: torch.Generator, deadline: float | None = None) -> float:
+        generator: torch.Generator, deadline: float | None = None,
+        on_epoch: Callable[[int, float], None] | None = None) -> float:
     """Train `module` in place for `epochs` passes over `data`; return the seconds spent.
 
     Raises ChildDiverged if an epoch's loss is not finite, ChildTimeout once time.monotonic()
-    passes `deadline` (checked between steps).
+    passes `deadline` (checked between steps). `on_epoch(epoch, mean loss)` is called after each
+    epoch (1-based), for progress.
     """
     start = time.perf_counter()
     x, y, _ = _prepare(module, data, config, device)  # (N, C, H, W), (N,), name
@@ -124,6 +126,8 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
             _check_deadline(deadline)
         if not torch.isfinite(epoch_loss):  # one sync per epoch
             raise ChildDiverged(f"training loss became {epoch_loss.item()} in epoch {epoch + 1}")
+        if on_epoch is not None:
+            on_epoch(epoch + 1, epoch_loss.item() / max(1, -(-n // config.batch_size)))
     if device.type == "cuda":
         torch.cuda.synchronize(device)  # the clock should see the work, not just its launch
     return time.perf_counter() - start

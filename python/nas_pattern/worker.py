@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from nas_pattern.data import Dataset, Split
-from nas_pattern.networks.base import Metrics, Network, NetworkFactory
+from nas_pattern.networks.base import Metrics, Network, NetworkFactory, TorchNetwork
 from nas_pattern.records import Child, InvalidArchitecture, Outcome, SearchConfig
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig, on_device
@@ -80,13 +80,15 @@ class Worker:
             self.release()
             return Outcome(failure_kind(err), f"{type(err).__name__}: {err}", seconds=time.perf_counter() - start)
         score = self.setup.objective(metrics)
+        weights = None
         if self.best is None or score > self.best[1]:
             self.best = (child.number, score, network)
-        return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start)
+            weights = weights_of(network)
+        return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, weights=weights)
 
-    def test(self, child: Child, final_epochs: int = 0) -> Metrics:
-        """Test accuracy of `child`: as trained in the search, or retrained on train + validation
-        for `final_epochs` epochs when that is > 0."""
+    def test(self, child: Child, final_epochs: int = 0) -> Outcome:
+        """Test metrics of `child`, with the weights tested: as trained in the search, or retrained
+        on train + validation for `final_epochs` epochs when that is > 0."""
         if final_epochs > 0:
             network = self._make(child.architecture, seed=self.setup.config.seed * 100003)
             network.build()
@@ -97,7 +99,7 @@ class Worker:
             network = self.best[2]
         else:  # trained elsewhere or before a restart: rebuild it from its seed (identical on the CPU)
             network = self.train_network(child.architecture, child.number)
-        return network.evaluate(self.data.test)
+        return Outcome("ok", metrics=network.evaluate(self.data.test), weights=weights_of(network))
 
     def release(self) -> None:
         """Let go of a failed child's memory, on the GPU too."""
@@ -119,6 +121,13 @@ def failure_kind(error: Exception) -> str:
     if isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower():
         return "oom"
     return "error"
+
+
+def weights_of(network: Network) -> dict[str, torch.Tensor] | None:
+    """A copy of a PyTorch child's weights on the CPU (what travels back from a Ray worker)."""
+    if not isinstance(network, TorchNetwork) or network.module is None:
+        return None
+    return {name: value.detach().to("cpu", copy=True) for name, value in network.module.state_dict().items()}
 
 
 def dataset_on(data: Dataset, device: torch.device, channels_last: bool = False) -> Dataset:

@@ -114,6 +114,7 @@ class TorchNetwork(Network):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.module: nn.Module | None = None
+        self.on_epoch: Callable[[int, float], None] | None = None  # called after each epoch: (epoch, mean loss)
         self._train_seconds = 0.0
 
     @classmethod
@@ -146,7 +147,8 @@ class TorchNetwork(Network):
         module = self._built()
         generator = torch.Generator().manual_seed(self.seed)  # batch order
         with seeded(self.seed + 1, self.device):  # dropout masks
-            seconds = trainer.fit(module, data, epochs, self.train_config, self.device, generator, self.deadline)
+            seconds = trainer.fit(module, data, epochs, self.train_config, self.device, generator, self.deadline,
+                                  self.on_epoch)
         self._train_seconds += seconds
 
     def evaluate(self, data: Split) -> Metrics:

@@ -1,0 +1,225 @@
+"""The search's product: the best child as a file (best.pt, best.onnx), loaded back ready to use.
+
+best.pt holds the trained weights with everything needed to rebuild and use them: the network
+class, the architecture and its space, the input shape, the class count, the normalisation of
+the pixels, the training configuration, the metrics, and the versions that wrote it. It is
+written atomically, during the search each time the best improves (a killed search keeps it)
+and at the end with the model that was tested.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import io
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nas_pattern.data import PIXEL_STATS, Split
+from nas_pattern.files import write_atomically
+from nas_pattern.networks.base import Metrics, TorchNetwork
+from nas_pattern.search_space import Architecture, SearchSpace
+from nas_pattern.trainer import TrainConfig
+
+MODEL = "best.pt"
+ONNX_MODEL = "best.onnx"
+FORMAT = "nas-pattern model"
+FORMAT_VERSION = 1  # raised when the file's layout changes; load_model() reads this version only
+ONNX_TOLERANCE = 1e-4  # largest absolute difference of a logit between ONNX Runtime and PyTorch
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What best.pt says about its weights, besides the weights themselves."""
+
+    network: str  # "module:qualname" of the TorchNetwork subclass that builds the module
+    architecture: dict[str, Any]  # Architecture.to_json()
+    space: dict[str, Any]  # SearchSpace.to_json(), which parses the architecture
+    input_shape: tuple[int, int, int]  # (channels, height, width) of one image
+    num_classes: int
+    normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None  # per-channel (mean, std) of pixels in [0, 1]
+    train_config: dict[str, Any]  # TrainConfig the weights were trained (and are evaluated) with
+    dataset: str
+    episode: int  # the search's episode of this architecture
+    trained: str  # how the weights were trained: "search (1 epoch on 5,000 images)", "final ..."
+    val_metrics: dict[str, Any] | None  # on the validation split, as the search recorded them
+    test_metrics: dict[str, Any] | None  # on the test split, once tested
+
+
+def network_name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def save_model(path: Path, card: ModelCard, weights: dict[str, torch.Tensor]) -> Path:
+    """Write best.pt at `path` atomically: the old file or the new one, never half of one."""
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "nas_pattern": _version(),
+               "torch": str(torch.__version__), "card": dataclasses.asdict(card),
+               "state_dict": {k: v.detach().cpu() for k, v in weights.items()}}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomically(path, lambda f: f.write(buffer.getvalue()))
+    return path
+
+
+class FoundModel:
+    """A saved child, rebuilt and ready: `module` in eval mode, `predict(images)` for raw images."""
+
+    def __init__(self, network: TorchNetwork, card: ModelCard, path: Path):
+        self.network = network
+        self.card = card
+        self.path = path
+        assert network.module is not None
+        self.module = network.module.eval()
+
+    @property
+    def architecture(self) -> Architecture:
+        return self.network.architecture
+
+    def evaluate(self, data: Split) -> Metrics:
+        """Metrics on an already normalised split, exactly as the search evaluated its children."""
+        return self.network.evaluate(data)
+
+    def normalise(self, images: Any) -> torch.Tensor:
+        """Raw images (pixel values 0-255 as the dataset files hold them; (N, H, W) or (N, C, H, W))
+        as the network's input: scaled to [0, 1] and normalised as in training."""
+        x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+        channels, height, width = self.card.input_shape
+        if x.dim() == 3 and channels == 1:
+            x = x.unsqueeze(1)  # (N, 1, H, W)
+        if x.dim() != 4 or tuple(x.shape[1:]) != (channels, height, width):
+            raise ValueError(f"images must have the shape (N, {channels}, {height}, {width})"
+                             f"{f' or (N, {height}, {width})' if channels == 1 else ''}, got {tuple(x.shape)}")
+        x = x / 255
+        if self.card.normalisation is not None:
+            mean, std = self.card.normalisation
+            x = (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
+        return x
+
+    def predict(self, images: Any, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+        """(classes (N,), probabilities (N, classes)) for raw images (see normalise())."""
+        x = self.normalise(images)
+        device = next(self.module.parameters()).device
+        probabilities = []
+        with torch.inference_mode():
+            for begin in range(0, len(x), batch_size):
+                logits = self.module(x[begin:begin + batch_size].to(device)).float()  # (B, classes)
+                probabilities.append(torch.softmax(logits, dim=1).cpu())
+        p = torch.cat(probabilities) if probabilities else torch.zeros(0, self.card.num_classes)
+        return p.argmax(dim=1), p
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundModel:
+    """The model in `path` (a run directory, or a best.pt file), rebuilt on `device`.
+
+    FileNotFoundError or ValueError with one line for a file that is missing, truncated, of
+    another format version, or whose network class cannot be imported.
+    """
+    path = Path(path)
+    file = path / MODEL if path.is_dir() else path
+    if not file.is_file():
+        where = f"{path} holds no {MODEL} (a search writes it once a child has trained)" if path.is_dir() \
+            else f"model file {file} does not exist"
+        raise FileNotFoundError(where)
+    try:
+        payload = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{file} is not a readable model file (truncated, or not written by nas-pattern): "
+                         f"{type(err).__name__}: {_first_line(err)}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{file} is not a nas-pattern model file")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{file} has model format {payload.get('format_version')} (written by nas-pattern "
+                         f"{payload.get('nas_pattern')}); this nas-pattern {_version()} reads format "
+                         f"{FORMAT_VERSION}: retrain it with python -m nas_pattern.train")
+    try:
+        card = _card(payload["card"])
+        cls = _network_class(card.network)
+        space = SearchSpace.from_json(card.space, source=str(file))
+        architecture = space.parse(card.architecture)
+        network = cls(architecture, card.input_shape, card.num_classes,
+                      train_config=TrainConfig(**card.train_config), device=device, seed=0)
+        network.build()
+        assert network.module is not None
+        network.module.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise ValueError(f"{file} is damaged: {type(err).__name__}: {_first_line(err)}") from None
+    return FoundModel(network, card, file)
+
+
+def normalisation_of(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    return PIXEL_STATS.get(dataset)
+
+
+def export_onnx(model: FoundModel, path: Path, check_images: torch.Tensor) -> str:
+    """Write `model` as ONNX (opset 18, a dynamic batch) and check ONNX Runtime's logits against
+    PyTorch's on `check_images` (already normalised); returns what was checked, in one line.
+    ValueError, naming the reason, if ONNX is not installed or cannot export this network."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ValueError("onnx and onnxruntime are not installed (pip install 'nas-pattern[onnx]')") from None
+    module = model.module.float().cpu().eval()
+    example = check_images[:1].float().cpu().contiguous()
+    with tempfile.TemporaryDirectory(prefix="nas-onnx-") as scratch:
+        exported = Path(scratch) / ONNX_MODEL
+        try:
+            torch.onnx.export(module, (example,), str(exported), input_names=["images"], output_names=["logits"],
+                              dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=18,
+                              dynamo=False)
+        except Exception as err:
+            raise ValueError(f"torch.onnx cannot export {model.architecture.describe()}: {type(err).__name__}: "
+                             f"{_first_line(err)}") from None
+        data = exported.read_bytes()
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    images = check_images.float().cpu().contiguous()
+    with torch.inference_mode():
+        expected = module(images).numpy()
+    (got,) = session.run(["logits"], {"images": images.numpy()})
+    difference = float(np.abs(got - expected).max())
+    if not difference <= ONNX_TOLERANCE:
+        raise ValueError(f"ONNX Runtime's logits differ from PyTorch's by {difference:.2e} (> {ONNX_TOLERANCE:g}); "
+                         "not written")
+    write_atomically(path, lambda f: f.write(data))
+    return f"ONNX Runtime matches PyTorch on {len(images)} images (largest logit difference {difference:.1e})"
+
+
+def _card(data: dict[str, Any]) -> ModelCard:
+    data = dict(data)
+    data["input_shape"] = tuple(data["input_shape"])
+    if data["normalisation"] is not None:
+        data["normalisation"] = tuple(tuple(part) for part in data["normalisation"])
+    return ModelCard(**data)
+
+
+def _network_class(name: str) -> type[TorchNetwork]:
+    module_name, _, qualname = name.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"the model's network class {name} cannot be imported here ({_first_line(err)}); "
+                         "load it where that class is importable") from None
+    if not (isinstance(target, type) and issubclass(target, TorchNetwork)):
+        raise ValueError(f"the model's network class {name} is not a TorchNetwork")
+    return target
+
+
+def _version() -> str:
+    try:
+        return version("nas-pattern")
+    except Exception:  # running from a checkout without installing it
+        return "unknown"
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
+
+
+__all__ = ["MODEL", "ONNX_MODEL", "FoundModel", "ModelCard", "export_onnx", "load_model", "save_model"]

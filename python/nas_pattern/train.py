@@ -1,0 +1,194 @@
+"""`python -m nas_pattern.train`: train one architecture from scratch at the budget you name.
+
+The final training every NAS paper does after its search: the search ranks architectures on a
+small budget (one epoch, a few thousand images); this trains the one chosen on all the training
+images for many epochs, tests it, and writes best.pt (and best.onnx) to use. The architecture
+comes from a run directory (its best, or --episode N of it) or from a JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from nas_pattern.config import RunConfig
+from nas_pattern.data import DATASETS, Split, load_dataset
+from nas_pattern.model import (
+    MODEL,
+    ONNX_MODEL,
+    ModelCard,
+    export_onnx,
+    load_model,
+    network_name,
+    normalisation_of,
+    save_model,
+)
+from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
+from nas_pattern.records import PENALTY, Episode
+from nas_pattern.run_dir import RunDirectory
+from nas_pattern.search_space import Architecture, SearchSpace
+from nas_pattern.trainer import TrainConfig, device_name, resolve_device
+
+EXIT_BAD_INPUT = 2
+DEFAULT_EPOCHS = 10
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m nas_pattern.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", metavar="SOURCE", help="a run directory (its best architecture), or a JSON file of "
+                   "one architecture ({\"layers\": [...]}, as episodes.jsonl writes it)")
+    p.add_argument("--episode", type=int, metavar="N", help="with a run directory: train episode N instead of "
+                   "the best")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, metavar="E",
+                   help=f"training epochs (default: {DEFAULT_EPOCHS})")
+    p.add_argument("--train-limit", type=int, metavar="K", help="train on the first K training images "
+                   "(default: all of them)")
+    p.add_argument("--with-validation", action="store_true", help="train on the training and the validation "
+                   "images together (no validation accuracy is then reported)")
+    p.add_argument("--network", choices=sorted(NETWORKS), help="with a JSON file: the network it describes "
+                   "(default: cnn)")
+    p.add_argument("--space", metavar="FILE", help="with a JSON file: the search space it belongs to (default: "
+                   "the network's own)")
+    p.add_argument("--dataset", choices=DATASETS, help="with a JSON file: the dataset (default: fashion-mnist; "
+                   "a run directory's own otherwise)")
+    p.add_argument("--data-dir", help="directory of the dataset files (default: the run's, or Debian's "
+                   "Fashion-MNIST)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch order (default: 0)")
+    p.add_argument("--out", metavar="DIR", help="where best.pt and best.onnx go (default: "
+                   "<run dir>/retrained-<E>-epochs, or runs/train-<time> for a JSON file)")
+    return p
+
+
+Chosen = tuple[type[TorchNetwork], SearchSpace, Architecture, dict[str, Any]]
+
+
+def architecture_of(args: argparse.Namespace) -> Chosen:
+    """The network class, space and architecture SOURCE names, and what the run directory says
+    about the data (dataset, data_dir); ValueError/FileNotFoundError in one line."""
+    source = Path(args.source)
+    if source.is_dir():
+        stored = RunDirectory(source).read_config()
+        config = RunConfig.from_json(stored["config"])
+        space = SearchSpace.from_json(stored["space"], source=f"{source}/config.json")
+        episodes = _episodes(source / "episodes.jsonl", space)
+        trained = [e for e in episodes if e.status == "ok"]
+        if args.episode is not None:
+            chosen = next((e for e in episodes if e.episode == args.episode), None)
+            if chosen is None:
+                raise ValueError(f"{source} records episodes 1..{len(episodes)}; there is no episode "
+                                 f"{args.episode}")
+        elif trained:
+            objective = config.agent_config.objective
+            chosen = max(trained, key=lambda e: objective(e.metrics or PENALTY))  # first of equals: the earliest
+        else:
+            raise ValueError(f"{source} records no trained child yet; nothing to retrain")
+        cls = get_network(config.network)
+        data = {"dataset": config.dataset, "data_dir": config.data_dir, "episode": chosen.episode}
+        architecture = chosen.architecture
+    elif source.is_file():
+        if args.episode is not None:
+            raise ValueError("--episode is for a run directory; SOURCE is a file")
+        cls = get_network(args.network or "cnn")
+        space = SearchSpace.load(args.space) if args.space else default_space(args.network or "cnn")
+        try:
+            architecture = space.parse(json.loads(source.read_text()))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{source} is not JSON: {err}") from None
+        data = {"dataset": "fashion-mnist", "data_dir": None, "episode": 0}
+    else:
+        raise FileNotFoundError(f"{source} is neither a run directory nor an architecture file")
+    if not issubclass(cls, TorchNetwork):
+        raise ValueError(f"the {cls.__name__} network has no PyTorch module to train")
+    cls.check_space(space)
+    return cls, space, architecture, data
+
+
+def _episodes(path: Path, space: SearchSpace) -> list[Episode]:
+    """The complete lines of episodes.jsonl (read only: a search may still be writing it)."""
+    if not path.exists():
+        return []
+    episodes = []
+    for line in path.read_bytes().split(b"\n"):
+        try:
+            episodes.append(Episode.from_json(json.loads(line), space))
+        except (ValueError, KeyError, TypeError):
+            continue  # the torn tail of a line being written
+    return episodes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for flag in ("epochs", "train_limit"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    try:
+        cls, space, architecture, stored = architecture_of(args)
+        device = resolve_device(args.device)
+        data = load_dataset(args.dataset or stored["dataset"], args.data_dir or stored["data_dir"])
+    except (ValueError, FileNotFoundError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    source = Path(args.source)
+    out = Path(args.out) if args.out else (source / f"retrained-{args.epochs}-epochs" if source.is_dir()
+                                           else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
+    train = data.train.head(args.train_limit)
+    if args.with_validation:
+        train = Split(torch.cat([train.x, data.val.x]), torch.cat([train.y, data.val.y]), "train+val")
+    config = TrainConfig.for_device(device)
+    network = cls(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
+                  seed=args.seed)
+    print(f"Training {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
+          f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
+    network.build()
+    progress = tqdm(total=args.epochs, unit="epoch", dynamic_ncols=True, file=sys.stdout,
+                    disable=not sys.stdout.isatty())  # in a log, a line per epoch is the progress
+
+    def show(epoch: int, loss: float) -> None:
+        if progress.disable:
+            print(f"  epoch {epoch}/{args.epochs}: training loss {loss:.4f}", flush=True)
+        progress.set_postfix_str(f"loss {loss:.4f}")
+        progress.update()
+
+    network.on_epoch = show
+    start = time.perf_counter()
+    network.train(train, args.epochs)
+    progress.close()
+    val = None if args.with_validation else network.evaluate(data.val)
+    test = network.evaluate(data.test)
+    seconds = time.perf_counter() - start
+    how = f"nas_pattern.train: {args.epochs} epoch(s) on {len(train):,} images ({train.name}), seed {args.seed}"
+    card = ModelCard(network=network_name(cls), architecture=architecture.to_json(), space=space.to_json(),
+                     input_shape=data.input_shape, num_classes=data.num_classes,
+                     normalisation=normalisation_of(data.name), train_config=dataclasses.asdict(config),
+                     dataset=data.name, episode=stored["episode"], trained=how, val_metrics=val.to_json() if val else None,
+                     test_metrics=test.to_json())
+    out.mkdir(parents=True, exist_ok=True)
+    assert network.module is not None
+    path = save_model(out / MODEL, card, network.module.state_dict())
+    if val is not None:
+        print(f"Validation accuracy  {val.accuracy:.4f}")
+    print(f"Test accuracy        {test.accuracy:.4f}   ({args.epochs} epoch(s), {seconds:.0f} s on "
+          f"{device_name(device)})")
+    print(f"Model                {path}")
+    try:
+        print(f"ONNX                 {out / ONNX_MODEL} "
+              f"({export_onnx(load_model(path), out / ONNX_MODEL, data.test.x[:256])})")
+    except ValueError as err:
+        print(f"ONNX                 not written: {err}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
