@@ -172,8 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     card = ModelCard(network=network_name(cls), architecture=architecture.to_json(), space=space.to_json(),
                      input_shape=data.input_shape, num_classes=data.num_classes,
                      normalisation=normalisation_of(data.name), train_config=dataclasses.asdict(config),
-                     dataset=data.name, episode=stored["episode"], trained=how, val_metrics=val.to_json() if val else None,
-                     test_metrics=test.to_json())
+                     dataset=data.name, episode=stored["episode"], trained=how,
+                     val_metrics=val.to_json() if val else None, test_metrics=test.to_json())
     out.mkdir(parents=True, exist_ok=True)
     assert network.module is not None
     path = save_model(out / MODEL, card, network.module.state_dict())
