@@ -83,7 +83,9 @@ FIXED_ON_RESUME: dict[str, Callable[[RunConfig], Any]] = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """An argparse parser whose error is one line (what is wrong, and "see --help") and exit 2."""
+
     raise_errors = False  # True: a bad flag raises ValueError (the gateway) instead of exiting (the CLI)
 
     def error(self, message: str) -> NoReturn:
@@ -108,7 +110,7 @@ def _number(kind: type, minimum: float, strict: bool = False) -> Any:
 def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     """Every default is None here, so a resume can tell the flags that were given from the rest."""
     cpu, gpu = DEFAULT_BUDGET["cpu"], DEFAULT_BUDGET["cuda"]
-    p = _Parser(prog="nas-pattern", description="Neural Architecture Search with Reinforcement Learning: "
+    p = OneLineParser(prog="nas-pattern", description="Neural Architecture Search with Reinforcement Learning: "
                 "an LSTM policy samples child networks, trains them, and learns from their "
                 "validation accuracy.", allow_abbrev=False)
     p.raise_errors = raise_errors

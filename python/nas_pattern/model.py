@@ -223,3 +223,4 @@ def _first_line(error: BaseException) -> str:
 
 
 __all__ = ["MODEL", "ONNX_MODEL", "FoundModel", "ModelCard", "export_onnx", "load_model", "save_model"]
+

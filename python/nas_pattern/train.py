@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from nas_pattern.config import RunConfig
+from nas_pattern.config import OneLineParser, RunConfig
 from nas_pattern.data import DATASETS, Split, load_dataset
 from nas_pattern.model import (
     MODEL,
@@ -43,7 +43,7 @@ DEFAULT_EPOCHS = 10
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m nas_pattern.train", description=__doc__,
+    p = OneLineParser(prog="python -m nas_pattern.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", metavar="SOURCE", help="a run directory (its best architecture), or a JSON file of "
                    "one architecture ({\"layers\": [...]}, as episodes.jsonl writes it)")

@@ -1,0 +1,42 @@
+"""`python -m nas_pattern.predict PATH`: what a saved model is, and how it does on the test images.
+
+PATH is a run directory or a best.pt file; a bad one (missing, truncated, of another format
+version, of a network class that cannot be imported here) is one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from nas_pattern.config import OneLineParser
+from nas_pattern.data import load_dataset
+from nas_pattern.model import MODEL, load_model
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = OneLineParser(prog="python -m nas_pattern.predict", description=__doc__)
+    parser.add_argument("path", metavar="PATH", help=f"a run directory, or a {MODEL} file")
+    parser.add_argument("--data-dir", help="directory of the dataset files (default for fashion-mnist: Debian's)")
+    parser.add_argument("--images", type=int, default=10_000, help="test images to classify (default: all)")
+    args = parser.parse_args(argv)
+    try:
+        model = load_model(args.path)
+        data = load_dataset(model.card.dataset, args.data_dir)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    card = model.card
+    test = data.test.head(max(1, args.images))
+    metrics = model.evaluate(test)
+    print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")
+    print(f"  trained        {card.trained}")
+    print(f"  parameters     {metrics.params:,}")
+    if card.val_metrics:
+        print(f"  validation     {card.val_metrics['accuracy']:.4f} (as recorded)")
+    print(f"  test accuracy  {metrics.accuracy:.4f} on {len(test):,} {card.dataset} test images")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""The search's product: best.pt, load_model, best.onnx, python -m nas_pattern.train and .predict."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nas_pattern import Dataset, load_model
+from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_MODEL, ONNX_TOLERANCE
+from nas_pattern.predict import main as predict
+
+SEARCH = ["--episodes", "4", "--children-per-update", "2", "--train-limit", "300", "--seed", "2"]
+
+
+def run(module: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("model") / "run"
+    done = run("nas_pattern.run", *SEARCH, "--run-dir", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    assert f"{run_dir / MODEL} (search: 1 epoch(s) on 300 training images" in done.stdout
+    assert f"python -m nas_pattern.train {run_dir} --epochs 10" in done.stdout  # how to retrain it
+    return run_dir
+
+
+@pytest.mark.slow
+def test_a_search_writes_a_model_that_reproduces_its_validation_accuracy(searched: Path, fashion: Dataset) -> None:
+    summary = json.loads((searched / "summary.json").read_text())
+    model = load_model(searched)
+    assert model.card.episode == summary["best"]["episode"]
+    assert model.architecture.to_json() == summary["best"]["architecture"]
+    assert not model.module.training  # ready to use: eval mode
+    assert model.evaluate(fashion.val).accuracy == summary["best_val_accuracy"]  # exactly, on the CPU
+    assert model.evaluate(fashion.test).accuracy == summary["test_accuracy"]
+    assert model.card.test_metrics == summary["test_metrics"]
+
+
+@pytest.mark.slow
+def test_predict_takes_raw_images_and_normalises_them_as_training_did(searched: Path, fashion: Dataset) -> None:
+    model = load_model(searched / MODEL)
+    # The dataset's raw pixels: undo the split's normalisation (mean 0.2860, std 0.3530 of [0, 1]).
+    raw = np.rint((fashion.test.x[:500, 0].numpy() * 0.3530 + 0.2860) * 255).astype(np.uint8)  # (N, 28, 28)
+    classes, probabilities = model.predict(raw)
+    with torch.inference_mode():
+        expected = model.module(fashion.test.x[:500]).argmax(1)
+    assert torch.equal(classes, expected)
+    assert probabilities.shape == (500, 10)
+    assert torch.allclose(probabilities.sum(1), torch.ones(500), atol=1e-5)
+    with pytest.raises(ValueError, match=r"images must have the shape \(N, 1, 28, 28\) or \(N, 28, 28\)"):
+        model.predict(np.zeros((2, 32, 32)))
+
+
+@pytest.mark.slow
+def test_the_onnx_model_gives_pytorchs_logits(searched: Path, fashion: Dataset) -> None:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(searched / ONNX_MODEL), providers=["CPUExecutionProvider"])
+    images = fashion.test.x[:200].contiguous()
+    (logits,) = session.run(["logits"], {"images": images.numpy()})
+    with torch.inference_mode():
+        expected = load_model(searched).module(images).numpy()
+    assert np.abs(logits - expected).max() <= ONNX_TOLERANCE
+
+
+@pytest.mark.slow
+def test_a_network_onnx_cannot_export_is_skipped_with_a_reason(searched: Path, monkeypatch, capsys) -> None:
+    from nas_pattern import model as model_module
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("an operator ONNX does not have")
+
+    monkeypatch.setattr(model_module.torch.onnx, "export", refuse)
+    model = load_model(searched)
+    target = searched / "refused.onnx"
+    with pytest.raises(ValueError, match=r"torch\.onnx cannot export .*an operator ONNX does not have"):
+        model_module.export_onnx(model, target, torch.zeros(2, 1, 28, 28))
+    assert not target.exists()
+
+
+@pytest.mark.slow
+def test_train_improves_on_the_search_and_writes_a_loadable_model(searched: Path, tmp_path: Path) -> None:
+    out = tmp_path / "retrained"
+    done = run("nas_pattern.train", str(searched), "--epochs", "2", "--train-limit", "3000", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "epoch 2/2: training loss" in done.stdout  # progress, a line per epoch in a log
+    test_accuracy = float(re.search(r"Test accuracy\s+([\d.]+)", done.stdout)[1])  # type: ignore[index]
+    searched_accuracy = json.loads((searched / "summary.json").read_text())["test_accuracy"]
+    assert test_accuracy > searched_accuracy + 0.05, (test_accuracy, searched_accuracy)
+    model = load_model(out)
+    assert model.card.test_metrics["accuracy"] == pytest.approx(test_accuracy, abs=1e-4)
+    assert model.architecture == load_model(searched).architecture
+    assert (out / ONNX_MODEL).exists()
+
+
+@pytest.mark.slow
+def test_train_takes_an_architecture_file(tmp_path: Path) -> None:
+    source = tmp_path / "arch.json"
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    source.write_text(json.dumps({"layers": [layer, layer]}))
+    done = run("nas_pattern.train", str(source), "--epochs", "1", "--train-limit", "500", "--out", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    assert load_model(tmp_path / "o").architecture.describe() == "conv 3x8 pool2 drop0.0 | conv 3x8 pool2 drop0.0"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["/nonexistent/run"], "is neither a run directory nor an architecture file"),
+    (["--epochs", "0", "x"], "--epochs must be >= 1, got 0"),
+])
+def test_train_refuses_bad_input_in_one_line(argv: list[str], message: str, capsys) -> None:
+    from nas_pattern.train import main as train
+
+    try:
+        status = train(argv)
+    except SystemExit as exit_:
+        status = int(exit_.code or 0)
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0
+
+
+def damaged(searched: Path, tmp_path: Path, how: str) -> Path:
+    """A copy of best.pt, damaged `how`."""
+    target = tmp_path / f"{how}.pt"
+    data = (searched / MODEL).read_bytes()
+    if how == "truncated":
+        target.write_bytes(data[: len(data) // 2])
+    else:
+        payload = torch.load(searched / MODEL, weights_only=True)
+        if how == "future":
+            payload["format_version"] = FORMAT_VERSION + 1
+        elif how == "custom":
+            payload["card"]["network"] = "my_lab.networks:WideNet"
+        torch.save(payload, target)
+    return target
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("how", "message"), [
+    ("missing", "does not exist"),
+    ("truncated", "is not a readable model file (truncated, or not written by nas-pattern)"),
+    ("future", f"has model format {FORMAT_VERSION + 1}"),
+    ("custom", "network class my_lab.networks:WideNet cannot be imported here"),
+])
+def test_a_bad_model_file_is_one_line_and_exit_2(how: str, message: str, searched: Path, tmp_path: Path,
+                                                 capsys) -> None:
+    path = tmp_path / "none.pt" if how == "missing" else damaged(searched, tmp_path, how)
+    assert predict([str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0, err
+    with pytest.raises((ValueError, FileNotFoundError), match=re.escape(message)):
+        load_model(path)
+
+
+@pytest.mark.slow
+def test_predict_describes_the_model_and_tests_it(searched: Path, capsys) -> None:
+    assert predict([str(searched), "--images", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "CNN conv" in out and "test accuracy" in out and "on 1,000 fashion-mnist test images" in out
+
+
+@pytest.mark.slow
+def test_after_a_kill_and_a_resume_best_pt_is_the_best_of_the_finished_search(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    search = ["--episodes", "6", "--children-per-update", "2", "--train-limit", "300", "--seed", "4"]
+    process = subprocess.Popen([sys.executable, "-m", "nas_pattern.run", *search, "--run-dir", str(run_dir)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    record = run_dir / "episodes.jsonl"
+    deadline = time.monotonic() + 300
+    while not (record.exists() and record.read_text().count("\n") >= 3):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert (run_dir / MODEL).exists()  # the killed search kept its best so far
+    done = run("nas_pattern.run", "--resume", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    model = load_model(run_dir)
+    assert model.card.episode == summary["best"]["episode"]
+    assert model.card.val_metrics["accuracy"] == summary["best_val_accuracy"]
