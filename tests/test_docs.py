@@ -193,7 +193,7 @@ def test_links_between_docs_files_resolve() -> None:
 
 def runnable_blocks() -> list[tuple[str, str]]:
     found = []
-    for page in PAGES:
+    for page in [*PAGES, ROOT / "README.md"]:  # the guide's pages in order, then the README's
         for match in re.finditer(r"<!-- runnable -->\n```bash\n(.*?)^```$", page.read_text(), re.MULTILINE | re.DOTALL):
             found.append((page.name, match[1]))
     return found
@@ -206,6 +206,7 @@ def test_the_guide_marks_commands_as_runnable() -> None:
 @pytest.mark.slow
 def test_every_runnable_command_in_the_guide_runs() -> None:
     shutil.rmtree("/tmp/nas-docs", ignore_errors=True)
+    shutil.rmtree("/tmp/nas-readme", ignore_errors=True)
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
     for page, script in runnable_blocks():  # in page order: later blocks use what earlier ones wrote
         done = subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,

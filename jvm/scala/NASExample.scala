@@ -1,6 +1,8 @@
 import scala.collection.JavaConverters._
 
-import naspattern.{Episode, NASException, NASGateway, SearchListener, SearchResult}
+import java.nio.file.Paths
+
+import naspattern.{Episode, Idx, NASException, NASGateway, SearchListener, SearchResult}
 
 /** The pattern's sample in Scala, driving the Python engine through the py4j bridge. */
 object NASExample {
@@ -66,6 +68,17 @@ object NASExample {
       println(f"Validation accuracy  ${result.best.accuracy}%.4f   (episode ${result.best.episode})")
       println(f"Test accuracy        ${result.test.accuracy}%.4f")
       println(s"Record               ${result.runDir}")
+
+      // The search's product: the best model, loaded and used on a few test images.
+      val model = gateway.loadModel(result.modelPath)
+      val images = Idx.images(Paths.get(Idx.FASHION_MNIST, "t10k-images-idx3-ubyte.gz"), 5)
+      val labels = Idx.labels(Paths.get(Idx.FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"), 5)
+      val prediction = model.predict(images)
+      println(s"Model                ${result.modelPath}")
+      for (i <- images.indices) {
+        val predicted = prediction.classes()(i)
+        println(f"  test image $i: class $predicted (p = ${prediction.probabilities()(i)(predicted)}%.2f), label ${labels(i)}")
+      }
     } finally gateway.close()
   // --8<-- [end:scala]
   }

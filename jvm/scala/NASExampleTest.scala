@@ -1,6 +1,6 @@
 import java.nio.file.{Files, Path}
 
-import naspattern.{Episode, NASGateway}
+import naspattern.{Episode, Idx, NASGateway}
 import org.junit.Assert.{assertEquals, assertTrue}
 import org.junit.Test
 
@@ -17,6 +17,11 @@ class NASExampleTest {
       assertEquals(seen.map(_.accuracy).max, result.best.accuracy, 1e-12)
       assertTrue(result.test.accuracy > 0.2)
       assertEquals(3, Files.readAllLines(dir.resolve("run/episodes.jsonl")).size)
+      val prediction = gateway.loadModel(result.modelPath).predict(
+        Idx.images(java.nio.file.Paths.get(Idx.FASHION_MNIST, "t10k-images-idx3-ubyte.gz"), 50))
+      val labels = Idx.labels(java.nio.file.Paths.get(Idx.FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"), 50)
+      val correct = prediction.classes.zip(labels).count { case (p, l) => p == l }
+      assertTrue(s"$correct of 50 test images right", correct > 10) // better than chance (5 of 50)
     } finally gateway.close()
   }
 }

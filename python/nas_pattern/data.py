@@ -82,10 +82,10 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = 
     if name == "cifar10":
         train_x, train_y, test_x, test_y = _read_cifar10(directory)
     else:
-        train_x = _read_idx(directory, "train-images-idx3-ubyte", name)
-        train_y = _read_idx(directory, "train-labels-idx1-ubyte", name)
-        test_x = _read_idx(directory, "t10k-images-idx3-ubyte", name)
-        test_y = _read_idx(directory, "t10k-labels-idx1-ubyte", name)
+        train_x = read_idx(directory, "train-images-idx3-ubyte", name)
+        train_y = read_idx(directory, "train-labels-idx1-ubyte", name)
+        test_x = read_idx(directory, "t10k-images-idx3-ubyte", name)
+        test_y = read_idx(directory, "t10k-labels-idx1-ubyte", name)
         for images, labels, stem in ((train_x, train_y, "train"), (test_x, test_y, "t10k")):
             if len(images) != len(labels):
                 raise ValueError(f"{directory}: {stem} images ({len(images)}) and labels ({len(labels)}) "
@@ -117,8 +117,10 @@ def to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], st
 _IDX_UBYTE = 0x08
 
 
-def _read_idx(directory: Path, stem: str, dataset: str) -> np.ndarray:
-    """Read `stem` or `stem.gz` from `directory` as a uint8 array of the shape its header gives."""
+def read_idx(directory: str | Path, stem: str, dataset: str = "fashion-mnist") -> np.ndarray:
+    """Read `stem` or `stem.gz` from `directory` as a uint8 array of the shape its header gives:
+    the raw images (N, H, W) or labels (N,) of an IDX file, e.g. to hand to FoundModel.predict."""
+    directory = Path(directory)
     candidates = [directory / stem, directory / f"{stem}.gz"]
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:

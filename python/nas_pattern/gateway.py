@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import itertools
 import json
+import math
 import os
 import statistics
 import sys
@@ -28,14 +29,17 @@ import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import numpy as np
 import torch
 from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
 from py4j.java_gateway import JavaObject
 from py4j.protocol import Py4JJavaError
 
 from nas_pattern.controller import NASController
+from nas_pattern.model import MODEL, FoundModel, load_model
 from nas_pattern.networks.base import Metrics
 from nas_pattern.networks.base import Network as CoreNetwork
 from nas_pattern.records import Episode, SearchResult
@@ -80,9 +84,11 @@ class Bridge:
                                            float(e.reward), float(e.baseline), e.cached, float(e.seconds),
                                            e.status, e.reason)
 
-    def result(self, r: SearchResult, run_dir: str) -> JavaObject:
+    def result(self, r: SearchResult, run_dir: Path) -> JavaObject:
+        model = run_dir / MODEL
         return self.jvm.naspattern.SearchResult(self.episode(r.best), self.metrics(r.test), len(r.episodes),
-                                                r.stop_reason, float(r.seconds), run_dir)
+                                                r.stop_reason, float(r.seconds), str(run_dir),
+                                                str(model) if model.exists() else None)
 
     @staticmethod
     def core_metrics(metrics: JavaObject) -> Metrics:
@@ -274,7 +280,7 @@ class Controller(Identity):
         result = controller.final_test(result, session.config.final_epochs)
         for line in finish(session, result):
             print(f"nas-pattern: model: {line}", file=sys.stderr)
-        return self.bridge.result(result, str(session.run_dir.path.resolve()))
+        return self.bridge.result(result, session.run_dir.path.resolve())
 
     def runDir(self) -> str:
         return str(self.search_.run_dir.path)
@@ -291,6 +297,41 @@ class Controller(Identity):
         self.listener.onEpisode(self.bridge.episode(episode))
         if self.listener.shouldStop():
             self.controller.stop()
+
+
+class Model(Identity):
+    """naspattern.ModelEngine, serving a saved model (nas_pattern.load_model) to FoundModel.predict:
+    the images come packed as little-endian float32 bytes and the answer goes back the same way, so
+    a batch of images is one call across the bridge, not one per pixel."""
+
+    class Java:
+        implements = ["naspattern.ModelEngine"]
+
+    def __init__(self, bridge: Bridge, model: FoundModel):
+        self.bridge = bridge
+        self.model = model
+
+    @reported
+    def classify(self, pixels: bytes, count: int) -> bytes:
+        size = self.pixelsPerImage()
+        values = np.frombuffer(bytes(pixels), dtype="<f4")
+        if count < 0 or len(values) != count * size:
+            raise ValueError(f"expected {count} images of {size} values, got {len(values)} values")
+        classes, probabilities = self.model.predict(values.reshape(count, *self.model.card.input_shape))
+        return (classes.numpy().astype("<i4").tobytes() + probabilities.numpy().astype("<f4").tobytes())
+
+    def pixelsPerImage(self) -> int:
+        return math.prod(self.model.card.input_shape)
+
+    def numClasses(self) -> int:
+        return self.model.card.num_classes
+
+    def core(self) -> object:
+        return self.model
+
+    def describe(self) -> str:
+        card = self.model.card
+        return f"FoundModel ({card.network.rsplit(':', 1)[-1]} {self.model.architecture.describe()}; {card.trained})"
 
 
 class Engine:
@@ -319,6 +360,12 @@ class Engine:
         if search.warning:
             print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
         return Controller(self.bridge, search)
+
+    @reported
+    def loadModel(self, path: str | None) -> Model:
+        if path is None:
+            raise ValueError("the model path must not be null")
+        return Model(self.bridge, load_model(path))
 
     @reported
     def version(self) -> str:

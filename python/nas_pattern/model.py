@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 import io
 import tempfile
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -157,30 +158,37 @@ def normalisation_of(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]
 
 
 def export_onnx(model: FoundModel, path: Path, check_images: torch.Tensor) -> str:
-    """Write `model` as ONNX (opset 18, a dynamic batch) and check ONNX Runtime's logits against
-    PyTorch's on `check_images` (already normalised); returns what was checked, in one line.
-    ValueError, naming the reason, if ONNX is not installed or cannot export this network."""
+    """Write `model` as ONNX (torch.export's exporter, opset 18, a dynamic batch) and check ONNX
+    Runtime's logits against PyTorch's on `check_images` (already normalised); returns what was
+    checked, in one line. ValueError, naming the reason, if ONNX is not installed or cannot export
+    this network."""
     try:
         import onnxruntime
     except ImportError:
         raise ValueError("onnx and onnxruntime are not installed (pip install 'nas-pattern[onnx]')") from None
     module = model.module.float().cpu().eval()
-    example = check_images[:1].float().cpu().contiguous()
+    example = check_images[:2].float().cpu().contiguous()  # two: a batch of one would be specialised
     with tempfile.TemporaryDirectory(prefix="nas-onnx-") as scratch:
         exported = Path(scratch) / ONNX_MODEL
         try:
-            torch.onnx.export(module, (example,), str(exported), input_names=["images"], output_names=["logits"],
-                              dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=18,
-                              dynamo=False)
+            with warnings.catch_warnings():  # the exporter's notes on how the module is written
+                warnings.simplefilter("ignore")
+                torch.onnx.export(module, (example,), str(exported), input_names=["images"],
+                                  output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},),
+                                  opset_version=18, dynamo=True, external_data=False, verbose=False)
         except Exception as err:
             raise ValueError(f"torch.onnx cannot export {model.architecture.describe()}: {type(err).__name__}: "
                              f"{_first_line(err)}") from None
         data = exported.read_bytes()
-    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     images = check_images.float().cpu().contiguous()
     with torch.inference_mode():
         expected = module(images).numpy()
-    (got,) = session.run(["logits"], {"images": images.numpy()})
+    try:
+        session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+        (got,) = session.run(["logits"], {"images": images.numpy()})
+    except Exception as err:
+        raise ValueError(f"ONNX Runtime cannot run the exported {model.architecture.describe()}: "
+                         f"{type(err).__name__}: {_first_line(err)}") from None
     difference = float(np.abs(got - expected).max())
     if not difference <= ONNX_TOLERANCE:
         raise ValueError(f"ONNX Runtime's logits differ from PyTorch's by {difference:.2e} (> {ONNX_TOLERANCE:g}); "

@@ -107,21 +107,29 @@ def args_from_json(text: str) -> argparse.Namespace:
 
 
 def finish(search: Search, result: SearchResult) -> list[str]:
-    """Write summary.json, best.pt with the tested model, best.onnx, and the figures, for a tested
+    """Write best.pt with the tested model, best.onnx, summary.json and the figures, for a tested
     result; return what was written of the model, one line each, for the caller to show."""
     directory = search.run_dir.path
-    notes = save_final_model(search, result)
+    model = save_final_model(search, result)
     search.run_dir.write_summary({**result.to_json(), "config": dataclasses.asdict(search.config),
                                   "device": device_name(search.controller.device), "torch": torch.__version__,
-                                  "model": notes})
+                                  "model": model})
     plots.plot_search(directory, result.episodes)
     plots.plot_pareto(directory, result, search.config.agent_config.objective.target_params)
     plots.plot_graph(directory, result.best.architecture, f"best architecture (episode {result.best.episode})")
-    return notes
+    if model["file"] is None:
+        return [f"{MODEL} not written: {model['trained']}"]
+    lines = [f"{directory / MODEL} ({model['trained']}; load it with nas_pattern.load_model)"]
+    if model["onnx"] is not None:
+        lines.append(f"{directory / ONNX_MODEL} ({model['onnx_check']})")
+    else:
+        lines.append(f"{ONNX_MODEL} not written: {model['onnx_check']}")
+    return lines
 
 
-def save_final_model(search: Search, result: SearchResult) -> list[str]:
-    """best.pt with the weights final_test() tested, then best.onnx checked against them."""
+def save_final_model(search: Search, result: SearchResult) -> dict[str, str | None]:
+    """best.pt with the weights final_test() tested, then best.onnx checked against them; what was
+    written, by file name (summary.json's "model")."""
     controller, directory = search.controller, search.run_dir.path
     best = controller.best_model
     how = (f"final: retrained {result.final_epochs} epoch(s) on train + validation" if result.final_epochs
@@ -129,12 +137,12 @@ def save_final_model(search: Search, result: SearchResult) -> list[str]:
            f"{controller.config.train_limit or len(controller.data.train):,} training images")
     card = model_card(controller, result.best, how, result.test)
     if best is None or best[0].episode != result.best.episode or card is None:
-        return [f"{MODEL} not written: the {search.config.network} network's weights are not a PyTorch module here"]
+        return {"file": None, "trained": f"the {search.config.network} network's weights are not a PyTorch module here",
+                "onnx": None, "onnx_check": None}
     path = save_model(directory / MODEL, card, best[1])
-    notes = [f"{path} ({how}; load it with nas_pattern.load_model)"]
     try:
-        check = controller.data.test.x[:256]
-        notes.append(f"{directory / ONNX_MODEL} ({export_onnx(load_model(path), directory / ONNX_MODEL, check)})")
+        check = export_onnx(load_model(path), directory / ONNX_MODEL, controller.data.test.x[:256])
+        onnx: str | None = ONNX_MODEL
     except ValueError as err:
-        notes.append(f"{ONNX_MODEL} not written: {err}")
-    return notes
+        check, onnx = str(err), None
+    return {"file": MODEL, "trained": how, "onnx": onnx, "onnx_check": check}

@@ -3,8 +3,9 @@
   Every architecture is sampled by the Python RLAgent; every accuracy comes from a PyTorch child."
   (:require [clojure.data.json :as json]
             [clojure.string :as string])
-  (:import (naspattern Architecture Episode Metrics NASController NASException NASGateway
-                       NASGateway$Options RLAgent SearchListener SearchResult)))
+  (:import (naspattern Architecture Episode FoundModel Idx Metrics NASController NASException NASGateway
+                       NASGateway$Options Prediction RLAgent SearchListener SearchResult)
+           (java.nio.file Paths)))
 
 (defn- refused
   "A NASException as ex-info with the engine's one line: :reason ::engine-exited when the engine
@@ -65,7 +66,8 @@
    :episodes (.episodes r)
    :stop-reason (keyword (.stopReason r))
    :seconds (.seconds r)
-   :run-dir (.runDir r)})
+   :run-dir (.runDir r)
+   :model-path (.modelPath r)})
 
 (defn step
   "One child by hand, following the pattern's sequence diagram: the agent samples, the controller
@@ -97,3 +99,23 @@
      (engine-call (result->map (.search controller (int episodes) listener))))))
 
 (defn run-dir [^NASController controller] (.runDir controller))
+
+(defn load-model
+  "The model a search saved (its :model-path, or a run directory), ready for predict."
+  ^FoundModel [^NASGateway gateway path]
+  (engine-call (.loadModel gateway (str path))))
+
+(defn predict
+  "Classifies images, each a sequence of raw pixel values (0-255, row by row); returns
+  {:classes [...] :probabilities [[...] ...]}, one entry per image."
+  [^FoundModel model images]
+  (let [^Prediction p (engine-call (.predict model (into-array (map float-array images))))]
+    {:classes (vec (.classes p))
+     :probabilities (mapv vec (.probabilities p))}))
+
+(defn test-images
+  "The first n Fashion-MNIST test images and their labels, from Debian's dataset files:
+  {:images [...] :labels [...]}."
+  [n]
+  {:images (mapv vec (Idx/images (Paths/get Idx/FASHION_MNIST (into-array ["t10k-images-idx3-ubyte.gz"])) n))
+   :labels (vec (Idx/labels (Paths/get Idx/FASHION_MNIST (into-array ["t10k-labels-idx1-ubyte.gz"])) n))})

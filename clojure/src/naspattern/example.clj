@@ -24,12 +24,19 @@
               (doseq [layer layers] (println " " layer))
               (println (format "Validation accuracy %.4f; baseline now (valueFunction) %.4f"
                                (:accuracy metrics) baseline))))
-          (let [{:keys [best test run-dir]} (nas/search controller episodes (comp println episode-line))]
+          (let [{:keys [best test run-dir model-path]} (nas/search controller episodes (comp println episode-line))]
             (println)
             (println "Best architecture   " (get-in best [:architecture :describe]))
             (println (format "Validation accuracy  %.4f   (episode %d)" (:accuracy best) (:episode best)))
             (println (format "Test accuracy        %.4f" (:accuracy test)))
-            (println "Record              " run-dir))))
+            (println "Record              " run-dir)
+            ;; the search's product: the best model, loaded and used on a few test images
+            (let [{:keys [images labels]} (nas/test-images 5)
+                  {:keys [classes probabilities]} (nas/predict (nas/load-model gateway model-path) images)]
+              (println "Model               " model-path)
+              (doseq [i (range (count images))]
+                (println (format "  test image %d: class %d (p = %.2f), label %d" i (classes i)
+                                 (double (get-in probabilities [i (classes i)])) (labels i))))))))
       (catch clojure.lang.ExceptionInfo e
         (binding [*out* *err*] (println "error:" (ex-message e)))
         (System/exit 1))))

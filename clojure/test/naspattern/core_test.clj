@@ -77,3 +77,14 @@
           (is (= ::nas/engine-exited (:reason (ex-data e))))
           (is (string/includes? (ex-message e) "the Python engine exited with status"))))
       (finally (.close gateway)))))
+
+(deftest the-found-model-classifies-test-images
+  (let [controller (nas/controller *gateway* (small-config))
+        {:keys [model-path]} (nas/search controller 2 (fn [_]))
+        {:keys [images labels]} (nas/test-images 50)
+        {:keys [classes probabilities]} (nas/predict (nas/load-model *gateway* model-path) images)]
+    (is (= 50 (count classes) (count probabilities)))
+    (is (every? #(< (Math/abs (- 1.0 (reduce + %))) 1e-4) probabilities))
+    (is (> (count (filter true? (map = classes labels))) 10)) ; better than chance (5 of 50)
+    (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/load-model *gateway* "/nonexistent/run")))]
+      (is (string/includes? (ex-message e) "does not exist") (ex-message e)))))

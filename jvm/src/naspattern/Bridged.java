@@ -15,7 +15,8 @@ import py4j.Py4JException;
  * object is wrapped too, so no py4j type ever reaches user code.
  */
 final class Bridged implements InvocationHandler {
-    private static final Set<Class<?>> ENGINE_OBJECTS = Set.of(NASController.class, RLAgent.class, Network.class);
+    private static final Set<Class<?>> ENGINE_OBJECTS = Set.of(NASController.class, RLAgent.class, Network.class,
+            ModelEngine.class);
 
     private final Object target;
     private final NASGateway gateway;

@@ -11,6 +11,9 @@ public interface Engine {
     /** A controller configured from a JSON object whose keys are the CLI flags without "--". */
     NASController newController(String configJson);
 
+    /** The model saved at {@code path} (a run directory or a best.pt), loaded to classify images. */
+    ModelEngine loadModel(String path);
+
     /** The engine's version: nas-pattern, torch and the device it trains on. */
     String version();
 

@@ -190,6 +190,18 @@ public final class NASGateway implements AutoCloseable {
         return controller(Json.object(config));
     }
 
+    /**
+     * The model saved at {@code path} (a run directory, or its best.pt; {@link SearchResult#modelPath()}
+     * names it), loaded in the engine to classify images. NASException with one line for a missing or
+     * damaged file.
+     */
+    public FoundModel loadModel(String path) {
+        if (path == null) {
+            throw new NASException("the model path must not be null");
+        }
+        return new FoundModel(engine.loadModel(path));
+    }
+
     /** The engine itself, for what a controller does not cover (its version). */
     public Engine engine() {
         return engine;

@@ -9,9 +9,11 @@ package naspattern;
  * @param stopReason "budget", "converged", "failures", or "stopped" (the listener asked)
  * @param seconds wall time of the search
  * @param runDir the absolute path of the run directory that records it
+ * @param modelPath the absolute path of the best model's best.pt, for {@link NASGateway#loadModel}; null
+ *     when the network has no PyTorch weights to save
  */
 public record SearchResult(Episode best, Metrics test, int episodes, String stopReason, double seconds,
-                           String runDir) {
+                           String runDir, String modelPath) {
     @Override
     public String toString() {
         return String.format("best %s: val %.4f, test %.4f (%d children, %s; recorded in %s)", best.architecture(),

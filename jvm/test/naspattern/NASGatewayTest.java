@@ -14,6 +14,7 @@ import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -195,6 +196,51 @@ public class NASGatewayTest {
         assertTrue(new File(result.runDir()).isAbsolute());
         String config = Files.readString(new File(controller.runDir(), "config.json").toPath());
         assertTrue(config, config.contains("\"episodes\": 2")); // recorded as searched, for a resume from the CLI
+    }
+
+    @Test
+    public void theFoundModelClassifiesAsPythonDoes() throws Exception {
+        NASController controller = controller("");
+        SearchResult result = controller.search(2, e -> { });
+        assertTrue(result.modelPath(), new File(result.modelPath()).isFile());
+        FoundModel model = gateway.loadModel(result.modelPath());
+        assertTrue(model.toString(), model.toString().contains(result.best().architecture().describe()));
+        Path file = Path.of(Idx.FASHION_MNIST, "t10k-images-idx3-ubyte.gz");
+        float[][] images = Idx.images(file, 20);
+        Prediction prediction = model.predict(images);
+        assertEquals(20, prediction.classes().length);
+        for (float[] p : prediction.probabilities()) {
+            double sum = 0;
+            for (float v : p) {
+                sum += v;
+            }
+            assertEquals(1.0, sum, 1e-4);
+        }
+        // The same images through Python's load_model(...).predict(...): the same classes.
+        String script = "import sys, numpy as np; from nas_pattern import load_model; from nas_pattern.data import "
+                + "read_idx; from pathlib import Path; x = read_idx(Path(sys.argv[2]), 't10k-images-idx3-ubyte', "
+                + "'fashion-mnist')[:20]; print(' '.join(map(str, load_model(sys.argv[1]).predict(x)[0].tolist())))";
+        Process python = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"), "-c",
+                script, result.modelPath(), Idx.FASHION_MNIST).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String expected = new String(python.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertTrue(python.waitFor(120, TimeUnit.SECONDS));
+        StringBuilder got = new StringBuilder();
+        for (int c : prediction.classes()) {
+            got.append(got.length() > 0 ? " " : "").append(c);
+        }
+        assertEquals(expected, got.toString());
+        try {
+            model.predict(new float[][] {new float[3]});
+            fail("accepted an image of 3 values");
+        } catch (NASException e) {
+            assertOneLine(e, "takes 784 per image");
+        }
+        try {
+            gateway.loadModel(new File(folder.getRoot(), "nothing").getPath());
+            fail("loaded a missing model");
+        } catch (NASException e) {
+            assertOneLine(e, "does not exist");
+        }
     }
 
     @Test
