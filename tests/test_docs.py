@@ -3,6 +3,7 @@ commands run, the links resolve, and the built site renders its diagrams in head
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import inspect
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from markdown.extensions.toc import slugify
@@ -227,16 +229,30 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.slow
-def test_the_site_renders_its_diagrams_without_console_errors(site: Path) -> None:
+# What Mermaid writes in a rendered diagram's svg aria-roledescription, by the kind its source
+# starts with; its error box says "error".
+RENDERED_AS = {"classDiagram": "classDiagram", "sequenceDiagram": "sequence"}
+
+
+def expected_kinds(page: str) -> list[str]:
+    """The diagrams a built page should show, in order, from its Markdown source."""
+    source = DOCS / page.replace(".html", ".md")
+    if not source.is_file():
+        return []
+    kinds = [block.split(None, 1)[0] for block in re.findall(r"^```mermaid\n(.*?)^```$", source.read_text(),
+                                                              re.MULTILINE | re.DOTALL)]
+    assert all(kind in RENDERED_AS for kind in kinds), f"{page}: a diagram kind this test does not know: {kinds}"
+    return [RENDERED_AS[kind] for kind in kinds]
+
+
+@contextlib.contextmanager
+def browsing(site: Path) -> Iterator[tuple[Any, int]]:
+    """Headless Chromium, and a port on which `site` is served."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
 
     for tool in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
         assert Path(tool).is_file(), f"{tool} is missing: `make docs-tools` installs Debian's chromium and driver"
-    html = sorted(p.name for p in site.glob("*.html") if p.name != "404.html")
-    assert len(html) == 9
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     http.server.SimpleHTTPRequestHandler.log_message = lambda *args: None  # type: ignore[method-assign]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -248,20 +264,56 @@ def test_the_site_renders_its_diagrams_without_console_errors(site: Path) -> Non
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     try:
-        for page in html:
-            browser.get(f"http://127.0.0.1:{server.server_port}/{page}")
-            diagrams = len(browser.find_elements(By.CSS_SELECTOR, "div.mermaid"))
-            deadline = time.monotonic() + 30
-            while len(browser.find_elements(By.CSS_SELECTOR, "div.mermaid svg")) < diagrams:
-                assert time.monotonic() < deadline, f"{page}: Mermaid did not render its {diagrams} diagram(s)"
-                time.sleep(0.2)
-            errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-            assert not errors, f"{page}: {errors}"
-            if page == "02-structure.html":
-                assert diagrams == 3
-                shots = ROOT / "build" / "docs-screenshots"
-                shots.mkdir(parents=True, exist_ok=True)
-                assert browser.save_screenshot(str(shots / "structure.png"))
+        yield browser, server.server_port
     finally:
         browser.quit()
         server.shutdown()
+
+
+def rendering_problems(browser: Any, url: str, expected: list[str]) -> list[str]:
+    """What is wrong with the diagrams of the page at `url`: any not rendered, any rendered as
+    Mermaid's error box or as another kind than its source says, any console error."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(url)
+    diagrams = len(browser.find_elements(By.CSS_SELECTOR, "div.mermaid"))
+    deadline = time.monotonic() + 30
+    while len(browser.find_elements(By.CSS_SELECTOR, "div.mermaid svg")) < diagrams:
+        if time.monotonic() > deadline:
+            return [f"Mermaid did not render its {diagrams} diagram(s)"]
+        time.sleep(0.2)
+    rendered = [svg.get_attribute("aria-roledescription")
+                for svg in browser.find_elements(By.CSS_SELECTOR, "div.mermaid svg[aria-roledescription]")]
+    problems = [f"diagram {i + 1} is Mermaid's error box" for i, kind in enumerate(rendered) if kind == "error"]
+    if rendered != expected:
+        problems.append(f"diagrams rendered as {rendered}, the source has {expected}")
+    problems += [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    return problems
+
+
+@pytest.mark.slow
+def test_the_site_renders_its_diagrams_without_console_errors(site: Path) -> None:
+    html = sorted(p.name for p in site.glob("*.html") if p.name != "404.html")
+    assert len(html) == 9
+    with browsing(site) as (browser, port):
+        for page in html:
+            problems = rendering_problems(browser, f"http://127.0.0.1:{port}/{page}", expected_kinds(page))
+            assert not problems, f"{page}: {problems}"
+            if page == "02-structure.html":
+                assert len(expected_kinds(page)) == 3
+                shots = ROOT / "build" / "docs-screenshots"
+                shots.mkdir(parents=True, exist_ok=True)
+                assert browser.save_screenshot(str(shots / "structure.png"))
+
+
+@pytest.mark.slow
+def test_the_browser_check_catches_a_broken_diagram(tmp_path: Path) -> None:
+    """A diagram Mermaid cannot parse renders as an error box, an svg too: the check must say so."""
+    shutil.copy(DOCS / "js" / "mermaid.min.js", tmp_path / "mermaid.min.js")
+    (tmp_path / "broken.html").write_text(
+        '<html><head><link rel="icon" href="data:,"></head><body><div class="mermaid">sequenceDiagram\n    A->>B: one; two\n</div>'
+        '<script src="mermaid.min.js"></script><script>mermaid.initialize({startOnLoad: true});</script>'
+        "</body></html>")
+    with browsing(tmp_path) as (browser, port):
+        problems = rendering_problems(browser, f"http://127.0.0.1:{port}/broken.html", ["sequence"])
+    assert any("error box" in problem for problem in problems), problems
