@@ -311,7 +311,8 @@ def test_the_browser_check_catches_a_broken_diagram(tmp_path: Path) -> None:
     """A diagram Mermaid cannot parse renders as an error box, an svg too: the check must say so."""
     shutil.copy(DOCS / "js" / "mermaid.min.js", tmp_path / "mermaid.min.js")
     (tmp_path / "broken.html").write_text(
-        '<html><head><link rel="icon" href="data:,"></head><body><div class="mermaid">sequenceDiagram\n    A->>B: one; two\n</div>'
+        '<html><head><link rel="icon" href="data:,"></head><body>'
+        '<div class="mermaid">sequenceDiagram\n    A->>B: one; two\n</div>'
         '<script src="mermaid.min.js"></script><script>mermaid.initialize({startOnLoad: true});</script>'
         "</body></html>")
     with browsing(tmp_path) as (browser, port):

@@ -163,6 +163,13 @@ def test_the_cli_with_ray_writes_the_same_record_as_local(tmp_path: Path) -> Non
         assert a["metrics"]["accuracy"] == pytest.approx(b["metrics"]["accuracy"], abs=0.02)
     summary = json.loads((runs["ray"] / "summary.json").read_text())
     assert summary["config"]["executor"] == "ray" and summary["test_accuracy"] > 0.3
+    # The Ray workers sent the best child's weights back: best.pt reproduces what the search recorded.
+    from nas_pattern import load_dataset, load_model
+
+    model = load_model(runs["ray"])
+    assert model.card.episode == summary["best"]["episode"]
+    assert model.evaluate(load_dataset("fashion-mnist").test).accuracy == pytest.approx(summary["test_accuracy"],
+                                                                                        abs=1e-4)
 
 
 @pytest.mark.slow

@@ -190,3 +190,17 @@ def test_after_a_kill_and_a_resume_best_pt_is_the_best_of_the_finished_search(tm
     model = load_model(run_dir)
     assert model.card.episode == summary["best"]["episode"]
     assert model.card.val_metrics["accuracy"] == summary["best_val_accuracy"]
+
+
+def test_final_epochs_put_the_retrained_weights_in_best_model(small_fashion: Dataset) -> None:
+    from nas_pattern import CNN, CNN_SPACE, AgentConfig, NASController, RLAgent, SearchConfig
+
+    controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=2)), small_fashion, network=CNN,
+                               config=SearchConfig(episodes=2, train_limit=200))
+    result = controller.search()
+    assert controller.best_model is not None and controller.best_model[0] is result.best
+    searched = controller.best_model[1]
+    tested = controller.final_test(result, final_epochs=1)
+    episode, retrained = controller.best_model
+    assert episode is result.best and tested.final_epochs == 1
+    assert any(not torch.equal(searched[name], retrained[name]) for name in searched)  # trained anew
