@@ -237,3 +237,21 @@ def test_skips_depth_and_the_size_aware_reward_from_the_command_line(tmp_path: P
         assert "inputs" in episode["architecture"]
     for figure in ("search.png", "pareto.png", "best.png"):
         assert (run_dir / figure).stat().st_size > 1000
+
+
+def test_the_device_chooses_the_training_configuration_of_every_path(monkeypatch) -> None:
+    """The CLI and the JVM's JSON config both train with TrainConfig.for_device of the device that
+    will run (the GPU's larger batch on CUDA); the device is injected, so no GPU is needed."""
+    import torch
+
+    from nas_pattern import config
+    from nas_pattern.session import args_from_json
+    from nas_pattern.trainer import TrainConfig
+
+    monkeypatch.setattr(config, "resolve_device", lambda name: torch.device("cuda"))
+    for args in (config.build_parser().parse_args(["--device", "cuda"]), args_from_json('{"device": "cuda"}')):
+        made = config.new_config(args)
+        assert made.device == "cuda" and made.train == TrainConfig.for_device(torch.device("cuda"))
+        assert made.train.batch_size == 256
+    monkeypatch.undo()
+    assert config.new_config(config.build_parser().parse_args(["--device", "cpu"])).train == TrainConfig()
