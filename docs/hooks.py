@@ -1,7 +1,10 @@
-"""MkDocs hook: publish the study's plot (benchmarks/strategies.png, written by `make bench`) with the guide."""
+"""MkDocs hooks: publish the study's plot (benchmarks/strategies.png, written by `make bench`) with the
+guide, and turn a `<!-- csv-table: FILE -->` line into a Markdown table of that committed CSV file."""
 
 from __future__ import annotations
 
+import csv
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,3 +18,31 @@ def on_files(files: Files, config: Any) -> Files:
     for uri, source in PUBLISHED.items():
         files.append(File.generated(config, uri, abs_src_path=str(source)))
     return files
+
+
+CSV_TABLE = re.compile(r"^<!-- csv-table: (?P<path>[\w./-]+) -->$", re.MULTILINE)
+
+
+def csv_table(path: Path) -> str:
+    """A CSV file as a Markdown table, one row per line; a column X_mean beside X_ci95 becomes one
+    column "X (95% CI)" of "mean ± half-width", so the study's table fits the page."""
+    with path.open(newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader)
+        rows = [dict(zip(header, row, strict=True)) for row in reader]
+    columns: list[tuple[str, list[str]]] = []  # title, the CSV columns it shows
+    for name in header:
+        if name.endswith("_ci95") and name[:-5] + "_mean" in header:
+            continue
+        if name.endswith("_mean") and name[:-5] + "_ci95" in header:
+            columns.append((f"{name[:-5].replace('_', ' ')} (95% CI)", [name, name[:-5] + "_ci95"]))
+        else:
+            columns.append((name.replace("_", " "), [name]))
+    lines = ["| " + " | ".join(title for title, _ in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(" ± ".join(row[c] for c in shown) for _, shown in columns) + " |")
+    return "\n".join(lines)
+
+
+def on_page_markdown(markdown: str, **kwargs: Any) -> str:
+    return CSV_TABLE.sub(lambda match: csv_table(ROOT / match["path"]), markdown)

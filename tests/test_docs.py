@@ -141,6 +141,17 @@ def test_the_python_class_diagram_names_what_the_code_has() -> None:
         assert issubclass(python_class(child), python_class(base)), f"{child} does not derive from {base}"
 
 
+def test_the_pattern_at_a_glance_names_what_the_code_has() -> None:
+    (body,) = [b for b in mermaid_blocks(DOCS / "02-structure.md", "classDiagram") if "%% the pattern" in b]
+    classes, inherits = parse_class_diagram(body)
+    assert len(classes) == 5
+    for name, members in classes.items():
+        for member in members:
+            assert has_member(python_class(name), member), f"the glance gives {name} a member {member} it lacks"
+    for base, child in inherits:
+        assert issubclass(python_class(child), python_class(base)), f"{child} does not derive from {base}"
+
+
 def test_every_public_method_of_the_participants_is_in_the_diagram() -> None:
     classes, inherits = python_diagram()
 
@@ -300,7 +311,7 @@ def test_the_site_renders_its_diagrams_without_console_errors(site: Path) -> Non
             problems = rendering_problems(browser, f"http://127.0.0.1:{port}/{page}", expected_kinds(page))
             assert not problems, f"{page}: {problems}"
             if page == "02-structure.html":
-                assert len(expected_kinds(page)) == 3
+                assert len(expected_kinds(page)) == 4
                 shots = ROOT / "build" / "docs-screenshots"
                 shots.mkdir(parents=True, exist_ok=True)
                 assert browser.save_screenshot(str(shots / "structure.png"))
