@@ -11,7 +11,10 @@ from typing import Any
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLISHED = {"img/strategies.png": ROOT / "benchmarks" / "strategies.png"}
+PUBLISHED = {"img/strategies.png": ROOT / "benchmarks" / "strategies.png",
+             # the figures of the default search (`make run`, 2026-11-23), as its run directory holds them
+             **{f"img/run-{name}": ROOT / "benchmarks" / "default-run" / name
+                for name in ("search.png", "pareto.png", "best.png")}}
 
 
 def on_files(files: Files, config: Any) -> Files:

@@ -34,8 +34,9 @@ VENV_BIN = Path(sys.executable).parent
 # suite, the JVM examples by `make test`), and the study's committed output.
 RUN_BY_CI = ("python/nas_pattern/", "docs/examples/", "jvm/examples/NASExample.java", "jvm/scala/NASExample.scala",
              "clojure/src/naspattern/example.clj", "benchmarks/strategies.csv")
-SNIPPET = re.compile(r'^--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"$', re.MULTILINE)
-FENCE = re.compile(r"^```(?P<lang>\w*)[^\n]*\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
+# Either at the start of a line or indented (inside a tab of the four languages).
+SNIPPET = re.compile(r'^[ \t]*--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"$', re.MULTILINE)
+FENCE = re.compile(r"^[ \t]*```(?P<lang>\w*)[^\n]*\n(?P<body>.*?)^[ \t]*```$", re.MULTILINE | re.DOTALL)
 
 
 def test_the_guide_has_its_eight_chapters_in_the_index() -> None:
