@@ -24,6 +24,9 @@ EPISODES ?= 6
 # The guide: Mermaid from the npm registry (bundled into the site, no CDN), Debian's chromium to check it.
 MERMAID_VERSION := 12.3.0
 MERMAID_JS := docs/js/mermaid.min.js
+# The guide's formulas: KaTeX from the npm registry (bundled into the site, fonts included, no CDN).
+KATEX_VERSION := 0.19.1
+KATEX := docs/katex/katex.min.js
 BROWSER_TOOLS := /usr/bin/chromium /usr/bin/chromedriver
 
 .PHONY: run test check setup data lint clean jvm jvm-tools jvm-test java-test scala-test clojure-test \
@@ -39,7 +42,7 @@ bench: setup
 
 # pytest includes the guide's checks (tests/test_docs.py), which run the Java example and open the
 # built site in chromium; then the JVM suites, and the Scala and Clojure examples the guide includes.
-test: setup lint jvm docs-tools $(MERMAID_JS)
+test: setup lint jvm docs-tools $(MERMAID_JS) $(KATEX)
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory jvm-test
 	$(MAKE) --no-print-directory scala-example clojure-example EPISODES=2
@@ -49,7 +52,7 @@ check: lint
 	$(PY) -m pytest -q -m "not slow"
 
 # The pattern guide as a static site in build/site (open build/site/index.html).
-docs: setup $(MERMAID_JS)
+docs: setup $(MERMAID_JS) $(KATEX)
 	$(VENV)/bin/mkdocs build --strict
 	@echo "The guide: build/site/index.html"
 
@@ -61,6 +64,17 @@ $(MERMAID_JS):
 	cd build/npm && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null && \
 		tar xzf mermaid-$(MERMAID_VERSION).tgz package/dist/mermaid.min.js
 	mkdir -p $(dir $@) && cp build/npm/package/dist/mermaid.min.js $@
+
+$(KATEX):
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; } || \
+		{ echo "npm is missing: run 'sudo apt-get install npm', then retry." >&2; exit 1; }
+	rm -rf build/npm-katex && mkdir -p build/npm-katex
+	cd build/npm-katex && npm pack --silent katex@$(KATEX_VERSION) >/dev/null && tar xzf katex-$(KATEX_VERSION).tgz
+	rm -rf docs/katex && mkdir -p docs/katex/fonts
+	cp build/npm-katex/package/dist/katex.min.css build/npm-katex/package/dist/contrib/auto-render.min.js docs/katex/
+	cp build/npm-katex/package/dist/fonts/*.woff2 docs/katex/fonts/
+	cp build/npm-katex/package/dist/katex.min.js $@
 
 docs-tools: $(BROWSER_TOOLS)
 
@@ -146,4 +160,4 @@ bridge-bench: setup jvm
 	java -cp build/jvm/examples:$(JAVA_CP) BridgeBench
 
 clean:
-	rm -rf build $(VENV) $(MERMAID_JS) runs .pytest_cache .mypy_cache .ruff_cache python/*.egg-info
+	rm -rf build $(VENV) $(MERMAID_JS) docs/katex runs .pytest_cache .mypy_cache .ruff_cache python/*.egg-info

@@ -234,6 +234,8 @@ def test_every_runnable_command_in_the_guide_runs() -> None:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (DOCS / "js" / "mermaid.min.js").is_file():
         pytest.fail("docs/js/mermaid.min.js is missing: `make docs` fetches Mermaid from the npm registry")
+    if not (DOCS / "katex" / "katex.min.js").is_file():
+        pytest.fail("docs/katex/ is missing: `make docs` fetches KaTeX from the npm registry")
     out = tmp_path_factory.mktemp("site")
     done = subprocess.run([str(VENV_BIN / "mkdocs"), "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
@@ -299,18 +301,26 @@ def rendering_problems(browser: Any, url: str, expected: list[str]) -> list[str]
     problems = [f"diagram {i + 1} is Mermaid's error box" for i, kind in enumerate(rendered) if kind == "error"]
     if rendered != expected:
         problems.append(f"diagrams rendered as {rendered}, the source has {expected}")
+    formulas = browser.find_elements(By.CSS_SELECTOR, ".arithmatex")
+    untypeset = [f.text[:40] for f in formulas if not f.find_elements(By.CSS_SELECTOR, ".katex")]
+    problems += [f"formula not typeset: {text}" for text in untypeset]
+    problems += [f"KaTeX error: {e.text[:60]}" for e in browser.find_elements(By.CSS_SELECTOR, ".katex-error")]
     problems += [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     return problems
 
 
 @pytest.mark.slow
 def test_the_site_renders_its_diagrams_without_console_errors(site: Path) -> None:
+    from selenium.webdriver.common.by import By
+
     html = sorted(p.name for p in site.glob("*.html") if p.name != "404.html")
     assert len(html) == 9
     with browsing(site) as (browser, port):
         for page in html:
             problems = rendering_problems(browser, f"http://127.0.0.1:{port}/{page}", expected_kinds(page))
             assert not problems, f"{page}: {problems}"
+            if page == "04-reinforce.html":  # the formulas, typeset offline by the bundled KaTeX
+                assert len(browser.find_elements(By.CSS_SELECTOR, ".arithmatex .katex")) >= 10
             if page == "02-structure.html":
                 assert len(expected_kinds(page)) == 4
                 shots = ROOT / "build" / "docs-screenshots"
