@@ -4,6 +4,7 @@ guide, and turn a `<!-- csv-table: FILE -->` line into a Markdown table of that 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -47,5 +48,35 @@ def csv_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+UPDATE_TRACE = re.compile(r"^<!-- update-trace: (?P<path>[\w./-]+) -->$", re.MULTILINE)
+
+
+def first_update(path: Path) -> list[dict[str, Any]]:
+    """The episodes of a recorded search up to and including its first policy update."""
+    episodes = []
+    for line in path.read_text().splitlines():
+        episodes.append(json.loads(line))
+        if episodes[-1]["update"] is not None:
+            return episodes
+    raise ValueError(f"{path} records no policy update")
+
+
+def update_trace(path: Path) -> str:
+    """The first update of a recorded search as a table: each sample's reward, baseline and
+    advantage as episodes.jsonl holds them, then what update_policy() reported."""
+    episodes = first_update(path)
+    lines = ["| \\(k\\) | architecture | \\(R_k\\) (validation accuracy) | \\(b_k\\) (`baseline`) | "
+             "\\(A_k = R_k - b_k\\) (`reward`) |", "|---|---|---|---|---|"]
+    for e in episodes:
+        baseline = "— (none yet: \\(b_1 = R_1\\))" if e["baseline"] is None else f"{e['baseline']:.6f}"
+        lines.append(f"| {e['episode']} | `{e['describe']}` | {e['metrics']['accuracy']:.6f} | {baseline} | "
+                     f"{e['reward']:+.6f} |")
+    update = episodes[-1]["update"]
+    lines += ["", f"`update_policy()` after sample {episodes[-1]['episode']}: loss \\(L = {update['loss']:.6f}\\), "
+              f"mean score {update['mean_score']:.6f}, normalised entropy per decision {update['entropy']:.6f}."]
+    return "\n".join(lines)
+
+
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
-    return CSV_TABLE.sub(lambda match: csv_table(ROOT / match["path"]), markdown)
+    markdown = CSV_TABLE.sub(lambda match: csv_table(ROOT / match["path"]), markdown)
+    return UPDATE_TRACE.sub(lambda match: update_trace(ROOT / match["path"]), markdown)

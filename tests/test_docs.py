@@ -7,6 +7,7 @@ import contextlib
 import functools
 import http.server
 import inspect
+import json
 import os
 import re
 import shutil
@@ -340,3 +341,36 @@ def test_the_browser_check_catches_a_broken_diagram(tmp_path: Path) -> None:
     with browsing(tmp_path) as (browser, port):
         problems = rendering_problems(browser, f"http://127.0.0.1:{port}/broken.html", ["sequence"])
     assert any("error box" in problem for problem in problems), problems
+
+
+def test_the_traced_update_matches_the_code() -> None:
+    """Chapter 4's worked numbers, from the committed record of the default search: the baseline
+    and advantage recurrences, and the loss, replayed through a new RLAgent."""
+    from nas_pattern import AgentConfig, Metrics, RLAgent
+    from nas_pattern.config import RunConfig
+    from nas_pattern.networks import CNN_SPACE
+
+    record = ROOT / "benchmarks" / "default-run"
+    assert "<!-- update-trace: benchmarks/default-run/episodes.jsonl -->" in (DOCS / "04-reinforce.md").read_text()
+    stored = json.loads((record / "config.json").read_text())
+    config = RunConfig.from_json(stored["config"])
+    agent_config: AgentConfig = config.agent_config
+    episodes = [json.loads(line) for line in (record / "episodes.jsonl").read_text().splitlines()]
+    first = episodes[:agent_config.children_per_update]
+    decay = agent_config.reinforce.baseline_decay
+    scores = [e["metrics"]["accuracy"] for e in first]
+    baseline = scores[0]  # b_1 = R_1
+    for k, e in enumerate(first):
+        assert e["reward"] == pytest.approx(scores[k] - baseline, abs=1e-12)  # A_k = R_k - b_k
+        if k:
+            assert e["baseline"] == pytest.approx(baseline, abs=1e-12)
+        baseline = decay * baseline + (1 - decay) * scores[k]  # b_{k+1}
+    update = first[-1]["update"]
+    assert update["mean_score"] == pytest.approx(sum(scores) / len(scores), abs=1e-6)
+    agent = RLAgent(CNN_SPACE, agent_config)  # the search's agent, as it started
+    for e in first:
+        assert agent.policy().to_json() == e["architecture"]  # the same samples, from the same seed
+        agent.reward(Metrics(**e["metrics"]))
+    replayed = agent.update_policy()
+    assert replayed["loss"] == pytest.approx(update["loss"], rel=1e-5)
+    assert replayed["entropy"] == pytest.approx(update["entropy"], rel=1e-5)
