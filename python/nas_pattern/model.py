@@ -89,7 +89,7 @@ class FoundModel:
     def normalise(self, images: Any) -> torch.Tensor:
         """Raw images (pixel values 0-255 as the dataset files hold them; (N, H, W) or (N, C, H, W))
         as the network's input: scaled to [0, 1] and normalised as in training."""
-        x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+        x = torch.from_numpy(np.array(images, dtype=np.float32))  # a copy: the caller's buffer may be read-only
         channels, height, width = self.card.input_shape
         if x.dim() == 3 and channels == 1:
             x = x.unsqueeze(1)  # (N, 1, H, W)

@@ -69,20 +69,38 @@
    :run-dir (.runDir r)
    :model-path (.modelPath r)})
 
-(defn step
-  "One child by hand, following the pattern's sequence diagram: the agent samples, the controller
-  trains and evaluates the child and rewards the agent with its metrics (updating the policy after
-  every m children), recording it as a search records its own."
+(defn generate-architecture
+  "The pattern's first step: the agent samples the next child's architecture (a Java Architecture,
+  to hand to train-network; architecture->map shows it)."
+  ^Architecture [^NASController controller]
+  (engine-call (.generateArchitecture controller)))
+
+(defn train-network
+  "The second step: the child for that architecture, built and trained; its layers, one per line."
+  [^NASController controller ^Architecture architecture]
+  (engine-call (vec (.layers (.trainNetwork controller architecture)))))
+
+(defn evaluate-network
+  "The third step: the child's validation metrics as a map; the controller rewards the agent with
+  them (and updates the policy after every m children), recording the child as a search does."
   [^NASController controller]
-  (engine-call
-   (let [^RLAgent agent (.getAgent controller)
-         architecture (.generateArchitecture controller)
-         child (.trainNetwork controller architecture)
-         metrics (.evaluateNetwork controller)]
-     {:architecture (architecture->map architecture)
-      :layers (vec (.layers child))
-      :metrics (metrics->map metrics)
-      :baseline (.valueFunction agent)})))
+  (engine-call (metrics->map (.evaluateNetwork controller))))
+
+(defn value-function
+  "The agent's baseline: what it expects of the next child (NaN before the first reward)."
+  [^NASController controller]
+  (engine-call (.valueFunction ^RLAgent (.getAgent controller))))
+
+(defn step
+  "One child by hand, the three steps in a row: {:architecture :layers :metrics :baseline}."
+  [^NASController controller]
+  (let [architecture (generate-architecture controller)
+        layers (train-network controller architecture)
+        metrics (evaluate-network controller)]
+    {:architecture (architecture->map architecture)
+     :layers layers
+     :metrics metrics
+     :baseline (value-function controller)}))
 
 (defn search
   "Runs `episodes` children; calls (on-episode episode-map) after each, on this thread, and stops

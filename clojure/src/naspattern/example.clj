@@ -19,11 +19,13 @@
         (let [controller (nas/controller gateway config)]
           ;; the m = 2 children of one policy update by hand, as in the pattern's sequence diagram
           (dotimes [_ (:children-per-update config)]
-            (let [{:keys [architecture layers metrics baseline]} (nas/step controller)]
-              (println "Trained CNN" (:describe architecture))
+            (let [architecture (nas/generate-architecture controller) ; the agent's policy() samples it
+                  _ (println "Training CNN" (.describe architecture) "...")
+                  layers (nas/train-network controller architecture)
+                  metrics (nas/evaluate-network controller)] ; the controller calls the agent's reward(metrics)
               (doseq [layer layers] (println " " layer))
-              (println (format "Validation accuracy %.4f; baseline now (valueFunction) %.4f"
-                               (:accuracy metrics) baseline))))
+              (println (format "Validation: accuracy %.4f; baseline now (valueFunction) %.4f"
+                               (:accuracy metrics) (nas/value-function controller)))))
           (let [{:keys [best test run-dir model-path]} (nas/search controller episodes (comp println episode-line))]
             (println)
             (println "Best architecture   " (get-in best [:architecture :describe]))
