@@ -7,7 +7,6 @@ m children) -> repeat. search() runs the same steps, the training and evaluation
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -56,7 +55,7 @@ class NASController:
         self._trained: tuple[Child, float] | None = None  # train_network()'s child and its start time
         # The best episode so far with its weights (best.pt), when its worker sent them back.
         self.best_model: tuple[Episode, dict[str, Any]] | None = None
-        self._best_score = -math.inf  # the objective of the best episode in history
+        self._best: tuple[float, Episode] | None = None  # the best episode in history, with its objective
 
     @property
     def network(self) -> Network | None:
@@ -158,9 +157,7 @@ class NASController:
             # the round as the search drew it
             child = self._draw(last=max(self.config.episodes, len(recorded)))[0]
             episode = replay.episode_of(child)
-            self._drawn.remove(child)
-            if not self._drawn:
-                self._boundary = None
+            self._take(child)
             self._reward(child, episode.outcome, episode.cached)
             self._remember(episode)
 
@@ -188,17 +185,20 @@ class NASController:
 
     def _record(self, child: Child, outcome: Outcome, cached: bool) -> Episode:
         """The one path every evaluated child takes: rewarded, remembered, told to the callbacks."""
-        self._drawn.remove(child)
-        if not self._drawn:
-            self._boundary = None  # the round is complete: checkpoints see the state after it
+        self._take(child)
         episode = self._reward(child, outcome, cached)
-        better = self._is_better(episode)
-        self._remember(episode)
-        if better and outcome.weights is not None:
+        if self._remember(episode) and outcome.weights is not None:
             self.best_model = (episode, outcome.weights)
         for callback in self._callbacks:
             callback(episode)
         return episode
+
+    def _take(self, child: Child) -> None:
+        """`child` is evaluated: no longer waiting; once its round is complete, checkpoints see the
+        state after it."""
+        self._drawn.remove(child)
+        if not self._drawn:
+            self._boundary = None
 
     def _reward(self, child: Child, outcome: Outcome, cached: bool) -> Episode:
         start = time.perf_counter()
@@ -225,15 +225,18 @@ class NASController:
         self._trained = None  # a child trained by hand but not evaluated is run again with the others
         return list(self._drawn)
 
-    def _remember(self, episode: Episode) -> None:
-        if self._is_better(episode):
-            self._best_score = self.agent.config.objective(episode.metrics or PENALTY)
+    def _remember(self, episode: Episode) -> bool:
+        """Add `episode` to the history and the cache; True if it is now the best (by the objective:
+        the accuracy or its size-aware form; of equals, the earliest stays best)."""
         self.history.append(episode)
         self._cache.setdefault(episode.architecture, episode)
-
-    def _is_better(self, episode: Episode) -> bool:
-        """Whether `episode` beats every episode before it (of equals, the earliest stays best)."""
-        return episode.status == "ok" and self.agent.config.objective(episode.metrics or PENALTY) > self._best_score
+        if episode.status != "ok":
+            return False
+        score = self.agent.config.objective(episode.metrics or PENALTY)
+        if self._best is not None and score <= self._best[0]:
+            return False
+        self._best = (score, episode)
+        return True
 
     def _stop_reason(self, episode: Episode) -> str:
         """Why the search ends after `episode`, or "budget" while it goes on."""
@@ -246,15 +249,13 @@ class NASController:
         return "budget"
 
     def _result(self, stop_reason: str, seconds: float) -> SearchResult:
-        valid = [e for e in self.history if e.status == "ok"]
-        if not valid:
+        if self._best is None:
             kinds = {e.status for e in self.history}
             last = self.history[-1].reason if self.history else ""
             raise SearchFailed(f"none of the {len(self.history)} children produced metrics "
                                f"({', '.join(sorted(kinds))}); the last said: {last}")
-        objective = self.agent.config.objective  # the accuracy, or its size-aware form
-        best = max(valid, key=lambda e: objective(e.metrics or PENALTY))  # first of equals: the earliest
-        return SearchResult(best=best, episodes=list(self.history), stop_reason=stop_reason, seconds=seconds)
+        return SearchResult(best=self._best[1], episodes=list(self.history), stop_reason=stop_reason,
+                            seconds=seconds)
 
     def _failures_in_a_row(self) -> int:
         count = 0

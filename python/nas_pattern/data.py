@@ -46,6 +46,10 @@ class Split(NamedTuple):
     def __len__(self) -> int:
         return len(self.y)
 
+    def join(self, other: Split, name: str) -> Split:
+        """This split's images followed by `other`'s (train + validation, for a final training)."""
+        return Split(torch.cat([self.x, other.x]), torch.cat([self.y, other.y]), name)
+
     def head(self, limit: int | None) -> Split:
         """The first `limit` examples (all of them when limit is None)."""
         return self if limit is None else Split(self.x[:limit], self.y[:limit], self.name)

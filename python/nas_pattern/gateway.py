@@ -14,7 +14,6 @@ the one boundary to the JVM, and each needs the others to be read.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import itertools
 import json
@@ -27,7 +26,6 @@ import time
 import traceback
 import weakref
 from collections.abc import Callable
-from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -267,11 +265,7 @@ class Controller(Identity):
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")
         controller, session = self.controller, self.search_
-        budget = len(controller.history) + episodes
-        controller.config = replace(controller.config, episodes=budget)
-        session.config = replace(session.config, search=replace(session.config.search, episodes=budget))
-        session.run_dir.write_config({"config": dataclasses.asdict(session.config),
-                                      "space": controller.agent.space.to_json()})
+        session.set_budget(len(controller.history) + episodes)
         self.listener = listener
         try:
             result = controller.search()

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas_pattern.data import PIXEL_STATS, Split
+from nas_pattern.data import PIXEL_STATS, Dataset, Split
 from nas_pattern.files import write_atomically
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.search_space import Architecture, SearchSpace
@@ -53,8 +53,17 @@ class ModelCard:
     test_metrics: dict[str, Any] | None  # on the test split, once tested
 
 
-def network_name(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
+    @classmethod
+    def of(cls, network: type[TorchNetwork], architecture: Architecture, space: SearchSpace, data: Dataset,
+           train_config: TrainConfig, *, episode: int, trained: str, val_metrics: Metrics | None,
+           test_metrics: Metrics | None) -> ModelCard:
+        """The card of a child of class `network` trained on `data` with `train_config`."""
+        return cls(network=f"{network.__module__}:{network.__qualname__}", architecture=architecture.to_json(),
+                   space=space.to_json(), input_shape=data.input_shape, num_classes=data.num_classes,
+                   normalisation=PIXEL_STATS.get(data.name), train_config=dataclasses.asdict(train_config),
+                   dataset=data.name, episode=episode, trained=trained,
+                   val_metrics=val_metrics.to_json() if val_metrics else None,
+                   test_metrics=test_metrics.to_json() if test_metrics else None)
 
 
 def save_model(path: Path, card: ModelCard, weights: dict[str, torch.Tensor]) -> Path:
@@ -153,10 +162,6 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
     return FoundModel(network, card, file)
 
 
-def normalisation_of(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-    return PIXEL_STATS.get(dataset)
-
-
 def export_onnx(model: FoundModel, path: Path, check_images: torch.Tensor) -> str:
     """Write `model` as ONNX (torch.export's exporter, opset 18, a dynamic batch) and check ONNX
     Runtime's logits against PyTorch's on `check_images` (already normalised); returns what was
@@ -197,6 +202,17 @@ def export_onnx(model: FoundModel, path: Path, check_images: torch.Tensor) -> st
     return f"ONNX Runtime's logits match PyTorch's within {ONNX_TOLERANCE:g} on {len(images)} test images"
 
 
+def write_model_files(directory: Path, card: ModelCard, weights: dict[str, torch.Tensor],
+                      check_images: torch.Tensor) -> tuple[Path, bool, str]:
+    """best.pt in `directory`, then best.onnx checked against it (export_onnx): best.pt's path,
+    whether best.onnx was written, and the check's line or why it was not written."""
+    path = save_model(directory / MODEL, card, weights)
+    try:
+        return path, True, export_onnx(load_model(path), directory / ONNX_MODEL, check_images)
+    except ValueError as err:
+        return path, False, str(err)
+
+
 def _card(data: dict[str, Any]) -> ModelCard:
     data = dict(data)
     data["input_shape"] = tuple(data["input_shape"])
@@ -230,5 +246,6 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [""])[0]
 
 
-__all__ = ["MODEL", "ONNX_MODEL", "FoundModel", "ModelCard", "export_onnx", "load_model", "save_model"]
+__all__ = ["MODEL", "ONNX_MODEL", "FoundModel", "ModelCard", "export_onnx", "load_model", "save_model",
+           "write_model_files"]
 

@@ -11,7 +11,6 @@ search.png, pareto.png, best.png   the figures of the finished search (nas_patte
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -22,7 +21,7 @@ import torch
 
 from nas_pattern.controller import NASController
 from nas_pattern.files import write_atomically
-from nas_pattern.model import MODEL, ModelCard, network_name, normalisation_of, save_model
+from nas_pattern.model import MODEL, ModelCard, save_model
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import Episode
 from nas_pattern.search_space import SearchSpace
@@ -164,6 +163,12 @@ class RunDirectory:
         write_atomically(self.path / name, write)
 
 
+def trained_in_search(controller: NASController) -> str:
+    """How a child of this search was trained, as best.pt says it."""
+    config = controller.config
+    return f"search: {config.epochs} epoch(s) on {config.train_limit or len(controller.data.train):,} training images"
+
+
 def model_card(controller: NASController, episode: Episode, trained: str,
                test: Metrics | None = None) -> ModelCard | None:
     """What best.pt says about the weights of `episode`; None when the controller's network is not
@@ -171,14 +176,9 @@ def model_card(controller: NASController, episode: Episode, trained: str,
     factory = controller.network_factory
     if not (isinstance(factory, type) and issubclass(factory, TorchNetwork)):
         return None
-    data = controller.data
-    return ModelCard(network=network_name(factory), architecture=episode.architecture.to_json(),
-                     space=controller.agent.space.to_json(), input_shape=data.input_shape,
-                     num_classes=data.num_classes, normalisation=normalisation_of(data.name),
-                     train_config=dataclasses.asdict(controller.train_config), dataset=data.name,
-                     episode=episode.episode, trained=trained,
-                     val_metrics=episode.metrics.to_json() if episode.metrics else None,
-                     test_metrics=test.to_json() if test else None)
+    return ModelCard.of(factory, episode.architecture, controller.agent.space, controller.data,
+                        controller.train_config, episode=episode.episode, trained=trained,
+                        val_metrics=episode.metrics, test_metrics=test)
 
 
 class Recorder:
@@ -195,9 +195,7 @@ class Recorder:
     def record(self, episode: Episode) -> None:
         best = self.controller.best_model
         if best is not None and best[0] is episode:
-            config = self.controller.config
-            images = f"{config.train_limit:,}" if config.train_limit else "all"
-            card = model_card(self.controller, episode, f"search: {config.epochs} epoch(s) on {images} training images")
+            card = model_card(self.controller, episode, trained_in_search(self.controller))
             if card is not None:
                 save_model(self.run_dir.path / MODEL, card, best[1])
         self.run_dir.record(episode)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
@@ -18,10 +19,10 @@ from nas_pattern.config import RunConfig, build_parser, new_config, resumed_conf
 from nas_pattern.controller import NASController
 from nas_pattern.data import load_dataset
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
-from nas_pattern.model import MODEL, ONNX_MODEL, export_onnx, load_model, save_model
+from nas_pattern.model import MODEL, ONNX_MODEL, write_model_files
 from nas_pattern.networks import default_space, get_network
 from nas_pattern.records import SearchResult
-from nas_pattern.run_dir import RunDirectory, model_card
+from nas_pattern.run_dir import RunDirectory, model_card, trained_in_search
 from nas_pattern.search_space import SearchSpace
 from nas_pattern.trainer import device_name
 
@@ -45,6 +46,18 @@ class Search:
     config: RunConfig
     run_dir: RunDirectory
     warning: str | None  # what was repaired in the run directory on resume, if anything
+
+    def set_budget(self, episodes: int) -> None:
+        """Make the search's budget `episodes` children, in the controller and in config.json (so
+        that a resume from the CLI continues with it)."""
+        self.controller.config = replace(self.controller.config, episodes=episodes)
+        self.config = replace(self.config, search=replace(self.config.search, episodes=episodes))
+        self.run_dir.write_config(config_record(self.config, self.controller.agent.space))
+
+
+def config_record(config: RunConfig, space: SearchSpace) -> dict[str, Any]:
+    """What config.json holds: the run's configuration and its search space."""
+    return {"config": dataclasses.asdict(config), "space": space.to_json()}
 
 
 def open_search(args: argparse.Namespace) -> Search:
@@ -75,7 +88,7 @@ def open_search(args: argparse.Namespace) -> Search:
         if args.resume:
             controller.restore(records, checkpoint)
         else:
-            run_dir.create({"config": dataclasses.asdict(config), "space": space.to_json()})
+            run_dir.create(config_record(config, space))
     except BaseException:
         controller.executor.close()
         raise
@@ -133,16 +146,10 @@ def save_final_model(search: Search, result: SearchResult) -> dict[str, str | No
     controller, directory = search.controller, search.run_dir.path
     best = controller.best_model
     how = (f"final: retrained {result.final_epochs} epoch(s) on train + validation" if result.final_epochs
-           else f"search: {controller.config.epochs} epoch(s) on "
-           f"{controller.config.train_limit or len(controller.data.train):,} training images")
+           else trained_in_search(controller))
     card = model_card(controller, result.best, how, result.test)
     if best is None or best[0].episode != result.best.episode or card is None:
         return {"file": None, "trained": f"the {search.config.network} network's weights are not a PyTorch module here",
                 "onnx": None, "onnx_check": None}
-    path = save_model(directory / MODEL, card, best[1])
-    try:
-        check = export_onnx(load_model(path), directory / ONNX_MODEL, controller.data.test.x[:256])
-        onnx: str | None = ONNX_MODEL
-    except ValueError as err:
-        check, onnx = str(err), None
-    return {"file": MODEL, "trained": how, "onnx": onnx, "onnx_check": check}
+    _, onnx, check = write_model_files(directory, card, best[1], controller.data.test.x[:256])
+    return {"file": MODEL, "trained": how, "onnx": ONNX_MODEL if onnx else None, "onnx_check": check}

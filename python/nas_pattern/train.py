@@ -9,7 +9,6 @@ comes from a run directory (its best, or --episode N of it) or from a JSON file.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -17,21 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm import tqdm
 
 from nas_pattern.config import OneLineParser, RunConfig
-from nas_pattern.data import DATASETS, Split, load_dataset
-from nas_pattern.model import (
-    MODEL,
-    ONNX_MODEL,
-    ModelCard,
-    export_onnx,
-    load_model,
-    network_name,
-    normalisation_of,
-    save_model,
-)
+from nas_pattern.data import DATASETS, load_dataset
+from nas_pattern.model import ONNX_MODEL, ModelCard, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
 from nas_pattern.records import PENALTY, Episode
 from nas_pattern.run_dir import RunDirectory
@@ -145,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
     train = data.train.head(args.train_limit)
     if args.with_validation:
-        train = Split(torch.cat([train.x, data.val.x]), torch.cat([train.y, data.val.y]), "train+val")
+        train = train.join(data.val, "train+val")
     config = TrainConfig.for_device(device)
     network = cls(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
                   seed=args.seed)
@@ -169,24 +158,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     test = network.evaluate(data.test)
     seconds = time.perf_counter() - start
     how = f"nas_pattern.train: {args.epochs} epoch(s) on {len(train):,} images ({train.name}), seed {args.seed}"
-    card = ModelCard(network=network_name(cls), architecture=architecture.to_json(), space=space.to_json(),
-                     input_shape=data.input_shape, num_classes=data.num_classes,
-                     normalisation=normalisation_of(data.name), train_config=dataclasses.asdict(config),
-                     dataset=data.name, episode=stored["episode"], trained=how,
-                     val_metrics=val.to_json() if val else None, test_metrics=test.to_json())
+    card = ModelCard.of(cls, architecture, space, data, config, episode=stored["episode"], trained=how,
+                        val_metrics=val, test_metrics=test)
     out.mkdir(parents=True, exist_ok=True)
     assert network.module is not None
-    path = save_model(out / MODEL, card, network.module.state_dict())
+    path, onnx, check = write_model_files(out, card, network.module.state_dict(), data.test.x[:256])
     if val is not None:
         print(f"Validation accuracy  {val.accuracy:.4f}")
     print(f"Test accuracy        {test.accuracy:.4f}   ({args.epochs} epoch(s), {seconds:.0f} s on "
           f"{device_name(device)})")
     print(f"Model                {path}")
-    try:
-        print(f"ONNX                 {out / ONNX_MODEL} "
-              f"({export_onnx(load_model(path), out / ONNX_MODEL, data.test.x[:256])})")
-    except ValueError as err:
-        print(f"ONNX                 not written: {err}")
+    print(f"ONNX                 {f'{out / ONNX_MODEL} ({check})' if onnx else f'not written: {check}'}")
     return 0
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from nas_pattern.data import Dataset, Split
+from nas_pattern.data import Dataset
 from nas_pattern.networks.base import Metrics, Network, NetworkFactory, TorchNetwork
 from nas_pattern.records import Child, InvalidArchitecture, Outcome, SearchConfig
 from nas_pattern.search_space import Architecture, SearchSpace
@@ -92,9 +92,7 @@ class Worker:
         if final_epochs > 0:
             network = self._make(child.architecture, seed=self.setup.config.seed * 100003)
             network.build()
-            train_and_val = Split(torch.cat([self.data.train.x, self.data.val.x]),
-                                  torch.cat([self.data.train.y, self.data.val.y]), "train+val")
-            network.train(train_and_val, final_epochs)
+            network.train(self.data.train.join(self.data.val, "train+val"), final_epochs)
         elif self.best is not None and self.best[0] == child.number:
             network = self.best[2]
         else:  # trained elsewhere or before a restart: rebuild it from its seed (identical on the CPU)

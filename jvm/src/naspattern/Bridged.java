@@ -41,7 +41,7 @@ final class Bridged implements InvocationHandler {
         }
         Object result = call(method, args);
         if (ENGINE_OBJECTS.contains(method.getReturnType())) {
-            return wrapAs(method.getReturnType(), result);
+            return wrapUnchecked(method.getReturnType(), result, gateway);
         }
         return result;
     }
@@ -88,10 +88,6 @@ final class Bridged implements InvocationHandler {
         } catch (IllegalAccessException e) {
             throw new NASException("cannot call " + method.getName() + " on the engine: " + e.getMessage(), e);
         }
-    }
-
-    private Object wrapAs(Class<?> type, Object result) {
-        return wrapUnchecked(type, result, gateway);
     }
 
     @SuppressWarnings("unchecked")
