@@ -5,14 +5,21 @@ which looks its architecture up in it, so any agent can run thousands of searche
 
 File format (CSV): a first line `# nas-pattern table {JSON metadata}` (the search space, the
 training budget, seed, device, versions, date, wall time), then a header row and one row per
-architecture: its index in the space, its description, one column per decision and layer
+architecture: its index in the space, its description, one column per controller step
 (`SearchSpace.step_names`: `l1_filters`, ...), then the measured columns of `Row`. Read it with
 `Table.load`, or with any CSV reader that skips the first line.
+
+A space with variable depth or skip connections is tabulated too: its index is the
+architecture's position in `iter(space)`, its step columns are the values of its canonical
+encoding (`depth`, each decision's value, 1 or 0 for each `from_l` step), empty for the steps of
+layers beyond its depth. A space of fixed depth without skips is numbered by choice index, the
+last step varying fastest, which is the same order.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -49,9 +56,24 @@ def header(space: SearchSpace) -> list[str]:
     return ["index", "architecture", *space.step_names, *MEASURED]
 
 
-def _choices(architecture: Architecture) -> list[Any]:
-    """The architecture's values in the order of the table's choice columns."""
-    return [value for layer in architecture.layers for _, value in layer]
+def _choices(space: SearchSpace, architecture: Architecture) -> list[Any]:
+    """The architecture's values in the order of the table's step columns ('' for an unused step)."""
+    if not (space.variable_depth or space.skip_connections):
+        return [value for layer in architecture.layers for _, value in layer]
+    indices = space.encode(architecture)
+    used = space.used_steps(indices)
+    values: list[Any] = []
+    for step, (name, index) in enumerate(zip(space.step_names, indices, strict=True)):
+        if step >= used:
+            values.append("")
+        elif name == "depth":
+            values.append(len(architecture))
+        elif "_from_l" in name:
+            values.append(index)
+        else:
+            decision = name.split("_", 1)[1]
+            values.append(next(d for d in space.decisions if d.name == decision).choices[index])
+    return values
 
 
 @dataclass(frozen=True)
@@ -88,7 +110,7 @@ class Table:
         writer.writerow(header(self.space))
         for index, architecture in enumerate(self.space):
             if architecture in self.rows:
-                writer.writerow([index, architecture.describe(), *_choices(architecture),
+                writer.writerow([index, architecture.describe(), *_choices(self.space, architecture),
                                  *asdict(self.rows[architecture]).values()])
         return stream.getvalue()
 
@@ -126,9 +148,6 @@ class Table:
         if not isinstance(metadata, dict) or "space" not in metadata:
             raise ValueError("the metadata must be a JSON object with the search 'space'")
         space = SearchSpace.from_json(metadata["space"], source="the metadata's space")
-        if space.variable_depth or space.skip_connections:
-            raise ValueError("a table holds a space of fixed depth without skip connections (its rows are "
-                             "numbered by choice index)")
         reader = csv.reader(io.StringIO(body))
         columns = next(reader, None)
         if columns != header(space):
@@ -154,8 +173,8 @@ def _parse_record(space: SearchSpace, record: dict[str, str], number: int,
         index = int(record["index"])
         if not 0 <= index < space.size:
             raise ValueError(f"index {index} is outside the space (0..{space.size - 1})")
-        architecture = space.decode(_indices(space, index))
-        expected = [str(value) for value in _choices(architecture)]
+        architecture = _architecture(space, index)
+        expected = [str(value) for value in _choices(space, architecture)]
         given = [record[c] for c in space.step_names]
         if given != expected:
             raise ValueError(f"its choices {given} are not those of index {index}, {expected}")
@@ -172,6 +191,18 @@ def _parse_record(space: SearchSpace, record: dict[str, str], number: int,
     except ValueError as err:
         raise ValueError(f"line {number}: {err}") from None
     return architecture, Row(**values)
+
+
+def _architecture(space: SearchSpace, index: int) -> Architecture:
+    """The index-th architecture of the space in iteration order."""
+    if space.variable_depth or space.skip_connections:
+        return _listed(space)[index]
+    return space.decode(_indices(space, index))
+
+
+@functools.lru_cache(maxsize=8)
+def _listed(space: SearchSpace) -> list[Architecture]:
+    return list(space)
 
 
 def _indices(space: SearchSpace, index: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""bench tabulate: train every architecture of TABLE_SPACE once and write the table as it goes."""
+"""bench tabulate: train every architecture of a space (TABLE_SPACE, or --space) once and write the table as it goes."""
 
 from __future__ import annotations
 
@@ -11,25 +11,29 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from nas_pattern.bench.common import TABLE_CPU_TRAIN_LIMIT, TABLE_SPACE, train_images
+from nas_pattern.bench.common import TABLE_CPU_TRAIN_LIMIT, TABLE_PATH, TABLE_SPACE, train_images
 from nas_pattern.data import load_dataset
-from nas_pattern.networks import CNN
-from nas_pattern.search_space import Architecture
+from nas_pattern.networks import get_network
+from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.table import Row, Table
 from nas_pattern.trainer import TrainConfig, device_name, on_device
 
 
 def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
-    """Train and measure every architecture of TABLE_SPACE once; write the table as it goes."""
-    path = Path(args.table)
+    """Train and measure every architecture of the space once; write the table as it goes."""
+    path = Path(args.table or TABLE_PATH)
+    space = SearchSpace.load(args.space) if args.space else TABLE_SPACE
+    network_class = get_network(args.network)
+    network_class.check_space(space)  # ValueError: one line, before anything is trained
     data = load_dataset("fashion-mnist", args.data_dir)
     config = TrainConfig.for_device(device)
     train = on_device(data.train.head(train_images(args, device, TABLE_CPU_TRAIN_LIMIT)), device, config.channels_last)
-    val, test = (on_device(split, device, config.channels_last) for split in (data.val, data.test))
+    val, test = (on_device(split, device, config.channels_last)
+                 for split in (data.val, data.test.head(args.test_limit)))
     budget = {"dataset": data.name, "train_images": len(train), "val_images": len(val), "test_images": len(test),
               "epochs": args.epochs, "batch_size": config.batch_size, "learning_rate": config.step_size,
-              "precision": config.precision, "trainer": "nas_pattern.trainer (AdamW)"}
-    metadata = {"space": TABLE_SPACE.to_json(), "budget": budget, "seed": args.seed, "dataset": data.name,
+              "precision": config.precision, "trainer": "nas_pattern.trainer (AdamW)", "network": args.network}
+    metadata = {"space": space.to_json(), "budget": budget, "seed": args.seed, "dataset": data.name,
                 "num_classes": data.num_classes, "devices": [], "torch": torch.__version__, "wall_seconds": 0.0}
     rows: dict[Architecture, Row] = {}
     if path.exists():  # resume: the same space, budget and seed, or nothing
@@ -41,14 +45,15 @@ def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
         rows, metadata = dict(table.rows), {**table.metadata, "torch": torch.__version__}
     name = device_name(device)
     metadata["devices"] = sorted({*metadata["devices"], name})
-    todo = [a for a in TABLE_SPACE if a not in rows]
-    print(f"tabulate: {TABLE_SPACE.size} architectures on {name}, {len(rows)} already in {path}, {len(todo)} to "
+    todo = [a for a in space if a not in rows]
+    print(f"tabulate: {space.size} {args.network} architectures on {name}, {len(rows)} already in {path}, "
+          f"{len(todo)} to "
           f"train; {len(train):,} training images, {args.epochs} epoch(s), validation {len(val):,}, test {len(test):,}")
     path.parent.mkdir(parents=True, exist_ok=True)
     progress = tqdm(todo, unit="child", dynamic_ncols=True)
     for architecture in progress:
         start = time.perf_counter()
-        network = CNN(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
+        network = network_class(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
                       seed=args.seed)
         network.build()
         network.train(train, args.epochs)
@@ -58,7 +63,7 @@ def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
                                  test_loss=round(test_metrics.loss, 6), params=val_metrics.params,
                                  train_seconds=round(val_metrics.train_seconds, 4))
         metadata["wall_seconds"] = round(metadata["wall_seconds"] + time.perf_counter() - start, 1)
-        _write_table(path, metadata, rows)  # after every child: an interruption loses at most one
+        _write_table(path, space, metadata, rows)  # after every child: an interruption loses at most one
         best = max(rows.values(), key=lambda row: row.val_accuracy)
         progress.set_postfix_str(f"best val {best.val_accuracy:.4f}")
     progress.close()
@@ -69,7 +74,7 @@ def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
 
 
 
-def _write_table(path: Path, metadata: dict, rows: dict[Architecture, Row]) -> None:
-    metadata = {**metadata, "complete": len(rows) == TABLE_SPACE.size,
+def _write_table(path: Path, space: SearchSpace, metadata: dict, rows: dict[Architecture, Row]) -> None:
+    metadata = {**metadata, "complete": len(rows) == space.size,
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    Table(TABLE_SPACE, rows, metadata).save(path)
+    Table(space, rows, metadata).save(path)
