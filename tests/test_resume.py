@@ -193,7 +193,9 @@ def _other_space(tmp_path: Path) -> str:
     (lambda t: ["--episodes", "0"], "argument --episodes: must be >= 1, got 0"),
     (lambda t: ["--reward", "accuracy-size"], "with --reward accuracy-size: the search was made with accuracy"),
     (lambda t: ["--target-params", "5000"], "with --target-params 5000: the search was made without it"),
-], ids=["dataset", "network", "seed", "m", "train-limit", "space", "run-dir", "episodes", "reward", "target"])
+    (lambda t: ["--deterministic"], "with --deterministic True: the search was made with False"),
+], ids=["dataset", "network", "seed", "m", "train-limit", "space", "run-dir", "episodes", "reward", "target",
+        "deterministic"])
 def test_an_incompatible_resume_is_refused_and_changes_nothing(args, message: str, unfinished: Path,
                                                                tmp_path: Path) -> None:
     before = snapshot(unfinished)

@@ -255,3 +255,23 @@ def test_the_device_chooses_the_training_configuration_of_every_path(monkeypatch
         assert made.train.batch_size == 256
     monkeypatch.undo()
     assert config.new_config(config.build_parser().parse_args(["--device", "cpu"])).train == TrainConfig()
+
+
+@pytest.mark.slow
+def test_deterministic_is_recorded_and_changes_nothing_on_the_cpu(tmp_path: Path, capsys) -> None:
+    from nas_pattern import config
+    from nas_pattern.session import args_from_json
+
+    assert config.new_config(args_from_json('{"deterministic": true, "device": "cpu"}')).train.deterministic
+    assert not config.new_config(args_from_json('{"device": "cpu"}')).train.deterministic
+    common = ["--episodes", "2", "--children-per-update", "2", "--train-limit", "200", "--device", "cpu"]
+    assert cli([*common, "--run-dir", str(tmp_path / "plain")], capsys)[0] == 0
+    assert cli([*common, "--deterministic", "--run-dir", str(tmp_path / "det")], capsys)[0] == 0
+    stored = json.loads((tmp_path / "det" / "config.json").read_text())
+    assert stored["config"]["train"]["deterministic"] is True
+
+    def rewards(run: str) -> list[float]:
+        lines = (tmp_path / run / "episodes.jsonl").read_text().splitlines()
+        return [json.loads(line)["reward"] for line in lines]
+
+    assert rewards("det") == rewards("plain")  # the CPU was deterministic already

@@ -80,6 +80,7 @@ FIXED_ON_RESUME: dict[str, Callable[[RunConfig], Any]] = {
     "reward": lambda c: c.agent_config.objective.reward,
     "target_params": lambda c: c.agent_config.objective.target_params,
     "size_weight": lambda c: c.agent_config.objective.size_weight,
+    "deterministic": lambda c: c.train.deterministic,
 }
 
 
@@ -146,6 +147,9 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
                    "~5%% of the accuracy)")
     p.add_argument("--seed", type=int, help="seeds the controller and every child (default: 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
+    p.add_argument("--deterministic", action="store_true", default=None,
+                   help="on a CUDA GPU, only deterministic algorithms: the same seed gives the same search bit "
+                        "for bit, more slowly (the CPU is deterministic without it)")
     p.add_argument("--executor", choices=EXECUTORS, help="where the children of each policy update are "
                    "trained: local (in this process, one at a time; the default) or ray (several at once "
                    "on Ray actors, on this machine or a cluster)")
@@ -214,7 +218,8 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
     return RunConfig(dataset=dataset, data_dir=args.data_dir, network=network, space=args.space, agent=agent,
                      device=device.type, final_epochs=args.final_epochs or 0, executor=executor,
                      gpus_per_child=args.gpus_per_child, ray_address=args.ray_address, search=search,
-                     agent_config=agent_config, train=TrainConfig.for_device(device),
+                     agent_config=agent_config,
+                     train=dataclasses.replace(TrainConfig.for_device(device), deterministic=bool(args.deterministic)),
                      run_dir=args.run_dir or f"runs/{dataset}-{network}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 

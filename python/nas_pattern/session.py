@@ -97,7 +97,8 @@ def open_search(args: argparse.Namespace) -> Search:
 
 def args_from_json(text: str) -> argparse.Namespace:
     """A JSON config read as the CLI reads its flags: the keys are the flags without their dashes
-    ("train-limit", or "train_limit"), the values strings or numbers. ValueError if it is bad."""
+    ("train-limit", or "train_limit"), the values strings or numbers, true or false for a switch
+    ("deterministic"). ValueError if it is bad."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -106,12 +107,18 @@ def args_from_json(text: str) -> argparse.Namespace:
         raise ValueError(f"config must be a JSON object of flags, got {type(data).__name__}: {text[:60]}")
     parser = build_parser(raise_errors=True)
     known = sorted(vars(parser.parse_args([])))
+    switches = {a.dest for a in parser._actions if isinstance(a, argparse._StoreTrueAction)}
     argv = []
     for key, value in data.items():
         name = key.replace("-", "_")
         if name not in known:
             raise ValueError(f"unknown config key {key!r}; expected one of: "
                              f"{', '.join(k.replace('_', '-') for k in known)}")
+        if name in switches:
+            if not isinstance(value, bool):
+                raise ValueError(f"config key {key!r} is a switch: true or false, got {json.dumps(value)}")
+            argv += ["--" + name.replace("_", "-")] if value else []
+            continue
         if isinstance(value, (bool, dict, list)):
             raise ValueError(f"config key {key!r} must be a string or a number, got {json.dumps(value)}")
         if value is not None:

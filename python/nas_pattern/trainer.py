@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,9 @@ class TrainConfig:
     precision: str = "auto"  # "fp32", "bf16" (autocast), or "auto": bf16 on CUDA GPUs that have it and,
     # for convolutional children, on CPUs with native bf16 (AVX-512 BF16 / AMX); fp32 elsewhere
     channels_last: bool = True  # NHWC memory layout for convolutions (faster with oneDNN and cuDNN)
+    # CUDA: deterministic algorithms only (cuDNN's and torch's), so the same seed on the same GPU
+    # gives the same search bit for bit; slower. The CPU is deterministic without it (--deterministic).
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.eval_batch_size < 1:
@@ -184,7 +188,14 @@ def on_device(data: Split, device: torch.device, channels_last: bool = False) ->
 def _prepare(module: nn.Module, data: Split, config: TrainConfig, device: torch.device) -> Split:
     """Move the module (and the data, if it is not there yet) to the device, in the layout chosen."""
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # the shapes repeat: let cuDNN pick its fastest kernels
+        # No autotuning: every child of a search has new shapes, and cuDNN's benchmark mode spent
+        # more on trying kernels than it saved (a new child's first epoch 0.8-2.1 s with it, 0.4-0.5 s
+        # without, on an H100; issue 17).
+        torch.backends.cudnn.benchmark = False
+        if config.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's deterministic mode
+            torch.backends.cudnn.deterministic = True
+            torch.use_deterministic_algorithms(True)
     module.to(device)
     if config.channels_last:
         module.to(memory_format=torch.channels_last)

@@ -181,7 +181,8 @@ public final class NASGateway implements AutoCloseable {
 
     /**
      * A controller configured from a map of flags (keys without the dashes; values strings or
-     * numbers), written as JSON here so that no caller quotes JSON by hand.
+     * numbers, booleans for a switch such as {@code "deterministic"}), written as JSON here so that
+     * no caller quotes JSON by hand.
      */
     public NASController controller(Map<String, ?> config) {
         if (config == null) {
