@@ -254,7 +254,14 @@ def test_the_device_chooses_the_training_configuration_of_every_path(monkeypatch
         assert made.device == "cuda" and made.train == TrainConfig.for_device(torch.device("cuda"))
         assert made.train.batch_size == 256
     monkeypatch.undo()
-    assert config.new_config(config.build_parser().parse_args(["--device", "cpu"])).train == TrainConfig()
+    # On the CPU, what precision "auto" measured is written down (config.json then holds it).
+    from dataclasses import replace
+
+    from nas_pattern.trainer import cpu_precision
+
+    for network, kind in (("cnn", "conv"), ("rnn", "recurrent")):
+        made = config.new_config(config.build_parser().parse_args(["--device", "cpu", "--network", network]))
+        assert made.train == replace(TrainConfig(), precision=cpu_precision(kind))
 
 
 @pytest.mark.slow

@@ -14,13 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+import torch
+
 from nas_pattern.agents import AGENTS, REWARDS, AgentConfig, Objective
 from nas_pattern.data import DATASETS
 from nas_pattern.executor import EXECUTORS, valid_gpu_share
 from nas_pattern.networks import NETWORKS
 from nas_pattern.records import SearchConfig
 from nas_pattern.search_space import SearchSpace
-from nas_pattern.trainer import TrainConfig, resolve_device
+from nas_pattern.trainer import TrainConfig, cpu_precision, resolve_device
 
 EXIT_BAD_INPUT = 2  # the exit status of a bad flag
 
@@ -218,9 +220,17 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
     return RunConfig(dataset=dataset, data_dir=args.data_dir, network=network, space=args.space, agent=agent,
                      device=device.type, final_epochs=args.final_epochs or 0, executor=executor,
                      gpus_per_child=args.gpus_per_child, ray_address=args.ray_address, search=search,
-                     agent_config=agent_config,
-                     train=dataclasses.replace(TrainConfig.for_device(device), deterministic=bool(args.deterministic)),
+                     agent_config=agent_config, train=_train_config(device, network, bool(args.deterministic)),
                      run_dir=args.run_dir or f"runs/{dataset}-{network}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def _train_config(device: torch.device, network: str, deterministic: bool) -> TrainConfig:
+    """TrainConfig.for_device, with the precision "auto" resolves to on this CPU written down, so
+    that config.json says how the children were trained and a resume elsewhere trains the same way."""
+    config = dataclasses.replace(TrainConfig.for_device(device), deterministic=deterministic)
+    if device.type == "cpu" and config.precision == "auto":
+        config = dataclasses.replace(config, precision=cpu_precision("conv" if network == "cnn" else "recurrent"))
+    return config
 
 
 def resumed_config(args: argparse.Namespace, stored: RunConfig, stored_space: SearchSpace) -> RunConfig:

@@ -26,7 +26,7 @@ from nas_pattern.bench.common import (
 )
 from nas_pattern.data import Split, to_split
 from nas_pattern.networks import Metrics, TorchNetwork
-from nas_pattern.trainer import TrainConfig, use_bf16
+from nas_pattern.trainer import TrainConfig, cpu_precision, use_bf16
 
 
 def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int,
@@ -85,24 +85,32 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
                      MEAN, STD)
     test = to_split(raw_test.data[:, None].numpy(), raw_test.targets.numpy(), MEAN, STD)
     default = TrainConfig.for_device(device)
-    # our default, and the plain loop's batch
+    # our default, and the plain loop's batch; on a CPU each also in fp32, beside what "auto" chose
     configs = [default, replace(default, batch_size=PLAIN_BATCH)]
+    if device.type == "cpu":
+        configs = [c for config in configs for c in (config, replace(config, precision="fp32"))]
     print(f"trainer: {train_limit:,} training images, {args.epochs} epoch(s), test on {len(test):,}; plain loop: "
           f"DataLoader of {PLAIN_BATCH}, Adam lr {PLAIN_LR}, fp32; ours: AdamW at {default.learning_rate:g} "
           f"x sqrt(batch / 32), precision {default.precision}, channels_last {default.channels_last}")
     print(f"  {'child':<46} {'batch':>5} {'plain img/s':>11} {'ours img/s':>10} {'ratio':>6} {'plain acc':>9} "
-          f"{'ours acc':>8} {'ours':>5}")
+          f"{'ours acc':>8} {'precision':>11}")
     for kind, architecture in (("CNN", REFERENCE_CNN), ("RNN", REFERENCE_RNN)):
         plain_speed, plain_accuracy = plain_loop(build_network(kind, architecture, default, device, args.seed),
                                                  root, train_limit, args.epochs, device)
         for config in configs:
+            if config.precision == "fp32" and cpu_precision("conv" if kind == "CNN" else "recurrent") == "fp32":
+                continue  # auto chose fp32 on this CPU: its row is the fp32 row
             ours = build_network(kind, architecture, config, device, args.seed)
             our_speed, metrics = our_trainer(ours, train, test, args.epochs)
             assert ours.module is not None
             mode = "bf16" if use_bf16(ours.module, config, device) else "fp32"
             print(f"  {kind + ' ' + architecture.describe():<46} {config.batch_size:>5} {plain_speed:>11,.0f} "
                   f"{our_speed:>10,.0f} {our_speed / plain_speed:>5.2f}x {plain_accuracy:>9.4f} "
-                  f"{metrics.accuracy:>8.4f} {mode:>5}")
+                  f"{metrics.accuracy:>8.4f} {mode + ('' if config.precision == 'fp32' else ' (auto)'):>11}")
+    if device.type == "cpu":
+        print(f"  precision auto on this CPU ({torch.get_num_threads()} threads), measured per process by a "
+              f"probe step: CNN {cpu_precision('conv')}, RNN {cpu_precision('recurrent')}; the fp32 rows "
+              "show what it is measured against")
 
 
 
