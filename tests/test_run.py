@@ -271,6 +271,8 @@ def test_deterministic_is_recorded_and_changes_nothing_on_the_cpu(tmp_path: Path
 
     assert config.new_config(args_from_json('{"deterministic": true, "device": "cpu"}')).train.deterministic
     assert not config.new_config(args_from_json('{"device": "cpu"}')).train.deterministic
+    with pytest.raises(ValueError, match="config key 'deterministic' is a switch: true or false, got \"yes\""):
+        args_from_json('{"deterministic": "yes"}')
     common = ["--episodes", "2", "--children-per-update", "2", "--train-limit", "200", "--device", "cpu"]
     assert cli([*common, "--run-dir", str(tmp_path / "plain")], capsys)[0] == 0
     assert cli([*common, "--deterministic", "--run-dir", str(tmp_path / "det")], capsys)[0] == 0
