@@ -16,6 +16,7 @@ from nas_pattern import (
     Metrics,
     NASController,
     RandomAgent,
+    ReinforceConfig,
     RLAgent,
     SearchConfig,
     Split,
@@ -80,7 +81,7 @@ def test_rewards_come_from_validation_and_the_test_split_only_at_the_end() -> No
 
 def test_evaluated_architectures_are_not_retrained() -> None:
     network = make_match_target(CNN_SPACE, TARGET)
-    agent = RLAgent(CNN_SPACE)
+    agent = RLAgent(CNN_SPACE, AgentConfig(reinforce=ReinforceConfig(without_replacement=False)))  # it repeats
     result = NASController(agent, blank_dataset(), network=network, config=SearchConfig(episodes=400)).search()
     distinct = {e.architecture for e in result.episodes}
     assert network.builds == len(distinct) == result.counts["trained"]

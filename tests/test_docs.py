@@ -34,7 +34,8 @@ VENV_BIN = Path(sys.executable).parent
 # The files snippets may come from: the engine, and the examples CI runs (docs/examples by this
 # suite, the JVM examples by `make test`), and the study's committed output.
 RUN_BY_CI = ("python/nas_pattern/", "docs/examples/", "jvm/examples/NASExample.java", "jvm/scala/NASExample.scala",
-             "clojure/src/naspattern/example.clj", "benchmarks/strategies.csv")
+             "clojure/src/naspattern/example.clj", "benchmarks/strategies.csv",
+             "benchmarks/regret.csv")
 # Either at the start of a line or indented (inside a tab of the four languages).
 SNIPPET = re.compile(r'^[ \t]*--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"$', re.MULTILINE)
 FENCE = re.compile(r"^[ \t]*```(?P<lang>\w*)[^\n]*\n(?P<body>.*?)^[ \t]*```$", re.MULTILINE | re.DOTALL)

@@ -87,7 +87,7 @@ def _lines(path: Path) -> list[str]:
     (lambda lines: lines[:-1], "it holds 255 of the 256 architectures of its space; finish it"),
     (lambda lines: lines[:2], "it holds no rows"),
     (lambda lines: [lines[0].replace('"max_layers": 2', '"max_layers": 2, "min_layers": 1'), *lines[1:]],
-     "a table holds a space of fixed depth without skip connections"),
+     "the header row must be index,architecture,depth,l1_filters"),
 ])
 def test_a_malformed_table_is_refused_with_one_line(table_file: Path, corrupt, message: str) -> None:
     table_file.write_text("\n".join(corrupt(_lines(table_file))) + "\n")
@@ -108,11 +108,16 @@ def test_a_search_spends_its_budget_on_distinct_architectures(table_file: Path) 
     assert len(trace.rewards) >= 40
     assert trace.best_val == sorted(trace.best_val)  # best so far never falls
     assert trace.at(1000) == (trace.best_val[-1], trace.best_test[-1])
-    # REINFORCE on an easy table converges and stops exploring: its search ends early, keeping its best.
-    config = AgentConfig(reinforce=ReinforceConfig(learning_rate=0.1, temperature=1.0))
+    # REINFORCE sampling with replacement converges on an easy table and stops exploring: its
+    # search ends early (only repeats), keeping its best.
+    config = AgentConfig(reinforce=ReinforceConfig(learning_rate=0.1, temperature=1.0, without_replacement=False))
     converged = run_search(table, "reinforce", seed=0, budget=256, config=config)
     assert len(converged.best_val) < 256
     assert converged.at(256)[0] == table.best[1].val_accuracy
+    # Drawing each architecture once, the same agent spends the whole budget on new ones.
+    config = AgentConfig(reinforce=ReinforceConfig(learning_rate=0.1, temperature=1.0))
+    spent = run_search(table, "reinforce", seed=0, budget=256, config=config)
+    assert len(spent.best_val) == 256 and len(spent.rewards) == 256
 
 
 @pytest.mark.slow

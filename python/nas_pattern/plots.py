@@ -93,24 +93,32 @@ def plot_graph(directory: Path, architecture: Architecture, title: str = "best a
     return _save(fig, directory / GRAPH_PLOT)
 
 
-def plot_regret(path: Path, curves: Mapping[str, Band], budget: int, title: str) -> Path:
-    """The study's figure: best-so-far regret (points) against architectures trained, a mean and
-    its 95% band per strategy."""
+def plot_regret_panels(path: Path, panels: Mapping[str, Mapping[str, Band]], budget: int, title: str) -> Path:
+    """The study's figure: one panel per landscape (titled by its key), the best-so-far regret (points)
+    against architectures trained, a mean and its 95% band per strategy."""
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(8, 5))
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows), squeeze=False)
     steps = list(range(1, budget + 1))
-    for strategy, (means, lows, highs) in curves.items():
-        axes.plot(steps, means, label=strategy)
-        axes.fill_between(steps, lows, highs, alpha=0.2)
-    axes.set_xscale("log")
-    axes.set_ylim(bottom=0)
-    axes.set_xlabel("distinct architectures trained")
-    axes.set_ylabel("regret (points): table optimum - best validation accuracy found")
-    axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
+    for axes, (name, curves) in zip(grid.flat, panels.items(), strict=False):
+        for strategy, (means, lows, highs) in curves.items():
+            axes.plot(steps, means, label=strategy)
+            axes.fill_between(steps, lows, highs, alpha=0.2)
+        axes.set_xscale("log")
+        axes.set_ylim(bottom=0)
+        axes.set_title(name, fontsize=10)
+        axes.set_xlabel("distinct architectures trained")
+        axes.set_ylabel("regret (points)")
+        axes.grid(True, which="both", alpha=0.3)
+    for axes in list(grid.flat)[len(panels):]:
+        axes.axis("off")
+    handles, labels = grid.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower right", ncols=2)
+    figure.suptitle(title)
+    figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _save(figure, path, dpi=120)
+    return _save(figure, path, dpi=100)
 
 
 def _pyplot() -> Any:

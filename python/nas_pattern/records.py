@@ -31,7 +31,9 @@ class SearchConfig:
     episodes: int = 20  # child evaluations (cached and failed children count too)
     epochs: int = 1  # training passes per child
     train_limit: int | None = None  # train each child on the first K training images; None = all
-    stop_entropy: float = 0.05  # stop early once the policy's normalised entropy falls below this
+    # Stop early once the policy's normalised entropy falls below this; 0 (the default) = never: an
+    # RLAgent sampling without replacement keeps finding new architectures after it has converged.
+    stop_entropy: float = 0.0
     stop_failures: int = 10  # stop after this many children in a row fail (error, oom, nan, timeout)
     child_timeout: float | None = None  # seconds a child may take to build, train and evaluate
     seed: int = 0  # seeds each child's weights and batch order (child k gets seed * 100003 + k)

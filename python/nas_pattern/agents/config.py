@@ -55,9 +55,10 @@ class Objective:
 class ReinforceConfig:
     """Hyperparameters of the RLAgent (REINFORCE, its baseline, its policy network)."""
 
-    learning_rate: float = 0.01  # Adam step size of the policy network
+    learning_rate: float = 0.03  # Adam step size of the policy network (bench tune; benchmarks/explore.txt)
     entropy_weight: float = 1e-3  # bonus per nat of policy entropy; keeps the policy exploring
-    baseline: Baseline = "ema"  # "ema" moving average, "critic" learned value (actor-critic), "none"
+    # "ema" moving average; "critic" (actor-critic): that average plus a learned correction per decision; "none"
+    baseline: Baseline = "ema"
     baseline_decay: float = 0.9  # weight of the old value in the moving-average baseline
     critic_weight: float = 0.5  # weight of the critic's squared error in the loss (actor-critic)
     reward_clip: float | None = None  # clip each advantage to [-c, c]; None = no clipping
@@ -65,6 +66,10 @@ class ReinforceConfig:
     grad_clip: float = 1.0  # maximum L2 norm of the policy network's gradient per update
     hidden_size: int = 64  # LSTM width of the policy network
     temperature: float = 2.0  # softmax temperature of the policy's heads; > 1 explores more (bench tune)
+    # Draw only architectures this agent has not drawn before (sampling without replacement), so a
+    # policy that has converged goes on to its most probable unseen neighbours instead of ending
+    # the search on repeats (see RLAgent.policy).
+    without_replacement: bool = True
 
     def __post_init__(self) -> None:
         if self.baseline not in ("ema", "critic", "none"):
@@ -110,10 +115,14 @@ class AgentConfig:
     def from_json(cls, data: dict[str, Any]) -> AgentConfig:
         """As dataclasses.asdict() wrote it; also the flat form of config.json before the settings
         were grouped (one key per setting)."""
+        # A run recorded before sampling without replacement existed sampled with replacement.
+        before = {"without_replacement": False}
         if "objective" in data:
             return cls(children_per_update=data["children_per_update"], seed=data["seed"],
-                       objective=Objective(**data["objective"]), reinforce=ReinforceConfig(**data["reinforce"]),
+                       objective=Objective(**data["objective"]),
+                       reinforce=ReinforceConfig(**{**before, **data["reinforce"]}),
                        evolution=EvolutionConfig(**data["evolution"]))
+        data = {**before, **data}
         def part(kind: type) -> Any:
             return kind(**{f.name: data[f.name] for f in fields(kind) if f.name in data})
         return cls(children_per_update=data["children_per_update"], seed=data["seed"], objective=part(Objective),

@@ -44,11 +44,12 @@ class PolicyNetwork(nn.Module):
             nn.init.uniform_(p, -0.1, 0.1)  # near-uniform policy at the start
 
     def forward(self, batch_size: int, actions: torch.Tensor | None = None,
-                generator: torch.Generator | None = None, epsilon: float = 0.0) -> Rollout:
+                generator: torch.Generator | None = None, epsilon: float = 0.0, heat: float = 1.0) -> Rollout:
         """Sample `batch_size` architectures, or score the given `actions` (B, T) (teacher forcing).
 
         With epsilon > 0, each decision is drawn uniformly with probability epsilon instead of
         from the policy; `behaviour_log_probs` records the mixture's probability of the action.
+        `heat` > 1 multiplies the temperature for this pass only (the RLAgent's redraws).
         """
         hidden_size = self.start.shape[1]
         inputs = self.start.expand(batch_size, hidden_size)  # (B, hidden)
@@ -60,18 +61,21 @@ class PolicyNetwork(nn.Module):
             h, c = self.cell(inputs, (h, c))  # (B, hidden) each
             if self.critic is not None:
                 values.append(self.critic(h).squeeze(1))  # (B,)
-            # over n choices
-            dist = torch.distributions.Categorical(logits=self.heads[t](h) / self.temperature)
+            # log pi over the n choices, (B, n): a categorical distribution, computed as
+            # torch.distributions.Categorical does, without its per-call checks (it is the hot loop)
+            logits = self.heads[t](h) / (self.temperature * heat)
+            logits = logits - logits.logsumexp(dim=-1, keepdim=True)
+            probs = torch.softmax(logits, dim=-1)
             if actions is not None:
                 action = actions[:, t]
             else:
                 # (B,) sampled, never argmax
-                action = torch.multinomial(dist.probs, 1, generator=generator).squeeze(1)
+                action = torch.multinomial(probs, 1, generator=generator).squeeze(1)
                 if epsilon > 0:
                     explore = torch.rand(batch_size, generator=generator) < epsilon
                     uniform = torch.randint(n, (batch_size,), generator=generator)
                     action = torch.where(explore, uniform, action)
-            log_prob = dist.log_prob(action)  # (B,)
+            log_prob = logits.gather(1, action.unsqueeze(1)).squeeze(1)  # (B,)
             taken.append(action)
             log_probs.append(log_prob)
             if epsilon > 0:  # log((1 - eps) * pi(a) + eps / n), without underflow for tiny pi(a)
@@ -79,7 +83,7 @@ class PolicyNetwork(nn.Module):
                                                  torch.full_like(log_prob, math.log(epsilon / n))))
             else:
                 behaviour.append(log_prob)
-            entropies.append(dist.entropy())
+            entropies.append(-(logits.clamp(min=torch.finfo(logits.dtype).min) * probs).sum(-1))
             inputs = self.embeddings[t](action)  # the choice made is the next step's input
         # --8<-- [end:sampling]
         return Rollout(

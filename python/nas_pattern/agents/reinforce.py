@@ -17,6 +17,8 @@ from nas_pattern.networks.base import Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.trainer import seeded
 
+REDRAWS = 64  # draws per try of policy() for an architecture not drawn before
+
 
 class RLAgent(Agent):
     """REINFORCE (Williams, 1992) over the policy network's decisions, with a baseline (`config.reinforce`)."""
@@ -32,14 +34,40 @@ class RLAgent(Agent):
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.baseline: float | None = None  # moving average of the score; None until the first reward
         self.pending: list[Sample] = []  # sampled since the last update, in order
+        self.drawn: set[Architecture] = set()  # every architecture policy() has returned
+        self.drawn_actions: list[list[int]] = []  # and the choices it drew them with, in order
         self.updates = 0
 
+    # --8<-- [start:policy]
     def policy(self) -> Architecture:
+        """A draw from the policy. With `without_replacement`, one this agent has not drawn before:
+        the first of up to REDRAWS draws that is new, then the same at twice the temperature, four
+        times, ... (once the whole space has been drawn, any draw). A converged policy so goes on
+        to its most probable unseen neighbours while the search has budget, and each child of an
+        update is a different one. The update treats the draw as a sample of the policy restricted
+        to the unseen architectures (Kool et al., 2020, sample without replacement for the same
+        reason): every restricted distribution renormalises by the same mass, so with the baseline
+        the update keeps its direction."""
         with torch.no_grad():
             rollout = self.policy_network(1, generator=self.generator, epsilon=self.settings.epsilon)
-        actions = rollout.actions[0].tolist()
+            actions = rollout.actions[0].tolist()
+            architecture = self.space.decode(actions)
+            heat = 1.0
+            while (self.settings.without_replacement and architecture in self.drawn
+                   and len(self.drawn) < self.space.size):
+                rollout = self.policy_network(REDRAWS, generator=self.generator, epsilon=self.settings.epsilon,
+                                              heat=heat)
+                for candidate in rollout.actions.tolist():
+                    if self.space.decode(candidate) not in self.drawn:
+                        actions, architecture = candidate, self.space.decode(candidate)
+                        break
+                heat *= 2
+        self.drawn.add(architecture)
+        self.drawn_actions.append(actions)
         self.pending.append(Sample(actions))
-        return self.space.decode(actions)
+        return architecture
+
+    # --8<-- [end:policy]
 
     # --8<-- [start:rl_reward]
     def reward(self, metrics: Metrics) -> float:
@@ -47,23 +75,28 @@ class RLAgent(Agent):
         if sample is None:
             raise RuntimeError(NO_SAMPLE)
         sample.score = score = self.config.objective(metrics)  # the accuracy (size-weighted if asked)
-        if self.settings.baseline == "ema" and self.baseline is None:
-            self.baseline = score  # the first reward starts the average: its advantage is 0
+        if self.settings.baseline != "none" and self.baseline is None:
+            self.baseline = score  # the first reward starts the average: its advantage is 0 (with ema)
+        # the critic's values are corrections to the average: they start on the reward's scale
+        sample.offset = self.baseline if self.settings.baseline == "critic" and self.baseline is not None else 0.0
         sample.advantage = _clip(score - self.value_function(), self.settings.reward_clip)
-        if self.settings.baseline == "ema":
+        if self.baseline is not None:
             decay = self.settings.baseline_decay
-            self.baseline = decay * self.value_function() + (1 - decay) * score
+            self.baseline = decay * self.baseline + (1 - decay) * score
         return sample.advantage
 
     def value_function(self) -> float:
+        average = math.nan if self.baseline is None else self.baseline  # NaN: no estimate yet
         if self.settings.baseline == "critic":
             any_actions = torch.zeros(1, len(self.space.num_choices), dtype=torch.long)
             with torch.no_grad():
                 values = self.policy_network(1, actions=any_actions).values
             assert values is not None
-            return float(values[0, 0])  # before the first decision, which no action has influenced yet
+            # the average plus the critic's correction before the first decision, which no action
+            # has influenced yet
+            return average + float(values[0, 0])
         if self.settings.baseline == "ema":
-            return math.nan if self.baseline is None else self.baseline  # NaN: no estimate yet
+            return average
         return 0.0
 
     # --8<-- [end:rl_reward]
@@ -78,10 +111,12 @@ class RLAgent(Agent):
         rollout = self.policy_network(len(batch), actions=actions, epsilon=self.settings.epsilon)
         loss = torch.zeros(())
         if rollout.values is not None:  # actor-critic: a baseline per decision, V(choices so far)
-            advantage = (score - rollout.values).detach()  # (B, T)
+            # V = the moving average when the sample was rewarded + the critic's correction
+            values = torch.tensor([s.offset for s in batch]).unsqueeze(1) + rollout.values  # (B, T)
+            advantage = (score - values).detach()  # (B, T)
             if self.settings.reward_clip is not None:
                 advantage = advantage.clamp(-self.settings.reward_clip, self.settings.reward_clip)
-            loss = loss + self.settings.critic_weight * (score - rollout.values).pow(2).mean()
+            loss = loss + self.settings.critic_weight * (score - values).pow(2).mean()
         else:  # the advantage reward() computed against the baseline of its time
             advantage = torch.tensor([s.advantage for s in batch]).unsqueeze(1)  # (B, 1)
         # Exploration draws actions from mu = (1 - eps) * pi + eps * uniform, not from pi. The
@@ -118,6 +153,8 @@ class RLAgent(Agent):
             "generator": self.generator.get_state(),
             "baseline": self.baseline,
             "pending": [dataclasses.asdict(s) for s in self.pending],
+            # one tensor, not a list of lists: the controller copies this state before every round
+            "drawn": torch.tensor(self.drawn_actions, dtype=torch.long).reshape(-1, len(self.space.num_choices)),
             "updates": self.updates,
         })
 
@@ -131,6 +168,9 @@ class RLAgent(Agent):
         self.pending = [Sample(**{"score" if k == "accuracy" else k: v for k, v in s.items()})
                         for s in state["pending"]]
         self.updates = state["updates"]
+        # Checkpoints written before sampling without replacement did not keep the draws.
+        self.drawn_actions = [list(actions) for actions in torch.as_tensor(state.get("drawn", [])).tolist()]
+        self.drawn = {self.space.decode(actions) for actions in self.drawn_actions}
 
 
 @dataclass
@@ -140,6 +180,7 @@ class Sample:
     actions: list[int]  # choice indices, one per decision
     score: float | None = None  # set by reward(): config.objective(metrics)
     advantage: float = 0.0  # the score minus the baseline when it was rewarded (clipped)
+    offset: float = 0.0  # actor-critic: the moving average the critic's values were added to
 
 
 def _clip(advantage: float, limit: float | None) -> float:

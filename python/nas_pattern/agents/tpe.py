@@ -52,7 +52,7 @@ class TPEAgent(Agent):
         return sum(self.told) / len(self.told) if self.told else math.nan
 
     def update_policy(self) -> dict[str, float]:
-        recent = [list(t.params.values()) for t in self.study.trials[-DIVERSITY_WINDOW:]
+        recent = [list(t.params.values()) for t in self.study.get_trials(deepcopy=False)[-DIVERSITY_WINDOW:]
                   if t.state.is_finished()]
         return {"entropy": diversity(self.space, recent)}
 

@@ -12,8 +12,10 @@ import torch
 import nas_pattern.bench
 from nas_pattern.bench import controller, search, spaces, strategies, study, tabulate, trainer, tune
 from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH
+from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
 from nas_pattern.data import FASHION_MNIST_DIR
+from nas_pattern.networks import NETWORKS
 from nas_pattern.trainer import device_name, resolve_device
 
 SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
@@ -37,7 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--train-limit", type=int, default=None,
                    help=f"training images (default on a CPU: 10,000, {TABLE_CPU_TRAIN_LIMIT:,} for tabulate; "
                         "on a GPU: all)")
-    p.add_argument("--table", default=TABLE_PATH, help=f"the table tabulate writes (default: {TABLE_PATH})")
+    p.add_argument("--table", default=None, metavar="FILE",
+                   help=f"the table tabulate writes and tune searches (default: {TABLE_PATH}); strategies: "
+                        "search this table instead of the landscapes")
+    p.add_argument("--strategies", type=_strategies, default=study.STRATEGIES,
+                   help=f"strategies: comma-separated agents (default: all of {', '.join(study.STRATEGIES)})")
+    p.add_argument("--landscapes", type=_landscapes, default=tuple(LANDSCAPES),
+                   help=f"strategies: comma-separated landscapes (default: all of {', '.join(LANDSCAPES)})")
+    p.add_argument("--space", default=None, metavar="FILE",
+                   help="tabulate: the search space (JSON, the --space format of nas_pattern.run; default: "
+                        "the 576-architecture CNN space)")
+    p.add_argument("--test-limit", type=int, default=None, help="tabulate: test images per child (default: all 10,000)")
+    p.add_argument("--network", default="cnn", choices=sorted(NETWORKS), help="tabulate: the children's network")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
     p.add_argument("--seed", type=int, default=0)
@@ -58,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = resolve_device(args.device)
     except ValueError as err:
         p.error(str(err))
-    for flag in ("train_limit", "seeds", "workers"):
+    for flag in ("train_limit", "test_limit", "seeds", "workers"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             p.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")
@@ -81,3 +94,21 @@ def _budgets(text: str) -> tuple[int, ...]:
     if not budgets or budgets[0] < 1:
         raise argparse.ArgumentTypeError(f"budgets must be >= 1, got {text!r}")
     return budgets
+
+
+def _landscapes(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [name for name in names if name not in LANDSCAPES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown landscape(s) {', '.join(unknown) or repr(text)}; expected any of: "
+                                         f"{', '.join(LANDSCAPES)}")
+    return names
+
+
+def _strategies(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [name for name in names if name not in study.STRATEGIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown strategy(ies) {', '.join(unknown) or repr(text)}; expected any "
+                                         f"of: {', '.join(study.STRATEGIES)}")
+    return names

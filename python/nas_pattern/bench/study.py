@@ -5,7 +5,8 @@ search is the engine's loop with free children. A search's budget is the number 
 architectures it trains: an architecture sampled again is answered from the controller's
 cache (as in a real search, where it costs no training) and does not count. A search whose
 agent has stopped exploring (`STALL` samples in a row that it has seen before, or
-`RESAMPLE_FACTOR` times its budget in samples) ends there, keeping the best it found.
+`RESAMPLE_FACTOR` times its budget in samples) ends there, keeping the best it found, and so does
+a search that has trained every architecture of the table (a budget above its size).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 
 from nas_pattern import plots
 from nas_pattern.agents import AGENTS, AgentConfig
+from nas_pattern.bench import landscapes
 from nas_pattern.controller import NASController
 from nas_pattern.networks.tabular import TabularNetwork
 from nas_pattern.records import Episode, SearchConfig
@@ -78,7 +80,7 @@ def run_search(table: Table, strategy: str, seed: int, budget: int, config: Agen
         else:
             best_val.append(best_val[-1])
             best_test.append(best_test[-1])
-        if len(best_val) == budget:
+        if len(best_val) in (budget, len(table.rows)):  # the budget is spent, or every architecture trained
             controller.stop()
 
     controller.add_callback(record)
@@ -98,9 +100,12 @@ class Summary:
     regret: tuple[float, float]  # table optimum's validation accuracy minus the best found
     found_optimum: float  # fraction of searches that found the table's best architecture
     reward_variance: float  # mean over seeds of the variance of the rewards the agent returned
+    landscape: str = ""  # the landscape's name (landscapes.LANDSCAPES) or its table file's stem
+    held_out: bool = True  # False: the agents' hyperparameters were tuned on this landscape
 
     def row(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "budget": self.budget, "seeds": self.seeds,
+        return {"landscape": self.landscape, "held_out": self.held_out,
+                "strategy": self.strategy, "budget": self.budget, "seeds": self.seeds,
                 "best_val_mean": round(self.best_val[0], 5), "best_val_ci95": round(self.best_val[1], 5),
                 "test_mean": round(self.test[0], 5), "test_ci95": round(self.test[1], 5),
                 "regret_mean": round(self.regret[0], 5), "regret_ci95": round(self.regret[1], 5),
@@ -114,7 +119,8 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), Z95 * statistics.stdev(values) / math.sqrt(len(values))
 
 
-def summarize(table: Table, strategy: str, traces: Sequence[Trace], budgets: Iterable[int]) -> list[Summary]:
+def summarize(table: Table, strategy: str, traces: Sequence[Trace], budgets: Iterable[int], landscape: str = "",
+              held_out: bool = True) -> list[Summary]:
     optimum = table.best[1].val_accuracy
     out = []
     for budget in budgets:
@@ -126,23 +132,25 @@ def summarize(table: Table, strategy: str, traces: Sequence[Trace], budgets: Ite
             regret=mean_ci([optimum - v for v, _ in found]),
             found_optimum=sum(v >= optimum for v, _ in found) / len(found),
             reward_variance=statistics.fmean(statistics.pvariance(t.rewards) for t in traces),
+            landscape=landscape, held_out=held_out,
         ))
     return out
 
 
-def run_study(table_path: Path, strategies: Sequence[str], seeds: Sequence[int], budget: int,
+def run_study(source: str, strategies: Sequence[str], seeds: Sequence[int], budget: int,
               configs: Mapping[str, AgentConfig] | None = None, workers: int = 1,
               progress: Callable[[str], None] = print) -> dict[str, list[Trace]]:
-    """Every strategy on every seed, `workers` processes at a time; traces per strategy, in seed order."""
+    """Every strategy on every seed, `workers` processes at a time, on the landscape `source` (a name in
+    landscapes.LANDSCAPES or a table file); traces per strategy, in seed order."""
     configs = configs or {}
     jobs = [(strategy, seed, budget, configs.get(strategy)) for strategy in strategies for seed in seeds]
     traces: dict[str, list[Trace]] = {s: [] for s in strategies}
     if workers > 1:
-        with multiprocessing.get_context("spawn").Pool(workers, _init_worker, (str(table_path),)) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers, _init_worker, (source,)) as pool:
             results: Iterable[Trace] = pool.imap(_job, jobs, chunksize=max(1, len(seeds) // (4 * workers)))
             _collect(jobs, results, traces, len(seeds), progress)
     else:
-        _init_worker(str(table_path))
+        _init_worker(source)
         _collect(jobs, map(_job, jobs), traces, len(seeds), progress)
     return traces
 
@@ -158,11 +166,11 @@ def _collect(jobs: Sequence[tuple[str, int, int, AgentConfig | None]], results: 
 _TABLE: Table | None = None  # each worker process reads the table once
 
 
-def _init_worker(path: str) -> None:
+def _init_worker(source: str) -> None:
     global _TABLE
     # the policy network's tensors are tiny; processes, not threads, run in parallel
     torch.set_num_threads(1)
-    _TABLE = Table.load(path)
+    _TABLE = landscapes.load(source)
 
 
 def _job(job: tuple[str, int, int, AgentConfig | None]) -> Trace:
@@ -191,10 +199,55 @@ def write_csv(path: Path, summaries: Sequence[Summary]) -> None:
         writer.writerows(s.row() for s in summaries)
 
 
-def plot(path: Path, table: Table, traces: Mapping[str, Sequence[Trace]], budget: int, title: str) -> None:
+def write_regret_csv(path: Path, summaries: Sequence[Summary]) -> None:
+    """The comparison at a glance: one row per landscape and strategy, the mean regret and its 95%
+    half-width at each budget (the guide shows this file as a table)."""
+    budgets = sorted({s.budget for s in summaries})
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for s in summaries:
+        row = rows.setdefault((s.landscape, s.strategy), {
+            "landscape": s.landscape + ("" if s.held_out else " (tuned on)"), "strategy": s.strategy})
+        row[f"regret at {s.budget}"] = f"{s.regret[0]:.4f} ±{s.regret[1]:.4f}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["landscape", "strategy", *(f"regret at {b}" for b in budgets)],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows.values())
+
+
+RIVALS = ("evolution", "tpe", "random")  # what the verdict holds REINFORCE against
+
+
+def verdict(summaries: Sequence[Summary], agent: str = "reinforce") -> list[str]:
+    """On each held-out landscape and budget: is `agent`'s mean regret at most each rival's (within
+    the two intervals: its mean minus its half-width <= the rival's mean plus the rival's)?"""
+    found = {(s.landscape, s.strategy, s.budget): s for s in summaries if s.held_out}
+    lines = []
+    for (landscape, strategy, budget), ours in found.items():
+        if strategy != agent:
+            continue
+        parts = []
+        for rival in RIVALS:
+            theirs = found.get((landscape, rival, budget))
+            if theirs is None:
+                continue
+            if ours.regret[0] <= theirs.regret[0]:
+                word = "<="
+            elif ours.regret[0] - ours.regret[1] <= theirs.regret[0] + theirs.regret[1]:
+                word = "~"  # worse in the mean, within the intervals
+            else:
+                word = ">"
+            parts.append(f"{word} {rival} {theirs.regret[0]:.4f}")
+        lines.append(f"  {landscape:<14} {budget:>4}: {agent} {ours.regret[0]:.4f} ±{ours.regret[1]:.4f}  "
+                     + ", ".join(parts))
+    return lines
+
+
+def curves(table: Table, traces: Mapping[str, Sequence[Trace]], budget: int) -> dict[str, plots.Band]:
     """Best-so-far regret against architectures trained, mean and 95% band per strategy (in points)."""
     optimum = table.best[1].val_accuracy
-    curves: dict[str, plots.Band] = {}
+    out: dict[str, plots.Band] = {}
     for strategy, runs in traces.items():
         means, lows, highs = [], [], []
         for n in range(1, budget + 1):
@@ -202,5 +255,5 @@ def plot(path: Path, table: Table, traces: Mapping[str, Sequence[Trace]], budget
             means.append(mean)
             lows.append(max(0.0, mean - half))
             highs.append(mean + half)
-        curves[strategy] = (means, lows, highs)
-    plots.plot_regret(path, curves, budget, title)
+        out[strategy] = (means, lows, highs)
+    return out

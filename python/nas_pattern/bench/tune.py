@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 
 from nas_pattern.agents import AgentConfig
-from nas_pattern.bench import study
-from nas_pattern.bench.common import STUDY_SEEDS, load_table
+from nas_pattern.bench import landscapes, study
+from nas_pattern.bench.common import STUDY_SEEDS, TABLE_PATH
 
 # The one-at-a-time sweep of `tune`: hyperparameter -> values tried around the defaults.
 TUNE_GRID: dict[str, tuple[float, ...]] = {
@@ -37,14 +36,15 @@ def _with(config: AgentConfig, settings: dict[str, float]) -> AgentConfig:
 
 def tune_section(args: argparse.Namespace, device: torch.device) -> None:
     """Vary each hyperparameter alone around the defaults, then try the best value of each together."""
-    table = load_table(args.table)
+    args.table = args.table or TABLE_PATH
+    table = landscapes.load(args.table)
     seeds = range(args.seeds or STUDY_SEEDS)  # the tuning half; the study reports from --first-seed on
     base = AgentConfig()
     results: dict[AgentConfig, study.Summary] = {}
 
     def regret(config: AgentConfig) -> study.Summary:
         if config not in results:
-            traces = study.run_study(Path(args.table), ["reinforce"], seeds, TUNE_BUDGET, {"reinforce": config},
+            traces = study.run_study(args.table, ["reinforce"], seeds, TUNE_BUDGET, {"reinforce": config},
                                      workers=args.workers, progress=lambda _: None)
             (results[config],) = study.summarize(table, "reinforce", traces["reinforce"], [TUNE_BUDGET])
         return results[config]

@@ -1,0 +1,116 @@
+"""The study's landscapes: the measured tables load and pass the table checks, the synthetic ones
+have the optimum they were built with, and a few-seed study covers every landscape."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from pathlib import Path
+
+import pytest
+
+from nas_pattern.bench import landscapes
+from nas_pattern.bench.cli import main as bench
+from nas_pattern.bench.study import STRATEGIES
+from nas_pattern.search_space import Decision, SearchSpace
+from nas_pattern.table import Row, Table
+
+ROOT = Path(__file__).resolve().parents[1]
+MEASURED = [name for name, landscape in landscapes.LANDSCAPES.items() if landscape.path is not None]
+SYNTHETIC = [name for name, landscape in landscapes.LANDSCAPES.items() if landscape.make is not None]
+
+
+@pytest.mark.parametrize("name", MEASURED)
+def test_each_measured_table_loads_whole_with_its_budget(name: str, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    table = landscapes.load(name)
+    assert table.complete and table.metadata["complete"]
+    budget = table.metadata["budget"]
+    assert budget["train_images"] >= 2000 and budget["epochs"] >= 1 and budget["val_images"] == 5000
+    assert len({row.val_accuracy for row in table.rows.values()}) > len(table.rows) // 4  # a landscape, not a plateau
+
+
+def test_the_held_out_landscapes_include_an_rnn_space_a_skip_space_and_a_larger_budget(monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    held_out = {name: landscapes.load(name) for name in MEASURED if not landscapes.LANDSCAPES[name].tuned}
+    assert any(t.metadata["budget"].get("network") == "rnn" for t in held_out.values())
+    assert any(t.space.skip_connections and t.space.variable_depth for t in held_out.values())
+    tuned = landscapes.load("cnn576")
+    assert any(t.metadata["budget"]["train_images"] > tuned.metadata["budget"]["train_images"]
+               for t in held_out.values())
+    assert {n for n, land in landscapes.LANDSCAPES.items() if land.tuned} == {"cnn576", "additive"}
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_each_synthetic_landscape_has_its_known_optimum(name: str) -> None:
+    table = landscapes.load(name)
+    assert table.complete and len(table.rows) == landscapes.SYNTHETIC_SPACE.size == 13_824
+    architecture, row = table.best
+    assert architecture.to_json() == table.metadata["optimum"]
+    runner_up = max(r.val_accuracy for a, r in table.rows.items() if a != architecture)
+    assert row.val_accuracy > runner_up
+    assert landscapes.load(name).rows == table.rows  # the same seed, the same landscape
+
+
+def test_the_additive_optimum_is_each_decisions_best_choice() -> None:
+    table = landscapes.load("additive")
+    space = table.space
+    optimum = space.encode(table.best[0])
+    # Changing any one decision of the optimum lowers it; so does any single change of any other
+    # architecture towards the optimum raise it (no interactions).
+    for step, n in enumerate(space.num_choices):
+        for choice in range(n):
+            if choice != optimum[step]:
+                other = list(optimum)
+                other[step] = choice
+                assert table.rows[space.decode(other)].val_accuracy < table.best[1].val_accuracy
+
+
+def test_the_deceptive_landscape_slopes_away_from_its_optimum() -> None:
+    table = landscapes.load("deceptive")
+    space = table.space
+    best = space.encode(table.best[0])
+    near = [a for a in table.rows if sum(x != y for x, y in zip(space.encode(a), best, strict=True)) == 6]
+    far = [a for a in table.rows if sum(x != y for x, y in zip(space.encode(a), best, strict=True)) == 12]
+    mean = lambda rows: sum(table.rows[a].val_accuracy for a in rows) / len(rows)  # noqa: E731
+    assert mean(far) > mean(near)  # most of the space points away from the optimum
+
+
+def test_a_table_of_a_space_with_depth_and_skips_survives_its_file(tmp_path: Path) -> None:
+    space = SearchSpace((Decision("filters", (8, 16)), Decision("pool_size", (1, 2))), max_layers=3, min_layers=1,
+                        skip_connections=True, layer_format="conv 3x{filters} pool{pool_size}")
+    rows = {a: Row(0.5 + i / 1000, 0.5, 0.5, 0.5, 10 * i, 0.1) for i, a in enumerate(space)}
+    assert len(rows) == space.size == 4 + 16 + 64 * 3
+    Table(space, rows, {"space": space.to_json()}).save(tmp_path / "t.csv")
+    table = Table.load(tmp_path / "t.csv")
+    assert table.rows == rows
+    with (tmp_path / "t.csv").open() as stream:
+        records = list(csv.DictReader(itertools.islice(stream, 1, None)))
+    shallow = next(r for r in records if r["depth"] == "1")
+    assert shallow["l2_filters"] == "" and shallow["l1_filters"] in ("8", "16")
+
+
+@pytest.mark.slow
+def test_a_few_seed_study_covers_every_landscape(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    assert bench(["strategies", "--seeds", "2", "--budgets", "3,6", "--workers", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    with (out / "strategies.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert {(r["landscape"], r["strategy"], int(r["budget"])) for r in rows} == {
+        (land, s, b) for land in landscapes.LANDSCAPES for s in STRATEGIES for b in (3, 6)}
+    for row in rows:
+        assert row["held_out"] == str(not landscapes.LANDSCAPES[row["landscape"]].tuned)
+    for name in landscapes.LANDSCAPES:
+        assert name in printed
+    assert "REINFORCE against the rivals on the held-out landscapes" in printed
+    assert "(tuned on)" in (out / "regret.csv").read_text()
+    assert (out / "strategies.png").stat().st_size > 20_000
+
+
+def test_an_unknown_landscape_is_one_line_and_exit_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench(["strategies", "--landscapes", "cnn576,moon"])
+    assert exit_.value.code == 2
+    assert "unknown landscape(s) moon" in capsys.readouterr().err
