@@ -85,7 +85,9 @@ def test_ray_searches_exactly_what_local_searches(agent: str, table: Table, ray_
     local = tabular_search(table, agent, LocalExecutor())
     remote = tabular_search(table, agent, RayExecutor(max_workers=2))
     assert [key(e) for e in remote.history] == [key(e) for e in local.history]
-    assert len(remote.history) == 24 and any(e.cached for e in local.history)  # the cache is exercised too
+    assert len(remote.history) == 24
+    # the cache is exercised too (the RLAgent draws each architecture once: only evolution repeats)
+    assert any(e.cached for e in local.history) == (agent == "evolution")
 
 
 @pytest.mark.slow
