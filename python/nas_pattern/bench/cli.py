@@ -42,9 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--table", default=None, metavar="FILE",
                    help=f"the table tabulate writes and tune searches (default: {TABLE_PATH}); strategies: "
                         "search this table instead of the landscapes")
-    p.add_argument("--strategies", type=_strategies, default=study.STRATEGIES,
+    p.add_argument("--strategies", type=_names(study.STRATEGIES, "strategy(ies)"), default=study.STRATEGIES,
                    help=f"strategies: comma-separated agents (default: all of {', '.join(study.STRATEGIES)})")
-    p.add_argument("--landscapes", type=_landscapes, default=tuple(LANDSCAPES),
+    p.add_argument("--landscapes", type=_names(tuple(LANDSCAPES), "landscape(s)"), default=tuple(LANDSCAPES),
                    help=f"strategies: comma-separated landscapes (default: all of {', '.join(LANDSCAPES)})")
     p.add_argument("--space", default=None, metavar="FILE",
                    help="tabulate: the search space (JSON, the --space format of nas_pattern.run; default: "
@@ -96,19 +96,14 @@ def _budgets(text: str) -> tuple[int, ...]:
     return budgets
 
 
-def _landscapes(text: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [name for name in names if name not in LANDSCAPES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown landscape(s) {', '.join(unknown) or repr(text)}; expected any of: "
-                                         f"{', '.join(LANDSCAPES)}")
-    return names
 
-
-def _strategies(text: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [name for name in names if name not in study.STRATEGIES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown strategy(ies) {', '.join(unknown) or repr(text)}; expected any "
-                                         f"of: {', '.join(study.STRATEGIES)}")
-    return names
+def _names(known: Sequence[str], what: str) -> Callable[[str], tuple[str, ...]]:
+    """A comma-separated list of names from `known` (--strategies, --landscapes)."""
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in text.split(",") if part.strip())
+        unknown = [name for name in names if name not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown) or repr(text)}; expected any of: "
+                                             f"{', '.join(known)}")
+        return names
+    return parse

@@ -20,25 +20,16 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from nas_pattern.networks import CNN_SPACE
-from nas_pattern.search_space import Architecture, Decision, SearchSpace
+from nas_pattern.bench.common import TABLE_SPACE, load_table
+from nas_pattern.search_space import Architecture
 from nas_pattern.table import Row, Table
 
-# The synthetic landscapes' space: 3 layers x filters {16, 32, 64} x kernel {3, 5} x pool {1, 2} x
-# dropout {0, 0.25} = 24 choices per layer, 13,824 architectures (24 times the measured CNN table).
-SYNTHETIC_SPACE = SearchSpace(
-    decisions=(
-        Decision("filters", (16, 32, 64)),
-        Decision("kernel_size", (3, 5)),
-        Decision("pool_size", (1, 2)),
-        Decision("dropout_rate", (0.0, 0.25)),
-    ),
-    max_layers=3,
-    layer_format=CNN_SPACE.layer_format,
-)
+# The synthetic landscapes' space: the measured CNN table's decisions over 3 layers, 24 choices per
+# layer, 13,824 architectures (24 times the measured table).
+SYNTHETIC_SPACE = replace(TABLE_SPACE, max_layers=3, min_layers=3)
 SYNTHETIC_SEED = 2026  # the synthetic landscapes' weights are drawn from it
 
 
@@ -56,7 +47,6 @@ class Landscape:
         if self.make is not None:
             return self.make()
         assert self.path is not None
-        from nas_pattern.bench.common import load_table
         return load_table(self.path)
 
 
@@ -150,7 +140,6 @@ def load(source: str) -> Table:
     """The table of a landscape named in LANDSCAPES, or of a table file."""
     if source in LANDSCAPES:
         return LANDSCAPES[source].load()
-    from nas_pattern.bench.common import load_table
     return load_table(source)
 
 
