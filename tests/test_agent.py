@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import pickle
 from dataclasses import replace
 
 import pytest
@@ -372,3 +373,17 @@ def test_a_run_recorded_before_sampling_without_replacement_resumes_as_it_was_re
     assert not AgentConfig.from_json(old).reinforce.without_replacement
     flat = {"children_per_update": 4, "seed": 0, "learning_rate": 0.01, "temperature": 2.0}  # the oldest form
     assert not AgentConfig.from_json(flat).reinforce.without_replacement
+
+
+def test_tpe_resumes_a_checkpoint_that_pickled_its_whole_study() -> None:
+    agent = AGENTS["tpe"](SMALL, 3)
+    drive(agent, score, 13)
+    agent.policy()
+    old = {"study": pickle.dumps(agent.study), "pending": [t.number for t in agent.pending],
+           "told": [s for _, s in agent.told]}  # what checkpoints held before the study was rebuilt from trials
+    copy = AGENTS["tpe"](SMALL, 99)
+    copy.load_state_dict(old)
+    assert copy.told == agent.told
+    copy.reward(metrics(0.5))
+    agent.reward(metrics(0.5))
+    assert drive(copy, score, 10) == drive(agent, score, 10)

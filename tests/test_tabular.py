@@ -138,6 +138,26 @@ def test_the_study_reports_every_strategy_and_budget(table_file: Path, tmp_path:
     assert (out / "strategies.png").stat().st_size > 10_000
 
 
+def test_a_study_of_one_strategy_replaces_its_rows_and_keeps_the_others(table_file: Path, tmp_path: Path,
+                                                                        capsys) -> None:
+    out = tmp_path / "out"
+    assert bench(["strategies", "--table", str(table_file), "--seeds", "2", "--budgets", "4,8",
+                  "--strategies", "reinforce,random", "--workers", "1", "--out", str(out)]) == 0
+    before = (out / "strategies.csv").read_text().splitlines()
+    curves = (out / "curves.csv").read_text().splitlines()
+    assert len(curves) == 1 + 2 * 8  # a point per architecture trained, per strategy
+    assert bench(["strategies", "--table", str(table_file), "--seeds", "3", "--first-seed", "200",
+                  "--budgets", "4,8", "--strategies", "random", "--workers", "1", "--out", str(out)]) == 0
+    assert "keeping 1 landscape-strategy pair(s) of earlier runs" in capsys.readouterr().out
+    with (out / "strategies.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["strategy"], r["seeds"], r["first_seed"]) for r in rows] == [
+        ("reinforce", "2", "100"), ("reinforce", "2", "100"), ("random", "3", "200"), ("random", "3", "200")]
+    assert [line for line in before if ",reinforce," in line] == \
+        [line for line in (out / "strategies.csv").read_text().splitlines() if ",reinforce," in line]
+    assert (out / "curves.csv").read_text().splitlines()[:9] == curves[:9]  # reinforce's curve, kept
+
+
 @pytest.mark.slow
 def test_tabulate_resumes_and_keeps_what_was_measured(tmp_path: Path, monkeypatch, capsys) -> None:
     space = SearchSpace((Decision("filters", (4,)), Decision("kernel_size", (1, 3)), Decision("pool_size", (2,)),

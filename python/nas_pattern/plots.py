@@ -93,16 +93,16 @@ def plot_graph(directory: Path, architecture: Architecture, title: str = "best a
     return _save(fig, directory / GRAPH_PLOT)
 
 
-def plot_regret_panels(path: Path, panels: Mapping[str, Mapping[str, Band]], budget: int, title: str) -> Path:
+def plot_regret_panels(path: Path, panels: Mapping[str, Mapping[str, Band]], title: str) -> Path:
     """The study's figure: one panel per landscape (titled by its key), the best-so-far regret (points)
     against architectures trained, a mean and its 95% band per strategy."""
     plt = _pyplot()
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
     figure, grid = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows), squeeze=False)
-    steps = list(range(1, budget + 1))
     for axes, (name, curves) in zip(grid.flat, panels.items(), strict=False):
         for strategy, (means, lows, highs) in curves.items():
+            steps = range(1, len(means) + 1)  # the curve's first point: one architecture trained
             axes.plot(steps, means, label=strategy)
             axes.fill_between(steps, lows, highs, alpha=0.2)
         axes.set_xscale("log")

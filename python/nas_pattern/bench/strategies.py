@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from nas_pattern import plots
-from nas_pattern.bench import landscapes, study
+from nas_pattern.bench import landscapes, record, study
 from nas_pattern.bench.common import STUDY_SEEDS
 
 
@@ -24,8 +24,9 @@ def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
           f" on {len(sources)} landscape(s); budgets {', '.join(map(str, args.budgets))} distinct architectures "
           f"trained; {args.workers} worker process(es)")
     start = time.perf_counter()
+    out = Path(args.out)
     summaries: list[study.Summary] = []
-    panels: dict[str, dict[str, plots.Band]] = {}
+    curves: record.Curves = {}
     for source in sources:
         table = landscapes.load(source)
         name = landscapes.name_of(source)
@@ -36,22 +37,34 @@ def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
               f"{len(table.rows)} architectures; optimum {architecture.describe()}, val {best.val_accuracy:.4f}")
         traces = study.run_study(source, strategies, seeds, budget, workers=args.workers)
         found = [s for strategy in strategies
-                 for s in study.summarize(table, strategy, traces[strategy], args.budgets, name, held_out)]
+                 for s in study.summarize(table, strategy, traces[strategy], args.budgets, name, held_out,
+                                          seeds.start)]
         print(study.format_table(found, best.val_accuracy))
         summaries += found
-        panels[name + ("" if held_out else " (tuned on)")] = study.curves(table, traces, budget)
-        _write(Path(args.out), summaries, panels, budget, args.seeds)  # after each landscape: a stop keeps them
+        curves[(name, held_out)] = study.curves(table, traces, budget)
+        recorded = _write(out, summaries, curves)  # after each landscape: a stop keeps them
+    kept = len({(s.landscape, s.strategy) for s in recorded}) - len({(s.landscape, s.strategy) for s in summaries})
     print("\nREINFORCE against the rivals on the held-out landscapes (<= better or equal; ~ worse in the mean "
-          "but within the 95% intervals; > worse):")
-    print("\n".join(study.verdict(summaries)) or "  (no held-out landscape in this run)")
-    out = Path(args.out)
-    print(f"  wrote {out / 'strategies.csv'}, {out / 'regret.csv'} and {out / 'strategies.png'} in "
-          f"{time.perf_counter() - start:.0f} s")
+          "but within the 95% intervals; > worse)" + (", with the rows this run kept:" if kept else ":"))
+    print("\n".join(study.verdict(recorded)) or "  (no held-out landscape in the record)")
+    print(f"  wrote {out / 'strategies.csv'}, {out / 'curves.csv'}, {out / 'regret.csv'} and "
+          f"{out / 'strategies.png'} in {time.perf_counter() - start:.0f} s"
+          + (f" (keeping {kept} landscape-strategy pair(s) of earlier runs that this one did not search)"
+             if kept else ""))
 
 
-def _write(out: Path, summaries: list[study.Summary], panels: dict[str, dict[str, plots.Band]], budget: int,
-           seeds: int) -> None:
-    study.write_csv(out / "strategies.csv", summaries)
-    study.write_regret_csv(out / "regret.csv", summaries)
-    plots.plot_regret_panels(out / "strategies.png", panels, budget,
-                             f"Regret against distinct architectures trained, {seeds} seeds per strategy")
+def _write(out: Path, summaries: list[study.Summary], curves: record.Curves) -> list[study.Summary]:
+    """The study's record in `out`, with this run's rows in place of the earlier runs' for the same
+    landscape and strategy (the others kept: one strategy can be searched again after a change);
+    the figure and regret.csv from that record. Returns the record."""
+    rows = record.merge(record.read_csv(out / "strategies.csv"), summaries)
+    drawn = record.merge_curves(record.read_curves_csv(out / "curves.csv"), curves)
+    record.write_csv(out / "strategies.csv", rows)
+    record.write_curves_csv(out / "curves.csv", drawn)
+    record.write_regret_csv(out / "regret.csv", rows)
+    seeds = sorted({s.seeds for s in rows})
+    panels = {name + ("" if held_out else " (tuned on)"): bands for (name, held_out), bands in drawn.items()}
+    plots.plot_regret_panels(out / "strategies.png", panels,
+                             f"Regret against distinct architectures trained, {'/'.join(map(str, seeds))} seeds "
+                             "per strategy")
+    return rows

@@ -11,14 +11,12 @@ a search that has trained every architecture of the table (a budget above its si
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 import multiprocessing
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -102,10 +100,11 @@ class Summary:
     reward_variance: float  # mean over seeds of the variance of the rewards the agent returned
     landscape: str = ""  # the landscape's name (landscapes.LANDSCAPES) or its table file's stem
     held_out: bool = True  # False: the agents' hyperparameters were tuned on this landscape
+    first_seed: int = 0  # the seeds were first_seed .. first_seed + seeds - 1
 
     def row(self) -> dict[str, Any]:
         return {"landscape": self.landscape, "held_out": self.held_out,
-                "strategy": self.strategy, "budget": self.budget, "seeds": self.seeds,
+                "strategy": self.strategy, "budget": self.budget, "seeds": self.seeds, "first_seed": self.first_seed,
                 "best_val_mean": round(self.best_val[0], 5), "best_val_ci95": round(self.best_val[1], 5),
                 "test_mean": round(self.test[0], 5), "test_ci95": round(self.test[1], 5),
                 "regret_mean": round(self.regret[0], 5), "regret_ci95": round(self.regret[1], 5),
@@ -120,7 +119,7 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float]:
 
 
 def summarize(table: Table, strategy: str, traces: Sequence[Trace], budgets: Iterable[int], landscape: str = "",
-              held_out: bool = True) -> list[Summary]:
+              held_out: bool = True, first_seed: int = 0) -> list[Summary]:
     optimum = table.best[1].val_accuracy
     out = []
     for budget in budgets:
@@ -132,7 +131,7 @@ def summarize(table: Table, strategy: str, traces: Sequence[Trace], budgets: Ite
             regret=mean_ci([optimum - v for v, _ in found]),
             found_optimum=sum(v >= optimum for v, _ in found) / len(found),
             reward_variance=statistics.fmean(statistics.pvariance(t.rewards) for t in traces),
-            landscape=landscape, held_out=held_out,
+            landscape=landscape, held_out=held_out, first_seed=first_seed,
         ))
     return out
 
@@ -189,31 +188,6 @@ def format_table(summaries: Sequence[Summary], optimum: float) -> str:
                      f"{s.found_optimum:>9.0%} {s.reward_variance:>10.5f}")
     lines.append(f"  (table optimum: validation accuracy {optimum:.4f})")
     return "\n".join(lines)
-
-
-def write_csv(path: Path, summaries: Sequence[Summary]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(summaries[0].row()), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(s.row() for s in summaries)
-
-
-def write_regret_csv(path: Path, summaries: Sequence[Summary]) -> None:
-    """The comparison at a glance: one row per landscape and strategy, the mean regret and its 95%
-    half-width at each budget (the guide shows this file as a table)."""
-    budgets = sorted({s.budget for s in summaries})
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for s in summaries:
-        row = rows.setdefault((s.landscape, s.strategy), {
-            "landscape": s.landscape + ("" if s.held_out else " (tuned on)"), "strategy": s.strategy})
-        row[f"regret at {s.budget}"] = f"{s.regret[0]:.4f} ±{s.regret[1]:.4f}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=["landscape", "strategy", *(f"regret at {b}" for b in budgets)],
-                                lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows.values())
 
 
 RIVALS = ("evolution", "tpe", "random")  # what the verdict holds REINFORCE against

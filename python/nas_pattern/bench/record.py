@@ -1,0 +1,109 @@
+"""The study's record (`bench strategies --out`, benchmarks/ by default): strategies.csv (every
+landscape, strategy and budget), curves.csv (the figure's curves), regret.csv (the guide's table).
+A run replaces the rows of the landscapes and strategies it searched and keeps the others, so one
+strategy can be searched again after a change without searching its rivals again."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nas_pattern import plots
+from nas_pattern.bench import landscapes
+from nas_pattern.bench.study import STRATEGIES, Summary
+
+
+def write_csv(path: Path, summaries: Sequence[Summary]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(summaries[0].row()), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(s.row() for s in summaries)
+
+
+def read_csv(path: Path) -> list[Summary]:
+    """The summaries write_csv() wrote (none if there is no such file)."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as stream:
+        return [Summary(strategy=r["strategy"], budget=int(r["budget"]), seeds=int(r["seeds"]),
+                        best_val=(float(r["best_val_mean"]), float(r["best_val_ci95"])),
+                        test=(float(r["test_mean"]), float(r["test_ci95"])),
+                        regret=(float(r["regret_mean"]), float(r["regret_ci95"])),
+                        found_optimum=float(r["found_optimum"]), reward_variance=float(r["reward_variance"]),
+                        landscape=r["landscape"], held_out=r["held_out"] == "True",
+                        first_seed=int(r.get("first_seed") or 0))
+                for r in csv.DictReader(stream)]
+
+
+Curves = dict[tuple[str, bool], dict[str, plots.Band]]  # (landscape, held out) -> strategy -> its regret band
+
+
+def write_curves_csv(path: Path, curves: Curves) -> None:
+    """Every curve of the figure, one row per landscape, strategy and architectures trained (points)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(["landscape", "held_out", "strategy", "trained", "regret_mean", "regret_low", "regret_high"])
+        for (landscape, held_out), bands in curves.items():
+            for strategy, (means, lows, highs) in bands.items():
+                for n, (mean, low, high) in enumerate(zip(means, lows, highs, strict=True), 1):
+                    writer.writerow([landscape, held_out, strategy, n, f"{mean:.4f}", f"{low:.4f}", f"{high:.4f}"])
+
+
+def read_curves_csv(path: Path) -> Curves:
+    """The curves write_curves_csv() wrote (none if there is no such file)."""
+    columns: dict[tuple[str, bool], dict[str, tuple[list[float], list[float], list[float]]]] = {}
+    if path.exists():
+        with path.open(newline="") as stream:
+            for r in csv.DictReader(stream):
+                band = columns.setdefault((r["landscape"], r["held_out"] == "True"), {}).setdefault(
+                    r["strategy"], ([], [], []))
+                for values, key in zip(band, ("regret_mean", "regret_low", "regret_high"), strict=True):
+                    values.append(float(r[key]))
+    return {key: dict(bands) for key, bands in columns.items()}
+
+
+def merge(old: Sequence[Summary], new: Sequence[Summary]) -> list[Summary]:
+    """The study's record after a run: `new`'s rows, and `old`'s for every (landscape, strategy) the
+    run did not search, in landscape order, then the order of STRATEGIES."""
+    ran = {(s.landscape, s.strategy) for s in new}
+    rows = [s for s in old if (s.landscape, s.strategy) not in ran] + list(new)
+    return sorted(rows, key=lambda s: (_landscape_order(s.landscape), _strategy_order(s.strategy), s.budget))
+
+
+def merge_curves(old: Curves, new: Curves) -> Curves:
+    """As merge(), for the figure's curves."""
+    merged: Curves = {}
+    for key in sorted({*old, *new}, key=lambda k: _landscape_order(k[0])):
+        bands = {**old.get(key, {}), **new.get(key, {})}
+        merged[key] = {s: bands[s] for s in sorted(bands, key=_strategy_order)}
+    return merged
+
+
+def _landscape_order(name: str) -> tuple[int, str]:
+    order = list(landscapes.LANDSCAPES)
+    return (order.index(name), name) if name in order else (len(order), name)
+
+
+def _strategy_order(name: str) -> tuple[int, str]:
+    return (STRATEGIES.index(name), name) if name in STRATEGIES else (len(STRATEGIES), name)
+
+
+def write_regret_csv(path: Path, summaries: Sequence[Summary]) -> None:
+    """The comparison at a glance: one row per landscape and strategy, the mean regret and its 95%
+    half-width at each budget (the guide shows this file as a table)."""
+    budgets = sorted({s.budget for s in summaries})
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for s in summaries:
+        row = rows.setdefault((s.landscape, s.strategy), {
+            "landscape": s.landscape + ("" if s.held_out else " (tuned on)"), "strategy": s.strategy})
+        row[f"regret at {s.budget}"] = f"{s.regret[0]:.4f} ±{s.regret[1]:.4f}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["landscape", "strategy", *(f"regret at {b}" for b in budgets)],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows.values())
