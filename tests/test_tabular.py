@@ -156,6 +156,8 @@ def test_a_study_of_one_strategy_replaces_its_rows_and_keeps_the_others(table_fi
     assert [line for line in before if ",reinforce," in line] == \
         [line for line in (out / "strategies.csv").read_text().splitlines() if ",reinforce," in line]
     assert (out / "curves.csv").read_text().splitlines()[:9] == curves[:9]  # reinforce's curve, kept
+    table = (out / "strategies.md").read_text().splitlines()
+    assert len(table) == 2 + 2 and table[2].startswith(f"| {table_file.stem} | REINFORCE | ")
 
 
 @pytest.mark.slow

@@ -107,3 +107,38 @@ def write_regret_csv(path: Path, summaries: Sequence[Summary]) -> None:
                                 lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows.values())
+
+
+NAMES = {"reinforce": "REINFORCE", "tpe": "TPE"}  # how the tables print a strategy (others: as registered)
+
+
+def markdown_table(summaries: Sequence[Summary]) -> str:
+    """The README's table: a row per landscape and strategy, the regret at each budget with its 95%
+    half-width (the best mean of the landscape at that budget in bold), and the share of searches
+    that found the optimum at the two largest budgets."""
+    budgets = sorted({s.budget for s in summaries})
+    found = {(s.landscape, s.strategy, s.budget): s for s in summaries}
+    best = {(s.landscape, s.budget): min(t.regret[0] for t in summaries
+                                         if (t.landscape, t.budget) == (s.landscape, s.budget)) for s in summaries}
+    last = budgets[-2:]
+    lines = ["| landscape | strategy | " + " | ".join(f"regret at {b}" for b in budgets)
+             + f" | found the optimum at {' / '.join(map(str, last))} |",
+             "|---" * (len(budgets) + 3) + "|"]
+    shown = ""
+    for landscape, strategy in dict.fromkeys((s.landscape, s.strategy) for s in summaries):
+        first = found[landscape, strategy, budgets[0]]
+        name = "" if landscape == shown else landscape + ("" if first.held_out else " (tuned on)")
+        shown = landscape
+        cells = []
+        for b in budgets:
+            s = found[landscape, strategy, b]
+            cell = f"{s.regret[0]:.4f} ±{s.regret[1]:.4f}"
+            cells.append(f"**{cell}**" if round(s.regret[0], 4) == round(best[landscape, b], 4) else cell)
+        share = " / ".join(f"{found[landscape, strategy, b].found_optimum:.0%}" for b in last)
+        lines.append(f"| {name} | {NAMES.get(strategy, strategy)} | " + " | ".join(cells) + f" | {share} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, summaries: Sequence[Summary]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown_table(summaries))

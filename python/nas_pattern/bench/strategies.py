@@ -47,8 +47,8 @@ def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
     print("\nREINFORCE against the rivals on the held-out landscapes (<= better or equal; ~ worse in the mean "
           "but within the 95% intervals; > worse)" + (", with the rows this run kept:" if kept else ":"))
     print("\n".join(study.verdict(recorded)) or "  (no held-out landscape in the record)")
-    print(f"  wrote {out / 'strategies.csv'}, {out / 'curves.csv'}, {out / 'regret.csv'} and "
-          f"{out / 'strategies.png'} in {time.perf_counter() - start:.0f} s"
+    print(f"  wrote {out / 'strategies.csv'}, {out / 'curves.csv'}, {out / 'regret.csv'}, {out / 'strategies.md'} "
+          f"(the README's table) and {out / 'strategies.png'} in {time.perf_counter() - start:.0f} s"
           + (f" (keeping {kept} landscape-strategy pair(s) of earlier runs that this one did not search)"
              if kept else ""))
 
@@ -56,12 +56,13 @@ def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
 def _write(out: Path, summaries: list[study.Summary], curves: record.Curves) -> list[study.Summary]:
     """The study's record in `out`, with this run's rows in place of the earlier runs' for the same
     landscape and strategy (the others kept: one strategy can be searched again after a change);
-    the figure and regret.csv from that record. Returns the record."""
+    the figure, regret.csv and the README's table from that record. Returns the record."""
     rows = record.merge(record.read_csv(out / "strategies.csv"), summaries)
     drawn = record.merge_curves(record.read_curves_csv(out / "curves.csv"), curves)
     record.write_csv(out / "strategies.csv", rows)
     record.write_curves_csv(out / "curves.csv", drawn)
     record.write_regret_csv(out / "regret.csv", rows)
+    record.write_markdown(out / "strategies.md", rows)
     seeds = sorted({s.seeds for s in rows})
     panels = {name + ("" if held_out else " (tuned on)"): bands for (name, held_out), bands in drawn.items()}
     plots.plot_regret_panels(out / "strategies.png", panels,
