@@ -18,12 +18,12 @@ FAST = TrainConfig(precision="bf16", channels_last=True)
 
 @pytest.mark.slow
 def test_the_fast_path_and_the_plain_path_agree(fashion: Dataset) -> None:
-    """Same architecture, same seed, same 5,000 images: test accuracy within 1 percentage point."""
+    """Same architecture, same seed, same 2,500 training images: test accuracy within 1 percentage point."""
     accuracy = {}
     for name, config in (("plain", PLAIN), ("fast", FAST)):
         network = CNN(REFERENCE_CNN, fashion.input_shape, fashion.num_classes, train_config=config, seed=0)
         network.build()
-        network.train(fashion.train.head(5000), 1)
+        network.train(fashion.train.head(2500), 1)  # bf16 without AVX-512 BF16 is slow: keep it small
         assert network.module is not None
         assert use_bf16(network.module, config, network.device) == (name == "fast")
         accuracy[name] = network.evaluate(fashion.test.head(5000)).accuracy
