@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from nas_pattern import Dataset, load_dataset
+from nas_pattern.precision import PRECISION_ENV
+
+# Tests compare runs with each other, so no test depends on the CPU precision probe: "auto" means
+# fp32 here, and in the engines and CLIs the tests start (they inherit the environment). The
+# probe's own tests unset it.
+os.environ.setdefault(PRECISION_ENV, "fp32")
 
 
 @pytest.fixture(scope="session")

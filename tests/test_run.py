@@ -284,3 +284,32 @@ def test_deterministic_is_recorded_and_changes_nothing_on_the_cpu(tmp_path: Path
         return [json.loads(line)["reward"] for line in lines]
 
     assert rewards("det") == rewards("plain")  # the CPU was deterministic already
+
+
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_search_beside_a_cpu_hog(tmp_path: Path) -> None:
+    """Issue 25: the precision "auto" chose is kept for the machine, so a second search with the
+    seed, run while other processes load every core, trains the same way and gets the same children.
+    The precision is not pinned here (unlike the other tests): this is the probe's own path."""
+    env = {k: v for k, v in os.environ.items() if k != "NAS_PATTERN_PRECISION"}
+    env["NAS_PATTERN_CACHE"] = str(tmp_path / "cache")  # a machine that has measured nothing yet
+    runs = []
+    for hogs in (0, (os.cpu_count() or 1) + 1):
+        spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(hogs)]
+        try:
+            run_dir = tmp_path / f"beside-{hogs}-hogs"
+            done = subprocess.run([sys.executable, "-m", "nas_pattern.run", "--network", "rnn", "--episodes", "2",
+                                   "--children-per-update", "2", "--train-limit", "300", "--seed", "1",
+                                   "--run-dir", str(run_dir)], env=env, capture_output=True, text=True, timeout=600)
+        finally:
+            for process in spinning:
+                process.kill()
+                process.wait()
+        assert done.returncode == 0, done.stderr
+        precision = json.loads((run_dir / "config.json").read_text())["config"]["train"]["precision"]
+        episodes = [json.loads(line) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
+        runs.append((precision, [(e["architecture"], e["metrics"]["accuracy"], e["metrics"]["loss"])
+                                 for e in episodes]))
+    assert runs[0][0] in ("fp32", "bf16")
+    assert runs[1] == runs[0]
+    assert (tmp_path / "cache" / "cpu-precision.json").exists()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+import statistics
 
 import pytest
 import torch
 
-from nas_pattern import CNN, Dataset, TrainConfig
+from nas_pattern import CNN, Dataset, TrainConfig, precision
 from nas_pattern.bench.cli import main as bench
 from nas_pattern.bench.common import REFERENCE_CNN
-from nas_pattern.trainer import cpu_precision, use_bf16
+from nas_pattern.precision import cpu_precision
+from nas_pattern.trainer import use_bf16
 
 PLAIN = TrainConfig(precision="fp32", channels_last=False)
 FAST = TrainConfig(precision="bf16", channels_last=True)
@@ -60,29 +63,90 @@ def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
     assert "policy() sample" in out and "of the search" in out
 
 
-def test_precision_auto_on_a_cpu_follows_the_measurement(monkeypatch) -> None:
-    from nas_pattern import trainer
-
+def test_precision_auto_on_a_cpu_follows_the_measurement(monkeypatch, tmp_path) -> None:
     network = CNN(REFERENCE_CNN, (1, 28, 28), 10, train_config=TrainConfig(), seed=0)
     network.build()
     assert network.module is not None
     cpu = torch.device("cpu")
-    for seconds, expected in (({"fp32": 1.0, "bf16": 0.5}, True), ({"fp32": 1.0, "bf16": 0.95}, False),
-                              ({"fp32": 1.0, "bf16": 3.0}, False)):
-        monkeypatch.setattr(trainer, "_probe", lambda kind, threads, s=seconds: s)
+    monkeypatch.delenv(precision.PRECISION_ENV, raising=False)
+    for i, (seconds, expected) in enumerate(((_rounds(1.0, 0.5), True), (_rounds(1.0, 0.95), False),
+                                             (_rounds(1.0, 3.0), False))):
+        monkeypatch.setenv(precision.CACHE_ENV, str(tmp_path / str(i)))  # a machine with no choice kept yet
+        precision._machine_precision.cache_clear()
+        monkeypatch.setattr(precision, "_probe", lambda kind, s=seconds: s)
         assert use_bf16(network.module, TrainConfig(), cpu) is expected  # bf16 only when clearly faster
         assert use_bf16(network.module, TrainConfig(precision="fp32"), cpu) is False  # asked for: obeyed
-    assert trainer.cpu_precision("other") == "fp32"
+    assert cpu_precision("other") == "fp32"
+    precision._machine_precision.cache_clear()
+
+
+def _rounds(fp32: float, bf16: float, count: int = precision.PROBE_ROUNDS) -> dict[str, list[float]]:
+    return {"fp32": [fp32] * count, "bf16": [bf16] * count}
+
+
+@pytest.mark.parametrize("slow_rounds", [1, 3, 7])
+def test_a_busy_moment_cannot_flip_the_choice(slow_rounds: int) -> None:
+    """Issue 25's GRU: 11.2 ms a step in fp32, 15.7 ms in bf16, but the first fp32 rounds were
+    preempted (three times as slow). The rule of main before stopped after one such round and chose
+    bf16; the median of the interleaved rounds stays with fp32. Timed by an injected clock."""
+    step_seconds = {"fp32": 0.0112, "bf16": 0.0157}
+    now = [0.0]
+    timed = {"fp32": 0, "bf16": 0}  # steps taken of each, the warm-up included
+
+    def step(name: str) -> None:
+        timed[name] += 1
+        busy = name == "fp32" and 1 < timed[name] <= 1 + slow_rounds * precision.PROBE_STEPS  # after the warm-up
+        now[0] += step_seconds[name] * (3.0 if busy else 1.0)
+
+    seconds = precision.time_rounds(step, clock=lambda: now[0])
+    assert len(seconds["fp32"]) == len(seconds["bf16"]) == precision.PROBE_ROUNDS
+    assert seconds["fp32"][0] == pytest.approx(3 * 0.0112) and seconds["fp32"][-1] == pytest.approx(0.0112)
+    assert seconds["bf16"][0] / seconds["fp32"][0] < 0.5  # where the old rule stopped, and chose bf16
+    assert precision.choose_precision(seconds) == "fp32"
+
+
+def test_the_choice_is_kept_per_machine(monkeypatch, tmp_path) -> None:
+    """Measured once, read back by the next process (here: after the in-process cache is cleared);
+    the environment variable overrides it; a damaged cache is measured again."""
+    monkeypatch.delenv(precision.PRECISION_ENV, raising=False)
+    monkeypatch.setenv(precision.CACHE_ENV, str(tmp_path))
+    probes: list[str] = []
+
+    def probe(kind: str) -> dict[str, list[float]]:
+        probes.append(kind)
+        return _rounds(1.0, 0.5)
+
+    monkeypatch.setattr(precision, "_probe", probe)
+    precision._machine_precision.cache_clear()
+    assert cpu_precision("conv") == "bf16" and probes == ["conv"]
+    kept = json.loads((tmp_path / precision.CACHE_FILE).read_text())
+    (key, entry), = kept.items()
+    assert key.startswith(precision.cpu_model()) and f"torch {torch.__version__}" in key
+    assert f"{torch.get_num_threads()} threads | conv" in key
+    assert entry["precision"] == "bf16" and entry["fp32_ms"] == 1000 and entry["bf16_ms"] == 500
+    precision._machine_precision.cache_clear()  # a new process
+    monkeypatch.setattr(precision, "_probe", lambda kind: _rounds(1.0, 3.0))  # would say fp32 now
+    assert cpu_precision("conv") == "bf16"  # ... but the kept choice stands
+    monkeypatch.setenv(precision.PRECISION_ENV, "fp32")
+    assert cpu_precision("conv") == "fp32"
+    monkeypatch.setenv(precision.PRECISION_ENV, "fp16")
+    with pytest.raises(ValueError, match="NAS_PATTERN_PRECISION must be fp32 or bf16, got 'fp16'"):
+        cpu_precision("conv")
+    monkeypatch.delenv(precision.PRECISION_ENV)
+    (tmp_path / precision.CACHE_FILE).write_text("{not json")
+    precision._machine_precision.cache_clear()
+    assert cpu_precision("conv") == "fp32"  # measured again, and kept again
+    assert json.loads((tmp_path / precision.CACHE_FILE).read_text())[key]["precision"] == "fp32"
+    precision._machine_precision.cache_clear()
 
 
 def test_the_precision_probe_measures_both_and_leaves_the_generators_alone() -> None:
-    from nas_pattern import trainer
-
     before = torch.get_rng_state()
-    seconds = trainer._probe("recurrent", torch.get_num_threads())
+    seconds = precision._probe("recurrent")
     assert torch.equal(torch.get_rng_state(), before)
-    assert 0 < seconds["fp32"] < 5 and seconds["bf16"] > 0
-    assert trainer.cpu_precision("recurrent") in ("fp32", "bf16")
+    assert len(seconds["fp32"]) == len(seconds["bf16"]) == precision.PROBE_ROUNDS
+    assert 0 < statistics.median(seconds["fp32"]) < 5 and min(seconds["bf16"]) > 0
+    assert precision.choose_precision(seconds) in ("fp32", "bf16")
 
 
 def test_the_benchmark_refuses_an_unknown_section(capsys) -> None:

@@ -20,9 +20,10 @@ from nas_pattern.agents import AGENTS, REWARDS, AgentConfig, Objective
 from nas_pattern.data import DATASETS
 from nas_pattern.executor import EXECUTORS, valid_gpu_share
 from nas_pattern.networks import NETWORKS
+from nas_pattern.precision import cpu_precision
 from nas_pattern.records import SearchConfig
 from nas_pattern.search_space import SearchSpace
-from nas_pattern.trainer import TrainConfig, cpu_precision, resolve_device
+from nas_pattern.trainer import TrainConfig, resolve_device
 
 EXIT_BAD_INPUT = 2  # the exit status of a bad flag
 

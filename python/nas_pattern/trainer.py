@@ -9,7 +9,6 @@ the precision measured faster on this hardware (see TrainConfig.precision, cpu_p
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import os
 import threading
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_pattern.data import Split
+from nas_pattern.precision import cpu_precision
 
 
 class ChildDiverged(RuntimeError):
@@ -176,76 +176,6 @@ def child_kind(module: nn.Module) -> str:
     if any(isinstance(m, nn.RNNBase) for m in module.modules()):
         return "recurrent"
     return "other"
-
-
-BF16_MARGIN = 0.9  # bf16 is chosen on a CPU only if its step takes under 90% of fp32's
-
-
-def cpu_precision(kind: str) -> str:
-    """The precision "auto" trains a child of this kind in on this CPU, with this process's threads:
-    "bf16" if a probe child's training step measured faster in bf16 than in fp32 by the margin,
-    else "fp32". Measured once per process (a fraction of a second), never guessed from CPU flags:
-    oneDNN's bf16 convolutions are 2-3x faster on some CPUs with native bf16 and slower on others
-    (issue 17: an Intel Xeon with avx512_bf16 trained the reference CNN at 2,482 img/s in bf16,
-    3,922 in fp32)."""
-    if kind == "other":
-        return "fp32"
-    seconds = _probe(kind, torch.get_num_threads())
-    return "bf16" if seconds["bf16"] < BF16_MARGIN * seconds["fp32"] else "fp32"
-
-
-@functools.cache
-def _probe(kind: str, threads: int) -> dict[str, float]:
-    """Seconds per training step of a probe child of `kind` (the reference CNN, or a GRU-128, on a
-    batch of 16 images of 28 x 28), fp32 and bf16: the best of up to 3 rounds of 2 steps each, after
-    a warm-up step (one round when the answer is clear by 2x). Leaves torch's generators as it found
-    them."""
-    with _GLOBAL_GENERATORS, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        if kind == "conv":
-            module: nn.Module = nn.Sequential(
-                nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 5, padding=2),
-                nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
-            module.to(memory_format=torch.channels_last)
-            x = torch.randn(16, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-        else:
-            class Recurrent(nn.Module):
-                def __init__(self) -> None:
-                    super().__init__()
-                    self.rnn = nn.GRU(28, 128, batch_first=True)
-                    self.head = nn.Linear(128, 10)
-
-                def forward(self, images: torch.Tensor) -> torch.Tensor:
-                    out, _ = self.rnn(images.flatten(1, 2))
-                    return self.head(out[:, -1])
-
-            module = Recurrent()
-            x = torch.randn(16, 1, 28, 28)
-        y = torch.randint(10, (16,))
-        optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
-
-        def steps(bf16: bool, count: int) -> float:
-            start = time.perf_counter()
-            for _ in range(count):
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    loss = F.cross_entropy(module(x), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            return (time.perf_counter() - start) / count
-
-        best = {"fp32": math.inf, "bf16": math.inf}
-        try:
-            for name in best:
-                steps(name == "bf16", 1)  # warm-up: oneDNN builds its kernels
-            for _ in range(3):
-                for name in best:
-                    best[name] = min(best[name], steps(name == "bf16", 2))
-                if not 0.5 < best["bf16"] / best["fp32"] < 2:  # clear already: no more rounds
-                    break
-        except RuntimeError:  # bf16 not computable here: fp32
-            best["bf16"] = math.inf
-        return best
 
 
 def on_device(data: Split, device: torch.device, channels_last: bool = False) -> Split:

@@ -26,7 +26,8 @@ from nas_pattern.bench.common import (
 )
 from nas_pattern.data import Split, to_split
 from nas_pattern.networks import Metrics, TorchNetwork
-from nas_pattern.trainer import TrainConfig, cpu_precision, use_bf16
+from nas_pattern.precision import cpu_precision, precision_cache_path
+from nas_pattern.trainer import TrainConfig, use_bf16
 
 
 def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int,
@@ -108,9 +109,9 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
                   f"{our_speed:>10,.0f} {our_speed / plain_speed:>5.2f}x {plain_accuracy:>9.4f} "
                   f"{metrics.accuracy:>8.4f} {mode + ('' if config.precision == 'fp32' else ' (auto)'):>11}")
     if device.type == "cpu":
-        print(f"  precision auto on this CPU ({torch.get_num_threads()} threads), measured per process by a "
-              f"probe step: CNN {cpu_precision('conv')}, RNN {cpu_precision('recurrent')}; the fp32 rows "
-              "show what it is measured against")
+        print(f"  precision auto on this CPU ({torch.get_num_threads()} threads), measured once per machine by "
+              f"a probe step: CNN {cpu_precision('conv')}, RNN {cpu_precision('recurrent')} (kept in "
+              f"{precision_cache_path()}); the fp32 rows show what it is measured against")
 
 
 

@@ -1,0 +1,63 @@
+"""`bench precision`: does a busy machine change the CPU precision "auto" chooses? Fresh probes
+(no cache) on an idle machine and beside CPU hogs, each judged by the probe's rule (the median of
+interleaved rounds) and by the rule it replaced (the best of 3 rounds)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+from nas_pattern import precision
+
+PROBES = 5  # fresh probes per kind and load (--seeds changes it)
+
+
+def precision_section(args: argparse.Namespace, device: torch.device) -> None:
+    probes = args.seeds or PROBES
+    hogs = os.cpu_count() or 1
+    print(f"precision: {probes} fresh probes per child kind, idle and beside {hogs + 1} CPU hogs, with "
+          f"{torch.get_num_threads()} threads; bf16 chosen under {precision.BF16_MARGIN:.0%} of fp32's step")
+    print(f"  {'kind':<10} {'load':<7} {'fp32 ms':>8} {'bf16 ms':>8} {'chosen (median rule)':>22} "
+          f"{'best-of-3 rule':>16}")
+    for kind in ("conv", "recurrent"):
+        for load in ("idle", "busy"):
+            with _hogs(hogs + 1 if load == "busy" else 0):
+                runs = [precision._probe(kind) for _ in range(probes)]
+            ours = Counter(precision.choose_precision(run) for run in runs)
+            old = Counter(_best_of_three(run) for run in runs)
+            fp32 = statistics.median(statistics.median(run["fp32"]) for run in runs)
+            bf16 = statistics.median(statistics.median(run["bf16"]) for run in runs)
+            print(f"  {kind:<10} {load:<7} {1000 * fp32:>8.2f} {1000 * bf16:>8.2f} {_tally(ours):>22} "
+                  f"{_tally(old):>16}")
+    print(f"  the choice a search uses is measured once per machine and kept in {precision.precision_cache_path()} "
+          f"(${precision.PRECISION_ENV}=fp32 or bf16 overrides it)")
+
+
+def _best_of_three(run: dict[str, list[float]]) -> str:
+    """The rule of main before issue 25: the fastest of the first 3 rounds of each."""
+    fp32, bf16 = min(run["fp32"][:3]), min(run["bf16"][:3])
+    return "bf16" if bf16 < precision.BF16_MARGIN * fp32 else "fp32"
+
+
+def _tally(choices: Counter[str]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(choices.items()))
+
+
+@contextmanager
+def _hogs(count: int) -> Iterator[None]:
+    """`count` processes spinning on the CPU for the duration of the block."""
+    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for process in spinning:
+            process.kill()
+            process.wait()
