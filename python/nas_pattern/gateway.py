@@ -48,6 +48,7 @@ from nas_pattern.trainer import device_name, resolve_device
 
 TOKEN_ENV = "NAS_PATTERN_TOKEN"  # the auth token, set by the JVM launcher (never on the command line)
 MIN_TOKEN_LENGTH = 32  # characters; a shorter token is too easy to guess (NASGateway draws 64 hex digits)
+MIN_TOKEN_DISTINCT = 10  # distinct characters: 32 x "a" is long but guessable (64 random hex digits have 16)
 READY = "PY4J_READY"  # the readiness line: READY <port>
 LOOPBACK = "127.0.0.1"
 EXIT_BAD_INPUT = 2
@@ -339,21 +340,32 @@ class Engine:
         self.done = done  # set when the engine should exit
         self.bridge: Bridge  # set by serve() once the server exists
         self.searches: list[Search] = []  # opened for the JVM; their executors are closed at the end
+        self.attached = False  # whether a JVM has connected (an engine whose stdin ends before says why)
+        self.done_by_shutdown = False  # whether the JVM asked the engine to stop (not the end of stdin)
 
     def attach(self, java_port: int) -> None:
         # Calls into the JVM made while serving a JVM call reuse that call's connection; this
         # port is for the rest (py4j's memory management, calls from other threads).
         self.bridge.server.java_parameters.port = java_port
+        self.attached = True
 
     @reported
     def newController(self, config_json: str | None) -> Controller:
         if config_json is None:
             raise ValueError("config must be a JSON object of flags, got null")
-        search = open_search(args_from_json(config_json))
+        search = open_search(args_from_json(config_json), claim=self._claim)
         self.searches.append(search)
         if search.warning:
             print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
         return Controller(self.bridge, search)
+
+    def _claim(self, run_dir: Path) -> None:
+        """Refuse a run directory that another controller of this engine holds: a directory with no
+        child recorded yet may be taken again, but not from under a controller that is using it."""
+        for search in self.searches:
+            if search.run_dir.path.resolve() == run_dir.resolve():
+                raise ValueError(f"run directory {run_dir} already holds a search, open in another controller "
+                                 "of this engine; use that controller, or choose another run-dir")
 
     @reported
     def loadModel(self, path: str | None) -> Model:
@@ -380,11 +392,13 @@ class Engine:
         return statistics.median(times)
 
     def shutdown(self) -> None:
+        self.done_by_shutdown = True
         self.done.set()
 
 
-def serve(token: str, *, ready: Callable[[int], None]) -> None:
-    """Serve the JVM until shutdown() or the end of stdin. `ready(port)` is called once listening."""
+def serve(token: str, *, ready: Callable[[int], None]) -> Engine:
+    """Serve the JVM until shutdown() or the end of stdin. `ready(port)` is called once listening.
+    Returns the engine, which says whether a JVM attached and whether it asked to shut down."""
     done = threading.Event()
     engine = Engine(done)
     server = ClientServer(
@@ -402,6 +416,7 @@ def serve(token: str, *, ready: Callable[[int], None]) -> None:
         with contextlib.suppress(Exception):
             search.controller.executor.close()
     server.shutdown()
+    return engine
 
 
 def main() -> int:
@@ -410,13 +425,29 @@ def main() -> int:
         print(f"nas-pattern gateway: error: no auth token: set {TOKEN_ENV} (NASGateway does this when it "
               "launches the engine)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if len(token) < MIN_TOKEN_LENGTH:
-        print(f"nas-pattern gateway: error: the auth token in {TOKEN_ENV} has {len(token)} characters; at least "
-              f"{MIN_TOKEN_LENGTH} characters are needed to be secret (NASGateway draws 64 random hex digits)",
-              file=sys.stderr)
+    weakness = token_weakness(token)
+    if weakness:
+        print(f"nas-pattern gateway: error: the auth token in {TOKEN_ENV} {weakness}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    serve(token, ready=lambda port: print(f"{READY} {port}", flush=True))
+    engine = serve(token, ready=lambda port: print(f"{READY} {port}", flush=True))
+    if not engine.attached and not engine.done_by_shutdown:
+        print("nas-pattern gateway: error: stdin closed before any JVM connected, so the engine stopped (it "
+              "serves until its stdin closes, to never outlive the JVM that launched it). To start one yourself "
+              "for NASGateway.connect(port, token), keep its stdin open: "
+              f"sleep infinity | {TOKEN_ENV}=... python -m nas_pattern.gateway", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
+
+
+def token_weakness(token: str) -> str | None:
+    """Why `token` is too easy to guess, or None: too short, or too few distinct characters."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        return (f"has {len(token)} characters; at least {MIN_TOKEN_LENGTH} characters are needed to be secret "
+                "(NASGateway draws 64 random hex digits)")
+    if len(set(token)) < MIN_TOKEN_DISTINCT:
+        return (f"has only {len(set(token))} distinct characters; at least {MIN_TOKEN_DISTINCT} are needed to be "
+                "secret (a random token has them: NASGateway draws 64 random hex digits)")
+    return None
 
 
 def _exit(status: int) -> None:

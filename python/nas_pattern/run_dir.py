@@ -1,6 +1,7 @@
 """RunDirectory: where a search leaves its record, written as it goes, and read back to resume.
 
-config.json     the configuration and search space, written before the first child
+config.json     the configuration and search space, written before the first child (a directory
+                that holds only this may be taken by a new search: nothing was recorded)
 episodes.jsonl  one JSON object per evaluated child, appended and fsynced as each finishes
 checkpoint.pt   the agent and random generators after the latest policy update (atomic)
 summary.json    best architecture, its validation and test accuracy, totals, the config used
@@ -44,18 +45,26 @@ class RunDirectory:
         """Raise ValueError if a new search cannot be written here (before anything is created)."""
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"run directory {self.path} is a file, not a directory")
-        for name in (CONFIG, EPISODES):
-            if (self.path / name).exists():
-                raise ValueError(f"run directory {self.path} already holds a search ({name}); "
-                                 f"resume it with --resume {self.path} or choose another --run-dir")
+        if self.started:
+            name = CONFIG if (self.path / CONFIG).exists() else EPISODES
+            raise ValueError(f"run directory {self.path} already holds a search ({name}); "
+                             f"resume it with --resume {self.path} or choose another --run-dir")
         existing = next((p for p in [self.path, *self.path.parents] if p.exists()), Path("."))
         if not existing.is_dir():
             raise ValueError(f"run directory {self.path} cannot be created: {existing} is a file")
         if not os.access(existing, os.W_OK | os.X_OK):
             raise ValueError(f"run directory {self.path} cannot be created: {existing} is not writable")
 
+    @property
+    def started(self) -> bool:
+        """Whether a search has recorded anything here: a child or a checkpoint. A directory with
+        only config.json (a search refused or killed before its first child) may be used again."""
+        return any((self.path / name).is_file() and (self.path / name).stat().st_size > 0
+                   for name in (EPISODES, CHECKPOINT))
+
     def create(self, config: dict[str, Any]) -> None:
-        """Make the directory and write config.json, the first thing a resume reads."""
+        """Make the directory and write config.json, the first thing a resume reads (replacing the
+        config.json of a search that recorded nothing)."""
         self.check()
         self.path.mkdir(parents=True, exist_ok=True)
         self._write_atomically(CONFIG, lambda f: _dump_json(config, f))

@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -60,10 +62,12 @@ def config_record(config: RunConfig, space: SearchSpace) -> dict[str, Any]:
     return {"config": dataclasses.asdict(config), "space": space.to_json()}
 
 
-def open_search(args: argparse.Namespace) -> Search:
+def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None = None) -> Search:
     """Check the flags, load the data, and create (or reopen, with --resume) the run directory.
 
-    Bad input raises ValueError or FileNotFoundError before anything is written.
+    Bad input raises ValueError or FileNotFoundError before anything is written. `claim(path)` is
+    called with the run directory before anything is written there; it raises ValueError if the
+    directory is taken (the gateway's engine refuses one that another of its controllers holds).
     """
     if args.resume:
         run_dir = RunDirectory(args.resume)
@@ -81,6 +85,8 @@ def open_search(args: argparse.Namespace) -> Search:
         run_dir.check()
         records, warning, checkpoint = [], None, None
     data = load_dataset(config.dataset, config.data_dir)
+    if claim is not None:
+        claim(run_dir.path)
     controller = NASController(make_agent(config.agent, space, config.agent_config), data,
                                network=get_network(config.network), config=config.search,
                                train_config=config.train, device=config.device, executor=make_executor(config))
@@ -98,7 +104,7 @@ def open_search(args: argparse.Namespace) -> Search:
 def args_from_json(text: str) -> argparse.Namespace:
     """A JSON config read as the CLI reads its flags: the keys are the flags without their dashes
     ("train-limit", or "train_limit"), the values strings or numbers, true or false for a switch
-    ("deterministic"). ValueError if it is bad."""
+    ("deterministic"). ValueError if it is bad, a null value included."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -119,10 +125,11 @@ def args_from_json(text: str) -> argparse.Namespace:
                 raise ValueError(f"config key {key!r} is a switch: true or false, got {json.dumps(value)}")
             argv += ["--" + name.replace("_", "-")] if value else []
             continue
+        if value is None:  # a null is a mistake (a Java map's missing value), not "the default"
+            raise ValueError(f"config key {key!r} is null: give it a value, or leave the key out for its default")
         if isinstance(value, (bool, dict, list)):
             raise ValueError(f"config key {key!r} must be a string or a number, got {json.dumps(value)}")
-        if value is not None:
-            argv += ["--" + name.replace("_", "-"), str(value)]
+        argv += ["--" + name.replace("_", "-"), str(value)]
     return parser.parse_args(argv)
 
 

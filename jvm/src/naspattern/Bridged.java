@@ -18,10 +18,13 @@ final class Bridged implements InvocationHandler {
     private static final Set<Class<?>> ENGINE_OBJECTS = Set.of(NASController.class, RLAgent.class, Network.class,
             ModelEngine.class);
 
+    private final Class<?> type;
     private final Object target;
     private final NASGateway gateway;
+    private volatile Integer hash; // the engine's hash, kept for after the gateway is closed
 
-    private Bridged(Object target, NASGateway gateway) {
+    private Bridged(Class<?> type, Object target, NASGateway gateway) {
+        this.type = type;
         this.target = target;
         this.gateway = gateway;
     }
@@ -30,7 +33,7 @@ final class Bridged implements InvocationHandler {
         if (target == null) {
             return null;
         }
-        Object proxy = Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, new Bridged(target, gateway));
+        Object proxy = Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, new Bridged(type, target, gateway));
         return type.cast(proxy);
     }
 
@@ -48,7 +51,8 @@ final class Bridged implements InvocationHandler {
 
     /**
      * toString and hashCode come from the engine; its hash of an object is a serial number unique
-     * in that engine, so two proxies are equal when they are of one gateway and hash alike.
+     * in that engine, so two proxies are equal when they are of one gateway and hash alike. Once
+     * the gateway is closed, toString says so and hashCode keeps the value it had (neither throws).
      */
     private Object objectMethod(Object proxy, Method method, Object[] args) throws Throwable {
         switch (method.getName()) {
@@ -63,8 +67,20 @@ final class Bridged implements InvocationHandler {
                 }
                 return proxy.hashCode() == other.hashCode();
             case "hashCode":
+                if (hash == null) {
+                    hash = gateway.isClosed() ? System.identityHashCode(proxy) : (Integer) call(method, args);
+                }
+                return hash;
             case "toString":
-                return call(method, args);
+                // never throws: loggers and debuggers call it on objects whose engine is gone
+                if (gateway.isClosed()) {
+                    return type.getSimpleName() + " (closed: its NASGateway is closed)";
+                }
+                try {
+                    return call(method, args);
+                } catch (NASException e) {
+                    return type.getSimpleName() + " (unreachable: " + e.getMessage() + ")";
+                }
             default:
                 return method.invoke(target, args);
         }

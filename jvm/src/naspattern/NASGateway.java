@@ -47,6 +47,8 @@ public final class NASGateway implements AutoCloseable {
     public static final String READY = "PY4J_READY";
     /** The shortest auth token either end accepts: a shorter one is too easy to guess. */
     public static final int MIN_TOKEN_LENGTH = 32;
+    /** The fewest distinct characters a token may have: 32 times "a" is long but guessable. */
+    public static final int MIN_TOKEN_DISTINCT = 10;
     /** How many of the engine's last stderr lines a "the engine exited" message quotes. */
     private static final int LAST_WORDS = 5;
 
@@ -134,12 +136,21 @@ public final class NASGateway implements AutoCloseable {
     /**
      * Connects to an engine that is already running and listening on {@code pythonPort}, started
      * elsewhere with {@code token} in {@value #TOKEN_ENV}. {@link #close()} then only disconnects:
-     * the engine is left running for whoever started it.
+     * the engine is left running for whoever started it. The engine serves until its stdin closes,
+     * so keep that open when starting one by hand, e.g.
+     * {@code sleep infinity | NAS_PATTERN_TOKEN=$(openssl rand -hex 32) python -m nas_pattern.gateway}
+     * (with stdin from /dev/null it exits at once, status 2, saying why). The token needs at least
+     * {@value #MIN_TOKEN_LENGTH} characters, {@value #MIN_TOKEN_DISTINCT} of them distinct.
      */
     public static NASGateway connect(int pythonPort, String token) {
         if (token == null || token.length() < MIN_TOKEN_LENGTH) {
             throw new NASException("the auth token must have at least " + MIN_TOKEN_LENGTH + " characters to be "
                     + "secret; got " + (token == null ? "none" : token.length()));
+        }
+        long distinct = token.chars().distinct().count();
+        if (distinct < MIN_TOKEN_DISTINCT) {
+            throw new NASException("the auth token must have at least " + MIN_TOKEN_DISTINCT + " distinct characters "
+                    + "to be secret; got " + distinct + " (draw it at random, as launch() does: 64 hex digits)");
         }
         return new NASGateway(pythonPort, token, null, new ArrayDeque<>());
     }
@@ -253,6 +264,11 @@ public final class NASGateway implements AutoCloseable {
         }
     }
 
+    /** Whether {@link #close()} has been called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
     /** The engine process, or null when connected to an engine started elsewhere. */
     public Process process() {
         return process;
@@ -332,7 +348,11 @@ public final class NASGateway implements AutoCloseable {
                 said = lastErrors.isEmpty() ? "" : ": " + lastErrors.peekLast();
             }
             int status = process.exitValue();
-            throw new NASException("the Python engine exited with status " + status + " before it was ready" + said);
+            String hint = said.contains("No module named") ? " (" + options.python + " does not have nas_pattern "
+                    + "installed: set " + PYTHON_ENV + ", or Options.python(), to one that has, such as the "
+                    + "project's .venv/bin/python)" : "";
+            throw new NASException("the Python engine exited with status " + status + " before it was ready" + said
+                    + hint);
         } catch (TimeoutException e) {
             throw new NASException("the Python engine was not ready after " + options.readyTimeout.getSeconds()
                     + " s (no '" + READY + " <port>' line)");

@@ -407,6 +407,103 @@ public class NASGatewayTest {
     }
 
     @Test
+    public void aTokenOfFewDistinctCharactersIsRefusedAtBothEnds() throws Exception {
+        String weak = "a".repeat(NASGateway.MIN_TOKEN_LENGTH);
+        try {
+            NASGateway.connect(1, weak).close(); // refused before any connection is tried
+            fail("a token of one repeated character was accepted");
+        } catch (NASException e) {
+            assertOneLine(e, "at least " + NASGateway.MIN_TOKEN_DISTINCT + " distinct characters");
+        }
+        ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
+                "-m", "nas_pattern.gateway");
+        builder.environment().put(NASGateway.TOKEN_ENV, weak);
+        Process engine = builder.start();
+        assertTrue(engine.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(2, engine.exitValue());
+        String said = new String(engine.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertFalse(said, said.contains("\n"));
+        assertTrue(said, said.contains("only 1 distinct characters"));
+    }
+
+    @Test
+    public void anEngineStartedWithNoInputSaysWhyItStops() throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
+                "-m", "nas_pattern.gateway").redirectInput(new File("/dev/null"));
+        builder.environment().put(NASGateway.TOKEN_ENV, "the-right-token-of-at-least-32-characters");
+        Process engine = builder.start();
+        assertTrue(engine.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(2, engine.exitValue()); // not 0: nothing was served
+        String said = new String(engine.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertFalse(said, said.contains("\n"));
+        assertTrue(said, said.contains("stdin closed before any JVM connected") && said.contains("sleep infinity |"));
+    }
+
+    @Test
+    public void aPythonWithoutNasPatternNamesTheVariableToSet() {
+        try {
+            // -S: no site-packages, so this python cannot import nas_pattern
+            NASGateway.launch(new NASGateway.Options().pythonOptions("-S").echoOutput(false));
+            fail("launched an engine that cannot import nas_pattern");
+        } catch (NASException e) {
+            assertOneLine(e, "No module named");
+            assertOneLine(e, "set " + NASGateway.PYTHON_ENV);
+        }
+    }
+
+    @Test
+    public void aNullConfigValueIsRefusedByName() throws IOException {
+        Map<String, Object> config = new LinkedHashMap<>();
+        config.put("run-dir", new File(folder.getRoot(), "null-seed").getPath());
+        config.put("seed", null);
+        try {
+            gateway.controller(config);
+            fail("a null seed was taken for the default");
+        } catch (NASException e) {
+            assertOneLine(e, "config key 'seed' is null");
+        }
+        assertFalse(new File(folder.getRoot(), "null-seed").exists()); // nothing written
+    }
+
+    @Test
+    public void aRefusedSearchLeavesTheRunDirectoryFreeAndAClosedControllerPrints() throws IOException {
+        NASController first = controller("reused", "");
+        for (int episodes : new int[] {-1, 0}) {
+            try {
+                first.search(episodes, null);
+                fail("accepted " + episodes + " episodes");
+            } catch (NASException e) {
+                assertOneLine(e, "episodes must be >= 1");
+            }
+        }
+        try {
+            controller("reused", ""); // the directory is open in a controller of this engine
+            fail("two controllers of one engine shared a run directory");
+        } catch (NASException e) {
+            assertOneLine(e, "open in another controller of this engine");
+        }
+        String firstToString;
+        int firstHash;
+        NASGateway other = NASGateway.launch(new NASGateway.Options().echoOutput(false));
+        try {
+            String runDir = new File(folder.getRoot(), "reused").getPath();
+            NASController second = other.controller("{\"network\": \"cnn\", \"train-limit\": 300, \"device\": "
+                    + "\"cpu\", \"seed\": 3, \"run-dir\": \"" + runDir + "\"}"); // nothing was recorded: free
+            String config = Files.readString(new File(runDir, "config.json").toPath());
+            assertTrue(config, config.contains("\"seed\": 3"));
+            firstToString = second.toString();
+            firstHash = second.hashCode();
+            other.close();
+            assertEquals("NASController (closed: its NASGateway is closed)", second.toString());
+            assertEquals(firstHash, second.hashCode()); // as before the close: sets and maps keep working
+            assertTrue(second.equals(second));
+        } finally {
+            other.close();
+        }
+        assertTrue(firstToString, firstToString.startsWith("NASController (run dir"));
+    }
+
+    @Test
     public void closingLeavesNoPythonProcess() {
         NASGateway own = NASGateway.launch(new NASGateway.Options().echoOutput(false));
         Process engine = own.process();
