@@ -108,7 +108,7 @@ def test_the_engine_exits_when_its_stdin_closes(engine) -> None:
 
 
 def test_a_json_config_means_what_the_same_flags_mean() -> None:
-    config = '{"network": "rnn", "train-limit": 300, "children_per_update": 2, "final-epochs": 0, "seed": null}'
+    config = '{"network": "rnn", "train-limit": 300, "children_per_update": 2, "final-epochs": 0}'
     expected = build_parser().parse_args(["--network", "rnn", "--train-limit", "300",
                                           "--children-per-update", "2", "--final-epochs", "0"])
     assert args_from_json(config) == expected
@@ -122,6 +122,7 @@ def test_a_json_config_means_what_the_same_flags_mean() -> None:
     ('{"dataset": "nope"}', "argument --dataset: invalid choice: 'nope'"),
     ('{"epoch": 2}', "unknown config key 'epoch'; expected one of: agent, child-timeout,"),
     ('{"episodes": true}', "config key 'episodes' must be a string or a number, got true"),
+    ('{"seed": null}', "config key 'seed' is null: give it a value, or leave the key out for its default"),
     ('{"space": {"max_layers": 1}}', "config key 'space' must be a string or a number"),
     ('{"network": "cnn",', "config is not valid JSON: Expecting property name"),
     ('"cnn"', "config must be a JSON object of flags, got str"),
