@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from nas_pattern.agents import AGENTS, Agent, AgentConfig, PolicyNetwork, RLAgent
+from nas_pattern.agents import AGENTS, Agent, AgentConfig, PolicyNetwork, RLAgent, Sample
 from nas_pattern.bench import landscapes, study
 from nas_pattern.networks.base import Metrics
 from nas_pattern.search_space import SearchSpace
@@ -33,17 +33,17 @@ class Normalised(RLAgent):
         super().__init__(space, config)
         self.variance: float | None = None
 
-    def reward(self, metrics: Metrics) -> float:
-        sample = next(s for s in self.pending if s.score is None)
+    def reward(self, sample: Sample, metrics: Metrics) -> float:
         score = self.config.objective(metrics)
         if self.baseline is not None:
             difference = score - self.baseline
             self.variance = difference ** 2 if self.variance is None else (
                 0.9 * self.variance + 0.1 * difference ** 2)
-        advantage = super().reward(metrics)
+        advantage = super().reward(sample, metrics)
+        rewarded = self.rewarded[-1]  # what super().reward() kept of this sample
         if self.variance:
-            sample.advantage = advantage / math.sqrt(self.variance + 1e-12)
-        return sample.advantage
+            rewarded.advantage = advantage / math.sqrt(self.variance + 1e-12)
+        return rewarded.advantage
 
 
 class Rank(RLAgent):
@@ -53,15 +53,15 @@ class Rank(RLAgent):
         super().__init__(space, config)
         self.scores: list[float] = []
 
-    def reward(self, metrics: Metrics) -> float:
-        sample = next(s for s in self.pending if s.score is None)
+    def reward(self, sample: Sample, metrics: Metrics) -> float:
         score = self.config.objective(metrics)
-        super().reward(metrics)
+        super().reward(sample, metrics)
+        rewarded = self.rewarded[-1]  # what super().reward() kept of this sample
         below, not_above = bisect.bisect_left(self.scores, score), bisect.bisect_right(self.scores, score)
         seen = len(self.scores)
         bisect.insort(self.scores, score)
-        sample.advantage = 0.0 if seen == 0 else (below + not_above) / (2 * seen) - 0.5
-        return sample.advantage
+        rewarded.advantage = 0.0 if seen == 0 else (below + not_above) / (2 * seen) - 0.5
+        return rewarded.advantage
 
 
 class PPO(RLAgent):
@@ -71,7 +71,8 @@ class PPO(RLAgent):
     CLIP = 0.2
 
     def update_policy(self) -> dict[str, float]:
-        batch = [s for s in self.pending if s.score is not None]
+        self.close()
+        batch = self.rewarded
         if not batch:
             return {}
         actions = torch.tensor([s.actions for s in batch])
@@ -87,7 +88,7 @@ class PPO(RLAgent):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.policy_network.parameters(), self.settings.grad_clip)
             self.optimizer.step()
-        self.pending = [s for s in self.pending if s.score is None]
+        self.rewarded = []
         self.updates += 1
         return {}
 

@@ -88,18 +88,18 @@ def test_exploration_does_not_corrupt_the_gradient() -> None:
 
 def test_policy_samples_rather_than_argmax() -> None:
     agent = RLAgent(CNN_SPACE)
-    drawn = {agent.policy() for _ in range(50)}
+    drawn = {agent.policy().architecture for _ in range(50)}
     assert len(drawn) > 40  # an untrained, near-uniform policy: argmax would repeat one architecture
 
 
 def test_the_agent_draws_each_architecture_once_until_the_space_is_spent() -> None:
     space = SearchSpace((Decision("filters", (8, 16)), Decision("kernel_size", (3, 5))), max_layers=2)  # 16
     agent = RLAgent(space, AgentConfig(reinforce=ReinforceConfig(temperature=0.2)))  # a sharp policy repeats
-    drawn = [agent.policy() for _ in range(space.size)]
+    drawn = [agent.policy().architecture for _ in range(space.size)]
     assert len(set(drawn)) == space.size
-    assert agent.policy() in drawn  # the space is spent: any draw, no endless search for a new one
+    assert agent.policy().architecture in drawn  # the space is spent: any draw, no endless search for a new one
     repeats = RLAgent(space, AgentConfig(reinforce=ReinforceConfig(temperature=0.2, without_replacement=False)))
-    assert len({repeats.policy() for _ in range(space.size)}) < space.size
+    assert len({repeats.policy().architecture for _ in range(space.size)}) < space.size
 
 
 def test_a_converged_policy_goes_on_to_new_architectures_while_budget_remains() -> None:
@@ -118,19 +118,19 @@ def test_a_converged_policy_goes_on_to_new_architectures_while_budget_remains() 
 
 def test_the_draws_survive_a_checkpoint() -> None:
     agent = RLAgent(CNN_SPACE, AgentConfig(seed=5))
-    first = [agent.policy() for _ in range(6)]
+    first = [agent.policy().architecture for _ in range(6)]
     state = agent.state_dict()
-    later = [agent.policy() for _ in range(20)]
+    later = [agent.policy().architecture for _ in range(20)]
     again = RLAgent(CNN_SPACE, AgentConfig(seed=5))
     again.load_state_dict(state)
     assert again.drawn == set(first)
-    assert [again.policy() for _ in range(20)] == later
+    assert [again.policy().architecture for _ in range(20)] == later
 
 
 def test_same_seed_same_architectures() -> None:
     def draws(seed: int) -> list:
         agent = RLAgent(CNN_SPACE, AgentConfig(seed=seed))
-        return [agent.policy() for _ in range(10)]
+        return [agent.policy().architecture for _ in range(10)]
 
     assert draws(3) == draws(3)
     assert draws(3) != draws(4)
@@ -139,34 +139,28 @@ def test_same_seed_same_architectures() -> None:
 def test_reward_is_accuracy_minus_the_moving_average_baseline() -> None:
     agent = RLAgent(CNN_SPACE, AgentConfig(reinforce=ReinforceConfig(baseline_decay=0.5)))
     assert agent.value_function() != agent.value_function()  # NaN: no estimate before any reward
-    for _ in range(3):
-        agent.policy()
-    assert agent.reward(metrics(0.6)) == 0.0  # the first reward starts the average
+    samples = [agent.policy() for _ in range(3)]
+    assert agent.reward(samples[0], metrics(0.6)) == 0.0  # the first reward starts the average
     assert agent.value_function() == pytest.approx(0.6)
-    assert agent.reward(metrics(0.8)) == pytest.approx(0.2)
+    assert agent.reward(samples[1], metrics(0.8)) == pytest.approx(0.2)
     assert agent.value_function() == pytest.approx(0.7)
     clipped = RLAgent(CNN_SPACE, AgentConfig(reinforce=ReinforceConfig(reward_clip=0.05)))
-    clipped.policy()
-    clipped.policy()
-    clipped.reward(metrics(0.5))
-    assert clipped.reward(metrics(0.9)) == pytest.approx(0.05)
+    first, second = clipped.policy(), clipped.policy()
+    clipped.reward(first, metrics(0.5))
+    assert clipped.reward(second, metrics(0.9)) == pytest.approx(0.05)
 
 
-def test_update_uses_only_rewarded_samples_and_keeps_the_rest() -> None:
+def test_update_learns_from_the_rewarded_samples_and_closes_the_others() -> None:
     agent = RLAgent(CNN_SPACE)
-    for _ in range(3):
-        agent.policy()
-    agent.reward(metrics(0.5))
-    agent.reward(metrics(0.7))
+    samples = [agent.policy() for _ in range(3)]
+    agent.reward(samples[2], metrics(0.5))
+    agent.reward(samples[0], metrics(0.7))
+    assert [r.actions for r in agent.rewarded] == [list(samples[2].actions), list(samples[0].actions)]
     stats = agent.update_policy()
     assert 0.0 < stats["entropy"] <= 1.0
-    assert len(agent.pending) == 1 and agent.pending[0].score is None
-    assert agent.updates == 1
-
-
-def test_reward_without_a_sample_is_an_error() -> None:
-    with pytest.raises(RuntimeError, match="without a sample"):
-        RLAgent(CNN_SPACE).reward(metrics(0.5))
+    assert agent.rewarded == [] and agent.open == {} and agent.updates == 1
+    with pytest.raises(ValueError, match=r"sample 2 .*given out before the policy update that followed it"):
+        agent.reward(samples[1], metrics(0.6))  # drawn from the policy before the update
 
 
 def test_random_agent_is_uniform_and_never_learns() -> None:
@@ -203,9 +197,9 @@ def drive(agent, accuracies, count: int) -> list:
     """`count` children the way the controller runs them: policy, reward, an update every m."""
     drawn = []
     for i in range(count):
-        architecture = agent.policy()
-        drawn.append(architecture)
-        agent.reward(metrics(accuracies(architecture)))
+        sample = agent.policy()
+        drawn.append(sample.architecture)
+        agent.reward(sample, metrics(accuracies(sample.architecture)))
         if (i + 1) % agent.config.children_per_update == 0:
             stats = agent.update_policy()
             assert 0.0 <= stats["entropy"] <= 1.0
@@ -228,19 +222,63 @@ def test_every_agent_samples_members_of_the_space_reproducibly(name: str) -> Non
 def test_every_agent_continues_exactly_from_its_state(name: str) -> None:
     agent = AGENTS[name](SMALL, 3)
     drive(agent, score, 13)
-    agent.policy()  # one sample still waiting for its reward when the state is taken
+    waiting = agent.policy()  # one sample still waiting for its reward when the state is taken
     state = agent.state_dict()
     copy = AGENTS[name](SMALL, 99)  # another seed: everything must come from the state
     copy.load_state_dict(state)
-    copy.reward(metrics(0.5))
-    agent.reward(metrics(0.5))
+    assert copy.reward(waiting, metrics(0.5)) == agent.reward(waiting, metrics(0.5))  # the handle survives
     assert drive(copy, score, 10) == drive(agent, score, 10)
 
 
+def learned(agent) -> list[tuple[tuple[int, ...], float]] | None:
+    """What the agent keeps of its rewarded samples, as (choices, score), from its checkpoint; None
+    for an agent that learns nothing (random search)."""
+    state = agent.state_dict()
+    if "population" in state:  # evolution
+        return [(tuple(actions), score) for actions, score in state["population"]]
+    if "told" in state:  # TPE
+        return [(tuple(actions), score) for actions, score in state["told"]]
+    if "policy_network" in state:  # REINFORCE: the rewarded samples waiting for the update
+        return [(tuple(s["actions"]), s["score"]) for s in state["pending"]]
+    return None
+
+
 @pytest.mark.parametrize("name", AGENTS)
-def test_every_agent_refuses_a_reward_without_a_sample(name: str) -> None:
-    with pytest.raises(RuntimeError, match="without a sample"):
-        AGENTS[name](SMALL, 0).reward(metrics(0.5))
+def test_every_agent_pairs_rewards_given_out_of_order_with_their_samples(name: str) -> None:
+    agent = AGENTS[name](SMALL, 5)
+    drive(agent, score, 8)  # past evolution's random start
+    samples = [agent.policy() for _ in range(agent.config.children_per_update)]
+    assert len({s.number for s in samples}) == len(samples)
+    for sample in (samples[2], samples[0], samples[3], samples[1]):
+        reward = agent.reward(sample, metrics(score(sample.architecture)))
+        if name in ("random", "evolution", "tpe"):  # their reward is the score itself
+            assert reward == score(sample.architecture)
+    pairs = learned(agent)
+    if pairs is not None:
+        for sample in samples:
+            assert (sample.actions, score(sample.architecture)) in pairs, sample
+    assert agent.open == {}
+    agent.update_policy()
+
+
+@pytest.mark.parametrize("name", AGENTS)
+def test_every_agent_refuses_a_sample_rewarded_twice_never_given_or_from_before_an_update(name: str) -> None:
+    agent = AGENTS[name](SMALL, 0)
+    first = agent.policy()
+    agent.reward(first, metrics(0.5))
+    with pytest.raises(ValueError, match=r"cannot reward sample 1 \(.*\): it was rewarded already"):
+        agent.reward(first, metrics(0.5))
+    stranger = dataclasses.replace(first, number=7)
+    with pytest.raises(ValueError, match=r"cannot reward sample 7 .* never gave it out"):
+        agent.reward(stranger, metrics(0.5))
+    stale = agent.policy()
+    agent.update_policy()
+    with pytest.raises(ValueError, match=r"sample 2 .*given out before the policy update that followed it"):
+        agent.reward(stale, metrics(0.5))
+    with pytest.raises(ValueError, match=r"reward\(\) takes the Sample that policy\(\) returned, got Architecture"):
+        agent.reward(first.architecture, metrics(0.5))  # type: ignore[arg-type]
+    fresh = agent.policy()
+    assert fresh.number == 3 and agent.reward(fresh, metrics(0.6)) is not None  # the agent goes on
 
 
 @pytest.mark.parametrize("name", [n for n in AGENTS if n != "tpe"])
@@ -275,9 +313,9 @@ def test_evolution_mutates_the_tournament_winner_in_one_decision() -> None:
     drive(agent, score, 4)
     best = max(agent.population, key=lambda member: member[1])[0]
     for _ in range(20):  # the whole population is the tournament: the child is always one step from the best
-        child = SMALL.encode(agent.policy())
+        child = SMALL.encode(agent.policy().architecture)
         assert sum(a != b for a, b in zip(child, best, strict=True)) == 1
-        agent.pending.clear()
+        agent.close()  # never rewarded: the population stays as it is
     assert len(agent.population) == 4  # the oldest died as each new one came
 
 
@@ -378,12 +416,39 @@ def test_a_run_recorded_before_sampling_without_replacement_resumes_as_it_was_re
 def test_tpe_resumes_a_checkpoint_that_pickled_its_whole_study() -> None:
     agent = AGENTS["tpe"](SMALL, 3)
     drive(agent, score, 13)
-    agent.policy()
-    old = {"study": pickle.dumps(agent.study), "pending": [t.number for t in agent.pending],
+    waiting = agent.policy()
+    old = {"study": pickle.dumps(agent.study), "pending": [t.number for t in agent.trials.values()],
            "told": [s for _, s in agent.told]}  # what checkpoints held before the study was rebuilt from trials
     copy = AGENTS["tpe"](SMALL, 99)
     copy.load_state_dict(old)
     assert copy.told == agent.told
-    copy.reward(metrics(0.5))
-    agent.reward(metrics(0.5))
+    (restored,) = copy.open.values()  # numbered anew: the old checkpoint kept no numbers
+    assert restored.actions == waiting.actions
+    copy.reward(restored, metrics(0.5))
+    agent.reward(waiting, metrics(0.5))
     assert drive(copy, score, 10) == drive(agent, score, 10)
+
+
+@pytest.mark.parametrize("name", ["reinforce", "evolution", "tpe", "random"])
+def test_a_checkpoint_from_before_the_handles_resumes(name: str) -> None:
+    """Checkpoints written before ask and tell kept no sample numbers: the RLAgent's "pending" held
+    its unrewarded samples with score None, evolution's and TPE's their choices, random search a count."""
+    agent = AGENTS[name](SMALL, 4)
+    drive(agent, score, 9)
+    waiting = agent.policy()
+    state = copy.deepcopy(agent.state_dict())
+    del state["given"], state["open"]
+    if name == "reinforce":
+        state["pending"] = state["pending"] + [{"actions": list(waiting.actions), "score": None, "advantage": 0.0,
+                                                "offset": 0.0}]
+    elif name in ("evolution", "tpe"):
+        state["pending"] = [list(waiting.actions)]
+    else:
+        state["waiting"] = 1
+    old = AGENTS[name](SMALL, 99)
+    old.load_state_dict(state)
+    if name != "random":  # random search kept only a count: nothing to reward it with
+        (restored,) = old.open.values()
+        assert restored.actions == waiting.actions
+        assert old.reward(restored, metrics(0.5)) == agent.reward(waiting, metrics(0.5))
+        assert drive(old, score, 8) == drive(agent, score, 8)

@@ -288,7 +288,25 @@ def test_the_steps_refuse_to_run_out_of_order() -> None:
     other = next(a for a in CNN_SPACE if a != drawn)
     with pytest.raises(ValueError, match="in the order generate_architecture\\(\\) returned them"):
         controller.train_network(other)
+    controller.generate_architecture()  # the second child of the update (m = 2)
+    with pytest.raises(ValueError, match="the policy update after episode 2 comes first: evaluate the 2 children"):
+        controller.generate_architecture()  # it would be drawn from the policy before the update
     assert controller.history == []  # nothing recorded by a refused step
+
+
+def test_a_sample_drawn_from_the_agent_by_hand_does_not_shift_the_controllers_rewards() -> None:
+    """Ask and tell: the controller rewards the sample of the child it evaluated, so a sample drawn
+    beside it (as a JVM program's getAgent().policy() does) stays open for its own reward."""
+    controller = NASController(RandomAgent(CNN_SPACE, AgentConfig(children_per_update=2, seed=5)), blank_dataset(),
+                               network=make_match_target(CNN_SPACE, TARGET), config=SearchConfig(episodes=2))
+    mine = controller.agent.policy()
+    by_hand(controller)
+    first = controller.history[0]
+    assert first.reward == first.accuracy  # random search's reward is the child's own score
+    assert controller.agent.open == {mine.number: mine}  # not taken for the controller's child
+    assert controller.agent.reward(mine, Metrics(accuracy=0.25, loss=1.0, params=1, train_seconds=0.0)) == 0.25
+    by_hand(controller)
+    assert controller.history[1].reward == controller.history[1].accuracy
 
 
 def test_a_search_with_steps_by_hand_resumes_with_the_same_numbering() -> None:

@@ -3,6 +3,7 @@ commands run, the links resolve, and the built site renders its diagrams in head
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import http.server
@@ -13,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -66,6 +68,37 @@ def test_every_snippet_is_a_marked_region_of_a_file_ci_runs(page: str, path: str
     assert (starts, ends) == (1, 1), f"{path} must mark [start:{section}] and [end:{section}] once each"
     region = source.split(f"--8<-- [start:{section}]")[1].split(f"--8<-- [end:{section}]")[0]
     assert len([line for line in region.splitlines()[1:] if line.strip()]) >= 3, f"{path}:{section} is empty"
+    assert whole(path, region.split("\n", 1)[1].rsplit("\n", 1)[0]), \
+        f"{page} shows {path}:{section}, which is not whole (it starts or ends inside a definition)"
+
+
+def whole(path: str, region: str) -> bool:
+    """Whether an included region is complete definitions: Python that parses on its own (at its
+    own indentation), or Java, Scala and Clojure whose brackets balance and never close early."""
+    if path.endswith(".py"):
+        try:
+            ast.parse(textwrap.dedent(region))
+        except SyntaxError:
+            return False
+        return True
+    pairs = {")": "(", "]": "[", "}": "{"}
+    depth: list[str] = []
+    code = re.sub(r'"(?:\\.|[^"\\])*"', '""', region)  # brackets inside strings do not count
+    code = re.sub(r"//[^\n]*|;[^\n]*", "", code) if not path.endswith(".java") else re.sub(r"//[^\n]*", "", code)
+    for char in code:
+        if char in "([{":
+            depth.append(char)
+        elif char in pairs and (not depth or depth.pop() != pairs[char]):
+            return False
+    return not depth
+
+
+def test_the_wholeness_check_catches_a_region_cut_short() -> None:
+    assert whole("a.py", "    def f(self):\n        return 1\n")
+    assert not whole("a.py", "    def f(self):\n        return 1\n\n    @property\n")
+    assert whole("A.java", "void f() {\n    g(\"}\");\n}\n")
+    assert not whole("A.scala", "  def f(): Unit = {\n    try {\n    } finally g()\n")
+    assert not whole("a.clj", "(defn f [x]\n  (inc x)")
 
 
 def test_no_code_is_typed_into_the_guide_by_hand() -> None:
@@ -370,8 +403,9 @@ def test_the_traced_update_matches_the_code() -> None:
     assert update["mean_score"] == pytest.approx(sum(scores) / len(scores), abs=1e-6)
     agent = RLAgent(CNN_SPACE, agent_config)  # the search's agent, as it started
     for e in first:
-        assert agent.policy().to_json() == e["architecture"]  # the same samples, from the same seed
-        agent.reward(Metrics(**e["metrics"]))
+        sample = agent.policy()
+        assert sample.architecture.to_json() == e["architecture"]  # the same samples, from the same seed
+        agent.reward(sample, Metrics(**e["metrics"]))
     replayed = agent.update_policy()
     assert replayed["loss"] == pytest.approx(update["loss"], rel=1e-5)
     assert replayed["entropy"] == pytest.approx(update["entropy"], rel=1e-5)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from nas_pattern import CNN, CNN_SPACE, NETWORKS, RNN, RNN_SPACE, Architecture, Dataset, RandomAgent, SearchSpace
 from nas_pattern.networks import default_space
@@ -20,7 +19,7 @@ def kind(request) -> str:
 
 def sampled(kind: str, count: int = 4) -> list[Architecture]:
     agent = RandomAgent(default_space(kind))
-    return [agent.policy() for _ in range(count)]
+    return [agent.policy().architecture for _ in range(count)]
 
 
 def test_builds_for_sampled_architectures_with_the_right_output_shape(kind: str, small_fashion: Dataset) -> None:
@@ -102,10 +101,18 @@ def test_rnn_reads_rows_in_both_directions() -> None:
     network.build()
     assert network.module is not None
     images = torch.randn(3, 1, 28, 28)
-    flipped_last_row = images.clone()
-    flipped_last_row[:, :, 0] = 0.0  # the first row matters to the backward direction's final state
-    out_a, out_b = network.module.eval()(images), network.module(flipped_last_row)
-    assert not torch.allclose(F.softmax(out_a, 1), F.softmax(out_b, 1))
+    cell = network.module.recurrent[0]
+    assert cell.bidirectional
+    with torch.no_grad():
+        output, _ = cell(images.permute(0, 2, 1, 3).flatten(2))  # (B, 28 rows, 2 directions * 32)
+    seen: list[torch.Tensor] = []
+    network.module.classifier.register_forward_hook(lambda module, inputs, out: seen.append(inputs[0]))
+    with torch.no_grad():
+        network.module.eval()(images)
+    (features,) = seen
+    assert features.shape == (3, 64)  # both directions' final states reach the classifier
+    assert torch.allclose(features[:, :32], output[:, -1, :32])  # forward: its state after the last row
+    assert torch.allclose(features[:, 32:], output[:, 0, 32:])  # backward: its state after the first row
 
 
 @pytest.mark.parametrize(("rows", "message"), [
@@ -196,4 +203,4 @@ def test_the_rnn_takes_variable_depth_but_refuses_skip_connections() -> None:
 
 def sampled_from(space: SearchSpace, count: int) -> list[Architecture]:
     agent = RandomAgent(space)
-    return [agent.policy() for _ in range(count)]
+    return [agent.policy().architecture for _ in range(count)]

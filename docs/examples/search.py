@@ -21,7 +21,7 @@ controller = NASController(agent, data, network=CNN,  # composition: the control
 for _ in range(agent.config.children_per_update):
     architecture = controller.generate_architecture()  # agent.policy() samples it (never the argmax)
     network = controller.train_network(architecture)  # build() and train() the child on the training split
-    metrics = controller.evaluate_network()  # validation accuracy; the controller calls agent.reward(metrics)
+    metrics = controller.evaluate_network()  # validation accuracy; the controller calls agent.reward(sample, metrics)
     episode = controller.history[-1]  # recorded as search() records its children
     print(f"{architecture.describe()}: val {metrics.accuracy:.4f}, baseline {episode.baseline:.4f} "
           f"(agent.value_function()), reward {episode.reward:+.4f}")

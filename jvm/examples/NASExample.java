@@ -41,7 +41,7 @@ public final class NASExample {
                 for (String layer : network.layers()) {
                     System.out.println("  " + layer);
                 }
-                Metrics metrics = controller.evaluateNetwork(); // the controller calls agent.reward(metrics)
+                Metrics metrics = controller.evaluateNetwork(); // the controller calls agent.reward(sample, metrics)
                 System.out.printf("Validation: %s; baseline now (valueFunction) %.4f%n", metrics,
                         agent.valueFunction());
             }

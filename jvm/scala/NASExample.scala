@@ -55,7 +55,7 @@ object NASExample {
         val architecture = controller.generateArchitecture()
         println(s"Training CNN ${architecture.describe} ...")
         controller.trainNetwork(architecture).layers.foreach(layer => println(s"  $layer"))
-        val metrics = controller.evaluateNetwork() // the controller calls agent.reward(metrics)
+        val metrics = controller.evaluateNetwork() // the controller calls agent.reward(sample, metrics)
         println(f"Validation: $metrics; baseline now (valueFunction) ${agent.valueFunction}%.4f")
       }
 
@@ -80,6 +80,6 @@ object NASExample {
         println(f"  test image $i: class $predicted (p = ${prediction.probabilities()(i)(predicted)}%.2f), label ${labels(i)}")
       }
     } finally gateway.close()
-  // --8<-- [end:scala]
   }
+  // --8<-- [end:scala]
 }

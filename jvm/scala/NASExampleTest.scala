@@ -1,6 +1,6 @@
 import java.nio.file.{Files, Path}
 
-import naspattern.{Episode, Idx, NASGateway}
+import naspattern.{Episode, Idx, Metrics, NASException, NASGateway}
 import org.junit.Assert.{assertEquals, assertTrue}
 import org.junit.Test
 
@@ -22,6 +22,22 @@ class NASExampleTest {
       val labels = Idx.labels(java.nio.file.Paths.get(Idx.FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"), 50)
       val correct = prediction.classes.zip(labels).count { case (p, l) => p == l }
       assertTrue(s"$correct of 50 test images right", correct > 10) // better than chance (5 of 50)
+    } finally gateway.close()
+  }
+
+  @Test def aRewardNamesTheSampleItRewards(): Unit = {
+    val dir: Path = Files.createTempDirectory("nas-scala")
+    val gateway = NASGateway.launch(new NASGateway.Options().echoOutput(false))
+    try {
+      val controller = gateway.controller(s"""{"train-limit": 300, "device": "cpu", "run-dir": "${dir.resolve("run")}"}""")
+      val agent = controller.getAgent
+      val first = agent.policy()
+      val second = agent.policy()
+      val metrics = new Metrics(0.5, 1.0, 10, 0.1)
+      agent.reward(second, metrics) // out of order: each reward reaches its own sample
+      agent.reward(first, metrics)
+      val twice = try { agent.reward(first, metrics); "accepted" } catch { case e: NASException => e.getMessage }
+      assertTrue(twice, twice.contains("it was rewarded already"))
     } finally gateway.close()
   }
 }

@@ -16,6 +16,7 @@ from nas_pattern.agents import (
     RandomAgent,
     ReinforceConfig,
     RLAgent,
+    Sample,
     TPEAgent,
     make_agent,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "RandomAgent",
     "RayExecutor",
     "ReinforceConfig",
+    "Sample",
     "SearchConfig",
     "SearchFailed",
     "SearchResult",

@@ -1,8 +1,8 @@
 """NASController: the search loop of the pattern, walking its sequence diagram.
 
 generate_architecture() (agent.policy()) -> train_network() (build and train the child) ->
-evaluate_network() (validation metrics; agent.reward(metrics), and agent.update_policy() every
-m children) -> repeat. search() runs the same steps, the training and evaluation on its executor.
+evaluate_network() (validation metrics; agent.reward(sample, metrics), and agent.update_policy()
+every m children) -> repeat. search() runs the same steps, the training and evaluation on its executor.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from nas_pattern.agents.base import Agent
+from nas_pattern.agents.base import Agent, Sample
 from nas_pattern.data import Dataset
 from nas_pattern.executor import Executor, LocalExecutor
 from nas_pattern.networks.base import Metrics, Network, NetworkFactory
@@ -51,6 +51,7 @@ class NASController:
         self._callbacks: list[Callable[[Episode], None]] = []
         self._stop = False  # set by stop(), read by search() after each child
         self._drawn: list[Child] = []  # sampled for the current update, not evaluated yet
+        self._samples: dict[int, Sample] = {}  # the agent's handle of each drawn child, by episode number
         self._boundary: dict[str, Any] | None = None  # state_dict() from before they were sampled
         self._trained: tuple[Child, float] | None = None  # train_network()'s child and its start time
         # The best episode so far with its weights (best.pt), when its worker sent them back.
@@ -75,17 +76,26 @@ class NASController:
 
     def generate_architecture(self) -> Architecture:
         """Ask the agent for the next child. It gets the next episode number (which seeds it) and
-        waits to be trained."""
+        waits to be trained; the agent's sample is kept to reward it with. ValueError past the next
+        policy update: the children drawn before it are evaluated first (the update learns from them)."""
+        number = len(self.history) + len(self._drawn) + 1
+        m = self.agent.config.children_per_update
+        if self._drawn and (number - 1) % m == 0:
+            raise ValueError(f"the policy update after episode {number - 1} comes first: evaluate the "
+                             f"{len(self._drawn)} children generated before it, then generate the next")
         if not self._drawn:
             self._boundary = self.state_dict()  # a checkpoint taken now returns to before this round
-        child = Child(len(self.history) + len(self._drawn) + 1, self.agent.policy())
+        sample = self.agent.policy()
+        child = Child(number, sample.architecture)
+        self._samples[number] = sample
         self._drawn.append(child)
         return child.architecture
 
     def train_network(self, architecture: Architecture) -> Network:
         """Build the child generate_architecture() returned and train it on the training split, in
-        this process. Children are trained in the order they were generated (their rewards pair
-        with the agent's samples in that order)."""
+        this process. Each child's reward names its own sample, but children are trained and
+        rewarded in the order they were generated, so that a resumed search replays its record
+        exactly (the REINFORCE baseline's moving average depends on the order of the rewards)."""
         if not self._drawn:
             raise ValueError("train_network() trains an architecture from generate_architecture(); call that first")
         child = self._drawn[0]
@@ -203,7 +213,7 @@ class NASController:
     def _reward(self, child: Child, outcome: Outcome, cached: bool) -> Episode:
         start = time.perf_counter()
         baseline = self.agent.value_function()
-        reward = self.agent.reward(outcome.metrics or PENALTY)
+        reward = self.agent.reward(self._samples.pop(child.number), outcome.metrics or PENALTY)
         update = None
         if child.number % self.agent.config.children_per_update == 0:
             update = self.agent.update_policy()

@@ -36,6 +36,8 @@ from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
 from py4j.java_gateway import JavaObject
 from py4j.protocol import Py4JJavaError
 
+from nas_pattern.agents.base import Sample
+from nas_pattern.config import EXIT_BAD_INPUT
 from nas_pattern.controller import NASController
 from nas_pattern.model import MODEL, FoundModel, load_model
 from nas_pattern.networks.base import Metrics
@@ -51,7 +53,6 @@ MIN_TOKEN_LENGTH = 32  # characters; a shorter token is too easy to guess (NASGa
 MIN_TOKEN_DISTINCT = 10  # distinct characters: 32 x "a" is long but guessable (64 random hex digits have 16)
 READY = "PY4J_READY"  # the readiness line: READY <port>
 LOOPBACK = "127.0.0.1"
-EXIT_BAD_INPUT = 2
 
 # Every error reaches the JVM caller as a NASException with one line. Input errors are the
 # caller's to fix; the others are also printed with their traceback on the engine's stderr.
@@ -155,14 +156,23 @@ class Agent(Identity):
     def __init__(self, bridge: Bridge, controller: NASController):
         self.bridge = bridge
         self.agent = controller.agent
+        self.given: dict[int, Sample] = {}  # the samples handed to the JVM, by number
 
     @reported
     def policy(self) -> JavaObject:
-        return self.bridge.architecture(self.agent.policy())
+        sample = self.agent.policy()
+        self.given[sample.number] = sample
+        return self.bridge.jvm.naspattern.Sample(sample.number, self.bridge.architecture(sample.architecture))
 
     @reported
-    def reward(self, metrics: JavaObject) -> float:
-        return float(self.agent.reward(self.bridge.core_metrics(metrics)))
+    def reward(self, sample: JavaObject, metrics: JavaObject) -> float:
+        if sample is None:
+            raise ValueError("sample must not be null: reward the Sample that policy() returned")
+        number = sample.number()
+        if number not in self.given:  # the controller's own samples never cross the bridge
+            raise ValueError(f"cannot reward sample {number}: this RLAgent never gave it to the JVM "
+                             "(policy() gives the samples; evaluateNetwork() rewards the controller's own)")
+        return float(self.agent.reward(self.given[number], self.bridge.core_metrics(metrics)))
 
     @reported
     def valueFunction(self) -> float:
@@ -172,13 +182,14 @@ class Agent(Identity):
     def updatePolicy(self) -> str:
         return json.dumps(self.agent.update_policy())
 
-
-# --8<-- [end:adapter]
     def core(self) -> object:
         return self.agent
 
     def describe(self) -> str:
         return f"RLAgent ({type(self.agent).__name__}, {len(self.agent.space.num_choices)} decisions per architecture)"
+
+
+# --8<-- [end:adapter]
 
 
 class Network(Identity):

@@ -26,7 +26,8 @@ def generators_state() -> dict[str, Any]:
 
 class Replay:
     """The record of a search, to be continued: `restore(agent)` first, then `episode_of(child)`
-    for each child the agent samples again until `replayed` is True."""
+    for each child the agent samples again, until every recorded episode has been taken
+    (NASController.restore walks them)."""
 
     def __init__(self, recorded: Sequence[Episode], checkpoint: dict[str, Any] | None):
         self.recorded = list(recorded)

@@ -111,6 +111,20 @@ class RunDirectory:
             raise ValueError(f"cannot resume {self.path}: {CONFIG} lacks 'config' or 'space'")
         return data
 
+    def peek_episodes(self, space: SearchSpace) -> list[Episode]:
+        """The complete lines of episodes.jsonl, read only (a search may still be writing it:
+        nas_pattern.train reads a live run); a torn last line is left out, not repaired."""
+        path = self.path / EPISODES
+        if not path.exists():
+            return []
+        episodes = []
+        for line in path.read_bytes().split(b"\n"):
+            try:
+                episodes.append(Episode.from_json(json.loads(line), space))
+            except (ValueError, KeyError, TypeError):
+                continue  # the torn tail of a line being written
+        return episodes
+
     def read_episodes(self, space: SearchSpace) -> tuple[list[Episode], str | None]:
         """The recorded children, and a warning if a half-written last line had to be dropped.
 

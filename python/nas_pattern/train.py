@@ -18,16 +18,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nas_pattern.config import OneLineParser, RunConfig
+from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig
 from nas_pattern.data import DATASETS, load_dataset
 from nas_pattern.model import ONNX_MODEL, ModelCard, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
-from nas_pattern.records import PENALTY, Episode
+from nas_pattern.records import PENALTY
 from nas_pattern.run_dir import RunDirectory
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.trainer import TrainConfig, device_name, resolve_device
 
-EXIT_BAD_INPUT = 2
 DEFAULT_EPOCHS = 10
 
 
@@ -70,7 +69,7 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
         stored = RunDirectory(source).read_config()
         config = RunConfig.from_json(stored["config"])
         space = SearchSpace.from_json(stored["space"], source=f"{source}/config.json")
-        episodes = _episodes(source / "episodes.jsonl", space)
+        episodes = RunDirectory(source).peek_episodes(space)
         trained = [e for e in episodes if e.status == "ok"]
         if args.episode is not None:
             chosen = next((e for e in episodes if e.episode == args.episode), None)
@@ -101,19 +100,6 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
         raise ValueError(f"the {cls.__name__} network has no PyTorch module to train")
     cls.check_space(space)
     return cls, space, architecture, data
-
-
-def _episodes(path: Path, space: SearchSpace) -> list[Episode]:
-    """The complete lines of episodes.jsonl (read only: a search may still be writing it)."""
-    if not path.exists():
-        return []
-    episodes = []
-    for line in path.read_bytes().split(b"\n"):
-        try:
-            episodes.append(Episode.from_json(json.loads(line), space))
-        except (ValueError, KeyError, TypeError):
-            continue  # the torn tail of a line being written
-    return episodes
 
 
 def main(argv: Sequence[str] | None = None) -> int:

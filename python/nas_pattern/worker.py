@@ -48,7 +48,7 @@ class Worker:
     def train_network(self, architecture: Architecture, number: int) -> Network:
         """Build the child for `architecture` with the seed of episode `number` and train it."""
         config = self.setup.config
-        network = self._make(architecture, seed=config.seed * 100003 + number)
+        network = self._make(architecture, seed=child_seed(config.seed, number))
         reasons = self.setup.space.validate(architecture) + network.validate()
         if reasons:
             raise InvalidArchitecture(f"cannot build {architecture.describe()}: {'; '.join(reasons)}")
@@ -90,7 +90,7 @@ class Worker:
         """Test metrics of `child`, with the weights tested: as trained in the search, or retrained
         on train + validation for `final_epochs` epochs when that is > 0."""
         if final_epochs > 0:
-            network = self._make(child.architecture, seed=self.setup.config.seed * 100003)
+            network = self._make(child.architecture, seed=child_seed(self.setup.config.seed, 0))
             network.build()
             network.train(self.data.train.join(self.data.val, "train+val"), final_epochs)
         elif self.best is not None and self.best[0] == child.number:
@@ -109,6 +109,12 @@ class Worker:
     def _make(self, architecture: Architecture, seed: int) -> Network:
         return self.setup.network(architecture, self.data.input_shape, self.data.num_classes,
                                   train_config=self.setup.train_config, device=self.device, seed=seed)
+
+
+def child_seed(seed: int, number: int) -> int:
+    """The seed of episode `number`'s child in a search seeded `seed` (0: the final retraining);
+    children of searches with nearby seeds do not share seeds."""
+    return seed * 100003 + number
 
 
 def failure_kind(error: Exception) -> str:

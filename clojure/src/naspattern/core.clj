@@ -4,7 +4,7 @@
   (:require [clojure.data.json :as json]
             [clojure.string :as string])
   (:import (naspattern Architecture Episode FoundModel Idx Metrics NASController NASException NASGateway
-                       NASGateway$Options Prediction RLAgent SearchListener SearchResult)
+                       NASGateway$Options Prediction RLAgent Sample SearchListener SearchResult)
            (java.nio.file Paths)))
 
 (defn- refused
@@ -85,6 +85,20 @@
   them (and updates the policy after every m children), recording the child as a search does."
   [^NASController controller]
   (engine-call (metrics->map (.evaluateNetwork controller))))
+
+(defn policy
+  "Asks the controller's agent for a sample of its own, beside the controller's children (ask and
+  tell): {:number n :architecture {...} :sample the-handle}; give the map to reward."
+  [^NASController controller]
+  (let [^Sample sample (engine-call (.policy ^RLAgent (.getAgent controller)))]
+    {:number (.number sample) :architecture (architecture->map (.architecture sample)) :sample sample}))
+
+(defn reward
+  "Rewards a sample from policy with a metrics map ({:accuracy :loss :params :train-seconds});
+  returns the reward. Each sample once, before the next policy update: otherwise ex-info, ::refused."
+  [^NASController controller {:keys [sample]} {:keys [accuracy loss params train-seconds]}]
+  (engine-call (.reward ^RLAgent (.getAgent controller) ^Sample sample
+                        (Metrics. (double accuracy) (double loss) (long params) (double train-seconds)))))
 
 (defn value-function
   "The agent's baseline: what it expects of the next child (NaN before the first reward)."

@@ -22,7 +22,7 @@
             (let [architecture (nas/generate-architecture controller) ; the agent's policy() samples it
                   _ (println "Training CNN" (.describe architecture) "...")
                   layers (nas/train-network controller architecture)
-                  metrics (nas/evaluate-network controller)] ; the controller calls the agent's reward(metrics)
+                  metrics (nas/evaluate-network controller)] ; the controller calls the agent's reward(sample, metrics)
               (doseq [layer layers] (println " " layer))
               (println (format "Validation: accuracy %.4f; baseline now (valueFunction) %.4f"
                                (:accuracy metrics) (nas/value-function controller)))))

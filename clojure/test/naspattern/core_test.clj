@@ -28,6 +28,18 @@
     (is (= :budget (:stop-reason result)))
     (is (= 3 (count (line-seq (io/reader (io/file (nas/run-dir controller) "episodes.jsonl"))))))))
 
+(deftest a-reward-names-the-sample-it-rewards
+  (let [controller (nas/controller *gateway* (small-config))
+        mine (nas/policy controller)
+        child (nas/step controller)
+        made-up {:accuracy 0.5 :loss 1.0 :params 10 :train-seconds 0.1}]
+    (is (= 1 (:number mine)))
+    (is (= (get-in child [:metrics :accuracy]) (:baseline child))) ; the controller rewarded its own child
+    (is (number? (nas/reward controller mine made-up)))
+    (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/reward controller mine made-up)))]
+      (is (= ::nas/refused (:reason (ex-data e))))
+      (is (string/includes? (ex-message e) "it was rewarded already")))))
+
 (deftest the-listener-can-stop-the-search
   (let [controller (nas/controller *gateway* (small-config))
         result (nas/search controller 10 (fn [_]) #(= 2 (:episode %)))]

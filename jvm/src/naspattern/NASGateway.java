@@ -14,6 +14,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Deque;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -314,11 +315,7 @@ public final class NASGateway implements AutoCloseable {
     private static String newToken() {
         byte[] bytes = new byte[32];
         new SecureRandom().nextBytes(bytes);
-        StringBuilder hex = new StringBuilder();
-        for (byte b : bytes) {
-            hex.append(String.format("%02x", b));
-        }
-        return hex.toString();
+        return HexFormat.of().formatHex(bytes);
     }
 
     /** Reads the engine's stdout until its readiness line; keeps draining both streams after. */

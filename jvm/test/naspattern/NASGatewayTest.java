@@ -3,6 +3,7 @@ package naspattern;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -73,12 +74,6 @@ public class NASGatewayTest {
         assertTrue(metrics.params() > 0);
         assertEquals(metrics.accuracy(), agent.valueFunction(), 1e-6); // the first reward starts the baseline
         assertEquals(architecture, controller.getNetwork().architecture());
-        try {
-            agent.reward(metrics); // already rewarded by evaluateNetwork()
-            fail("rewarded a sample twice");
-        } catch (NASException e) {
-            assertOneLine(e, "without a sample from policy() waiting");
-        }
         // The second child completes the update of m = 2; both are recorded like a search's children.
         controller.trainNetwork(controller.generateArchitecture());
         controller.evaluateNetwork();
@@ -88,6 +83,32 @@ public class NASGatewayTest {
         assertTrue(lines.get(1), lines.get(1).contains("\"episode\": 2") && lines.get(1).contains("\"entropy\""));
         SearchResult result = controller.search(1, episode -> { });
         assertEquals(3, result.episodes()); // search(n) runs n more, numbered after the ones by hand
+    }
+
+    @Test
+    public void aSampleDrawnFromTheAgentByHandDoesNotShiftTheControllersRewards() throws IOException {
+        NASController controller = controller("by-hand", "");
+        RLAgent agent = controller.getAgent();
+        Sample mine = agent.policy(); // a sample the controller does not know about
+        Architecture architecture = controller.generateArchitecture();
+        controller.trainNetwork(architecture);
+        Metrics metrics = controller.evaluateNetwork(); // rewards the controller's sample, not mine
+        assertEquals(metrics.accuracy(), agent.valueFunction(), 1e-6); // the first reward: its own score
+        Metrics invented = new Metrics(0.5, 1.0, 10, 0.1);
+        agent.reward(mine, invented); // still open: it was not taken for the controller's child
+        NASException twice = assertThrows(NASException.class, () -> agent.reward(mine, invented));
+        assertOneLine(twice, "sample " + mine.number() + " (" + mine.architecture().describe() + "): it was rewarded already");
+        NASException stranger = assertThrows(NASException.class,
+                () -> agent.reward(new Sample(99, mine.architecture()), invented));
+        assertOneLine(stranger, "cannot reward sample 99: this RLAgent never gave it to the JVM");
+        Sample late = agent.policy();
+        controller.trainNetwork(controller.generateArchitecture());
+        controller.evaluateNetwork(); // the second child of m = 2: the policy update
+        NASException stale = assertThrows(NASException.class, () -> agent.reward(late, invented));
+        assertOneLine(stale, "given out before the policy update that followed it");
+        List<String> lines = Files.readAllLines(new File(controller.runDir(), "episodes.jsonl").toPath());
+        assertEquals(2, lines.size());
+        assertTrue(lines.get(0), lines.get(0).contains(architecture.json().substring(0, 20)));
     }
 
     @Test

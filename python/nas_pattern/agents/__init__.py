@@ -7,7 +7,7 @@ The CLI (`--agent`), the JVM configs and the strategy study all build their agen
 from collections.abc import Callable
 from dataclasses import replace
 
-from nas_pattern.agents.base import Agent, diversity
+from nas_pattern.agents.base import Agent, Sample, diversity
 from nas_pattern.agents.config import REWARDS, AgentConfig, Baseline, EvolutionConfig, Objective, ReinforceConfig
 from nas_pattern.agents.evolution import EvolutionAgent
 from nas_pattern.agents.policy_network import PolicyNetwork, Rollout
@@ -42,5 +42,5 @@ def make_agent(name: str, space: SearchSpace, config: AgentConfig | None = None)
 
 
 __all__ = ["AGENTS", "REWARDS", "Agent", "AgentConfig", "EvolutionAgent", "EvolutionConfig", "Objective",
-           "PolicyNetwork", "RLAgent", "RandomAgent", "ReinforceConfig", "Rollout", "TPEAgent", "diversity",
+           "PolicyNetwork", "RLAgent", "RandomAgent", "ReinforceConfig", "Rollout", "Sample", "TPEAgent", "diversity",
            "make_agent"]

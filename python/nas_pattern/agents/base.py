@@ -10,31 +10,46 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from nas_pattern.agents.config import AgentConfig
 from nas_pattern.networks.base import Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
 
-NO_SAMPLE = "reward() called without a sample from policy() waiting for it"  # every agent's refusal
+
+@dataclass(frozen=True)
+class Sample:
+    """What policy() gives out and reward() takes back: the architecture to evaluate, with what the
+    agent needs to learn from it. The handle of ask/tell (Optuna's trial): a reward names the sample
+    it rewards, so samples may be rewarded in any order."""
+
+    architecture: Architecture
+    actions: tuple[int, ...]  # the choice index of each decision, as drawn (REINFORCE's gradient needs them)
+    number: int  # the agent's serial number for it, from 1: unique among the samples it has given out
 
 
 class Agent(abc.ABC):
-    """The search loop calls `policy()` once per child, `reward(metrics)` once the child is
-    evaluated (rewards pair with samples in the order they were drawn), and `update_policy()`
-    after every `config.children_per_update` rewards."""
+    """The search loop calls `policy()` once per child, `reward(sample, metrics)` once that child
+    is evaluated, and `update_policy()` after every `config.children_per_update` rewards. Each
+    sample is rewarded once, before the update that follows it: rewarding one twice, one this agent
+    never gave out, or one given out before the last update is a ValueError that says which."""
 
     def __init__(self, space: SearchSpace, config: AgentConfig | None = None):
         self.space = space
         self.config = config or AgentConfig()
+        self.given = 0  # samples given out so far (the last one's number)
+        self.open: dict[int, Sample] = {}  # given out, waiting for their rewards, by number
+        self._closed: dict[int, str] = {}  # why a sample given out is no longer open (for the message)
 
     @abc.abstractmethod
-    def policy(self) -> Architecture:
-        """Sample the next architecture to evaluate."""
+    def policy(self) -> Sample:
+        """Sample the next architecture to evaluate: a new handle, from give()."""
 
     @abc.abstractmethod
-    def reward(self, metrics: Metrics) -> float:
-        """Record the oldest unrewarded sample's metrics; return the reward it earns (advantage)."""
+    def reward(self, sample: Sample, metrics: Metrics) -> float:
+        """Learn `sample`'s metrics (take() checks the handle and scores them); return the reward it
+        earns (the advantage, for the RL agents)."""
 
     @abc.abstractmethod
     def value_function(self) -> float:
@@ -43,8 +58,9 @@ class Agent(abc.ABC):
 
     @abc.abstractmethod
     def update_policy(self) -> dict[str, float]:
-        """Learn from the rewarded samples since the last call; return statistics, with at
-        least `entropy`: the policy's mean entropy per decision, normalised to [0, 1]."""
+        """Learn from the rewarded samples since the last call, and close() the ones still open;
+        return statistics, with at least `entropy`: the policy's mean entropy per decision,
+        normalised to [0, 1]."""
 
     def probability(self, architecture: Architecture) -> float:
         """How likely the next policy() is to sample `architecture` (tests and the guide call it; the
@@ -53,11 +69,58 @@ class Agent(abc.ABC):
 
     @abc.abstractmethod
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly where the agent is (for checkpoints)."""
+        """Everything needed to continue exactly where the agent is (for checkpoints), with
+        samples_state()."""
 
     @abc.abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Return to a state taken by state_dict()."""
+        """Return to a state taken by state_dict(), through load_samples_state()."""
+
+    # ---- the handles, the same for every strategy ----
+
+    def give(self, actions: Sequence[int]) -> Sample:
+        """A new sample of these choice indices, open until it is rewarded (policy() returns it)."""
+        self.given += 1
+        sample = Sample(self.space.decode(actions), tuple(actions), self.given)
+        self.open[sample.number] = sample
+        return sample
+
+    def take(self, sample: Sample, metrics: Metrics) -> float:
+        """Close `sample` for its reward and return its score, config.objective(metrics): computed
+        here, once per child. ValueError, saying why, if the sample is not open."""
+        if not isinstance(sample, Sample):
+            raise ValueError(f"reward() takes the Sample that policy() returned, got {type(sample).__name__}")
+        if self.open.get(sample.number) != sample:
+            raise ValueError(self._not_open(sample))
+        del self.open[sample.number]
+        self._closed[sample.number] = "rewarded already"
+        return self.config.objective(metrics)
+
+    def close(self) -> None:
+        """The policy update is here: the samples still open were drawn from the policy before it,
+        so none of them may be rewarded after it (update_policy() calls this)."""
+        for number in self.open:
+            self._closed[number] = "given out before the policy update that followed it, and not rewarded by then"
+        self.open.clear()
+
+    def samples_state(self) -> dict[str, Any]:
+        """The handles' part of a checkpoint: how many were given out, and the open ones' choices."""
+        return {"given": self.given, "open": [[s.number, list(s.actions)] for s in self.open.values()]}
+
+    def load_samples_state(self, state: dict[str, Any]) -> None:
+        """Back to samples_state(); a checkpoint from before the handles has none open."""
+        self.given = int(state.get("given", 0))
+        self.open = {int(n): Sample(self.space.decode(a), tuple(a), int(n)) for n, a in state.get("open", [])}
+        self._closed = {}
+
+    def _not_open(self, sample: Sample) -> str:
+        what = f"sample {sample.number} ({sample.architecture.describe()})"
+        if sample.number in self._closed and sample.number not in self.open:
+            return f"cannot reward {what}: it was {self._closed[sample.number]}; each sample is rewarded once"
+        if 1 <= sample.number <= self.given and sample.number not in self.open:
+            return (f"cannot reward {what}: it was rewarded already, or given out before the latest policy "
+                    "update; each sample is rewarded once, before the update that follows it")
+        return f"cannot reward {what}: this {type(self).__name__} never gave it out (policy() gives the samples)"
 
 
 def diversity(space: SearchSpace, samples: Sequence[Sequence[int]]) -> float:

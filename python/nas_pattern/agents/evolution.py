@@ -7,7 +7,7 @@ import random
 from collections import deque
 from typing import Any
 
-from nas_pattern.agents.base import NO_SAMPLE, Agent, diversity
+from nas_pattern.agents.base import Agent, Sample, diversity
 from nas_pattern.agents.config import AgentConfig
 from nas_pattern.networks.base import Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
@@ -25,31 +25,27 @@ class EvolutionAgent(Agent):
         self.settings = self.config.evolution
         self.rng = random.Random(self.config.seed)
         self.population: deque[tuple[list[int], float]] = deque(maxlen=self.settings.population_size)
-        self.pending: deque[list[int]] = deque()  # sampled, waiting for their rewards, in order
         # steps a mutation can change
         self.mutable = [t for t, n in enumerate(space.num_choices) if n > 1]
         # one way to sample each architecture
         self.exact = not (space.variable_depth or space.skip_connections)
 
-    def policy(self) -> Architecture:
-        if len(self.population) + len(self.pending) < self.settings.population_size or not self.mutable:
+    def policy(self) -> Sample:
+        if len(self.population) + len(self.open) < self.settings.population_size or not self.mutable:
             actions = [self.rng.randrange(n) for n in self.space.num_choices]
         else:
-            sample = sorted(self.rng.sample(range(len(self.population)), self.settings.tournament_size))
-            parent = max(sample, key=lambda i: self.population[i][1])  # the oldest of equals
+            contestants = sorted(self.rng.sample(range(len(self.population)), self.settings.tournament_size))
+            parent = max(contestants, key=lambda i: self.population[i][1])  # the oldest of equals
             actions = list(self.population[parent][0])
             used = self.space.used_steps(actions)  # a change beyond them would give the parent again
             step = self.rng.choice([t for t in self.mutable if t < used])
             others = [c for c in range(self.space.num_choices[step]) if c != actions[step]]
             actions[step] = self.rng.choice(others)
-        self.pending.append(actions)
-        return self.space.decode(actions)
+        return self.give(actions)
 
-    def reward(self, metrics: Metrics) -> float:
-        if not self.pending:
-            raise RuntimeError(NO_SAMPLE)
-        score = self.config.objective(metrics)
-        self.population.append((self.pending.popleft(), score))
+    def reward(self, sample: Sample, metrics: Metrics) -> float:
+        score = self.take(sample, metrics)
+        self.population.append((list(sample.actions), score))  # the newest member; the oldest dies
         return score
 
 # --8<-- [end:evolution]
@@ -59,6 +55,7 @@ class EvolutionAgent(Agent):
         return sum(accuracy for _, accuracy in self.population) / len(self.population)
 
     def update_policy(self) -> dict[str, float]:
+        self.close()
         return {"entropy": diversity(self.space, [actions for actions, _ in self.population])}
 
     def probability(self, architecture: Architecture) -> float:
@@ -68,7 +65,7 @@ class EvolutionAgent(Agent):
                                       "depth or skip connections")
         target = self.space.encode(architecture)
         size, k = len(self.population), self.settings.tournament_size
-        if size + len(self.pending) < self.settings.population_size or not self.mutable:
+        if size + len(self.open) < self.settings.population_size or not self.mutable:
             return 1.0 / self.space.size
         # Rank r (0 = best, ties: oldest first) wins a tournament of k drawn from `size` with
         # probability C(size - 1 - r, k - 1) / C(size, k); its mutation hits `target` with
@@ -84,10 +81,12 @@ class EvolutionAgent(Agent):
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.getstate(), "population": [list(p) for p in self.population],
-                "pending": [list(p) for p in self.pending]}
+                **self.samples_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.setstate(state["rng"])
         self.population = deque(((list(a), float(r)) for a, r in state["population"]),
                                 maxlen=self.settings.population_size)
-        self.pending = deque(list(a) for a in state["pending"])
+        self.load_samples_state(state)
+        for actions in state.get("pending", []):  # a checkpoint from before the handles: its waiting samples
+            self.give(actions)

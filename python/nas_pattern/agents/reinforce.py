@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from nas_pattern.agents.base import NO_SAMPLE, Agent
+from nas_pattern.agents.base import Agent, Sample
 from nas_pattern.agents.config import AgentConfig
 from nas_pattern.agents.policy_network import PolicyNetwork
 from nas_pattern.networks.base import Metrics
@@ -33,13 +33,13 @@ class RLAgent(Agent):
         self.optimizer = torch.optim.Adam(self.policy_network.parameters(), lr=self.settings.learning_rate)
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.baseline: float | None = None  # moving average of the score; None until the first reward
-        self.pending: list[Sample] = []  # sampled since the last update, in order
+        self.rewarded: list[Rewarded] = []  # the samples rewarded since the last update, in reward order
         self.drawn: set[Architecture] = set()  # every architecture policy() has returned
         self.drawn_actions: list[list[int]] = []  # and the choices it drew them with, in order
         self.updates = 0
 
     # --8<-- [start:policy]
-    def policy(self) -> Architecture:
+    def policy(self) -> Sample:
         """A draw from the policy. With `without_replacement`, one this agent has not drawn before:
         the first of up to REDRAWS draws that is new, then the same at twice the temperature, four
         times, ... (once the whole space has been drawn, any draw). A converged policy so goes on
@@ -64,26 +64,23 @@ class RLAgent(Agent):
                 heat *= 2
         self.drawn.add(architecture)
         self.drawn_actions.append(actions)
-        self.pending.append(Sample(actions))
-        return architecture
+        return self.give(actions)
 
     # --8<-- [end:policy]
 
     # --8<-- [start:rl_reward]
-    def reward(self, metrics: Metrics) -> float:
-        sample = next((s for s in self.pending if s.score is None), None)
-        if sample is None:
-            raise RuntimeError(NO_SAMPLE)
-        sample.score = score = self.config.objective(metrics)  # the accuracy (size-weighted if asked)
+    def reward(self, sample: Sample, metrics: Metrics) -> float:
+        score = self.take(sample, metrics)  # the accuracy (size-weighted if asked); ValueError if not open
         if self.settings.baseline != "none" and self.baseline is None:
             self.baseline = score  # the first reward starts the average: its advantage is 0 (with ema)
         # the critic's values are corrections to the average: they start on the reward's scale
-        sample.offset = self.baseline if self.settings.baseline == "critic" and self.baseline is not None else 0.0
-        sample.advantage = _clip(score - self.value_function(), self.settings.reward_clip)
+        offset = self.baseline if self.settings.baseline == "critic" and self.baseline is not None else 0.0
+        advantage = _clip(score - self.value_function(), self.settings.reward_clip)
+        self.rewarded.append(Rewarded(list(sample.actions), score, advantage, offset))
         if self.baseline is not None:
             decay = self.settings.baseline_decay
             self.baseline = decay * self.baseline + (1 - decay) * score
-        return sample.advantage
+        return advantage
 
     def value_function(self) -> float:
         average = math.nan if self.baseline is None else self.baseline  # NaN: no estimate yet
@@ -103,7 +100,8 @@ class RLAgent(Agent):
     # --8<-- [start:update_policy]
     def update_policy(self) -> dict[str, float]:
         """One REINFORCE step:  loss = -mean_b[ w_b * sum_t log pi(a_bt) * A_bt ] - beta * H + c * critic error."""
-        batch = [s for s in self.pending if s.score is not None]
+        self.close()  # samples drawn before this step and not rewarded cannot be rewarded after it
+        batch = self.rewarded
         if not batch:
             return {}
         actions = torch.tensor([s.actions for s in batch])  # (B, T)
@@ -130,7 +128,7 @@ class RLAgent(Agent):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.policy_network.parameters(), self.settings.grad_clip)
         self.optimizer.step()
-        self.pending = [s for s in self.pending if s.score is None]
+        self.rewarded = []
         self.updates += 1
         return {"loss": float(loss.detach()), "entropy": _normalised_entropy(rollout.entropies, self.space),
                 "mean_score": float(score.mean())}
@@ -152,10 +150,11 @@ class RLAgent(Agent):
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "baseline": self.baseline,
-            "pending": [dataclasses.asdict(s) for s in self.pending],
+            "pending": [dataclasses.asdict(s) for s in self.rewarded],  # (its name from before the handles)
             # one tensor, not a list of lists: the controller copies this state before every round
             "drawn": torch.tensor(self.drawn_actions, dtype=torch.long).reshape(-1, len(self.space.num_choices)),
             "updates": self.updates,
+            **self.samples_state(),
         })
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -164,9 +163,14 @@ class RLAgent(Agent):
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.baseline = state["baseline"]
-        # Checkpoints written before the size-aware reward called the score "accuracy".
-        self.pending = [Sample(**{"score" if k == "accuracy" else k: v for k, v in s.items()})
-                        for s in state["pending"]]
+        # Checkpoints written before the size-aware reward called the score "accuracy"; before the
+        # handles, "pending" also held samples not rewarded yet (score None): open samples now.
+        pending = [{"score" if k == "accuracy" else k: v for k, v in s.items()} for s in state["pending"]]
+        self.rewarded = [Rewarded(**s) for s in pending if s["score"] is not None]
+        self.load_samples_state(state)
+        for s in pending:
+            if s["score"] is None:
+                self.give(s["actions"])
         self.updates = state["updates"]
         # Checkpoints written before sampling without replacement did not keep the draws.
         self.drawn_actions = [list(actions) for actions in torch.as_tensor(state.get("drawn", [])).tolist()]
@@ -174,11 +178,11 @@ class RLAgent(Agent):
 
 
 @dataclass
-class Sample:
-    """An architecture the RLAgent drew, waiting for its reward and the next update."""
+class Rewarded:
+    """A sample the RLAgent was rewarded for, waiting for the next update."""
 
     actions: list[int]  # choice indices, one per decision
-    score: float | None = None  # set by reward(): config.objective(metrics)
+    score: float  # config.objective(metrics)
     advantage: float = 0.0  # the score minus the baseline when it was rewarded (clipped)
     offset: float = 0.0  # actor-critic: the moving average the critic's values were added to
 

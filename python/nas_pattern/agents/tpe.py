@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import pickle
-from collections import deque
 from typing import Any
 
-from nas_pattern.agents.base import NO_SAMPLE, Agent, diversity
+from nas_pattern.agents.base import Agent, Sample, diversity
 from nas_pattern.agents.config import AgentConfig
 from nas_pattern.networks.base import Metrics
-from nas_pattern.search_space import Architecture, SearchSpace
+from nas_pattern.search_space import SearchSpace
 
 DIVERSITY_WINDOW = 20  # the latest trials whose diversity update_policy() reports
 
@@ -30,44 +29,48 @@ class TPEAgent(Agent):
         self._optuna = optuna
         self.study = optuna.create_study(direction="maximize",
                                          sampler=optuna.samplers.TPESampler(seed=self.config.seed))
-        self.pending: deque[Any] = deque()  # asked trials, waiting for their rewards, in order
+        self.trials: dict[int, Any] = {}  # the asked trial of each open sample, by the sample's number
         self.told: list[tuple[list[int], float]] = []  # every trial told: its choice indices and score
 
-    def policy(self) -> Architecture:
+    def policy(self) -> Sample:
         trial = self.study.ask()
         actions = [trial.suggest_categorical(name, list(range(n)))
                    for name, n in zip(self.space.step_names, self.space.num_choices, strict=True)]
-        self.pending.append(trial)
-        return self.space.decode(actions)
+        sample = self.give(actions)
+        self.trials[sample.number] = trial
+        return sample
 
-    def reward(self, metrics: Metrics) -> float:
-        if not self.pending:
-            raise RuntimeError(NO_SAMPLE)
-        score = self.config.objective(metrics)
-        trial = self.pending.popleft()
-        self.study.tell(trial, score)
-        self.told.append((list(trial.params.values()), score))
+    def reward(self, sample: Sample, metrics: Metrics) -> float:
+        score = self.take(sample, metrics)
+        self.study.tell(self.trials.pop(sample.number), score)
+        self.told.append((list(sample.actions), score))
         return score
 
     def value_function(self) -> float:
         return sum(score for _, score in self.told) / len(self.told) if self.told else math.nan
 
     def update_policy(self) -> dict[str, float]:
+        self.close()
+        for trial in self.trials.values():  # asked before the update and never told: failed, to Optuna
+            self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
+        self.trials.clear()
         return {"entropy": diversity(self.space, [actions for actions, _ in self.told[-DIVERSITY_WINDOW:]])}
 
     def state_dict(self) -> dict[str, Any]:
         # The controller takes this before every round, so it is small: the trials told (the study
-        # is rebuilt from them), the ones asked and waiting, and the sampler with its random state.
-        # Pickling the whole study instead cost a search time quadratic in its trials.
-        return {"told": list(self.told), "pending": [list(t.params.values()) for t in self.pending],
-                "sampler": pickle.dumps(self.study.sampler)}
+        # is rebuilt from them), the open samples (asked again on load), and the sampler with its
+        # random state. Pickling the whole study instead cost a search time quadratic in its trials.
+        return {"told": list(self.told), "sampler": pickle.dumps(self.study.sampler), **self.samples_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "study" in state:  # a checkpoint from before the study was rebuilt from its trials
             self.study = pickle.loads(state["study"])
             trials = {t.number: t for t in self.study.get_trials(deepcopy=False)}
-            self.pending = deque(self._optuna.trial.Trial(self.study, trials[n]._trial_id)
-                                 for n in state["pending"])
+            self.load_samples_state(state)
+            self.trials = {}
+            for n in state["pending"]:
+                trial = self._optuna.trial.Trial(self.study, trials[n]._trial_id)
+                self.trials[self.give(list(trial.params.values())).number] = trial
             self.told = [(list(t.params.values()), float(t.value or 0.0)) for t in self.study.get_trials(deepcopy=False)
                          if t.state == self._optuna.trial.TrialState.COMPLETE]
             return
@@ -78,13 +81,16 @@ class TPEAgent(Agent):
         study.add_trials(optuna.trial.create_trial(params=dict(zip(distributions, actions, strict=True)),
                                                    distributions=distributions, value=score)
                          for actions, score in state["told"])
-        self.pending = deque()
-        for actions in state["pending"]:  # asked again with the same choices, waiting for their rewards
-            study.enqueue_trial(dict(zip(distributions, actions, strict=True)))
+        self.load_samples_state(state)
+        for actions in state.get("pending", []):  # a checkpoint from before the handles: its waiting samples
+            self.give(actions)
+        self.trials = {}
+        for sample in self.open.values():  # asked again with the same choices, waiting for their rewards
+            study.enqueue_trial(dict(zip(distributions, sample.actions, strict=True)))
             trial = study.ask()
             for name, n in zip(self.space.step_names, self.space.num_choices, strict=True):
                 trial.suggest_categorical(name, list(range(n)))
-            self.pending.append(trial)
+            self.trials[sample.number] = trial
         study.sampler = pickle.loads(state["sampler"])  # its random state as it was, untouched by the asks above
         self.study = study
         self.told = [(list(actions), float(score)) for actions, score in state["told"]]

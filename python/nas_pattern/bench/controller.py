@@ -22,9 +22,9 @@ def controller_section(args: argparse.Namespace, device: torch.device) -> None:
     for _ in range(args.updates):
         for _ in range(m):
             start = time.perf_counter()
-            agent.policy()
+            sample = agent.policy()
             policy.append(time.perf_counter() - start)
-            agent.reward(Metrics(accuracy=0.8, loss=0.5, params=1, train_seconds=1.0))
+            agent.reward(sample, Metrics(accuracy=0.8, loss=0.5, params=1, train_seconds=1.0))
         start = time.perf_counter()
         agent.update_policy()
         update.append(time.perf_counter() - start)

@@ -53,6 +53,6 @@ class TabularNetwork(Network):
         return Metrics(accuracy=accuracy, loss=loss, params=row.params, train_seconds=row.train_seconds)
 
     @property
-# --8<-- [end:tabular_network]
     def layers(self) -> list[str]:
         return [f"{self.architecture.describe()} (measured)"] if self._built else []
+# --8<-- [end:tabular_network]
