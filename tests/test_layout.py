@@ -4,6 +4,7 @@ long module says why it is one piece."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,9 @@ def test_a_long_module_says_why_it_is_one_piece(name: str) -> None:
     if lines > LONG:
         assert "One piece" in docstring or "One module" in docstring, \
             f"{name} has {lines} lines; split it or say in its docstring why it is one piece"
+    for claimed in re.findall(r"(?:~|about )?(\d[\d,]*) lines", docstring):  # a size it claims must be true
+        said = int(claimed.replace(",", ""))
+        assert abs(said - lines) <= 0.2 * lines, f"{name} says it has {said} lines; it has {lines}"
 
 
 def test_each_role_of_the_pattern_has_its_own_home() -> None:

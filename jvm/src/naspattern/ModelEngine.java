@@ -1,7 +1,7 @@
 package naspattern;
 
 /**
- * A saved model as the engine serves it, implemented by {@code nas_pattern.gateway.Model}. The
+ * A saved model as the engine serves it, implemented by {@code nas_pattern.adapters.Model}. The
  * bridge's side of {@link FoundModel}: images travel packed as bytes, in one call, not one float
  * at a time. User code calls {@link FoundModel#predict} instead.
  */

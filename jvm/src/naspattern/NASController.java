@@ -2,7 +2,7 @@ package naspattern;
 
 /**
  * The pattern's NASController, as the JVM sees it: implemented in Python by
- * {@code nas_pattern.gateway.Controller}, which adapts {@code nas_pattern.NASController}.
+ * {@code nas_pattern.adapters.Controller}, which adapts {@code nas_pattern.NASController}.
  * Every architecture comes from the Python RLAgent, every accuracy from a PyTorch child.
  */
 public interface NASController {

@@ -1,7 +1,7 @@
 package naspattern;
 
 /**
- * The pattern's RLAgent: implemented in Python by {@code nas_pattern.gateway.Agent}, which adapts
+ * The pattern's RLAgent: implemented in Python by {@code nas_pattern.adapters.Agent}, which adapts
  * the search's agent, whichever strategy of the registry it is: {@code nas_pattern.RLAgent} (an
  * LSTM policy trained with REINFORCE, with a moving-average baseline or a critic), random search,
  * regularized evolution or TPE. Ask and tell: {@link #policy()} gives a {@link Sample},

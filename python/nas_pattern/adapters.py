@@ -1,0 +1,219 @@
+"""The adapters: each participant of the pattern as the Java interface of package `naspattern` it
+implements (camelCase), by calling the core (snake_case), which is not renamed. Values cross as
+Java primitives, strings and the small Java value classes (Architecture, Sample, Metrics, Episode,
+SearchResult), built from primitives (bridge.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import numpy as np
+from py4j.java_gateway import JavaObject
+
+from nas_pattern.agents.base import Sample
+from nas_pattern.bridge import Bridge, Identity, reported
+from nas_pattern.controller import NASController
+from nas_pattern.model import FoundModel
+from nas_pattern.networks.base import Network as CoreNetwork
+from nas_pattern.records import Episode
+from nas_pattern.run_dir import Recorder
+from nas_pattern.session import Search, finish
+
+# The adapters' public methods carry the Java interfaces' camelCase names: py4j calls them by those.
+
+
+# --8<-- [start:adapter]
+class Agent(Identity):
+    """naspattern.RLAgent, adapting the core's Agent (RLAgent or RandomAgent)."""
+
+    class Java:
+        implements = ["naspattern.RLAgent"]
+
+    def __init__(self, bridge: Bridge, controller: NASController):
+        self.bridge = bridge
+        self.agent = controller.agent
+        self.given: dict[int, Sample] = {}  # the samples handed to the JVM, by number
+
+    @reported
+    def policy(self) -> JavaObject:
+        sample = self.agent.policy()
+        self.given[sample.number] = sample
+        return self.bridge.jvm.naspattern.Sample(sample.number, self.bridge.architecture(sample.architecture))
+
+    @reported
+    def reward(self, sample: JavaObject, metrics: JavaObject) -> float:
+        if sample is None:
+            raise ValueError("sample must not be null: reward the Sample that policy() returned")
+        number = sample.number()
+        if number not in self.given:  # the controller's own samples never cross the bridge
+            raise ValueError(f"cannot reward sample {number}: this RLAgent never gave it to the JVM "
+                             "(policy() gives the samples; evaluateNetwork() rewards the controller's own)")
+        return float(self.agent.reward(self.given[number], self.bridge.core_metrics(metrics)))
+
+    @reported
+    def valueFunction(self) -> float:
+        return float(self.agent.value_function())
+
+    @reported
+    def updatePolicy(self) -> str:
+        return json.dumps(self.agent.update_policy())
+
+    def core(self) -> object:
+        return self.agent
+
+    def describe(self) -> str:
+        return f"RLAgent ({type(self.agent).__name__}, {len(self.agent.space.num_choices)} decisions per architecture)"
+
+
+# --8<-- [end:adapter]
+
+
+class Network(Identity):
+    """naspattern.Network, adapting a child the controller built (CNN or RNN)."""
+
+    class Java:
+        implements = ["naspattern.Network"]
+
+    def __init__(self, bridge: Bridge, network: CoreNetwork, controller: NASController):
+        self.bridge = bridge
+        self.network = network
+        self.controller = controller
+
+    def core(self) -> object:
+        return self.network
+
+    def describe(self) -> str:
+        return f"Network ({type(self.network).__name__} {self.network.architecture.describe()})"
+
+    @reported
+    def architecture(self) -> JavaObject:
+        return self.bridge.architecture(self.network.architecture)
+
+    @reported
+    def train(self, epochs: int) -> None:
+        if epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        self.network.train(self.controller.data.train.head(self.controller.config.train_limit), epochs)
+
+    @reported
+    def evaluate(self) -> JavaObject:
+        return self.bridge.metrics(self.network.evaluate(self.controller.data.val))
+
+    @reported
+    def layers(self) -> JavaObject:
+        lines = self.network.layers
+        array = self.bridge.server.new_array(self.bridge.jvm.String, len(lines))
+        for i, line in enumerate(lines):
+            array[i] = line
+        return array
+
+
+class Controller(Identity):
+    """naspattern.NASController, adapting the core's NASController; records to the run directory
+    exactly as `python -m nas_pattern.run` does, so a JVM search can be resumed from the CLI."""
+
+    class Java:
+        implements = ["naspattern.NASController"]
+
+    def __init__(self, bridge: Bridge, search: Search):
+        self.bridge = bridge
+        self.search_ = search
+        self.controller = search.controller
+        self.agent = Agent(bridge, self.controller)
+        self.listener: JavaObject | None = None  # the SearchListener of the search() under way
+        Recorder(search.run_dir, self.controller)
+        self.controller.add_callback(self._tell_listener)
+
+    @reported
+    def generateArchitecture(self) -> JavaObject:
+        return self.bridge.architecture(self.controller.generate_architecture())
+
+    @reported
+    def trainNetwork(self, architecture: JavaObject) -> Network:
+        if architecture is None:
+            raise ValueError("architecture must not be null")
+        parsed = self.controller.agent.space.parse(json.loads(architecture.json()))
+        return Network(self.bridge, self.controller.train_network(parsed), self.controller)
+
+    @reported
+    def evaluateNetwork(self) -> JavaObject:
+        return self.bridge.metrics(self.controller.evaluate_network())
+
+    def getAgent(self) -> Agent:
+        return self.agent
+
+    def getNetwork(self) -> Network | None:
+        network = self.controller.network
+        return None if network is None else Network(self.bridge, network, self.controller)
+
+    @reported
+    def search(self, episodes: int, listener: JavaObject) -> JavaObject:
+        """`episodes` more children: the budget becomes the children so far plus these, recorded in
+        config.json, so that the CLI resumes a JVM search with the budget it was given."""
+        if episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {episodes}")
+        controller, session = self.controller, self.search_
+        session.set_budget(len(controller.history) + episodes)
+        self.listener = listener
+        try:
+            result = controller.search()
+        finally:
+            self.listener = None
+        result = controller.final_test(result, session.config.final_epochs)
+        for line in finish(session, result):
+            print(f"nas-pattern: model: {line}", file=sys.stderr)
+        return self.bridge.result(result, session.run_dir.path.resolve())
+
+    def runDir(self) -> str:
+        return str(self.search_.run_dir.path)
+
+    def core(self) -> object:
+        return self.controller
+
+    def describe(self) -> str:
+        return f"NASController (run dir {self.runDir()}, {len(self.controller.history)} children so far)"
+
+    def _tell_listener(self, episode: Episode) -> None:
+        if self.listener is None:
+            return
+        self.listener.onEpisode(self.bridge.episode(episode))
+        if self.listener.shouldStop():
+            self.controller.stop()
+
+
+class Model(Identity):
+    """naspattern.ModelEngine, serving a saved model (nas_pattern.load_model) to FoundModel.predict:
+    the images come packed as little-endian float32 bytes and the answer goes back the same way, so
+    a batch of images is one call across the bridge, not one per pixel."""
+
+    class Java:
+        implements = ["naspattern.ModelEngine"]
+
+    def __init__(self, bridge: Bridge, model: FoundModel):
+        self.bridge = bridge
+        self.model = model
+
+    @reported
+    def classify(self, pixels: bytes, count: int) -> bytes:
+        size = self.pixelsPerImage()
+        values = np.frombuffer(bytes(pixels), dtype="<f4")
+        if count < 0 or len(values) != count * size:
+            raise ValueError(f"expected {count} images of {size} values, got {len(values)} values")
+        classes, probabilities = self.model.predict(values.reshape(count, *self.model.card.input_shape))
+        return (classes.numpy().astype("<i4").tobytes() + probabilities.numpy().astype("<f4").tobytes())
+
+    def pixelsPerImage(self) -> int:
+        return math.prod(self.model.card.input_shape)
+
+    def numClasses(self) -> int:
+        return self.model.card.num_classes
+
+    def core(self) -> object:
+        return self.model
+
+    def describe(self) -> str:
+        card = self.model.card
+        return f"FoundModel ({card.network.rsplit(':', 1)[-1]} {self.model.architecture.describe()}; {card.trained})"
