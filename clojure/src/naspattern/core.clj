@@ -3,16 +3,23 @@
   Every architecture is sampled by the Python RLAgent; every accuracy comes from a PyTorch child."
   (:require [clojure.data.json :as json]
             [clojure.string :as string])
-  (:import (naspattern Architecture Episode FoundModel Idx Metrics NASController NASException NASGateway
+  (:import (naspattern Architecture Episode FoundModel Idx Metrics NASController NASException NASException$Reason NASGateway
                        NASGateway$Options Prediction RLAgent Sample SearchListener SearchResult)
            (java.nio.file Paths)))
 
+(def ^:private reasons
+  "NASException's reason as the :reason of ex-info."
+  {NASException$Reason/REFUSED ::refused
+   NASException$Reason/ENGINE_EXITED ::engine-exited
+   NASException$Reason/ENGINE_FAILED ::engine-failed
+   NASException$Reason/CLOSED ::closed})
+
 (defn- refused
-  "A NASException as ex-info with the engine's one line: :reason ::engine-exited when the engine
-  died (the line says with which status), ::refused for what it refused."
+  "A NASException as ex-info with the engine's one line and a :reason taken from the exception
+  itself: ::refused (the input), ::engine-exited (the engine died; the line says with which
+  status), ::engine-failed (the bridge failed a call) or ::closed (the gateway was closed)."
   [^NASException e]
-  (let [exited? (string/starts-with? (str (.getMessage e)) "the Python engine exited")]
-    (ex-info (.getMessage e) {:reason (if exited? ::engine-exited ::refused)} e)))
+  (ex-info (.getMessage e) {:reason (reasons (.reason e))} e))
 
 (defmacro ^:private engine-call [& body]
   `(try ~@body (catch NASException e# (throw (refused e#)))))
@@ -41,8 +48,11 @@
   [k]
   (keyword (string/replace k "_" "-")))
 
-(defn architecture->map [^Architecture a]
-  {:describe (.describe a) :layers (get (json/read-str (.json a) :key-fn kebab) :layers)})
+(defn architecture->map
+  "An architecture as a map: {:describe \"conv 5x32 ...\" :layers [...]}, and under :architecture
+  the engine's own value, which train-network takes back."
+  [^Architecture a]
+  {:describe (.describe a) :layers (get (json/read-str (.json a) :key-fn kebab) :layers) :architecture a})
 
 (defn metrics->map [^Metrics m]
   (when m
@@ -70,15 +80,16 @@
    :model-path (.modelPath r)})
 
 (defn generate-architecture
-  "The pattern's first step: the agent samples the next child's architecture (a Java Architecture,
-  to hand to train-network; architecture->map shows it)."
-  ^Architecture [^NASController controller]
-  (engine-call (.generateArchitecture controller)))
+  "The pattern's first step: the agent samples the next child's architecture, as a map
+  (architecture->map) to hand to train-network."
+  [^NASController controller]
+  (architecture->map (engine-call (.generateArchitecture controller))))
 
 (defn train-network
-  "The second step: the child for that architecture, built and trained; its layers, one per line."
-  [^NASController controller ^Architecture architecture]
-  (engine-call (vec (.layers (.trainNetwork controller architecture)))))
+  "The second step: the child for that architecture (a map from generate-architecture), built and
+  trained; its layers, one per line."
+  [^NASController controller {:keys [architecture]}]
+  (engine-call (vec (.layers (.trainNetwork controller ^Architecture architecture)))))
 
 (defn evaluate-network
   "The third step: the child's validation metrics as a map; the controller rewards the agent with
@@ -111,7 +122,7 @@
   (let [architecture (generate-architecture controller)
         layers (train-network controller architecture)
         metrics (evaluate-network controller)]
-    {:architecture (architecture->map architecture)
+    {:architecture architecture
      :layers layers
      :metrics metrics
      :baseline (value-function controller)}))

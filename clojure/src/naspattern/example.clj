@@ -20,7 +20,7 @@
           ;; the m = 2 children of one policy update by hand, as in the pattern's sequence diagram
           (dotimes [_ (:children-per-update config)]
             (let [architecture (nas/generate-architecture controller) ; the agent's policy() samples it
-                  _ (println "Training CNN" (.describe architecture) "...")
+                  _ (println "Training CNN" (:describe architecture) "...")
                   layers (nas/train-network controller architecture)
                   metrics (nas/evaluate-network controller)] ; the controller calls the agent's reward(sample, metrics)
               (doseq [layer layers] (println " " layer))

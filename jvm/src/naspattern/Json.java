@@ -2,7 +2,13 @@ package naspattern;
 
 import java.util.Map;
 
-/** Writes a config map as a JSON object: keys and strings quoted and escaped, numbers as they are. */
+/**
+ * Writes a config map as a JSON object: keys and strings quoted and escaped, numbers as they are.
+ * Written here rather than with a JSON library (Debian packages gson) because a config is one flat
+ * object of strings, numbers and booleans, and every user's class path would carry another jar for
+ * these forty lines; the engine parses what this writes with Python's json module, and the tests
+ * send it every kind of value.
+ */
 final class Json {
     private Json() {
     }

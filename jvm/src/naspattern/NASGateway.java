@@ -25,6 +25,7 @@ import java.util.function.Consumer;
 
 import py4j.ClientServer;
 import py4j.Py4JException;
+import py4j.Py4JNetworkException;
 
 /**
  * The JVM's end of the bridge: launches the Python engine ({@code python -m nas_pattern.gateway}),
@@ -278,22 +279,37 @@ public final class NASGateway implements AutoCloseable {
     /** The one-line NASException for a call the bridge could not complete (see Bridged). */
     NASException failure(Py4JException error) {
         if (closed) {
-            return new NASException("this NASGateway is closed", error);
+            return new NASException("this NASGateway is closed", NASException.Reason.CLOSED, error);
         }
         if (process != null) {
-            try {
-                process.waitFor(2, TimeUnit.SECONDS); // a dead engine's socket closes just before it is reaped
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            if (lostConnection(error)) { // the engine may be dying: wait for it before saying how it ended
+                try {
+                    process.waitFor(2, TimeUnit.SECONDS); // a dead engine's socket closes just before it is reaped
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
             if (!process.isAlive()) {
                 return new NASException("the Python engine exited with status " + process.exitValue() + lastWords(),
-                        error);
+                        NASException.Reason.ENGINE_EXITED, error);
             }
-            return new NASException("the Python engine failed: " + firstLine(error.getMessage()), error);
+            return new NASException("the Python engine failed: " + firstLine(error.getMessage()),
+                    NASException.Reason.ENGINE_FAILED, error);
         }
         return new NASException("the Python engine on port " + pythonPort + " failed or is gone: "
-                + firstLine(error.getMessage()), error);
+                + firstLine(error.getMessage()), NASException.Reason.ENGINE_FAILED, error);
+    }
+
+    /** Whether a bridge failure is the connection's (the engine may be gone), not a call's. */
+    private static boolean lostConnection(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            String message = String.valueOf(t.getMessage());
+            if (t instanceof Py4JNetworkException || t instanceof IOException || message.contains("is empty")
+                    || message.startsWith("Error while")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private String lastWords() {
@@ -349,7 +365,7 @@ public final class NASGateway implements AutoCloseable {
                     + "installed: set " + PYTHON_ENV + ", or Options.python(), to one that has, such as the "
                     + "project's .venv/bin/python)" : "";
             throw new NASException("the Python engine exited with status " + status + " before it was ready" + said
-                    + hint);
+                    + hint, NASException.Reason.ENGINE_EXITED, null);
         } catch (TimeoutException e) {
             throw new NASException("the Python engine was not ready after " + options.readyTimeout.getSeconds()
                     + " s (no '" + READY + " <port>' line)");

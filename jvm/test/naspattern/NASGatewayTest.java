@@ -177,6 +177,7 @@ public class NASGatewayTest {
                 fail("a dead engine answered");
             } catch (NASException e) {
                 assertOneLine(e, "the Python engine exited with status");
+                assertEquals(NASException.Reason.ENGINE_EXITED, e.reason());
             }
             try {
                 own.engine().version();
@@ -482,6 +483,7 @@ public class NASGatewayTest {
             fail("a null seed was taken for the default");
         } catch (NASException e) {
             assertOneLine(e, "config key 'seed' is null");
+            assertEquals(NASException.Reason.REFUSED, e.reason());
         }
         assertFalse(new File(folder.getRoot(), "null-seed").exists()); // nothing written
     }
