@@ -153,3 +153,30 @@ def test_the_benchmark_refuses_an_unknown_section(capsys) -> None:
         bench(["trainers"])
     assert exit_.value.code == 2
     assert "unknown section 'trainers'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_the_cuda_flags_a_child_sets_are_put_back_afterwards(deterministic: bool) -> None:
+    """Issue 26: cuDNN's autotuning off and, with --deterministic, deterministic algorithms on, only
+    while a child trains or evaluates on CUDA; the process's own settings come back after, even
+    when the child fails. (The flags are host-side settings: no GPU is needed to check them.)"""
+    from nas_pattern.trainer import cuda_flags
+
+    before = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic,
+              torch.are_deterministic_algorithms_enabled())
+    torch.backends.cudnn.benchmark = True  # a user's own choice in this process
+    try:
+        with pytest.raises(RuntimeError, match="the child broke"), \
+                cuda_flags(TrainConfig(deterministic=deterministic), torch.device("cuda")):
+            assert torch.backends.cudnn.benchmark is False
+            assert torch.are_deterministic_algorithms_enabled() is deterministic
+            assert torch.backends.cudnn.deterministic is deterministic
+            raise RuntimeError("the child broke")
+        assert torch.backends.cudnn.benchmark is True
+        assert torch.are_deterministic_algorithms_enabled() is before[2]
+        assert torch.backends.cudnn.deterministic is before[1]
+        with cuda_flags(TrainConfig(deterministic=True), torch.device("cpu")):  # nothing on a CPU
+            assert torch.backends.cudnn.benchmark is True and not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[0], before[1]
+        torch.use_deterministic_algorithms(before[2])

@@ -108,56 +108,58 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
     passes `deadline` (checked between steps). `on_epoch(epoch, mean loss)` is called after each
     epoch (1-based), for progress.
     """
-    start = time.perf_counter()
-    x, y, _ = _prepare(module, data, config, device)  # (N, C, H, W), (N,), name
-    module.train()
-    optimizer = torch.optim.AdamW(module.parameters(), lr=config.step_size, weight_decay=config.weight_decay,
-                                  fused=device.type == "cuda")
-    bf16 = use_bf16(module, config, device)
-    n = len(y)
-    for epoch in range(epochs):
-        order = torch.randperm(n, generator=generator).to(device)
-        epoch_loss = torch.zeros((), device=device)
-        for begin in range(0, n, config.batch_size):
-            batch = order[begin:begin + config.batch_size]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = module(x[batch].float())  # (B, classes)
-                loss = F.cross_entropy(logits, y[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            epoch_loss += loss.detach()  # stays on the device: no sync per step
-            _check_deadline(deadline)
-        if not torch.isfinite(epoch_loss):  # one sync per epoch
-            raise ChildDiverged(f"training loss became {epoch_loss.item()} in epoch {epoch + 1}")
-        if on_epoch is not None:
-            on_epoch(epoch + 1, epoch_loss.item() / max(1, -(-n // config.batch_size)))
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)  # the clock should see the work, not just its launch
-    return time.perf_counter() - start
+    with cuda_flags(config, device):
+        start = time.perf_counter()
+        x, y, _ = _prepare(module, data, config, device)  # (N, C, H, W), (N,), name
+        module.train()
+        optimizer = torch.optim.AdamW(module.parameters(), lr=config.step_size, weight_decay=config.weight_decay,
+                                      fused=device.type == "cuda")
+        bf16 = use_bf16(module, config, device)
+        n = len(y)
+        for epoch in range(epochs):
+            order = torch.randperm(n, generator=generator).to(device)
+            epoch_loss = torch.zeros((), device=device)
+            for begin in range(0, n, config.batch_size):
+                batch = order[begin:begin + config.batch_size]
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    logits = module(x[batch].float())  # (B, classes)
+                    loss = F.cross_entropy(logits, y[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                epoch_loss += loss.detach()  # stays on the device: no sync per step
+                _check_deadline(deadline)
+            if not torch.isfinite(epoch_loss):  # one sync per epoch
+                raise ChildDiverged(f"training loss became {epoch_loss.item()} in epoch {epoch + 1}")
+            if on_epoch is not None:
+                on_epoch(epoch + 1, epoch_loss.item() / max(1, -(-n // config.batch_size)))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # the clock should see the work, not just its launch
+        return time.perf_counter() - start
 
 
 def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.device,
              deadline: float | None = None) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of `module` on `data`; ChildDiverged if the loss is not finite."""
-    images, labels, _ = _prepare(module, data, config, device)
-    module.eval()
-    bf16 = use_bf16(module, config, device)
-    correct = torch.zeros((), device=device)
-    total_loss = torch.zeros((), device=device)
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        for begin in range(0, len(data), config.eval_batch_size):
-            x = images[begin:begin + config.eval_batch_size].float()
-            y = labels[begin:begin + config.eval_batch_size]
-            logits = module(x).float()  # (B, classes)
-            total_loss += F.cross_entropy(logits, y, reduction="sum")
-            correct += (logits.argmax(dim=1) == y).sum()
-            _check_deadline(deadline)
-    n = max(len(data), 1)
-    loss = (total_loss / n).item()
-    if not math.isfinite(loss):
-        raise ChildDiverged(f"evaluation loss is {loss}")
-    return (correct / n).item(), loss
+    with cuda_flags(config, device):
+        images, labels, _ = _prepare(module, data, config, device)
+        module.eval()
+        bf16 = use_bf16(module, config, device)
+        correct = torch.zeros((), device=device)
+        total_loss = torch.zeros((), device=device)
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            for begin in range(0, len(data), config.eval_batch_size):
+                x = images[begin:begin + config.eval_batch_size].float()
+                y = labels[begin:begin + config.eval_batch_size]
+                logits = module(x).float()  # (B, classes)
+                total_loss += F.cross_entropy(logits, y, reduction="sum")
+                correct += (logits.argmax(dim=1) == y).sum()
+                _check_deadline(deadline)
+        n = max(len(data), 1)
+        loss = (total_loss / n).item()
+        if not math.isfinite(loss):
+            raise ChildDiverged(f"evaluation loss is {loss}")
+        return (correct / n).item(), loss
 
 
 def use_bf16(module: nn.Module, config: TrainConfig, device: torch.device) -> bool:
@@ -192,17 +194,32 @@ def on_device(data: Split, device: torch.device, channels_last: bool = False) ->
     return Split(x, data.y.to(device, non_blocking=True), data.name)
 
 
+@contextlib.contextmanager
+def cuda_flags(config: TrainConfig, device: torch.device) -> Iterator[None]:
+    """torch's global CUDA flags as a child trains and evaluates, and back as they were afterwards,
+    so that a user's own code in the same process is not changed behind its back. Nothing on a CPU."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic,
+             torch.are_deterministic_algorithms_enabled())
+    # No autotuning: every child of a search has new shapes, and cuDNN's benchmark mode spent more
+    # on trying kernels than it saved (a new child's first epoch 0.8-2.1 s with it, 0.4-0.5 s
+    # without, on an H100; issue 17).
+    torch.backends.cudnn.benchmark = False
+    if config.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's deterministic mode
+        torch.backends.cudnn.deterministic = True
+        torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[0], saved[1]
+        torch.use_deterministic_algorithms(saved[2])
+
+
 def _prepare(module: nn.Module, data: Split, config: TrainConfig, device: torch.device) -> Split:
     """Move the module (and the data, if it is not there yet) to the device, in the layout chosen."""
-    if device.type == "cuda":
-        # No autotuning: every child of a search has new shapes, and cuDNN's benchmark mode spent
-        # more on trying kernels than it saved (a new child's first epoch 0.8-2.1 s with it, 0.4-0.5 s
-        # without, on an H100; issue 17).
-        torch.backends.cudnn.benchmark = False
-        if config.deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's deterministic mode
-            torch.backends.cudnn.deterministic = True
-            torch.use_deterministic_algorithms(True)
     module.to(device)
     if config.channels_last:
         module.to(memory_format=torch.channels_last)
