@@ -42,9 +42,6 @@ bench: setup
 
 # pytest includes the guide's checks (tests/test_docs.py), which run the Java example and open the
 # built site in chromium; then the JVM suites, and the Scala and Clojure examples the guide includes.
-# The tests compare runs with each other, so none depends on the CPU precision probe (issue 25).
-test java-test scala-test clojure-test: export NAS_PATTERN_PRECISION ?= fp32
-
 test: setup lint jvm docs-tools $(MERMAID_JS) $(KATEX)
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory jvm-test

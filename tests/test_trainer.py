@@ -129,9 +129,12 @@ def test_the_choice_is_kept_per_machine(monkeypatch, tmp_path) -> None:
     assert cpu_precision("conv") == "bf16"  # ... but the kept choice stands
     monkeypatch.setenv(precision.PRECISION_ENV, "fp32")
     assert cpu_precision("conv") == "fp32"
-    monkeypatch.setenv(precision.PRECISION_ENV, "fp16")
-    with pytest.raises(ValueError, match="NAS_PATTERN_PRECISION must be fp32 or bf16, got 'fp16'"):
-        cpu_precision("conv")
+    monkeypatch.setenv(precision.PRECISION_ENV, "conv=fp32,recurrent=bf16")  # one per kind
+    assert (cpu_precision("conv"), cpu_precision("recurrent"), cpu_precision("other")) == ("fp32", "bf16", "fp32")
+    for bad in ("fp16", "conv=bf16", "conv=bf16,recurrent=fp16"):
+        monkeypatch.setenv(precision.PRECISION_ENV, bad)
+        with pytest.raises(ValueError, match=f"NAS_PATTERN_PRECISION must be fp32 or bf16, or conv=.*got '{bad}'"):
+            cpu_precision("conv")
     monkeypatch.delenv(precision.PRECISION_ENV)
     (tmp_path / precision.CACHE_FILE).write_text("{not json")
     precision._machine_precision.cache_clear()

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 BF16_MARGIN = 0.9  # bf16 is chosen on a CPU only if its step takes under 90% of fp32's (median of rounds)
-PRECISION_ENV = "NAS_PATTERN_PRECISION"  # fp32 or bf16: what "auto" means on a CPU, with no probe
+PRECISION_ENV = "NAS_PATTERN_PRECISION"  # fp32, bf16 or conv=..,recurrent=..: what "auto" means on a CPU
 CACHE_ENV = "NAS_PATTERN_CACHE"  # the folder of the per-machine precision cache (default ~/.cache/nas-pattern)
 CACHE_FILE = "cpu-precision.json"
 PROBE_ROUNDS = 15  # interleaved rounds per precision, each of PROBE_STEPS training steps
@@ -37,7 +37,7 @@ PROBE_STEPS = 2
 def cpu_precision(kind: str) -> str:
     """The precision "auto" trains a child of this kind in on this CPU, with this process's threads.
 
-    $NAS_PATTERN_PRECISION (fp32 or bf16) decides, when set. Otherwise the choice is measured once
+    $NAS_PATTERN_PRECISION (fp32 or bf16, or one per kind) decides, when set. Otherwise the choice is measured once
     per machine, never guessed from CPU flags (oneDNN's bf16 convolutions are 2-3x faster on some
     CPUs with native bf16 and slower on others; issue 17: an Intel Xeon with avx512_bf16 trained
     the reference CNN at 2,482 img/s in bf16, 3,922 in fp32), and kept in a cache file keyed by the
@@ -47,10 +47,20 @@ def cpu_precision(kind: str) -> str:
         return "fp32"
     forced = os.environ.get(PRECISION_ENV, "").strip()
     if forced:
-        if forced not in ("fp32", "bf16"):
-            raise ValueError(f"{PRECISION_ENV} must be fp32 or bf16, got {forced!r}")
-        return forced
+        return _forced(forced, kind)
     return _machine_precision(kind, torch.get_num_threads())
+
+
+def _forced(text: str, kind: str) -> str:
+    """What $NAS_PATTERN_PRECISION says for `kind`: "fp32" or "bf16" for every kind, or one per
+    kind, "conv=bf16,recurrent=fp32" (what the test suite pins); ValueError naming the format."""
+    if text in ("fp32", "bf16"):
+        return text
+    pairs = dict(part.strip().partition("=")[::2] for part in text.split(","))
+    if set(pairs) != {"conv", "recurrent"} or not set(pairs.values()) <= {"fp32", "bf16"}:
+        raise ValueError(f"{PRECISION_ENV} must be fp32 or bf16, or conv=fp32|bf16,recurrent=fp32|bf16; "
+                         f"got {text!r}")
+    return pairs[kind]
 
 
 @functools.cache
