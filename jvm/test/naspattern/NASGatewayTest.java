@@ -417,15 +417,27 @@ public class NASGatewayTest {
 
     @Test
     public void anEngineRefusesAWeakToken() throws Exception {
+        String said = refusal("right-token-123", null);
+        assertTrue(said, said.contains("at least 32 characters"));
+    }
+
+    /**
+     * The one line an engine started by hand with {@code token} (and stdin from {@code input}, when
+     * not null) writes on stderr as it refuses to serve, after exiting with status 2.
+     */
+    private static String refusal(String token, File input) throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
                 "-m", "nas_pattern.gateway");
-        builder.environment().put(NASGateway.TOKEN_ENV, "right-token-123");
+        if (input != null) {
+            builder.redirectInput(input);
+        }
+        builder.environment().put(NASGateway.TOKEN_ENV, token);
         Process engine = builder.start();
         assertTrue(engine.waitFor(60, TimeUnit.SECONDS));
         assertEquals(2, engine.exitValue());
         String said = new String(engine.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         assertFalse(said, said.contains("\n"));
-        assertTrue(said, said.contains("at least 32 characters"));
+        return said;
     }
 
     @Test
@@ -437,27 +449,14 @@ public class NASGatewayTest {
         } catch (NASException e) {
             assertOneLine(e, "at least " + NASGateway.MIN_TOKEN_DISTINCT + " distinct characters");
         }
-        ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
-                "-m", "nas_pattern.gateway");
-        builder.environment().put(NASGateway.TOKEN_ENV, weak);
-        Process engine = builder.start();
-        assertTrue(engine.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(2, engine.exitValue());
-        String said = new String(engine.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertFalse(said, said.contains("\n"));
+        String said = refusal(weak, null);
         assertTrue(said, said.contains("only 1 distinct characters"));
     }
 
     @Test
     public void anEngineStartedWithNoInputSaysWhyItStops() throws Exception {
-        ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
-                "-m", "nas_pattern.gateway").redirectInput(new File("/dev/null"));
-        builder.environment().put(NASGateway.TOKEN_ENV, "the-right-token-of-at-least-32-characters");
-        Process engine = builder.start();
-        assertTrue(engine.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(2, engine.exitValue()); // not 0: nothing was served
-        String said = new String(engine.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertFalse(said, said.contains("\n"));
+        // status 2, not 0: nothing was served
+        String said = refusal("the-right-token-of-at-least-32-characters", new File("/dev/null"));
         assertTrue(said, said.contains("stdin closed before any JVM connected") && said.contains("sleep infinity |"));
     }
 
