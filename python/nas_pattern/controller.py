@@ -19,7 +19,7 @@ from nas_pattern.data import Dataset
 from nas_pattern.executor import Executor, LocalExecutor
 from nas_pattern.networks.base import Metrics, Network, NetworkFactory
 from nas_pattern.networks.cnn import CNN
-from nas_pattern.records import PENALTY, Child, Episode, Outcome, SearchConfig, SearchFailed, SearchResult
+from nas_pattern.records import PENALTY, Best, Child, Episode, Outcome, SearchConfig, SearchFailed, SearchResult
 from nas_pattern.replay import Replay, generators_state
 from nas_pattern.search_space import Architecture
 from nas_pattern.trainer import TrainConfig
@@ -40,8 +40,7 @@ class NASController:
         if isinstance(network, type) and issubclass(network, Network):
             network.check_space(agent.space)
         # This process's worker: the data goes to the device once, in the layout the children train in.
-        self.worker = Worker(WorkerSetup(network, agent.space, data, self.config, self.train_config,
-                                         agent.config.objective), device)
+        self.worker = Worker(WorkerSetup(network, agent.space, data, self.config, self.train_config), device)
         self.device = self.worker.device
         self.data = self.worker.data
         self.executor = executor or LocalExecutor()
@@ -56,7 +55,7 @@ class NASController:
         self._trained: tuple[Child, float] | None = None  # train_network()'s child and its start time
         # The best episode so far with its weights (best.pt), when its worker sent them back.
         self.best_model: tuple[Episode, dict[str, Any]] | None = None
-        self._best: tuple[float, Episode] | None = None  # the best episode in history, with its objective
+        self._best = Best(agent.config.objective)  # the best episode in history
 
     @property
     def network(self) -> Network | None:
@@ -139,10 +138,13 @@ class NASController:
     # --8<-- [end:search]
 
     def final_test(self, result: SearchResult, final_epochs: int = 0) -> SearchResult:
-        """Test accuracy of the best architecture: as trained in the search, or retrained on
-        train + validation for `final_epochs` epochs when that is > 0."""
+        """Test accuracy of the best architecture: as trained in the search (with the weights its
+        worker sent back; a Network without a PyTorch module is trained again from its episode's
+        seed), or retrained on train + validation for `final_epochs` epochs when that is > 0."""
         best = Child(result.best.episode, result.best.architecture)
-        outcome = self.executor.test(best, final_epochs)
+        kept = self.best_model
+        weights = kept[1] if kept is not None and kept[0].episode == best.number else None
+        outcome = self.executor.test(best, final_epochs, weights)
         if outcome.weights is not None:
             self.best_model = (result.best, outcome.weights)
         return replace(result, test=outcome.metrics, final_epochs=final_epochs)
@@ -236,17 +238,10 @@ class NASController:
         return list(self._drawn)
 
     def _remember(self, episode: Episode) -> bool:
-        """Add `episode` to the history and the cache; True if it is now the best (by the objective:
-        the accuracy or its size-aware form; of equals, the earliest stays best)."""
+        """Add `episode` to the history and the cache; True if it is now the best (records.Best)."""
         self.history.append(episode)
         self._cache.setdefault(episode.architecture, episode)
-        if episode.status != "ok":
-            return False
-        score = self.agent.config.objective(episode.metrics or PENALTY)
-        if self._best is not None and score <= self._best[0]:
-            return False
-        self._best = (score, episode)
-        return True
+        return self._best.offer(episode)
 
     def _stop_reason(self, episode: Episode) -> str:
         """Why the search ends after `episode`, or "budget" while it goes on."""
@@ -259,12 +254,12 @@ class NASController:
         return "budget"
 
     def _result(self, stop_reason: str, seconds: float) -> SearchResult:
-        if self._best is None:
+        if self._best.episode is None:
             kinds = {e.status for e in self.history}
             last = self.history[-1].reason if self.history else ""
             raise SearchFailed(f"none of the {len(self.history)} children produced metrics "
                                f"({', '.join(sorted(kinds))}); the last said: {last}")
-        return SearchResult(best=self._best[1], episodes=list(self.history), stop_reason=stop_reason,
+        return SearchResult(best=self._best.episode, episodes=list(self.history), stop_reason=stop_reason,
                             seconds=seconds)
 
     def _failures_in_a_row(self) -> int:

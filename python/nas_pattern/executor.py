@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from nas_pattern.records import Child, Outcome
+from nas_pattern.records import Child, Outcome, first_line
 from nas_pattern.worker import Worker, dataset_on
 
 EXECUTORS = ("local", "ray")
@@ -46,8 +46,9 @@ class Executor(abc.ABC):
         before it are done. A child whose worker is lost is an "error" outcome, never a hang."""
 
     @abc.abstractmethod
-    def test(self, child: Child, final_epochs: int = 0) -> Outcome:
-        """Worker.test() of the best child, where it is cheapest: its test metrics and weights."""
+    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
+        """Worker.test() of the best child, with the weights run() sent back for it if any: its test
+        metrics and the weights tested."""
 
     def describe(self) -> str:
         """Where the children run, for the progress header."""
@@ -71,9 +72,9 @@ class LocalExecutor(Executor):
         for child in children:
             yield self.worker.run(child)
 
-    def test(self, child: Child, final_epochs: int = 0) -> Outcome:
+    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
         assert self.worker is not None, "start() first"
-        return self.worker.test(child, final_epochs)
+        return self.worker.test(child, final_epochs, weights)
 
 
 # --8<-- [start:ray_executor]
@@ -100,7 +101,6 @@ class RayExecutor(Executor):
         self.cpus_per_child = cpus_per_child
         self.max_workers = max_workers
         self.actors: list[Any] = []
-        self.where: dict[int, Any] = {}  # episode number -> the actor that ran it
         self._started_ray = False
         self._summary = ""
         self._remote: Any = None  # the actor class, with its resources
@@ -146,7 +146,6 @@ class RayExecutor(Executor):
             while free and waiting:
                 (index, attempt), actor = waiting.pop(0), free.pop(0)
                 running[actor.run.remote(children[index])] = (index, actor, time.monotonic(), attempt)
-                self.where[children[index].number] = actor
             ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
             for ref in ready:
                 index, actor, _start, attempt = running.pop(ref)
@@ -159,9 +158,9 @@ class RayExecutor(Executor):
                         waiting.insert(0, (index, 2))
                     else:
                         done[index] = Outcome("error", "its Ray worker died twice while training it: "
-                                              f"{type(err).__name__}: {_first_line(err)}")
+                                              f"{type(err).__name__}: {first_line(err)}")
                 except Exception as err:  # Ray could not run the task at all: no use trying again
-                    done[index] = Outcome("error", f"Ray could not run it: {type(err).__name__}: {_first_line(err)}")
+                    done[index] = Outcome("error", f"Ray could not run it: {type(err).__name__}: {first_line(err)}")
                     free.append(actor)
             for ref, (index, actor, started, _attempt) in list(running.items()):
                 if limit is not None and time.monotonic() - started > limit:  # lost without a word
@@ -172,13 +171,13 @@ class RayExecutor(Executor):
                 yield done.pop(next_out)
                 next_out += 1
 
-    def test(self, child: Child, final_epochs: int = 0) -> Outcome:
+    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
         ray = _import_ray()
-        actor = self.where.get(child.number, self.actors[0]) if final_epochs == 0 else self.actors[0]
+        actor = self.actors[0]
         try:
-            outcome: Outcome = ray.get(actor.test.remote(child, final_epochs))
-        except Exception:  # that worker is gone: any other one rebuilds the child from its seed
-            outcome = ray.get(self._replace(actor).test.remote(child, final_epochs))
+            outcome: Outcome = ray.get(actor.test.remote(child, final_epochs, weights))
+        except Exception:  # that worker is gone: another one does it
+            outcome = ray.get(self._replace(actor).test.remote(child, final_epochs, weights))
         return outcome
 
     def describe(self) -> str:
@@ -212,7 +211,7 @@ class RayExecutor(Executor):
             self.close()
             if isinstance(err, ValueError):
                 raise
-            raise ValueError(f"a Ray worker failed to start: {type(err).__name__}: {_first_line(err)}") from None
+            raise ValueError(f"a Ray worker failed to start: {type(err).__name__}: {first_line(err)}") from None
 
     def _replace(self, actor: Any) -> Any:
         """A new actor in place of one that died or hangs (the old one is killed, if it still lives)."""
@@ -221,7 +220,6 @@ class RayExecutor(Executor):
             ray.kill(actor, no_restart=True)
         fresh = self._remote.remote(*self._args)
         self.actors[self.actors.index(actor)] = fresh
-        self.where = {n: fresh if a is actor else a for n, a in self.where.items()}
         return fresh
 
 
@@ -239,7 +237,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     except Exception as err:  # ConnectionError, RuntimeError, ValueError, depending on how it fails
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise ValueError(f"cannot start Ray ({where}): {type(err).__name__}: {_first_line(err)}") from None
+        raise ValueError(f"cannot start Ray ({where}): {type(err).__name__}: {first_line(err)}") from None
 
 
 def _check_reachable(address: str) -> None:
@@ -256,9 +254,6 @@ def valid_gpu_share(share: float) -> bool:
     """0 (CPU), a fraction of one GPU, or whole GPUs: what Ray can schedule."""
     return share == 0 or 0 < share <= 1 or (float(share).is_integer() and share > 0)
 
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [""])[0]
 
 
 def _import_ray() -> Any:

@@ -1,17 +1,20 @@
 """The records of a search: its budget (SearchConfig), each child to run (Child) and what running
 it gave (Outcome), each evaluated child as recorded (Episode), and what the search found
-(SearchResult). Plain data, shared by the controller, the workers, the run directory and the
-front-ends.
+(SearchResult), and which of the episodes is the best (Best). Plain data, shared by the controller,
+the workers, the run directory and the front-ends.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from nas_pattern.networks.base import Metrics
+from nas_pattern.networks.base import InvalidArchitecture, Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
+
+__all__ = ["InvalidArchitecture"]  # raised by Network.check(); recorded as "invalid"
 
 # What a child that cannot be built or fails earns: accuracy 0, so the agent learns to avoid it.
 PENALTY = Metrics(accuracy=0.0, loss=math.inf, params=0, train_seconds=0.0)
@@ -164,10 +167,6 @@ class SearchResult:
         }
 
 
-class InvalidArchitecture(ValueError):
-    """The architecture cannot be built for this input; raised before any training."""
-
-
 @dataclass(frozen=True)
 class Child:
     """One architecture to evaluate, with its place in the search (which also seeds it)."""
@@ -184,6 +183,33 @@ class Outcome:
     reason: str = ""  # why it failed
     metrics: Metrics | None = None
     seconds: float = 0.0  # wall time of building, training and evaluating it
-    # The trained module's state_dict on the CPU, when the child is its worker's best so far (the
-    # controller keeps the search's best as best.pt); None otherwise, and for networks without one.
+    # The trained module's state_dict on the CPU (the controller keeps the search's best as best.pt);
+    # None for a failed child and for networks without one.
     weights: dict[str, Any] | None = None
+
+
+class Best:
+    """The best of the episodes offered, by the objective (accuracy, or its size-aware form): the
+    one place that says what "best" means. Failed children never are; of equals, the earliest stays."""
+
+    def __init__(self, objective: Callable[[Metrics], float], episodes: Iterable[Episode] = ()):
+        self.objective = objective
+        self.episode: Episode | None = None
+        self.score = -math.inf  # the objective of `episode`
+        for episode in episodes:
+            self.offer(episode)
+
+    def offer(self, episode: Episode) -> bool:
+        """True if `episode` is now the best."""
+        if episode.status != "ok" or episode.metrics is None:
+            return False
+        score = self.objective(episode.metrics)
+        if self.episode is not None and score <= self.score:
+            return False
+        self.episode, self.score = episode, score
+        return True
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message: what a one-line message or a record shows of it."""
+    return (str(error).strip().splitlines() or [""])[0]

@@ -22,7 +22,7 @@ from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig
 from nas_pattern.data import DATASETS, load_dataset
 from nas_pattern.model import ONNX_MODEL, ModelCard, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
-from nas_pattern.records import PENALTY
+from nas_pattern.records import Best, InvalidArchitecture
 from nas_pattern.run_dir import RunDirectory
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.trainer import TrainConfig, device_name, resolve_device
@@ -70,15 +70,14 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
         config = RunConfig.from_json(stored["config"])
         space = SearchSpace.from_json(stored["space"], source=f"{source}/config.json")
         episodes = RunDirectory(source).peek_episodes(space)
-        trained = [e for e in episodes if e.status == "ok"]
+        best = Best(config.agent_config.objective, episodes).episode
         if args.episode is not None:
             chosen = next((e for e in episodes if e.episode == args.episode), None)
             if chosen is None:
                 raise ValueError(f"{source} records episodes 1..{len(episodes)}; there is no episode "
                                  f"{args.episode}")
-        elif trained:
-            objective = config.agent_config.objective
-            chosen = max(trained, key=lambda e: objective(e.metrics or PENALTY))  # first of equals: the earliest
+        elif best is not None:
+            chosen = best
         else:
             raise ValueError(f"{source} records no trained child yet; nothing to retrain")
         cls = get_network(config.network)
@@ -124,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = TrainConfig.for_device(device)
     network = cls(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
                   seed=args.seed)
+    try:
+        network.check(space)  # e.g. an architecture file that pools a small image below 1x1
+    except InvalidArchitecture as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(f"Training {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
           f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
     network.build()

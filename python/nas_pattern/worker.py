@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
@@ -29,7 +29,6 @@ class WorkerSetup:
     data: Dataset  # as loaded; each worker moves it to its own device once
     config: SearchConfig
     train_config: TrainConfig
-    objective: Callable[[Metrics], float]  # what "best" means: AgentConfig.objective
 
 
 class Worker:
@@ -42,16 +41,12 @@ class Worker:
         self.device = torch.device(device)
         self.data = dataset_on(setup.data, self.device, setup.train_config.channels_last)
         self.network: Network | None = None  # the child trained most recently
-        # number, objective, network of the best so far
-        self.best: tuple[int, float, Network] | None = None
 
     def train_network(self, architecture: Architecture, number: int) -> Network:
         """Build the child for `architecture` with the seed of episode `number` and train it."""
         config = self.setup.config
         network = self._make(architecture, seed=child_seed(config.seed, number))
-        reasons = self.setup.space.validate(architecture) + network.validate()
-        if reasons:
-            raise InvalidArchitecture(f"cannot build {architecture.describe()}: {'; '.join(reasons)}")
+        network.check(self.setup.space)  # InvalidArchitecture: recorded as such, never trained
         if config.child_timeout is not None:
             network.deadline = time.monotonic() + config.child_timeout
         self.network = network
@@ -69,7 +64,8 @@ class Worker:
         return metrics
 
     def run(self, child: Child) -> Outcome:
-        """Train and evaluate a new child; a failure is returned as its kind and text, never raised."""
+        """Train and evaluate a new child, and send back its metrics and weights (the controller
+        keeps the best's); a failure is returned as its kind and text, never raised."""
         start = time.perf_counter()
         try:
             network = self.train_network(child.architecture, child.number)
@@ -79,23 +75,21 @@ class Worker:
         except Exception as err:  # the search goes on; the child is recorded with what went wrong
             self.release()
             return Outcome(failure_kind(err), f"{type(err).__name__}: {err}", seconds=time.perf_counter() - start)
-        score = self.setup.objective(metrics)
-        weights = None
-        if self.best is None or score > self.best[1]:
-            self.best = (child.number, score, network)
-            weights = weights_of(network)
-        return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, weights=weights)
+        return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, weights=weights_of(network))
 
-    def test(self, child: Child, final_epochs: int = 0) -> Outcome:
-        """Test metrics of `child`, with the weights tested: as trained in the search, or retrained
-        on train + validation for `final_epochs` epochs when that is > 0."""
+    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
+        """Test metrics of `child`, with the weights tested: retrained on train + validation for
+        `final_epochs` epochs when that is > 0, else as trained in the search (`weights`, as run()
+        sent them back; without them the child is trained again from its seed, identically on the CPU)."""
         if final_epochs > 0:
             network = self._make(child.architecture, seed=child_seed(self.setup.config.seed, 0))
             network.build()
             network.train(self.data.train.join(self.data.val, "train+val"), final_epochs)
-        elif self.best is not None and self.best[0] == child.number:
-            network = self.best[2]
-        else:  # trained elsewhere or before a restart: rebuild it from its seed (identical on the CPU)
+        elif weights is not None and isinstance(network := self._make(child.architecture, seed=0), TorchNetwork):
+            network.build()
+            assert network.module is not None
+            network.module.load_state_dict(weights)
+        else:  # trained before a restart, or not a PyTorch module: trained again from its seed
             network = self.train_network(child.architecture, child.number)
         return Outcome("ok", metrics=network.evaluate(self.data.test), weights=weights_of(network))
 

@@ -38,12 +38,16 @@ class Metrics:
         return cls(**data)
 
 
+class InvalidArchitecture(ValueError):
+    """The architecture cannot be built for this input; raised before any training."""
+
+
 class Network(abc.ABC):
     """A child network, built from one Architecture.
 
-    The controller calls, in this order: `validate()` (reasons it cannot be built; skipped
-    children are recorded, never trained), `build()`, `train(train_split, epochs)` and
-    `evaluate(val_split)`; at the end of a search, `evaluate(test_split)` on the best one.
+    The controller calls, in this order: `validate()` (through check(): reasons it cannot be
+    built; skipped children are recorded, never trained), `build()`, `train(train_split, epochs)`
+    and `evaluate(val_split)`; at the end of a search, `evaluate(test_split)` on the best one.
     """
 
     supports_skips: ClassVar[bool] = False  # True: build() wires the architecture's skip connections
@@ -70,9 +74,17 @@ class Network(abc.ABC):
         """Called before build(): reasons why this architecture cannot be built for this input (empty = ok)."""
         return []
 
+    def check(self, space: SearchSpace) -> None:
+        """Raise InvalidArchitecture with every reason the architecture cannot be built: it is not
+        one of `space`'s, or validate() objects. Whoever builds a child checks it once, first (the
+        worker for each child of a search, nas_pattern.train for the one it retrains)."""
+        reasons = space.validate(self.architecture) + self.validate()
+        if reasons:
+            raise InvalidArchitecture(f"cannot build {self.architecture.describe()}: {'; '.join(reasons)}")
+
     @abc.abstractmethod
     def build(self) -> None:
-        """Called once, after validate() found nothing: create the model for `self.architecture`."""
+        """Called once, after check() found nothing: create the model for `self.architecture`."""
 
     @abc.abstractmethod
     def train(self, data: Split, epochs: int) -> None:
@@ -137,9 +149,6 @@ class TorchNetwork(Network):
         """The untrained model for `self.architecture`; maps (B, C, H, W) images to (B, classes) logits."""
 
     def build(self) -> None:
-        reasons = self.validate()
-        if reasons:
-            raise ValueError(f"cannot build {self.architecture.describe()}: {'; '.join(reasons)}")
         with seeded(self.seed, self.device):
             self.module = self.make_module().to(self.device)
 
