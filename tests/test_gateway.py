@@ -1,24 +1,20 @@
-"""The Python end of the py4j bridge: the engine process, its token, its configs.
+"""The Python end of the py4j bridge: the engine process and its token (its configs: test_session.py).
 
 The JVM suites (JUnit, Scala, clojure.test; `make jvm-test`) drive the adapters through a live bridge.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from nas_pattern.config import build_parser
 from nas_pattern.gateway import READY, TOKEN_ENV
-from nas_pattern.session import args_from_json, open_search
 
 
 def start_engine(token: str | None) -> subprocess.Popen[str]:
@@ -105,72 +101,3 @@ def test_the_engine_exits_when_its_stdin_closes(engine) -> None:
     err = process.stderr.read()
     assert "stdin closed before any JVM connected" in err and "sleep infinity |" in err
     assert len(err.strip().splitlines()) == 1
-
-
-def test_a_json_config_means_what_the_same_flags_mean() -> None:
-    config = '{"network": "rnn", "train-limit": 300, "children_per_update": 2, "final-epochs": 0}'
-    expected = build_parser().parse_args(["--network", "rnn", "--train-limit", "300",
-                                          "--children-per-update", "2", "--final-epochs", "0"])
-    assert args_from_json(config) == expected
-    sized = args_from_json('{"reward": "accuracy-size", "target-params": 20000, "size-weight": -0.1}')
-    assert sized == build_parser().parse_args(["--reward", "accuracy-size", "--target-params", "20000",
-                                               "--size-weight", "-0.1"])
-
-
-@pytest.mark.parametrize("config, message", [
-    ('{"episodes": 0}', "argument --episodes: must be >= 1, got 0"),
-    ('{"dataset": "nope"}', "argument --dataset: invalid choice: 'nope'"),
-    ('{"epoch": 2}', "unknown config key 'epoch'; expected one of: agent, child-timeout,"),
-    ('{"episodes": true}', "config key 'episodes' must be a string or a number, got true"),
-    ('{"seed": null}', "config key 'seed' is null: give it a value, or leave the key out for its default"),
-    ('{"space": {"max_layers": 1}}', "config key 'space' must be a string or a number"),
-    ('{"network": "cnn",', "config is not valid JSON: Expecting property name"),
-    ('"cnn"', "config must be a JSON object of flags, got str"),
-])
-def test_a_bad_config_is_one_clear_line(config: str, message: str) -> None:
-    with pytest.raises(ValueError) as error:
-        args_from_json(config)
-    assert message in str(error.value) and "\n" not in str(error.value)
-
-
-def test_a_refused_config_leaves_an_existing_run_untouched(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    search = open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 100})))
-    search.run_dir.record(_first_child(search))
-    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
-    with pytest.raises(ValueError, match="already holds a search"):
-        open_search(args_from_json(json.dumps({"run-dir": str(run_dir)})))
-    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
-
-
-def test_a_run_directory_that_recorded_nothing_may_be_used_again(tmp_path: Path) -> None:
-    """Issue 25: a controller created, then a refused search(-1), must not use up the directory;
-    within one engine, though, a directory open in another controller is refused."""
-    from nas_pattern.gateway import Engine
-
-    run_dir = tmp_path / "run"
-    open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 100})))
-    again = open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 200})))
-    assert json.loads((run_dir / "config.json").read_text())["config"]["search"]["train_limit"] == 200
-    engine = Engine(threading.Event())
-    engine.searches.append(again)
-    with pytest.raises(ValueError, match="open in another controller of this engine"):
-        open_search(args_from_json(json.dumps({"run-dir": str(run_dir)})), claim=engine._claim)
-    assert json.loads((run_dir / "config.json").read_text())["config"]["search"]["train_limit"] == 200
-
-
-def _first_child(search):
-    from nas_pattern.networks.base import Metrics
-    from nas_pattern.records import Episode
-
-    architecture = search.controller.agent.space.decode([0] * len(search.controller.agent.space.num_choices))
-    return Episode(episode=1, architecture=architecture, metrics=Metrics(0.5, 1.0, 10, 0.1), reward=0.5,
-                   baseline=0.5, cached=False, seconds=0.1)
-
-
-def test_the_cli_no_longer_takes_abbreviated_flags(capsys) -> None:
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--epoch", "2"])
-    assert "unrecognized arguments: --epoch 2" in capsys.readouterr().err
-
-

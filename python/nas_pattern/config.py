@@ -1,5 +1,7 @@
 """The run's configuration: command-line flags (or the JVM's JSON) become one RunConfig, with the
-budgets for the device that will run and the rules for what a resume may change.
+budgets for the device that will run. Every setting is declared once, in SETTINGS: its flag and
+JVM key, help text, unit, where it lives in a RunConfig, and whether a resume may change it.
+One piece: the table and its three readers (the parser, new_config, resumed_config) change together.
 
 Bad input raises ValueError naming the flag and what was expected; the CLI prints that one line.
 """
@@ -8,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import torch
 
@@ -67,37 +70,6 @@ class RunConfig:
                       "train": TrainConfig(**data["train"])})
 
 
-# Flags that may differ when resuming: they change how much is spent or where, not what is searched.
-RESUMABLE_CHANGES = ("episodes", "final_epochs", "device", "child_timeout", "data_dir", "executor",
-                     "gpus_per_child", "ray_address")
-# Flags that may not: each with where its value lives in a RunConfig. (--space is compared as a
-# table, not a path; --resume and --run-dir name the directory.)
-FIXED_ON_RESUME: dict[str, Callable[[RunConfig], Any]] = {
-    "dataset": lambda c: c.dataset,
-    "network": lambda c: c.network,
-    "agent": lambda c: c.agent,
-    "seed": lambda c: c.search.seed,
-    "children_per_update": lambda c: c.agent_config.children_per_update,
-    "epochs": lambda c: c.search.epochs,
-    "train_limit": lambda c: c.search.train_limit,
-    "reward": lambda c: c.agent_config.objective.reward,
-    "target_params": lambda c: c.agent_config.objective.target_params,
-    "size_weight": lambda c: c.agent_config.objective.size_weight,
-    "deterministic": lambda c: c.train.deterministic,
-}
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An argparse parser whose error is one line (what is wrong, and "see --help") and exit 2."""
-
-    raise_errors = False  # True: a bad flag raises ValueError (the gateway) instead of exiting (the CLI)
-
-    def error(self, message: str) -> NoReturn:
-        if self.raise_errors:
-            raise ValueError(message)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def _number(kind: type, minimum: float, strict: bool = False) -> Any:
     def parse(text: str) -> Any:
         try:
@@ -109,63 +81,6 @@ def _number(kind: type, minimum: float, strict: bool = False) -> Any:
             raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
         return value
     return parse
-
-
-def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
-    """Every default is None here, so a resume can tell the flags that were given from the rest."""
-    cpu, gpu = DEFAULT_BUDGET["cpu"], DEFAULT_BUDGET["cuda"]
-    p = OneLineParser(prog="nas-pattern", description="Neural Architecture Search with Reinforcement Learning: "
-                "an LSTM policy samples child networks, trains them, and learns from their "
-                "validation accuracy.", allow_abbrev=False)
-    p.raise_errors = raise_errors
-    p.add_argument("--dataset", choices=DATASETS, help="default: fashion-mnist")
-    p.add_argument("--data-dir", help="directory of the dataset files (default for fashion-mnist: "
-                   "Debian's /usr/share/datasets/fashion-mnist)")
-    p.add_argument("--network", choices=sorted(NETWORKS), help="kind of child network (default: cnn)")
-    p.add_argument("--space", metavar="FILE", help="search space as JSON: {\"max_layers\": 2, \"decisions\": "
-                   "[{\"name\": \"filters\", \"choices\": [16, 32]}, ...]}, optionally \"min_layers\": 1 (the depth "
-                   "becomes a decision) and \"skip_connections\": true (default: the network's own)")
-    p.add_argument("--agent", choices=list(AGENTS), help="default: reinforce")
-    p.add_argument("--episodes", type=_number(int, 1), metavar="N",
-                   help=f"child evaluations (default: {cpu.episodes} on CPU, {gpu.episodes} on GPU)")
-    p.add_argument("--children-per-update", type=_number(int, 1), metavar="M",
-                   help=f"architectures per policy update (default: {AgentConfig.children_per_update})")
-    p.add_argument("--epochs", type=_number(int, 1), metavar="E",
-                   help=f"training epochs per child (default: {SearchConfig.epochs})")
-    p.add_argument("--train-limit", type=_number(int, 1), metavar="K",
-                   help=f"train each child on K training images only (default: {cpu.train_limit} on CPU, "
-                   "all on GPU)")
-    p.add_argument("--final-epochs", type=_number(int, 0), metavar="N",
-                   help="retrain the best architecture on train+validation for N epochs before the "
-                   "test (default: 0, test the child as trained during the search)")
-    p.add_argument("--child-timeout", type=_number(float, 0, strict=True), metavar="SECONDS",
-                   help="a child that takes longer is recorded as a timeout and the search goes on "
-                   "(default: no limit)")
-    p.add_argument("--reward", choices=REWARDS, help="what the search maximises: accuracy (the default), or "
-                   "accuracy-size = accuracy x (params / N) ** W above --target-params N (MnasNet's soft form)")
-    p.add_argument("--target-params", type=_number(int, 1), metavar="N", help="with --reward accuracy-size: "
-                   "the parameter count above which a child's size costs reward")
-    p.add_argument("--size-weight", type=_size_weight, metavar="W", help="with --reward accuracy-size: the "
-                   f"exponent above the target (default: {Objective.size_weight}; twice the target then costs "
-                   "~5%% of the accuracy)")
-    p.add_argument("--seed", type=int, help="seeds the controller and every child (default: 0)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
-    p.add_argument("--deterministic", action="store_true", default=None,
-                   help="on a CUDA GPU, only deterministic algorithms: the same seed gives the same search bit "
-                        "for bit, more slowly (the CPU is deterministic without it)")
-    p.add_argument("--executor", choices=EXECUTORS, help="where the children of each policy update are "
-                   "trained: local (in this process, one at a time; the default) or ray (several at once "
-                   "on Ray actors, on this machine or a cluster)")
-    p.add_argument("--gpus-per-child", type=_gpu_share, metavar="G", help="with --executor ray: the share "
-                   "of a GPU each child gets (0.25 trains four at once on a GPU; 0 trains on CPUs; default: "
-                   "1 if the Ray cluster has GPUs, else 0)")
-    p.add_argument("--ray-address", metavar="ADDRESS", help="with --executor ray: the cluster to join "
-                   "(auto, or ray://host:port); default: start a Ray instance sized to this machine")
-    p.add_argument("--run-dir", metavar="DIR", help="where to write the record of the search "
-                   "(default: runs/<dataset>-<network>-<time>)")
-    p.add_argument("--resume", metavar="DIR", help="continue the search recorded in DIR; flags that "
-                   f"may change: {', '.join('--' + f.replace('_', '-') for f in RESUMABLE_CHANGES)}")
-    return p
 
 
 def _gpu_share(text: str) -> float:
@@ -180,6 +95,133 @@ def _size_weight(text: str) -> float:
     if not weight < 0:
         raise argparse.ArgumentTypeError(f"must be a negative number such as -0.07, got {text}")
     return float(weight)
+
+
+Resume = Literal["fixed", "may change", "names the run"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a run, declared once: its name (the flag without its dashes, and the key of
+    the JVM's JSON config), its help text, the unit of its value (the flag's metavar), where its
+    value lives in a RunConfig, and what a resume may do with it. The CLI's parser, the JVM config
+    and the resume checks are all made from SETTINGS."""
+
+    name: str  # "train-limit": --train-limit on the command line, "train-limit" in the JVM config
+    help: str
+    resume: Resume  # fixed: a resume that asks for another value is refused; may change: it is applied
+    at: str | None = None  # the attribute path in RunConfig ("search.train_limit"); None: names the run
+    parse: Callable[[str], Any] = str  # the value's parser (argparse's type)
+    unit: str | None = None  # what the value counts or names (the metavar: "K", "SECONDS")
+    choices: Sequence[str] | None = None
+    switch: bool = False  # a flag without a value (true or false in the JVM config)
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name
+
+    def value(self, config: RunConfig) -> Any:
+        """This setting's value in `config`."""
+        assert self.at is not None, f"{self.flag} has no value in a RunConfig"
+        return functools.reduce(getattr, self.at.split("."), config)
+
+    def replaced(self, config: RunConfig, value: Any) -> RunConfig:
+        """`config` with this setting's value replaced by `value`."""
+        assert self.at is not None, f"{self.flag} has no value in a RunConfig"
+        return _replaced(config, self.at.split("."), value)
+
+
+def _replaced(record: Any, path: list[str], value: Any) -> Any:
+    """The dataclass `record` with the attribute at `path` (a list of names) replaced by `value`."""
+    inner = value if len(path) == 1 else _replaced(getattr(record, path[0]), path[1:], value)
+    return dataclasses.replace(record, **{path[0]: inner})
+
+
+_CPU, _GPU = DEFAULT_BUDGET["cpu"], DEFAULT_BUDGET["cuda"]
+SETTINGS: tuple[Setting, ...] = (
+    Setting("dataset", "default: fashion-mnist", "fixed", "dataset", choices=DATASETS),
+    Setting("data-dir", "directory of the dataset files (default for fashion-mnist: Debian's "
+            "/usr/share/datasets/fashion-mnist)", "may change", "data_dir"),
+    Setting("network", "kind of child network (default: cnn)", "fixed", "network", choices=sorted(NETWORKS)),
+    # compared as a table, not a path (resumed_config)
+    Setting("space", "search space as JSON: {\"max_layers\": 2, \"decisions\": [{\"name\": \"filters\", "
+            "\"choices\": [16, 32]}, ...]}, optionally \"min_layers\": 1 (the depth becomes a decision) and "
+            "\"skip_connections\": true (default: the network's own)", "fixed", "space", unit="FILE"),
+    Setting("agent", "default: reinforce", "fixed", "agent", choices=list(AGENTS)),
+    Setting("episodes", f"child evaluations (default: {_CPU.episodes} on CPU, {_GPU.episodes} on GPU)",
+            "may change", "search.episodes", _number(int, 1), "N"),
+    Setting("children-per-update", f"architectures per policy update (default: {AgentConfig.children_per_update})",
+            "fixed", "agent_config.children_per_update", _number(int, 1), "M"),
+    Setting("epochs", f"training epochs per child (default: {SearchConfig.epochs})", "fixed", "search.epochs",
+            _number(int, 1), "E"),
+    Setting("train-limit", f"train each child on K training images only (default: {_CPU.train_limit} on CPU, "
+            "all on GPU)", "fixed", "search.train_limit", _number(int, 1), "K"),
+    Setting("final-epochs", "retrain the best architecture on train+validation for N epochs before the test "
+            "(default: 0, test the child as trained during the search)", "may change", "final_epochs",
+            _number(int, 0), "N"),
+    Setting("child-timeout", "a child that takes longer is recorded as a timeout and the search goes on "
+            "(default: no limit)", "may change", "search.child_timeout", _number(float, 0, strict=True),
+            "SECONDS"),
+    Setting("reward", "what the search maximises: accuracy (the default), or accuracy-size = accuracy x "
+            "(params / N) ** W above --target-params N (MnasNet's soft form)", "fixed",
+            "agent_config.objective.reward", choices=REWARDS),
+    Setting("target-params", "with --reward accuracy-size: the parameter count above which a child's size "
+            "costs reward", "fixed", "agent_config.objective.target_params", _number(int, 1), "N"),
+    Setting("size-weight", f"with --reward accuracy-size: the exponent above the target (default: "
+            f"{Objective.size_weight}; twice the target then costs ~5%% of the accuracy)", "fixed",
+            "agent_config.objective.size_weight", _size_weight, "W"),
+    Setting("seed", "seeds the controller and every child (default: 0)", "fixed", "search.seed", int),
+    Setting("device", "default: auto", "may change", "device", choices=("auto", "cpu", "cuda")),
+    Setting("deterministic", "on a CUDA GPU, only deterministic algorithms: the same seed gives the same search "
+            "bit for bit, more slowly (the CPU is deterministic without it)", "fixed", "train.deterministic",
+            switch=True),
+    Setting("executor", "where the children of each policy update are trained: local (in this process, one at "
+            "a time; the default) or ray (several at once on Ray actors, on this machine or a cluster)",
+            "may change", "executor", choices=EXECUTORS),
+    Setting("gpus-per-child", "with --executor ray: the share of a GPU each child gets (0.25 trains four at "
+            "once on a GPU; 0 trains on CPUs; default: 1 if the Ray cluster has GPUs, else 0)", "may change",
+            "gpus_per_child", _gpu_share, "G"),
+    Setting("ray-address", "with --executor ray: the cluster to join (auto, or ray://host:port); default: "
+            "start a Ray instance sized to this machine", "may change", "ray_address", unit="ADDRESS"),
+    Setting("run-dir", "where to write the record of the search (default: runs/<dataset>-<network>-<time>)",
+            "names the run", unit="DIR"),
+)
+# The settings a resume may change: they change how much is spent or where, not what is searched.
+RESUMABLE_CHANGES = tuple(s.dest for s in SETTINGS if s.resume == "may change")
+SETTING = {s.dest: s for s in SETTINGS}  # by argparse's name for it ("train_limit")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argparse parser whose error is one line (what is wrong, and "see --help") and exit 2."""
+
+    raise_errors = False  # True: a bad flag raises ValueError (the gateway) instead of exiting (the CLI)
+
+    def error(self, message: str) -> NoReturn:
+        if self.raise_errors:
+            raise ValueError(message)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
+    """The CLI's flags, one per Setting, and --resume. Every default is None here, so a resume
+    can tell the flags that were given from the rest."""
+    p = OneLineParser(prog="nas-pattern", description="Neural Architecture Search with Reinforcement Learning: "
+                      "an LSTM policy samples child networks, trains them, and learns from their "
+                      "validation accuracy.", allow_abbrev=False)
+    p.raise_errors = raise_errors
+    for setting in SETTINGS:
+        if setting.switch:
+            p.add_argument(setting.flag, action="store_true", default=None, help=setting.help)
+        else:
+            p.add_argument(setting.flag, type=setting.parse, choices=setting.choices, metavar=setting.unit,
+                           help=setting.help)
+    p.add_argument("--resume", metavar="DIR", help="continue the search recorded in DIR; flags that "
+                   f"may change: {', '.join(SETTING[f].flag for f in RESUMABLE_CHANGES)}")
+    return p
 
 
 def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
@@ -235,35 +277,32 @@ def _train_config(device: torch.device, network: str, deterministic: bool) -> Tr
 
 
 def resumed_config(args: argparse.Namespace, stored: RunConfig, stored_space: SearchSpace) -> RunConfig:
-    """The stored config with the allowed changes applied; ValueError naming any other difference."""
+    """The stored config with the allowed changes applied (SETTINGS says which); ValueError naming
+    any other difference."""
     if args.run_dir is not None:
         raise ValueError("--resume DIR continues the search in DIR; leave out --run-dir")
     # what the given flags mean (defaults fill the rest, ignored below)
     asked = new_config(args, resuming=True)
-    given = {name for name, value in vars(args).items() if value is not None}
-    for flag, value_of in FIXED_ON_RESUME.items():
-        ours, theirs = value_of(asked), value_of(stored)
-        if flag in given and ours != theirs:
+    given = [SETTING[name] for name, value in vars(args).items() if value is not None and name in SETTING]
+    for setting in given:
+        if setting.resume != "fixed" or setting.name == "space":  # the space: compared as a table, below
+            continue
+        ours, theirs = setting.value(asked), setting.value(stored)
+        if ours != theirs:
             made = "without it" if theirs is None else f"with {theirs}"
-            raise ValueError(f"cannot resume {args.resume} with --{flag.replace('_', '-')} {ours}: the search "
+            raise ValueError(f"cannot resume {args.resume} with {setting.flag} {ours}: the search "
                              f"was made {made}; start a new run to change it")
-    if "space" in given and SearchSpace.load(args.space) != stored_space:
+    if args.space is not None and SearchSpace.load(args.space) != stored_space:
         raise ValueError(f"cannot resume {args.resume} with --space {args.space}: that space differs from "
                          "the one the search was made with (config.json holds it)")
-    mine = {flag for flag in RESUMABLE_CHANGES if flag in given}  # the changes asked for, from `asked`
-    search = dataclasses.replace(
-        stored.search,
-        episodes=(asked if "episodes" in mine else stored).search.episodes,
-        child_timeout=(asked if "child_timeout" in mine else stored).search.child_timeout)
-    where = asked if "executor" in mine else stored  # the Ray flags go with the executor they are for
-    if "executor" not in mine and where.executor != "ray" and {"gpus_per_child", "ray_address"} & mine:
+    changes = [setting for setting in given if setting.resume == "may change"]
+    ray_flags = {"gpus_per_child", "ray_address"}
+    if args.executor is None and stored.executor != "ray" and ray_flags & {c.dest for c in changes}:
         raise ValueError(f"--gpus-per-child and --ray-address are for --executor ray; {args.resume} was "
-                         f"searched with the {where.executor} executor (add --executor ray to change that)")
-    return dataclasses.replace(
-        stored, search=search, run_dir=args.resume,
-        executor=where.executor,
-        gpus_per_child=(asked if "gpus_per_child" in mine else where).gpus_per_child,
-        ray_address=(asked if "ray_address" in mine else where).ray_address,
-        device=(asked if "device" in mine else stored).device,
-        data_dir=(asked if "data_dir" in mine else stored).data_dir,
-        final_epochs=(asked if "final_epochs" in mine else stored).final_epochs)
+                         f"searched with the {stored.executor} executor (add --executor ray to change that)")
+    if args.executor is not None:  # the Ray flags go with the executor they are for
+        changes += [SETTING[flag] for flag in sorted(ray_flags)]
+    config = dataclasses.replace(stored, run_dir=args.resume)
+    for setting in changes:
+        config = setting.replaced(config, setting.value(asked))
+    return config

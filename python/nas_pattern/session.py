@@ -17,7 +17,7 @@ import torch
 
 from nas_pattern import plots
 from nas_pattern.agents import make_agent
-from nas_pattern.config import RunConfig, build_parser, new_config, resumed_config
+from nas_pattern.config import SETTING, RunConfig, build_parser, new_config, resumed_config
 from nas_pattern.controller import NASController
 from nas_pattern.data import load_dataset
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
@@ -111,16 +111,14 @@ def args_from_json(text: str) -> argparse.Namespace:
         raise ValueError(f"config is not valid JSON: {err}") from None
     if not isinstance(data, dict):
         raise ValueError(f"config must be a JSON object of flags, got {type(data).__name__}: {text[:60]}")
-    parser = build_parser(raise_errors=True)
-    known = sorted(vars(parser.parse_args([])))
-    switches = {a.dest for a in parser._actions if isinstance(a, argparse._StoreTrueAction)}
+    known = sorted([*SETTING, "resume"])  # the settings, and the run directory to continue
     argv = []
     for key, value in data.items():
         name = key.replace("-", "_")
         if name not in known:
             raise ValueError(f"unknown config key {key!r}; expected one of: "
                              f"{', '.join(k.replace('_', '-') for k in known)}")
-        if name in switches:
+        if name in SETTING and SETTING[name].switch:
             if not isinstance(value, bool):
                 raise ValueError(f"config key {key!r} is a switch: true or false, got {json.dumps(value)}")
             argv += ["--" + name.replace("_", "-")] if value else []
@@ -130,7 +128,7 @@ def args_from_json(text: str) -> argparse.Namespace:
         if isinstance(value, (bool, dict, list)):
             raise ValueError(f"config key {key!r} must be a string or a number, got {json.dumps(value)}")
         argv += ["--" + name.replace("_", "-"), str(value)]
-    return parser.parse_args(argv)
+    return build_parser(raise_errors=True).parse_args(argv)
 
 
 def finish(search: Search, result: SearchResult) -> list[str]:

@@ -1,0 +1,84 @@
+"""session: a search opened from flags or the JVM's JSON config, in a run directory that keeps
+what it already holds."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from nas_pattern.config import SETTINGS, build_parser
+from nas_pattern.session import args_from_json, open_search
+
+
+def test_a_json_config_means_what_the_same_flags_mean() -> None:
+    config = '{"network": "rnn", "train-limit": 300, "children_per_update": 2, "final-epochs": 0}'
+    expected = build_parser().parse_args(["--network", "rnn", "--train-limit", "300",
+                                          "--children-per-update", "2", "--final-epochs", "0"])
+    assert args_from_json(config) == expected
+    sized = args_from_json('{"reward": "accuracy-size", "target-params": 20000, "size-weight": -0.1}')
+    assert sized == build_parser().parse_args(["--reward", "accuracy-size", "--target-params", "20000",
+                                               "--size-weight", "-0.1"])
+
+
+@pytest.mark.parametrize("config, message", [
+    ('{"episodes": 0}', "argument --episodes: must be >= 1, got 0"),
+    ('{"dataset": "nope"}', "argument --dataset: invalid choice: 'nope'"),
+    ('{"epoch": 2}', "unknown config key 'epoch'; expected one of: agent, child-timeout,"),
+    ('{"episodes": true}', "config key 'episodes' must be a string or a number, got true"),
+    ('{"seed": null}', "config key 'seed' is null: give it a value, or leave the key out for its default"),
+    ('{"space": {"max_layers": 1}}', "config key 'space' must be a string or a number"),
+    ('{"network": "cnn",', "config is not valid JSON: Expecting property name"),
+    ('"cnn"', "config must be a JSON object of flags, got str"),
+])
+def test_a_bad_config_is_one_clear_line(config: str, message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        args_from_json(config)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_refused_config_leaves_an_existing_run_untouched(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    search = open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 100})))
+    search.run_dir.record(_first_child(search))
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    with pytest.raises(ValueError, match="already holds a search"):
+        open_search(args_from_json(json.dumps({"run-dir": str(run_dir)})))
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_a_run_directory_that_recorded_nothing_may_be_used_again(tmp_path: Path) -> None:
+    """Issue 25: a controller created, then a refused search(-1), must not use up the directory;
+    within one engine, though, a directory open in another controller is refused."""
+    from nas_pattern.gateway import Engine
+
+    run_dir = tmp_path / "run"
+    open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 100})))
+    again = open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 200})))
+    assert json.loads((run_dir / "config.json").read_text())["config"]["search"]["train_limit"] == 200
+    engine = Engine(threading.Event())
+    engine.searches.append(again)
+    with pytest.raises(ValueError, match="open in another controller of this engine"):
+        open_search(args_from_json(json.dumps({"run-dir": str(run_dir)})), claim=engine._claim)
+    assert json.loads((run_dir / "config.json").read_text())["config"]["search"]["train_limit"] == 200
+
+
+def _first_child(search):
+    from nas_pattern.networks.base import Metrics
+    from nas_pattern.records import Episode
+
+    architecture = search.controller.agent.space.decode([0] * len(search.controller.agent.space.num_choices))
+    return Episode(episode=1, architecture=architecture, metrics=Metrics(0.5, 1.0, 10, 0.1), reward=0.5,
+                   baseline=0.5, cached=False, seconds=0.1)
+
+
+def test_the_json_keys_are_the_settings_and_a_switch_takes_true_or_false() -> None:
+    with pytest.raises(ValueError, match="unknown config key 'nope'") as error:
+        args_from_json('{"nope": 1}')
+    assert all(setting.name in str(error.value) for setting in SETTINGS)
+    assert args_from_json('{"deterministic": true}').deterministic is True
+    assert args_from_json('{"deterministic": false}').deterministic is None  # as when the flag is left out
+    with pytest.raises(ValueError, match="config key 'deterministic' is a switch: true or false, got 1"):
+        args_from_json('{"deterministic": 1}')
