@@ -101,6 +101,61 @@ def test_the_wholeness_check_catches_a_region_cut_short() -> None:
     assert not whole("a.clj", "(defn f [x]\n  (inc x)")
 
 
+# Names the guide quotes from other codebases, not ours: the 2017 reference code's, AutoKeras's.
+QUOTED_FROM_ELSEWHERE = {"get_action", "get_reward", "net_manager.py", "self.mnist.test.next_batch(10000)",
+                         "export_model()"}
+# What the prose puts in backticks and is checked: a call, a CamelCase or snake_case name, a dotted
+# path to one; or a file name.
+CODE_NAME = re.compile(r"(?P<name>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?P<call>\([^)]*\))?")
+FILE_NAME = re.compile(r"[\w/.-]+\.(?:py|java|scala|clj|json|jsonl|csv|txt|sh|png|pt|onnx)")
+
+
+@functools.cache
+def code_text() -> str:
+    """Every source file of the project, and its tests but this one, as one text."""
+    sources = [*ROOT.glob("python/**/*.py"), *ROOT.glob("jvm/**/*.java"), *ROOT.glob("jvm/**/*.scala"),
+               *ROOT.glob("clojure/**/*.clj"), *ROOT.glob("docs/examples/*"), *ROOT.glob("tests/*.py"),
+               ROOT / "Makefile"]
+    return "\n".join(path.read_text() for path in sources if path.is_file() and path.name != "test_docs.py")
+
+
+def backticked(page: Path) -> Iterator[str]:
+    """The code names in a page's prose (fenced blocks left out)."""
+    prose = re.sub(r"^[ \t]*```.*?^[ \t]*```", "", page.read_text(), flags=re.MULTILINE | re.DOTALL)
+    for token in re.findall(r"`([^`\n]+)`", prose):
+        if token in QUOTED_FROM_ELSEWHERE:
+            continue
+        match = CODE_NAME.fullmatch(token)
+        if FILE_NAME.fullmatch(token) or (match and (match["call"] or "_" in token
+                                                     or any(c.isupper() for c in match["name"]))):
+            yield token
+
+
+def names_missing_from_the_code(page: Path) -> list[str]:
+    words, text = set(re.findall(r"[A-Za-z_][\w]*", code_text())), code_text()
+    missing = []
+    for token in backticked(page):
+        if FILE_NAME.fullmatch(token):
+            if not ((ROOT / token).exists() or any(ROOT.glob(f"**/{token}")) or token in text):
+                missing.append(token)
+        elif not all(part in words for part in CODE_NAME.fullmatch(token)["name"].split(".")):  # type: ignore[index]
+            missing.append(token)
+    return missing
+
+
+@pytest.mark.parametrize("page", [*PAGES, ROOT / "README.md"], ids=lambda p: p.name)
+def test_every_name_the_prose_puts_in_backticks_exists_in_the_code(page: Path) -> None:
+    missing = names_missing_from_the_code(page)
+    assert not missing, f"{page.name} names what the code does not have: {missing}"
+
+
+def test_the_names_check_catches_a_name_that_went_stale(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("The `NASController` calls `policy()` and `rewardAll()`; see `agents/nope.py` and "
+                    "`run_dir.py`.\n```python\nnot_checked_inside_a_fence()\n```\n")
+    assert names_missing_from_the_code(page) == ["rewardAll()", "agents/nope.py"]
+
+
 def test_no_code_is_typed_into_the_guide_by_hand() -> None:
     for page in PAGES:
         for block in FENCE.finditer(page.read_text()):

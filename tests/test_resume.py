@@ -224,19 +224,3 @@ def test_a_resume_may_extend_the_budget(unfinished: Path, reference: Path) -> No
     assert len(extended) == 10
     assert extended[:8] == episodes(reference)  # the same search, continued
     assert os.path.exists(unfinished / "summary.json")
-
-
-def test_repairing_the_tail_never_rewrites_the_complete_lines(reference: Path, tmp_path: Path) -> None:
-    from nas_pattern.networks import RNN_SPACE
-    from nas_pattern.run_dir import RunDirectory
-
-    whole = (reference / "episodes.jsonl").read_bytes().split(b"\n")[:3]
-    path = tmp_path / "episodes.jsonl"
-    path.write_bytes(b"\n".join(whole))  # the last record is complete, only its newline was lost
-    records, warning = RunDirectory(tmp_path).read_episodes(RNN_SPACE)
-    assert len(records) == 3 and warning is None
-    assert path.read_bytes() == b"\n".join(whole) + b"\n"
-    path.write_bytes(b"\n".join(whole) + b'\n{"episode": 4, "archi')  # the last record is torn
-    records, warning = RunDirectory(tmp_path).read_episodes(RNN_SPACE)
-    assert len(records) == 3 and warning is not None
-    assert path.read_bytes() == b"\n".join(whole) + b"\n"  # cut at the tear, nothing before it touched

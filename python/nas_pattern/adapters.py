@@ -72,7 +72,8 @@ class Agent(Identity):
 
 
 class Network(Identity):
-    """naspattern.Network, adapting a child the controller built (CNN or RNN)."""
+    """naspattern.Network, adapting a child the controller built (CNN or RNN). Read only: training
+    it further is not offered, since the controller records each child as it was evaluated."""
 
     class Java:
         implements = ["naspattern.Network"]
@@ -91,12 +92,6 @@ class Network(Identity):
     @reported
     def architecture(self) -> JavaObject:
         return self.bridge.architecture(self.network.architecture)
-
-    @reported
-    def train(self, epochs: int) -> None:
-        if epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {epochs}")
-        self.network.train(self.controller.data.train.head(self.controller.config.train_limit), epochs)
 
     @reported
     def evaluate(self) -> JavaObject:

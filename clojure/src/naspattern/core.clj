@@ -1,7 +1,10 @@
 (ns naspattern.core
-  "The Clojure front-end: plain maps in and out around the Java client of the py4j bridge.
+  "The Clojure front-end: plain maps in and out around the Java client of the py4j bridge (the
+  bridge's values become maps through clojure.datafy).
   Every architecture is sampled by the Python RLAgent; every accuracy comes from a PyTorch child."
-  (:require [clojure.data.json :as json]
+  (:require [clojure.core.protocols :as p]
+            [clojure.data.json :as json]
+            [clojure.datafy :refer [datafy]]
             [clojure.string :as string])
   (:import (naspattern Architecture Episode FoundModel Idx Metrics NASController NASException NASException$Reason NASGateway
                        NASGateway$Options Prediction RLAgent Sample SearchListener SearchResult)
@@ -48,42 +51,55 @@
   [k]
   (keyword (string/replace k "_" "-")))
 
-(defn architecture->map
-  "An architecture as a map: {:describe \"conv 5x32 ...\" :layers [...]}, and under :architecture
-  the engine's own value, which train-network takes back."
-  [^Architecture a]
-  {:describe (.describe a) :layers (get (json/read-str (.json a) :key-fn kebab) :layers) :architecture a})
+;; The bridge's values as Clojure data: (datafy x) of an Architecture, Metrics, Episode, Sample,
+;; SearchResult or Prediction is a plain map (clojure.datafy's protocol, extended to the Java types).
+(extend-protocol p/Datafiable
+  Architecture
+  (datafy [a]
+    ;; under :architecture the engine's own value, which train-network takes back
+    {:describe (.describe a) :layers (get (json/read-str (.json a) :key-fn kebab) :layers) :architecture a})
 
-(defn metrics->map [^Metrics m]
-  (when m
-    {:accuracy (.accuracy m) :loss (.loss m) :params (.params m) :train-seconds (.trainSeconds m)}))
+  Metrics
+  (datafy [m]
+    {:accuracy (.accuracy m) :loss (.loss m) :params (.params m) :train-seconds (.trainSeconds m)})
 
-(defn episode->map [^Episode e]
-  {:episode (.episode e)
-   :architecture (architecture->map (.architecture e))
-   :metrics (metrics->map (.metrics e))
-   :accuracy (.accuracy e)
-   :reward (.reward e)
-   :baseline (.baseline e)
-   :cached? (.cached e)
-   :seconds (.seconds e)
-   :status (keyword (.status e))
-   :reason (.reason e)})
+  Episode
+  (datafy [e]
+    {:episode (.episode e)
+     :architecture (datafy (.architecture e))
+     :metrics (datafy (.metrics e))
+     :accuracy (.accuracy e)
+     :reward (.reward e)
+     :baseline (.baseline e)
+     :cached? (.cached e)
+     :seconds (.seconds e)
+     :status (keyword (.status e))
+     :reason (.reason e)})
 
-(defn result->map [^SearchResult r]
-  {:best (episode->map (.best r))
-   :test (metrics->map (.test r))
-   :episodes (.episodes r)
-   :stop-reason (keyword (.stopReason r))
-   :seconds (.seconds r)
-   :run-dir (.runDir r)
-   :model-path (.modelPath r)})
+  SearchResult
+  (datafy [r]
+    {:best (datafy (.best r))
+     :test (datafy (.test r))
+     :episodes (.episodes r)
+     :stop-reason (keyword (.stopReason r))
+     :seconds (.seconds r)
+     :run-dir (.runDir r)
+     :model-path (.modelPath r)})
+
+  Sample
+  (datafy [s]
+    ;; under :sample the handle itself, which reward takes back
+    {:number (.number s) :architecture (datafy (.architecture s)) :sample s})
+
+  Prediction
+  (datafy [p]
+    {:classes (vec (.classes p)) :probabilities (mapv vec (.probabilities p))}))
 
 (defn generate-architecture
   "The pattern's first step: the agent samples the next child's architecture, as a map
-  (architecture->map) to hand to train-network."
+  (datafy of the Architecture) to hand to train-network."
   [^NASController controller]
-  (architecture->map (engine-call (.generateArchitecture controller))))
+  (datafy (engine-call (.generateArchitecture controller))))
 
 (defn train-network
   "The second step: the child for that architecture (a map from generate-architecture), built and
@@ -95,14 +111,13 @@
   "The third step: the child's validation metrics as a map; the controller rewards the agent with
   them (and updates the policy after every m children), recording the child as a search does."
   [^NASController controller]
-  (engine-call (metrics->map (.evaluateNetwork controller))))
+  (engine-call (datafy (.evaluateNetwork controller))))
 
 (defn policy
   "Asks the controller's agent for a sample of its own, beside the controller's children (ask and
   tell): {:number n :architecture {...} :sample the-handle}; give the map to reward."
   [^NASController controller]
-  (let [^Sample sample (engine-call (.policy ^RLAgent (.getAgent controller)))]
-    {:number (.number sample) :architecture (architecture->map (.architecture sample)) :sample sample}))
+  (datafy (engine-call (.policy ^RLAgent (.getAgent controller)))))
 
 (defn reward
   "Rewards a sample from policy with a metrics map ({:accuracy :loss :params :train-seconds});
@@ -135,11 +150,11 @@
    (let [last-seen (atom nil)
          listener (reify SearchListener
                     (onEpisode [_ episode]
-                      (let [e (episode->map episode)]
+                      (let [e (datafy episode)]
                         (reset! last-seen e)
                         (on-episode e)))
                     (shouldStop [_] (boolean (stop? @last-seen))))]
-     (engine-call (result->map (.search controller (int episodes) listener))))))
+     (engine-call (datafy (.search controller (int episodes) listener))))))
 
 (defn run-dir [^NASController controller] (.runDir controller))
 
@@ -152,9 +167,7 @@
   "Classifies images, each a sequence of raw pixel values (0-255, row by row); returns
   {:classes [...] :probabilities [[...] ...]}, one entry per image."
   [^FoundModel model images]
-  (let [^Prediction p (engine-call (.predict model (into-array (map float-array images))))]
-    {:classes (vec (.classes p))
-     :probabilities (mapv vec (.probabilities p))}))
+  (datafy (engine-call (.predict model (into-array (map float-array images))))))
 
 (defn test-images
   "The first n Fashion-MNIST test images and their labels, from Debian's dataset files:

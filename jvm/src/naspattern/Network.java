@@ -1,12 +1,13 @@
 package naspattern;
 
-/** A child network (CNN or RNN), built and trained by PyTorch in the Python engine. */
+/**
+ * A child network (CNN or RNN), built and trained by PyTorch in the Python engine: the one
+ * {@code trainNetwork} trained. It is read, not trained further: the controller records each child
+ * as {@code evaluateNetwork} evaluated it (to train the one found longer, {@code python -m nas_pattern.train}).
+ */
 public interface Network {
     /** The architecture this child was built from. */
     Architecture architecture();
-
-    /** Trains the child for {@code epochs} more passes over the training split. */
-    void train(int epochs);
 
     /** Metrics on the validation split. */
     Metrics evaluate();

@@ -5,7 +5,6 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
-import static org.junit.Assert.fail;
 
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -140,24 +139,11 @@ public class NASGatewayTest {
             System.setErr(stderr);
         }
         try {
-            try {
-                own.controller((String) null);
-                fail("accepted a null config");
-            } catch (NASException e) {
-                assertOneLine(e, "got null");
-            }
-            try {
-                own.engine().newController(null);
-                fail("the engine accepted a null config");
-            } catch (NASException e) {
-                assertOneLine(e, "config must be a JSON object");
-            }
-            try {
-                own.controller("{\"episodes\": 0}");
-                fail("accepted 0 episodes");
-            } catch (NASException e) {
-                assertOneLine(e, "must be >= 1, got 0");
-            }
+            assertOneLine(assertThrows(NASException.class, () -> own.controller((String) null)), "got null");
+            assertOneLine(assertThrows(NASException.class, () -> own.engine().newController(null)),
+                    "config must be a JSON object");
+            assertOneLine(assertThrows(NASException.class, () -> own.controller("{\"episodes\": 0}")),
+                    "must be >= 1, got 0");
         } finally {
             own.close();
         }
@@ -172,19 +158,13 @@ public class NASGatewayTest {
             NASController controller = own.controller(Map.of("run-dir", new File(folder.getRoot(), "dead").getPath(),
                     "train-limit", 200, "device", "cpu"));
             own.process().destroyForcibly().waitFor(20, TimeUnit.SECONDS);
-            try {
-                controller.generateArchitecture();
-                fail("a dead engine answered");
-            } catch (NASException e) {
+            {
+                NASException e = assertThrows(NASException.class, () -> controller.generateArchitecture());
                 assertOneLine(e, "the Python engine exited with status");
                 assertEquals(NASException.Reason.ENGINE_EXITED, e.reason());
             }
-            try {
-                own.engine().version();
-                fail("a dead engine answered");
-            } catch (NASException e) {
-                assertOneLine(e, "the Python engine exited with status");
-            }
+            assertOneLine(assertThrows(NASException.class, () -> own.engine().version()),
+                    "the Python engine exited with status");
         } finally {
             own.close();
         }
@@ -251,18 +231,11 @@ public class NASGatewayTest {
             got.append(got.length() > 0 ? " " : "").append(c);
         }
         assertEquals(expected, got.toString());
-        try {
-            model.predict(new float[][] {new float[3]});
-            fail("accepted an image of 3 values");
-        } catch (NASException e) {
-            assertOneLine(e, "takes 784 per image");
-        }
-        try {
-            gateway.loadModel(new File(folder.getRoot(), "nothing").getPath());
-            fail("loaded a missing model");
-        } catch (NASException e) {
-            assertOneLine(e, "does not exist");
-        }
+        assertOneLine(assertThrows(NASException.class, () -> model.predict(new float[][] {new float[3]})),
+                "takes 784 per image");
+        assertOneLine(assertThrows(NASException.class,
+                () -> gateway.loadModel(new File(folder.getRoot(), "nothing").getPath())),
+                "does not exist");
     }
 
     @Test
@@ -335,34 +308,17 @@ public class NASGatewayTest {
             {"{\"data-dir\": \"/nonexistent\", \"dataset\": \"mnist\"}", "/nonexistent"},
         };
         for (String[] c : cases) {
-            try {
-                gateway.controller(c[0]);
-                fail("accepted " + c[0]);
-            } catch (NASException e) {
-                assertOneLine(e, c[1]);
-            }
+            assertOneLine(assertThrows(NASException.class, () -> gateway.controller(c[0])), c[1]);
         }
         NASController controller = controller("");
         byte[] config = Files.readAllBytes(new File(controller.runDir(), "config.json").toPath());
-        try {
-            controller(""); // the same run directory again
-            fail("accepted a run directory that holds a search");
-        } catch (NASException e) {
-            assertOneLine(e, "already holds a search");
-        }
+        // the same run directory again
+        assertOneLine(assertThrows(NASException.class, () -> controller("")), "already holds a search");
         assertTrue(Arrays.equals(config, Files.readAllBytes(new File(controller.runDir(), "config.json").toPath())));
-        try {
-            controller.search(0, null);
-            fail("accepted 0 episodes");
-        } catch (NASException e) {
-            assertOneLine(e, "episodes must be >= 1, got 0");
-        }
-        try {
-            controller.evaluateNetwork();
-            fail("evaluated before training");
-        } catch (NASException e) {
-            assertOneLine(e, "needs train_network() first");
-        }
+        assertOneLine(assertThrows(NASException.class, () -> controller.search(0, null)),
+                "episodes must be >= 1, got 0");
+        assertOneLine(assertThrows(NASException.class, () -> controller.evaluateNetwork()),
+                "needs train_network() first");
     }
 
     private static void assertOneLine(NASException e, String expected) {
@@ -385,20 +341,15 @@ public class NASGatewayTest {
             assertNotNull("the engine printed nothing", ready);
             assertTrue(ready, ready.startsWith(NASGateway.READY + " "));
             int port = Integer.parseInt(ready.substring(NASGateway.READY.length() + 1));
-            try {
-                NASGateway.connect(port, "a-wrong-token-of-at-least-32-characters").close();
-                fail("a wrong token was accepted");
-            } catch (NASException e) {
+            {
+                NASException e = assertThrows(NASException.class,
+                        () -> NASGateway.connect(port, "a-wrong-token-of-at-least-32-characters").close());
                 assertTrue(e.getMessage(), e.getMessage().contains("refused the connection"));
                 assertTrue(e.getMessage(), e.getMessage().contains("auth token"));
             }
             for (String weak : new String[] {null, "right-token-123"}) {
-                try {
-                    NASGateway.connect(port, weak).close();
-                    fail("a weak token was accepted: " + weak);
-                } catch (NASException e) {
-                    assertOneLine(e, "at least " + NASGateway.MIN_TOKEN_LENGTH + " characters");
-                }
+                assertOneLine(assertThrows(NASException.class, () -> NASGateway.connect(port, weak).close()),
+                        "at least " + NASGateway.MIN_TOKEN_LENGTH + " characters");
             }
             NASGateway right = NASGateway.connect(port, token);
             assertTrue(right.engine().version().startsWith("nas-pattern"));
@@ -443,12 +394,9 @@ public class NASGatewayTest {
     @Test
     public void aTokenOfFewDistinctCharactersIsRefusedAtBothEnds() throws Exception {
         String weak = "a".repeat(NASGateway.MIN_TOKEN_LENGTH);
-        try {
-            NASGateway.connect(1, weak).close(); // refused before any connection is tried
-            fail("a token of one repeated character was accepted");
-        } catch (NASException e) {
-            assertOneLine(e, "at least " + NASGateway.MIN_TOKEN_DISTINCT + " distinct characters");
-        }
+        // refused before any connection is tried
+        assertOneLine(assertThrows(NASException.class, () -> NASGateway.connect(1, weak).close()),
+                "at least " + NASGateway.MIN_TOKEN_DISTINCT + " distinct characters");
         String said = refusal(weak, null);
         assertTrue(said, said.contains("only 1 distinct characters"));
     }
@@ -462,14 +410,11 @@ public class NASGatewayTest {
 
     @Test
     public void aPythonWithoutNasPatternNamesTheVariableToSet() {
-        try {
-            // -S: no site-packages, so this python cannot import nas_pattern
-            NASGateway.launch(new NASGateway.Options().pythonOptions("-S").echoOutput(false));
-            fail("launched an engine that cannot import nas_pattern");
-        } catch (NASException e) {
-            assertOneLine(e, "No module named");
-            assertOneLine(e, "set " + NASGateway.PYTHON_ENV);
-        }
+        // -S: no site-packages, so this python cannot import nas_pattern
+        NASException e = assertThrows(NASException.class,
+                () -> NASGateway.launch(new NASGateway.Options().pythonOptions("-S").echoOutput(false)));
+        assertOneLine(e, "No module named");
+        assertOneLine(e, "set " + NASGateway.PYTHON_ENV);
     }
 
     @Test
@@ -477,10 +422,8 @@ public class NASGatewayTest {
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("run-dir", new File(folder.getRoot(), "null-seed").getPath());
         config.put("seed", null);
-        try {
-            gateway.controller(config);
-            fail("a null seed was taken for the default");
-        } catch (NASException e) {
+        {
+            NASException e = assertThrows(NASException.class, () -> gateway.controller(config));
             assertOneLine(e, "config key 'seed' is null");
             assertEquals(NASException.Reason.REFUSED, e.reason());
         }
@@ -491,19 +434,12 @@ public class NASGatewayTest {
     public void aRefusedSearchLeavesTheRunDirectoryFreeAndAClosedControllerPrints() throws IOException {
         NASController first = controller("reused", "");
         for (int episodes : new int[] {-1, 0}) {
-            try {
-                first.search(episodes, null);
-                fail("accepted " + episodes + " episodes");
-            } catch (NASException e) {
-                assertOneLine(e, "episodes must be >= 1");
-            }
+            assertOneLine(assertThrows(NASException.class, () -> first.search(episodes, null)),
+                    "episodes must be >= 1");
         }
-        try {
-            controller("reused", ""); // the directory is open in a controller of this engine
-            fail("two controllers of one engine shared a run directory");
-        } catch (NASException e) {
-            assertOneLine(e, "open in another controller of this engine");
-        }
+        // the directory is open in a controller of this engine
+        assertOneLine(assertThrows(NASException.class, () -> controller("reused", "")),
+                "open in another controller of this engine");
         String firstToString;
         int firstHash;
         NASGateway other = NASGateway.launch(new NASGateway.Options().echoOutput(false));
@@ -538,10 +474,9 @@ public class NASGatewayTest {
 
     @Test
     public void aPythonWithoutTheEngineGetsAClearMessage() {
-        try {
-            NASGateway.launch(new NASGateway.Options().python("/nonexistent/python").echoOutput(false));
-            fail("launched a missing python");
-        } catch (NASException e) {
+        {
+            NASException e = assertThrows(NASException.class,
+                    () -> NASGateway.launch(new NASGateway.Options().python("/nonexistent/python").echoOutput(false)));
             assertTrue(e.getMessage(), e.getMessage().contains("cannot start the Python engine"));
         }
     }

@@ -1,0 +1,82 @@
+"""run_dir: the record of a search on disk: appended and fsynced, repaired only at its torn tail,
+never mixed with another search."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from nas_pattern import CNN_SPACE, Metrics
+from nas_pattern.records import Episode
+from nas_pattern.run_dir import EPISODES, RunDirectory
+
+
+def episode(number: int) -> Episode:
+    architecture = CNN_SPACE.decode([number % n for n in CNN_SPACE.num_choices])
+    return Episode(number, architecture, Metrics(0.5 + number / 100, 1.0, 1000, 0.1), reward=0.1,
+                   baseline=math.nan if number == 1 else 0.5, cached=False, seconds=0.2)
+
+
+def recorded(tmp_path: Path, count: int) -> RunDirectory:
+    run_dir = RunDirectory(tmp_path / "run")
+    run_dir.create({"config": {}, "space": CNN_SPACE.to_json()})
+    for number in range(1, count + 1):
+        run_dir.record(episode(number))
+    return run_dir
+
+
+def test_what_is_recorded_reads_back(tmp_path: Path) -> None:
+    run_dir = recorded(tmp_path, 3)
+    episodes, warning = run_dir.read_episodes(CNN_SPACE)
+    assert warning is None
+    assert [e.to_json() for e in episodes] == [episode(n).to_json() for n in (1, 2, 3)]
+    assert run_dir.started and not run_dir.finished
+
+
+def test_repairing_the_tail_never_rewrites_the_complete_lines(tmp_path: Path) -> None:
+    run_dir = recorded(tmp_path, 3)
+    path = run_dir.path / EPISODES
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-1])  # the last record is complete, only its newline was lost
+    episodes, warning = run_dir.read_episodes(CNN_SPACE)
+    assert len(episodes) == 3 and warning is None and path.read_bytes() == whole
+    path.write_bytes(whole + b'{"episode": 4, "archi')  # the last record is torn
+    assert len(run_dir.peek_episodes(CNN_SPACE)) == 3 and path.read_bytes().endswith(b"archi")  # peek: read only
+    episodes, warning = run_dir.read_episodes(CNN_SPACE)
+    assert len(episodes) == 3 and warning is not None and "half-written last line" in warning
+    assert path.read_bytes() == whole  # cut at the tear, nothing before it touched
+
+
+def test_damage_before_the_last_line_is_refused_not_guessed_at(tmp_path: Path) -> None:
+    run_dir = recorded(tmp_path, 3)
+    path = run_dir.path / EPISODES
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join([lines[0], b"garbage", *lines[2:]]))
+    with pytest.raises(ValueError, match="line 2 is not an episode record"):
+        run_dir.read_episodes(CNN_SPACE)
+    path.write_bytes(b"\n".join([lines[1], lines[0], lines[2], b""]))
+    with pytest.raises(ValueError, match="line 1 records episode 2; the run directory is damaged"):
+        run_dir.read_episodes(CNN_SPACE)
+
+
+def test_a_directory_that_holds_a_search_is_never_reused(tmp_path: Path) -> None:
+    run_dir = recorded(tmp_path, 1)
+    with pytest.raises(ValueError, match="already holds a search"):
+        RunDirectory(run_dir.path).check()
+    empty = RunDirectory(tmp_path / "refused")
+    empty.create({"config": {}, "space": {}})  # a search that recorded nothing may be started again
+    empty.create({"config": {"again": True}, "space": {}})
+    assert empty.read_config()["config"] == {"again": True}
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a directory"):
+        RunDirectory(tmp_path / "file").check()
+
+
+def test_leftovers_of_a_checkpoint_write_cut_short_are_removed(tmp_path: Path) -> None:
+    run_dir = recorded(tmp_path, 2)
+    run_dir.save_checkpoint({"episodes": 2})
+    (run_dir.path / "checkpoint.pt.tmp").write_bytes(b"half")
+    assert run_dir.read_checkpoint() == {"episodes": 2}
+    assert not (run_dir.path / "checkpoint.pt.tmp").exists()
