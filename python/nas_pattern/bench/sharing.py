@@ -1,0 +1,151 @@
+"""`bench sharing`: how well shared weights rank architectures, against the stand-alone training a
+measured table records.
+
+The supernet of the table's space is trained at the table's budget (its training images and
+epochs, one minibatch per architecture drawn uniformly), then every architecture of the table is
+scored with the shared weights on the same validation images. Printed per table: Kendall's tau,
+Spearman's rho and the overlap of the top 10, against the table's validation accuracies; the
+per-architecture pairs go to a CSV beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nas_pattern.bench.common import load_table
+from nas_pattern.data import load_dataset
+from nas_pattern.networks import get_network
+from nas_pattern.networks.supernet import Supernet
+from nas_pattern.search_space import Architecture, SearchSpace
+from nas_pattern.sharing import SharedWeights, SharingConfig
+from nas_pattern.table import Table
+from nas_pattern.trainer import TrainConfig, device_name, on_device
+
+DEFAULT_TABLES = ("benchmarks/fashion-mnist-cnn576.csv", "benchmarks/fashion-mnist-cnn-skips212.csv",
+                  "benchmarks/fashion-mnist-rnn256.csv")
+SCORE_IMAGES = 1000  # validation images each architecture is scored on with the shared weights
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How the shared weights ranked a table's architectures."""
+
+    table: str
+    kendall: float
+    spearman: float
+    top: int  # of the table's 10 best, how many are among the shared weights' 10 best
+    architectures: int
+    train_seconds: float
+    score_seconds: float  # scoring every architecture
+    pairs: list[tuple[Architecture, float, float]]  # (architecture, stand-alone, shared)
+
+    def line(self) -> str:
+        return (f"{self.table}: Kendall's tau {self.kendall:.2f}, Spearman's rho {self.spearman:.2f}, "
+                f"top-10 overlap {self.top}/10 ({self.architectures} architectures; shared training "
+                f"{self.train_seconds:.0f} s, scoring {1000 * self.score_seconds / self.architectures:.0f} ms each)")
+
+
+def ranks(values: Sequence[float]) -> np.ndarray:
+    """Ranks from 1, ties sharing their mean rank."""
+    array = np.asarray(values, dtype=float)
+    order = np.argsort(array, kind="stable")
+    result = np.empty(len(array))
+    result[order] = np.arange(1, len(array) + 1)
+    for value in np.unique(array):
+        tied = array == value
+        result[tied] = result[tied].mean()
+    return result
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rho: the correlation of the ranks."""
+    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
+
+
+def kendall(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall's tau-b (ties counted as neither concordant nor discordant, as scipy does)."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    dx, dy = np.sign(x[:, None] - x[None, :]), np.sign(y[:, None] - y[None, :])
+    upper = np.triu_indices(len(x), k=1)
+    dx, dy = dx[upper], dy[upper]
+    denominator = math.sqrt(float((dx != 0).sum()) * float((dy != 0).sum()))
+    return float((dx * dy).sum() / denominator) if denominator else math.nan
+
+
+def top_overlap(a: Sequence[float], b: Sequence[float], k: int = 10) -> int:
+    """How many of the k best by `a` are among the k best by `b`."""
+    best = lambda values: set(np.argsort(-np.asarray(values), kind="stable")[:k].tolist())  # noqa: E731
+    return len(best(a) & best(b))
+
+
+def uniform(space: SearchSpace, seed: int) -> callable:  # type: ignore[valid-type]
+    """Draws architectures of `space` uniformly at random (over encodings), valid ones only."""
+    rng = random.Random(seed)
+
+    def draw() -> Architecture:
+        while True:
+            architecture = space.decode([rng.randrange(n) for n in space.num_choices])
+            if not space.validate(architecture):
+                return architecture
+    return draw
+
+
+def rank_table(table: Table, name: str, device: torch.device, data_dir: str | None = None, seed: int = 0,
+               epochs: int | None = None, config: SharingConfig | None = None,
+               score_images: int = SCORE_IMAGES, limit: int | None = None) -> Ranking:
+    """Train the supernet of `table`'s space at its budget, score its architectures (the first
+    `limit` of them, all by default) with the shared weights, and compare the two rankings."""
+    budget = table.metadata["budget"]
+    network = get_network(budget.get("network", "cnn"))
+    data = load_dataset(budget.get("dataset", "fashion-mnist"), data_dir)
+    train_config = TrainConfig.for_device(device)
+    train = on_device(data.train.head(int(budget["train_images"])), device)
+    val = on_device(data.val.head(score_images), device)
+    supernet = Supernet.of(network, table.space, data.input_shape, data.num_classes)
+    config = config or SharingConfig()
+    shared = SharedWeights(supernet, config, train_config, device, seed)
+    steps = (epochs or int(budget["epochs"])) * math.ceil(len(train) / config.batch_size)
+    start = time.perf_counter()
+    shared.train(train, steps, uniform(table.space, seed))
+    trained = time.perf_counter() - start
+    architectures = list(table.rows)[:limit]
+    start = time.perf_counter()
+    pairs = [(a, table.rows[a].val_accuracy, shared.score(a, val).accuracy) for a in architectures]
+    scored = time.perf_counter() - start
+    alone, together = [p[1] for p in pairs], [p[2] for p in pairs]
+    return Ranking(name, kendall(alone, together), spearman(alone, together),
+                   top_overlap(alone, together, min(10, len(pairs))), len(pairs), trained, scored, pairs)
+
+
+def write_pairs(ranking: Ranking, out: Path) -> Path:
+    """The per-architecture pairs as CSV: architecture, stand-alone and shared-weight accuracy."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"sharing-{Path(ranking.table).stem}.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["architecture", "standalone_val_accuracy", "shared_val_accuracy"])
+        for architecture, alone, together in ranking.pairs:
+            writer.writerow([architecture.describe(), f"{alone:.4f}", f"{together:.4f}"])
+    return path
+
+
+def sharing_section(args: argparse.Namespace, device: torch.device) -> None:
+    """Ranking quality of shared weights on each table (--table FILE, or the committed ones)."""
+    tables = [args.table] if args.table else list(DEFAULT_TABLES)
+    out = Path(args.out or "benchmarks")
+    print(f"sharing: supernets trained at each table's budget on {device_name(device)}, every architecture "
+          f"scored on {SCORE_IMAGES:,} validation images")
+    for path in tables:
+        ranking = rank_table(load_table(path), path, device, args.data_dir, args.seed, epochs=args.epochs)
+        print(ranking.line(), flush=True)
+        print(f"  pairs: {write_pairs(ranking, out)}")

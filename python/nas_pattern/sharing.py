@@ -1,0 +1,117 @@
+"""SharedWeights: children evaluated with the weights of one supernet that all of them share and
+keep training (ENAS's evaluation, Pham et al., 2018), instead of each trained from scratch.
+
+Shared training runs minibatches of the training split, each through an architecture drawn by a
+given function (the current policy, or uniformly at random); scoring a child is one evaluation
+pass of its slice of the weights on validation images, no training. Both run on the device the
+data is on, under the precision a child of the same kind would train in.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from nas_pattern.data import Split
+from nas_pattern.networks.base import Metrics
+from nas_pattern.networks.supernet import Supernet
+from nas_pattern.search_space import Architecture
+from nas_pattern.trainer import ChildDiverged, TrainConfig, seeded, use_bf16
+
+
+@dataclass(frozen=True)
+class SharingConfig:
+    """How the shared weights are trained and how a child is scored with them."""
+
+    batch_size: int = 32  # training images per minibatch, each minibatch on one architecture
+    learning_rate: float = 2e-3  # AdamW step size of the shared weights
+    weight_decay: float = 0.0
+    eval_batch_size: int = 1000  # images per forward pass when scoring
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ValueError(f"batch sizes must be >= 1, got {self.batch_size} and {self.eval_batch_size}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"the shared weights' learning rate must be > 0, got {self.learning_rate}")
+
+
+class SharedWeights:
+    """A supernet, its optimizer and the order it reads the training split in."""
+
+    def __init__(self, supernet: Supernet, config: SharingConfig | None = None,
+                 train_config: TrainConfig | None = None, device: torch.device | str = "cpu", seed: int = 0):
+        self.config = config or SharingConfig()
+        self.train_config = train_config or TrainConfig()
+        self.device = torch.device(device)
+        self.supernet = supernet.to(self.device)
+        self.optimizer = torch.optim.AdamW(self.supernet.parameters(), lr=self.config.learning_rate,
+                                           weight_decay=self.config.weight_decay)
+        self.generator = torch.Generator().manual_seed(seed)  # the batch order
+        self.seed = seed
+        self.steps = 0  # minibatches trained so far
+        self._order: torch.Tensor | None = None  # this pass's permutation of the training split
+        self._position = 0  # where in it the next minibatch starts
+        probe = supernet.skeleton(supernet.space.decode([0] * len(supernet.space.num_choices)))
+        self._bf16 = use_bf16(probe, self.train_config, self.device)
+
+    def train(self, data: Split, steps: int, draw: Callable[[], Architecture]) -> float:
+        """Train the shared weights for `steps` minibatches of `data` (continuing the pass where the
+        last call left it), each through the architecture `draw()` returns; the mean loss."""
+        self.supernet.train()
+        total = torch.zeros((), device=self.device)
+        n = len(data)
+        with seeded(self.seed * 7919 + self.steps, self.device):  # dropout masks
+            for _ in range(steps):
+                if self._order is None or self._position >= n:
+                    self._order, self._position = torch.randperm(n, generator=self.generator), 0
+                batch = self._order[self._position:self._position + self.config.batch_size].to(self.device)
+                self._position += self.config.batch_size
+                architecture = draw()
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._bf16):
+                    loss = F.cross_entropy(self.supernet(data.x[batch].float(), architecture), data.y[batch])
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                total += loss.detach()
+                self.steps += 1
+        mean = total.item() / max(steps, 1)
+        if not math.isfinite(mean):
+            raise ChildDiverged(f"the shared weights' training loss became {mean}")
+        return mean
+
+    def score(self, architecture: Architecture, data: Split) -> Metrics:
+        """The child's metrics on `data` with the shared weights (no training): its accuracy,
+        loss and parameter count; train_seconds is the time this evaluation took."""
+        start = time.perf_counter()
+        self.supernet.eval()
+        correct = torch.zeros((), device=self.device)
+        total_loss = torch.zeros((), device=self.device)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._bf16):
+            params = self.supernet.child_parameters(architecture)
+            for begin in range(0, len(data), self.config.eval_batch_size):
+                x = data.x[begin:begin + self.config.eval_batch_size].float()
+                y = data.y[begin:begin + self.config.eval_batch_size]
+                logits = torch.func.functional_call(self.supernet.skeleton(architecture).eval(), params, (x,)).float()
+                total_loss += F.cross_entropy(logits, y, reduction="sum")
+                correct += (logits.argmax(dim=1) == y).sum()
+        n = max(len(data), 1)
+        return Metrics(accuracy=(correct / n).item(), loss=(total_loss / n).item(),
+                       params=sum(p.numel() for p in params.values()), train_seconds=time.perf_counter() - start)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The supernet, its optimizer and the batch order, as a checkpoint keeps them."""
+        return {"supernet": self.supernet.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(), "steps": self.steps, "position": self._position,
+                "order": self._order}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.supernet.load_state_dict(state["supernet"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.steps, self._position, self._order = int(state["steps"]), int(state["position"]), state["order"]

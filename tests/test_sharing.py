@@ -1,0 +1,70 @@
+"""Shared weights: the supernet trains through sampled children, scores them without training,
+checkpoints exactly; `bench sharing` measures how well it ranks a measured table."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nas_pattern import Dataset, SearchSpace
+from nas_pattern.bench.sharing import kendall, rank_table, spearman, top_overlap, uniform
+from nas_pattern.networks import CNN
+from nas_pattern.networks.supernet import Supernet
+from nas_pattern.sharing import SharedWeights, SharingConfig
+from nas_pattern.table import Row, Table
+from nas_pattern.trainer import TrainConfig
+
+TINY = SearchSpace.from_json({"max_layers": 1, "decisions": [
+    {"name": "filters", "choices": [4, 8]}, {"name": "kernel_size", "choices": [1, 3]},
+    {"name": "pool_size", "choices": [2]}, {"name": "dropout_rate", "choices": [0.0]}]})
+
+
+def test_the_rank_statistics_match_hand_computed_values() -> None:
+    assert kendall([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)  # 5 concordant pairs, 1 discordant
+    assert spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)  # 1 - 6 * 2 / (4 * 15)
+    assert kendall([1, 2, 3], [3, 2, 1]) == pytest.approx(-1) and spearman([1, 2, 3], [1, 2, 3]) == pytest.approx(1)
+    assert kendall([1, 1, 2], [1, 2, 3]) == pytest.approx(2 / math.sqrt(2 * 3))  # tau-b: a tie in x
+    assert top_overlap(list(range(20)), list(range(20))) == 10
+    assert top_overlap(list(range(20)), list(range(20))[::-1]) == 0
+
+
+def shared(small: Dataset, seed: int = 0) -> SharedWeights:
+    supernet = Supernet.of(CNN, TINY, small.input_shape, small.num_classes)
+    return SharedWeights(supernet, SharingConfig(batch_size=16), TrainConfig(precision="fp32"), "cpu", seed)
+
+
+@pytest.mark.slow
+def test_shared_training_learns_and_a_checkpoint_continues_it_exactly(small_fashion: Dataset) -> None:
+    torch.manual_seed(0)
+    first = shared(small_fashion)
+    architecture = TINY.decode([1, 1, 0, 0])
+    before = first.score(architecture, small_fashion.val).accuracy
+    first.train(small_fashion.train, 40, uniform(TINY, 0))
+    state = {k: (v.copy() if isinstance(v, dict) else v) for k, v in first.state_dict().items()}
+    resumed = shared(small_fashion, seed=99)
+    resumed.load_state_dict(torch.utils._pytree.tree_map(lambda t: t.clone() if isinstance(t, torch.Tensor) else t,
+                                                         state))
+    draws_a, draws_b = uniform(TINY, 1), uniform(TINY, 1)
+    loss_a = first.train(small_fashion.train, 30, draws_a)
+    loss_b = resumed.train(small_fashion.train, 30, draws_b)
+    assert loss_a == loss_b
+    assert all(torch.equal(a, b) for a, b in zip(first.supernet.parameters(), resumed.supernet.parameters(),
+                                                 strict=True))
+    after = first.score(architecture, small_fashion.val)
+    assert after.accuracy > before + 0.2  # 70 minibatches of 16: well above chance
+    assert after.params == sum(p.numel() for p in first.supernet.child(architecture).module.parameters())
+
+
+@pytest.mark.slow
+def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_path) -> None:
+    rows = {a: Row(val_accuracy=0.5 + 0.01 * i, val_loss=1.0, test_accuracy=0.5, test_loss=1.0, params=10,
+                   train_seconds=1.0) for i, a in enumerate(TINY)}
+    table = Table(TINY, rows, {"budget": {"network": "cnn", "dataset": "fashion-mnist", "train_images": 300,
+                                          "epochs": 1}, "space": TINY.to_json()})
+    ranking = rank_table(table, "tiny", torch.device("cpu"), score_images=200)
+    assert ranking.architectures == 4 and len(ranking.pairs) == 4
+    assert -1 <= ranking.kendall <= 1 and -1 <= ranking.spearman <= 1 and 0 <= ranking.top <= 4
+    line = ranking.line()
+    assert line.startswith("tiny: Kendall's tau ") and "Spearman's rho" in line and "top-10 overlap" in line
