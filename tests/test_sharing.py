@@ -68,3 +68,77 @@ def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_pat
     assert -1 <= ranking.kendall <= 1 and -1 <= ranking.spearman <= 1 and 0 <= ranking.top <= 4
     line = ranking.line()
     assert line.startswith("tiny: Kendall's tau ") and "Spearman's rho" in line and "top-10 overlap" in line
+
+
+def sharing_search(small: Dataset, agent_name: str, episodes: int = 8, seed: int = 0):
+    from nas_pattern import AgentConfig, NASController, SearchConfig
+    from nas_pattern.agents import make_agent
+
+    agent = make_agent(agent_name, TINY, AgentConfig(children_per_update=2, seed=seed))
+    config = SearchConfig(episodes=episodes, train_limit=200, seed=seed,
+                          sharing=SharingConfig(steps=6, val_images=100, batch_size=16))
+    return NASController(agent, small, network=CNN, config=config, train_config=TrainConfig(precision="fp32"))
+
+
+@pytest.mark.parametrize("agent", ["reinforce", "random", "evolution", "tpe"])
+def test_every_agent_searches_with_shared_weights(small_fashion: Dataset, agent: str) -> None:
+    controller = sharing_search(small_fashion, agent)
+    result = controller.search()
+    assert len(result.episodes) == 8
+    assert all(e.evaluation == "shared" for e in result.episodes)
+    assert controller.worker.shared is not None and controller.worker.shared.steps == 4 * 6  # 4 rounds of 6
+    fresh = [e for e in result.episodes if not e.cached and e.status == "ok"]
+    assert fresh and all(e.metrics is not None and e.metrics.train_seconds < 5 for e in fresh)  # scored, untrained
+
+
+def key(episode):
+    """What a search decided and measured for a child (its wall times aside)."""
+    metrics = episode.metrics
+    return episode.architecture, metrics and (metrics.accuracy, metrics.loss, metrics.params), episode.reward
+
+
+def test_a_search_with_shared_weights_resumes_from_its_checkpoint_exactly(small_fashion: Dataset) -> None:
+    whole = sharing_search(small_fashion, "reinforce").search()
+    twin = sharing_search(small_fashion, "reinforce").search()  # the same seed, the same search
+    assert [key(e) for e in whole.episodes] == [key(e) for e in twin.episodes]
+    first = sharing_search(small_fashion, "reinforce", episodes=5)
+    first.search()  # stops inside the third round: its checkpoint is the boundary before that round's children
+    checkpoint = first.state_dict()
+    checkpoint = torch.utils._pytree.tree_map(lambda t: t.clone() if isinstance(t, torch.Tensor) else t, checkpoint)
+    again = sharing_search(small_fashion, "reinforce")
+    again.restore(first.history, checkpoint)
+    resumed = again.search()
+    assert [key(e) for e in resumed.episodes] == [key(e) for e in whole.episodes]
+
+
+def cloned(state):
+    return torch.utils._pytree.tree_map(lambda t: t.clone() if isinstance(t, torch.Tensor) else t, state)
+
+
+def test_a_kill_inside_a_round_resumes_to_the_uninterrupted_search(small_fashion: Dataset) -> None:
+    """SIGKILL after episode 5: on disk, the checkpoint of the update after episode 4 and five
+    episodes; the resume redoes round 3's shared training, replays episode 5, goes on."""
+    whole = sharing_search(small_fashion, "reinforce").search()
+    four = sharing_search(small_fashion, "reinforce", episodes=4)
+    four.search()
+    resumed = sharing_search(small_fashion, "reinforce")
+    resumed.restore(whole.episodes[:5], cloned(four.state_dict()))
+    assert [key(e) for e in resumed.search().episodes] == [key(e) for e in whole.episodes]
+    # SIGTERM as the first round's children are drawn: the checkpoint is the round's boundary,
+    # after its shared training; the resume does not train it again
+    by_hand = sharing_search(small_fashion, "reinforce")
+    by_hand.generate_architecture()
+    again = sharing_search(small_fashion, "reinforce")
+    again.restore([], cloned(by_hand.state_dict()))
+    assert again.worker.shared is not None and again.worker.shared.steps == 6
+    assert [key(e) for e in again.search().episodes] == [key(e) for e in whole.episodes]
+
+
+def test_weight_sharing_needs_the_local_executor_and_a_network_with_a_supernet(small_fashion: Dataset) -> None:
+    from nas_pattern import AgentConfig, NASController, RandomAgent, SearchConfig
+    from nas_pattern.executor import RayExecutor
+
+    config = SearchConfig(episodes=2, sharing=SharingConfig())
+    with pytest.raises(ValueError, match="use the local executor"):
+        NASController(RandomAgent(TINY, AgentConfig()), small_fashion, network=CNN, config=config,
+                      executor=RayExecutor())

@@ -26,6 +26,7 @@ from nas_pattern.networks import NETWORKS
 from nas_pattern.precision import cpu_precision
 from nas_pattern.records import SearchConfig
 from nas_pattern.search_space import SearchSpace
+from nas_pattern.sharing import SharingConfig
 from nas_pattern.trainer import TrainConfig, resolve_device
 
 EXIT_BAD_INPUT = 2  # the exit status of a bad flag
@@ -65,7 +66,9 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunConfig:
-        return cls(**{**data, "search": SearchConfig(**data["search"]),
+        search = data["search"]
+        sharing = SharingConfig(**search["sharing"]) if search.get("sharing") else None
+        return cls(**{**data, "search": SearchConfig(**{**search, "sharing": sharing}),
                       "agent_config": AgentConfig.from_json(data["agent_config"]),
                       "train": TrainConfig(**data["train"])})
 

@@ -7,6 +7,7 @@ every m children) -> repeat. search() runs the same steps, the training and eval
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -44,7 +45,11 @@ class NASController:
         self.device = self.worker.device
         self.data = self.worker.data
         self.executor = executor or LocalExecutor()
+        if self.config.sharing is not None and not isinstance(self.executor, LocalExecutor):
+            raise ValueError("weight sharing trains one supernet in this process: use the local executor")
         self.executor.start(self.worker)
+        self._shared_rng = random.Random(self.config.seed)  # the architectures the shared weights train on
+        self._shared_rounds = 0  # policy-update rounds whose shared training is done
         self.history: list[Episode] = []
         self._cache: dict[Architecture, Episode] = {}  # first evaluation of each architecture
         self._callbacks: list[Callable[[Episode], None]] = []
@@ -83,6 +88,7 @@ class NASController:
             raise ValueError(f"the policy update after episode {number - 1} comes first: evaluate the "
                              f"{len(self._drawn)} children generated before it, then generate the next")
         if not self._drawn:
+            self._train_shared(number)
             self._boundary = self.state_dict()  # a checkpoint taken now returns to before this round
         sample = self.agent.policy()
         child = Child(number, sample.architecture)
@@ -115,7 +121,9 @@ class NASController:
         child, start = self._trained
         metrics = self.worker.evaluate_network()
         self._trained = None
-        self._record(child, Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start), cached=False)
+        how = "standalone" if self.worker.shared is None else "shared"
+        self._record(child, Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, evaluation=how),
+                     cached=False)
         return metrics
 
     # ---- the loop ----
@@ -157,12 +165,23 @@ class NASController:
         again and replays the recorded ones)."""
         if self._boundary is not None:
             return self._boundary
-        return {"episodes": len(self.history), "agent": self.agent.state_dict(), "rng": generators_state()}
+        state = {"episodes": len(self.history), "agent": self.agent.state_dict(), "rng": generators_state()}
+        if self.worker.shared is not None:  # the supernet as the round's shared training left it
+            state["shared"] = {"weights": self.worker.shared.state_dict(), "rounds": self._shared_rounds,
+                               "rng": self._shared_rng.getstate()}
+        return state
 
     def restore(self, recorded: Sequence[Episode], checkpoint: dict[str, Any] | None) -> None:
         """Continue a search from its record (see replay.Replay): the episodes up to the checkpoint
         are taken as they are, the ones after it replayed through the agent, never retrained."""
         replay = Replay(recorded, checkpoint)
+        shared = (checkpoint or {}).get("shared")
+        if self.worker.shared is not None and shared is not None:
+            self.worker.shared.load_state_dict(shared["weights"])
+            self._shared_rounds, state = int(shared["rounds"]), shared["rng"]
+            self._shared_rng.setstate((state[0], tuple(state[1]), state[2]))
+        elif self.worker.shared is not None and checkpoint is not None:
+            raise ValueError("the checkpoint holds no shared weights: the search was made without weight sharing")
         for episode in replay.restore(self.agent):
             self._remember(episode)
         while len(self.history) < len(recorded):
@@ -221,7 +240,7 @@ class NASController:
             update = self.agent.update_policy()
         return Episode(child.number, child.architecture, outcome.metrics, reward, baseline, cached=cached,
                        seconds=outcome.seconds + time.perf_counter() - start, status=outcome.status,
-                       reason=outcome.reason, update=update)
+                       reason=outcome.reason, update=update, evaluation=outcome.evaluation)
 
     # --8<-- [end:episode]
     def _draw(self, last: int | None = None) -> list[Child]:
@@ -236,6 +255,15 @@ class NASController:
                 self.generate_architecture()
         self._trained = None  # a child trained by hand but not evaluated is run again with the others
         return list(self._drawn)
+
+    def _train_shared(self, number: int) -> None:
+        """With weight sharing, before the children of the round that starts at episode `number`
+        are drawn, once (a resumed round too): its shared training, on what agent.draw() draws."""
+        index = (number - 1) // self.agent.config.children_per_update  # this round, from 0
+        if self.config.sharing is None or self._shared_rounds > index:
+            return  # no sharing, or done before the checkpoint this search resumed from
+        self.worker.train_shared(self.config.sharing.steps, self.agent.draw, self._shared_rng)
+        self._shared_rounds = index + 1
 
     def _remember(self, episode: Episode) -> bool:
         """Add `episode` to the history and the cache; True if it is now the best (records.Best)."""

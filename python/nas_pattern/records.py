@@ -13,6 +13,7 @@ from typing import Any
 
 from nas_pattern.networks.base import InvalidArchitecture, Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
+from nas_pattern.sharing import SharingConfig
 
 __all__ = ["InvalidArchitecture"]  # raised by Network.check(); recorded as "invalid"
 
@@ -40,6 +41,8 @@ class SearchConfig:
     stop_failures: int = 10  # stop after this many children in a row fail (error, oom, nan, timeout)
     child_timeout: float | None = None  # seconds a child may take to build, train and evaluate
     seed: int = 0  # seeds each child's weights and batch order (child k gets seed * 100003 + k)
+    # None: each child trained from scratch; else scored with the weights of a supernet they share
+    sharing: SharingConfig | None = None
 
     def __post_init__(self) -> None:
         for name in ("episodes", "epochs", "stop_failures"):
@@ -66,6 +69,7 @@ class Episode:
     status: str = "ok"  # "ok", or one of FAILURES
     reason: str = ""  # why it failed: the validation reason or the error text
     update: dict[str, float] | None = None  # statistics of the policy update that followed, if any
+    evaluation: str = "standalone"  # how its metrics were measured: "standalone" (trained) or "shared"
 
     @property
     def accuracy(self) -> float:
@@ -74,7 +78,7 @@ class Episode:
     @property
     def outcome(self) -> Outcome:
         """What running the child gave, as a worker reported it (for the cache and for replay)."""
-        return Outcome(self.status, self.reason, self.metrics)
+        return Outcome(self.status, self.reason, self.metrics, evaluation=self.evaluation)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +93,7 @@ class Episode:
             "status": self.status,
             "reason": self.reason,
             "update": self.update,
+            "evaluation": self.evaluation,
         }
 
     @classmethod
@@ -105,6 +110,7 @@ class Episode:
             status=str(data["status"]),
             reason=str(data["reason"]),
             update=data["update"],
+            evaluation=str(data.get("evaluation", "standalone")),  # records from before weight sharing
         )
 
 
@@ -184,8 +190,9 @@ class Outcome:
     metrics: Metrics | None = None
     seconds: float = 0.0  # wall time of building, training and evaluating it
     # The trained module's state_dict on the CPU (the controller keeps the search's best as best.pt);
-    # None for a failed child and for networks without one.
+    # None for a failed child, a child scored with shared weights, and networks without one.
     weights: dict[str, Any] | None = None
+    evaluation: str = "standalone"  # "standalone" (trained from scratch) or "shared" (the supernet's slice)
 
 
 class Best:

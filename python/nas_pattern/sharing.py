@@ -29,12 +29,17 @@ from nas_pattern.trainer import ChildDiverged, TrainConfig, seeded, use_bf16
 class SharingConfig:
     """How the shared weights are trained and how a child is scored with them."""
 
+    steps: int = 25  # minibatches of shared training before each policy update's children are drawn
+    val_images: int = 500  # validation images each child is scored on (the first ones: the same for all)
     batch_size: int = 32  # training images per minibatch, each minibatch on one architecture
     learning_rate: float = 2e-3  # AdamW step size of the shared weights
     weight_decay: float = 0.0
     eval_batch_size: int = 1000  # images per forward pass when scoring
 
     def __post_init__(self) -> None:
+        if self.steps < 0 or self.val_images < 1:
+            raise ValueError(f"shared steps must be >= 0 and validation images >= 1, got {self.steps} and "
+                             f"{self.val_images}")
         if self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"batch sizes must be >= 1, got {self.batch_size} and {self.eval_batch_size}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):

@@ -1,23 +1,29 @@
 """Worker: trains and evaluates children on one device, holding the dataset there once.
 
 The controller has one in its own process (the local executor runs children on it); the Ray
-executor runs one per actor. Only architectures and metrics travel to and from a worker.
+executor runs one per actor. Only architectures and metrics travel to and from a worker. With
+weight sharing (SearchConfig.sharing) the worker holds the supernet: it trains the shared weights
+between policy updates and scores each child with them instead of training it.
 """
 
 from __future__ import annotations
 
 import gc
+import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
-from nas_pattern.data import Dataset
+from nas_pattern.data import Dataset, Split
 from nas_pattern.networks.base import Metrics, Network, NetworkFactory, TorchNetwork
+from nas_pattern.networks.supernet import Supernet
 from nas_pattern.records import Child, InvalidArchitecture, Outcome, SearchConfig
 from nas_pattern.search_space import Architecture, SearchSpace
-from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig, on_device
+from nas_pattern.sharing import SharedWeights
+from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig, on_device, seeded
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,25 @@ class Worker:
         self.device = torch.device(device)
         self.data = dataset_on(setup.data, self.device, setup.train_config.channels_last)
         self.network: Network | None = None  # the child trained most recently
+        self.shared: SharedWeights | None = None  # the supernet, with weight sharing
+        if setup.config.sharing is not None:
+            with seeded(child_seed(setup.config.seed, 0)):  # the shared weights' initial values
+                supernet = Supernet.of(setup.network, setup.space, self.data.input_shape, self.data.num_classes)
+            self.shared = SharedWeights(supernet, setup.config.sharing, setup.train_config, self.device,
+                                        setup.config.seed)
 
     def train_network(self, architecture: Architecture, number: int) -> Network:
-        """Build the child for `architecture` with the seed of episode `number` and train it."""
+        """Build the child for `architecture` with the seed of episode `number` and train it (with
+        weight sharing: slice it out of the supernet)."""
+        if self.shared is not None:  # weight sharing: the child is its slice of the supernet, not trained
+            self._make(architecture, seed=0).check(self.setup.space)
+            self.network = self.shared.supernet.child(architecture, train_config=self.setup.train_config,
+                                                      device=self.device)
+            return self.network
+        return self._train_alone(architecture, number)
+
+    def _train_alone(self, architecture: Architecture, number: int) -> Network:
+        """The child trained from scratch, with the seed of episode `number`."""
         config = self.setup.config
         network = self._make(architecture, seed=child_seed(config.seed, number))
         network.check(self.setup.space)  # InvalidArchitecture: recorded as such, never trained
@@ -58,14 +80,47 @@ class Worker:
         """Metrics of the current child on the validation split (never the test split)."""
         if self.network is None:
             raise RuntimeError("evaluate_network() needs train_network() first")
+        if self.shared is not None:
+            return self.shared.score(self.network.architecture, self._scored_on())
         metrics = self.network.evaluate(self.data.val)
         if self.network.deadline is not None and time.monotonic() > self.network.deadline:
             raise ChildTimeout(f"took longer than --child-timeout {self.setup.config.child_timeout:g} s")
         return metrics
 
+    def train_shared(self, steps: int, draw: Callable[[random.Random], Architecture], rng: random.Random) -> float:
+        """Train the shared weights for `steps` minibatches of the training split, each through an
+        architecture `draw(rng)` gives (one that cannot be built is drawn again); the mean loss."""
+        assert self.shared is not None, "train_shared() is for a worker with weight sharing"
+
+        def buildable() -> Architecture:
+            for _ in range(1000):
+                architecture = draw(rng)
+                if not (self.setup.space.validate(architecture) or self._make(architecture, seed=0).validate()):
+                    return architecture
+            raise InvalidArchitecture("1000 draws in a row could not be built; the space holds too few that can")
+
+        return self.shared.train(self.data.train, steps, buildable)
+
+    def score(self, child: Child) -> Outcome:
+        """A child scored with the shared weights, on the first validation images (no training)."""
+        assert self.shared is not None
+        start = time.perf_counter()
+        try:
+            self._make(child.architecture, seed=0).check(self.setup.space)
+            metrics = self.shared.score(child.architecture, self._scored_on())
+        except InvalidArchitecture as err:
+            return Outcome("invalid", str(err), seconds=time.perf_counter() - start, evaluation="shared")
+        except Exception as err:
+            return Outcome(failure_kind(err), f"{type(err).__name__}: {err}", seconds=time.perf_counter() - start,
+                           evaluation="shared")
+        return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, evaluation="shared")
+
     def run(self, child: Child) -> Outcome:
         """Train and evaluate a new child, and send back its metrics and weights (the controller
-        keeps the best's); a failure is returned as its kind and text, never raised."""
+        keeps the best's), or with weight sharing its score; a failure is returned as its kind and
+        text, never raised."""
+        if self.shared is not None:
+            return self.score(child)
         start = time.perf_counter()
         try:
             network = self.train_network(child.architecture, child.number)
@@ -80,7 +135,8 @@ class Worker:
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
         """Test metrics of `child`, with the weights tested: retrained on train + validation for
         `final_epochs` epochs when that is > 0, else as trained in the search (`weights`, as run()
-        sent them back; without them the child is trained again from its seed, identically on the CPU)."""
+        sent them back; without them the child is trained from its seed, identically on the CPU: with
+        weight sharing, this is the pick trained stand-alone)."""
         if final_epochs > 0:
             network = self._make(child.architecture, seed=child_seed(self.setup.config.seed, 0))
             network.build()
@@ -89,8 +145,8 @@ class Worker:
             network.build()
             assert network.module is not None
             network.module.load_state_dict(weights)
-        else:  # trained before a restart, or not a PyTorch module: trained again from its seed
-            network = self.train_network(child.architecture, child.number)
+        else:  # trained before a restart, not a PyTorch module, or scored with shared weights: trained
+            network = self._train_alone(child.architecture, child.number)  # (again) from its seed
         return Outcome("ok", metrics=network.evaluate(self.data.test), weights=weights_of(network))
 
     def release(self) -> None:
@@ -99,6 +155,11 @@ class Worker:
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+    def _scored_on(self) -> Split:
+        """The validation images a child is scored on with the shared weights: the first ones."""
+        assert self.setup.config.sharing is not None
+        return self.data.val.head(self.setup.config.sharing.val_images)
 
     def _make(self, architecture: Architecture, seed: int) -> Network:
         return self.setup.network(architecture, self.data.input_shape, self.data.num_classes,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,13 @@ class Agent(abc.ABC):
         """Learn from the rewarded samples since the last call, and close() the ones still open;
         return statistics, with at least `entropy`: the policy's mean entropy per decision,
         normalised to [0, 1]."""
+
+    def draw(self, rng: random.Random) -> Architecture:
+        """An architecture to train shared weights on (weight sharing), drawn with `rng`: not a
+        handle (there is nothing to reward), and no change to what policy() gives next. Uniform over
+        the space's encodings, single-path one-shot's rule (Guo et al., 2020); the RLAgent draws from
+        its policy instead, as ENAS does."""
+        return self.space.decode([rng.randrange(n) for n in self.space.num_choices])
 
     def probability(self, architecture: Architecture) -> float:
         """How likely the next policy() is to sample `architecture` (tests and the guide call it; the

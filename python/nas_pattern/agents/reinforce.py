@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,14 @@ class RLAgent(Agent):
         return self.give(actions)
 
     # --8<-- [end:policy]
+
+    def draw(self, rng: random.Random) -> Architecture:
+        """A draw from the current policy, for the shared weights (ENAS trains them on the
+        controller's own samples): with a generator seeded from `rng`, so policy() is unaffected."""
+        generator = torch.Generator().manual_seed(rng.getrandbits(63))
+        with torch.no_grad():
+            actions = self.policy_network(1, generator=generator).actions[0].tolist()
+        return self.space.decode(actions)
 
     # --8<-- [start:rl_reward]
     def reward(self, sample: Sample, metrics: Metrics) -> float:
