@@ -21,6 +21,10 @@ Sections (all by default, or name some):
   tune        (only when named) the REINFORCE agent's hyperparameters, varied one at a time around
               the defaults on the tuning seeds (0 .. --seeds-1); mean regret at budget 100 each.
               The study reports on other seeds (--first-seed, default 100).
+  sharing     (only when named) how well shared weights rank architectures: the supernet of each
+              measured table's space (--table, or the committed CNN and RNN tables) trained on the
+              table's training images (--shared-epochs passes, default 10), every architecture scored with it;
+              Kendall's tau, Spearman's rho and the top-10 overlap against the table; the pairs as CSV.
   precision   (only when named) whether load changes the CPU precision "auto" chooses: --seeds
               fresh probes (default 5) per child kind, idle and beside CPU hogs, by the probe's
               median rule and by the best-of-3 rule it replaced.

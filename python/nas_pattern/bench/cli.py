@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 import nas_pattern.bench
-from nas_pattern.bench import controller, precision, search, spaces, strategies, study, tabulate, trainer, tune
+from nas_pattern.bench import controller, precision, search, sharing, spaces, strategies, study, tabulate, trainer, tune
 from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH
 from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
@@ -27,6 +27,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
     "tabulate": tabulate.tabulate_section,
     "tune": tune.tune_section,
     "precision": precision.precision_section,
+    "sharing": sharing.sharing_section,
 }
 DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
 
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--test-limit", type=int, default=None, help="tabulate: test images per child (default: all 10,000)")
     p.add_argument("--network", default="cnn", choices=sorted(NETWORKS), help="tabulate: the children's network")
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--shared-epochs", type=int, default=sharing.SHARED_EPOCHS, help="sharing: passes of shared "
+                   f"training over the table's training images (default {sharing.SHARED_EPOCHS})")
     p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=None, help=f"searches per strategy (strategies, tune; default "
@@ -64,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="strategies: distinct architectures per search, comma-separated (default 25,50,100,200)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="strategies, tune: processes running searches at once (default: one per core)")
-    p.add_argument("--out", default="benchmarks", help="strategies: where the CSV and the plot go (default benchmarks)")
+    p.add_argument("--out", default="benchmarks",
+                   help="strategies, sharing: where the CSV and the plot go (default benchmarks)")
     args = p.parse_args(argv)
     for section in args.sections:
         if section not in SECTIONS:
@@ -73,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = resolve_device(args.device)
     except ValueError as err:
         p.error(str(err))
-    for flag in ("train_limit", "test_limit", "seeds", "workers"):
+    for flag in ("train_limit", "test_limit", "seeds", "workers", "shared_epochs"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             p.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")
