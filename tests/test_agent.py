@@ -102,6 +102,7 @@ def test_the_agent_draws_each_architecture_once_until_the_space_is_spent() -> No
     assert len({repeats.policy().architecture for _ in range(space.size)}) < space.size
 
 
+@pytest.mark.slow
 def test_a_converged_policy_goes_on_to_new_architectures_while_budget_remains() -> None:
     # Trained to certainty on TARGET, the agent still proposes a new architecture every time:
     # TARGET's neighbours first (the policy's most probable unseen ones). The search is not ended

@@ -119,6 +119,13 @@ def code_text() -> str:
     return "\n".join(path.read_text() for path in sources if path.is_file() and path.name != "test_docs.py")
 
 
+@functools.cache
+def repository_files() -> tuple[str, ...]:
+    """The paths of the files git tracks, from the repository's root."""
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return tuple("/" + line for line in listed.splitlines())
+
+
 def backticked(page: Path) -> Iterator[str]:
     """The code names in a page's prose (fenced blocks left out)."""
     prose = re.sub(r"^[ \t]*```.*?^[ \t]*```", "", page.read_text(), flags=re.MULTILINE | re.DOTALL)
@@ -136,7 +143,8 @@ def names_missing_from_the_code(page: Path) -> list[str]:
     missing = []
     for token in backticked(page):
         if FILE_NAME.fullmatch(token):
-            if not ((ROOT / token).exists() or any(ROOT.glob(f"**/{token}")) or token in text):
+            if not ((ROOT / token).exists() or any(f.endswith("/" + token) for f in repository_files())
+                    or token in text):
                 missing.append(token)
         elif not all(part in words for part in CODE_NAME.fullmatch(token)["name"].split(".")):  # type: ignore[index]
             missing.append(token)

@@ -67,6 +67,7 @@ def test_the_engine_refuses_to_start_without_a_token() -> None:
     assert READY not in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weak, why", [
     ("right-token-123", "has 15 characters; at least 32 characters are needed to be secret"),
     ("x" * 31, "has 31 characters; at least 32 characters are needed to be secret"),

@@ -101,6 +101,7 @@ def test_a_missing_table_says_how_to_make_it(tmp_path: Path) -> None:
         Table.load(tmp_path / "none.csv")
 
 
+@pytest.mark.slow
 def test_a_search_spends_its_budget_on_distinct_architectures(table_file: Path) -> None:
     table = Table.load(table_file)
     trace = run_search(table, "random", seed=0, budget=40)
