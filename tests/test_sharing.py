@@ -68,6 +68,11 @@ def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_pat
     assert -1 <= ranking.kendall <= 1 and -1 <= ranking.spearman <= 1 and 0 <= ranking.top <= 4
     line = ranking.line()
     assert line.startswith("tiny: Kendall's tau ") and "Spearman's rho" in line and "top-10 overlap" in line
+    from nas_pattern.bench.sharing import seed_to_seed
+
+    table = Table(TINY, rows, {**table.metadata, "budget": {**table.metadata["budget"], "val_images": 200}})
+    tau, count = seed_to_seed(table, torch.device("cpu"), sample=4)
+    assert count == 4 and -1 <= tau <= 1
 
 
 def sharing_search(small: Dataset, agent_name: str, episodes: int = 8, seed: int = 0):

@@ -4,14 +4,16 @@ measured table records.
 The supernet of the table's space is trained on the table's training images (SHARED_EPOCHS
 passes, one minibatch per architecture drawn uniformly), then every architecture of the table is
 scored with the shared weights on the same validation images. Printed per table: Kendall's tau,
-Spearman's rho and the overlap of the top 10, against the table's validation accuracies; the
-per-architecture pairs go to a CSV beside the figures.
+Spearman's rho and the overlap of the top 10, against the table's validation accuracies, and
+beside them the ceiling: the seed-to-seed tau of stand-alone training (a sample of the table
+trained again with another seed); the per-architecture pairs go to a CSV beside the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import math
 import random
 import time
@@ -37,6 +39,7 @@ SCORE_IMAGES = 1000  # validation images each architecture is scored on with the
 # Passes of shared training over the table's training images: the recipe of issue 27's yardstick
 # (a naive supernet, uniform paths, AdamW 2e-3, batches of 32, 10 passes over 4,000 images).
 SHARED_EPOCHS = 10
+CEILING_SAMPLE = 48  # architectures retrained stand-alone with another seed: the table's own noise
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,13 @@ class Ranking:
     train_seconds: float
     score_seconds: float  # scoring every architecture
     pairs: list[tuple[Architecture, float, float]]  # (architecture, stand-alone, shared)
+    ceiling: tuple[float, int] | None = None  # seed-to-seed tau of stand-alone training, over how many
 
     def line(self) -> str:
+        ceiling = "" if self.ceiling is None else (f", seed-to-seed tau {self.ceiling[0]:.2f} over "
+                                                   f"{self.ceiling[1]} retrained")
         return (f"{self.table}: Kendall's tau {self.kendall:.2f}, Spearman's rho {self.spearman:.2f}, "
-                f"top-10 overlap {self.top}/10 ({self.architectures} architectures; shared training "
+                f"top-10 overlap {self.top}/10{ceiling} ({self.architectures} architectures; shared training "
                 f"{self.train_seconds:.0f} s, scoring {1000 * self.score_seconds / self.architectures:.0f} ms each)")
 
 
@@ -131,6 +137,29 @@ def rank_table(table: Table, name: str, device: torch.device, data_dir: str | No
                    top_overlap(alone, together, min(10, len(pairs))), len(pairs), trained, scored, pairs)
 
 
+def seed_to_seed(table: Table, device: torch.device, data_dir: str | None = None, seed: int = 1,
+                 sample: int = CEILING_SAMPLE) -> tuple[float, int]:
+    """The ceiling of any ranking against `table`: Kendall's tau between its validation accuracies
+    and those of `sample` of its architectures (evenly spaced in the space's order) trained again
+    stand-alone, at the table's budget, with another seed."""
+    budget = table.metadata["budget"]
+    network = get_network(budget.get("network", "cnn"))
+    data = load_dataset(budget.get("dataset", "fashion-mnist"), data_dir)
+    config = TrainConfig.for_device(device)
+    train = on_device(data.train.head(int(budget["train_images"])), device, config.channels_last)
+    val = on_device(data.val.head(int(budget.get("val_images", len(data.val)))), device, config.channels_last)
+    architectures = list(table.rows)
+    chosen = [architectures[i * len(architectures) // sample] for i in range(min(sample, len(architectures)))]
+    again = []
+    for architecture in chosen:
+        child = network(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
+                        seed=seed + int(table.metadata.get("seed", 0)))
+        child.build()
+        child.train(train, int(budget["epochs"]))
+        again.append(child.evaluate(val).accuracy)
+    return kendall([table.rows[a].val_accuracy for a in chosen], again), len(chosen)
+
+
 def write_pairs(ranking: Ranking, out: Path) -> Path:
     """The per-architecture pairs as CSV: architecture, stand-alone and shared-weight accuracy."""
     out.mkdir(parents=True, exist_ok=True)
@@ -150,6 +179,8 @@ def sharing_section(args: argparse.Namespace, device: torch.device) -> None:
     print(f"sharing: supernets trained on each table's training images ({args.shared_epochs} passes, uniform paths) "
           f"on {device_name(device)}, every architecture scored on {SCORE_IMAGES:,} validation images")
     for path in tables:
-        ranking = rank_table(load_table(path), path, device, args.data_dir, args.seed, epochs=args.shared_epochs)
+        table = load_table(path)
+        ranking = rank_table(table, path, device, args.data_dir, args.seed, epochs=args.shared_epochs)
+        ranking = dataclasses.replace(ranking, ceiling=seed_to_seed(table, device, args.data_dir))
         print(ranking.line(), flush=True)
         print(f"  pairs: {write_pairs(ranking, out)}")
