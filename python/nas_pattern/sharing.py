@@ -9,6 +9,7 @@ data is on, under the precision a child of the same kind would train in.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -91,23 +92,12 @@ class SharedWeights:
         return mean
 
     def score(self, architecture: Architecture, data: Split) -> Metrics:
-        """The child's metrics on `data` with the shared weights (no training): its accuracy,
-        loss and parameter count; train_seconds is the time this evaluation took."""
+        """The child's metrics on `data` with the shared weights (no training): its slice of them in
+        a stand-alone child, evaluated as every child is (trainer.evaluate); train_seconds is the
+        time this took."""
         start = time.perf_counter()
-        self.supernet.eval()
-        correct = torch.zeros((), device=self.device)
-        total_loss = torch.zeros((), device=self.device)
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._bf16):
-            params = self.supernet.child_parameters(architecture)
-            for begin in range(0, len(data), self.config.eval_batch_size):
-                x = data.x[begin:begin + self.config.eval_batch_size].float()
-                y = data.y[begin:begin + self.config.eval_batch_size]
-                logits = torch.func.functional_call(self.supernet.skeleton(architecture).eval(), params, (x,)).float()
-                total_loss += F.cross_entropy(logits, y, reduction="sum")
-                correct += (logits.argmax(dim=1) == y).sum()
-        n = max(len(data), 1)
-        return Metrics(accuracy=(correct / n).item(), loss=(total_loss / n).item(),
-                       params=sum(p.numel() for p in params.values()), train_seconds=time.perf_counter() - start)
+        child = self.supernet.child(architecture, train_config=self.train_config, device=self.device)
+        return dataclasses.replace(child.evaluate(data), train_seconds=time.perf_counter() - start)
 
     def state_dict(self) -> dict[str, Any]:
         """The supernet, its optimizer and the batch order, as a checkpoint keeps them."""

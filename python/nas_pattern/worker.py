@@ -95,8 +95,11 @@ class Worker:
         def buildable() -> Architecture:
             for _ in range(1000):
                 architecture = draw(rng)
-                if not (self.setup.space.validate(architecture) or self._make(architecture, seed=0).validate()):
-                    return architecture
+                try:
+                    self._make(architecture, seed=0).check(self.setup.space)
+                except InvalidArchitecture:
+                    continue
+                return architecture
             raise InvalidArchitecture("1000 draws in a row could not be built; the space holds too few that can")
 
         return self.shared.train(self.data.train, steps, buildable)
