@@ -33,6 +33,11 @@ SAMPLES: dict[str, tuple[list[str], object]] = {
     "executor": (["--executor", "ray"], "ray"),
     "gpus-per-child": (["--executor", "ray", "--gpus-per-child", "0.5"], 0.5),
     "ray-address": (["--executor", "ray", "--ray-address", "auto"], "auto"),
+    "weight-sharing": (["--weight-sharing"], True),
+    "shared-steps": (["--weight-sharing", "--shared-steps", "7"], 7),
+    "shared-val-images": (["--weight-sharing", "--shared-val-images", "100"], 100),
+    "shared-lr": (["--weight-sharing", "--shared-lr", "0.01"], 0.01),
+    "derive-top": (["--weight-sharing", "--derive-top", "3"], 3),
 }
 
 

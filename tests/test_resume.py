@@ -224,3 +224,53 @@ def test_a_resume_may_extend_the_budget(unfinished: Path, reference: Path) -> No
     assert len(extended) == 8
     assert extended[:6] == episodes(reference)  # the same search, continued
     assert os.path.exists(unfinished / "summary.json")
+
+
+# A weight-sharing search: 12 children scored with a supernet's weights, the best 2 trained from scratch.
+SHARED = ["--weight-sharing", "--episodes", "12", "--children-per-update", "4", "--train-limit", "300",
+          "--shared-steps", "5", "--shared-val-images", "200", "--derive-top", "2", "--seed", "1"]
+
+
+@pytest.mark.slow
+def test_a_weight_sharing_search_resumes_after_sigkill_and_its_product_reloads(tmp_path: Path) -> None:
+    from nas_pattern import load_model
+    from nas_pattern.data import load_dataset
+
+    reference = tmp_path / "reference"
+    done = run(*SHARED, "--run-dir", str(reference))
+    assert done.returncode == 0, done.stderr
+    assert "Deriving the product: the best 2" in done.stdout
+    record = episodes(reference)
+    assert len(record) == 12 and all(e["evaluation"] == "shared" for e in record)
+    result = summary(reference)
+    assert [e["evaluation"] for e in result["derived"]] == ["standalone", "standalone"]
+    assert result["best"] in result["derived"]  # the product is one of the derived, trained from scratch
+    assert result["config"]["search"]["sharing"]["derive"] == 2  # config.json and summary.json say how
+    stored = json.loads((reference / "config.json").read_text())["config"]["search"]["sharing"]
+    assert stored["steps"] == 5 and stored["val_images"] == 200
+
+    model = load_model(reference)  # best.pt: the derived pick's weights, as tested
+    fashion = load_dataset("fashion-mnist")
+    assert model.card.episode == result["best"]["episode"]
+    assert model.evaluate(fashion.val).accuracy == result["best_val_accuracy"]
+    assert model.evaluate(fashion.test).accuracy == result["test_accuracy"]
+
+    killed = tmp_path / "killed"
+    start_and_stop(killed, after=6, delay=0.0, search=SHARED)  # inside the second round
+    done = run("--resume", str(killed))
+    assert done.returncode == 0, done.stderr
+    assert episodes(killed) == episodes(reference)
+    assert summary(killed) == summary(reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("args", "message"), [
+    (["--weight-sharing", "--executor", "ray"], "--weight-sharing trains one supernet in this process"),
+    (["--shared-steps", "5"], "--shared-steps is for --weight-sharing"),
+    (["--weight-sharing", "--shared-lr", "0"], "--shared-lr: must be > 0"),
+])
+def test_bad_weight_sharing_flags_get_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    done = run(*args, "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -4,6 +4,7 @@ checkpoints exactly; `bench sharing` measures how well it ranks a measured table
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from nas_pattern import Dataset, SearchSpace
 from nas_pattern.bench.sharing import kendall, rank_table, spearman, top_overlap, uniform
 from nas_pattern.networks import CNN
 from nas_pattern.networks.supernet import Supernet
+from nas_pattern.records import Child
 from nas_pattern.sharing import SharedWeights, SharingConfig
 from nas_pattern.table import Row, Table
 from nas_pattern.trainer import TrainConfig
@@ -147,3 +149,24 @@ def test_weight_sharing_needs_the_local_executor_and_a_network_with_a_supernet(s
     with pytest.raises(ValueError, match="use the local executor"):
         NASController(RandomAgent(TINY, AgentConfig()), small_fashion, network=CNN, config=config,
                       executor=RayExecutor())
+    from helpers import make_match_target
+
+    with pytest.raises(ValueError, match="has none"):  # a user's own Network: no supernet to slice it from
+        network = make_match_target(TINY, TINY.decode([0, 0, 0, 0]))
+        NASController(RandomAgent(TINY, AgentConfig()), small_fashion, network=network, config=config)
+
+
+def test_the_derivation_trains_the_best_by_shared_score_from_scratch(small_fashion: Dataset) -> None:
+    controller = sharing_search(small_fashion, "reinforce")
+    searched = controller.search()
+    result = controller.derive(searched, top=3)
+    ranked = sorted(searched.trained, key=lambda e: (-e.accuracy, e.episode))[:3]
+    assert [e.episode for e in result.derived] == [e.episode for e in ranked]
+    assert all(e.evaluation == "standalone" for e in result.derived)
+    assert result.best in result.derived and result.best.accuracy == max(e.accuracy for e in result.derived)
+    # each is the child a from-scratch search would have trained at that episode, with that seed
+    alone = controller.worker.train_alone(Child(result.best.episode, result.best.architecture))
+    assert alone.metrics == replace(result.best.metrics, train_seconds=alone.metrics.train_seconds)
+    assert controller.best_model is not None and controller.best_model[0] is result.best
+    tested = controller.final_test(result)  # the derived weights, tested as they are
+    assert tested.test is not None and controller.best_model[0] is result.best

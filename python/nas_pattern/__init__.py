@@ -2,7 +2,9 @@
 
 The participants, named as in the pattern's UML: NASController drives the search, RLAgent
 samples architectures and learns from their rewards, Network (CNN, RNN) is the child; an
-Executor (LocalExecutor, RayExecutor) runs the children of each policy update on Workers.
+Executor (LocalExecutor, RayExecutor) runs the children of each policy update on Workers. With
+weight sharing (SharingConfig), a Worker scores children with the SharedWeights of a Supernet
+instead of training each from scratch.
 """
 
 from nas_pattern.agents import (
@@ -25,8 +27,10 @@ from nas_pattern.data import Dataset, Split, load_dataset
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
 from nas_pattern.model import FoundModel, load_model
 from nas_pattern.networks import CNN, CNN_SPACE, NETWORKS, RNN, RNN_SPACE, Metrics, Network, TorchNetwork, get_network
+from nas_pattern.networks.supernet import CNNSupernet, RNNSupernet, Supernet
 from nas_pattern.records import Episode, InvalidArchitecture, SearchConfig, SearchFailed, SearchResult
 from nas_pattern.search_space import Architecture, Decision, SearchSpace
+from nas_pattern.sharing import SharedWeights, SharingConfig
 from nas_pattern.trainer import TrainConfig
 from nas_pattern.worker import Worker
 
@@ -40,6 +44,7 @@ __all__ = [
     "Agent",
     "AgentConfig",
     "Architecture",
+    "CNNSupernet",
     "Dataset",
     "Decision",
     "Episode",
@@ -55,6 +60,7 @@ __all__ = [
     "Objective",
     "PolicyNetwork",
     "RLAgent",
+    "RNNSupernet",
     "RandomAgent",
     "RayExecutor",
     "ReinforceConfig",
@@ -63,7 +69,10 @@ __all__ = [
     "SearchFailed",
     "SearchResult",
     "SearchSpace",
+    "SharedWeights",
+    "SharingConfig",
     "Split",
+    "Supernet",
     "TPEAgent",
     "TorchNetwork",
     "TrainConfig",

@@ -157,7 +157,7 @@ class Controller(Identity):
             result = controller.search()
         finally:
             self.listener = None
-        result = controller.final_test(result, session.config.final_epochs)
+        result = controller.final_test(controller.derive(result), session.config.final_epochs)
         for line in finish(session, result):
             print(f"nas-pattern: model: {line}", file=sys.stderr)
         return self.bridge.result(result, session.run_dir.path.resolve())

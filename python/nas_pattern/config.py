@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -38,10 +37,12 @@ class Budget:
 
     episodes: int  # child evaluations
     train_limit: int | None  # training images per child; None = all
+    shared_episodes: int  # child evaluations with --weight-sharing (each a score, not a training run)
 
 
 # Small enough for a 2-core CPU to finish in under 5 minutes; larger on a GPU.
-DEFAULT_BUDGET = {"cpu": Budget(episodes=40, train_limit=5000), "cuda": Budget(episodes=100, train_limit=None)}
+DEFAULT_BUDGET = {"cpu": Budget(episodes=40, train_limit=5000, shared_episodes=1000),
+                  "cuda": Budget(episodes=100, train_limit=None, shared_episodes=1000)}
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,13 @@ class Setting:
         return "--" + self.name
 
     def value(self, config: RunConfig) -> Any:
-        """This setting's value in `config`."""
+        """This setting's value in `config`: a switch's is whether it is on (weight sharing: whether
+        search.sharing is set); None where a record on the path is (no weight sharing, no steps)."""
         assert self.at is not None, f"{self.flag} has no value in a RunConfig"
-        return functools.reduce(getattr, self.at.split("."), config)
+        value: Any = config
+        for name in self.at.split("."):
+            value = None if value is None else getattr(value, name)
+        return bool(value) if self.switch else value
 
     def replaced(self, config: RunConfig, value: Any) -> RunConfig:
         """`config` with this setting's value replaced by `value`."""
@@ -178,6 +183,20 @@ SETTINGS: tuple[Setting, ...] = (
             f"{Objective.size_weight}; twice the target then costs ~5%% of the accuracy)", "fixed",
             "agent_config.objective.size_weight", _size_weight, "W"),
     Setting("seed", "seeds the controller and every child (default: 0)", "fixed", "search.seed", int),
+    Setting("weight-sharing", "score each child with the weights of one supernet that all children share and "
+            "keep training (ENAS) instead of training it from scratch; the best --derive-top are then trained "
+            f"from scratch and the best of them is the product (default budget: {_CPU.shared_episodes} children)",
+            "fixed", "search.sharing", switch=True),
+    Setting("shared-steps", f"with --weight-sharing: minibatches of shared training before each policy update's "
+            f"children (default: {SharingConfig.steps})", "fixed", "search.sharing.steps", _number(int, 0), "N"),
+    Setting("shared-val-images", f"with --weight-sharing: validation images each child is scored on (default: "
+            f"{SharingConfig.val_images})", "fixed", "search.sharing.val_images", _number(int, 1), "N"),
+    Setting("shared-lr", f"with --weight-sharing: the shared weights' AdamW learning rate (default: "
+            f"{SharingConfig.learning_rate:g})", "fixed", "search.sharing.learning_rate",
+            _number(float, 0, strict=True), "LR"),
+    Setting("derive-top", f"with --weight-sharing: how many of the best architectures by shared score are "
+            f"trained from scratch at the end (default: {SharingConfig.derive})", "fixed", "search.sharing.derive",
+            _number(int, 1), "K"),
     Setting("device", "default: auto", "may change", "device", choices=("auto", "cpu", "cuda")),
     Setting("deterministic", "on a CUDA GPU, only deterministic algorithms: the same seed gives the same search "
             "bit for bit, more slowly (the CPU is deterministic without it)", "fixed", "train.deterministic",
@@ -246,16 +265,18 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
                              "does not weigh size")
     if reward == "accuracy-size" and args.target_params is None and not resuming:
         raise ValueError("--reward accuracy-size needs --target-params N: the size above which reward shrinks")
+    sharing = _sharing_config(args, executor, resuming)
     device = resolve_device(args.device or base.device)
     budget = DEFAULT_BUDGET[device.type]
     seed = base.search.seed if args.seed is None else args.seed
     dataset, network = args.dataset or base.dataset, args.network or base.network
     search = SearchConfig(
-        episodes=args.episodes or budget.episodes,
+        episodes=args.episodes or (budget.episodes if sharing is None else budget.shared_episodes),
         epochs=args.epochs or base.search.epochs,
         train_limit=args.train_limit or budget.train_limit,
         child_timeout=args.child_timeout,
         seed=seed,
+        sharing=sharing,
     )
     agent = args.agent or base.agent
     sized = reward == "accuracy-size"
@@ -268,6 +289,28 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
                      gpus_per_child=args.gpus_per_child, ray_address=args.ray_address, search=search,
                      agent_config=agent_config, train=_train_config(device, network, bool(args.deterministic)),
                      run_dir=args.run_dir or f"runs/{dataset}-{network}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+SHARING_FLAGS = {"shared_steps": "steps", "shared_val_images": "val_images", "shared_lr": "learning_rate",
+                 "derive_top": "derive"}  # flag -> SharingConfig field
+
+
+def _sharing_config(args: argparse.Namespace, executor: str, resuming: bool) -> SharingConfig | None:
+    """--weight-sharing and its settings -> SharingConfig (None without it); ValueError for a
+    setting of it without it, or for an executor that cannot hold one supernet."""
+    flags = [flag for flag in SHARING_FLAGS if getattr(args, flag) is not None]
+    given = {SHARING_FLAGS[flag]: getattr(args, flag) for flag in flags}
+    if resuming:  # resumed_config compares what was given with the stored SharingConfig
+        return SharingConfig(**given) if args.weight_sharing or given else None
+    if not args.weight_sharing:
+        if flags:
+            raise ValueError(f"--{flags[0].replace('_', '-')} is for --weight-sharing; without it every child "
+                             "is trained from scratch")
+        return None
+    if executor != "local":
+        raise ValueError(f"--weight-sharing trains one supernet in this process: it needs the local executor, "
+                         f"not --executor {executor}")
+    return SharingConfig(**given)
 
 
 def _train_config(device: torch.device, network: str, deterministic: bool) -> TrainConfig:

@@ -3,6 +3,11 @@
 generate_architecture() (agent.policy()) -> train_network() (build and train the child) ->
 evaluate_network() (validation metrics; agent.reward(sample, metrics), and agent.update_policy()
 every m children) -> repeat. search() runs the same steps, the training and evaluation on its executor.
+With weight sharing, each round starts with a phase of shared training, and derive() turns the
+search's best by shared score into its product, trained from scratch.
+
+One piece: the three steps, the loop, its checkpoints and the derivation all read and change the
+state of one search (its history, its cache, the children drawn and not yet evaluated).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class NASController:
         self.history: list[Episode] = []
         self._cache: dict[Architecture, Episode] = {}  # first evaluation of each architecture
         self._callbacks: list[Callable[[Episode], None]] = []
+        self._shared_callbacks: list[Callable[[int, float], None]] = []
         self._stop = False  # set by stop(), read by search() after each child
         self._drawn: list[Child] = []  # sampled for the current update, not evaluated yet
         self._samples: dict[int, Sample] = {}  # the agent's handle of each drawn child, by episode number
@@ -70,6 +76,11 @@ class NASController:
     def add_callback(self, callback: Callable[[Episode], None]) -> None:
         """Call `callback(episode)` after each child is evaluated and rewarded (e.g. to record it)."""
         self._callbacks.append(callback)
+
+    def add_shared_callback(self, callback: Callable[[int, float], None]) -> None:
+        """With weight sharing, call `callback(steps, loss)` after each phase of shared training:
+        the minibatches the supernet has trained on so far, and this phase's mean loss."""
+        self._shared_callbacks.append(callback)
 
     def stop(self) -> None:
         """Ask search() to end after the current child (e.g. from a callback); its result is
@@ -144,6 +155,34 @@ class NASController:
                     break
         return self._result(stop_reason, time.perf_counter() - start)
     # --8<-- [end:search]
+
+    def derive(self, result: SearchResult, top: int | None = None,
+               callback: Callable[[Episode], None] | None = None) -> SearchResult:
+        """With weight sharing, the search's product: the best `top` distinct architectures by their
+        shared-weight score (default: SharingConfig.derive) trained from scratch at the search's
+        budget, each with its episode's seed, and evaluated on the validation split; the best of
+        them by the objective becomes the result's best (its weights best_model's). `callback(e)`
+        after each. Without weight sharing the result is returned as it is."""
+        sharing = self.config.sharing
+        if sharing is None:
+            return result
+        ranked = sorted(result.trained, key=lambda e: (-self._best.objective(e.metrics or PENALTY), e.episode))
+        best, derived = Best(self._best.objective), []
+        weights: dict[str, Any] | None = None  # the best's, as its worker sent them back
+        for e in ranked[:top or sharing.derive]:
+            outcome = self.worker.train_alone(Child(e.episode, e.architecture))
+            episode = replace(e, metrics=outcome.metrics, status=outcome.status, reason=outcome.reason,
+                              seconds=outcome.seconds, update=None, evaluation="standalone")
+            derived.append(episode)
+            if best.offer(episode):
+                weights = outcome.weights
+            if callback is not None:
+                callback(episode)
+        if best.episode is None:
+            raise SearchFailed(f"none of the {len(derived)} architectures retrained from scratch produced metrics; "
+                               f"the last said: {derived[-1].reason if derived else 'nothing was scored'}")
+        self.best_model = (best.episode, weights) if weights is not None else None
+        return replace(result, best=best.episode, derived=derived)
 
     def final_test(self, result: SearchResult, final_epochs: int = 0) -> SearchResult:
         """Test accuracy of the best architecture: as trained in the search (with the weights its
@@ -262,8 +301,11 @@ class NASController:
         index = (number - 1) // self.agent.config.children_per_update  # this round, from 0
         if self.config.sharing is None or self._shared_rounds > index:
             return  # no sharing, or done before the checkpoint this search resumed from
-        self.worker.train_shared(self.config.sharing.steps, self.agent.draw, self._shared_rng)
+        loss = self.worker.train_shared(self.config.sharing.steps, self.agent.draw, self._shared_rng)
         self._shared_rounds = index + 1
+        assert self.worker.shared is not None
+        for callback in self._shared_callbacks:
+            callback(self.worker.shared.steps, loss)
 
     def _remember(self, episode: Episode) -> bool:
         """Add `episode` to the history and the cache; True if it is now the best (records.Best)."""

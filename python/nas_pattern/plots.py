@@ -20,16 +20,23 @@ GRAPH_PLOT = "best.png"  # the best architecture as a graph: its layers and what
 Band = tuple[Sequence[float], Sequence[float], Sequence[float]]
 
 
-def plot_search(directory: Path, episodes: Sequence[Episode]) -> Path:
-    """Draw search.png in `directory`: how accuracy, baseline and reward moved over the search."""
+def plot_search(directory: Path, episodes: Sequence[Episode], derived: Sequence[Episode] = ()) -> Path:
+    """Draw search.png in `directory`: how accuracy, baseline and reward moved over the search; with
+    weight sharing, each child's shared-weight score and the derived ones' accuracy from scratch."""
     plt = _pyplot()
 
     x = [e.episode for e in episodes]
     accuracy = np.array([e.accuracy if e.status == "ok" else np.nan for e in episodes])
     best_so_far = np.fmax.accumulate(accuracy)  # running max that skips failed (NaN) children
+    shared = any(e.evaluation == "shared" for e in episodes)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=[2, 1])
-    top.scatter(x, accuracy, s=14, label="validation accuracy", color="tab:blue")
+    top.scatter(x, accuracy, s=14 if len(x) < 200 else 4, color="tab:blue",
+                label="validation accuracy" + (" with the shared weights" if shared else ""))
     top.step(x, best_so_far, where="post", label="best so far", color="tab:green")
+    ok = [e for e in derived if e.status == "ok"]
+    if ok:
+        top.scatter([e.episode for e in ok], [e.accuracy for e in ok], s=60, marker="*", color="tab:red",
+                    zorder=3, label="derived: trained from scratch")
     top.plot(x, [e.baseline for e in episodes], label="baseline (value function)", color="tab:orange")
     top.set_ylabel("accuracy")
     top.legend(loc="lower right")

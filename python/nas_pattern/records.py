@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nas_pattern.networks.base import InvalidArchitecture, Metrics
@@ -125,6 +125,9 @@ class SearchResult:
     seconds: float
     test: Metrics | None = None
     final_epochs: int = 0  # > 0 if the best architecture was retrained on train + validation
+    # With weight sharing, NASController.derive()'s candidates: the best architectures by their shared
+    # score, trained from scratch (evaluation "standalone"); `best` is then the best of these.
+    derived: list[Episode] = field(default_factory=list)
 
     @property
     def converged(self) -> bool:
@@ -168,6 +171,7 @@ class SearchResult:
             "stop_reason": self.stop_reason,
             "seconds": self.seconds,
             **self.counts,
+            "derived": [e.to_json() for e in self.derived],
             "pareto_front": [{"episode": e.episode, "val_accuracy": e.accuracy, "params": e.metrics.params,
                               "describe": e.architecture.describe()} for e in self.pareto_front if e.metrics],
         }

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from nas_pattern.agents import Objective
 from nas_pattern.config import EXIT_BAD_INPUT, build_parser
+from nas_pattern.controller import NASController
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, SEARCH_PLOT
 from nas_pattern.records import FAILURES, PENALTY, Episode, SearchFailed, SearchResult
@@ -61,22 +62,38 @@ def _run(search: Search) -> int:
           f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
           f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
           f"{controller.executor.describe() or device_name(controller.device)}.")
-    print(f"Budget: {total} children, {config.search.epochs} epoch(s) each on "
-          f"{config.search.train_limit or len(controller.data.train):,} images, a policy update every "
-          f"{config.agent_config.children_per_update}. Recording to {run_dir.path}/")
+    sharing, images = config.search.sharing, f"{config.search.train_limit or len(controller.data.train):,} images"
+    if sharing is None:
+        print(f"Budget: {total} children, {config.search.epochs} epoch(s) each on {images}, a policy update every "
+              f"{config.agent_config.children_per_update}. Recording to {run_dir.path}/")
+    else:
+        assert controller.worker.shared is not None
+        weights = sum(p.numel() for p in controller.worker.shared.supernet.parameters())
+        print(f"Weight sharing: {total} children scored with the weights of one supernet ({weights:,} weights) on "
+              f"{sharing.val_images:,} validation images each, {sharing.steps} minibatches of {sharing.batch_size} "
+              f"of shared training before every {config.agent_config.children_per_update}; then the best "
+              f"{sharing.derive} trained from scratch, {config.search.epochs} epoch(s) on {images}. "
+              f"Recording to {run_dir.path}/")
     progress = tqdm(total=total, initial=done, unit="child", dynamic_ncols=True, file=sys.stdout,
                     disable=not sys.stdout.isatty())  # in a log, the line per child is the progress
     recorder = Recorder(run_dir, controller)
 
     def show(episode: Episode) -> None:
-        progress.write(_episode_line(episode, total))
+        if sharing is None or not progress.disable or episode.episode % 50 == 0 or episode.episode == total:
+            progress.write(_episode_line(episode, total))  # with sharing, in a log: every 50th
         progress.update()
 
+    def show_shared(steps: int, loss: float) -> None:
+        progress.set_postfix_str(f"supernet: {steps:,} minibatches, loss {loss:.3f}", refresh=False)
+
     controller.add_callback(show)
+    controller.add_shared_callback(show_shared)
     try:
         with _sigterm_as_interrupt():
             result = controller.search()
             progress.close()
+            if sharing is not None:
+                result = _derive(controller, result, sharing.derive)
             print("Testing the best architecture" + (f" after retraining it for {config.final_epochs} epoch(s) "
                   "on train + validation" if config.final_epochs else "") + " ...")
             result = controller.final_test(result, config.final_epochs)
@@ -104,6 +121,24 @@ def _run(search: Search) -> int:
     return 0
 
 
+def _derive(controller: NASController, result: SearchResult, top: int) -> SearchResult:
+    """The derivation, with its progress: the best `top` by shared score trained from scratch."""
+    top = min(top, len(result.trained))
+    print(f"Deriving the product: the best {top} architectures by shared-weight score, trained from scratch ...")
+    progress = tqdm(total=top, unit="child", dynamic_ncols=True, file=sys.stdout, disable=not sys.stdout.isatty())
+    shared = {e.episode: e for e in result.trained}
+
+    def show(e: Episode) -> None:
+        score = shared[e.episode].accuracy
+        how = f"from scratch {e.accuracy:.4f}  {e.seconds:.1f}s" if e.status == "ok" else f"{e.status}: {e.reason}"
+        progress.write(f"  episode {e.episode:>5}  {e.architecture.describe()}  shared {score:.4f}  {how}")
+        progress.update()
+
+    derived = controller.derive(result, top, callback=show)
+    progress.close()
+    return derived
+
+
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM stops the search the way Ctrl-C does: the record is kept and the run can resume."""
@@ -124,7 +159,8 @@ def _episode_line(e: Episode, total: int) -> str:
     if e.status != "ok":
         return f"{head}  {e.status}: {e.reason}{tag}"
     baseline = "n/a" if math.isnan(e.baseline) else f"{e.baseline:.4f}"
-    return f"{head}  val {e.accuracy:.4f}  reward {e.reward:+.4f}  baseline {baseline}  {e.seconds:.1f}s{tag}"
+    val = "val" if e.evaluation == "standalone" else "shared val"
+    return f"{head}  {val} {e.accuracy:.4f}  reward {e.reward:+.4f}  baseline {baseline}  {e.seconds:.1f}s{tag}"
 
 
 def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
@@ -150,6 +186,8 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
         lines.append(f"Reward objective     {score(result.best.metrics):.4f}   (accuracy x (params / "
                      f"{objective.target_params:,}) ** {objective.size_weight:g} above {objective.target_params:,} "
                      "params)")
+    if result.derived and not result.final_epochs:
+        how = f"trained from scratch in the derivation: the best of {len(result.derived)} on validation"
     lines += [
         f"Test accuracy        {result.test.accuracy:.4f}   ({how})",
         f"Parameters           {result.test.params:,}",
@@ -157,13 +195,20 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
         f"Search time          {result.seconds:.0f} s",
         f"Record               {run_dir}/ (episodes.jsonl, summary.json, {SEARCH_PLOT}, {PARETO_PLOT}, {GRAPH_PLOT})",
         "",
-        "Top architectures by " + ("the size-aware objective" if sized else "validation accuracy"),
+        "Top architectures by " + ("the size-aware objective" if sized else "validation accuracy")
+        + (" with the shared weights" if result.derived else ""),
         f"  {'episode':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  " + ("objective  " if sized else "")
         + "architecture",
     ]
     for e in sorted(result.trained, key=lambda e: -score(e.metrics or PENALTY))[:5]:
         lines.append(_row(e) + (f"{score(e.metrics or PENALTY):>9.4f}  " if sized else "")
                      + e.architecture.describe())
+    if result.derived:
+        shared = {e.episode: e.accuracy for e in result.trained}
+        lines += ["", "Derived: the best by shared score, trained from scratch (the best of these is the product)",
+                  f"  {'episode':>7}  {'shared':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  architecture"]
+        lines += [f"  {e.episode:>7}  {shared.get(e.episode, 0.0):>7.4f}" + _row(e)[9:] + e.architecture.describe()
+                  if e.metrics else f"  {e.episode:>7}  {e.status}: {e.reason}" for e in result.derived]
     lines += ["", "Pareto front: no other child is both more accurate and smaller",
               f"  {'episode':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  architecture"]
     lines += [_row(e) + e.architecture.describe() for e in result.pareto_front]

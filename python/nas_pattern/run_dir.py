@@ -125,6 +125,16 @@ class RunDirectory:
                 continue  # the torn tail of a line being written
         return episodes
 
+    def product(self, space: SearchSpace) -> Episode | None:
+        """The finished search's best as summary.json records it (with weight sharing, the derived
+        one, trained from scratch); None before the search has finished."""
+        try:
+            return Episode.from_json(json.loads((self.path / SUMMARY).read_text())["best"], space)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{self.path / SUMMARY} is unreadable ({err})") from None
+
     def read_episodes(self, space: SearchSpace) -> tuple[list[Episode], str | None]:
         """The recorded children, and a warning if a half-written last line had to be dropped.
 
@@ -189,7 +199,10 @@ class RunDirectory:
 def trained_in_search(controller: NASController) -> str:
     """How a child of this search was trained, as best.pt says it."""
     config = controller.config
-    return f"search: {config.epochs} epoch(s) on {config.train_limit or len(controller.data.train):,} training images"
+    budget = f"{config.epochs} epoch(s) on {config.train_limit or len(controller.data.train):,} training images"
+    if config.sharing is not None:
+        return f"derived from a weight-sharing search: trained from scratch, {budget}"
+    return f"search: {budget}"
 
 
 def model_card(controller: NASController, episode: Episode, trained: str,

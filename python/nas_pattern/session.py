@@ -139,7 +139,7 @@ def finish(search: Search, result: SearchResult) -> list[str]:
     search.run_dir.write_summary({**result.to_json(), "config": dataclasses.asdict(search.config),
                                   "device": device_name(search.controller.device), "torch": torch.__version__,
                                   "model": model})
-    plots.plot_search(directory, result.episodes)
+    plots.plot_search(directory, result.episodes, result.derived)
     plots.plot_pareto(directory, result, search.config.agent_config.objective.target_params)
     plots.plot_graph(directory, result.best.architecture, f"best architecture (episode {result.best.episode})")
     if model["file"] is None:

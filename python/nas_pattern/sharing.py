@@ -36,8 +36,13 @@ class SharingConfig:
     learning_rate: float = 2e-3  # AdamW step size of the shared weights
     weight_decay: float = 0.0
     eval_batch_size: int = 1000  # images per forward pass when scoring
+    # The derivation: the best `derive` distinct architectures by their shared-weight score are
+    # trained from scratch at the search's budget; the best of them on validation is the search's best.
+    derive: int = 5
 
     def __post_init__(self) -> None:
+        if self.derive < 1:
+            raise ValueError(f"the derivation retrains at least 1 architecture, got {self.derive}")
         if self.steps < 0 or self.val_images < 1:
             raise ValueError(f"shared steps must be >= 0 and validation images >= 1, got {self.steps} and "
                              f"{self.val_images}")

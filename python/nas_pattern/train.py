@@ -69,8 +69,10 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
         stored = RunDirectory(source).read_config()
         config = RunConfig.from_json(stored["config"])
         space = SearchSpace.from_json(stored["space"], source=f"{source}/config.json")
-        episodes = RunDirectory(source).peek_episodes(space)
-        best = Best(config.agent_config.objective, episodes).episode
+        run_dir = RunDirectory(source)
+        episodes = run_dir.peek_episodes(space)
+        # a finished search's product; while it runs, its best so far
+        best = run_dir.product(space) or Best(config.agent_config.objective, episodes).episode
         if args.episode is not None:
             chosen = next((e for e in episodes if e.episode == args.episode), None)
             if chosen is None:

@@ -82,8 +82,12 @@ class Worker:
             raise RuntimeError("evaluate_network() needs train_network() first")
         if self.shared is not None:
             return self.shared.score(self.network.architecture, self._scored_on())
-        metrics = self.network.evaluate(self.data.val)
-        if self.network.deadline is not None and time.monotonic() > self.network.deadline:
+        return self._evaluate(self.network)
+
+    def _evaluate(self, network: Network) -> Metrics:
+        """A child trained from scratch, on the validation split; ChildTimeout past its deadline."""
+        metrics = network.evaluate(self.data.val)
+        if network.deadline is not None and time.monotonic() > network.deadline:
             raise ChildTimeout(f"took longer than --child-timeout {self.setup.config.child_timeout:g} s")
         return metrics
 
@@ -122,12 +126,16 @@ class Worker:
         """Train and evaluate a new child, and send back its metrics and weights (the controller
         keeps the best's), or with weight sharing its score; a failure is returned as its kind and
         text, never raised."""
-        if self.shared is not None:
-            return self.score(child)
+        return self.score(child) if self.shared is not None else self.train_alone(child)
+
+    def train_alone(self, child: Child) -> Outcome:
+        """Train `child` from scratch with its episode's seed and evaluate it on the validation
+        split, with weight sharing too (the derivation retrains its candidates so); its metrics and
+        weights, or its failure's kind and text (never raised)."""
         start = time.perf_counter()
         try:
-            network = self.train_network(child.architecture, child.number)
-            metrics = self.evaluate_network()
+            network = self._train_alone(child.architecture, child.number)
+            metrics = self._evaluate(network)
         except InvalidArchitecture as err:  # rejected by validation, before any training
             return Outcome("invalid", str(err), seconds=time.perf_counter() - start)
         except Exception as err:  # the search goes on; the child is recorded with what went wrong
