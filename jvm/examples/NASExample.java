@@ -1,4 +1,6 @@
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 
 import naspattern.Architecture;
@@ -17,16 +19,19 @@ import naspattern.SearchResult;
  * The pattern's sample, made real: every architecture below is sampled by the Python RLAgent and
  * every accuracy comes from a child network trained by PyTorch, through the py4j bridge.
  *
- * <p>Usage: {@code java -cp <classes>:<py4j jar> NASExample [episodes] [run-dir]} with
- * NAS_PATTERN_PYTHON naming a python that has nas_pattern installed.
+ * <p>Usage: {@code java -cp <classes>:<py4j jar> NASExample [episodes] [run-dir] [--weight-sharing]} with
+ * NAS_PATTERN_PYTHON naming a python that has nas_pattern installed; {@code --weight-sharing} scores the
+ * children with a supernet's shared weights instead of training each (the best are then trained from scratch).
  */
 public final class NASExample {
     public static void main(String[] args) {
-        int episodes = args.length > 0 ? Integer.parseInt(args[0]) : 6;
-        String runDir = args.length > 1 ? args[1] : "runs/java-example-" + System.currentTimeMillis();
+        List<String> positional = Arrays.stream(args).filter(a -> !a.startsWith("--")).toList();
+        int episodes = positional.size() > 0 ? Integer.parseInt(positional.get(0)) : 6;
+        String runDir = positional.size() > 1 ? positional.get(1) : "runs/java-example-" + System.currentTimeMillis();
+        boolean weightSharing = Arrays.asList(args).contains("--weight-sharing");
         // --8<-- [start:java]
         Map<String, Object> config = Map.of("dataset", "fashion-mnist", "network", "cnn", "children-per-update", 2,
-                "epochs", 1, "train-limit", 2000, "seed", 0, "run-dir", runDir);
+                "epochs", 1, "train-limit", 2000, "seed", 0, "run-dir", runDir, "weight-sharing", weightSharing);
 
         try (NASGateway gateway = NASGateway.launch()) {
             System.out.println("Engine: " + gateway.engine().version());

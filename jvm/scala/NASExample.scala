@@ -15,12 +15,14 @@ object NASExample {
       epochs: Int = 1, // training passes per child
       trainLimit: Int = 2000, // training images per child
       seed: Int = 0,
+      weightSharing: Boolean = false, // score children with a supernet's shared weights (ENAS)
       runDir: String = s"runs/scala-example-${System.currentTimeMillis}") {
 
     /** The flags as the gateway takes them (it writes the JSON). */
     def toMap: java.util.Map[String, Any] =
       Map[String, Any]("dataset" -> dataset, "network" -> network, "children-per-update" -> childrenPerUpdate,
-        "epochs" -> epochs, "train-limit" -> trainLimit, "seed" -> seed, "run-dir" -> runDir).asJava
+        "epochs" -> epochs, "train-limit" -> trainLimit, "seed" -> seed, "weight-sharing" -> weightSharing,
+        "run-dir" -> runDir).asJava
   }
 
   /** Runs `episodes` children, handing each to `report` as it is evaluated. */
@@ -32,8 +34,10 @@ object NASExample {
   }
 
   def main(args: Array[String]): Unit = {
-    val episodes = args.headOption.fold(6)(_.toInt)
-    val config = args.lift(1).fold(Config())(dir => Config(runDir = dir))
+    val (flags, positional) = args.partition(_.startsWith("--"))
+    val episodes = positional.headOption.fold(6)(_.toInt)
+    val config = positional.lift(1).fold(Config())(dir => Config(runDir = dir))
+      .copy(weightSharing = flags.contains("--weight-sharing"))
     try run(episodes, config)
     catch {
       case e: NASException => // the engine's one line: a bad config, a missing python, a wrong token

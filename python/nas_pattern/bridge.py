@@ -49,7 +49,7 @@ class Bridge:
     def episode(self, e: Episode) -> JavaObject:
         return self.jvm.naspattern.Episode(e.episode, self.architecture(e.architecture), self.metrics(e.metrics),
                                            float(e.reward), float(e.baseline), e.cached, float(e.seconds),
-                                           e.status, e.reason)
+                                           e.status, e.reason, e.evaluation)
 
     def result(self, r: SearchResult, run_dir: Path) -> JavaObject:
         model = run_dir / MODEL

@@ -74,7 +74,8 @@
      :cached? (.cached e)
      :seconds (.seconds e)
      :status (keyword (.status e))
-     :reason (.reason e)})
+     :reason (.reason e)
+     :evaluation (keyword (.evaluation e))})
 
   SearchResult
   (datafy [r]

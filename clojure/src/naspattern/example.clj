@@ -2,17 +2,19 @@
   "The pattern's sample in Clojure: one episode by hand, then a short search through the bridge."
   (:require [naspattern.core :as nas]))
 
-(defn- episode-line [{:keys [episode architecture accuracy reward status reason cached?]}]
+(defn- episode-line [{:keys [episode architecture accuracy reward status reason cached? evaluation]}]
   (if (= status :ok)
-    (format "[%d] %s  val %.4f  reward %+.4f%s" episode (:describe architecture) accuracy reward
-            (if cached? "  (cached)" ""))
+    (format "[%d] %s  %s %.4f  reward %+.4f%s" episode (:describe architecture)
+            (if (= evaluation :shared) "shared val" "val") accuracy reward (if cached? "  (cached)" ""))
     (format "[%d] %s  %s: %s" episode (:describe architecture) (name status) reason)))
 
 ;; --8<-- [start:clojure]
-(defn -main [& [episodes run-dir]]
-  (let [episodes (Integer/parseInt (or episodes "6"))
+(defn -main [& args]
+  (let [{flags true [episodes run-dir] false} (group-by #(.startsWith ^String % "--") args)
+        episodes (Integer/parseInt (or episodes "6"))
         config {:dataset "fashion-mnist" :network "cnn" :children-per-update 2 :epochs 1
                 :train-limit 2000 :seed 0
+                :weight-sharing (boolean (some #{"--weight-sharing"} flags))
                 :run-dir (or run-dir (str "runs/clojure-example-" (System/currentTimeMillis)))}]
     (try
       (with-open [gateway (nas/launch)]

@@ -12,9 +12,11 @@ package naspattern;
  * @param seconds wall time of the episode
  * @param status "ok", or why no metrics: invalid, error, oom, nan or timeout
  * @param reason the error text of a failed child; empty when status is "ok"
+ * @param evaluation how its metrics were measured: "standalone" (trained from scratch) or "shared" (scored
+ *     with a supernet's shared weights, in a search with "weight-sharing")
  */
 public record Episode(int episode, Architecture architecture, Metrics metrics, double reward, double baseline,
-                      boolean cached, double seconds, String status, String reason) {
+                      boolean cached, double seconds, String status, String reason, String evaluation) {
     /** Validation accuracy, 0 for a failed child. */
     public double accuracy() {
         return metrics == null ? 0.0 : metrics.accuracy();
@@ -26,6 +28,7 @@ public record Episode(int episode, Architecture architecture, Metrics metrics, d
         if (!"ok".equals(status)) {
             return head + "  " + status + ": " + reason;
         }
-        return String.format("%s  val %.4f  reward %+.4f%s", head, accuracy(), reward, cached ? "  (cached)" : "");
+        String val = "shared".equals(evaluation) ? "shared val" : "val";
+        return String.format("%s  %s %.4f  reward %+.4f%s", head, val, accuracy(), reward, cached ? "  (cached)" : "");
     }
 }

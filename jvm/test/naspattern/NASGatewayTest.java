@@ -201,6 +201,23 @@ public class NASGatewayTest {
     }
 
     @Test
+    public void aTinyWeightSharingSearchScoresWithTheSupernetAndTrainsItsPickFromScratch() throws IOException {
+        NASController controller = controller(", \"weight-sharing\": true, \"shared-steps\": 3,"
+                + " \"shared-val-images\": 100, \"derive-top\": 2");
+        List<Episode> episodes = new ArrayList<>();
+        SearchResult result = controller.search(8, episodes::add);
+        assertEquals(8, episodes.size());
+        for (Episode episode : episodes) {
+            assertEquals(episode.toString(), "shared", episode.evaluation());
+            assertTrue(episode.toString(), episode.toString().contains("shared val"));
+        }
+        assertEquals("standalone", result.best().evaluation()); // the product: retrained from scratch
+        assertTrue(result.modelPath(), new File(result.modelPath()).isFile());
+        String summary = Files.readString(new File(controller.runDir(), "summary.json").toPath());
+        assertTrue(summary, summary.contains("\"derived\""));
+    }
+
+    @Test
     public void theFoundModelClassifiesAsPythonDoes() throws Exception {
         NASController controller = controller("");
         SearchResult result = controller.search(2, e -> { });
