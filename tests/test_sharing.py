@@ -59,6 +59,15 @@ def test_shared_training_learns_and_a_checkpoint_continues_it_exactly(small_fash
     assert after.params == sum(p.numel() for p in first.supernet.child(architecture).module.parameters())
 
 
+def test_a_state_taken_is_not_changed_by_training_after_it(small_fashion: Dataset) -> None:
+    weights = shared(small_fashion)
+    state = weights.state_dict()
+    before = {name: value.clone() for name, value in state["supernet"].items()}
+    weights.train(small_fashion.train, 3, uniform(TINY, 0))
+    assert all(torch.equal(before[name], state["supernet"][name]) for name in before)
+    assert not all(torch.equal(before[name], value) for name, value in weights.supernet.state_dict().items())
+
+
 @pytest.mark.slow
 def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_path) -> None:
     rows = {a: Row(val_accuracy=0.5 + 0.01 * i, val_loss=1.0, test_accuracy=0.5, test_loss=1.0, params=10,
@@ -160,8 +169,12 @@ def test_the_derivation_trains_the_best_by_shared_score_from_scratch(small_fashi
     controller = sharing_search(small_fashion, "reinforce")
     searched = controller.search()
     result = controller.derive(searched, top=3)
-    ranked = sorted(searched.trained, key=lambda e: (-e.accuracy, e.episode))[:3]
-    assert [e.episode for e in result.derived] == [e.episode for e in ranked]
+    candidates = sorted(searched.trained, key=lambda e: (-e.accuracy, e.episode))[:10]  # SharingConfig.rescore
+    assert sorted(controller.rescored) == sorted(e.episode for e in candidates)
+    assert all(m.accuracy == controller.worker.shared.score(e.architecture, small_fashion.val).accuracy
+               for e in candidates[:2] for m in [controller.rescored[e.episode]])  # the final weights, whole split
+    again = sorted(candidates, key=lambda e: (-controller.rescored[e.episode].accuracy, e.episode))[:3]
+    assert [e.episode for e in result.derived] == [e.episode for e in again]
     assert all(e.evaluation == "standalone" for e in result.derived)
     assert result.best in result.derived and result.best.accuracy == max(e.accuracy for e in result.derived)
     # each is the child a from-scratch search would have trained at that episode, with that seed

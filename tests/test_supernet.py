@@ -117,3 +117,25 @@ def test_the_supernet_holds_the_widest_layers_once() -> None:
     assert cnn.sizes == [(28, 28), (14, 14), (7, 7)]
     rnn = RNNSupernet(DEEP_RNN, (1, 28, 28), 10)
     assert tuple(rnn.cells[1]["gru"]["weight_ih"].shape) == (3 * 16, 2 * 16)
+
+
+def test_one_module_per_candidate_gives_the_child_too_and_trains_only_its_own_candidates() -> None:
+    """The alternative bench sharing measures against weight entanglement: a convolution per
+    filters x kernel candidate; a child still is its slice, and training it leaves the others."""
+    torch.manual_seed(0)
+    supernet = Supernet.of(CNN, CNN_SPACE, (1, 28, 28), 10, entangled=False)
+    images = torch.randn(5, 1, 28, 28)
+    for architecture in samples(CNN_SPACE, 6):
+        with torch.no_grad():
+            child = supernet.child(architecture).module
+            assert child is not None
+            assert torch.allclose(supernet.eval()(images, architecture), child.eval()(images), atol=1e-5)
+    (architecture,) = samples(CNN_SPACE, 1, seed=3)
+    before = {name: p.detach().clone() for name, p in supernet.named_parameters()}
+    supernet.train()(images, architecture).sum().backward()
+    torch.optim.SGD(supernet.parameters(), lr=0.1).step()
+    moved = {name for name, p in supernet.named_parameters() if not torch.equal(p.detach(), before[name])}
+    own = {f"candidates.{i}.{architecture[i]['filters']}x{architecture[i]['kernel_size']}" for i in range(2)}
+    assert {name.removesuffix("_bias") for name in moved if name.startswith("candidates.")} == own
+    with pytest.raises(ValueError, match="only the CNN's supernet"):
+        Supernet.of(RNN, DEEP_RNN, (1, 28, 28), 10, entangled=False)

@@ -310,6 +310,8 @@ def _sharing_config(args: argparse.Namespace, executor: str, resuming: bool) -> 
     if executor != "local":
         raise ValueError(f"--weight-sharing trains one supernet in this process: it needs the local executor, "
                          f"not --executor {executor}")
+    if given.get("derive", 0) > SharingConfig.rescore:  # the derivation retrains some of what it scores again
+        given["rescore"] = given["derive"]
     return SharingConfig(**given)
 
 

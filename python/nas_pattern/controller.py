@@ -67,6 +67,8 @@ class NASController:
         # The best episode so far with its weights (best.pt), when its worker sent them back.
         self.best_model: tuple[Episode, dict[str, Any]] | None = None
         self._best = Best(agent.config.objective)  # the best episode in history
+        # derive()'s candidates scored with the final shared weights on the whole validation split
+        self.rescored: dict[int, Metrics] = {}
 
     @property
     def network(self) -> Network | None:
@@ -156,17 +158,24 @@ class NASController:
         return self._result(stop_reason, time.perf_counter() - start)
     # --8<-- [end:search]
 
+    # --8<-- [start:derive]
     def derive(self, result: SearchResult, top: int | None = None,
                callback: Callable[[Episode], None] | None = None) -> SearchResult:
-        """With weight sharing, the search's product: the best `top` distinct architectures by their
-        shared-weight score (default: SharingConfig.derive) trained from scratch at the search's
-        budget, each with its episode's seed, and evaluated on the validation split; the best of
-        them by the objective becomes the result's best (its weights best_model's). `callback(e)`
-        after each. Without weight sharing the result is returned as it is."""
+        """With weight sharing, the search's product. The best SharingConfig.rescore distinct
+        architectures by the shared-weight score they got in the search are scored again with the
+        final shared weights on the whole validation split (`rescored`, by episode); the best `top`
+        of those (default: SharingConfig.derive) are trained from scratch at the search's budget,
+        each with its episode's seed, and evaluated on the validation split; the best of them by
+        the objective becomes the result's best (its weights best_model's). `callback(e)` after
+        each. Without weight sharing the result is returned as it is."""
         sharing = self.config.sharing
         if sharing is None:
             return result
-        ranked = sorted(result.trained, key=lambda e: (-self._best.objective(e.metrics or PENALTY), e.episode))
+        assert self.worker.shared is not None
+        score = lambda e: (-self._best.objective(e.metrics or PENALTY), e.episode)  # noqa: E731
+        candidates = sorted(result.trained, key=score)[:max(sharing.rescore, top or sharing.derive)]
+        self.rescored = {e.episode: self.worker.shared.score(e.architecture, self.data.val) for e in candidates}
+        ranked = sorted(candidates, key=lambda e: score(replace(e, metrics=self.rescored[e.episode])))
         best, derived = Best(self._best.objective), []
         weights: dict[str, Any] | None = None  # the best's, as its worker sent them back
         for e in ranked[:top or sharing.derive]:
@@ -183,6 +192,7 @@ class NASController:
                                f"the last said: {derived[-1].reason if derived else 'nothing was scored'}")
         self.best_model = (best.episode, weights) if weights is not None else None
         return replace(result, best=best.episode, derived=derived)
+    # --8<-- [end:derive]
 
     def final_test(self, result: SearchResult, final_epochs: int = 0) -> SearchResult:
         """Test accuracy of the best architecture: as trained in the search (with the weights its
@@ -295,6 +305,7 @@ class NASController:
         self._trained = None  # a child trained by hand but not evaluated is run again with the others
         return list(self._drawn)
 
+    # --8<-- [start:shared-phase]
     def _train_shared(self, number: int) -> None:
         """With weight sharing, before the children of the round that starts at episode `number`
         are drawn, once (a resumed round too): its shared training, on what agent.draw() draws."""
@@ -306,6 +317,7 @@ class NASController:
         assert self.worker.shared is not None
         for callback in self._shared_callbacks:
             callback(self.worker.shared.steps, loss)
+    # --8<-- [end:shared-phase]
 
     def _remember(self, episode: Episode) -> bool:
         """Add `episode` to the history and the cache; True if it is now the best (records.Best)."""

@@ -100,6 +100,18 @@ def plot_graph(directory: Path, architecture: Architecture, title: str = "best a
     return _save(fig, directory / GRAPH_PLOT)
 
 
+def plot_pairs(path: Path, standalone: Sequence[float], shared: Sequence[float], title: str) -> Path:
+    """Draw `path`: each architecture's shared-weight accuracy against its stand-alone accuracy."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.scatter(standalone, shared, s=10, alpha=0.6, color="tab:blue")
+    ax.set_xlabel("validation accuracy, trained stand-alone (the table)")
+    ax.set_ylabel("validation accuracy with the shared weights")
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
 def plot_regret_panels(path: Path, panels: Mapping[str, Mapping[str, Band]], title: str) -> Path:
     """The study's figure: one panel per landscape (titled by its key), the best-so-far regret (points)
     against architectures trained, a mean and its 95% band per strategy."""

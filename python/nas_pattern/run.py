@@ -124,14 +124,19 @@ def _run(search: Search) -> int:
 def _derive(controller: NASController, result: SearchResult, top: int) -> SearchResult:
     """The derivation, with its progress: the best `top` by shared score trained from scratch."""
     top = min(top, len(result.trained))
-    print(f"Deriving the product: the best {top} architectures by shared-weight score, trained from scratch ...")
+    sharing = controller.config.sharing
+    assert sharing is not None
+    print(f"Deriving the product: the best {min(sharing.rescore, len(result.trained))} architectures by shared-weight "
+          f"score scored again with the final shared weights on all {len(controller.data.val):,} validation images; "
+          f"the best {top} of them trained from scratch ...")
     progress = tqdm(total=top, unit="child", dynamic_ncols=True, file=sys.stdout, disable=not sys.stdout.isatty())
     shared = {e.episode: e for e in result.trained}
 
     def show(e: Episode) -> None:
-        score = shared[e.episode].accuracy
+        score, again = shared[e.episode].accuracy, controller.rescored[e.episode].accuracy
         how = f"from scratch {e.accuracy:.4f}  {e.seconds:.1f}s" if e.status == "ok" else f"{e.status}: {e.reason}"
-        progress.write(f"  episode {e.episode:>5}  {e.architecture.describe()}  shared {score:.4f}  {how}")
+        progress.write(f"  episode {e.episode:>5}  {e.architecture.describe()}  shared {score:.4f}, again "
+                       f"{again:.4f}  {how}")
         progress.update()
 
     derived = controller.derive(result, top, callback=show)

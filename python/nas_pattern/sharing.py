@@ -9,6 +9,7 @@ data is on, under the precision a child of the same kind would train in.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -30,19 +31,23 @@ from nas_pattern.trainer import ChildDiverged, TrainConfig, seeded, use_bf16
 class SharingConfig:
     """How the shared weights are trained and how a child is scored with them."""
 
-    steps: int = 25  # minibatches of shared training before each policy update's children are drawn
-    val_images: int = 500  # validation images each child is scored on (the first ones: the same for all)
+    steps: int = 10  # minibatches of shared training before each policy update's children are drawn
+    val_images: int = 250  # validation images each child is scored on (the first ones: the same for all)
     batch_size: int = 32  # training images per minibatch, each minibatch on one architecture
-    learning_rate: float = 2e-3  # AdamW step size of the shared weights
+    learning_rate: float = 1e-3  # AdamW step size of the shared weights
     weight_decay: float = 0.0
     eval_batch_size: int = 1000  # images per forward pass when scoring
-    # The derivation: the best `derive` distinct architectures by their shared-weight score are
-    # trained from scratch at the search's budget; the best of them on validation is the search's best.
+    # The derivation: the best `rescore` distinct architectures by the score they got in the search
+    # are scored again with the final shared weights on the whole validation split (scores from early
+    # rounds were made with weights trained less); the best `derive` of those are trained from scratch
+    # at the search's budget, and the best of them on validation is the search's best.
+    rescore: int = 10
     derive: int = 5
 
     def __post_init__(self) -> None:
-        if self.derive < 1:
-            raise ValueError(f"the derivation retrains at least 1 architecture, got {self.derive}")
+        if self.derive < 1 or self.rescore < self.derive:
+            raise ValueError(f"the derivation retrains at least 1 architecture of the ones it scores again, got "
+                             f"{self.derive} of {self.rescore}")
         if self.steps < 0 or self.val_images < 1:
             raise ValueError(f"shared steps must be >= 0 and validation images >= 1, got {self.steps} and "
                              f"{self.val_images}")
@@ -71,6 +76,7 @@ class SharedWeights:
         probe = supernet.skeleton(supernet.space.decode([0] * len(supernet.space.num_choices)))
         self._bf16 = use_bf16(probe, self.train_config, self.device)
 
+    # --8<-- [start:train]
     def train(self, data: Split, steps: int, draw: Callable[[], Architecture]) -> float:
         """Train the shared weights for `steps` minibatches of `data` (continuing the pass where the
         last call left it), each through the architecture `draw()` returns; the mean loss."""
@@ -95,6 +101,7 @@ class SharedWeights:
         if not math.isfinite(mean):
             raise ChildDiverged(f"the shared weights' training loss became {mean}")
         return mean
+    # --8<-- [end:train]
 
     def score(self, architecture: Architecture, data: Split) -> Metrics:
         """The child's metrics on `data` with the shared weights (no training): its slice of them in
@@ -105,10 +112,13 @@ class SharedWeights:
         return dataclasses.replace(child.evaluate(data), train_seconds=time.perf_counter() - start)
 
     def state_dict(self) -> dict[str, Any]:
-        """The supernet, its optimizer and the batch order, as a checkpoint keeps them."""
-        return {"supernet": self.supernet.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "generator": self.generator.get_state(), "steps": self.steps, "position": self._position,
-                "order": self._order}
+        """The supernet, its optimizer and the batch order, as a checkpoint keeps them: a copy, so
+        that training after it is taken does not change it (a checkpoint written later, on SIGTERM,
+        holds the state it was taken in)."""
+        state = {"supernet": self.supernet.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "generator": self.generator.get_state(), "steps": self.steps, "position": self._position,
+                 "order": self._order}
+        return copy.deepcopy(state)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.supernet.load_state_dict(state["supernet"])

@@ -10,7 +10,19 @@ from collections.abc import Callable, Sequence
 import torch
 
 import nas_pattern.bench
-from nas_pattern.bench import controller, precision, search, sharing, spaces, strategies, study, tabulate, trainer, tune
+from nas_pattern.bench import (
+    controller,
+    precision,
+    search,
+    sharing,
+    sharing_search,
+    spaces,
+    strategies,
+    study,
+    tabulate,
+    trainer,
+    tune,
+)
 from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH
 from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
@@ -28,6 +40,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
     "tune": tune.tune_section,
     "precision": precision.precision_section,
     "sharing": sharing.sharing_section,
+    "sharing-search": sharing_search.sharing_search_section,
 }
 DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
 
@@ -59,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=None, help=f"searches per strategy (strategies, tune; default "
-                   f"{STUDY_SEEDS}), per space (spaces; default {RICHER_SEEDS}) or probes per load (precision; "
+                   f"{STUDY_SEEDS}), per kind of search (sharing-search; default {sharing_search.SEEDS}), "
+                   f"per space (spaces; default {RICHER_SEEDS}) or probes per load (precision; "
                    "default 5)")
     p.add_argument("--first-seed", type=int, default=100,
                    help="strategies: the first seed (default 100; seeds below it are tune's)")

@@ -28,6 +28,7 @@ from nas_pattern.bench.common import load_table
 from nas_pattern.data import load_dataset
 from nas_pattern.networks import get_network
 from nas_pattern.networks.supernet import Supernet
+from nas_pattern.plots import plot_pairs
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.sharing import SharedWeights, SharingConfig
 from nas_pattern.table import Table
@@ -39,7 +40,8 @@ SCORE_IMAGES = 1000  # validation images each architecture is scored on with the
 # Passes of shared training over the table's training images: the recipe of issue 27's yardstick
 # (a naive supernet, uniform paths, AdamW 2e-3, batches of 32, 10 passes over 4,000 images).
 SHARED_EPOCHS = 10
-CEILING_SAMPLE = 48  # architectures retrained stand-alone with another seed: the table's own noise
+PICKS = (1, 2, 5, 10)  # derivations of K architectures whose pick the section prints
+CEILING_SAMPLE = 96  # architectures retrained stand-alone with another seed: the table's own noise
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,12 @@ class Ranking:
     score_seconds: float  # scoring every architecture
     pairs: list[tuple[Architecture, float, float]]  # (architecture, stand-alone, shared)
     ceiling: tuple[float, int] | None = None  # seed-to-seed tau of stand-alone training, over how many
+
+    def pick_regret(self, k: int) -> float:
+        """What the derivation of a search that scored every architecture would lose: the table's
+        best stand-alone accuracy minus the best of the `k` best by shared score."""
+        alone, together = np.array([p[1] for p in self.pairs]), np.array([p[2] for p in self.pairs])
+        return float(alone.max() - alone[np.argsort(-together, kind="stable")[:k]].max())
 
     def line(self) -> str:
         ceiling = "" if self.ceiling is None else (f", seed-to-seed tau {self.ceiling[0]:.2f} over "
@@ -111,7 +119,7 @@ def uniform(space: SearchSpace, seed: int) -> callable:  # type: ignore[valid-ty
 
 def rank_table(table: Table, name: str, device: torch.device, data_dir: str | None = None, seed: int = 0,
                epochs: int = SHARED_EPOCHS, config: SharingConfig | None = None,
-               score_images: int = SCORE_IMAGES, limit: int | None = None) -> Ranking:
+               score_images: int = SCORE_IMAGES, limit: int | None = None, entangled: bool = True) -> Ranking:
     """Train the supernet of `table`'s space on its training images for `epochs` passes, score its
     architectures (the first `limit` of them, all by default) with the shared weights, and compare
     the two rankings."""
@@ -121,7 +129,7 @@ def rank_table(table: Table, name: str, device: torch.device, data_dir: str | No
     train_config = TrainConfig.for_device(device)
     train = on_device(data.train.head(int(budget["train_images"])), device)
     val = on_device(data.val.head(score_images), device)
-    supernet = Supernet.of(network, table.space, data.input_shape, data.num_classes)
+    supernet = Supernet.of(network, table.space, data.input_shape, data.num_classes, entangled=entangled)
     config = config or SharingConfig()
     shared = SharedWeights(supernet, config, train_config, device, seed)
     steps = epochs * math.ceil(len(train) / config.batch_size)
@@ -160,8 +168,15 @@ def seed_to_seed(table: Table, device: torch.device, data_dir: str | None = None
     return kendall([table.rows[a].val_accuracy for a in chosen], again), len(chosen)
 
 
+def random_regret(table: Table) -> float:
+    """The expected shortfall of an architecture of `table` picked at random."""
+    accuracies = [row.val_accuracy for row in table.rows.values()]
+    return max(accuracies) - float(np.mean(accuracies))
+
+
 def write_pairs(ranking: Ranking, out: Path) -> Path:
-    """The per-architecture pairs as CSV: architecture, stand-alone and shared-weight accuracy."""
+    """The per-architecture pairs as CSV (architecture, stand-alone and shared-weight accuracy),
+    and as a scatter plot beside it (the same name, .png)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"sharing-{Path(ranking.table).stem}.csv"
     with open(path, "w", newline="") as f:
@@ -169,6 +184,8 @@ def write_pairs(ranking: Ranking, out: Path) -> Path:
         writer.writerow(["architecture", "standalone_val_accuracy", "shared_val_accuracy"])
         for architecture, alone, together in ranking.pairs:
             writer.writerow([architecture.describe(), f"{alone:.4f}", f"{together:.4f}"])
+    plot_pairs(path.with_suffix(".png"), [p[1] for p in ranking.pairs], [p[2] for p in ranking.pairs],
+               f"{Path(ranking.table).stem}: Kendall's tau {ranking.kendall:.2f}")
     return path
 
 
@@ -183,4 +200,11 @@ def sharing_section(args: argparse.Namespace, device: torch.device) -> None:
         ranking = rank_table(table, path, device, args.data_dir, args.seed, epochs=args.shared_epochs)
         ranking = dataclasses.replace(ranking, ceiling=seed_to_seed(table, device, args.data_dir))
         print(ranking.line(), flush=True)
-        print(f"  pairs: {write_pairs(ranking, out)}")
+        print("  the derivation's pick, the best stand-alone of the K best by shared score, short of the table's "
+              "best by: " + ", ".join(f"K={k} {ranking.pick_regret(k):.4f}" for k in PICKS)
+              + f" (a random architecture: {random_regret(table):.4f})")
+        print(f"  pairs: {write_pairs(ranking, out)} (and .png)")
+        if table.metadata["budget"].get("network", "cnn") == "cnn":  # the alternative to weight entanglement
+            separate = rank_table(table, path, device, args.data_dir, args.seed, epochs=args.shared_epochs,
+                                  entangled=False)
+            print(f"  one module per candidate instead: {separate.line().split(': ', 1)[1]}", flush=True)

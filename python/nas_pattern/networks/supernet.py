@@ -43,8 +43,11 @@ class Supernet(nn.Module, abc.ABC):
         self._skeletons: OrderedDict[Architecture, nn.Module] = OrderedDict()
 
     @staticmethod
-    def of(network: object, space: SearchSpace, input_shape: tuple[int, int, int], num_classes: int) -> Supernet:
-        """The supernet for children of `network` in `space`; ValueError, saying why, if there is none."""
+    def of(network: object, space: SearchSpace, input_shape: tuple[int, int, int], num_classes: int,
+           entangled: bool = True) -> Supernet:
+        """The supernet for children of `network` in `space`; ValueError, saying why, if there is none.
+        `entangled=False` (CNN only): one convolution per filters x kernel candidate instead of
+        slices of one, the alternative bench sharing measures weight entanglement against."""
         kinds: dict[type, type[Supernet]] = {CNN: CNNSupernet, RNN: RNNSupernet}
         kind = kinds.get(network) if isinstance(network, type) else None  # a subclass has its own module
         if kind is None:
@@ -52,6 +55,10 @@ class Supernet(nn.Module, abc.ABC):
             raise ValueError(f"weight sharing needs a supernet for the child network, and the {name} network has "
                              f"none (the CNN and the RNN have one); search it without --weight-sharing")
         kind.network.check_space(space)
+        if not entangled:
+            if kind is not CNNSupernet:
+                raise ValueError("only the CNN's supernet has a form with one module per candidate")
+            return CNNSupernet(space, input_shape, num_classes, entangled=False)
         return kind(space, input_shape, num_classes)
 
     @abc.abstractmethod
@@ -100,8 +107,10 @@ class CNNSupernet(Supernet):
 
     network = CNN
 
-    def __init__(self, space: SearchSpace, input_shape: tuple[int, int, int], num_classes: int):
+    def __init__(self, space: SearchSpace, input_shape: tuple[int, int, int], num_classes: int,
+                 entangled: bool = True):
         super().__init__(space, input_shape, num_classes)
+        self.entangled = entangled  # False: a convolution of its own per filters x kernel candidate
         self.filters = _largest(space, "filters")
         self.kernel = _largest(space, "kernel_size")
         channels, height, width = input_shape
@@ -119,6 +128,17 @@ class CNNSupernet(Supernet):
             nn.init.xavier_uniform_(weight)
             self.convs.append(nn.Parameter(weight))
             self.biases.append(nn.Parameter(torch.zeros(self.filters)))
+        self.candidates = nn.ModuleList()  # per position, when not entangled: {"FxK": weight, "FxK_bias": bias}
+        for i in range(space.max_layers if not entangled else 0):
+            own = nn.ParameterDict()
+            for f in sorted({int(v) for d in space.decisions if d.name == "filters" for v in d.choices}):
+                for k in sorted({int(v) for d in space.decisions if d.name == "kernel_size" for v in d.choices}):
+                    weight = torch.empty(f, self.convs[i].shape[1], k, k)
+                    nn.init.xavier_uniform_(weight)
+                    own[f"{f}x{k}"], own[f"{f}x{k}_bias"] = nn.Parameter(weight), nn.Parameter(torch.zeros(f))
+            self.candidates.append(own)
+        if not entangled:  # the candidates' weights replace the entangled ones
+            self.convs, self.biases = nn.ParameterList(), nn.ParameterList()
         self.sizes = sorted(self._sizes(height, width), reverse=True)
         self.heads = nn.ParameterList()
         for h, w in self.sizes:
@@ -144,16 +164,22 @@ class CNNSupernet(Supernet):
             sizes |= frontier
         return sizes
 
+    # --8<-- [start:slice]
     def child_parameters(self, architecture: Architecture) -> dict[str, torch.Tensor]:
         params: dict[str, torch.Tensor] = {}
         widths = [self.input_shape[0]]
         for i in range(len(architecture)):
             filters, kernel = int(architecture[i]["filters"]), int(architecture[i]["kernel_size"])
-            start = (self.kernel - kernel) // 2  # the centre k x k of the largest kernel
-            weight = self.convs[i][:filters, :, start:start + kernel, start:start + kernel]
+            if self.entangled:
+                start = (self.kernel - kernel) // 2  # the centre k x k of the largest kernel
+                weight = self.convs[i][:filters, :, start:start + kernel, start:start + kernel]
+                bias = self.biases[i][:filters]
+            else:
+                own: nn.ParameterDict = self.candidates[i]  # type: ignore[assignment]
+                weight, bias = own[f"{filters}x{kernel}"], own[f"{filters}x{kernel}_bias"]
             parts = [weight.narrow(1, self.offsets[i][j], widths[j]) for j in architecture.sources(i)]
             params[f"blocks.{i}.0.weight"] = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-            params[f"blocks.{i}.0.bias"] = self.biases[i][:filters]
+            params[f"blocks.{i}.0.bias"] = bias
             widths.append(filters)
         size = CNN(architecture, self.input_shape, self.num_classes)._sizes()
         outputs = architecture.outputs
@@ -163,6 +189,7 @@ class CNNSupernet(Supernet):
         params["head.1.weight"] = columns[0] if len(columns) == 1 else torch.cat(columns, dim=1)
         params["head.1.bias"] = self.head_bias
         return params
+    # --8<-- [end:slice]
 
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # gate blocks in a cell's weight rows (PyTorch's layout)
