@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = {"img/strategies.png": ROOT / "benchmarks" / "strategies.png",
              # the figures of the default search (`make run`, 2026-11-23), as its run directory holds them
              **{f"img/run-{name}": ROOT / "benchmarks" / "default-run" / name
-                for name in ("search.png", "pareto.png", "best.png")}}
+                for name in ("search.png", "pareto.png", "best.png")},
+             # bench sharing's pairs: shared-weight against stand-alone accuracy (chapter 9)
+             "img/sharing-cnn576.png": ROOT / "benchmarks" / "sharing-fashion-mnist-cnn576.png"}
 
 
 def on_files(files: Files, config: Any) -> Files:

@@ -43,10 +43,10 @@ SNIPPET = re.compile(r'^[ \t]*--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"
 FENCE = re.compile(r"^[ \t]*```(?P<lang>\w*)[^\n]*\n(?P<body>.*?)^[ \t]*```$", re.MULTILINE | re.DOTALL)
 
 
-def test_the_guide_has_its_eight_chapters_in_the_index() -> None:
+def test_the_guide_has_its_nine_chapters_in_the_index() -> None:
     index = (DOCS / "index.md").read_text()
     chapters = [p.name for p in PAGES if p.name != "index.md"]
-    assert len(chapters) == 8
+    assert len(chapters) == 9
     assert re.findall(r"\]\((0\d-[\w-]+\.md)\)", index) == chapters  # listed in reading order
 
 
@@ -174,7 +174,7 @@ def test_no_code_is_typed_into_the_guide_by_hand() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("example", ["search.py", "custom_network.py"])
+@pytest.mark.parametrize("example", ["search.py", "custom_network.py", "sharing.py"])
 def test_the_python_examples_run(example: str) -> None:
     done = subprocess.run([sys.executable, str(DOCS / "examples" / example), "2"], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
@@ -284,6 +284,16 @@ def test_the_sequence_diagram_calls_methods_that_exist() -> None:
     assert {"policy", "build", "train", "evaluate", "reward", "update_policy"} <= set(calls)
     for call in calls:
         assert any(hasattr(python_class(c), call) for c in ("NASController", "RLAgent", "Executor", "Network")), call
+
+
+def test_the_weight_sharing_sequence_diagram_calls_methods_that_exist() -> None:
+    (body,) = mermaid_blocks(DOCS / "09-shared-weights.md", "sequenceDiagram")
+    participants = dict(re.findall(r"participant (\w+) as (\w+)", body))
+    calls = re.findall(r"(\w+)->>\s*(\w+):\s*(\w+)\(", body)
+    assert {"train_shared", "draw", "train", "policy", "score", "reward", "update_policy", "derive",
+            "train_alone"} <= {call for *_, call in calls}
+    for _, callee, call in calls:
+        assert hasattr(python_class(participants[callee]), call), f"{participants[callee]} has no {call}()"
 
 
 # ---- links and runnable commands ----

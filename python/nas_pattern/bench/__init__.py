@@ -24,7 +24,12 @@ Sections (all by default, or name some):
   sharing     (only when named) how well shared weights rank architectures: the supernet of each
               measured table's space (--table, or the committed CNN and RNN tables) trained on the
               table's training images (--shared-epochs passes, default 10), every architecture scored with it;
-              Kendall's tau, Spearman's rho and the top-10 overlap against the table; the pairs as CSV.
+              Kendall's tau, Spearman's rho and the top-10 overlap against the table, beside the
+              table's seed-to-seed tau; the derivation's pick by K; one module per candidate beside
+              weight entanglement (CNN tables); the pairs as CSV and a scatter plot.
+  sharing-search  (only when named) the default from-scratch search against REINFORCE and random
+              search with shared weights at the same wall time, --seeds seeds (default 5): wall
+              time, architectures evaluated, the pick's test accuracy, means with 95% intervals.
   precision   (only when named) whether load changes the CPU precision "auto" chooses: --seeds
               fresh probes (default 5) per child kind, idle and beside CPU hogs, by the probe's
               median rule and by the best-of-3 rule it replaced.
