@@ -1,11 +1,13 @@
-"""The third round of benchmarks/explore.txt: REINFORCE variants the issue asked for, each a small
-subclass of the RLAgent, searched on one landscape for a range of seeds.
+"""The third round of benchmarks/explore.txt and the fourth (benchmarks/large.txt): REINFORCE
+variants, each the RLAgent with other settings or a small subclass of it, searched on one
+landscape for a range of seeds.
 
     .venv/bin/python benchmarks/explore_variants.py LANDSCAPE VARIANT[,VARIANT...] FIRST_SEED STOP_SEED
 
 prints one line per variant: mean regret ± the 95% half-width at 25 / 50 / 100 / 200 distinct
-architectures, and the share of searches that found the optimum at 200. None of these variants
-was kept (see explore.txt); the engine's agent is `base`.
+architectures, and the share of searches that found the optimum at 200. Every variant starts from
+the agent as it was before the fourth round (`base`: no replay, temperature 2); of all these, the
+fourth round kept replay of 32 samples at temperature 1 (`replay-t1`, the defaults now).
 """
 
 from __future__ import annotations
@@ -115,15 +117,69 @@ class Restart(RLAgent):
         return out
 
 
+class RiskSeeking(RLAgent):
+    """Risk-seeking policy gradient (Petersen et al., 2021) over the whole history: the baseline is
+    the QUANTILE of every score so far, and only samples above it are learned from."""
+
+    QUANTILE = 0.8
+
+    def __init__(self, space: SearchSpace, config: AgentConfig):
+        super().__init__(space, config)
+        self.scores: list[float] = []
+
+    def reward(self, sample: Sample, metrics: Metrics) -> float:
+        super().reward(sample, metrics)
+        rewarded = self.rewarded[-1]
+        bisect.insort(self.scores, rewarded.score)
+        threshold = self.scores[min(len(self.scores) - 1, int(self.QUANTILE * len(self.scores)))]
+        rewarded.advantage = max(0.0, rewarded.score - threshold)
+        return rewarded.advantage
+
+
+class PriorityQueue(RLAgent):
+    """Priority-queue training (Abolafia et al., 2018): each update's loss also has
+    -WEIGHT * mean log pi of the best K architectures rewarded so far (distinct, best first)."""
+
+    K = 10
+    WEIGHT = 0.03
+
+    def __init__(self, space: SearchSpace, config: AgentConfig):
+        super().__init__(space, config)
+        self.queue: list[tuple[float, list[int]]] = []
+
+    def reward(self, sample: Sample, metrics: Metrics) -> float:
+        advantage = super().reward(sample, metrics)
+        if list(sample.actions) not in (a for _, a in self.queue):
+            self.queue = sorted([*self.queue, (self.rewarded[-1].score, list(sample.actions))],
+                                key=lambda q: -q[0])[:self.K]
+        return advantage
+
+    def _replay_loss(self) -> torch.Tensor:
+        loss = super()._replay_loss()
+        if self.queue:
+            actions = torch.tensor([a for _, a in self.queue])
+            loss = loss - self.WEIGHT * self.policy_network(len(actions), actions=actions).log_probs.sum(1).mean()
+        return loss
+
+
+def tuned(kind: type[RLAgent], **attributes: Any) -> type[RLAgent]:
+    return type(kind.__name__, (kind,), attributes)
+
+
+# The agent's defaults before the fourth round (no replay, temperature 2): every variant starts from them.
+BEFORE = {"replay": 0, "temperature": 2.0}
+
+
 def variant(kind: type[RLAgent], m: int | None = None, **reinforce: Any) -> Callable[[SearchSpace, AgentConfig], Agent]:
     def build(space: SearchSpace, config: AgentConfig) -> Agent:
-        config = replace(config, reinforce=replace(config.reinforce, **reinforce))
+        config = replace(config, reinforce=replace(config.reinforce, **{**BEFORE, **reinforce}))
         return kind(space, replace(config, children_per_update=m) if m else config)
     return build
 
 
 VARIANTS = {
-    "base": variant(RLAgent),
+    "base": variant(RLAgent),  # the agent before the fourth round
+    "defaults": lambda space, config: RLAgent(space, config),  # the agent's defaults now (= replay-t1)
     "norm": variant(Normalised),
     "norm-ent0.01": variant(Normalised, entropy_weight=0.01),
     "rank": variant(Rank),
@@ -132,6 +188,30 @@ VARIANTS = {
     "m8": variant(RLAgent, m=8),
     "entsched": variant(EntropySchedule),
     "restart": variant(Restart),
+    "pqt": variant(PriorityQueue),
+    "pqt-k5": variant(tuned(PriorityQueue, K=5)),
+    "pqt-k20": variant(tuned(PriorityQueue, K=20)),
+    "pqt-w0.01": variant(tuned(PriorityQueue, WEIGHT=0.01)),
+    "pqt-w0.1": variant(tuned(PriorityQueue, WEIGHT=0.1)),
+    "pqt-w0.3": variant(tuned(PriorityQueue, WEIGHT=0.3)),
+    "replay": variant(RLAgent, replay=32),
+    "replay128": variant(RLAgent, replay=128),
+    "risk": variant(RiskSeeking),
+    "risk0.5": variant(tuned(RiskSeeking, QUANTILE=0.5)),
+    "replay16": variant(RLAgent, replay=16),
+    "replay-lr0.1": variant(RLAgent, replay=32, learning_rate=0.1),
+    "replay-t1": variant(RLAgent, replay=32, temperature=1.0),
+    "replay-t1.5": variant(RLAgent, replay=32, temperature=1.5),
+    "replay-m2": variant(RLAgent, m=2, replay=32),
+    "replay-pqt": variant(tuned(PriorityQueue, K=5, WEIGHT=0.01), replay=32),
+    "t1": variant(RLAgent, temperature=1.0),
+    "replay-m2-t1": variant(RLAgent, m=2, replay=32, temperature=1.0),
+    "replay-m2-t1.5": variant(RLAgent, m=2, replay=32, temperature=1.5),
+    "replay64-m2": variant(RLAgent, m=2, replay=64),
+    "replay-m2-lr0.01": variant(RLAgent, m=2, replay=32, learning_rate=0.01),
+    "m2": variant(RLAgent, m=2),
+    "lr0.1": variant(RLAgent, learning_rate=0.1),
+    "lr0.01": variant(RLAgent, learning_rate=0.01),
 }
 
 

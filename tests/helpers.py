@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from nas_pattern import Architecture, Dataset, Metrics, Network, SearchSpace, Split
@@ -42,3 +44,9 @@ class MatchTarget(Network):
 def make_match_target(space: SearchSpace, target: Architecture) -> type[MatchTarget]:
     """A fresh MatchTarget class aimed at `target` (a class, so the controller can build it)."""
     return type("MatchTarget", (MatchTarget,), {"target": target, "space": space, "builds": 0})
+
+
+def files(run_dir: Path) -> dict[str, bytes]:
+    """Every file under a run directory (its event files' folders included), by relative path:
+    what "nothing was changed" compares."""
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}

@@ -8,6 +8,7 @@ import pickle
 from dataclasses import replace
 
 import pytest
+import torch
 
 from helpers import blank_dataset, make_match_target
 from nas_pattern import AGENTS as REGISTRY
@@ -164,6 +165,54 @@ def test_update_learns_from_the_rewarded_samples_and_closes_the_others() -> None
         agent.reward(samples[1], metrics(0.6))  # drawn from the policy before the update
 
 
+def _one_good_sample_then_nothing_new(replay: int) -> tuple[float, float, RLAgent]:
+    """An agent rewarded 0.9 for one sample of its first update and 0.5 for the others, then for
+    five updates only rewards equal to its baseline (advantage 0: nothing new to learn from).
+    Returns how likely it is to draw the good sample after the first update and after the last."""
+    agent = RLAgent(CNN_SPACE, AgentConfig(seed=0, reinforce=ReinforceConfig(replay=replay)))
+    samples = [agent.policy() for _ in range(4)]
+    for k, sample in enumerate(samples):
+        agent.reward(sample, metrics(0.9 if k == 0 else 0.5))
+    agent.update_policy()
+    after_first = agent.probability(samples[0].architecture)
+    for _ in range(5):
+        for sample in [agent.policy() for _ in range(4)]:
+            agent.reward(sample, metrics(agent.value_function()))
+        agent.update_policy()
+    return after_first, agent.probability(samples[0].architecture), agent
+
+
+def test_replay_goes_on_learning_from_a_good_sample_after_its_update() -> None:
+    # Without replay a sample teaches one update and is dropped; with it, the next updates learn
+    # from it again (its advantage against today's baseline), so the policy keeps moving to it.
+    first, last, replaying = _one_good_sample_then_nothing_new(replay=32)
+    first_alone, last_alone, _ = _one_good_sample_then_nothing_new(replay=0)
+    assert first == pytest.approx(first_alone, rel=1e-6)  # the first update has no history: the same step
+    assert last > 3 * first  # replayed five more times, the good sample became much likelier
+    assert last_alone < 1.5 * first_alone  # without it only Adam's momentum and the entropy bonus moved it
+    assert len(replaying.history) == 24  # the samples of the six updates, up to `replay`
+    assert RLAgent(CNN_SPACE, AgentConfig(reinforce=ReinforceConfig(replay=8))).settings.replay == 8
+
+
+def test_replay_keeps_the_latest_samples_and_survives_a_checkpoint() -> None:
+    _, _, agent = _one_good_sample_then_nothing_new(replay=10)
+    assert len(agent.history) == 10  # the latest 10 of 24
+    state = agent.state_dict()
+    again = RLAgent(CNN_SPACE, AgentConfig(seed=0, reinforce=ReinforceConfig(replay=10)))
+    again.load_state_dict(state)
+    assert again.history == agent.history
+    for learner in (agent, again):  # the same next update, replay included
+        for sample in [learner.policy() for _ in range(4)]:
+            learner.reward(sample, metrics(0.7))
+        learner.update_policy()
+    assert all(torch.equal(a, b) for a, b in zip(agent.policy_network.state_dict().values(),
+                                                  again.policy_network.state_dict().values(), strict=True))
+    before_replay = {k: v for k, v in state.items() if k != "history"}  # a checkpoint from before replay
+    old = RLAgent(CNN_SPACE, AgentConfig(seed=0))
+    old.load_state_dict(before_replay)
+    assert old.history == []
+
+
 def test_random_agent_is_uniform_and_never_learns() -> None:
     agent = RandomAgent(CNN_SPACE)
     assert agent.probability(TARGET) == pytest.approx(1 / CNN_SPACE.size)
@@ -177,6 +226,8 @@ def test_random_agent_is_uniform_and_never_learns() -> None:
     (ReinforceConfig, {"epsilon": 1.0}, "epsilon must be in \\[0, 1\\)"),
     (ReinforceConfig, {"reward_clip": 0.0}, "reward clip must be positive"),
     (ReinforceConfig, {"temperature": 0.0}, "temperature must be > 0"),
+    (ReinforceConfig, {"replay": -1}, "replay must be a whole number of samples >= 0"),
+    (ReinforceConfig, {"replay": 2.5}, "replay must be a whole number of samples >= 0"),
     (EvolutionConfig, {"tournament_size": 30}, "tournament size must be between 1 and the population size"),
 ])
 def test_bad_agent_config(kind, kwargs, message) -> None:
@@ -412,6 +463,16 @@ def test_a_run_recorded_before_sampling_without_replacement_resumes_as_it_was_re
     assert not AgentConfig.from_json(old).reinforce.without_replacement
     flat = {"children_per_update": 4, "seed": 0, "learning_rate": 0.01, "temperature": 2.0}  # the oldest form
     assert not AgentConfig.from_json(flat).reinforce.without_replacement
+
+
+def test_a_run_recorded_before_replay_resumes_without_it_at_its_temperature() -> None:
+    new = dataclasses.asdict(AgentConfig())
+    assert AgentConfig.from_json(new).reinforce == ReinforceConfig()  # replay 32 at temperature 1
+    old = copy.deepcopy(new)
+    del old["reinforce"]["replay"]
+    assert AgentConfig.from_json(old).reinforce.replay == 0
+    flat = {"children_per_update": 4, "seed": 0, "learning_rate": 0.01}
+    assert (AgentConfig.from_json(flat).reinforce.replay, AgentConfig.from_json(flat).reinforce.temperature) == (0, 2.0)
 
 
 def test_tpe_resumes_a_checkpoint_that_pickled_its_whole_study() -> None:

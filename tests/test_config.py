@@ -38,6 +38,7 @@ SAMPLES: dict[str, tuple[list[str], object]] = {
     "shared-val-images": (["--weight-sharing", "--shared-val-images", "100"], 100),
     "shared-lr": (["--weight-sharing", "--shared-lr", "0.01"], 0.01),
     "derive-top": (["--weight-sharing", "--derive-top", "3"], 3),
+    "no-tensorboard": (["--no-tensorboard"], False),  # its value: whether event files are written
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
+import random
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,11 @@ from nas_pattern.table import Row, Table
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURED = [name for name, landscape in landscapes.LANDSCAPES.items() if landscape.path is not None]
-SYNTHETIC = [name for name, landscape in landscapes.LANDSCAPES.items() if landscape.make is not None]
+SMALL = {"additive", "interacting", "deceptive"}  # 13,824 architectures; the others have a million encodings
+SYNTHETIC = [name for name, landscape in landscapes.LANDSCAPES.items() if landscape.make is not None
+             and name in SMALL]
+LARGE = [name for name, landscape in landscapes.LANDSCAPES.items() if landscape.make is not None
+         and name not in SMALL]
 
 
 @pytest.mark.parametrize("name", MEASURED)
@@ -38,7 +44,8 @@ def test_the_held_out_landscapes_include_an_rnn_space_a_skip_space_and_a_larger_
     tuned = landscapes.load("cnn576")
     assert any(t.metadata["budget"]["train_images"] > tuned.metadata["budget"]["train_images"]
                for t in held_out.values())
-    assert {n for n, land in landscapes.LANDSCAPES.items() if land.tuned} == {"cnn576", "additive"}
+    assert {n for n, land in landscapes.LANDSCAPES.items() if land.tuned} == {"cnn576", "additive", "additive-1.7m",
+                                                                               "nk1-1.7m"}
 
 
 @pytest.mark.parametrize("name", SYNTHETIC)
@@ -74,6 +81,69 @@ def test_the_deceptive_landscape_slopes_away_from_its_optimum() -> None:
     far = [a for a in table.rows if sum(x != y for x, y in zip(space.encode(a), best, strict=True)) == 12]
     mean = lambda rows: sum(table.rows[a].val_accuracy for a in rows) / len(rows)  # noqa: E731
     assert mean(far) > mean(near)  # most of the space points away from the optimum
+
+
+@pytest.mark.parametrize("name", LARGE)
+def test_each_large_landscape_has_a_million_encodings_and_its_optimum_above_every_other(name: str) -> None:
+    table = landscapes.load(name)
+    values = table.rows.scores  # one per encoding: the optimum is checked against all of them
+    assert landscapes.encodings(table.space) == len(values) >= 1_000_000
+    architecture, row = table.best
+    assert architecture.to_json() == table.metadata["optimum"]
+    equal = values == row.val_accuracy
+    # nothing else is as good: only the optimum's own encodings share its value
+    assert int(equal.sum()) == len(table.space.encodings(architecture)) * _unused(table.space, architecture)
+    assert float(values.max()) == row.val_accuracy and 0.7 < row.val_accuracy < 1.0
+    assert landscapes.load(name).rows == table.rows  # the same seed, the same landscape
+    assert table.complete and architecture in table.rows
+
+
+def _unused(space: SearchSpace, architecture) -> int:
+    """How many ways the steps an architecture does not use can be filled (each is another encoding)."""
+    encoding = space.encode(architecture)
+    return math.prod(space.num_choices[space.used_steps(encoding):])
+
+
+def test_the_large_additive_optimum_is_each_decisions_best_and_the_sparse_one_turns_on_three() -> None:
+    additive = landscapes.load("additive-1.7m")
+    space, _values = additive.space, additive.rows.scores
+    optimum = space.encode(additive.best[0])
+    for step, n in enumerate(space.num_choices):
+        for choice in set(range(n)) - {optimum[step]}:
+            other = [*optimum[:step], choice, *optimum[step + 1:]]
+            assert additive.rows[space.decode(other)].val_accuracy < additive.best[1].val_accuracy
+    sparse = landscapes.load("sparse-1.7m")
+    best = space.encode(sparse.best[0])
+    # The worst choice of a decision that matters costs more than changing all five others at once.
+    others = [c if t in landscapes.SPARSE_STEPS else (c + 1) % n
+              for t, (c, n) in enumerate(zip(best, space.num_choices, strict=True))]
+    minor = sparse.rows[space.decode(others)].val_accuracy
+    for step in landscapes.SPARSE_STEPS:
+        changed = [[*best[:step], c, *best[step + 1:]] for c in range(space.num_choices[step]) if c != best[step]]
+        assert max(sparse.rows[space.decode(e)].val_accuracy for e in changed) < sparse.best[1].val_accuracy
+        assert min(sparse.rows[space.decode(e)].val_accuracy for e in changed) < minor
+    # values is the landscape itself: the rows are made from it, index by index
+    assert float(sparse.rows.scores[sparse.rows.index(sparse.best[0])]) == sparse.best[1].val_accuracy
+
+
+def test_every_encoding_of_a_skips_architecture_has_its_value() -> None:
+    table = landscapes.load("skips-1.1m")
+    space = table.space
+    assert (landscapes.encodings(space), space.size) == (1_119_744, 141_300)
+    strides = [math.prod(space.num_choices[t + 1:]) for t in range(len(space.num_choices))]
+    rng = random.Random(0)
+    shared = 0
+    for _ in range(200):
+        architecture = space.decode([rng.randrange(n) for n in space.num_choices])
+        value = table.rows[architecture].val_accuracy
+        used = space.used_steps(space.encode(architecture))
+        for encoding in space.encodings(architecture):
+            tail = [rng.randrange(n) for n in space.num_choices[used:]]  # what the unused steps hold does not matter
+            full = [*encoding, *tail]
+            assert space.decode(full) == architecture
+            assert float(table.rows.scores[sum(c * s for c, s in zip(full, strides, strict=False))]) == value
+            shared += 1
+    assert shared > 200  # architectures with several encodings were among them
 
 
 def test_a_table_of_a_space_with_depth_and_skips_survives_its_file(tmp_path: Path) -> None:

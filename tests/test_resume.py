@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import files
+
 SEARCH = ["--network", "rnn", "--episodes", "6", "--children-per-update", "2", "--train-limit", "300",
           "--seed", "1"]
 COMMAND = [sys.executable, "-m", "nas_pattern.run"]
@@ -41,7 +43,7 @@ def summary(run_dir: Path) -> dict:
 
 
 def snapshot(run_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir())}
+    return files(run_dir)
 
 
 def start_and_stop(run_dir: Path, after: int, delay: float, how: int = signal.SIGKILL,

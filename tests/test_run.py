@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import files
 from nas_pattern.run import main
 
 
@@ -172,10 +173,10 @@ def test_an_existing_search_is_never_overwritten(tmp_path: Path, capsys) -> None
     run_dir = tmp_path / "run"
     args = ["--episodes", "2", "--train-limit", "100", "--run-dir", str(run_dir)]
     assert cli(args, capsys)[0] == 0
-    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    before = files(run_dir)
     code, _, err = cli(args, capsys)
     assert code == 2 and f"already holds a search (config.json); resume it with --resume {run_dir}" in err
-    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    assert files(run_dir) == before
 
 
 @pytest.mark.slow
@@ -198,10 +199,10 @@ def finished_run(tmp_path_factory) -> Path:
 @pytest.mark.parametrize(("argv", "message"), BAD_FLAGS, ids=[m[:40] for _, m in BAD_FLAGS])
 def test_bad_input_leaves_an_existing_run_untouched(argv, message: str, finished_run: Path, tmp_path: Path,
                                                     capsys) -> None:
-    before = {p.name: p.read_bytes() for p in finished_run.iterdir()}
+    before = files(finished_run)
     code, _, err = cli([*argv(tmp_path), "--run-dir", str(finished_run)], capsys)
     assert code == 2 and err.count("\n") == 1
-    assert {p.name: p.read_bytes() for p in finished_run.iterdir()} == before
+    assert files(finished_run) == before
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import files
 from nas_pattern.config import SETTINGS, build_parser
 from nas_pattern.session import args_from_json, open_search
 
@@ -43,10 +44,10 @@ def test_a_refused_config_leaves_an_existing_run_untouched(tmp_path: Path) -> No
     run_dir = tmp_path / "run"
     search = open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 100})))
     search.run_dir.record(_first_child(search))
-    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    before = files(run_dir)
     with pytest.raises(ValueError, match="already holds a search"):
         open_search(args_from_json(json.dumps({"run-dir": str(run_dir)})))
-    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    assert files(run_dir) == before
 
 
 def test_a_run_directory_that_recorded_nothing_may_be_used_again(tmp_path: Path) -> None:

@@ -158,7 +158,9 @@ def test_a_study_of_one_strategy_replaces_its_rows_and_keeps_the_others(table_fi
         [line for line in (out / "strategies.csv").read_text().splitlines() if ",reinforce," in line]
     assert (out / "curves.csv").read_text().splitlines()[:9] == curves[:9]  # reinforce's curve, kept
     table = (out / "strategies.md").read_text().splitlines()
-    assert len(table) == 2 + 2 and table[2].startswith(f"| {table_file.stem} | REINFORCE | ")
+    assert len(table) == 2 + 2 and table[2].startswith(f"| {table_file.stem} | ")
+    size = Table.load(table_file).space.size  # its encodings are its architectures: one figure
+    assert table[2].split(" | ")[1:3] == [f"{size:,}", "REINFORCE"] and table[3].startswith("|  |  | random |")
 
 
 @pytest.mark.slow

@@ -61,6 +61,7 @@ class RunConfig:
     # ray: share of a GPU per child; None = 1 if the cluster has GPUs
     gpus_per_child: float | None = None
     ray_address: str | None = None  # ray: "auto" or "ray://host:port"; None = start a local instance
+    tensorboard: bool = True  # write TensorBoard event files into the run directory (when tensorboard is installed)
     search: SearchConfig = field(default_factory=SearchConfig)
     agent_config: AgentConfig = field(default_factory=AgentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)  # TrainConfig.for_device() of the device
@@ -209,6 +210,9 @@ SETTINGS: tuple[Setting, ...] = (
             "gpus_per_child", _gpu_share, "G"),
     Setting("ray-address", "with --executor ray: the cluster to join (auto, or ray://host:port); default: "
             "start a Ray instance sized to this machine", "may change", "ray_address", unit="ADDRESS"),
+    Setting("no-tensorboard", "do not write TensorBoard event files into the run directory (a search writes "
+            "them by default when the tensorboard package is installed: watch with tensorboard --logdir runs/)",
+            "may change", "tensorboard", switch=True),
     Setting("run-dir", "where to write the record of the search (default: runs/<dataset>-<network>-<time>)",
             "names the run", unit="DIR"),
 )
@@ -286,7 +290,8 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
                                seed=seed, objective=objective)
     return RunConfig(dataset=dataset, data_dir=args.data_dir, network=network, space=args.space, agent=agent,
                      device=device.type, final_epochs=args.final_epochs or 0, executor=executor,
-                     gpus_per_child=args.gpus_per_child, ray_address=args.ray_address, search=search,
+                     gpus_per_child=args.gpus_per_child, ray_address=args.ray_address,
+                     tensorboard=not args.no_tensorboard, search=search,
                      agent_config=agent_config, train=_train_config(device, network, bool(args.deterministic)),
                      run_dir=args.run_dir or f"runs/{dataset}-{network}-{time.strftime('%Y%m%d-%H%M%S')}")
 

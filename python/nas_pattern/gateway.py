@@ -121,7 +121,7 @@ def serve(token: str, *, ready: Callable[[int], None]) -> Engine:
     time.sleep(0.1)  # let the reply to shutdown() reach the JVM
     for search in engine.searches:  # Ray workers, a local Ray instance
         with contextlib.suppress(Exception):
-            search.controller.executor.close()
+            search.close()
     server.shutdown()
     return engine
 

@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 
 from nas_pattern.records import Episode, SearchResult
-from nas_pattern.search_space import Architecture
+from nas_pattern.search_space import Architecture, SearchSpace
 
 SEARCH_PLOT = "search.png"  # accuracy, baseline, best-so-far and reward over the episodes
 PARETO_PLOT = "pareto.png"  # accuracy against parameters of every trained child, with the Pareto front
 GRAPH_PLOT = "best.png"  # the best architecture as a graph: its layers and what feeds each
+POLICY_PLOT = "policy.png"  # the agent's policy at the end: every choice's probability, per decision
 
 # A curve with its 95% band: (means, lows, highs), one value per x.
 Band = tuple[Sequence[float], Sequence[float], Sequence[float]]
@@ -74,8 +75,13 @@ def plot_pareto(directory: Path, result: SearchResult, target_params: int | None
     return _save(fig, directory / PARETO_PLOT)
 
 def plot_graph(directory: Path, architecture: Architecture, title: str = "best architecture") -> Path:
-    """Draw best.png in `directory`: the image, each layer and the classifier top to bottom; an arrow for
-    every connection (skip connections bend round the layers they jump)."""
+    """Draw best.png in `directory` (graph_figure)."""
+    return _save(graph_figure(architecture, title), directory / GRAPH_PLOT)
+
+
+def graph_figure(architecture: Architecture, title: str = "best architecture") -> Any:
+    """The architecture as a figure: the image, each layer and the classifier top to bottom; an
+    arrow for every connection (skip connections bend round the layers they jump)."""
     plt = _pyplot()
     names = ["image", *(f"L{i + 1}: {architecture.describe_layer(i)}" for i in range(len(architecture))),
              "classifier"]
@@ -97,7 +103,53 @@ def plot_graph(directory: Path, architecture: Architecture, title: str = "best a
     ax.set_ylim(-len(names) + 0.5, 0.5)
     ax.axis("off")
     ax.set_title(title)
-    return _save(fig, directory / GRAPH_PLOT)
+    fig.tight_layout()
+    return fig
+
+
+def plot_policy(directory: Path, space: SearchSpace, probabilities: Sequence[Sequence[float]],
+                title: str = "the policy") -> Path:
+    """Draw policy.png in `directory` (policy_figure)."""
+    return _save(policy_figure(space, probabilities, title), directory / POLICY_PLOT)
+
+
+def policy_figure(space: SearchSpace, probabilities: Sequence[Sequence[float]], title: str = "the policy") -> Any:
+    """A policy as a heat map: one row per decision (`space.step_names`), one cell per choice, its
+    probability as the colour and, where there is room, as a number; blank where a decision has
+    fewer choices than the widest."""
+    plt = _pyplot()
+    names = space.step_names
+    labels = _choice_labels(space)
+    width = max(len(p) for p in probabilities)
+    grid = np.full((len(probabilities), width), np.nan)
+    for row, p in enumerate(probabilities):
+        grid[row, :len(p)] = p
+    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * width, 0.9 + 0.38 * len(names)))
+    image = ax.imshow(grid, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    for row, p in enumerate(probabilities):
+        for column, value in enumerate(p):
+            ax.text(column, row, f"{labels[row][column]}\n{value:.2f}" if len(names) <= 24 else f"{value:.1f}",
+                    ha="center", va="center", fontsize=6.5, color="white" if value < 0.6 else "black")
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xticks(range(width), [f"choice {c}" for c in range(width)], fontsize=7)
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.04, label="probability")
+    fig.tight_layout()
+    return fig
+
+
+def _choice_labels(space: SearchSpace) -> list[list[str]]:
+    """What each choice of each controller step is: a decision's value, a depth, yes/no for a skip."""
+    values = {d.name: d.choices for d in space.decisions}
+    labels = []
+    for name, n in zip(space.step_names, space.num_choices, strict=True):
+        if name == "depth":
+            labels.append([str(space.min_layers + c) for c in range(n)])  # type: ignore[operator]
+        elif "_from_l" in name:
+            labels.append(["no", "yes"])
+        else:
+            labels.append([str(v) for v in values[name.split("_", 1)[1]]])
+    return labels
 
 
 def plot_pairs(path: Path, standalone: Sequence[float], shared: Sequence[float], title: str) -> Path:

@@ -49,7 +49,7 @@ def _search(search: Search) -> int:
     try:
         return _run(search)
     finally:
-        search.controller.executor.close()
+        search.close()
 
 
 def _run(search: Search) -> int:

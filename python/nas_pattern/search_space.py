@@ -251,6 +251,26 @@ class SearchSpace:
                      for layer in range(1, self.max_layers + 1)]
         return 1 + sum(per_layer[:depth])
 
+    def step_values(self, architecture: Architecture) -> list[Value | None]:
+        """The architecture's value at each controller step (`step_names`): the depth, each
+        decision's value, 1 or 0 for each skip step; None for the steps of layers beyond its depth."""
+        if not (self.variable_depth or self.skip_connections):
+            return [value for layer in architecture.layers for _, value in layer]
+        indices = self.encode(architecture)
+        used = self.used_steps(indices)
+        values: list[Value | None] = []
+        for step, (name, index) in enumerate(zip(self.step_names, indices, strict=True)):
+            if step >= used:
+                values.append(None)
+            elif name == "depth":
+                values.append(len(architecture))
+            elif "_from_l" in name:
+                values.append(index)
+            else:
+                decision = name.split("_", 1)[1]
+                values.append(next(d for d in self.decisions if d.name == decision).choices[index])
+        return values
+
     def encodings(self, architecture: Architecture) -> list[list[int]]:
         """Every way the controller can sample `architecture`: the index sequences that decode to it,
         each cut after its used steps (whatever follows them gives the same architecture)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from nas_pattern import plots
+from nas_pattern import board, plots
 from nas_pattern.agents import make_agent
 from nas_pattern.config import SETTING, RunConfig, build_parser, new_config, resumed_config
 from nas_pattern.controller import NASController
@@ -48,6 +48,13 @@ class Search:
     config: RunConfig
     run_dir: RunDirectory
     warning: str | None  # what was repaired in the run directory on resume, if anything
+    board: board.TensorBoardLog | None = None  # the event files being written, if they are
+
+    def close(self) -> None:
+        """Release what the search holds: the executor's workers, the event files."""
+        if self.board is not None:
+            self.board.close()
+        self.controller.executor.close()
 
     def set_budget(self, episodes: int) -> None:
         """Make the search's budget `episodes` children, in the controller and in config.json (so
@@ -98,7 +105,13 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
     except BaseException:
         controller.executor.close()
         raise
-    return Search(controller, config, run_dir, warning)
+    search = Search(controller, config, run_dir, warning)
+    if config.tensorboard and board.available():  # before the Recorder: a child's events before its line
+        search.board = board.TensorBoardLog(run_dir.path / board.EVENTS, controller, first_episode=len(records) + 1)
+    elif config.tensorboard:
+        missing = "the tensorboard package is not installed (pip install tensorboard): no event files"
+        search.warning = f"{search.warning}; {missing}" if search.warning else missing
+    return search
 
 
 def args_from_json(text: str) -> argparse.Namespace:
@@ -142,6 +155,13 @@ def finish(search: Search, result: SearchResult) -> list[str]:
     plots.plot_search(directory, result.episodes, result.derived)
     plots.plot_pareto(directory, result, search.config.agent_config.objective.target_params)
     plots.plot_graph(directory, result.best.architecture, f"best architecture (episode {result.best.episode})")
+    probabilities = search.controller.agent.choice_probabilities()
+    if probabilities is not None:
+        plots.plot_policy(directory, search.controller.agent.space, probabilities,
+                          "the policy at the end of the search")
+    if search.board is not None:
+        search.board.close()
+        search.board = None
     if model["file"] is None:
         return [f"{MODEL} not written: {model['trained']}"]
     lines = [f"{directory / MODEL} ({model['trained']}; load it with nas_pattern.load_model)"]

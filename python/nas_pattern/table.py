@@ -58,22 +58,7 @@ def header(space: SearchSpace) -> list[str]:
 
 def _choices(space: SearchSpace, architecture: Architecture) -> list[Any]:
     """The architecture's values in the order of the table's step columns ('' for an unused step)."""
-    if not (space.variable_depth or space.skip_connections):
-        return [value for layer in architecture.layers for _, value in layer]
-    indices = space.encode(architecture)
-    used = space.used_steps(indices)
-    values: list[Any] = []
-    for step, (name, index) in enumerate(zip(space.step_names, indices, strict=True)):
-        if step >= used:
-            values.append("")
-        elif name == "depth":
-            values.append(len(architecture))
-        elif "_from_l" in name:
-            values.append(index)
-        else:
-            decision = name.split("_", 1)[1]
-            values.append(next(d for d in space.decisions if d.name == decision).choices[index])
-    return values
+    return ["" if value is None else value for value in space.step_values(architecture)]
 
 
 @dataclass(frozen=True)
@@ -81,7 +66,7 @@ class Table:
     """Every architecture of `space`, measured once (or, while it is being written, some of them)."""
 
     space: SearchSpace
-    rows: dict[Architecture, Row]
+    rows: Mapping[Architecture, Row]  # a dict, or computed on demand (bench.landscapes.EncodedRows)
     metadata: dict[str, Any]
 
     @property

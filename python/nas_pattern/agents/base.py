@@ -75,6 +75,12 @@ class Agent(abc.ABC):
         loop never does). Optional: an agent that cannot say raises NotImplementedError."""
         raise NotImplementedError(f"{type(self).__name__} cannot say how likely it is to sample an architecture")
 
+    def choice_probabilities(self) -> list[list[float]] | None:
+        """How likely the next draw is to take each choice of each decision (per step, one
+        probability per choice, summing to 1), for a picture of the policy (TensorBoard, policy.png);
+        None for an agent without a distribution to show (evolution's population, TPE's model)."""
+        return None
+
     @abc.abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly where the agent is (for checkpoints), with

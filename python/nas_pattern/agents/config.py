@@ -65,11 +65,16 @@ class ReinforceConfig:
     epsilon: float = 0.0  # probability of a uniformly random choice per decision (exploration)
     grad_clip: float = 1.0  # maximum L2 norm of the policy network's gradient per update
     hidden_size: int = 64  # LSTM width of the policy network
-    temperature: float = 2.0  # softmax temperature of the policy's heads; > 1 explores more (bench tune)
+    # softmax temperature of the policy's heads; > 1 explores more (2 until replay: benchmarks/large.txt)
+    temperature: float = 1.0
     # Draw only architectures this agent has not drawn before (sampling without replacement), so a
     # policy that has converged goes on to its most probable unseen neighbours instead of ending
     # the search on repeats (see RLAgent.policy).
     without_replacement: bool = True
+    # Learning from its history, not only from the latest m samples: every update also learns from
+    # the `replay` samples rewarded before them (importance-weighted replay: their advantage against
+    # today's baseline, each weighted by min(1, pi_now / pi_then)); 0 = off (benchmarks/large.txt).
+    replay: int = 32
 
     def __post_init__(self) -> None:
         if self.baseline not in ("ema", "critic", "none"):
@@ -82,6 +87,8 @@ class ReinforceConfig:
             raise ValueError(f"reward clip must be positive, got {self.reward_clip}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if isinstance(self.replay, bool) or not isinstance(self.replay, int) or self.replay < 0:
+            raise ValueError(f"replay must be a whole number of samples >= 0 (0 = off), got {self.replay!r}")
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,8 @@ class AgentConfig:
         """As dataclasses.asdict() wrote it; also the flat form of config.json before the settings
         were grouped (one key per setting)."""
         # A run recorded before sampling without replacement existed sampled with replacement.
-        before = {"without_replacement": False}
+        # One recorded before replay did not replay, at the temperature of its time.
+        before = {"without_replacement": False, "replay": 0, "temperature": 2.0}
         if "objective" in data:
             return cls(children_per_update=data["children_per_update"], seed=data["seed"],
                        objective=Objective(**data["objective"]),

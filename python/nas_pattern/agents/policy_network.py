@@ -25,6 +25,7 @@ class Rollout:
     behaviour_log_probs: torch.Tensor  # (B, T) log of the probability the action was actually drawn with
     entropies: torch.Tensor  # (B, T) entropy of each step's distribution
     values: torch.Tensor | None  # (B, T) critic's estimate of the reward before each decision
+    distributions: tuple[torch.Tensor, ...] = ()  # per step t, (B, n_t): every choice's probability there
 
 
 class PolicyNetwork(nn.Module):
@@ -55,7 +56,7 @@ class PolicyNetwork(nn.Module):
         inputs = self.start.expand(batch_size, hidden_size)  # (B, hidden)
         h = torch.zeros(batch_size, hidden_size)
         c = torch.zeros(batch_size, hidden_size)
-        taken, log_probs, behaviour, entropies, values = [], [], [], [], []
+        taken, log_probs, behaviour, entropies, values, distributions = [], [], [], [], [], []
         # --8<-- [start:sampling]
         for t, n in enumerate(self.num_choices):
             h, c = self.cell(inputs, (h, c))  # (B, hidden) each
@@ -66,6 +67,7 @@ class PolicyNetwork(nn.Module):
             logits = self.heads[t](h) / (self.temperature * heat)
             logits = logits - logits.logsumexp(dim=-1, keepdim=True)
             probs = torch.softmax(logits, dim=-1)
+            distributions.append(probs)
             if actions is not None:
                 action = actions[:, t]
             else:
@@ -92,4 +94,5 @@ class PolicyNetwork(nn.Module):
             behaviour_log_probs=torch.stack(behaviour, dim=1),
             entropies=torch.stack(entropies, dim=1),
             values=torch.stack(values, dim=1) if values else None,
+            distributions=tuple(distributions),
         )

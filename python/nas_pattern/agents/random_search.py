@@ -36,6 +36,9 @@ class RandomAgent(Agent):
     def probability(self, architecture: Architecture) -> float:
         return sum(1.0 / math.prod(self.space.num_choices[:len(e)]) for e in self.space.encodings(architecture))
 
+    def choice_probabilities(self) -> list[list[float]]:
+        return [[1.0 / n] * n for n in self.space.num_choices]  # uniform, and it stays so
+
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.getstate(), **self.samples_state()}
 

@@ -38,6 +38,9 @@ class RLAgent(Agent):
         self.drawn: set[Architecture] = set()  # every architecture policy() has returned
         self.drawn_actions: list[list[int]] = []  # and the choices it drew them with, in order
         self.updates = 0
+        # The latest `replay` samples learned from (settings.replay), for the next updates to learn
+        # from again: (actions, score, log pi(actions) under the policy they were drawn from)
+        self.history: list[tuple[list[int], float, float]] = []
 
     # --8<-- [start:policy]
     def policy(self) -> Sample:
@@ -108,7 +111,9 @@ class RLAgent(Agent):
     # --8<-- [end:rl_reward]
     # --8<-- [start:update_policy]
     def update_policy(self) -> dict[str, float]:
-        """One REINFORCE step:  loss = -mean_b[ w_b * sum_t log pi(a_bt) * A_bt ] - beta * H + c * critic error."""
+        """One REINFORCE step:  loss = -mean_b[ w_b * sum_t log pi(a_bt) * A_bt ] - beta * H + c * critic error
+        - mean_r[ rho_r * log pi(a_r) * (R_r - b) ]: the last term replays the samples of earlier updates
+        (settings.replay), each weighted by rho_r = min(1, pi(a_r) / pi_then(a_r)), see _replay_loss."""
         self.close()  # samples drawn before this step and not rewarded cannot be rewarded after it
         batch = self.rewarded
         if not batch:
@@ -132,17 +137,38 @@ class RLAgent(Agent):
         weight = (rollout.log_probs.sum(1) - rollout.behaviour_log_probs.sum(1)).exp().detach()  # (B,)
         policy_loss = -(weight * (rollout.log_probs * advantage).sum(1)).mean()
         entropy = rollout.entropies.sum(1).mean()
-        loss = loss + policy_loss - self.settings.entropy_weight * entropy
+        loss = loss + policy_loss - self.settings.entropy_weight * entropy + self._replay_loss()
         self.optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.policy_network.parameters(), self.settings.grad_clip)
         self.optimizer.step()
+        if self.settings.replay:  # the batch joins the history, with the probability it was drawn with
+            then = rollout.log_probs.detach().sum(1).tolist()
+            self.history = (self.history + [(s.actions, s.score, t) for s, t in zip(batch, then, strict=True)]
+                            )[-self.settings.replay:]
         self.rewarded = []
         self.updates += 1
         return {"loss": float(loss.detach()), "entropy": _normalised_entropy(rollout.entropies, self.space),
                 "mean_score": float(score.mean())}
 
     # --8<-- [end:update_policy]
+    # --8<-- [start:replay]
+    def _replay_loss(self) -> torch.Tensor:
+        """The update's term for the samples of earlier updates (zero with replay off): each sample's
+        advantage against today's baseline, importance-weighted by how much likelier the policy was to
+        draw it then than now, truncated at 1 (Espeholt et al., 2018, truncate the same way), so a
+        sample the policy has moved away from counts less and none counts more than a fresh one."""
+        if not (self.settings.replay and self.history):
+            return torch.zeros(())
+        actions = torch.tensor([a for a, _, _ in self.history])  # (R, T)
+        now = self.policy_network(len(actions), actions=actions, epsilon=self.settings.epsilon).log_probs.sum(1)
+        then = torch.tensor([t for _, _, t in self.history])  # (R,) log pi(a) when it was drawn
+        weight = (now.detach() - then).exp().clamp(max=1.0)  # rho = min(1, pi_now / pi_then)
+        baseline = self.baseline if self.settings.baseline != "none" and self.baseline is not None else 0.0
+        advantage = torch.tensor([_clip(score - baseline, self.settings.reward_clip) for _, score, _ in self.history])
+        return -(weight * now * advantage).mean()
+
+    # --8<-- [end:replay]
     def probability(self, architecture: Architecture) -> float:
         # Summed over every way of sampling it; the steps after an encoding's used ones do not matter
         # (they come last, so they sum out to 1) and are left out of its product.
@@ -152,6 +178,16 @@ class RLAgent(Agent):
         with torch.no_grad():
             log_probs = self.policy_network(len(encodings), actions=actions).log_probs  # (B, T)
         return sum(float(log_probs[b, :len(e)].sum().exp()) for b, e in enumerate(encodings))
+
+    def choice_probabilities(self, draws: int = 256) -> list[list[float]]:
+        """Each decision's choice probabilities, averaged over `draws` architectures drawn from the
+        policy (an LSTM's choice depends on the ones before it: this is its marginal). The draws use
+        their own fixed generator, so asking changes neither what policy() draws next nor the answer
+        to the same question about the same policy."""
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            rollout = self.policy_network(draws, generator=generator)
+        return [d.mean(0).tolist() for d in rollout.distributions]
 
     def state_dict(self) -> dict[str, Any]:
         return copy.deepcopy({
@@ -163,6 +199,7 @@ class RLAgent(Agent):
             # one tensor, not a list of lists: the controller copies this state before every round
             "drawn": torch.tensor(self.drawn_actions, dtype=torch.long).reshape(-1, len(self.space.num_choices)),
             "updates": self.updates,
+            "history": [[actions, score, then] for actions, score, then in self.history],
             **self.samples_state(),
         })
 
@@ -181,6 +218,8 @@ class RLAgent(Agent):
             if s["score"] is None:
                 self.give(s["actions"])
         self.updates = state["updates"]
+        # Checkpoints written before replay kept no history.
+        self.history = [(list(actions), float(score), float(then)) for actions, score, then in state.get("history", [])]
         # Checkpoints written before sampling without replacement did not keep the draws.
         self.drawn_actions = [list(actions) for actions in torch.as_tensor(state.get("drawn", [])).tolist()]
         self.drawn = {self.space.decode(actions) for actions in self.drawn_actions}

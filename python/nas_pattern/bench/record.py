@@ -34,7 +34,8 @@ def read_csv(path: Path) -> list[Summary]:
                         regret=(float(r["regret_mean"]), float(r["regret_ci95"])),
                         found_optimum=float(r["found_optimum"]), reward_variance=float(r["reward_variance"]),
                         landscape=r["landscape"], held_out=r["held_out"] == "True",
-                        first_seed=int(r.get("first_seed") or 0))
+                        first_seed=int(r.get("first_seed") or 0), encodings=int(r.get("encodings") or 0),
+                        architectures=int(r.get("architectures") or 0))
                 for r in csv.DictReader(stream)]
 
 
@@ -113,21 +114,25 @@ NAMES = {"reinforce": "REINFORCE", "tpe": "TPE"}  # how the tables print a strat
 
 
 def markdown_table(summaries: Sequence[Summary]) -> str:
-    """The README's table: a row per landscape and strategy, the regret at each budget with its 95%
-    half-width (the best mean of the landscape at that budget in bold), and the share of searches
-    that found the optimum at the two largest budgets."""
+    """The README's table: a row per landscape and strategy, the landscape's size (encodings /
+    distinct architectures) on its first row, the regret at each budget with its 95% half-width
+    (the best mean of the landscape at that budget in bold), and the share of searches that found
+    the optimum at the two largest budgets."""
     budgets = sorted({s.budget for s in summaries})
     found = {(s.landscape, s.strategy, s.budget): s for s in summaries}
     best = {(s.landscape, s.budget): min(t.regret[0] for t in summaries
                                          if (t.landscape, t.budget) == (s.landscape, s.budget)) for s in summaries}
     last = budgets[-2:]
-    lines = ["| landscape | strategy | " + " | ".join(f"regret at {b}" for b in budgets)
+    lines = ["| landscape | size | strategy | " + " | ".join(f"regret at {b}" for b in budgets)
              + f" | found the optimum at {' / '.join(map(str, last))} |",
-             "|---" * (len(budgets) + 3) + "|"]
+             "|---" * (len(budgets) + 4) + "|"]
     shown = ""
     for landscape, strategy in dict.fromkeys((s.landscape, s.strategy) for s in summaries):
         first = found[landscape, strategy, budgets[0]]
-        name = "" if landscape == shown else landscape + ("" if first.held_out else " (tuned on)")
+        name = size = ""
+        if landscape != shown:
+            name = landscape + ("" if first.held_out else " (tuned on)")
+            size = _size(max((t for t in summaries if t.landscape == landscape), key=lambda t: t.encodings))
         shown = landscape
         cells = []
         for b in budgets:
@@ -135,8 +140,17 @@ def markdown_table(summaries: Sequence[Summary]) -> str:
             cell = f"{s.regret[0]:.4f} ±{s.regret[1]:.4f}"
             cells.append(f"**{cell}**" if round(s.regret[0], 4) == round(best[landscape, b], 4) else cell)
         share = " / ".join(f"{found[landscape, strategy, b].found_optimum:.0%}" for b in last)
-        lines.append(f"| {name} | {NAMES.get(strategy, strategy)} | " + " | ".join(cells) + f" | {share} |")
+        lines.append(f"| {name} | {size} | {NAMES.get(strategy, strategy)} | " + " | ".join(cells) + f" | {share} |")
     return "\n".join(lines) + "\n"
+
+
+def _size(summary: Summary) -> str:
+    """`1,679,616`, or `1,119,744 / 141,300` when encodings and distinct architectures differ."""
+    if not summary.encodings:
+        return "?"
+    if summary.encodings == summary.architectures:
+        return f"{summary.encodings:,}"
+    return f"{summary.encodings:,} / {summary.architectures:,}"
 
 
 def write_markdown(path: Path, summaries: Sequence[Summary]) -> None:

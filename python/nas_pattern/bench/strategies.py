@@ -34,7 +34,8 @@ def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
         held_out = known is None or not known.tuned
         architecture, best = table.best
         print(f"\n{name}{'' if held_out else ' (tuned on)'}: {known.description if known else source}; "
-              f"{len(table.rows)} architectures; optimum {architecture.describe()}, val {best.val_accuracy:.4f}")
+              f"size {landscapes.encodings(table.space):,} encodings, {len(table.rows):,} distinct architectures; "
+              f"optimum {architecture.describe()}, val {best.val_accuracy:.4f}")
         traces = study.run_study(source, strategies, seeds, budget, workers=args.workers)
         found = [s for strategy in strategies
                  for s in study.summarize(table, strategy, traces[strategy], args.budgets, name, held_out,

@@ -101,6 +101,8 @@ class Summary:
     landscape: str = ""  # the landscape's name (landscapes.LANDSCAPES) or its table file's stem
     held_out: bool = True  # False: the agents' hyperparameters were tuned on this landscape
     first_seed: int = 0  # the seeds were first_seed .. first_seed + seeds - 1
+    encodings: int = 0  # the landscape's size: the choice sequences an agent can sample (0: not recorded)
+    architectures: int = 0  # and the distinct architectures they decode to
 
     def row(self) -> dict[str, Any]:
         # Six decimals: the tables show four, and rounding to five first would round twice (a mean
@@ -110,7 +112,8 @@ class Summary:
                 "best_val_mean": round(self.best_val[0], 6), "best_val_ci95": round(self.best_val[1], 6),
                 "test_mean": round(self.test[0], 6), "test_ci95": round(self.test[1], 6),
                 "regret_mean": round(self.regret[0], 6), "regret_ci95": round(self.regret[1], 6),
-                "found_optimum": round(self.found_optimum, 3), "reward_variance": round(self.reward_variance, 6)}
+                "found_optimum": round(self.found_optimum, 3), "reward_variance": round(self.reward_variance, 6),
+                "encodings": self.encodings, "architectures": self.architectures}
 
 
 def mean_ci(values: Sequence[float]) -> tuple[float, float]:
@@ -134,6 +137,7 @@ def summarize(table: Table, strategy: str, traces: Sequence[Trace], budgets: Ite
             found_optimum=sum(v >= optimum for v, _ in found) / len(found),
             reward_variance=statistics.fmean(statistics.pvariance(t.rewards) for t in traces),
             landscape=landscape, held_out=held_out, first_seed=first_seed,
+            encodings=math.prod(table.space.num_choices), architectures=table.space.size,
         ))
     return out
 

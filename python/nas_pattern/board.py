@@ -1,0 +1,175 @@
+"""TensorBoardLog: a search watched live, `tensorboard --logdir runs/`.
+
+It is a pair of the controller's callbacks, so every search that has a run directory writes its
+event files there as it goes (the CLI, the JVM's, with any executor; from Python, attach one to
+your own NASController). In `<run directory>/tensorboard/`:
+
+- scalars per child, at step = its episode number: `child/accuracy` (validation; with weight
+  sharing, the supernet's score), `child/reward`, `child/baseline` (the value function),
+  `child/params`, `child/train_seconds`, `search/best_accuracy` (the best so far);
+- per policy update, at the step of the child that ended it: `policy/loss`, `policy/entropy`,
+  `policy/moved` (how far the policy moved: the KL divergence between successive policies'
+  choice probabilities, summed over the decisions), and the policy itself as a picture,
+  `policy/choices` (every choice's probability, one row per decision);
+- with weight sharing, `supernet/loss` after each phase of shared training;
+- `best/architecture` (the graph best.png draws) and `best/summary` (text), when the best improves;
+- one hparams session per child in `children/<episode>/`: its decisions as hyperparameters, its
+  validation accuracy, parameters and reward as metrics (TensorBoard's HParams dashboard: the
+  table, parallel coordinates, scatter plots).
+
+Writing never stops or fails a search: an error (a full disk, a directory that cannot be written)
+is one warning line, and the search goes on without event files. A resumed search goes on
+writing the same run: what was written for children that were not recorded is purged (TensorBoard
+drops the events at and after the step a writer starts at), so no step appears twice.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from nas_pattern import plots
+from nas_pattern.controller import NASController
+from nas_pattern.records import Episode
+from nas_pattern.search_space import Architecture, SearchSpace
+
+EVENTS = "tensorboard"  # the event files' folder in a run directory
+SESSIONS = "children"  # the hparams sessions' folder in it, one per child
+
+
+def available() -> bool:
+    """Whether the tensorboard package is installed (torch writes the event files through it)."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+class TensorBoardLog:
+    """Writes a search's event files in `directory` through the controller's callbacks. Attach it
+    before the run directory's Recorder (as session.open_search does): a child's events are then
+    on disk before its line in episodes.jsonl, and a resume (`first_episode` = the number of the
+    first child not recorded) purges those of a child that never got its line."""
+
+    def __init__(self, directory: Path, controller: NASController, first_episode: int = 1,
+                 warn: Callable[[str], None] | None = None):
+        self.directory = Path(directory)
+        self.controller = controller
+        self.space = controller.agent.space
+        self.warn = warn or (lambda message: print(message, file=sys.stderr))
+        self.writer: Any = None  # a SummaryWriter; None once writing failed (or before it starts)
+        self.best = max((e.accuracy for e in controller.history if e.status == "ok"), default=-math.inf)
+        self.step = first_episode - 1  # the last child written
+        self.probabilities: list[list[float]] | None = None  # the policy at the last update, to compare with
+        self._guard(lambda: self._open(first_episode), opening=True)
+        controller.add_callback(self.child)
+        controller.add_shared_callback(self.shared)
+
+    def _open(self, first_episode: int) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        sessions = self.directory / SESSIONS
+        if sessions.exists():  # the sessions of children that were not recorded: written again
+            for session in sessions.iterdir():
+                if session.name.isdigit() and int(session.name) >= first_episode:
+                    shutil.rmtree(session)
+        self.writer = SummaryWriter(str(self.directory), purge_step=first_episode if first_episode > 1 else None)
+        if self.controller.agent.choice_probabilities() is not None and first_episode == 1:
+            self.probabilities = self.controller.agent.choice_probabilities()
+            self._policy(0)  # the policy before any update
+
+    # ---- the callbacks ----
+
+    def child(self, episode: Episode) -> None:
+        """One child's scalars, its hparams session, the update that followed it, a new best."""
+        self.step = episode.episode
+        self._guard(lambda: self._child(episode))
+
+    def shared(self, steps: int, loss: float) -> None:
+        """A phase of shared training ended, before the next child."""
+        self._guard(lambda: self.writer.add_scalar("supernet/loss", loss, self.step + 1))
+
+    def close(self) -> None:
+        """Flush and close the event files (writing them again needs a new TensorBoardLog)."""
+        self._guard(lambda: self.writer.close())
+        self.writer = None
+
+    # ---- what is written ----
+
+    def _child(self, episode: Episode) -> None:
+        w, step = self.writer, episode.episode
+        w.add_scalar("child/accuracy", episode.accuracy, step)
+        w.add_scalar("child/reward", episode.reward, step)
+        if episode.baseline is not None and math.isfinite(episode.baseline):
+            w.add_scalar("child/baseline", episode.baseline, step)
+        if episode.metrics is not None:
+            w.add_scalar("child/params", episode.metrics.params, step)
+            w.add_scalar("child/train_seconds", episode.metrics.train_seconds, step)
+        improved = episode.status == "ok" and episode.accuracy > self.best
+        self.best = max(self.best, episode.accuracy) if episode.status == "ok" else self.best
+        if math.isfinite(self.best):
+            w.add_scalar("search/best_accuracy", self.best, step)
+        if episode.update:
+            for name in ("loss", "entropy"):
+                if name in episode.update:
+                    w.add_scalar(f"policy/{name}", episode.update[name], step)
+            self._policy(step)
+        if improved:
+            w.add_figure("best/architecture", plots.graph_figure(episode.architecture,
+                                                                 f"best so far (episode {step})"), step)
+            w.add_text("best/summary", _summary(episode), step)
+        if episode.metrics is not None:
+            w.add_hparams(decisions(self.space, episode.architecture), {"hparams/accuracy": episode.accuracy,
+                                                           "hparams/params": episode.metrics.params,
+                                                           "hparams/reward": episode.reward},
+                          run_name=f"{SESSIONS}/{step:05d}", global_step=step)
+        w.flush()
+
+    def _policy(self, step: int) -> None:
+        probabilities = self.controller.agent.choice_probabilities()
+        if probabilities is None:
+            return
+        if self.probabilities is not None and step > 0:
+            self.writer.add_scalar("policy/moved", kl_divergence(self.probabilities, probabilities), step)
+        self.probabilities = probabilities
+        self.writer.add_figure("policy/choices", plots.policy_figure(
+            self.space, probabilities, f"the policy after episode {step}" if step else "the policy at the start"),
+            step)
+
+    def _guard(self, write: Callable[[], None], opening: bool = False) -> None:
+        """Run `write` (while writing works: opening starts it); on any error, warn once and write
+        nothing more (the search goes on)."""
+        if self.writer is None and not opening:
+            return
+        try:
+            write()
+        except Exception as err:  # a full disk, an unwritable directory, a broken install: never the search's end
+            self.warn(f"nas-pattern: warning: TensorBoard event files cannot be written in {self.directory} "
+                      f"({type(err).__name__}: {err}); the search goes on without them")
+            self.writer = None
+
+
+def decisions(space: SearchSpace, architecture: Architecture) -> dict[str, Any]:
+    """A child's decisions as TensorBoard hyperparameters: one per controller step, by its name
+    (`l1_filters`), its value; the steps of layers a shallower child does not have are "none"."""
+    values = space.step_values(architecture)
+    return {name: "none" if value is None else (value if isinstance(value, (int, float, str)) else str(value))
+            for name, value in zip(space.step_names, values, strict=True)}
+
+
+def kl_divergence(before: Sequence[Sequence[float]], after: Sequence[Sequence[float]]) -> float:
+    """Sum over the decisions of KL(after || before) between their choice probabilities: 0 when the
+    policy did not move."""
+    total = 0.0
+    for p_old, p_new in zip(before, after, strict=True):
+        total += sum(q * math.log(q / max(p, 1e-12)) for p, q in zip(p_old, p_new, strict=True) if q > 0)
+    return total
+
+
+def _summary(episode: Episode) -> str:
+    metrics = episode.metrics
+    size = f", {metrics.params:,} parameters" if metrics is not None else ""
+    return (f"**{episode.architecture.describe()}**  \nvalidation accuracy {episode.accuracy:.4f}{size}, "
+            f"episode {episode.episode}")

@@ -1,0 +1,174 @@
+"""TensorBoard: a search's event files, read back the way TensorBoard reads them."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import signal
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from helpers import blank_dataset, make_match_target
+from nas_pattern import CNN_SPACE, AgentConfig, EvolutionAgent, NASController, RLAgent, SearchConfig, SearchSpace
+from nas_pattern.board import EVENTS, SESSIONS, TensorBoardLog, decisions, kl_divergence
+from nas_pattern.run import main as run_main
+
+TARGET = CNN_SPACE.decode([3, 2, 1, 1, 2, 1, 0, 2])
+PER_CHILD = ("child/accuracy", "child/reward", "child/params", "child/train_seconds", "search/best_accuracy")
+
+
+def read(directory: Path) -> EventAccumulator:
+    events = EventAccumulator(str(directory), size_guidance={"images": 0, "scalars": 0, "tensors": 0})
+    events.Reload()
+    return events
+
+
+def steps(events: EventAccumulator, tag: str) -> list[int]:
+    return [e.step for e in events.Scalars(tag)]
+
+
+def search(directory: Path, agent=None, episodes: int = 12, warn=None) -> tuple[NASController, list[str]]:
+    """A fast search (synthetic children) with its event files in `directory`; the warnings it gave."""
+    agent = agent or RLAgent(CNN_SPACE, AgentConfig(seed=3))
+    controller = NASController(agent, blank_dataset(), network=make_match_target(CNN_SPACE, TARGET),
+                               config=SearchConfig(episodes=episodes, stop_entropy=0.0))
+    warnings: list[str] = []
+    board = TensorBoardLog(directory, controller, warn=warn or warnings.append)
+    controller.search()
+    board.close()
+    return controller, warnings
+
+
+def test_every_child_and_every_update_is_in_the_event_files(tmp_path: Path) -> None:
+    controller, warnings = search(tmp_path / "tb")
+    assert warnings == []
+    events = read(tmp_path / "tb")
+    children = [e.episode for e in controller.history]
+    assert children == list(range(1, 13))
+    for tag in PER_CHILD:
+        assert steps(events, tag) == children, tag  # one point per child, at its episode number
+    assert steps(events, "child/baseline") == children[1:]  # the first reward starts the baseline
+    accuracy = {e.step: e.value for e in events.Scalars("child/accuracy")}
+    assert accuracy == pytest.approx({e.episode: e.accuracy for e in controller.history})
+    best = [e.value for e in events.Scalars("search/best_accuracy")]
+    assert best == sorted(best) and best[-1] == pytest.approx(max(accuracy.values()))
+    updates = [e.episode for e in controller.history if e.update]
+    assert updates == [4, 8, 12]
+    for tag in ("policy/loss", "policy/entropy", "policy/moved"):
+        assert steps(events, tag) == updates, tag
+    assert all(e.value > 0 for e in events.Scalars("policy/moved"))  # each update moved the policy
+    images = events.Images("policy/choices")
+    assert [i.step for i in images] == [0, *updates]  # the policy at the start, then after each update
+    assert all(i.encoded_image_string.startswith(b"\x89PNG") and i.width > 200 for i in images)
+    assert [i.step for i in events.Images("best/architecture")] == steps_of_a_new_best(controller)
+    assert "best/summary/text_summary" in events.Tags()["tensors"]
+
+
+def steps_of_a_new_best(controller: NASController) -> list[int]:
+    best, out = -1.0, []
+    for e in controller.history:
+        if e.accuracy > best:
+            best, out = e.accuracy, [*out, e.episode]
+    return out
+
+
+def test_each_child_is_one_hparams_session_with_its_decisions(tmp_path: Path) -> None:
+    controller, _ = search(tmp_path / "tb", episodes=8)
+    sessions = sorted((tmp_path / "tb" / SESSIONS).iterdir())
+    assert [s.name for s in sessions] == [f"{n:05d}" for n in range(1, 9)]
+    for session, episode in zip(sessions, controller.history, strict=True):
+        events = read(session)
+        content = events.PluginTagToContent("hparams")
+        start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+        hparams = {name: value.ListFields()[0][1] for name, value in start.session_start_info.hparams.items()}
+        assert hparams == decisions(CNN_SPACE, episode.architecture)
+        assert set(hparams) == set(CNN_SPACE.step_names)
+        assert [e.value for e in events.Scalars("hparams/accuracy")] == pytest.approx([episode.accuracy])
+        assert [e.value for e in events.Scalars("hparams/reward")] == pytest.approx([episode.reward])
+
+
+def test_a_shallower_child_has_none_for_the_layers_it_lacks() -> None:
+    space = SearchSpace(CNN_SPACE.decisions, max_layers=3, min_layers=1, layer_format=CNN_SPACE.layer_format)
+    shallow = space.decode([0] + [1] * (len(space.num_choices) - 1))  # depth 1
+    values = decisions(space, shallow)
+    assert values["depth"] == 1 and values["l1_kernel_size"] == space.decisions[1].choices[1]
+    assert values["l2_filters"] == "none" and values["l3_dropout_rate"] == "none"
+
+
+def test_an_agent_without_a_policy_to_show_writes_everything_else(tmp_path: Path) -> None:
+    _, warnings = search(tmp_path / "tb", agent=EvolutionAgent(CNN_SPACE, AgentConfig(seed=1)), episodes=8)
+    events = read(tmp_path / "tb")
+    assert warnings == [] and steps(events, "child/accuracy") == list(range(1, 9))
+    assert "policy/choices" not in events.Tags()["images"] and steps(events, "policy/entropy") == [4, 8]
+
+
+def test_the_kl_between_policies_is_zero_when_nothing_moved_and_positive_otherwise() -> None:
+    policy = [[0.5, 0.5], [0.2, 0.3, 0.5]]
+    assert kl_divergence(policy, policy) == 0.0
+    moved = 0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5)  # KL(after || before), first decision only
+    assert kl_divergence(policy, [[0.9, 0.1], [0.2, 0.3, 0.5]]) == pytest.approx(moved) and moved > 0
+
+
+def test_an_unwritable_directory_is_one_warning_and_the_search_goes_on(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    controller, warnings = search(blocked / "tb")
+    assert len(controller.history) == 12  # the search ran to its budget
+    assert len(warnings) == 1 and "TensorBoard event files cannot be written" in warnings[0]
+    assert "the search goes on without them" in warnings[0]
+
+
+def test_a_full_disk_is_one_warning_and_the_search_goes_on(tmp_path: Path, monkeypatch) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    written = []
+
+    def add_scalar(self, tag, value, step=None, *args, **kwargs) -> None:
+        if len(written) == 20:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append((tag, step))
+
+    monkeypatch.setattr(SummaryWriter, "add_scalar", add_scalar)
+    controller, warnings = search(tmp_path / "tb")
+    assert len(controller.history) == 12
+    assert len(warnings) == 1 and "No space left on device" in warnings[0]
+    assert len(written) == 20  # nothing was tried after the failure
+
+
+@pytest.mark.slow
+def test_the_cli_writes_the_event_files_and_policy_png_and_no_tensorboard_turns_them_off(tmp_path: Path,
+                                                                                          capsys) -> None:
+    common = ["--episodes", "4", "--children-per-update", "2", "--train-limit", "200"]
+    assert run_main([*common, "--run-dir", str(tmp_path / "on")]) == 0
+    events = read(tmp_path / "on" / EVENTS)
+    assert steps(events, "child/accuracy") == [1, 2, 3, 4] and steps(events, "policy/loss") == [2, 4]
+    assert (tmp_path / "on" / "policy.png").stat().st_size > 10_000
+    assert run_main([*common, "--no-tensorboard", "--run-dir", str(tmp_path / "off")]) == 0
+    assert not (tmp_path / "off" / EVENTS).exists() and (tmp_path / "off" / "summary.json").exists()
+    stored = json.loads((tmp_path / "off" / "config.json").read_text())["config"]
+    assert stored["tensorboard"] is False
+
+
+@pytest.mark.slow
+def test_a_search_killed_and_resumed_writes_each_step_once(tmp_path: Path) -> None:
+    from test_resume import run, start_and_stop
+
+    search_flags = ["--episodes", "8", "--children-per-update", "2", "--train-limit", "200", "--seed", "2"]
+    run_dir = tmp_path / "run"
+    start_and_stop(run_dir, after=5, delay=0.05, how=signal.SIGKILL, search=search_flags)
+    recorded = (run_dir / "episodes.jsonl").read_text().count("\n")
+    assert 5 <= recorded < 8
+    done = run("--resume", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    events = read(run_dir / EVENTS)
+    for tag in PER_CHILD:
+        assert steps(events, tag) == list(range(1, 9)), tag  # no step twice, none missing
+    assert steps(events, "policy/loss") == [2, 4, 6, 8]
+    assert sorted(s.name for s in (run_dir / EVENTS / SESSIONS).iterdir()) == [f"{n:05d}" for n in range(1, 9)]
+    final = {json.loads(line)["episode"]: json.loads(line)["metrics"]["accuracy"]
+             for line in (run_dir / "episodes.jsonl").read_text().splitlines()}
+    assert {e.step: e.value for e in events.Scalars("child/accuracy")} == pytest.approx(final)
