@@ -111,7 +111,8 @@ def test_a_search_spends_its_budget_on_distinct_architectures(table_file: Path) 
     assert trace.at(1000) == (trace.best_val[-1], trace.best_test[-1])
     # REINFORCE sampling with replacement converges on an easy table and stops exploring: its
     # search ends early (only repeats), keeping its best.
-    config = AgentConfig(reinforce=ReinforceConfig(learning_rate=0.1, temperature=1.0, without_replacement=False))
+    config = AgentConfig(reinforce=ReinforceConfig(learning_rate=0.1, temperature=1.0, without_replacement=False,
+                                                           replay=0))  # the agent before replay
     converged = run_search(table, "reinforce", seed=0, budget=256, config=config)
     assert len(converged.best_val) < 256
     assert converged.at(256)[0] == table.best[1].val_accuracy
