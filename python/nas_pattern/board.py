@@ -76,9 +76,8 @@ class TensorBoardLog:
                 if session.name.isdigit() and int(session.name) >= first_episode:
                     shutil.rmtree(session)
         self.writer = SummaryWriter(str(self.directory), purge_step=first_episode if first_episode > 1 else None)
-        if self.controller.agent.choice_probabilities() is not None and first_episode == 1:
-            self.probabilities = self.controller.agent.choice_probabilities()
-            self._policy(0)  # the policy before any update
+        if first_episode == 1:
+            self._policy(0)  # the policy before any update (nothing for an agent without one)
 
     # ---- the callbacks ----
 
