@@ -1,8 +1,17 @@
-"""What tests share besides fixtures: a blank dataset and a synthetic Network for fast searches."""
+"""What tests share besides fixtures: a blank dataset and a synthetic Network for fast searches,
+headless Chromium, a live TensorBoard server."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -50,3 +59,72 @@ def files(run_dir: Path) -> dict[str, bytes]:
     """Every file under a run directory (its event files' folders included), by relative path:
     what "nothing was changed" compares."""
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+@contextlib.contextmanager
+def chromium(window: str = "1280,2400") -> Iterator[Any]:
+    """Headless Chromium (Debian's, driven by selenium), quit at the end even when the test fails."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for tool in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        assert Path(tool).is_file(), f"{tool} is missing: `make docs-tools` installs Debian's chromium and driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={window}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+# The text a page shows, shadow roots included (TensorBoard's dashboards are Polymer elements).
+PAGE_TEXT = """
+function text(node) {
+  let s = node.shadowRoot ? text(node.shadowRoot) : "";
+  for (const child of node.childNodes) {
+    if (child.nodeType === 3) s += child.textContent + " ";
+    else if (child.nodeType === 11 || (child.nodeType === 1 && !["STYLE", "SCRIPT"].includes(child.tagName)))
+      s += text(child);
+  }
+  return s;
+}
+return text(document.body);"""
+
+
+def page_text(browser: Any) -> str:
+    return " ".join(browser.execute_script(PAGE_TEXT).split())
+
+
+@contextlib.contextmanager
+def tensorboard(logdir: Path, timeout: float = 120.0) -> Iterator[str]:
+    """`tensorboard --logdir logdir` on a free port of 127.0.0.1, once it answers; its URL. The
+    server is stopped at the end, even when the test fails."""
+    with socket.socket() as probe:  # a port free now (TensorBoard has no "any free port" option)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1",
+               "--port", str(port), "--reload_interval", "1"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert server.poll() is None, f"tensorboard exited: {server.stderr.read() if server.stderr else ''}"
+            try:
+                urllib.request.urlopen(f"{url}/data/runs", timeout=5).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"tensorboard did not answer on {url} in {timeout:.0f} s"
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -12,8 +12,17 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from helpers import blank_dataset, make_match_target
-from nas_pattern import CNN_SPACE, AgentConfig, EvolutionAgent, NASController, RLAgent, SearchConfig, SearchSpace
+from helpers import blank_dataset, chromium, make_match_target, page_text, tensorboard
+from nas_pattern import (
+    CNN_SPACE,
+    AgentConfig,
+    EvolutionAgent,
+    NASController,
+    RandomAgent,
+    RLAgent,
+    SearchConfig,
+    SearchSpace,
+)
 from nas_pattern.board import EVENTS, SESSIONS, TensorBoardLog, decisions, kl_divergence
 from nas_pattern.run import main as run_main
 
@@ -172,3 +181,70 @@ def test_a_search_killed_and_resumed_writes_each_step_once(tmp_path: Path) -> No
     final = {json.loads(line)["episode"]: json.loads(line)["metrics"]["accuracy"]
              for line in (run_dir / "episodes.jsonl").read_text().splitlines()}
     assert {e.step: e.value for e in events.Scalars("child/accuracy")} == pytest.approx(final)
+
+
+def shows(browser, url: str, expected: list[str], timeout: float = 90.0) -> list[str]:
+    """Open `url` afresh and wait until its text holds every expected string; those still missing."""
+    import time
+
+    browser.get("about:blank")
+    browser.get(url)
+    deadline = time.monotonic() + timeout
+    while True:
+        text = page_text(browser)
+        missing = [item for item in expected if item not in text]
+        if not missing or time.monotonic() > deadline:
+            return missing
+        time.sleep(1)
+
+
+@pytest.mark.slow
+def test_a_live_tensorboard_shows_two_searches_their_scalars_sessions_and_policy(tmp_path: Path) -> None:
+    """REINFORCE and random search, same seed, in one --logdir: TensorBoard's own server and its
+    web app, in headless Chromium, list both runs, the scalars, an hparams session per child with
+    its decisions, and the policy pictures."""
+    logdir = tmp_path / "runs"
+    search(logdir / "reinforce" / EVENTS, RLAgent(CNN_SPACE, AgentConfig(seed=3)))
+    search(logdir / "random" / EVENTS, RandomAgent(CNN_SPACE, AgentConfig(seed=3)))
+    runs = [f"{name}/{EVENTS}" for name in ("reinforce", "random")]
+    with tensorboard(logdir) as url, chromium("1400,1000") as browser:
+        scalars = [*runs, "child/accuracy", "child/reward", "search/best_accuracy", "policy/loss", "policy/moved"]
+        everything = "&tagFilter=child%7Csearch%7Cpolicy"  # one list of every tag, not the first group open
+        assert shows(browser, f"{url}/#scalars{everything}", scalars) == []
+        sessions = [f"{run}/{SESSIONS}/{n:05d}" for run in runs for n in (1, 12)]
+        assert shows(browser, f"{url}/#hparams", [*sessions, *CNN_SPACE.step_names, "hparams/accuracy"]) == []
+        assert shows(browser, f"{url}/#images", [*runs, "policy/choices", "best/architecture"]) == []
+
+
+@pytest.mark.slow
+def test_without_the_package_a_search_works_and_says_once_how_to_get_the_view(tmp_path: Path, monkeypatch,
+                                                                               capsys) -> None:
+    from nas_pattern import board
+
+    monkeypatch.setattr(board, "available", lambda: False)
+    run_dir = tmp_path / "run"
+    assert run_main(["--episodes", "2", "--children-per-update", "2", "--train-limit", "200",
+                     "--run-dir", str(run_dir)]) == 0
+    said = capsys.readouterr()
+    lines = [line for line in (said.out + said.err).splitlines() if "tensorboard" in line]
+    assert len(lines) == 1 and "pip install tensorboard" in lines[0], lines
+    assert not (run_dir / EVENTS).exists() and (run_dir / "summary.json").exists()
+
+
+def test_the_policy_picture_redrawn_in_place_is_the_figure_drawn_anew() -> None:
+    import numpy as np
+    from torch.utils.tensorboard._utils import figure_to_image
+
+    from nas_pattern import plots
+
+    agent = RLAgent(CNN_SPACE, AgentConfig(seed=0))
+    start = agent.choice_probabilities()
+    picture = plots.PolicyPicture(CNN_SPACE, start)
+    later = [[1.0 if c == 0 else 0.0 for c in range(len(p))] for p in start]  # a policy that has converged
+    pixels = picture.pixels(later, "the policy after episode 12")
+    fresh = figure_to_image(plots.policy_figure(CNN_SPACE, later, "the policy after episode 12"))
+    fresh = np.transpose(fresh, (1, 2, 0))[..., :3]
+    assert pixels.shape == fresh.shape
+    assert (pixels != fresh).any(axis=2).mean() < 0.02  # the same picture, but for anti-aliased edges
+    assert (pixels != picture.pixels(start, "the policy at the start")).any(axis=2).mean() > 0.05
+    picture.close()

@@ -25,6 +25,7 @@ import pytest
 from markdown.extensions.toc import slugify
 
 import nas_pattern
+from helpers import chromium
 from nas_pattern import replay
 from nas_pattern.agents import policy_network
 from nas_pattern.networks import tabular
@@ -370,25 +371,14 @@ def expected_kinds(page: str) -> list[str]:
 @contextlib.contextmanager
 def browsing(site: Path) -> Iterator[tuple[Any, int]]:
     """Headless Chromium, and a port on which `site` is served."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    for tool in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
-        assert Path(tool).is_file(), f"{tool} is missing: `make docs-tools` installs Debian's chromium and driver"
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     http.server.SimpleHTTPRequestHandler.log_message = lambda *args: None  # type: ignore[method-assign]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,2400"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     try:
-        yield browser, server.server_port
+        with chromium() as browser:
+            yield browser, server.server_port
     finally:
-        browser.quit()
         server.shutdown()
 
 

@@ -63,6 +63,7 @@ class TensorBoardLog:
         self.best = max((e.accuracy for e in controller.history if e.status == "ok"), default=-math.inf)
         self.step = first_episode - 1  # the last child written
         self.probabilities: list[list[float]] | None = None  # the policy at the last update, to compare with
+        self.picture: plots.PolicyPicture | None = None  # drawn once, redrawn in place at each update
         self._guard(lambda: self._open(first_episode), opening=True)
         controller.add_callback(self.child)
         controller.add_shared_callback(self.shared)
@@ -94,6 +95,9 @@ class TensorBoardLog:
         """Flush and close the event files (writing them again needs a new TensorBoardLog)."""
         self._guard(lambda: self.writer.close())
         self.writer = None
+        if self.picture is not None:
+            self.picture.close()
+            self.picture = None
 
     # ---- what is written ----
 
@@ -133,9 +137,10 @@ class TensorBoardLog:
         if self.probabilities is not None and step > 0:
             self.writer.add_scalar("policy/moved", kl_divergence(self.probabilities, probabilities), step)
         self.probabilities = probabilities
-        self.writer.add_figure("policy/choices", plots.policy_figure(
-            self.space, probabilities, f"the policy after episode {step}" if step else "the policy at the start"),
-            step)
+        if self.picture is None:
+            self.picture = plots.PolicyPicture(self.space, probabilities)
+        title = f"the policy after episode {step}" if step else "the policy at the start"
+        self.writer.add_image("policy/choices", self.picture.pixels(probabilities, title), step, dataformats="HWC")
 
     def _guard(self, write: Callable[[], None], opening: bool = False) -> None:
         """Run `write` (while writing works: opening starts it); on any error, warn once and write

@@ -1,17 +1,26 @@
-"""bench controller: milliseconds per policy() sample and per update_policy(), and their share of a child."""
+"""bench controller: milliseconds per policy() sample and per update_policy(), and their share of a
+child; the same for writing a search's TensorBoard event files."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
+from nas_pattern import board
 from nas_pattern.agents import AgentConfig, RLAgent
+from nas_pattern.bench import landscapes
 from nas_pattern.bench.common import REFERENCE_CNN, build_network, train_images
+from nas_pattern.config import SearchConfig
+from nas_pattern.controller import NASController
 from nas_pattern.data import load_dataset
 from nas_pattern.networks import CNN_SPACE, Metrics
+from nas_pattern.networks.tabular import TabularNetwork
 from nas_pattern.trainer import TrainConfig
 
 
@@ -37,6 +46,12 @@ def controller_section(args: argparse.Namespace, device: torch.device) -> None:
     child = _child_seconds(args, device, limit)
     print(f"  per child             {per_child * 1e3:8.2f} ms, against {child:.2f} s to train and validate "
           f"the reference CNN on {limit or 'all':} images: {per_child / child:.3%} of the search")
+    if board.available():
+        writing = _tensorboard_seconds(args.seed)
+        print(f"  TensorBoard per child {writing * 1e3:8.2f} ms (the event files of a {TABLE_CHILDREN}-child search "
+              f"of the {TABLE} table, policy pictures and best graphs included): {writing / child:.3%} of that child")
+    else:
+        print("  TensorBoard per child: not measured, the tensorboard package is not installed")
 
 
 
@@ -47,3 +62,32 @@ def _child_seconds(args: argparse.Namespace, device: torch.device, limit: int | 
     network.train(data.train.head(limit), 1)
     network.evaluate(data.val)
     return time.perf_counter() - start
+
+
+TABLE, TABLE_CHILDREN = "cnn576", 100
+
+
+def _tensorboard_seconds(seed: int, rounds: int = 3) -> float:
+    """Seconds per child that writing the event files adds to a search: the same seeded search of a
+    measured table (children looked up, not trained) with a TensorBoardLog and without, alternated,
+    the median of the differences over the children. The same seed gives the same children: the
+    log draws nothing from the agent's generator."""
+    table = landscapes.load(TABLE)
+
+    def search(directory: Path | None) -> float:
+        agent = RLAgent(table.space, AgentConfig(seed=seed))
+        controller = NASController(agent, table.dataset(), network=functools.partial(TabularNetwork, table=table),
+                                   config=SearchConfig(episodes=TABLE_CHILDREN, stop_entropy=0.0, seed=seed))
+        start = time.perf_counter()
+        log = board.TensorBoardLog(directory, controller) if directory is not None else None
+        controller.search()
+        if log is not None:
+            log.close()
+        return time.perf_counter() - start
+
+    extra = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for n in range(rounds):
+            without = search(None)
+            extra.append(search(Path(scratch) / str(n)) - without)
+    return statistics.median(extra) / TABLE_CHILDREN
