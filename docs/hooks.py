@@ -17,7 +17,9 @@ PUBLISHED = {"img/strategies.png": ROOT / "benchmarks" / "strategies.png",
              **{f"img/run-{name}": ROOT / "benchmarks" / "default-run" / name
                 for name in ("search.png", "pareto.png", "best.png")},
              # bench sharing's pairs: shared-weight against stand-alone accuracy (chapter 9)
-             "img/sharing-cnn576.png": ROOT / "benchmarks" / "sharing-fashion-mnist-cnn576.png"}
+             "img/sharing-cnn576.png": ROOT / "benchmarks" / "sharing-fashion-mnist-cnn576.png",
+             # two default searches in one --logdir, as TensorBoard shows them (chapter 8)
+             "img/tensorboard.png": ROOT / "benchmarks" / "tensorboard.png"}
 
 
 def on_files(files: Files, config: Any) -> Files:

@@ -176,7 +176,7 @@ def test_a_search_killed_and_resumed_writes_each_step_once(tmp_path: Path) -> No
     events = read(run_dir / EVENTS)
     for tag in PER_CHILD:
         assert steps(events, tag) == list(range(1, 9)), tag  # no step twice, none missing
-    assert steps(events, "policy/loss") == [2, 4, 6, 8]
+    assert steps(events, "policy/loss") == steps(events, "policy/moved") == [2, 4, 6, 8]
     assert sorted(s.name for s in (run_dir / EVENTS / SESSIONS).iterdir()) == [f"{n:05d}" for n in range(1, 9)]
     final = {json.loads(line)["episode"]: json.loads(line)["metrics"]["accuracy"]
              for line in (run_dir / "episodes.jsonl").read_text().splitlines()}

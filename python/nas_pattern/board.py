@@ -79,6 +79,8 @@ class TensorBoardLog:
         self.writer = SummaryWriter(str(self.directory), purge_step=first_episode if first_episode > 1 else None)
         if first_episode == 1:
             self._policy(0)  # the policy before any update (nothing for an agent without one)
+        else:  # resumed: the policy of the last update, restored, for the next update's policy/moved
+            self.probabilities = self.controller.agent.choice_probabilities()
 
     # ---- the callbacks ----
 

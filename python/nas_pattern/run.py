@@ -17,11 +17,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from nas_pattern import board
 from nas_pattern.agents import Objective
 from nas_pattern.config import EXIT_BAD_INPUT, build_parser
 from nas_pattern.controller import NASController
 from nas_pattern.model import MODEL
-from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, SEARCH_PLOT
+from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
 from nas_pattern.records import FAILURES, PENALTY, Episode, SearchFailed, SearchResult
 from nas_pattern.run_dir import Recorder
 from nas_pattern.session import RunFinished, Search, finish, open_search
@@ -198,7 +199,7 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
         f"Parameters           {result.test.params:,}",
         f"Children             {children}{stop}",
         f"Search time          {result.seconds:.0f} s",
-        f"Record               {run_dir}/ (episodes.jsonl, summary.json, {SEARCH_PLOT}, {PARETO_PLOT}, {GRAPH_PLOT})",
+        f"Record               {run_dir}/ ({', '.join(_kept(run_dir))})",
         "",
         "Top architectures by " + ("the size-aware objective" if sized else "validation accuracy")
         + (" with the shared weights" if result.derived else ""),
@@ -218,6 +219,12 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
               f"  {'episode':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  architecture"]
     lines += [_row(e) + e.architecture.describe() for e in result.pareto_front]
     return "\n".join(lines)
+
+
+def _kept(run_dir: Path) -> list[str]:
+    """What the record holds for a reader, of the files a search may write."""
+    names = ["episodes.jsonl", "summary.json", SEARCH_PLOT, PARETO_PLOT, GRAPH_PLOT, POLICY_PLOT, f"{board.EVENTS}/"]
+    return [name for name in names if (run_dir / name.rstrip("/")).exists()]
 
 
 def _row(e: Episode) -> str:
