@@ -74,7 +74,7 @@ def reference(tmp_path_factory) -> Path:
 
 # Kill points drawn at random (seeded, so a failure can be reproduced): after k recorded children,
 # then a pause that lands at the start of the next child, inside it, or inside a checkpoint write.
-KILLS = [(k, round(random.Random(k).uniform(0.0, 0.3), 2)) for k in random.Random(2026).sample(range(1, 6), 3)]
+KILLS = [(k, round(random.Random(k).uniform(0.0, 0.3), 2)) for k in random.Random(2026).sample(range(1, 6), 2)]
 
 
 @pytest.mark.slow

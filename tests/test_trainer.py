@@ -61,6 +61,7 @@ def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
         assert row.split()[-1] in ("fp32", "(auto)")
     assert f"CNN {chosen['CNN']}, RNN {chosen['RNN']}" in out
     assert "policy() sample" in out and "of the search" in out
+    assert re.search(r"TensorBoard per child +\d+\.\d+ ms \(the event files of a 8-child search", out)
 
 
 def test_precision_auto_on_a_cpu_follows_the_measurement(monkeypatch, tmp_path) -> None:

@@ -47,8 +47,9 @@ def controller_section(args: argparse.Namespace, device: torch.device) -> None:
     print(f"  per child             {per_child * 1e3:8.2f} ms, against {child:.2f} s to train and validate "
           f"the reference CNN on {limit or 'all':} images: {per_child / child:.3%} of the search")
     if board.available():
-        writing = _tensorboard_seconds(args.seed)
-        print(f"  TensorBoard per child {writing * 1e3:8.2f} ms (the event files of a {TABLE_CHILDREN}-child search "
+        children = m * args.updates
+        writing = _tensorboard_seconds(args.seed, children)
+        print(f"  TensorBoard per child {writing * 1e3:8.2f} ms (the event files of a {children}-child search "
               f"of the {TABLE} table, policy pictures and best graphs included): {writing / child:.3%} of that child")
     else:
         print("  TensorBoard per child: not measured, the tensorboard package is not installed")
@@ -64,10 +65,10 @@ def _child_seconds(args: argparse.Namespace, device: torch.device, limit: int | 
     return time.perf_counter() - start
 
 
-TABLE, TABLE_CHILDREN = "cnn576", 100
+TABLE = "cnn576"  # the measured table whose search the event files' cost is measured on
 
 
-def _tensorboard_seconds(seed: int, rounds: int = 3) -> float:
+def _tensorboard_seconds(seed: int, children: int, rounds: int = 3) -> float:
     """Seconds per child that writing the event files adds to a search: the same seeded search of a
     measured table (children looked up, not trained) with a TensorBoardLog and without, alternated,
     the median of the differences over the children. The same seed gives the same children: the
@@ -77,7 +78,7 @@ def _tensorboard_seconds(seed: int, rounds: int = 3) -> float:
     def search(directory: Path | None) -> float:
         agent = RLAgent(table.space, AgentConfig(seed=seed))
         controller = NASController(agent, table.dataset(), network=functools.partial(TabularNetwork, table=table),
-                                   config=SearchConfig(episodes=TABLE_CHILDREN, stop_entropy=0.0, seed=seed))
+                                   config=SearchConfig(episodes=children, stop_entropy=0.0, seed=seed))
         start = time.perf_counter()
         log = board.TensorBoardLog(directory, controller) if directory is not None else None
         controller.search()
@@ -90,4 +91,4 @@ def _tensorboard_seconds(seed: int, rounds: int = 3) -> float:
         for n in range(rounds):
             without = search(None)
             extra.append(search(Path(scratch) / str(n)) - without)
-    return statistics.median(extra) / TABLE_CHILDREN
+    return statistics.median(extra) / children
