@@ -239,9 +239,11 @@ def plot_regret_panels(path: Path, panels: Mapping[str, Mapping[str, Band]], tit
     handles, labels = grid.flat[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower right", ncols=2)
     figure.suptitle(title)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.985))  # the title above the first row's panel titles, not over them
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _save(figure, path, dpi=100)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
 
 
 def _pyplot() -> Any:
