@@ -6,6 +6,7 @@ import errno
 import json
 import math
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -185,8 +186,6 @@ def test_a_search_killed_and_resumed_writes_each_step_once(tmp_path: Path) -> No
 
 def shows(browser, url: str, expected: list[str], timeout: float = 90.0) -> list[str]:
     """Open `url` afresh and wait until its text holds every expected string; those still missing."""
-    import time
-
     browser.get("about:blank")
     browser.get(url)
     deadline = time.monotonic() + timeout

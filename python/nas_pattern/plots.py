@@ -239,11 +239,8 @@ def plot_regret_panels(path: Path, panels: Mapping[str, Mapping[str, Band]], tit
     handles, labels = grid.flat[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower right", ncols=2)
     figure.suptitle(title)
-    figure.tight_layout(rect=(0, 0, 1, 0.985))  # the title above the first row's panel titles, not over them
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, path, dpi=100, top=0.985)  # the title above the first row's panel titles, not over them
 
 
 def _pyplot() -> Any:
@@ -255,10 +252,11 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path, dpi: int = 100) -> Path:
+def _save(fig: Any, path: Path, dpi: int = 100, top: float = 1.0) -> Path:
+    """Lay `fig` out (its axes below `top`, a fraction of its height), write it to `path`, close it."""
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
