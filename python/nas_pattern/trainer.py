@@ -96,7 +96,8 @@ def device_name(device: torch.device) -> str:
     """The device as a person reads it: the GPU's name, or the CPU and its threads."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 
 def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device: torch.device,
