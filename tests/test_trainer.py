@@ -124,7 +124,8 @@ def test_the_choice_is_kept_per_machine(monkeypatch, tmp_path) -> None:
     (key, entry), = kept.items()
     assert key.startswith(precision.cpu_model()) and f"torch {torch.__version__}" in key
     assert f"{torch.get_num_threads()} threads | conv" in key
-    assert entry["precision"] == "bf16" and entry["fp32_ms"] == 1000 and entry["bf16_ms"] == 500
+    assert entry["precision"] == "bf16" and entry["bf16_to_fp32"] == 0.5
+    assert entry["fp32_ms"] == 1000 and entry["bf16_ms"] == 500
     precision._machine_precision.cache_clear()  # a new process
     monkeypatch.setattr(precision, "_probe", lambda kind: _rounds(1.0, 3.0))  # would say fp32 now
     assert cpu_precision("conv") == "bf16"  # ... but the kept choice stands

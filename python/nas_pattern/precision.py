@@ -72,10 +72,13 @@ def _machine_precision(kind: str, threads: int) -> str:
     if isinstance(cache.get(key), dict) and cache[key].get("precision") in ("fp32", "bf16"):
         return str(cache[key]["precision"])
     seconds = _probe(kind)
-    choice = choose_precision(seconds)
+    choice, ratio = choose_precision(seconds), median_ratio(seconds)
     fp32, bf16 = statistics.median(seconds["fp32"]), statistics.median(seconds["bf16"])
     cache = _read_cache(path)  # another process may have written meanwhile: keep its entries
-    cache[key] = {"precision": choice, "fp32_ms": round(1000 * fp32, 3),
+    # The ratio is what the choice was made on; the two medians are for reading (under load they
+    # can disagree with it: each is the median of its own rounds, not of the rounds' pairs).
+    cache[key] = {"precision": choice, "bf16_to_fp32": round(ratio, 3) if math.isfinite(ratio) else None,
+                  "fp32_ms": round(1000 * fp32, 3),
                   "bf16_ms": round(1000 * bf16, 3) if math.isfinite(bf16) else None,
                   "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
     _write_cache(path, cache)
@@ -85,10 +88,13 @@ def _machine_precision(kind: str, threads: int) -> str:
 def choose_precision(seconds: dict[str, list[float]]) -> str:
     """ "bf16" if the median of the rounds' bf16/fp32 ratios is under the margin, else "fp32". The
     rounds are interleaved, so a round slowed by another process slows one ratio, not the median."""
+    return "bf16" if median_ratio(seconds) < BF16_MARGIN else "fp32"
+
+
+def median_ratio(seconds: dict[str, list[float]]) -> float:
+    """The median over the interleaved rounds of bf16's time over fp32's (inf when none can be had)."""
     ratios = [b / f for f, b in zip(seconds["fp32"], seconds["bf16"], strict=True) if f > 0]
-    if not ratios:
-        return "fp32"
-    return "bf16" if statistics.median(ratios) < BF16_MARGIN else "fp32"
+    return statistics.median(ratios) if ratios else math.inf
 
 
 def cpu_model() -> str:
