@@ -1,6 +1,6 @@
 """`python -m nas_pattern.bench`: what the engine's hot loops cost, against the plain alternative.
 
-Sections (all by default, or name some):
+Sections (trainer, controller, search and strategies by default; the others only when named):
   trainer     images/s and test accuracy of the plain PyTorch loop a user would write (torchvision's
               FashionMNIST, a DataLoader of 100, fp32) and of our child trainer; the ratio.
   controller  milliseconds per policy() sample and per update_policy(), and their share of a child.

@@ -48,7 +48,9 @@ DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m nas_pattern.bench", description=nas_pattern.bench.__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sections", nargs="*", metavar="SECTION", help=f"any of: {', '.join(SECTIONS)} (default: all)")
+    p.add_argument("sections", nargs="*", metavar="SECTION",
+                   help=f"any of: {', '.join(SECTIONS)} (default: {', '.join(DEFAULT_SECTIONS)}; "
+                   "the others run only when named)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--data-dir", default=FASHION_MNIST_DIR, help="Fashion-MNIST IDX files (.gz or raw)")
     p.add_argument("--train-limit", type=int, default=None,
