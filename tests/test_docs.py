@@ -326,12 +326,52 @@ def test_the_guide_marks_commands_as_runnable() -> None:
     assert len(runnable_blocks()) >= 6
 
 
+RUN_DIR = re.compile(r"/tmp/nas-[\w-]+/[\w-]+")  # a runnable block's own directory, e.g. /tmp/nas-docs/first
+
+
+def runnable_chains() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The runnable blocks in chains that can run apart: blocks that name the same directory under
+    /tmp/nas-docs or /tmp/nas-readme are one chain, run in page order (a later one reads what an
+    earlier one wrote); a block that names none is a chain of its own. Named by page and directory."""
+    chains: list[tuple[set[str], list[tuple[str, str]]]] = []
+    for page, script in runnable_blocks():
+        dirs = set(RUN_DIR.findall(script))
+        joined = [chain for chain in chains if chain[0] & dirs]
+        for chain in joined[1:]:  # a block naming two chains' directories joins them
+            joined[0][0].update(chain[0])
+            joined[0][1].extend(chain[1])
+            chains.remove(chain)
+        if joined:
+            joined[0][0].update(dirs)
+            joined[0][1].append((page, script))
+        else:
+            chains.append((dirs, [(page, script)]))
+    named = []
+    for dirs, blocks in chains:
+        first = min(dirs) if dirs else re.sub(r"\W+", "-", blocks[0][1].split("\n")[0])[:40]
+        named.append((f"{blocks[0][0]}:{first}", blocks))
+    return named
+
+
+def test_the_runnable_chains_keep_every_block_in_page_order() -> None:
+    chained = [block for _, blocks in runnable_chains() for block in blocks]
+    assert sorted(chained) == sorted(runnable_blocks())
+    order = {block: i for i, block in enumerate(runnable_blocks())}
+    for _, blocks in runnable_chains():
+        assert [order[b] for b in blocks] == sorted(order[b] for b in blocks)
+    first = next(blocks for name, blocks in runnable_chains() if name.endswith("/tmp/nas-docs/first"))
+    assert len(first) == 2 and "ls /tmp/nas-docs/first" in first[1][1]  # the search, then what it wrote
+
+
 @pytest.mark.slow
-def test_every_runnable_command_in_the_guide_runs() -> None:
-    shutil.rmtree("/tmp/nas-docs", ignore_errors=True)
-    shutil.rmtree("/tmp/nas-readme", ignore_errors=True)
+@pytest.mark.parametrize("blocks", [blocks for _, blocks in runnable_chains()],
+                         ids=[name for name, _ in runnable_chains()])
+def test_every_runnable_command_in_the_guide_runs(blocks: list[tuple[str, str]]) -> None:
+    """Each chain apart (so that the test processes share them out), its blocks in page order."""
+    for directory in set(RUN_DIR.findall("\n".join(script for _, script in blocks))):
+        shutil.rmtree(directory, ignore_errors=True)  # what an earlier run of this chain left
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
-    for page, script in runnable_blocks():  # in page order: later blocks use what earlier ones wrote
+    for page, script in blocks:
         done = subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=600)
         assert done.returncode == 0, f"{page}:\n{script}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
