@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import statistics
@@ -151,6 +152,21 @@ def test_the_precision_probe_measures_both_and_leaves_the_generators_alone() -> 
     assert torch.equal(torch.get_rng_state(), before)
     assert len(seconds["fp32"]) == len(seconds["bf16"]) == precision.PROBE_ROUNDS
     assert 0 < statistics.median(seconds["fp32"]) < 5 and min(seconds["bf16"]) > 0
+
+
+def test_bench_precision_tallies_each_rule_on_the_same_probes(monkeypatch, capsys) -> None:
+    """Probes injected (no hogs started): a busy stretch slows bf16 in the first 15 rounds only, so
+    the median of 15 says fp32 while the median of all the rounds says bf16; the best-of-3 rule
+    sees the first rounds (bf16 as slow as fp32: fp32)."""
+    from nas_pattern.bench import precision as bench_precision
+    busy_start = {"fp32": [1.0] * precision.PROBE_ROUNDS,
+                  "bf16": [1.0] * 15 + [0.5] * (precision.PROBE_ROUNDS - 15)}
+    monkeypatch.setattr(precision, "_probe", lambda kind: busy_start)
+    monkeypatch.setattr(bench_precision, "_hogs", lambda count: contextlib.nullcontext())
+    assert bench(["precision", "--seeds", "2"]) == 0
+    lines = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  conv")]
+    assert [line[:2] for line in lines] == [["conv", "idle"], ["conv", "busy"]]
+    assert all(line[4:] == ["bf16", "2", "fp32", "2", "fp32", "2"] for line in lines)
 
 
 def test_the_benchmark_refuses_an_unknown_section(capsys) -> None:

@@ -30,7 +30,10 @@ BF16_MARGIN = 0.9  # bf16 is chosen on a CPU only if its step takes under 90% of
 PRECISION_ENV = "NAS_PATTERN_PRECISION"  # fp32, bf16 or conv=..,recurrent=..: what "auto" means on a CPU
 CACHE_ENV = "NAS_PATTERN_CACHE"  # the folder of the per-machine precision cache (default ~/.cache/nas-pattern)
 CACHE_FILE = "cpu-precision.json"
-PROBE_ROUNDS = 15  # interleaved rounds per precision, each of PROBE_STEPS training steps
+# Interleaved rounds per precision, each of PROBE_STEPS training steps: 45, not 15, because beside 3
+# CPU hogs on 2 cores the median of 15 still flipped 1 GRU probe in 16 to bf16 and 2 CNN probes in
+# 16 to fp32, and 45 fewer (benchmarks/precision.txt). ~2 s a kind on an idle CPU, once per machine.
+PROBE_ROUNDS = 45
 PROBE_STEPS = 2
 
 
