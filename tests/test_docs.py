@@ -364,8 +364,7 @@ def test_the_runnable_chains_keep_every_block_in_page_order() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("blocks", [blocks for _, blocks in runnable_chains()],
-                         ids=[name for name, _ in runnable_chains()])
+@pytest.mark.parametrize("blocks", [pytest.param(blocks, id=name) for name, blocks in runnable_chains()])
 def test_every_runnable_command_in_the_guide_runs(blocks: list[tuple[str, str]]) -> None:
     """Each chain apart (so that the test processes share them out), its blocks in page order."""
     for directory in set(RUN_DIR.findall("\n".join(script for _, script in blocks))):

@@ -159,8 +159,9 @@ def test_bench_precision_tallies_each_rule_on_the_same_probes(monkeypatch, capsy
     the median of 15 says fp32 while the median of all the rounds says bf16; the best-of-3 rule
     sees the first rounds (bf16 as slow as fp32: fp32)."""
     from nas_pattern.bench import precision as bench_precision
+    earlier = bench_precision.EARLIER_ROUNDS
     busy_start = {"fp32": [1.0] * precision.PROBE_ROUNDS,
-                  "bf16": [1.0] * 15 + [0.5] * (precision.PROBE_ROUNDS - 15)}
+                  "bf16": [1.0] * earlier + [0.5] * (precision.PROBE_ROUNDS - earlier)}
     monkeypatch.setattr(precision, "_probe", lambda kind: busy_start)
     monkeypatch.setattr(bench_precision, "_hogs", lambda count: contextlib.nullcontext())
     assert bench(["precision", "--seeds", "2"]) == 0
