@@ -202,3 +202,17 @@ def test_the_jvm_config_has_the_executor_keys() -> None:
     assert (config.executor, config.gpus_per_child, config.ray_address) == ("ray", 0.25, "auto")
     with pytest.raises(ValueError, match="is for --executor ray"):
         new_config(args_from_json('{"gpus-per-child": 0.25}'))
+
+
+def test_bench_search_without_ray_times_the_local_search_and_says_why(monkeypatch, capsys) -> None:
+    """The GPU machines' image has no Ray: the section still times the local executor, and says
+    why there are no Ray rows instead of failing."""
+    from nas_pattern.bench import search
+    from nas_pattern.bench.cli import main as bench
+    monkeypatch.setattr(search, "ray_installed", lambda: False)
+    monkeypatch.setattr(search, "init_ray", lambda *_: pytest.fail("Ray started"))
+    assert bench(["search", "--device", "cpu", "--children", "2", "--train-limit", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "search: 2 CNN children" in out and "no Ray rows: Ray is not installed here" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("  local") or line.startswith("  ray")]
+    assert len(rows) == 1 and rows[0][0] == "local" and rows[0][-2] == "1.00x"

@@ -71,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--shared-epochs", type=int, default=sharing.SHARED_EPOCHS, help="sharing: passes of shared "
                    f"training over the table's training images (default {sharing.SHARED_EPOCHS})")
+    p.add_argument("--children", type=int, default=search.SEARCH_CHILDREN,
+                   help=f"search: children of the timed search (default {search.SEARCH_CHILDREN})")
     p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=None, help=f"searches per strategy (strategies, tune; default "
@@ -93,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = resolve_device(args.device)
     except ValueError as err:
         p.error(str(err))
-    for flag in ("train_limit", "test_limit", "seeds", "workers", "shared_epochs"):
+    for flag in ("train_limit", "test_limit", "seeds", "workers", "shared_epochs", "children"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             p.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")

@@ -1,8 +1,10 @@
-"""bench search: children per minute of one fixed search, local against Ray with k children per device."""
+"""bench search: children per minute of one fixed search, local against Ray with k children per device.
+Without Ray installed (the GPU machines' image has none), the local row alone, and a line saying why."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import time
 
@@ -17,7 +19,7 @@ from nas_pattern.networks import CNN_SPACE
 from nas_pattern.records import SearchConfig
 from nas_pattern.trainer import TrainConfig
 
-SEARCH_CHILDREN = 32  # the fixed search the search section times
+SEARCH_CHILDREN = 32  # the fixed search the search section times (--children)
 SEARCH_SHARES = (1, 2, 4, 8)  # children per device for the Ray executor
 
 
@@ -26,22 +28,24 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
     limit = train_images(args, device, SEARCH_CPU_TRAIN_LIMIT)
     m = max(SEARCH_SHARES)  # children per update: enough to keep every worker of the largest k busy
     data = load_dataset("fashion-mnist", args.data_dir)
-    config = SearchConfig(episodes=SEARCH_CHILDREN, epochs=args.epochs, train_limit=limit, stop_entropy=0.0,
+    config = SearchConfig(episodes=args.children, epochs=args.epochs, train_limit=limit, stop_entropy=0.0,
                           seed=args.seed)
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     cpus = os.cpu_count() or 1
-    print(f"search: {SEARCH_CHILDREN} CNN children of the default space, {args.epochs} epoch(s) on "
+    with_ray = ray_installed()
+    print(f"search: {args.children} CNN children of the default space, {args.epochs} epoch(s) on "
           f"{limit or len(data.train):,} images each, m = {m}, the same architectures in every row (seed "
-          f"{args.seed}); Ray on this machine ({gpus} GPU(s), {cpus} CPUs); children per minute of the "
-          "search, without the start-up")
+          f"{args.seed}); children per minute of the search, without the start-up; "
+          + (f"Ray on this machine ({gpus} GPU(s), {cpus} CPUs)" if with_ray else
+             "no Ray rows: Ray is not installed here (pip install 'nas-pattern[ray]')"))
     print(f"  {'executor':<9} {'k':>2} {'workers':>7} {'start s':>7} {'search s':>8} {'children/min':>12} "
           f"{'vs local':>8} {'best val':>8}")
-    init_ray()
     local_rate = 0.0
     runs: list[tuple[str, int, Executor]] = [("local", 1, LocalExecutor())]
-    for k in SEARCH_SHARES:
-        runs.append(("ray", k, RayExecutor(gpus_per_child=1 / k if gpus else 0.0,
-                                           cpus_per_child=1.0 if gpus else cpus / k, max_workers=k * max(gpus, 1))))
+    if with_ray:
+        init_ray()
+        runs += [("ray", k, RayExecutor(gpus_per_child=1 / k if gpus else 0.0, cpus_per_child=1.0 if gpus else cpus / k,
+                                        max_workers=k * max(gpus, 1))) for k in SEARCH_SHARES]
     for name, k, executor in runs:
         start = time.perf_counter()
         controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=m, seed=args.seed)), data,
@@ -57,3 +61,7 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
         local_rate = local_rate or rate
         print(f"  {name:<9} {k if name == 'ray' else '':>2} {workers:>7} {started:>7.1f} {result.seconds:>8.1f} "
               f"{rate:>12.1f} {rate / local_rate:>7.2f}x {result.best.accuracy:>8.4f}")
+
+
+def ray_installed() -> bool:
+    return importlib.util.find_spec("ray") is not None
