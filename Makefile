@@ -30,7 +30,7 @@ KATEX := docs/katex/katex.min.js
 BROWSER_TOOLS := /usr/bin/chromium /usr/bin/chromedriver
 
 .PHONY: run test check setup data lint clean jvm jvm-tools jvm-test java-test scala-test clojure-test \
-	java-example scala-example clojure-example bridge-bench bench docs docs-tools
+	java-example scala-example clojure-example bridge-bench bench docs docs-tools gpu-carry
 
 run: setup
 	$(PY) -m nas_pattern.run $(ARGS)
@@ -39,6 +39,20 @@ run: setup
 # per minute local against Ray, and the strategy study.
 bench: setup
 	$(PY) -m nas_pattern.bench $(ARGS)
+
+# What benchmarks/gpu.sh needs on a lent GPU machine, whose image has torch but nothing else of ours
+# and which can download nothing: .gpu/ (git ignores it; carry it) with the wheels of py4j and optuna
+# (and optuna's needs the image lacks) at this environment's versions, for its Python 3.12, Debian's
+# Fashion-MNIST files, and the commit. Run it right before the device call.
+GPU_WHEELS := py4j|optuna|alembic|colorlog|mako|sqlalchemy
+gpu-carry: setup data
+	rm -rf .gpu && mkdir -p .gpu/wheels .gpu/fashion-mnist
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d .gpu/wheels $$($(PY) -m pip freeze | grep -iE '^($(GPU_WHEELS))==')
+	cp $(dir $(FASHION_MNIST))*.gz .gpu/fashion-mnist/
+	git describe --always --dirty >.gpu/commit
+	@du -sh .gpu; ls .gpu/wheels
 
 # pytest includes the guide's checks (tests/test_docs.py), which run the Java example and open the
 # built site in chromium; then the JVM suites, and the Scala and Clojure examples the guide includes.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 from nas_pattern import Dataset, load_dataset
 from nas_pattern.precision import PRECISION_ENV, cpu_precision
@@ -17,6 +18,16 @@ from nas_pattern.precision import PRECISION_ENV, cpu_precision
 # probe's own tests unset it.
 if not os.environ.get(PRECISION_ENV):
     os.environ[PRECISION_ENV] = f"conv={cpu_precision('conv')},recurrent={cpu_precision('recurrent')}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked cuda are skipped, with the reason, where torch sees no CUDA GPU (CI never has one)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU; benchmarks/gpu.sh runs the cuda tests on one")
+    for item in items:
+        if item.get_closest_marker("cuda"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

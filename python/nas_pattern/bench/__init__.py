@@ -6,8 +6,8 @@ Sections (trainer, controller, search and strategies by default; the others only
   controller  milliseconds per policy() sample and per update_policy(), and their share of a child.
   search      children per minute of one fixed search (--children, default 32 CNN children) with
               the local executor and with Ray running k = 1, 2, 4, 8 children per device at once (per
-              GPU, or sharing the CPUs when there is none); the ratios to local. Where Ray is not
-              installed, the local row alone.
+              GPU, or sharing the CPUs when there is none); the ratios to local. --executors picks
+              them (default local,ray); where Ray is not installed, the local row alone.
   strategies  on the measured table --table, every search strategy (REINFORCE with and without
               its baseline, actor-critic, random search, regularized evolution, Optuna's TPE) for
               --seeds seeds at each budget: best accuracy found, regret to the table's optimum, how

@@ -66,13 +66,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--space", default=None, metavar="FILE",
                    help="tabulate: the search space (JSON, the --space format of nas_pattern.run; default: "
                         "the 576-architecture CNN space)")
-    p.add_argument("--test-limit", type=int, default=None, help="tabulate: test images per child (default: all 10,000)")
+    p.add_argument("--test-limit", type=int, default=None,
+                   help="tabulate, trainer: test images per child (default: all 10,000)")
     p.add_argument("--network", default="cnn", choices=sorted(NETWORKS), help="tabulate: the children's network")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--shared-epochs", type=int, default=sharing.SHARED_EPOCHS, help="sharing: passes of shared "
                    f"training over the table's training images (default {sharing.SHARED_EPOCHS})")
     p.add_argument("--children", type=int, default=search.SEARCH_CHILDREN,
                    help=f"search: children of the timed search (default {search.SEARCH_CHILDREN})")
+    p.add_argument("--executors", type=_names(search.EXECUTORS, "executor(s)"), default=search.EXECUTORS,
+                   help="search: the executors timed, comma-separated (default: local,ray; ray only where "
+                        "it is installed)")
     p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=None, help=f"searches per strategy (strategies, tune; default "

@@ -1,5 +1,6 @@
-"""bench search: children per minute of one fixed search, local against Ray with k children per device.
-Without Ray installed (the GPU machines' image has none), the local row alone, and a line saying why."""
+"""bench search: children per minute of one fixed search, local against Ray with k children per device
+(--executors picks them). Without Ray installed (the GPU machines' image has none), the local row
+alone, and a line saying why."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from nas_pattern.trainer import TrainConfig
 
 SEARCH_CHILDREN = 32  # the fixed search the search section times (--children)
 SEARCH_SHARES = (1, 2, 4, 8)  # children per device for the Ray executor
+EXECUTORS = ("local", "ray")  # --executors
 
 
 def search_section(args: argparse.Namespace, device: torch.device) -> None:
@@ -33,16 +35,19 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     cpus = os.cpu_count() or 1
     with_ray = ray_installed()
+    if args.executors == ("ray",) and not with_ray:
+        raise ValueError("--executors ray: Ray is not installed here (pip install 'nas-pattern[ray]')")
     print(f"search: {args.children} CNN children of the default space, {args.epochs} epoch(s) on "
           f"{limit or len(data.train):,} images each, m = {m}, the same architectures in every row (seed "
           f"{args.seed}); children per minute of the search, without the start-up; "
-          + (f"Ray on this machine ({gpus} GPU(s), {cpus} CPUs)" if with_ray else
+          + ("no Ray rows: not asked for" if "ray" not in args.executors else
+             f"Ray on this machine ({gpus} GPU(s), {cpus} CPUs)" if with_ray else
              "no Ray rows: Ray is not installed here (pip install 'nas-pattern[ray]')"))
     print(f"  {'executor':<9} {'k':>2} {'workers':>7} {'start s':>7} {'search s':>8} {'children/min':>12} "
           f"{'vs local':>8} {'best val':>8}")
     local_rate = 0.0
-    runs: list[tuple[str, int, Executor]] = [("local", 1, LocalExecutor())]
-    if with_ray:
+    runs: list[tuple[str, int, Executor]] = [("local", 1, LocalExecutor())] if "local" in args.executors else []
+    if "ray" in args.executors and with_ray:
         init_ray()
         runs += [("ray", k, RayExecutor(gpus_per_child=1 / k if gpus else 0.0, cpus_per_child=1.0 if gpus else cpus / k,
                                         max_workers=k * max(gpus, 1))) for k in SEARCH_SHARES]
@@ -58,9 +63,10 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
         finally:
             executor.close()
         rate = len(result.episodes) / result.seconds * 60
-        local_rate = local_rate or rate
+        local_rate = rate if name == "local" else local_rate
+        ratio = f"{rate / local_rate:>7.2f}x" if local_rate else f"{'-':>8}"  # -: local not asked for
         print(f"  {name:<9} {k if name == 'ray' else '':>2} {workers:>7} {started:>7.1f} {result.seconds:>8.1f} "
-              f"{rate:>12.1f} {rate / local_rate:>7.2f}x {result.best.accuracy:>8.4f}")
+              f"{rate:>12.1f} {ratio} {result.best.accuracy:>8.4f}")
 
 
 def ray_installed() -> bool:

@@ -27,19 +27,21 @@ from nas_pattern.bench.common import (
 from nas_pattern.data import Split, to_split
 from nas_pattern.networks import Metrics, TorchNetwork
 from nas_pattern.precision import cpu_precision, precision_cache_path
-from nas_pattern.trainer import TrainConfig, use_bf16
+from nas_pattern.trainer import TrainConfig, device_name, use_bf16
 
 
-def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int,
-               device: torch.device) -> tuple[float, float]:
+def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int, device: torch.device,
+               test_limit: int | None = None) -> tuple[float, float]:
     """The honest baseline: torchvision's dataset, a shuffling DataLoader, each batch copied to the
-    device, fp32. Returns (training images per second, test accuracy)."""
+    device, fp32. Returns (training images per second, accuracy on the first `test_limit` (default:
+    all) test images)."""
     from torch.utils.data import DataLoader, Subset
     from torchvision import datasets, transforms
 
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
     train = Subset(datasets.FashionMNIST(str(root), train=True, transform=transform), range(train_limit))
-    test = datasets.FashionMNIST(str(root), train=False, transform=transform)
+    all_test = datasets.FashionMNIST(str(root), train=False, transform=transform)
+    test = Subset(all_test, range(min(test_limit or len(all_test), len(all_test))))
     generator = torch.Generator().manual_seed(network.seed)
     model = network.module
     assert model is not None
@@ -84,7 +86,8 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
     train_limit = min(train_images(args, device, 10_000) or len(raw_train), len(raw_train))
     train = to_split(raw_train.data[:train_limit, None].numpy(), raw_train.targets[:train_limit].numpy(),
                      MEAN, STD)
-    test = to_split(raw_test.data[:, None].numpy(), raw_test.targets.numpy(), MEAN, STD)
+    test_limit = args.test_limit or len(raw_test)
+    test = to_split(raw_test.data[:test_limit, None].numpy(), raw_test.targets[:test_limit].numpy(), MEAN, STD)
     default = TrainConfig.for_device(device)
     # our default, and the plain loop's batch; on a CPU each also in fp32, beside what "auto" chose
     configs = [default, replace(default, batch_size=PLAIN_BATCH)]
@@ -97,7 +100,7 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
           f"{'ours acc':>8} {'precision':>11}")
     for kind, architecture in (("CNN", REFERENCE_CNN), ("RNN", REFERENCE_RNN)):
         plain_speed, plain_accuracy = plain_loop(build_network(kind, architecture, default, device, args.seed),
-                                                 root, train_limit, args.epochs, device)
+                                                 root, train_limit, args.epochs, device, len(test))
         for config in configs:
             if config.precision == "fp32" and cpu_precision("conv" if kind == "CNN" else "recurrent") == "fp32":
                 continue  # auto chose fp32 on this CPU: its row is the fp32 row
@@ -109,7 +112,7 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
                   f"{our_speed:>10,.0f} {our_speed / plain_speed:>5.2f}x {plain_accuracy:>9.4f} "
                   f"{metrics.accuracy:>8.4f} {mode + ('' if config.precision == 'fp32' else ' (auto)'):>11}")
     if device.type == "cpu":
-        print(f"  precision auto on this CPU ({torch.get_num_threads()} threads), measured once per machine by "
+        print(f"  precision auto on this {device_name(device)}, measured once per machine by "
               f"a probe step: CNN {cpu_precision('conv')}, RNN {cpu_precision('recurrent')} (kept in "
               f"{precision_cache_path()}); the fp32 rows show what it is measured against")
 
