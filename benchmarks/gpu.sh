@@ -81,12 +81,12 @@ else
     TRAINER=() SEARCH=() DEFAULT=()
 fi
 BENCH=("$PYTHON" -m nas_pattern.bench --device "$DEVICE")
-part tests.txt 60 "$PYTHON" -m pytest -q -rs -p no:cacheprovider -m cuda tests/test_cuda.py
+part tests.txt 100 "$PYTHON" -m pytest -q -rs -p no:cacheprovider -m cuda tests/test_cuda.py
 part trainer.txt 120 "${BENCH[@]}" trainer "${TRAINER[@]}"
 part search.txt 90 "${BENCH[@]}" search --executors local "${SEARCH[@]}"  # the image has no Ray
 
 RUN_DIR=$(mktemp -d)/default-run
-part default-log.txt 180 "$PYTHON" -m nas_pattern.run --device "$DEVICE" --run-dir "$RUN_DIR" "${DEFAULT[@]}"
+part default-log.txt 150 "$PYTHON" -m nas_pattern.run --device "$DEVICE" --run-dir "$RUN_DIR" "${DEFAULT[@]}"
 "$PYTHON" - "$RUN_DIR" "$OUT/default-log.txt" >"$OUT/default.txt" 2>&1 <<'EOF'
 """The default search's figures from its record (episodes.jsonl; summary.json once it finished)."""
 import json, statistics, sys
