@@ -5,14 +5,15 @@
 # nothing can be downloaded there; so, here first, right before the call (it also notes the commit):
 #     make gpu-carry                 # fills .gpu/ (git ignores it): wheels of py4j and optuna, the data
 # then, through the device tool:   command "bash benchmarks/gpu.sh", carry [".gpu"], timeout_s 540.
-# Try it on this CPU first, so that the first GPU call is the real one (a minute or two):
+# Try it on this CPU first, so that the first GPU call is the real one (about 35 s):
 #     GPU_DEVICE=cpu GPU_QUICK=1 OUT=/tmp/gpu-out PYTHON=.venv/bin/python bash benchmarks/gpu.sh
 #
 # Each part runs in a time box of its own and writes its file under $OUT as it ends; a part that fails
 # or runs out of time says so in its file, and the next one runs:
 #   env.txt      the date, the commit, the machine, the GPU and driver, python, torch and CUDA
 #   tests.txt    pytest -m cuda tests/test_cuda.py (skipped, with the reason, where there is no CUDA)
-#   trainer.txt  python -m nas_pattern.bench trainer: ours against the plain PyTorch loop
+#   trainer.txt  python -m nas_pattern.bench trainer: ours against the plain PyTorch loop, and
+#                with --deterministic beside each of ours (its cost)
 #   search.txt   python -m nas_pattern.bench search --executors local: children per minute (no Ray there)
 #   default-log.txt, default.txt  the default search (python -m nas_pattern.run --device D): its output;
 #                its search time, children, children per minute, median child; default-run.tar.gz: its record

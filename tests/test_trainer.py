@@ -65,6 +65,17 @@ def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
     assert re.search(r"TensorBoard per child +\d+\.\d+ ms \(the event files of a 8-child search", out)
 
 
+def test_the_trainer_bench_times_deterministic_beside_each_cuda_row() -> None:
+    """What --deterministic costs on a GPU is a bench row (the configurations need no GPU to make)."""
+    from nas_pattern.bench.trainer import trainer_configs
+    cuda = trainer_configs(torch.device("cuda"))
+    assert [(c.batch_size, c.deterministic) for c in cuda] == [(256, False), (256, True), (100, False), (100, True)]
+    assert {c.precision for c in cuda} == {"auto"}
+    cpu = trainer_configs(torch.device("cpu"))
+    assert [(c.batch_size, c.precision, c.deterministic) for c in cpu] == [
+        (32, "auto", False), (32, "fp32", False), (100, "auto", False), (100, "fp32", False)]
+
+
 def test_precision_auto_on_a_cpu_follows_the_measurement(monkeypatch, tmp_path) -> None:
     network = CNN(REFERENCE_CNN, (1, 28, 28), 10, train_config=TrainConfig(), seed=0)
     network.build()

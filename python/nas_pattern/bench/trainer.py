@@ -89,15 +89,12 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
     test_limit = args.test_limit or len(raw_test)
     test = to_split(raw_test.data[:test_limit, None].numpy(), raw_test.targets[:test_limit].numpy(), MEAN, STD)
     default = TrainConfig.for_device(device)
-    # our default, and the plain loop's batch; on a CPU each also in fp32, beside what "auto" chose
-    configs = [default, replace(default, batch_size=PLAIN_BATCH)]
-    if device.type == "cpu":
-        configs = [c for config in configs for c in (config, replace(config, precision="fp32"))]
+    configs = trainer_configs(device)
     print(f"trainer: {train_limit:,} training images, {args.epochs} epoch(s), test on {len(test):,}; plain loop: "
           f"DataLoader of {PLAIN_BATCH}, Adam lr {PLAIN_LR}, fp32; ours: AdamW at {default.learning_rate:g} "
           f"x sqrt(batch / 32), precision {default.precision}, channels_last {default.channels_last}")
     print(f"  {'child':<46} {'batch':>5} {'plain img/s':>11} {'ours img/s':>10} {'ratio':>6} {'plain acc':>9} "
-          f"{'ours acc':>8} {'precision':>11}")
+          f"{'ours acc':>8} {'precision':>16}")
     for kind, architecture in (("CNN", REFERENCE_CNN), ("RNN", REFERENCE_RNN)):
         plain_speed, plain_accuracy = plain_loop(build_network(kind, architecture, default, device, args.seed),
                                                  root, train_limit, args.epochs, device, len(test))
@@ -107,15 +104,26 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
             ours = build_network(kind, architecture, config, device, args.seed)
             our_speed, metrics = our_trainer(ours, train, test, args.epochs)
             assert ours.module is not None
-            mode = "bf16" if use_bf16(ours.module, config, device) else "fp32"
+            mode = ("bf16" if use_bf16(ours.module, config, device) else "fp32") + (
+                "" if config.precision == "fp32" else " (auto)") + (" determ." if config.deterministic else "")
             print(f"  {kind + ' ' + architecture.describe():<46} {config.batch_size:>5} {plain_speed:>11,.0f} "
                   f"{our_speed:>10,.0f} {our_speed / plain_speed:>5.2f}x {plain_accuracy:>9.4f} "
-                  f"{metrics.accuracy:>8.4f} {mode + ('' if config.precision == 'fp32' else ' (auto)'):>11}")
+                  f"{metrics.accuracy:>8.4f} {mode:>16}")
     if device.type == "cpu":
         print(f"  precision auto on this {device_name(device)}, measured once per machine by "
               f"a probe step: CNN {cpu_precision('conv')}, RNN {cpu_precision('recurrent')} (kept in "
               f"{precision_cache_path()}); the fp32 rows show what it is measured against")
 
+
+
+def trainer_configs(device: torch.device) -> list[TrainConfig]:
+    """Our rows: the device's default batch and the plain loop's, each beside a variant: on a CPU in
+    fp32 (what "auto" is measured against); on CUDA with --deterministic (what it costs)."""
+    default = TrainConfig.for_device(device)
+    configs = [default, replace(default, batch_size=PLAIN_BATCH)]
+    if device.type == "cpu":
+        return [c for config in configs for c in (config, replace(config, precision="fp32"))]
+    return [c for config in configs for c in (config, replace(config, deterministic=True))]
 
 
 def _torchvision_layout(data_dir: Path, root: Path) -> Path:
