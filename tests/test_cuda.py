@@ -57,7 +57,7 @@ def test_deterministic_gives_the_same_search_twice_on_the_gpu(tmp_path: Path) ->
     assert len(first) == 4
 
 
-def _gpu_sh(out: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def _gpu_sh(**env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(GPU_SH)], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHON": sys.executable, **env})
 
@@ -65,7 +65,7 @@ def _gpu_sh(out: Path, **env: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_the_gpu_script_writes_every_figure_when_tried_on_the_cpu(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = _gpu_sh(out, OUT=str(out), GPU_DEVICE="cpu", GPU_QUICK="1")
+    done = _gpu_sh(OUT=str(out), GPU_DEVICE="cpu", GPU_QUICK="1")
     assert done.returncode == 0, done.stderr[-2000:]
     files = {path.name for path in out.iterdir()}
     assert files == {"env.txt", "tests.txt", "trainer.txt", "search.txt", "default-log.txt", "default.txt",
@@ -79,6 +79,6 @@ def test_the_gpu_script_writes_every_figure_when_tried_on_the_cpu(tmp_path: Path
     assert "default search on cpu" in default and "finished: yes; 2 children" in default, default
 
 
-def test_the_gpu_script_without_an_out_folder_says_so(tmp_path: Path) -> None:
-    done = _gpu_sh(tmp_path, OUT="")
+def test_the_gpu_script_without_an_out_folder_says_so() -> None:
+    done = _gpu_sh(OUT="")
     assert done.returncode != 0 and "set OUT to the folder for the figures" in done.stderr

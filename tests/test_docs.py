@@ -354,12 +354,13 @@ def runnable_chains() -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 def test_the_runnable_chains_keep_every_block_in_page_order() -> None:
-    chained = [block for _, blocks in runnable_chains() for block in blocks]
-    assert sorted(chained) == sorted(runnable_blocks())
-    order = {block: i for i, block in enumerate(runnable_blocks())}
-    for _, blocks in runnable_chains():
+    chains, every = runnable_chains(), runnable_blocks()
+    chained = [block for _, blocks in chains for block in blocks]
+    assert sorted(chained) == sorted(every)
+    order = {block: i for i, block in enumerate(every)}
+    for _, blocks in chains:
         assert [order[b] for b in blocks] == sorted(order[b] for b in blocks)
-    first = next(blocks for name, blocks in runnable_chains() if name.endswith("/tmp/nas-docs/first"))
+    first = next(blocks for name, blocks in chains if name.endswith("/tmp/nas-docs/first"))
     assert len(first) == 2 and "ls /tmp/nas-docs/first" in first[1][1]  # the search, then what it wrote
 
 

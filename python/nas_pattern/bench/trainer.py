@@ -88,8 +88,8 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
                      MEAN, STD)
     test_limit = args.test_limit or len(raw_test)
     test = to_split(raw_test.data[:test_limit, None].numpy(), raw_test.targets[:test_limit].numpy(), MEAN, STD)
-    default = TrainConfig.for_device(device)
     configs = trainer_configs(device)
+    default = configs[0]  # the device's default
     print(f"trainer: {train_limit:,} training images, {args.epochs} epoch(s), test on {len(test):,}; plain loop: "
           f"DataLoader of {PLAIN_BATCH}, Adam lr {PLAIN_LR}, fp32; ours: AdamW at {default.learning_rate:g} "
           f"x sqrt(batch / 32), precision {default.precision}, channels_last {default.channels_last}")
