@@ -59,6 +59,19 @@ def test_shared_training_learns_and_a_checkpoint_continues_it_exactly(small_fash
     assert after.params == sum(p.numel() for p in first.supernet.child(architecture).module.parameters())
 
 
+def test_a_child_is_scored_in_passes_of_at_most_the_sharing_configs_eval_batch_size(small_fashion: Dataset,
+                                                                                  monkeypatch) -> None:
+    from nas_pattern import trainer
+
+    weights = shared(small_fashion)
+    weights.config = replace(weights.config, eval_batch_size=7)
+    passes: list[int] = []
+    sized = trainer.images_per_pass
+    monkeypatch.setattr(trainer, "images_per_pass", lambda *args: passes.append(sized(*args)) or passes[-1])
+    weights.score(TINY.decode([1, 1, 0, 0]), small_fashion.val.head(20))
+    assert passes == [7]
+
+
 def test_a_state_taken_is_not_changed_by_training_after_it(small_fashion: Dataset) -> None:
     weights = shared(small_fashion)
     state = weights.state_dict()

@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 import statistics
+from dataclasses import replace
 
 import pytest
 import torch
@@ -43,17 +44,58 @@ def test_the_step_size_follows_the_square_root_rule() -> None:
 @pytest.mark.parametrize("field, value, message", [
     ("precision", "fp16", "precision must be auto, fp32 or bf16, got 'fp16'"),
     ("batch_size", 0, "batch sizes must be >= 1"),
+    ("eval_pass_bytes", -1, "eval_pass_bytes must be >= 0"),
 ])
 def test_a_bad_train_config_is_refused(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{field: value})  # type: ignore[arg-type]
 
 
+# A wide child: its largest layer output is 64 maps of 28 x 28 per image.
+WIDE = CNN.default_space.parse({"layers": [
+    {"filters": 64, "kernel_size": 5, "pool_size": 1, "dropout_rate": 0.0},
+    {"filters": 64, "kernel_size": 3, "pool_size": 1, "dropout_rate": 0.0}]})
+
+
+def test_evaluation_on_a_cpu_passes_only_as_many_images_as_the_bound_allows(fashion: Dataset) -> None:
+    """Each pass keeps the largest layer output under TrainConfig.eval_pass_bytes; every image is
+    still evaluated once, to the same metrics as in passes of eval_batch_size."""
+    network = CNN(WIDE, fashion.input_shape, fashion.num_classes, seed=0,
+                  train_config=TrainConfig(precision="fp32", eval_pass_bytes=2 * 2**20))
+    network.build()
+    assert network.module is not None
+    passes: list[int] = []  # images in each forward pass
+    network.module.register_forward_pre_hook(lambda _module, inputs: passes.append(len(inputs[0])))
+    images = fashion.val.head(600)
+    bounded = network.evaluate(images)
+    assert passes[0] == 1  # the one image that measures the layers' outputs
+    assert max(passes[1:]) * 64 * 28 * 28 * 4 <= 2 * 2**20 < (max(passes[1:]) + 1) * 64 * 28 * 28 * 4
+    assert sum(passes[1:]) == 600
+    passes.clear()
+    network.train_config = replace(network.train_config, eval_pass_bytes=0)  # no bound
+    unbounded = network.evaluate(images)
+    assert passes == [600]
+    assert bounded.accuracy == pytest.approx(unbounded.accuracy, abs=1 / 600)  # at most one near-tie apart
+    assert bounded.loss == pytest.approx(unbounded.loss, rel=1e-5)
+
+
+def test_evaluation_on_a_gpu_passes_eval_batch_size_images() -> None:
+    """The bound is the CPU allocator's: CUDA's caching allocator keeps its blocks, so no image is
+    put through to measure (no GPU is needed to see that)."""
+    from nas_pattern.trainer import images_per_pass
+
+    module = torch.nn.Linear(3, 2)
+    module.register_forward_pre_hook(lambda *_: pytest.fail("nothing should run"))
+    assert images_per_pass(module, torch.zeros(5000, 3), TrainConfig(eval_batch_size=700), torch.device("cuda")) == 700
+
+
 @pytest.mark.slow
 def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
-    assert bench(["trainer", "controller", "--device", "cpu", "--train-limit", "500", "--updates", "2"]) == 0
+    assert bench(["trainer", "controller", "--device", "cpu", "--train-limit", "500", "--test-limit", "2000",
+                  "--updates", "2"]) == 0
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.lstrip().startswith(("CNN conv 5x32", "RNN gru 128"))]
+    training, evaluation = out.split("\nevaluation on 2,000 test images")
+    rows = [line for line in training.splitlines() if line.lstrip().startswith(("CNN conv 5x32", "RNN gru 128"))]
     # two children, each at our batch and at the plain loop's; and in fp32 beside where auto chose bf16
     chosen = {"CNN": cpu_precision("conv"), "RNN": cpu_precision("recurrent")}
     assert len(rows) == sum(4 if precision == "bf16" else 2 for precision in chosen.values())
@@ -61,6 +103,12 @@ def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
         assert float(re.search(r" (\d+\.\d+)x ", row).group(1)) > 0  # the ratio to the plain loop
         assert row.split()[-1] in ("fp32", "(auto)")
     assert f"CNN {chosen['CNN']}, RNN {chosen['RNN']}" in out
+    # evaluation in passes of 1000 against passes sized to the bound: the reference CNN, the wide one, the RNN
+    evaluations = re.findall(r"^  (CNN|RNN) .+ ([\d,]+) +([\d,]+) +(\d+) +(\d+\.\d+)x +([+-]\d\.\d{4})$",
+                             evaluation, re.MULTILINE)
+    assert [kind for kind, *_ in evaluations] == ["CNN", "CNN", "RNN"]
+    assert all(float(ratio) > 0 and abs(float(diff)) <= 0.002 for *_, ratio, diff in evaluations)  # the same images
+    assert int(evaluations[1][3]) < 1000  # the wide child's layer outputs need smaller passes
     assert "policy() sample" in out and "of the search" in out
     assert re.search(r"TensorBoard per child +\d+\.\d+ ms \(the event files of a 8-child search", out)
 

@@ -27,7 +27,7 @@ from nas_pattern.files import write_atomically
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import first_line
 from nas_pattern.search_space import Architecture, SearchSpace
-from nas_pattern.trainer import TrainConfig
+from nas_pattern.trainer import TrainConfig, images_per_pass
 
 MODEL = "best.pt"
 ONNX_MODEL = "best.onnx"
@@ -113,13 +113,16 @@ class FoundModel:
         return x
 
     def predict(self, images: Any, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-        """(classes (N,), probabilities (N, classes)) for raw images (see normalise())."""
+        """(classes (N,), probabilities (N, classes)) for raw images (see normalise()), in passes of
+        at most `batch_size` images (on a CPU, fewer where evaluate() would pass fewer)."""
         x = self.normalise(images)
         device = next(self.module.parameters()).device
+        config = dataclasses.replace(self.network.train_config, eval_batch_size=batch_size)
         probabilities = []
         with torch.inference_mode():
-            for begin in range(0, len(x), batch_size):
-                logits = self.module(x[begin:begin + batch_size].to(device)).float()  # (B, classes)
+            step = images_per_pass(self.module, x[:1].to(device), config, device)
+            for begin in range(0, len(x), step):
+                logits = self.module(x[begin:begin + step].to(device)).float()  # (B, classes)
                 probabilities.append(torch.softmax(logits, dim=1).cpu())
         p = torch.cat(probabilities) if probabilities else torch.zeros(0, self.card.num_classes)
         return p.argmax(dim=1), p

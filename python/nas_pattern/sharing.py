@@ -36,7 +36,7 @@ class SharingConfig:
     batch_size: int = 32  # training images per minibatch, each minibatch on one architecture
     learning_rate: float = 1e-3  # AdamW step size of the shared weights
     weight_decay: float = 0.0
-    eval_batch_size: int = 1000  # images per forward pass when scoring
+    eval_batch_size: int = 1000  # images per forward pass when scoring (at most: TrainConfig.eval_pass_bytes)
     # The derivation: the best `rescore` distinct architectures by the score they got in the search
     # are scored again with the final shared weights on the whole validation split (scores from early
     # rounds were made with weights trained less); the best `derive` of those are trained from scratch
@@ -108,7 +108,8 @@ class SharedWeights:
         a stand-alone child, evaluated as every child is (trainer.evaluate); train_seconds is the
         time this took."""
         start = time.perf_counter()
-        child = self.supernet.child(architecture, train_config=self.train_config, device=self.device)
+        config = dataclasses.replace(self.train_config, eval_batch_size=self.config.eval_batch_size)
+        child = self.supernet.child(architecture, train_config=config, device=self.device)
         return dataclasses.replace(child.evaluate(data), train_seconds=time.perf_counter() - start)
 
     def state_dict(self) -> dict[str, Any]:

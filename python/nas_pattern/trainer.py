@@ -40,7 +40,12 @@ class TrainConfig:
     learning_rate: float = 2e-3  # AdamW step size at 32 images per step, scaled by sqrt(batch_size / 32)
     # (the square-root rule for Adam); 4e-3 at 32 learns faster but kills some wide unpooled CNNs
     weight_decay: float = 0.0  # L2 penalty (AdamW-style, decoupled)
-    eval_batch_size: int = 1000  # images per forward pass when evaluating; no gradients kept
+    eval_batch_size: int = 1000  # images per forward pass when evaluating (at most: see eval_pass_bytes)
+    # On a CPU, an evaluation pass takes only as many images as keep each layer's output under this many
+    # bytes (at 4 a value; 0: no bound). glibc serves a block above its 32 MiB ceiling as a fresh
+    # mapping every time, each page zero-filled by the kernel on first touch: passes of 1000 images
+    # made a wide unpooled child's evaluation 1.8x slower, nearly all of it system time (bench trainer)
+    eval_pass_bytes: int = 16 * 2**20
     # "fp32", "bf16" (autocast), or "auto": bf16 on CUDA GPUs that have it; on a CPU, whichever a
     # probe measured faster for the child's kind (cpu_precision); a run records what auto chose
     precision: str = "auto"
@@ -52,6 +57,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"batch sizes must be >= 1, got {self.batch_size} and {self.eval_batch_size}")
+        if self.eval_pass_bytes < 0:
+            raise ValueError(f"eval_pass_bytes must be >= 0 (0: no bound), got {self.eval_pass_bytes}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
 
@@ -149,9 +156,10 @@ def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.
         correct = torch.zeros((), device=device)
         total_loss = torch.zeros((), device=device)
         with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            for begin in range(0, len(data), config.eval_batch_size):
-                x = images[begin:begin + config.eval_batch_size].float()
-                y = labels[begin:begin + config.eval_batch_size]
+            step = images_per_pass(module, images, config, device)
+            for begin in range(0, len(data), step):
+                x = images[begin:begin + step].float()
+                y = labels[begin:begin + step]
                 logits = module(x).float()  # (B, classes)
                 total_loss += F.cross_entropy(logits, y, reduction="sum")
                 correct += (logits.argmax(dim=1) == y).sum()
@@ -161,6 +169,29 @@ def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.
         if not math.isfinite(loss):
             raise ChildDiverged(f"evaluation loss is {loss}")
         return (correct / n).item(), loss
+
+
+def images_per_pass(module: nn.Module, images: torch.Tensor, config: TrainConfig, device: torch.device) -> int:
+    """How many images evaluate() puts through `module` at once: config.eval_batch_size, and on a CPU
+    no more than keep the largest layer output under config.eval_pass_bytes, measured by passing one
+    image (call it as evaluate runs: module in eval mode, without gradients, under its autocast)."""
+    if device.type != "cpu" or config.eval_pass_bytes == 0 or len(images) == 0:
+        return config.eval_batch_size
+    largest = 1  # values in the largest output of one layer, for one image
+
+    def measure(_module: nn.Module, _inputs: object, output: object) -> None:
+        nonlocal largest
+        for tensor in output if isinstance(output, (tuple, list)) else (output,):
+            if isinstance(tensor, torch.Tensor):
+                largest = max(largest, tensor.numel())
+
+    hooks = [m.register_forward_hook(measure) for m in module.modules() if not list(m.children())]
+    try:
+        module(images[:1].float())
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return max(1, min(config.eval_batch_size, config.eval_pass_bytes // (4 * largest)))
 
 
 def use_bf16(module: nn.Module, config: TrainConfig, device: torch.device) -> bool:

@@ -25,9 +25,9 @@ from nas_pattern.bench.common import (
     train_images,
 )
 from nas_pattern.data import Split, to_split
-from nas_pattern.networks import Metrics, TorchNetwork
+from nas_pattern.networks import CNN_SPACE, Metrics, TorchNetwork
 from nas_pattern.precision import cpu_precision, precision_cache_path
-from nas_pattern.trainer import TrainConfig, device_name, use_bf16
+from nas_pattern.trainer import TrainConfig, device_name, images_per_pass, use_bf16
 
 
 def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int, device: torch.device,
@@ -113,6 +113,36 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
         print(f"  precision auto on this {device_name(device)}, measured once per machine by "
               f"a probe step: CNN {cpu_precision('conv')}, RNN {cpu_precision('recurrent')} (kept in "
               f"{precision_cache_path()}); the fp32 rows show what it is measured against")
+        _compare_evaluations(test, default, device, args.seed)
+
+
+# A wide child of the default space: 64 filters at full resolution in both layers.
+WIDE_CNN = CNN_SPACE.parse({"layers": [
+    {"filters": 64, "kernel_size": 5, "pool_size": 1, "dropout_rate": 0.0},
+    {"filters": 64, "kernel_size": 3, "pool_size": 1, "dropout_rate": 0.0}]})
+
+
+def _compare_evaluations(test: Split, default: TrainConfig, device: torch.device, seed: int) -> None:
+    """On a CPU: evaluation in passes of eval_batch_size images against passes sized to keep each
+    layer's output under eval_pass_bytes (TrainConfig); the same weights, the same images."""
+    fixed = replace(default, eval_pass_bytes=0)
+    print(f"evaluation on {len(test):,} test images, untrained weights: passes of {fixed.eval_batch_size} "
+          f"images against passes whose layer outputs stay under {default.eval_pass_bytes / 2**20:g} MiB")
+    print(f"  {'child':<46} {'fixed img/s':>11} {'sized img/s':>11} {'images':>6} {'ratio':>6} {'acc diff':>8}")
+    for kind, architecture in (("CNN", REFERENCE_CNN), ("CNN", WIDE_CNN), ("RNN", REFERENCE_RNN)):
+        network = build_network(kind, architecture, default, device, seed)
+        assert network.module is not None
+        speeds, accuracies = [], []
+        for config in (fixed, default):
+            network.train_config = config
+            network.evaluate(test.head(min(len(test), 2 * config.eval_batch_size)))  # warm up
+            start = time.perf_counter()
+            accuracies.append(network.evaluate(test).accuracy)
+            speeds.append(len(test) / (time.perf_counter() - start))
+        with torch.inference_mode():
+            images = images_per_pass(network.module.eval(), test.x, default, device)
+        print(f"  {kind + ' ' + architecture.describe():<46} {speeds[0]:>11,.0f} {speeds[1]:>11,.0f} {images:>6} "
+              f"{speeds[1] / speeds[0]:>5.2f}x {accuracies[1] - accuracies[0]:>+8.4f}")
 
 
 
