@@ -74,9 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    f"training over the table's training images (default {sharing.SHARED_EPOCHS})")
     p.add_argument("--children", type=int, default=search.SEARCH_CHILDREN,
                    help=f"search: children of the timed search (default {search.SEARCH_CHILDREN})")
-    p.add_argument("--executors", type=_names(search.EXECUTORS, "executor(s)"), default=search.EXECUTORS,
-                   help="search: the executors timed, comma-separated (default: local,ray; ray only where "
-                        "it is installed)")
+    p.add_argument("--executors", type=_names(search.EXECUTORS, "executor(s)"), default=None,
+                   help="search: the executors timed, comma-separated (default: local,ray where Ray is "
+                        "installed, else local; naming ray where it is not is an error)")
     p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=None, help=f"searches per strategy (strategies, tune; default "

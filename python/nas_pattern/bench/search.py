@@ -35,19 +35,21 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     cpus = os.cpu_count() or 1
     with_ray = ray_installed()
-    if args.executors == ("ray",) and not with_ray:
-        raise ValueError("--executors ray: Ray is not installed here (pip install 'nas-pattern[ray]')")
+    if args.executors is not None and "ray" in args.executors and not with_ray:  # named: an error
+        raise ValueError(f"--executors {','.join(args.executors)}: Ray is not installed here "
+                         "(pip install 'nas-pattern[ray]')")
+    executors = args.executors or (EXECUTORS if with_ray else ("local",))  # None: the default
     print(f"search: {args.children} CNN children of the default space, {args.epochs} epoch(s) on "
           f"{limit or len(data.train):,} images each, m = {m}, the same architectures in every row (seed "
           f"{args.seed}); children per minute of the search, without the start-up; "
-          + ("no Ray rows: not asked for" if "ray" not in args.executors else
-             f"Ray on this machine ({gpus} GPU(s), {cpus} CPUs)" if with_ray else
+          + (f"Ray on this machine ({gpus} GPU(s), {cpus} CPUs)" if "ray" in executors else
+             "no Ray rows: not asked for" if args.executors is not None else
              "no Ray rows: Ray is not installed here (pip install 'nas-pattern[ray]')"))
     print(f"  {'executor':<9} {'k':>2} {'workers':>7} {'start s':>7} {'search s':>8} {'children/min':>12} "
           f"{'vs local':>8} {'best val':>8}")
     local_rate = 0.0
-    runs: list[tuple[str, int, Executor]] = [("local", 1, LocalExecutor())] if "local" in args.executors else []
-    if "ray" in args.executors and with_ray:
+    runs: list[tuple[str, int, Executor]] = [("local", 1, LocalExecutor())] if "local" in executors else []
+    if "ray" in executors:
         init_ray()
         runs += [("ray", k, RayExecutor(gpus_per_child=1 / k if gpus else 0.0, cpus_per_child=1.0 if gpus else cpus / k,
                                         max_workers=k * max(gpus, 1))) for k in SEARCH_SHARES]
