@@ -205,3 +205,42 @@ def test_the_rnn_takes_variable_depth_but_refuses_skip_connections() -> None:
 def sampled_from(space: SearchSpace, count: int) -> list[Architecture]:
     agent = RandomAgent(space)
     return [agent.policy().architecture for _ in range(count)]
+
+
+@pytest.mark.parametrize("rate", [0.25, 0.5, 0.1])
+def test_dropout_zeroes_at_its_rate_and_keeps_the_mean(rate: float) -> None:
+    """The children's Dropout (masks from 16-bit lanes of torch's generator) drops each element
+    with probability p, to within 1/65536, independently; kept ones are scaled so the mean stays."""
+    from nas_pattern.networks.dropout import Dropout
+
+    layer = Dropout(rate)
+    x = torch.ones(64, 32, 28, 28).contiguous(memory_format=torch.channels_last)  # as a conv block's output
+    torch.manual_seed(0)
+    y = layer(x)
+    dropped = (y == 0).double()
+    exact = round(rate * 65536) / 65536
+    assert abs(exact - rate) <= 1 / 65536
+    assert abs(dropped.mean().item() - exact) < 5 * (exact * (1 - exact) / x.numel()) ** 0.5  # 5 sigma, 1.6M values
+    assert torch.allclose(y[y != 0], torch.full((), 1 / (1 - exact)))
+    assert y.is_contiguous(memory_format=torch.channels_last) and y.dtype == x.dtype
+    for dim in range(4):  # no pattern along any axis: each slice drops at the rate too
+        per_slice = dropped.mean(dim=[d for d in range(4) if d != dim])
+        assert (per_slice - exact).abs().max() < 0.03
+    assert not torch.equal(y, layer(x))  # a new mask each call
+    torch.manual_seed(0)
+    assert torch.equal(y, layer(x))  # from torch's generator: the same seed, the same mask
+
+
+def test_dropout_passes_gradients_through_the_kept_elements_only() -> None:
+    from nas_pattern.networks.dropout import Dropout
+
+    layer = Dropout(0.5)
+    x = torch.randn(8, 100, requires_grad=True)
+    y = layer(x)
+    y.sum().backward()
+    assert x.grad is not None
+    assert torch.equal(x.grad, (y != 0).float() * 2)
+    assert torch.equal(layer.eval()(x), x)  # evaluation: the identity, as nn.Dropout
+    strided = torch.ones(64, 64, 64)[:, ::2]  # not dense: a contiguous mask of its shape
+    assert abs((layer.train()(strided) == 0).float().mean().item() - 0.5) < 0.01
+    assert torch.equal(Dropout(0.0)(x), x) and Dropout(1.0)(x).eq(0).all()

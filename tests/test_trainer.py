@@ -103,6 +103,11 @@ def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
         assert float(re.search(r" (\d+\.\d+)x ", row).group(1)) > 0  # the ratio to the plain loop
         assert row.split()[-1] in ("fp32", "(auto)")
     assert f"CNN {chosen['CNN']}, RNN {chosen['RNN']}" in out
+    # a child with dropout, trained with torch's nn.Dropout and with ours
+    dropout = re.search(r"^  CNN conv 3x32 pool1 drop0.25 \| conv 3x64 pool2 drop0.5 +[\d,]+ +[\d,]+ +(\d+\.\d+)x +"
+                        r"(0\.\d{4}) +(0\.\d{4})$", training, re.MULTILINE)
+    assert "dropout on 500 training images: torch's nn.Dropout against ours" in training and dropout
+    assert float(dropout.group(1)) > 0 and min(float(dropout.group(2)), float(dropout.group(3))) > 0.4  # both learn
     # evaluation in passes of 1000 against passes sized to the bound: the reference CNN, the wide one, the RNN
     evaluations = re.findall(r"^  (CNN|RNN) .+ ([\d,]+) +([\d,]+) +(\d+) +(\d+\.\d+)x +([+-]\d\.\d{4})$",
                              evaluation, re.MULTILINE)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int, probability
+from nas_pattern.networks.dropout import Dropout
 from nas_pattern.search_space import Decision, SearchSpace
 
 # The CNN's default space, as data: the four per-layer decisions of the 2017 reference
@@ -75,7 +76,7 @@ class CNN(TorchNetwork):
             if pool > 1:
                 block.append(nn.MaxPool2d(pool))
             if dropout > 0:
-                block.append(nn.Dropout(dropout))
+                block.append(Dropout(dropout))
             blocks.append(nn.Sequential(*block))
             channels.append(filters)
         sizes = self._sizes()

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int, probability
+from nas_pattern.networks.dropout import Dropout
 from nas_pattern.search_space import Decision, SearchSpace
 
 CELLS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -60,7 +61,7 @@ class RowReader(nn.Module):
             cell = CELLS[str(layer["cell_type"])]
             self.recurrent.append(cell(features, int(layer["hidden_units"]), batch_first=True,
                                        bidirectional=bool(layer["bidirectional"])))
-            self.dropout.append(nn.Dropout(float(layer["dropout_rate"])))
+            self.dropout.append(Dropout(float(layer["dropout_rate"])))
             features = int(layer["hidden_units"]) * directions
         self.classifier = nn.Linear(features, num_classes)
 
