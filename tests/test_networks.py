@@ -244,3 +244,24 @@ def test_dropout_passes_gradients_through_the_kept_elements_only() -> None:
     strided = torch.ones(64, 64, 64)[:, ::2]  # not dense: a contiguous mask of its shape
     assert abs((layer.train()(strided) == 0).float().mean().item() - 0.5) < 0.01
     assert torch.equal(Dropout(0.0)(x), x) and Dropout(1.0)(x).eq(0).all()
+
+
+def test_a_channels_last_cnn_gets_its_gradient_back_channels_last_with_the_same_values() -> None:
+    """The head flattens in (C, H, W) order; GradInLayout hands the last block its gradient in the
+    layout of its maps, so its backward passes need not convert it. The values do not change."""
+    architecture = CNN_SPACE.parse({"layers": [
+        {"filters": 8, "kernel_size": 3, "pool_size": 1, "dropout_rate": 0.0},
+        {"filters": 16, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}]})
+    images = torch.randn(4, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    gradients = {}
+    for in_layout in (True, False):
+        network = CNN(architecture, (1, 28, 28), 10, seed=0)
+        network.build()
+        module = network.module.to(memory_format=torch.channels_last)
+        module.grad_in_layout = in_layout
+        reached: list[torch.Tensor] = []
+        module.blocks[1].register_full_backward_hook(lambda _m, _gin, gout, seen=reached: seen.append(gout[0]))
+        module(images).square().sum().backward()
+        assert reached[0].is_contiguous(memory_format=torch.channels_last) is in_layout
+        gradients[in_layout] = [p.grad for p in module.parameters()]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(gradients[True], gradients[False], strict=True))

@@ -94,7 +94,8 @@ def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
     assert bench(["trainer", "controller", "--device", "cpu", "--train-limit", "500", "--test-limit", "2000",
                   "--updates", "2"]) == 0
     out = capsys.readouterr().out
-    training, evaluation = out.split("\nevaluation on 2,000 test images")
+    training, rest = out.split("\nchild layers on 500 training images")
+    layers, evaluation = rest.split("\nevaluation on 2,000 test images")
     rows = [line for line in training.splitlines() if line.lstrip().startswith(("CNN conv 5x32", "RNN gru 128"))]
     # two children, each at our batch and at the plain loop's; and in fp32 beside where auto chose bf16
     chosen = {"CNN": cpu_precision("conv"), "RNN": cpu_precision("recurrent")}
@@ -103,11 +104,12 @@ def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
         assert float(re.search(r" (\d+\.\d+)x ", row).group(1)) > 0  # the ratio to the plain loop
         assert row.split()[-1] in ("fp32", "(auto)")
     assert f"CNN {chosen['CNN']}, RNN {chosen['RNN']}" in out
-    # a child with dropout, trained with torch's nn.Dropout and with ours
-    dropout = re.search(r"^  CNN conv 3x32 pool1 drop0.25 \| conv 3x64 pool2 drop0.5 +[\d,]+ +[\d,]+ +(\d+\.\d+)x +"
-                        r"(0\.\d{4}) +(0\.\d{4})$", training, re.MULTILINE)
-    assert "dropout on 500 training images: torch's nn.Dropout against ours" in training and dropout
-    assert float(dropout.group(1)) > 0 and min(float(dropout.group(2)), float(dropout.group(3))) > 0.4  # both learn
+    # a child with dropout and the reference CNN, trained with torch's layers and with ours
+    children = re.findall(r"^  CNN (conv .+?) +[\d,]+ +[\d,]+ +[\d,]+ +(\d+\.\d+)x +(0\.\d{4}) +(0\.\d{4})$", layers,
+                          re.MULTILINE)
+    assert [child for child, *_ in children] == ["conv 3x32 pool1 drop0.25 | conv 3x64 pool2 drop0.5",
+                                                 "conv 5x32 pool2 drop0.0 | conv 5x64 pool2 drop0.0"]
+    assert all(float(ratio) > 0 and min(float(a), float(b)) > 0.4 for _, ratio, a, b in children)  # all learn
     # evaluation in passes of 1000 against passes sized to the bound: the reference CNN, the wide one, the RNN
     evaluations = re.findall(r"^  (CNN|RNN) .+ ([\d,]+) +([\d,]+) +(\d+) +(\d+\.\d+)x +([+-]\d\.\d{4})$",
                              evaluation, re.MULTILINE)

@@ -26,6 +26,7 @@ from nas_pattern.bench.common import (
 )
 from nas_pattern.data import Split, to_split
 from nas_pattern.networks import CNN_SPACE, Metrics, TorchNetwork
+from nas_pattern.networks.cnn import LayerGraph
 from nas_pattern.networks.dropout import Dropout
 from nas_pattern.precision import cpu_precision, precision_cache_path
 from nas_pattern.trainer import TrainConfig, device_name, images_per_pass, use_bf16
@@ -114,7 +115,7 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
         print(f"  precision auto on this {device_name(device)}, measured once per machine by "
               f"a probe step: CNN {cpu_precision('conv')}, RNN {cpu_precision('recurrent')} (kept in "
               f"{precision_cache_path()}); the fp32 rows show what it is measured against")
-        _compare_dropouts(train, test, default, device, args.seed)
+        _compare_layers(train, test, default, device, args.seed)
         _compare_evaluations(test, default, device, args.seed)
 
 
@@ -124,23 +125,27 @@ DROPOUT_CNN = CNN_SPACE.parse({"layers": [
     {"filters": 64, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.5}]})
 
 
-def _compare_dropouts(train: Split, test: Split, default: TrainConfig, device: torch.device, seed: int) -> None:
-    """On a CPU: a child with dropout trained with torch's nn.Dropout and with ours (the same
-    initial weights and batches; the masks differ)."""
-    print(f"dropout on {len(train):,} training images: torch's nn.Dropout against ours "
-          "(networks/dropout.py: masks from 16-bit lanes of torch's generator)")
-    print(f"  {'child':<46} {'torch img/s':>11} {'ours img/s':>10} {'ratio':>6} {'torch acc':>9} {'ours acc':>8}")
-    speeds, accuracies = [], []
-    for ours in (False, True):
-        network = build_network("CNN", DROPOUT_CNN, default, device, seed)
-        assert network.module is not None
-        if not ours:
-            _use_torch_dropout(network.module)
-        speed, metrics = our_trainer(network, train, test, 1)
-        speeds.append(speed)
-        accuracies.append(metrics.accuracy)
-    print(f"  {'CNN ' + DROPOUT_CNN.describe():<46} {speeds[0]:>11,.0f} {speeds[1]:>10,.0f} "
-          f"{speeds[1] / speeds[0]:>5.2f}x {accuracies[0]:>9.4f} {accuracies[1]:>8.4f}")
+def _compare_layers(train: Split, test: Split, default: TrainConfig, device: torch.device, seed: int) -> None:
+    """On a CPU: children trained with torch's layers as they are, then with our dropout, then also
+    with the head's gradient back in the maps' layout (the same initial weights and batches)."""
+    print(f"child layers on {len(train):,} training images: torch's as they are; with our dropout "
+          "(networks/dropout.py: masks from 16-bit lanes of torch's generator); also with the head's gradient "
+          "back channels-last (cnn.GradInLayout)")
+    print(f"  {'child':<46} {'torch img/s':>11} {'dropout img/s':>13} {'layout img/s':>12} {'ratio':>6} "
+          f"{'torch acc':>9} {'ours acc':>8}")
+    for architecture in (DROPOUT_CNN, REFERENCE_CNN):
+        speeds, accuracies = [], []
+        for dropout, layout in ((False, False), (True, False), (True, True)):
+            network = build_network("CNN", architecture, default, device, seed)
+            assert isinstance(network.module, LayerGraph)
+            if not dropout:
+                _use_torch_dropout(network.module)
+            network.module.grad_in_layout = layout
+            speed, metrics = our_trainer(network, train, test, 1)
+            speeds.append(speed)
+            accuracies.append(metrics.accuracy)
+        print(f"  {'CNN ' + architecture.describe():<46} {speeds[0]:>11,.0f} {speeds[1]:>13,.0f} {speeds[2]:>12,.0f} "
+              f"{speeds[2] / speeds[0]:>5.2f}x {accuracies[0]:>9.4f} {accuracies[2]:>8.4f}")
 
 
 def _use_torch_dropout(module: torch.nn.Module) -> None:

@@ -4,7 +4,7 @@ the architecture says (a chain, or with skip connections)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -104,12 +104,34 @@ class LayerGraph(nn.Module):
         self.inputs = inputs
         self.outputs = outputs
         self.head = head
+        self.grad_in_layout = True  # training: the head's gradient back in the maps' layout (GradInLayout)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = [images]  # (B, C, H, W) each
         for block, sources in zip(self.blocks, self.inputs, strict=True):
             features.append(block(join([features[j] for j in sources])))
-        return self.head(join([features[j] for j in self.outputs]))  # (B, classes)
+        read = [features[j] for j in self.outputs]
+        if self.training and self.grad_in_layout:
+            read = [GradInLayout.apply(m) for m in read]
+        return self.head(join(read))  # (B, classes)
+
+
+class GradInLayout(torch.autograd.Function):
+    """The identity, whose gradient comes back in its input's memory layout. The head flattens
+    channels-last maps in (C, H, W) order, so their gradient arrives in the other layout, and the
+    max-pool, ReLU and convolution backward passes of the last block converted it again and again:
+    a max-pool's backward took 4.4 ms instead of 0.5 on a (32, 64, 28, 28) map (2-core AMD EPYC; bench
+    trainer times whole children with and without it: LayerGraph.grad_in_layout)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(
+            memory_format=torch.channels_last)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous(memory_format=torch.channels_last) if ctx.channels_last else grad
 
 
 def join(maps: list[torch.Tensor]) -> torch.Tensor:
