@@ -104,14 +104,14 @@ class LayerGraph(nn.Module):
         self.inputs = inputs
         self.outputs = outputs
         self.head = head
-        self.grad_in_layout = True  # training: the head's gradient back in the maps' layout (GradInLayout)
+        self.grad_in_layout = True  # training on a CPU: the head's gradient back in the maps' layout (GradInLayout)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = [images]  # (B, C, H, W) each
         for block, sources in zip(self.blocks, self.inputs, strict=True):
             features.append(block(join([features[j] for j in sources])))
         read = [features[j] for j in self.outputs]
-        if self.training and self.grad_in_layout:
+        if self.training and self.grad_in_layout and images.device.type == "cpu":  # not yet measured on a GPU
             read = [GradInLayout.apply(m) for m in read]
         return self.head(join(read))  # (B, classes)
 
