@@ -14,6 +14,7 @@ import torch
 from nas_pattern import CNN, Dataset, TrainConfig, precision
 from nas_pattern.bench.cli import main as bench
 from nas_pattern.bench.common import REFERENCE_CNN
+from nas_pattern.bench.trainer import WIDE_CNN
 from nas_pattern.precision import cpu_precision
 from nas_pattern.trainer import use_bf16
 
@@ -51,16 +52,11 @@ def test_a_bad_train_config_is_refused(field: str, value: object, message: str) 
         TrainConfig(**{field: value})  # type: ignore[arg-type]
 
 
-# A wide child: its largest layer output is 64 maps of 28 x 28 per image.
-WIDE = CNN.default_space.parse({"layers": [
-    {"filters": 64, "kernel_size": 5, "pool_size": 1, "dropout_rate": 0.0},
-    {"filters": 64, "kernel_size": 3, "pool_size": 1, "dropout_rate": 0.0}]})
-
-
 def test_evaluation_on_a_cpu_passes_only_as_many_images_as_the_bound_allows(fashion: Dataset) -> None:
     """Each pass keeps the largest layer output under TrainConfig.eval_pass_bytes; every image is
     still evaluated once, to the same metrics as in passes of eval_batch_size."""
-    network = CNN(WIDE, fashion.input_shape, fashion.num_classes, seed=0,
+    # the bench's wide child (conv 5x64 pool1 | conv 3x64 pool1): its largest layer output is 64 maps of 28 x 28
+    network = CNN(WIDE_CNN, fashion.input_shape, fashion.num_classes, seed=0,
                   train_config=TrainConfig(precision="fp32", eval_pass_bytes=2 * 2**20))
     network.build()
     assert network.module is not None

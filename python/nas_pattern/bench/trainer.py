@@ -185,7 +185,6 @@ def _compare_evaluations(test: Split, default: TrainConfig, device: torch.device
               f"{speeds[1] / speeds[0]:>5.2f}x {accuracies[1] - accuracies[0]:>+8.4f}")
 
 
-
 def trainer_configs(device: torch.device) -> list[TrainConfig]:
     """Our rows: the device's default batch and the plain loop's, each beside a variant: on a CPU in
     fp32 (what "auto" is measured against); on CUDA with --deterministic (what it costs)."""
