@@ -62,6 +62,8 @@ def test_predict_takes_raw_images_and_normalises_them_as_training_did(searched: 
     assert torch.equal(in_passes[0], classes) and torch.allclose(in_passes[1], probabilities, atol=1e-6)
     with pytest.raises(ValueError, match=r"images must have the shape \(N, 1, 28, 28\) or \(N, 28, 28\)"):
         model.predict(np.zeros((2, 32, 32)))
+    with pytest.raises(ValueError, match=r"^batch_size must be >= 1, got 0$"):
+        model.predict(raw, batch_size=0)
 
 
 @pytest.mark.slow

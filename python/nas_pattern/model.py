@@ -115,6 +115,8 @@ class FoundModel:
     def predict(self, images: Any, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
         """(classes (N,), probabilities (N, classes)) for raw images (see normalise()), in passes of
         at most `batch_size` images (on a CPU, fewer where evaluate() would pass fewer)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         x = self.normalise(images)
         device = next(self.module.parameters()).device
         config = dataclasses.replace(self.network.train_config, eval_batch_size=batch_size)
