@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import resource
 import statistics
 from dataclasses import replace
 
@@ -16,7 +17,7 @@ from nas_pattern.bench.cli import main as bench
 from nas_pattern.bench.common import REFERENCE_CNN
 from nas_pattern.bench.trainer import WIDE_CNN
 from nas_pattern.precision import cpu_precision
-from nas_pattern.trainer import use_bf16
+from nas_pattern.trainer import hold_heap, use_bf16
 
 PLAIN = TrainConfig(precision="fp32", channels_last=False)
 FAST = TrainConfig(precision="bf16", channels_last=True)
@@ -73,6 +74,30 @@ def test_evaluation_on_a_cpu_passes_only_as_many_images_as_the_bound_allows(fash
     assert passes == [600]
     assert bounded.accuracy == pytest.approx(unbounded.accuracy, abs=1 / 600)  # at most one near-tie apart
     assert bounded.loss == pytest.approx(unbounded.loss, rel=1e-5)
+
+
+def test_evaluation_passes_on_a_cpu_reuse_the_heap_instead_of_fresh_pages(fashion: Dataset) -> None:
+    """Passes under the bound are worth it only if their blocks come back from glibc's heap: after
+    passes of 1,000 images, passes of 16 MiB were zero-filled afresh too, until hold_heap()."""
+    if not hold_heap():
+        pytest.skip("the C library here is not glibc, or the environment sets its malloc thresholds")
+    network = CNN(WIDE_CNN, fashion.input_shape, fashion.num_classes, seed=0,
+                  train_config=TrainConfig(precision="fp32"))
+    network.build()
+    images = fashion.val.head(1000)
+
+    def page_faults(config: TrainConfig) -> int:
+        """The minor page faults of an evaluation in `config`'s passes (after one to warm up)."""
+        network.train_config = config
+        network.evaluate(images)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        network.evaluate(images)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    unbounded = page_faults(replace(network.train_config, eval_pass_bytes=0))
+    bounded = page_faults(replace(network.train_config, eval_pass_bytes=16 * 2**20))
+    assert unbounded > 20_000  # one pass of 1,000 images: its layer outputs are fresh mappings
+    assert bounded < unbounded / 20
 
 
 def test_evaluation_on_a_gpu_passes_eval_batch_size_images() -> None:
