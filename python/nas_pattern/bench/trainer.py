@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import statistics
 import tempfile
 import time
 from dataclasses import replace
@@ -30,6 +31,10 @@ from nas_pattern.networks.cnn import LayerGraph
 from nas_pattern.networks.dropout import Dropout
 from nas_pattern.precision import cpu_precision, precision_cache_path
 from nas_pattern.trainer import TrainConfig, device_name, images_per_pass, use_bf16
+
+# Timed comparisons run their variants in turn, this many rounds, and print the median of each: a
+# single timing of a whole child moved by up to 15% between identical runs on a 2-core machine.
+ROUNDS = 3
 
 
 def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int, device: torch.device,
@@ -94,23 +99,41 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
     default = configs[0]  # the device's default
     print(f"trainer: {train_limit:,} training images, {args.epochs} epoch(s), test on {len(test):,}; plain loop: "
           f"DataLoader of {PLAIN_BATCH}, Adam lr {PLAIN_LR}, fp32; ours: AdamW at {default.learning_rate:g} "
-          f"x sqrt(batch / 32), precision {default.precision}, channels_last {default.channels_last}")
+          f"x sqrt(batch / 32), precision {default.precision}, channels_last {default.channels_last}"
+          + (f"; median of {ROUNDS} rounds taking each in turn" if device.type == "cpu" else ""))
     print(f"  {'child':<46} {'batch':>5} {'plain img/s':>11} {'ours img/s':>10} {'ratio':>6} {'plain acc':>9} "
           f"{'ours acc':>8} {'precision':>16}")
+    # On a CPU the plain loop and our rows take turns, ROUNDS rounds (medians); on a GPU, which shares
+    # nothing with other processes' threads, one round keeps gpu.sh inside its time box.
+    rounds = ROUNDS if device.type == "cpu" else 1
     for kind, architecture in (("CNN", REFERENCE_CNN), ("RNN", REFERENCE_RNN)):
-        plain_speed, plain_accuracy = plain_loop(build_network(kind, architecture, default, device, args.seed),
-                                                 root, train_limit, args.epochs, device, len(test))
-        for config in configs:
-            if config.precision == "fp32" and cpu_precision("conv" if kind == "CNN" else "recurrent") == "fp32":
-                continue  # auto chose fp32 on this CPU: its row is the fp32 row
-            ours = build_network(kind, architecture, config, device, args.seed)
-            our_speed, metrics = our_trainer(ours, train, test, args.epochs)
-            assert ours.module is not None
-            mode = ("bf16" if use_bf16(ours.module, config, device) else "fp32") + (
-                "" if config.precision == "fp32" else " (auto)") + (" determ." if config.deterministic else "")
+        rows = [config for config in configs if not (  # where auto chose fp32, its row is the fp32 row
+            config.precision == "fp32" and cpu_precision("conv" if kind == "CNN" else "recurrent") == "fp32")]
+        plain_speeds: list[float] = []
+        our_speeds: list[list[float]] = [[] for _ in rows]
+        plain_accuracies: list[float] = []  # of each round: the first round's accuracies are printed
+        accuracies: list[float] = []
+        modes: list[str] = []
+        for _ in range(rounds):
+            plain_speed, accuracy = plain_loop(build_network(kind, architecture, default, device, args.seed),
+                                               root, train_limit, args.epochs, device, len(test))
+            plain_speeds.append(plain_speed)
+            plain_accuracies.append(accuracy)
+            for i, config in enumerate(rows):
+                ours = build_network(kind, architecture, config, device, args.seed)
+                our_speed, metrics = our_trainer(ours, train, test, args.epochs)
+                our_speeds[i].append(our_speed)
+                assert ours.module is not None
+                if len(modes) < len(rows):
+                    accuracies.append(metrics.accuracy)
+                    modes.append(("bf16" if use_bf16(ours.module, config, device) else "fp32") + (
+                        "" if config.precision == "fp32" else " (auto)") + (" determ." if config.deterministic else ""))
+        plain_speed, plain_accuracy = statistics.median(plain_speeds), plain_accuracies[0]
+        for config, speeds, accuracy, mode in zip(rows, our_speeds, accuracies, modes, strict=True):
+            our_speed = statistics.median(speeds)
             print(f"  {kind + ' ' + architecture.describe():<46} {config.batch_size:>5} {plain_speed:>11,.0f} "
                   f"{our_speed:>10,.0f} {our_speed / plain_speed:>5.2f}x {plain_accuracy:>9.4f} "
-                  f"{metrics.accuracy:>8.4f} {mode:>16}")
+                  f"{accuracy:>8.4f} {mode:>16}")
     if device.type == "cpu":
         print(f"  precision auto on this {device_name(device)}, measured once per machine by "
               f"a probe step: CNN {cpu_precision('conv')}, RNN {cpu_precision('recurrent')} (kept in "
@@ -130,22 +153,27 @@ def _compare_layers(train: Split, test: Split, default: TrainConfig, device: tor
     with the head's gradient back in the maps' layout (the same initial weights and batches)."""
     print(f"child layers on {len(train):,} training images: torch's as they are; with our dropout "
           "(networks/dropout.py: masks from 16-bit lanes of torch's generator); also with the head's gradient "
-          "back channels-last (cnn.GradInLayout)")
+          f"back channels-last (cnn.GradInLayout); median of {ROUNDS} rounds taking each in turn")
     print(f"  {'child':<46} {'torch img/s':>11} {'dropout img/s':>13} {'layout img/s':>12} {'ratio':>6} "
           f"{'torch acc':>9} {'ours acc':>8}")
+    variants = ((False, False), (True, False), (True, True))  # (our dropout, GradInLayout)
     for architecture in (DROPOUT_CNN, REFERENCE_CNN):
-        speeds, accuracies = [], []
-        for dropout, layout in ((False, False), (True, False), (True, True)):
-            network = build_network("CNN", architecture, default, device, seed)
-            assert isinstance(network.module, LayerGraph)
-            if not dropout:
-                _use_torch_dropout(network.module)
-            network.module.grad_in_layout = layout
-            speed, metrics = our_trainer(network, train, test, 1)
-            speeds.append(speed)
-            accuracies.append(metrics.accuracy)
-        print(f"  {'CNN ' + architecture.describe():<46} {speeds[0]:>11,.0f} {speeds[1]:>13,.0f} {speeds[2]:>12,.0f} "
-              f"{speeds[2] / speeds[0]:>5.2f}x {accuracies[0]:>9.4f} {accuracies[2]:>8.4f}")
+        speeds: list[list[float]] = [[] for _ in variants]
+        accuracies: list[float] = []  # of the first round (the others train the same children again)
+        for _ in range(ROUNDS):
+            for i, (dropout, layout) in enumerate(variants):
+                network = build_network("CNN", architecture, default, device, seed)
+                assert isinstance(network.module, LayerGraph)
+                if not dropout:
+                    _use_torch_dropout(network.module)
+                network.module.grad_in_layout = layout
+                speed, metrics = our_trainer(network, train, test, 1)
+                speeds[i].append(speed)
+                if len(accuracies) < len(variants):
+                    accuracies.append(metrics.accuracy)
+        torch_speed, dropout_speed, layout_speed = (statistics.median(s) for s in speeds)
+        print(f"  {'CNN ' + architecture.describe():<46} {torch_speed:>11,.0f} {dropout_speed:>13,.0f} "
+              f"{layout_speed:>12,.0f} {layout_speed / torch_speed:>5.2f}x {accuracies[0]:>9.4f} {accuracies[2]:>8.4f}")
 
 
 def _use_torch_dropout(module: torch.nn.Module) -> None:
@@ -167,22 +195,28 @@ def _compare_evaluations(test: Split, default: TrainConfig, device: torch.device
     layer's output under eval_pass_bytes (TrainConfig); the same weights, the same images."""
     fixed = replace(default, eval_pass_bytes=0)
     print(f"evaluation on {len(test):,} test images, untrained weights: passes of {fixed.eval_batch_size} "
-          f"images against passes whose layer outputs stay under {default.eval_pass_bytes / 2**20:g} MiB")
+          f"images against passes whose layer outputs stay under {default.eval_pass_bytes / 2**20:g} MiB; "
+          f"median of {ROUNDS} rounds taking each in turn")
     print(f"  {'child':<46} {'fixed img/s':>11} {'sized img/s':>11} {'images':>6} {'ratio':>6} {'acc diff':>8}")
     for kind, architecture in (("CNN", REFERENCE_CNN), ("CNN", WIDE_CNN), ("RNN", REFERENCE_RNN)):
         network = build_network(kind, architecture, default, device, seed)
         assert network.module is not None
-        speeds, accuracies = [], []
-        for config in (fixed, default):
-            network.train_config = config
-            network.evaluate(test.head(min(len(test), 2 * config.eval_batch_size)))  # warm up
-            start = time.perf_counter()
-            accuracies.append(network.evaluate(test).accuracy)
-            speeds.append(len(test) / (time.perf_counter() - start))
         with torch.inference_mode():
             images = images_per_pass(network.module.eval(), test.x, default, device)
-        print(f"  {kind + ' ' + architecture.describe():<46} {speeds[0]:>11,.0f} {speeds[1]:>11,.0f} {images:>6} "
-              f"{speeds[1] / speeds[0]:>5.2f}x {accuracies[1] - accuracies[0]:>+8.4f}")
+        speeds: list[list[float]] = [[], []]
+        accuracies = []
+        for config in (fixed, default):  # warm up
+            network.train_config = config
+            network.evaluate(test.head(min(len(test), 2 * config.eval_batch_size)))
+        for _ in range(ROUNDS):
+            for i, config in enumerate((fixed, default)):
+                network.train_config = config
+                start = time.perf_counter()
+                accuracies.append(network.evaluate(test).accuracy)
+                speeds[i].append(len(test) / (time.perf_counter() - start))
+        fixed_speed, sized_speed = (statistics.median(s) for s in speeds)
+        print(f"  {kind + ' ' + architecture.describe():<46} {fixed_speed:>11,.0f} {sized_speed:>11,.0f} {images:>6} "
+              f"{sized_speed / fixed_speed:>5.2f}x {accuracies[1] - accuracies[0]:>+8.4f}")
 
 
 def trainer_configs(device: torch.device) -> list[TrainConfig]:
