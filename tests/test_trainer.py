@@ -112,11 +112,12 @@ def test_evaluation_on_a_gpu_passes_eval_batch_size_images() -> None:
 
 @pytest.mark.slow
 def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
-    assert bench(["trainer", "controller", "--device", "cpu", "--train-limit", "500", "--test-limit", "2000",
-                  "--updates", "2"]) == 0
+    assert bench(["trainer", "controller", "--device", "cpu", "--train-limit", "500", "--test-limit", "1000",
+                  "--rounds", "2", "--updates", "2"]) == 0
     out = capsys.readouterr().out
+    assert out.count("median of 2 rounds taking each in turn") == 3  # the plain loop, the layers, the passes
     training, rest = out.split("\nchild layers on 500 training images")
-    layers, evaluation = rest.split("\nevaluation on 2,000 test images")
+    layers, evaluation = rest.split("\nevaluation on 1,000 test images")
     rows = [line for line in training.splitlines() if line.lstrip().startswith(("CNN conv 5x32", "RNN gru 128"))]
     # two children, each at our batch and at the plain loop's; and in fp32 beside where auto chose bf16
     chosen = {"CNN": cpu_precision("conv"), "RNN": cpu_precision("recurrent")}
@@ -139,6 +140,13 @@ def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
     assert int(evaluations[1][3]) < 1000  # the wide child's layer outputs need smaller passes
     assert "policy() sample" in out and "of the search" in out
     assert re.search(r"TensorBoard per child +\d+\.\d+ ms \(the event files of a 8-child search", out)
+
+
+def test_the_trainer_bench_takes_at_least_one_round(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench(["trainer", "--device", "cpu", "--rounds", "0"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("error: --rounds must be >= 1, got 0")
 
 
 def test_the_trainer_bench_times_deterministic_beside_each_cuda_row() -> None:

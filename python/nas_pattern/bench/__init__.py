@@ -5,7 +5,7 @@ Sections (trainer, controller, search and strategies by default; the others only
               FashionMNIST, a DataLoader of 100, fp32) and of our child trainer; the ratio. Ours
               also in fp32 on a CPU, and with --deterministic on CUDA (what each costs). On a CPU
               also our layers against torch's and evaluation passes; there each figure is the
-              median of 3 rounds that take the variants in turn.
+              median of --rounds rounds (default 3) that take the variants in turn.
   controller  milliseconds per policy() sample and per update_policy(), and their share of a child.
   search      children per minute of one fixed search (--children, default 32 CNN children) with
               the local executor and with Ray running k = 1, 2, 4, 8 children per device at once (per

@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--executors", type=_names(search.EXECUTORS, "executor(s)"), default=None,
                    help="search: the executors timed, comma-separated (default: local,ray where Ray is "
                         "installed, else local; naming ray where it is not is an error)")
+    p.add_argument("--rounds", type=int, default=trainer.ROUNDS,
+                   help="trainer, on a CPU: rounds that take the compared variants in turn; medians are "
+                        f"printed (default {trainer.ROUNDS})")
     p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=None, help=f"searches per strategy (strategies, tune; default "
@@ -99,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = resolve_device(args.device)
     except ValueError as err:
         p.error(str(err))
-    for flag in ("train_limit", "test_limit", "seeds", "workers", "shared_epochs", "children"):
+    for flag in ("train_limit", "test_limit", "seeds", "workers", "shared_epochs", "children", "rounds"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             p.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")

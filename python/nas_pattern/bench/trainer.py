@@ -32,8 +32,9 @@ from nas_pattern.networks.dropout import Dropout
 from nas_pattern.precision import cpu_precision, precision_cache_path
 from nas_pattern.trainer import TrainConfig, device_name, images_per_pass, use_bf16
 
-# Timed comparisons run their variants in turn, this many rounds, and print the median of each: a
-# single timing of a whole child moved by up to 15% between identical runs on a 2-core machine.
+# On a CPU, timed comparisons run their variants in turn, this many rounds by default (--rounds), and
+# print the median of each: one timing of a whole child moved by up to 15% between identical runs
+# on a 2-core machine.
 ROUNDS = 3
 
 
@@ -100,12 +101,12 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
     print(f"trainer: {train_limit:,} training images, {args.epochs} epoch(s), test on {len(test):,}; plain loop: "
           f"DataLoader of {PLAIN_BATCH}, Adam lr {PLAIN_LR}, fp32; ours: AdamW at {default.learning_rate:g} "
           f"x sqrt(batch / 32), precision {default.precision}, channels_last {default.channels_last}"
-          + (f"; median of {ROUNDS} rounds taking each in turn" if device.type == "cpu" else ""))
+          + (f"; median of {args.rounds} rounds taking each in turn" if device.type == "cpu" else ""))
     print(f"  {'child':<46} {'batch':>5} {'plain img/s':>11} {'ours img/s':>10} {'ratio':>6} {'plain acc':>9} "
           f"{'ours acc':>8} {'precision':>16}")
-    # On a CPU the plain loop and our rows take turns, ROUNDS rounds (medians); on a GPU, which shares
+    # On a CPU the plain loop and our rows take turns, --rounds rounds (medians); on a GPU, which shares
     # nothing with other processes' threads, one round keeps gpu.sh inside its time box.
-    rounds = ROUNDS if device.type == "cpu" else 1
+    rounds = args.rounds if device.type == "cpu" else 1
     for kind, architecture in (("CNN", REFERENCE_CNN), ("RNN", REFERENCE_RNN)):
         rows = [config for config in configs if not (  # where auto chose fp32, its row is the fp32 row
             config.precision == "fp32" and cpu_precision("conv" if kind == "CNN" else "recurrent") == "fp32")]
@@ -138,8 +139,8 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
         print(f"  precision auto on this {device_name(device)}, measured once per machine by "
               f"a probe step: CNN {cpu_precision('conv')}, RNN {cpu_precision('recurrent')} (kept in "
               f"{precision_cache_path()}); the fp32 rows show what it is measured against")
-        _compare_layers(train, test, default, device, args.seed)
-        _compare_evaluations(test, default, device, args.seed)
+        _compare_layers(train, test, default, device, args.seed, args.rounds)
+        _compare_evaluations(test, default, device, args.seed, args.rounds)
 
 
 # A child of the default space with dropout after both of its layers, the first at full resolution.
@@ -148,19 +149,20 @@ DROPOUT_CNN = CNN_SPACE.parse({"layers": [
     {"filters": 64, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.5}]})
 
 
-def _compare_layers(train: Split, test: Split, default: TrainConfig, device: torch.device, seed: int) -> None:
+def _compare_layers(train: Split, test: Split, default: TrainConfig, device: torch.device, seed: int,
+                    rounds: int) -> None:
     """On a CPU: children trained with torch's layers as they are, then with our dropout, then also
     with the head's gradient back in the maps' layout (the same initial weights and batches)."""
     print(f"child layers on {len(train):,} training images: torch's as they are; with our dropout "
           "(networks/dropout.py: masks from 16-bit lanes of torch's generator); also with the head's gradient "
-          f"back channels-last (cnn.GradInLayout); median of {ROUNDS} rounds taking each in turn")
+          f"back channels-last (cnn.GradInLayout); median of {rounds} rounds taking each in turn")
     print(f"  {'child':<46} {'torch img/s':>11} {'dropout img/s':>13} {'layout img/s':>12} {'ratio':>6} "
           f"{'torch acc':>9} {'ours acc':>8}")
     variants = ((False, False), (True, False), (True, True))  # (our dropout, GradInLayout)
     for architecture in (DROPOUT_CNN, REFERENCE_CNN):
         speeds: list[list[float]] = [[] for _ in variants]
         accuracies: list[float] = []  # of the first round (the others train the same children again)
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             for i, (dropout, layout) in enumerate(variants):
                 network = build_network("CNN", architecture, default, device, seed)
                 assert isinstance(network.module, LayerGraph)
@@ -190,13 +192,13 @@ WIDE_CNN = CNN_SPACE.parse({"layers": [
     {"filters": 64, "kernel_size": 3, "pool_size": 1, "dropout_rate": 0.0}]})
 
 
-def _compare_evaluations(test: Split, default: TrainConfig, device: torch.device, seed: int) -> None:
+def _compare_evaluations(test: Split, default: TrainConfig, device: torch.device, seed: int, rounds: int) -> None:
     """On a CPU: evaluation in passes of eval_batch_size images against passes sized to keep each
     layer's output under eval_pass_bytes (TrainConfig); the same weights, the same images."""
     fixed = replace(default, eval_pass_bytes=0)
     print(f"evaluation on {len(test):,} test images, untrained weights: passes of {fixed.eval_batch_size} "
           f"images against passes whose layer outputs stay under {default.eval_pass_bytes / 2**20:g} MiB; "
-          f"median of {ROUNDS} rounds taking each in turn")
+          f"median of {rounds} rounds taking each in turn")
     print(f"  {'child':<46} {'fixed img/s':>11} {'sized img/s':>11} {'images':>6} {'ratio':>6} {'acc diff':>8}")
     for kind, architecture in (("CNN", REFERENCE_CNN), ("CNN", WIDE_CNN), ("RNN", REFERENCE_RNN)):
         network = build_network(kind, architecture, default, device, seed)
@@ -208,7 +210,7 @@ def _compare_evaluations(test: Split, default: TrainConfig, device: torch.device
         for config in (fixed, default):  # warm up
             network.train_config = config
             network.evaluate(test.head(min(len(test), 2 * config.eval_batch_size)))
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             for i, config in enumerate((fixed, default)):
                 network.train_config = config
                 start = time.perf_counter()
