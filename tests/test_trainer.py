@@ -100,6 +100,13 @@ def test_evaluation_passes_on_a_cpu_reuse_the_heap_instead_of_fresh_pages(fashio
     assert bounded < unbounded / 20
 
 
+@pytest.mark.parametrize("name, value", [("MALLOC_TRIM_THRESHOLD_", "1048576"), ("MALLOC_MMAP_THRESHOLD_", "65536"),
+                                         ("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=1048576")])
+def test_malloc_settings_of_the_environment_are_left_alone(monkeypatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    assert hold_heap.__wrapped__() is False  # the uncached function: nothing is set
+
+
 def test_evaluation_on_a_gpu_passes_eval_batch_size_images() -> None:
     """The bound is the CPU allocator's: CUDA's caching allocator keeps its blocks, so no image is
     put through to measure (no GPU is needed to see that)."""

@@ -222,7 +222,7 @@ def hold_heap() -> bool:
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # no C library to load, or not glibc's
+    except (OSError, AttributeError, TypeError):  # no C library to open this way, or it is not glibc
         return False
     return bool(mallopt(_MALLOPT["mmap_threshold"], HEAP_MMAP_THRESHOLD)) and bool(
         mallopt(_MALLOPT["trim_threshold"], HEAP_TRIM_THRESHOLD))
