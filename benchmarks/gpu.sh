@@ -12,9 +12,11 @@
 # or runs out of time says so in its file, and the next one runs:
 #   env.txt      the date, the commit, the machine, the GPU and driver, python, torch and CUDA
 #   tests.txt    pytest -m cuda tests/test_cuda.py (skipped, with the reason, where there is no CUDA)
-#   trainer.txt  python -m nas_pattern.bench trainer: ours against the plain PyTorch loop, and
-#                with --deterministic beside each of ours (its cost)
-#   search.txt   python -m nas_pattern.bench search --executors local: children per minute (no Ray there)
+#   trainer.txt  python -m nas_pattern.bench trainer: ours (from CUDA graphs) against the plain PyTorch
+#                loop, with --deterministic and eager beside each of ours (what each costs); then a new
+#                child of the default search, built, trained and validated, eager and graphed
+#   search.txt   python -m nas_pattern.bench search --executors local: children per minute with K = 1,
+#                2, 4 and 8 children at once (no Ray there)
 #   default-log.txt, default.txt  the default search (python -m nas_pattern.run --device D): its output;
 #                its search time, children, children per minute, median child; default-run.tar.gz: its record
 # GPU_DEVICE (cuda) is the device; GPU_QUICK=1 shrinks every part to a few seconds of work.
@@ -79,15 +81,15 @@ part() {
 if [ "$QUICK" = 1 ]; then
     TRAINER=(--train-limit 200 --test-limit 500) SEARCH=(--children 2 --train-limit 64) DEFAULT=(--episodes 2 --train-limit 200)
 else
-    TRAINER=() SEARCH=() DEFAULT=()
+    TRAINER=() SEARCH=(--children 24) DEFAULT=()
 fi
 BENCH=("$PYTHON" -m nas_pattern.bench --device "$DEVICE")
-part tests.txt 100 "$PYTHON" -m pytest -q -rs -p no:cacheprovider -m cuda tests/test_cuda.py
-part trainer.txt 120 "${BENCH[@]}" trainer "${TRAINER[@]}"
-part search.txt 90 "${BENCH[@]}" search --executors local "${SEARCH[@]}"  # the image has no Ray
+part tests.txt 90 "$PYTHON" -m pytest -q -rs -p no:cacheprovider -m cuda tests/test_cuda.py
+part trainer.txt 130 "${BENCH[@]}" trainer "${TRAINER[@]}"
+part search.txt 100 "${BENCH[@]}" search --executors local "${SEARCH[@]}"  # the image has no Ray
 
 RUN_DIR=$(mktemp -d)/default-run
-part default-log.txt 150 "$PYTHON" -m nas_pattern.run --device "$DEVICE" --run-dir "$RUN_DIR" "${DEFAULT[@]}"
+part default-log.txt 100 "$PYTHON" -m nas_pattern.run --device "$DEVICE" --run-dir "$RUN_DIR" "${DEFAULT[@]}"
 "$PYTHON" - "$RUN_DIR" "$OUT/default-log.txt" >"$OUT/default.txt" 2>&1 <<'EOF'
 """The default search's figures from its record (episodes.jsonl; summary.json once it finished)."""
 import json, statistics, sys

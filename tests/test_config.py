@@ -31,6 +31,8 @@ SAMPLES: dict[str, tuple[list[str], object]] = {
     "device": (["--device", "cpu"], "cpu"),
     "deterministic": (["--deterministic"], True),
     "executor": (["--executor", "ray"], "ray"),
+    "children-at-once": (["--children-at-once", "2"], 2),
+    "no-cuda-graphs": (["--no-cuda-graphs"], False),  # its value: whether CUDA graphs are used
     "gpus-per-child": (["--executor", "ray", "--gpus-per-child", "0.5"], 0.5),
     "ray-address": (["--executor", "ray", "--ray-address", "auto"], "auto"),
     "weight-sharing": (["--weight-sharing"], True),

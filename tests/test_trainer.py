@@ -156,15 +156,19 @@ def test_the_trainer_bench_takes_at_least_one_round(capsys) -> None:
     assert capsys.readouterr().err.strip().endswith("error: --rounds must be >= 1, got 0")
 
 
-def test_the_trainer_bench_times_deterministic_beside_each_cuda_row() -> None:
-    """What --deterministic costs on a GPU is a bench row (the configurations need no GPU to make)."""
+def test_the_trainer_bench_times_deterministic_and_eager_beside_each_cuda_row() -> None:
+    """What --deterministic costs and CUDA graphs win on a GPU are bench rows (the configurations need
+    no GPU to make)."""
     from nas_pattern.bench.trainer import trainer_configs
     cuda = trainer_configs(torch.device("cuda"))
-    assert [(c.batch_size, c.deterministic) for c in cuda] == [(256, False), (256, True), (100, False), (100, True)]
+    assert [(c.batch_size, c.deterministic, c.cuda_graphs) for c in cuda] == [
+        (256, False, True), (256, True, True), (256, False, False), (100, False, True), (100, True, True),
+        (100, False, False)]
     assert {c.precision for c in cuda} == {"auto"}
     cpu = trainer_configs(torch.device("cpu"))
     assert [(c.batch_size, c.precision, c.deterministic) for c in cpu] == [
         (32, "auto", False), (32, "fp32", False), (100, "auto", False), (100, "fp32", False)]
+    assert all(c.cuda_graphs for c in cpu)  # the default, which changes nothing on a CPU
 
 
 def test_precision_auto_on_a_cpu_follows_the_measurement(monkeypatch, tmp_path) -> None:

@@ -61,6 +61,7 @@ class RunConfig:
     # ray: share of a GPU per child; None = 1 if the cluster has GPUs
     gpus_per_child: float | None = None
     ray_address: str | None = None  # ray: "auto" or "ray://host:port"; None = start a local instance
+    children_at_once: int = 1  # local: children trained at once, each in a worker process (1: in this one)
     tensorboard: bool = True  # write TensorBoard event files into the run directory (when tensorboard is installed)
     search: SearchConfig = field(default_factory=SearchConfig)
     agent_config: AgentConfig = field(default_factory=AgentConfig)
@@ -205,6 +206,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("executor", "where the children of each policy update are trained: local (in this process, one at "
             "a time; the default) or ray (several at once on Ray actors, on this machine or a cluster)",
             "may change", "executor", choices=EXECUTORS),
+    Setting("children-at-once", "with the local executor: train K children of an update at once, each in a "
+            "worker process of its own on the device (default: 1, one at a time in this process)", "may change",
+            "children_at_once", _number(int, 1), "K"),
+    Setting("no-cuda-graphs", "on a CUDA GPU, run every training step and evaluation pass eagerly instead of "
+            "replaying it from a CUDA graph once warm (the default; a child whose capture fails runs eagerly "
+            "and its episode says why)", "may change", "train.cuda_graphs", switch=True),
     Setting("gpus-per-child", "with --executor ray: the share of a GPU each child gets (0.25 trains four at "
             "once on a GPU; 0 trains on CPUs; default: 1 if the Ray cluster has GPUs, else 0)", "may change",
             "gpus_per_child", _gpu_share, "G"),
@@ -259,6 +266,9 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
         if getattr(args, flag) is not None and executor != "ray" and not resuming:
             raise ValueError(f"--{flag.replace('_', '-')} is for --executor ray; the {executor} executor "
                              "trains the children in this process")
+    if (args.children_at_once or 1) > 1 and executor != "local" and not resuming:
+        raise ValueError(f"--children-at-once is for the local executor; with --executor {executor}, "
+                         "--gpus-per-child says how many children share a GPU")
     reward = args.reward or base.agent_config.objective.reward
     if resuming and args.reward is None and (args.target_params or args.size_weight):
         # what those flags are for (resumed_config compares only the flags given)
@@ -270,6 +280,9 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
     if reward == "accuracy-size" and args.target_params is None and not resuming:
         raise ValueError("--reward accuracy-size needs --target-params N: the size above which reward shrinks")
     sharing = _sharing_config(args, executor, resuming)
+    if sharing is not None and (args.children_at_once or 1) > 1 and not resuming:
+        raise ValueError("--children-at-once trains children in worker processes; --weight-sharing scores them "
+                         "with one supernet in this process, one at a time")
     device = resolve_device(args.device or base.device)
     budget = DEFAULT_BUDGET[device.type]
     seed = base.search.seed if args.seed is None else args.seed
@@ -291,8 +304,10 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
     return RunConfig(dataset=dataset, data_dir=args.data_dir, network=network, space=args.space, agent=agent,
                      device=device.type, final_epochs=args.final_epochs or 0, executor=executor,
                      gpus_per_child=args.gpus_per_child, ray_address=args.ray_address,
+                     children_at_once=args.children_at_once or base.children_at_once,
                      tensorboard=not args.no_tensorboard, search=search,
-                     agent_config=agent_config, train=_train_config(device, network, bool(args.deterministic)),
+                     agent_config=agent_config,
+                     train=_train_config(device, network, bool(args.deterministic), not args.no_cuda_graphs),
                      run_dir=args.run_dir or f"runs/{dataset}-{network}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
@@ -320,10 +335,10 @@ def _sharing_config(args: argparse.Namespace, executor: str, resuming: bool) -> 
     return SharingConfig(**given)
 
 
-def _train_config(device: torch.device, network: str, deterministic: bool) -> TrainConfig:
+def _train_config(device: torch.device, network: str, deterministic: bool, cuda_graphs: bool) -> TrainConfig:
     """TrainConfig.for_device, with the precision "auto" resolves to on this CPU written down, so
     that config.json says how the children were trained and a resume elsewhere trains the same way."""
-    config = dataclasses.replace(TrainConfig.for_device(device), deterministic=deterministic)
+    config = dataclasses.replace(TrainConfig.for_device(device), deterministic=deterministic, cuda_graphs=cuda_graphs)
     if device.type == "cpu" and config.precision == "auto":
         config = dataclasses.replace(config, precision=cpu_precision("conv" if network == "cnn" else "recurrent"))
     return config

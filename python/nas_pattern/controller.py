@@ -50,8 +50,10 @@ class NASController:
         self.device = self.worker.device
         self.data = self.worker.data
         self.executor = executor or LocalExecutor()
-        if self.config.sharing is not None and not isinstance(self.executor, LocalExecutor):
-            raise ValueError("weight sharing trains one supernet in this process: use the local executor")
+        if self.config.sharing is not None and not (isinstance(self.executor, LocalExecutor)
+                                                     and self.executor.children_at_once == 1):
+            raise ValueError("weight sharing trains one supernet in this process: use the local executor, "
+                             "one child at a time")
         self.executor.start(self.worker)
         self._shared_rng = random.Random(self.config.seed)  # the architectures the shared weights train on
         self._shared_rounds = 0  # policy-update rounds whose shared training is done

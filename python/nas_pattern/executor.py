@@ -12,18 +12,22 @@ from __future__ import annotations
 import abc
 import contextlib
 import logging
+import multiprocessing
 import os
 import socket
 import sys
 import time
 from collections.abc import Generator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Any
 
 import torch
 
+from nas_pattern.data import Split
 from nas_pattern.records import Child, Outcome, first_line
-from nas_pattern.worker import Worker, dataset_on
+from nas_pattern.worker import Worker, WorkerSetup, dataset_on
 
 EXECUTORS = ("local", "ray")
 # seconds the cluster may take to start the workers and load the data onto them
@@ -59,22 +63,108 @@ class Executor(abc.ABC):
 
 
 class LocalExecutor(Executor):
-    """One child at a time, in the controller's process, on its device (the default)."""
+    """The children of an update in this machine's processes, on the controller's device (the default).
 
-    def __init__(self) -> None:
+    `children_at_once` 1 trains them one at a time on the controller's own Worker, in its process.
+    K > 1 trains K at once, each in a worker process of its own (spawned once, each a Worker with the
+    dataset on the device: on one GPU they share it) and rewards them in the order they were sampled,
+    as one at a time does. Processes, not threads: a child's dropout draws from torch's global
+    generator under a lock (trainer.seeded), and a thread's Python would wait on the others'.
+    A worker process that dies is replaced and its child recorded as an error.
+    """
+
+    def __init__(self, children_at_once: int = 1):
+        if children_at_once < 1:
+            raise ValueError(f"children at once must be >= 1, got {children_at_once}")
+        self.children_at_once = children_at_once
         self.worker: Worker | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def start(self, worker: Worker) -> None:
         self.worker = worker
+        if self.children_at_once > 1:
+            self._pool = self._new_pool()
+            self._wait_until_ready()
 
     def run(self, children: Sequence[Child]) -> Generator[Outcome, None, None]:
         assert self.worker is not None, "start() first"
-        for child in children:
-            yield self.worker.run(child)
+        if self._pool is None:
+            for child in children:
+                yield self.worker.run(child)
+            return
+        futures = [self._pool.submit(_run_in_worker, child) for child in children]
+        for index in range(len(children)):
+            try:
+                outcome = futures[index].result()
+            except BrokenProcessPool as err:  # a worker process died (killed, out of memory): a new pool,
+                outcome = Outcome("error", "its worker process died while it or a child beside it trained: "
+                                  f"{first_line(err)}")
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+                futures[index + 1:] = [self._pool.submit(_run_in_worker, child) for child in children[index + 1:]]
+            yield outcome
 
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
         assert self.worker is not None, "start() first"
         return self.worker.test(child, final_epochs, weights)
+
+    def describe(self) -> str:
+        if self.children_at_once == 1 or self.worker is None:
+            return ""
+        return f"{self.children_at_once} children at once, each in a worker process on {self.worker.device}"
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        assert self.worker is not None
+        device = self.worker.device
+        # the CPU's threads shared out; on a GPU each process drives it with one
+        threads = max(1, torch.get_num_threads() // self.children_at_once) if device.type == "cpu" else 1
+        # The dataset travels as numpy arrays, copied down a pipe: a torch tensor would go through shared
+        # memory, which a container may have little of.
+        data = dataset_on(self.worker.setup.data, torch.device("cpu"))
+        arrays = {split.name: (split.x.numpy(), split.y.numpy()) for split in (data.train, data.val, data.test)}
+        return ProcessPoolExecutor(max_workers=self.children_at_once, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker,
+                                   initargs=(replace(self.worker.setup, data=replace(
+                                       data, train=_empty(data.train), val=_empty(data.val), test=_empty(data.test))),
+                                             arrays, str(device), threads))
+
+    def _wait_until_ready(self) -> None:
+        """Until every worker process holds the data on its device; ValueError if one cannot start."""
+        assert self._pool is not None
+        try:
+            for future in [self._pool.submit(os.getpid) for _ in range(self.children_at_once)]:
+                future.result(timeout=WORKER_START_LIMIT)
+        except Exception as err:
+            self.close()
+            raise ValueError(f"--children-at-once {self.children_at_once}: a worker process failed to start: "
+                             f"{type(err).__name__}: {first_line(err)}") from None
+
+
+_WORKER: Worker | None = None  # in a worker process of LocalExecutor: its Worker
+
+
+def _empty(split: Split) -> Split:
+    """`split` without its examples (a view of none would still carry all of their storage)."""
+    return Split(split.x[:0].clone(), split.y[:0].clone(), split.name)
+
+
+def _start_worker(setup: WorkerSetup, arrays: dict[str, tuple[Any, Any]], device: str, threads: int) -> None:
+    global _WORKER
+    data = setup.data
+    splits = {name: Split(torch.from_numpy(x), torch.from_numpy(y), name) for name, (x, y) in arrays.items()}
+    setup = replace(setup, data=replace(data, train=splits[data.train.name], val=splits[data.val.name],
+                                        test=splits[data.test.name]))
+    _WORKER = Worker(setup, device, threads)
+
+
+def _run_in_worker(child: Child) -> Outcome:
+    assert _WORKER is not None, "the worker process did not start"
+    return _WORKER.run(child)
 
 
 # --8<-- [start:ray_executor]

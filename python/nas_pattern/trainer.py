@@ -3,7 +3,8 @@
 Shared by every PyTorch child (CNN, RNN). Batches are sliced from one tensor per split with a
 fresh permutation per epoch; the loss is summed on the device and checked once per epoch, so the
 step loop never waits for the device. Convolutions run channels-last, under bf16 autocast when it is
-the precision measured faster on this hardware (see TrainConfig.precision, cpu_precision).
+the precision measured faster on this hardware (see TrainConfig.precision, cpu_precision). On a
+CUDA GPU each step and each evaluation pass is replayed from a CUDA graph once warm (graphs.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_pattern.data import Split
+from nas_pattern.graphs import Capture, StepGraphs
 from nas_pattern.precision import cpu_precision
 
 
@@ -56,6 +58,9 @@ class TrainConfig:
     # CUDA: deterministic algorithms only (cuDNN's and torch's), so the same seed on the same GPU
     # gives the same search bit for bit; slower. The CPU is deterministic without it (--deterministic).
     deterministic: bool = False
+    # CUDA: each child's training step and evaluation pass replayed from CUDA graphs once warm, an
+    # eager step where a capture fails (graphs.StepGraphs). Off the GPU it changes nothing.
+    cuda_graphs: bool = True
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.eval_batch_size < 1:
@@ -110,35 +115,50 @@ def device_name(device: torch.device) -> str:
     return f"CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """What fit() reports: the seconds it took and how its steps ran (StepGraphs.execution)."""
+
+    seconds: float
+    execution: str
+
+
 def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device: torch.device,
         generator: torch.Generator, deadline: float | None = None,
-        on_epoch: Callable[[int, float], None] | None = None) -> float:
-    """Train `module` in place for `epochs` passes over `data`; return the seconds spent.
+        on_epoch: Callable[[int, float], None] | None = None, capture: Capture | None = None) -> Fitted:
+    """Train `module` in place for `epochs` passes over `data`; the seconds spent and how.
 
-    Raises ChildDiverged if an epoch's loss is not finite, ChildTimeout once time.monotonic()
-    passes `deadline` (checked between steps). `on_epoch(epoch, mean loss)` is called after each
-    epoch (1-based), for progress.
+    On CUDA (config.cuda_graphs) each batch shape's step is replayed from a CUDA graph once warm
+    (graphs.StepGraphs; `capture` replaces the CUDA capture, for tests). Raises ChildDiverged if an
+    epoch's loss is not finite, ChildTimeout once time.monotonic() passes `deadline` (checked
+    between steps). `on_epoch(epoch, mean loss)` is called after each epoch (1-based), for progress.
     """
     with cuda_flags(config, device):
         start = time.perf_counter()
         x, y, _ = _prepare(module, data, config, device)  # (N, C, H, W), (N,), name
         module.train()
+        graphed = graphs_wanted(config, device, capture)
         optimizer = torch.optim.AdamW(module.parameters(), lr=config.step_size, weight_decay=config.weight_decay,
-                                      fused=device.type == "cuda")
+                                      fused=device.type == "cuda", capturable=graphed and device.type == "cuda")
         bf16 = use_bf16(module, config, device)
+        epoch_loss = torch.zeros((), device=device)  # summed on the device: no sync per step
+
+        def step(batch: torch.Tensor) -> None:  # one minibatch, the indices of its images
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=not graphed):
+                logits = module(x[batch].float())  # (B, classes)
+                loss = F.cross_entropy(logits, y[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            epoch_loss.add_(loss.detach())
+
+        steps = StepGraphs(step, device, enabled=graphed, capture=capture)
         n = len(y)
         for epoch in range(epochs):
             order = torch.randperm(n, generator=generator).to(device)
-            epoch_loss = torch.zeros((), device=device)
+            epoch_loss.zero_()
             for begin in range(0, n, config.batch_size):
-                batch = order[begin:begin + config.batch_size]
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    logits = module(x[batch].float())  # (B, classes)
-                    loss = F.cross_entropy(logits, y[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                epoch_loss += loss.detach()  # stays on the device: no sync per step
+                steps(order[begin:begin + config.batch_size])
                 _check_deadline(deadline)
             if not torch.isfinite(epoch_loss):  # one sync per epoch
                 raise ChildDiverged(f"training loss became {epoch_loss.item()} in epoch {epoch + 1}")
@@ -146,32 +166,43 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
                 on_epoch(epoch + 1, epoch_loss.item() / max(1, -(-n // config.batch_size)))
         if device.type == "cuda":
             torch.cuda.synchronize(device)  # the clock should see the work, not just its launch
-        return time.perf_counter() - start
+        return Fitted(time.perf_counter() - start, steps.execution)
 
 
 def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.device,
-             deadline: float | None = None) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) of `module` on `data`; ChildDiverged if the loss is not finite."""
+             deadline: float | None = None, capture: Capture | None = None) -> tuple[float, float, str]:
+    """(accuracy, mean cross-entropy, execution) of `module` on `data`; ChildDiverged if the loss is not
+    finite. On CUDA (config.cuda_graphs) the passes after the first of each size replay a CUDA graph."""
     with cuda_flags(config, device):
         images, labels, _ = _prepare(module, data, config, device)
         module.eval()
         bf16 = use_bf16(module, config, device)
+        graphed = graphs_wanted(config, device, capture)
         correct = torch.zeros((), device=device)
         total_loss = torch.zeros((), device=device)
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+
+        def evaluate_pass(x: torch.Tensor, y: torch.Tensor) -> None:
+            logits = module(x.float()).float()  # (B, classes)
+            total_loss.add_(F.cross_entropy(logits, y, reduction="sum"))
+            correct.add_((logits.argmax(dim=1) == y).sum())
+
+        passes = StepGraphs(evaluate_pass, device, enabled=graphed, warmup=1, capture=capture)
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16,
+                                                     cache_enabled=not graphed):
             step = images_per_pass(module, images, config, device)
             for begin in range(0, len(data), step):
-                x = images[begin:begin + step].float()
-                y = labels[begin:begin + step]
-                logits = module(x).float()  # (B, classes)
-                total_loss += F.cross_entropy(logits, y, reduction="sum")
-                correct += (logits.argmax(dim=1) == y).sum()
+                passes(images[begin:begin + step], labels[begin:begin + step])
                 _check_deadline(deadline)
         n = max(len(data), 1)
         loss = (total_loss / n).item()
         if not math.isfinite(loss):
             raise ChildDiverged(f"evaluation loss is {loss}")
-        return (correct / n).item(), loss
+        return (correct / n).item(), loss, passes.execution
+
+
+def graphs_wanted(config: TrainConfig, device: torch.device, capture: Capture | None = None) -> bool:
+    """Whether steps are captured: on CUDA when config.cuda_graphs, or wherever a test's capture is given."""
+    return config.cuda_graphs and (device.type == "cuda" or capture is not None)
 
 
 def images_per_pass(module: nn.Module, images: torch.Tensor, config: TrainConfig, device: torch.device) -> int:

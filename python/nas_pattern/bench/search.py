@@ -21,7 +21,7 @@ from nas_pattern.records import SearchConfig
 from nas_pattern.trainer import TrainConfig
 
 SEARCH_CHILDREN = 32  # the fixed search the search section times (--children)
-SEARCH_SHARES = (1, 2, 4, 8)  # children per device for the Ray executor
+SEARCH_SHARES = (1, 2, 4, 8)  # children per device for the Ray executor, and at once for the local one on a GPU
 EXECUTORS = ("local", "ray")  # --executors
 
 
@@ -44,11 +44,16 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
           f"{args.seed}); children per minute of the search, without the start-up; "
           + (f"Ray on this machine ({gpus} GPU(s), {cpus} CPUs)" if "ray" in executors else
              "no Ray rows: not asked for" if args.executors is not None else
-             "no Ray rows: Ray is not installed here (pip install 'nas-pattern[ray]')"))
+             "no Ray rows: Ray is not installed here (pip install 'nas-pattern[ray]')")
+          + ("; k: local, children at once in worker processes sharing the GPU; ray, children per device"
+             if device.type == "cuda" else ""))
     print(f"  {'executor':<9} {'k':>2} {'workers':>7} {'start s':>7} {'search s':>8} {'children/min':>12} "
           f"{'vs local':>8} {'best val':>8}")
     local_rate = 0.0
-    runs: list[tuple[str, int, Executor]] = [("local", 1, LocalExecutor())] if "local" in executors else []
+    # On a GPU the local executor also trains K children at once, in worker processes sharing the GPU
+    at_once = SEARCH_SHARES if device.type == "cuda" else (1,)
+    runs: list[tuple[str, int, Executor]] = [
+        ("local", k, LocalExecutor(children_at_once=k)) for k in at_once] if "local" in executors else []
     if "ray" in executors:
         init_ray()
         runs += [("ray", k, RayExecutor(gpus_per_child=1 / k if gpus else 0.0, cpus_per_child=1.0 if gpus else cpus / k,
@@ -65,9 +70,10 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
         finally:
             executor.close()
         rate = len(result.episodes) / result.seconds * 60
-        local_rate = rate if name == "local" else local_rate
+        local_rate = rate if (name, k) == ("local", 1) else local_rate
         ratio = f"{rate / local_rate:>7.2f}x" if local_rate else f"{'-':>8}"  # -: local not asked for
-        print(f"  {name:<9} {k if name == 'ray' else '':>2} {workers:>7} {started:>7.1f} {result.seconds:>8.1f} "
+        workers = executor.children_at_once if isinstance(executor, LocalExecutor) else workers
+        print(f"  {name:<9} {k:>2} {workers:>7} {started:>7.1f} {result.seconds:>8.1f} "
               f"{rate:>12.1f} {ratio} {result.best.accuracy:>8.4f}")
 
 

@@ -25,7 +25,7 @@ from nas_pattern.bench.common import (
     sync,
     train_images,
 )
-from nas_pattern.data import Split, to_split
+from nas_pattern.data import Split, load_dataset, to_split
 from nas_pattern.networks import CNN_SPACE, Metrics, TorchNetwork
 from nas_pattern.networks.cnn import LayerGraph
 from nas_pattern.networks.dropout import Dropout
@@ -103,7 +103,7 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
           f"x sqrt(batch / 32), precision {default.precision}, channels_last {default.channels_last}"
           + (f"; median of {args.rounds} rounds taking each in turn" if device.type == "cpu" else ""))
     print(f"  {'child':<46} {'batch':>5} {'plain img/s':>11} {'ours img/s':>10} {'ratio':>6} {'plain acc':>9} "
-          f"{'ours acc':>8} {'precision':>16}")
+          f"{'ours acc':>8} {'precision':>23}")
     # On a CPU the plain loop and our rows take turns, --rounds rounds (medians); on a GPU, which shares
     # nothing with other processes' threads, one round keeps gpu.sh inside its time box.
     rounds = args.rounds if device.type == "cpu" else 1
@@ -128,19 +128,65 @@ def _compare_trainers(args: argparse.Namespace, device: torch.device, root: Path
                 if len(modes) < len(rows):
                     accuracies.append(metrics.accuracy)
                     modes.append(("bf16" if use_bf16(ours.module, config, device) else "fp32") + (
-                        "" if config.precision == "fp32" else " (auto)") + (" determ." if config.deterministic else ""))
+                        "" if config.precision == "fp32" else " (auto)") + (" determ." if config.deterministic else "")
+                        + ("" if device.type != "cuda" else " graphs" if metrics.execution == "cuda graphs"
+                           else " eager"))
         plain_speed, plain_accuracy = statistics.median(plain_speeds), plain_accuracies[0]
         for config, speeds, accuracy, mode in zip(rows, our_speeds, accuracies, modes, strict=True):
             our_speed = statistics.median(speeds)
             print(f"  {kind + ' ' + architecture.describe():<46} {config.batch_size:>5} {plain_speed:>11,.0f} "
                   f"{our_speed:>10,.0f} {our_speed / plain_speed:>5.2f}x {plain_accuracy:>9.4f} "
-                  f"{accuracy:>8.4f} {mode:>16}")
+                  f"{accuracy:>8.4f} {mode:>23}")
     if device.type == "cpu":
         print(f"  precision auto on this {device_name(device)}, measured once per machine by "
               f"a probe step: CNN {cpu_precision('conv')}, RNN {cpu_precision('recurrent')} (kept in "
               f"{precision_cache_path()}); the fp32 rows show what it is measured against")
         _compare_layers(train, test, default, device, args.seed, args.rounds)
         _compare_evaluations(test, default, device, args.seed, args.rounds)
+    else:
+        _new_children(args, default, device)
+
+
+NEW_CHILD_ROUNDS = 3  # new children of each kind and execution timed on a GPU (the median is printed)
+
+
+def _new_children(args: argparse.Namespace, default: TrainConfig, device: torch.device) -> None:
+    """On a GPU: what a new child of the default search costs, eager and from CUDA graphs: built,
+    trained one epoch on the 55,000 training images and validated on the 5,000, in wall seconds."""
+    data = load_dataset("fashion-mnist", args.data_dir)
+    train, val = data.train.head(args.train_limit), data.val
+    print(f"a new child of the default search on {device_name(device)}: built, 1 epoch on {len(train):,} images "
+          f"(batch {default.batch_size}), validated on {len(val):,}; wall seconds, median of {NEW_CHILD_ROUNDS} "
+          "children taken in turn (each new: its own graphs captured)")
+    print(f"  {'child':<46} {'steps':>11} {'build s':>7} {'train s':>7} {'val s':>6} {'child s':>7} "
+          f"{'vs eager':>8} {'val acc':>7}")
+    configs = (replace(default, cuda_graphs=False), default)
+    for kind, architecture in (("CNN", REFERENCE_CNN), ("RNN", REFERENCE_RNN)):
+        times: list[list[tuple[float, float, float]]] = [[] for _ in configs]
+        results: list[Metrics] = []
+        for round_ in range(NEW_CHILD_ROUNDS + 1):  # the first round warms the process up (CUDA, cuDNN)
+            for i, config in enumerate(configs):
+                sync(device)
+                start = time.perf_counter()
+                network = build_network(kind, architecture, config, device, args.seed + round_)
+                sync(device)
+                built = time.perf_counter()
+                network.train(train, 1)
+                trained = time.perf_counter()
+                metrics = network.evaluate(val)
+                done = time.perf_counter()
+                if round_:
+                    times[i].append((built - start, trained - built, done - trained))
+                    if len(results) < len(configs):
+                        results.append(metrics)
+        eager_total = statistics.median(sum(t) for t in times[0])
+        for measured, metrics in zip(times, results, strict=True):
+            build_s, train_s, val_s = (statistics.median(t[j] for t in measured) for j in range(3))
+            total = statistics.median(sum(t) for t in measured)
+            print(f"  {kind + ' ' + architecture.describe():<46} {metrics.execution[:11]:>11} {build_s:>7.3f} "
+                  f"{train_s:>7.3f} {val_s:>6.3f} {total:>7.3f} {eager_total / total:>7.2f}x {metrics.accuracy:>7.4f}")
+            if "failed" in metrics.execution:
+                print(f"    {metrics.execution}")
 
 
 # A child of the default space with dropout after both of its layers, the first at full resolution.
@@ -222,13 +268,15 @@ def _compare_evaluations(test: Split, default: TrainConfig, device: torch.device
 
 
 def trainer_configs(device: torch.device) -> list[TrainConfig]:
-    """Our rows: the device's default batch and the plain loop's, each beside a variant: on a CPU in
-    fp32 (what "auto" is measured against); on CUDA with --deterministic (what it costs)."""
+    """Our rows: the device's default batch and the plain loop's, each beside variants: on a CPU in
+    fp32 (what "auto" is measured against); on CUDA with --deterministic and eager, without CUDA
+    graphs (what each costs or wins)."""
     default = TrainConfig.for_device(device)
     configs = [default, replace(default, batch_size=PLAIN_BATCH)]
     if device.type == "cpu":
         return [c for config in configs for c in (config, replace(config, precision="fp32"))]
-    return [c for config in configs for c in (config, replace(config, deterministic=True))]
+    return [c for config in configs
+            for c in (config, replace(config, deterministic=True), replace(config, cuda_graphs=False))]
 
 
 def _torchvision_layout(data_dir: Path, root: Path) -> Path:

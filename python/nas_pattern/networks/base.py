@@ -17,6 +17,7 @@ from torch import nn
 
 from nas_pattern import trainer
 from nas_pattern.data import Split
+from nas_pattern.graphs import Capture
 from nas_pattern.search_space import Architecture, SearchSpace, Value
 from nas_pattern.trainer import TrainConfig, seeded
 
@@ -29,6 +30,9 @@ class Metrics:
     loss: float  # mean cross-entropy on that split
     params: int  # number of trainable parameters
     train_seconds: float  # wall time spent in train()
+    # how its training steps ran: "eager", "cuda graphs", or "eager (CUDA graph capture failed: why)";
+    # with "; evaluation eager (CUDA graph capture failed: why)" after it where its evaluation's did
+    execution: str = "eager"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,7 +131,9 @@ class TorchNetwork(Network):
         super().__init__(*args, **kwargs)
         self.module: nn.Module | None = None
         self.on_epoch: Callable[[int, float], None] | None = None  # called after each epoch: (epoch, mean loss)
+        self.capture: Capture | None = None  # replaces the CUDA graph capture (graphs.StepGraphs), for tests
         self._train_seconds = 0.0
+        self._execution: str | None = None  # how train() ran its steps (trainer.Fitted.execution)
 
     @classmethod
     def check_space(cls, space: SearchSpace) -> None:
@@ -156,13 +162,18 @@ class TorchNetwork(Network):
         module = self._built()
         generator = torch.Generator().manual_seed(self.seed)  # batch order
         with seeded(self.seed + 1, self.device):  # dropout masks
-            seconds = trainer.fit(module, data, epochs, self.train_config, self.device, generator, self.deadline,
-                                  self.on_epoch)
-        self._train_seconds += seconds
+            fitted = trainer.fit(module, data, epochs, self.train_config, self.device, generator, self.deadline,
+                                 self.on_epoch, capture=self.capture)
+        self._train_seconds += fitted.seconds
+        self._execution = fitted.execution
 
     def evaluate(self, data: Split) -> Metrics:
-        accuracy, loss = trainer.evaluate(self._built(), data, self.train_config, self.device, self.deadline)
-        return Metrics(accuracy=accuracy, loss=loss, params=self.params, train_seconds=self._train_seconds)
+        accuracy, loss, execution = trainer.evaluate(self._built(), data, self.train_config, self.device,
+                                                     self.deadline, capture=self.capture)
+        if self._execution is not None:  # how it trained, and how its evaluation failed to capture, if it did
+            execution = self._execution + (f"; evaluation {execution}" if "failed" in execution else "")
+        return Metrics(accuracy=accuracy, loss=loss, params=self.params, train_seconds=self._train_seconds,
+                       execution=execution)
 
     @property
     def params(self) -> int:
