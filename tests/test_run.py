@@ -242,7 +242,8 @@ def test_skips_depth_and_the_size_aware_reward_from_the_command_line(tmp_path: P
 
 def test_the_device_chooses_the_training_configuration_of_every_path(monkeypatch) -> None:
     """The CLI and the JVM's JSON config both train with TrainConfig.for_device of the device that
-    will run (the GPU's larger batch on CUDA); the device is injected, so no GPU is needed."""
+    will run (the GPU's larger batch on CUDA, CUDA graphs unless --no-cuda-graphs); the device is
+    injected, so no GPU is needed. (The Ray workers get it: test_executor.py.)"""
     import torch
 
     from nas_pattern import config
@@ -253,7 +254,10 @@ def test_the_device_chooses_the_training_configuration_of_every_path(monkeypatch
     for args in (config.build_parser().parse_args(["--device", "cuda"]), args_from_json('{"device": "cuda"}')):
         made = config.new_config(args)
         assert made.device == "cuda" and made.train == TrainConfig.for_device(torch.device("cuda"))
-        assert made.train.batch_size == 256
+        assert made.train.batch_size == 256 and made.train.cuda_graphs  # CUDA graphs by default
+    for args in (config.build_parser().parse_args(["--device", "cuda", "--no-cuda-graphs"]),
+                 args_from_json('{"device": "cuda", "no-cuda-graphs": true}')):
+        assert not config.new_config(args).train.cuda_graphs
     monkeypatch.undo()
     # On the CPU, what precision "auto" measured is written down (config.json then holds it).
     from dataclasses import replace
