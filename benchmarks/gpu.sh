@@ -79,7 +79,7 @@ part() {
 }
 
 if [ "$QUICK" = 1 ]; then
-    TRAINER=(--train-limit 200 --test-limit 500) SEARCH=(--children 2 --train-limit 64) DEFAULT=(--episodes 2 --train-limit 200)
+    TRAINER=(--train-limit 200 --test-limit 500 --rounds 1) SEARCH=(--children 2 --train-limit 64) DEFAULT=(--episodes 2 --train-limit 200)
 else
     TRAINER=() SEARCH=(--children 16) DEFAULT=()  # 24 children: k = 8 did not fit the box on an H200
 fi
