@@ -69,7 +69,9 @@ class LocalExecutor(Executor):
     K > 1 trains K at once, each in a worker process of its own (spawned once, each a Worker with the
     dataset on the device: on one GPU they share it) and rewards them in the order they were sampled,
     as one at a time does. Processes, not threads: a child's dropout draws from torch's global
-    generator under a lock (trainer.seeded), and a thread's Python would wait on the others'.
+    generator under a lock (trainer.seeded), so threads would train children with dropout one at a
+    time. (On a GPU, threads with a CUDA stream each would share it better than processes, which
+    time-slice: benchmarks/streams_probe.py; that needs a dropout generator per child first.)
     A worker process that dies is replaced and its child recorded as an error.
     """
 
@@ -126,7 +128,8 @@ class LocalExecutor(Executor):
         # The dataset travels as numpy arrays, copied down a pipe: a torch tensor would go through shared
         # memory, which a container may have little of.
         data = dataset_on(self.worker.setup.data, torch.device("cpu"))
-        arrays = {split.name: (split.x.numpy(), split.y.numpy()) for split in (data.train, data.val, data.test)}
+        arrays = {field: (split.x.numpy(), split.y.numpy())
+                  for field, split in (("train", data.train), ("val", data.val), ("test", data.test))}
         return ProcessPoolExecutor(max_workers=self.children_at_once, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker,
                                    initargs=(replace(self.worker.setup, data=replace(
@@ -155,10 +158,13 @@ def _empty(split: Split) -> Split:
 
 def _start_worker(setup: WorkerSetup, arrays: dict[str, tuple[Any, Any]], device: str, threads: int) -> None:
     global _WORKER
-    data = setup.data
-    splits = {name: Split(torch.from_numpy(x), torch.from_numpy(y), name) for name, (x, y) in arrays.items()}
-    setup = replace(setup, data=replace(data, train=splits[data.train.name], val=splits[data.val.name],
-                                        test=splits[data.test.name]))
+    data = setup.data  # its splits empty: `arrays` holds their examples, by field
+
+    def split(field: str) -> Split:
+        x, y = arrays[field]
+        return Split(torch.from_numpy(x), torch.from_numpy(y), getattr(data, field).name)
+
+    setup = replace(setup, data=replace(data, train=split("train"), val=split("val"), test=split("test")))
     _WORKER = Worker(setup, device, threads)
 
 
