@@ -5,6 +5,9 @@ rewards them in the order they were sampled, whatever order they finish in. `Loc
 them one at a time on the controller's own `Worker`; `RayExecutor` runs one per long-lived Ray
 actor, each a `Worker`, with several children at once (fractional GPUs), on this machine or on a
 cluster.
+
+One piece: the Executor interface and the two the controller swaps behind it (a strategy), each
+running the same Worker, in this process, in worker processes, or on Ray actors.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ fresh permutation per epoch; the loss is summed on the device and checked once p
 step loop never waits for the device. Convolutions run channels-last, under bf16 autocast when it is
 the precision measured faster on this hardware (see TrainConfig.precision, cpu_precision). On a
 CUDA GPU each step and each evaluation pass is replayed from a CUDA graph once warm (graphs.py).
+
+One piece: fit(), evaluate() and what they share (TrainConfig, the device and its CUDA flags, the
+precision, the passes' size and the heap settings that make it pay) change together.
 """
 
 from __future__ import annotations
