@@ -266,9 +266,6 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
         if getattr(args, flag) is not None and executor != "ray" and not resuming:
             raise ValueError(f"--{flag.replace('_', '-')} is for --executor ray; the {executor} executor "
                              "trains the children in this process")
-    if (args.children_at_once or 1) > 1 and executor != "local" and not resuming:
-        raise ValueError(f"--children-at-once is for the local executor; with --executor {executor}, "
-                         "--gpus-per-child says how many children share a GPU")
     reward = args.reward or base.agent_config.objective.reward
     if resuming and args.reward is None and (args.target_params or args.size_weight):
         # what those flags are for (resumed_config compares only the flags given)
@@ -280,9 +277,6 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
     if reward == "accuracy-size" and args.target_params is None and not resuming:
         raise ValueError("--reward accuracy-size needs --target-params N: the size above which reward shrinks")
     sharing = _sharing_config(args, executor, resuming)
-    if sharing is not None and (args.children_at_once or 1) > 1 and not resuming:
-        raise ValueError("--children-at-once trains children in worker processes; --weight-sharing scores them "
-                         "with one supernet in this process, one at a time")
     device = resolve_device(args.device or base.device)
     budget = DEFAULT_BUDGET[device.type]
     seed = base.search.seed if args.seed is None else args.seed
@@ -317,7 +311,7 @@ SHARING_FLAGS = {"shared_steps": "steps", "shared_val_images": "val_images", "sh
 
 def _sharing_config(args: argparse.Namespace, executor: str, resuming: bool) -> SharingConfig | None:
     """--weight-sharing and its settings -> SharingConfig (None without it); ValueError for a
-    setting of it without it, or for an executor that cannot hold one supernet."""
+    setting of it without it, or for an executor, or children at once, that cannot hold one supernet."""
     flags = [flag for flag in SHARING_FLAGS if getattr(args, flag) is not None]
     given = {SHARING_FLAGS[flag]: getattr(args, flag) for flag in flags}
     if resuming:  # resumed_config compares what was given with the stored SharingConfig
@@ -330,6 +324,9 @@ def _sharing_config(args: argparse.Namespace, executor: str, resuming: bool) -> 
     if executor != "local":
         raise ValueError(f"--weight-sharing trains one supernet in this process: it needs the local executor, "
                          f"not --executor {executor}")
+    if (args.children_at_once or 1) > 1:
+        raise ValueError("--children-at-once trains children in worker processes; --weight-sharing scores them "
+                         "with one supernet in this process, one at a time")
     if given.get("derive", 0) > SharingConfig.rescore:  # the derivation retrains some of what it scores again
         given["rescore"] = given["derive"]
     return SharingConfig(**given)

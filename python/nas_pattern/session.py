@@ -31,7 +31,7 @@ from nas_pattern.trainer import device_name
 
 def make_executor(config: RunConfig) -> Executor:
     if config.executor == "ray":
-        if config.children_at_once > 1:  # a resume that moved to Ray
+        if config.children_at_once > 1:  # asked for with Ray, or kept by a resume that moved to Ray
             raise ValueError("--children-at-once is for the local executor; with --executor ray, "
                              "--gpus-per-child says how many children share a GPU")
         return RayExecutor(address=config.ray_address, gpus_per_child=config.gpus_per_child,

@@ -64,7 +64,7 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
                                    config=config, train_config=TrainConfig.for_device(device), device=device,
                                    executor=executor)
         started = time.perf_counter() - start
-        workers = len(executor.actors) if isinstance(executor, RayExecutor) else 1
+        workers = len(executor.actors) if isinstance(executor, RayExecutor) else k  # local: k at once
         try:
             result = controller.search()
         finally:
@@ -72,7 +72,6 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
         rate = len(result.episodes) / result.seconds * 60
         local_rate = rate if (name, k) == ("local", 1) else local_rate
         ratio = f"{rate / local_rate:>7.2f}x" if local_rate else f"{'-':>8}"  # -: local not asked for
-        workers = executor.children_at_once if isinstance(executor, LocalExecutor) else workers
         print(f"  {name:<9} {k:>2} {workers:>7} {started:>7.1f} {result.seconds:>8.1f} "
               f"{rate:>12.1f} {ratio} {result.best.accuracy:>8.4f}")
 
