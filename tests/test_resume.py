@@ -47,10 +47,11 @@ def snapshot(run_dir: Path) -> dict[str, bytes]:
 
 
 def start_and_stop(run_dir: Path, after: int, delay: float, how: int = signal.SIGKILL,
-                   search: list[str] = SEARCH) -> subprocess.Popen:
-    """Start the search and send it `how` `delay` seconds after its `after`-th child is recorded."""
-    process = subprocess.Popen([*COMMAND, *search, "--run-dir", str(run_dir)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                   search: list[str] = SEARCH, command: list[str] | None = None) -> subprocess.Popen:
+    """Start the search (or `command`, a resume of `run_dir`) and send it `how` `delay` seconds after
+    its `after`-th child is recorded."""
+    process = subprocess.Popen([*COMMAND, *(command or [*search, "--run-dir", str(run_dir)])],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     record = run_dir / "episodes.jsonl"
     deadline = time.monotonic() + 120
     while not (record.exists() and record.read_text().count("\n") >= after):
@@ -148,12 +149,32 @@ def test_sigterm_checkpoints_and_says_how_to_resume(reference: Path, tmp_path: P
 
 
 @pytest.mark.slow
-def test_resuming_a_finished_search_says_so(reference: Path) -> None:
+def test_resuming_a_finished_search_says_so_and_how_to_extend_it(reference: Path) -> None:
     before = snapshot(reference)
-    done = run("--resume", str(reference))
-    assert done.returncode == 0
-    assert "holds a finished search (summary.json); nothing to resume" in done.stdout
+    for more in ([], ["--episodes", "6"], ["--episodes", "5"]):  # its own budget, or less: nothing to do
+        done = run("--resume", str(reference), *more)
+        assert done.returncode == 0
+        assert (f"holds a finished search (summary.json; its budget: 6 episodes); nothing to resume. To extend "
+                f"it: --resume {reference} --episodes N, with N above 6." in done.stdout)
     assert snapshot(reference) == before
+
+
+@pytest.mark.slow
+def test_a_finished_search_extended_with_more_episodes_is_the_longer_search(reference: Path,
+                                                                           tmp_path: Path) -> None:
+    """--episodes on the resume of a finished search extends it; the extension is cut short in turn
+    (its budget is kept in config.json), resumed, and ends as the uninterrupted longer search."""
+    run_dir = tmp_path / "run"
+    search = [*SEARCH, "--episodes", "3"]  # the last round has 1 of its 2 children: no policy update yet
+    done = run(*search, "--run-dir", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["episodes"] == 3
+    start_and_stop(run_dir, after=4, delay=0.0, command=["--resume", str(run_dir), "--episodes", "6"])
+    assert json.loads((run_dir / "config.json").read_text())["config"]["search"]["episodes"] == 6
+    done = run("--resume", str(run_dir))  # no --episodes: the extension's budget, from config.json
+    assert done.returncode == 0, done.stderr
+    assert episodes(run_dir) == episodes(reference)
+    assert summary(run_dir) == summary(reference)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from nas_pattern import CNN_SPACE, Metrics
 from nas_pattern.records import Episode
-from nas_pattern.run_dir import EPISODES, RunDirectory
+from nas_pattern.run_dir import EPISODES, SUMMARY, RunDirectory
 
 
 def episode(number: int) -> Episode:
@@ -32,7 +32,16 @@ def test_what_is_recorded_reads_back(tmp_path: Path) -> None:
     episodes, warning = run_dir.read_episodes(CNN_SPACE)
     assert warning is None
     assert [e.to_json() for e in episodes] == [episode(n).to_json() for n in (1, 2, 3)]
-    assert run_dir.started and not run_dir.finished
+    assert run_dir.started and run_dir.finished_budget() is None
+
+
+def test_a_finished_search_is_known_by_the_budget_its_summary_was_written_for(tmp_path: Path) -> None:
+    run_dir = recorded(tmp_path, 3)
+    run_dir.write_summary({"episodes": 3, "config": {"search": {"episodes": 3}}})
+    assert run_dir.finished_budget() == 3
+    (run_dir.path / SUMMARY).write_text('{"episodes": 3}')
+    with pytest.raises(ValueError, match=r"summary\.json is unreadable .*; the run directory is damaged"):
+        run_dir.finished_budget()
 
 
 def test_repairing_the_tail_never_rewrites_the_complete_lines(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from helpers import files
 from nas_pattern.config import SETTINGS, build_parser
-from nas_pattern.session import args_from_json, open_search
+from nas_pattern.run_dir import Recorder
+from nas_pattern.session import RunFinished, args_from_json, finish, open_search
 
 
 def test_a_json_config_means_what_the_same_flags_mean() -> None:
@@ -64,6 +65,24 @@ def test_a_run_directory_that_recorded_nothing_may_be_used_again(tmp_path: Path)
     with pytest.raises(ValueError, match="open in another controller of this engine"):
         open_search(args_from_json(json.dumps({"run-dir": str(run_dir)})), claim=engine._claim)
     assert json.loads((run_dir / "config.json").read_text())["config"]["search"]["train_limit"] == 200
+
+
+def test_the_jvm_s_next_search_cut_short_resumes_with_its_budget(tmp_path: Path) -> None:
+    """search(n) after a finished search(n) raises the budget in config.json before its first child;
+    if the JVM dies then, the run directory resumes to that budget instead of reading as finished."""
+    run_dir = tmp_path / "run"
+    config = {"run-dir": str(run_dir), "network": "rnn", "train-limit": 100, "children-per-update": 2,
+              "episodes": 2, "no-tensorboard": True}
+    search = open_search(args_from_json(json.dumps(config)))
+    Recorder(search.run_dir, search.controller)  # as the JVM's controller records its children
+    finish(search, search.controller.final_test(search.controller.search()))
+    search.set_budget(len(search.controller.history) + 2)  # what the adapter's search(2) does first
+    search.close()  # the JVM killed before the first of the two children
+    resumed = open_search(args_from_json(json.dumps({"resume": str(run_dir)})))
+    assert (len(resumed.controller.history), resumed.controller.config.episodes) == (2, 4)
+    resumed.close()
+    with pytest.raises(RunFinished, match=r"its budget: 2 episodes\); nothing to resume"):
+        open_search(args_from_json(json.dumps({"resume": str(run_dir), "episodes": 2})))
 
 
 def _first_child(search):

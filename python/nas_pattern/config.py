@@ -252,8 +252,9 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
         else:
             p.add_argument(setting.flag, type=setting.parse, choices=setting.choices, metavar=setting.unit,
                            help=setting.help)
-    p.add_argument("--resume", metavar="DIR", help="continue the search recorded in DIR; flags that "
-                   f"may change: {', '.join(SETTING[f].flag for f in RESUMABLE_CHANGES)}")
+    p.add_argument("--resume", metavar="DIR", help="continue the search recorded in DIR (a finished one "
+                   "with --episodes above its budget); flags that may change: "
+                   f"{', '.join(SETTING[f].flag for f in RESUMABLE_CHANGES)}")
     return p
 
 

@@ -92,9 +92,17 @@ class RunDirectory:
 
     # ---- resuming ----
 
-    @property
-    def finished(self) -> bool:
-        return (self.path / SUMMARY).exists()
+    def finished_budget(self) -> int | None:
+        """The budget (--episodes) of the search summary.json describes, or None before any finished.
+        The run is finished while config.json's budget is no larger: a resume with more episodes (or
+        the JVM's next search(n)) raises it there first, and the search is unfinished again until
+        its own summary replaces this one."""
+        try:
+            return int(json.loads((self.path / SUMMARY).read_text())["config"]["search"]["episodes"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{self.path / SUMMARY} is unreadable ({err!r}); the run directory is damaged") from None
 
     def read_config(self) -> dict[str, Any]:
         """config.json of an existing search; ValueError if this is not a run directory."""

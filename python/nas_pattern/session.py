@@ -40,7 +40,8 @@ def make_executor(config: RunConfig) -> Executor:
 
 
 class RunFinished(Exception):
-    """--resume named a run directory whose search has finished (it holds summary.json)."""
+    """--resume named a run directory whose search has finished (it holds summary.json), and asked
+    for no more episodes than it was given."""
 
 
 @dataclass
@@ -83,9 +84,13 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
         run_dir = RunDirectory(args.resume)
         stored = run_dir.read_config()
         space = SearchSpace.from_json(stored["space"], source=f"{run_dir.path}/config.json")
-        config = resumed_config(args, RunConfig.from_json(stored["config"]), space)
-        if run_dir.finished:
-            raise RunFinished(f"{run_dir.path} holds a finished search (summary.json); nothing to resume.")
+        original = RunConfig.from_json(stored["config"])
+        config = resumed_config(args, original, space)
+        finished = run_dir.finished_budget()
+        if finished is not None and config.search.episodes <= finished:
+            raise RunFinished(f"{run_dir.path} holds a finished search (summary.json; its budget: {finished} "
+                              f"episodes); nothing to resume. To extend it: --resume {run_dir.path} --episodes N, "
+                              f"with N above {finished}.")
         records, warning = run_dir.read_episodes(space)
         checkpoint = run_dir.read_checkpoint()
     else:
@@ -103,6 +108,9 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
     try:
         if args.resume:
             controller.restore(records, checkpoint)
+            if config.search.episodes != original.search.episodes:  # kept, should this resume be cut short too
+                budget = replace(original, search=replace(original.search, episodes=config.search.episodes))
+                run_dir.write_config(config_record(budget, space))
         else:
             run_dir.create(config_record(config, space))
     except BaseException:
