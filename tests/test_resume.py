@@ -206,11 +206,13 @@ def _other_space(tmp_path: Path) -> str:
     (lambda t: ["--space", _other_space(t)], "that space differs from the one the search was made with"),
     (lambda t: ["--run-dir", str(t / "x")], "leave out --run-dir"),
     (lambda t: ["--episodes", "0"], "argument --episodes: must be >= 1, got 0"),
+    (lambda t: ["--episodes", "3"], "with --episodes 3: 4 children are recorded already (--episodes 4 ends the "
+                                    "search with them)"),
     (lambda t: ["--reward", "accuracy-size"], "with --reward accuracy-size: the search was made with accuracy"),
     (lambda t: ["--target-params", "5000"], "with --target-params 5000: the search was made without it"),
     (lambda t: ["--deterministic"], "with --deterministic True: the search was made with False"),
-], ids=["dataset", "network", "seed", "m", "train-limit", "space", "run-dir", "episodes", "reward", "target",
-        "deterministic"])
+], ids=["dataset", "network", "seed", "m", "train-limit", "space", "run-dir", "episodes", "fewer-episodes",
+        "reward", "target", "deterministic"])
 def test_an_incompatible_resume_is_refused_and_changes_nothing(args, message: str, unfinished: Path,
                                                                tmp_path: Path) -> None:
     before = snapshot(unfinished)

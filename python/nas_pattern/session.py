@@ -87,10 +87,14 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
         original = RunConfig.from_json(stored["config"])
         config = resumed_config(args, original, space)
         finished = run_dir.finished_budget()
+        done = len(run_dir.peek_episodes(space))  # read only: a refusal writes nothing, not even a repair
         if finished is not None and config.search.episodes <= finished:
             raise RunFinished(f"{run_dir.path} holds a finished search (summary.json; its budget: {finished} "
                               f"episodes); nothing to resume. To extend it: --resume {run_dir.path} --episodes N, "
-                              f"with N above {finished}.")
+                              f"with N above {max(finished, done)}.")
+        if args.episodes is not None and args.episodes < done:
+            raise ValueError(f"cannot resume {run_dir.path} with --episodes {args.episodes}: {done} children are "
+                             f"recorded already (--episodes {done} ends the search with them)")
         records, warning = run_dir.read_episodes(space)
         checkpoint = run_dir.read_checkpoint()
     else:
