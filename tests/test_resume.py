@@ -148,6 +148,41 @@ def test_sigterm_checkpoints_and_says_how_to_resume(reference: Path, tmp_path: P
     assert summary(run_dir) == summary(reference)
 
 
+HOLD = """import sys
+from nas_pattern.session import args_from_json, open_search
+search = open_search(args_from_json(sys.argv[1]))
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.slow
+def test_a_run_directory_in_use_by_another_process_is_refused_until_that_process_is_gone(tmp_path: Path) -> None:
+    """A resume beside a search that still runs (in a JVM's engine here: a process that opened it and
+    waits) is refused with one line; so is a new search there. Once that process is killed, the
+    system has dropped its hold, and the resume runs."""
+    run_dir = tmp_path / "run"
+    config = json.dumps({"run-dir": str(run_dir), "network": "rnn", "episodes": 1, "train-limit": 100,
+                         "no-tensorboard": True})
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, config], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        before = snapshot(run_dir)
+        for refused in (run("--resume", str(run_dir)), run(*SEARCH, "--run-dir", str(run_dir))):
+            assert refused.returncode == 2
+            assert refused.stderr == (f"nas-pattern: error: run directory {run_dir} is held by another search that "
+                                      "is still open (a run in progress, or a controller of a JVM engine); let it "
+                                      "end, or stop it and resume it\n")
+        assert snapshot(run_dir) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    done = run("--resume", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    assert len(episodes(run_dir)) == 1
+
+
 @pytest.mark.slow
 def test_resuming_a_finished_search_says_so_and_how_to_extend_it(reference: Path) -> None:
     before = snapshot(reference)

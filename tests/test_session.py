@@ -57,7 +57,8 @@ def test_a_run_directory_that_recorded_nothing_may_be_used_again(tmp_path: Path)
     from nas_pattern.gateway import Engine
 
     run_dir = tmp_path / "run"
-    open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 100})))
+    first = open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 100})))
+    first.close()  # its engine gone; while it is open, the directory is held (below)
     again = open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 200})))
     assert json.loads((run_dir / "config.json").read_text())["config"]["search"]["train_limit"] == 200
     engine = Engine(threading.Event())
@@ -65,6 +66,29 @@ def test_a_run_directory_that_recorded_nothing_may_be_used_again(tmp_path: Path)
     with pytest.raises(ValueError, match="open in another controller of this engine"):
         open_search(args_from_json(json.dumps({"run-dir": str(run_dir)})), claim=engine._claim)
     assert json.loads((run_dir / "config.json").read_text())["config"]["search"]["train_limit"] == 200
+
+
+def test_a_run_directory_is_held_by_one_search_at_a_time(tmp_path: Path) -> None:
+    """A second search in a directory another one holds is refused before it writes anything, new
+    (the first has recorded nothing yet) or resumed (two would append the same episode numbers);
+    once the first is closed, a resume may have it. Across processes: test_resume."""
+    run_dir = tmp_path / "run"
+    config = {"run-dir": str(run_dir), "network": "rnn", "train-limit": 100, "episodes": 1, "no-tensorboard": True}
+    search = open_search(args_from_json(json.dumps(config)))
+    before = files(run_dir)
+    with pytest.raises(ValueError, match="is held by another search that is still open"):
+        open_search(args_from_json(json.dumps({**config, "train-limit": 200})))
+    assert files(run_dir) == before
+    Recorder(search.run_dir, search.controller)
+    search.controller.search()  # its child recorded, the search not finished
+    before = files(run_dir)
+    with pytest.raises(ValueError, match="is held by another search that is still open"):
+        open_search(args_from_json(json.dumps({"resume": str(run_dir)})))
+    assert files(run_dir) == before
+    search.close()
+    resumed = open_search(args_from_json(json.dumps({"resume": str(run_dir)})))
+    assert len(resumed.controller.history) == 1
+    resumed.close()
 
 
 def test_the_jvm_s_next_search_cut_short_resumes_with_its_budget(tmp_path: Path) -> None:

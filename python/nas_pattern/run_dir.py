@@ -12,6 +12,7 @@ search.png, pareto.png, best.png   the figures of the finished search (nas_patte
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Callable
@@ -38,6 +39,32 @@ class RunDirectory:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._held: int | None = None  # the descriptor whose lock holds the directory, while held
+
+    # ---- one search at a time ----
+
+    def hold(self) -> None:
+        """Hold the directory for this search until release(): ValueError if another search holds
+        it (two would append the same episode numbers, and a resume would repair the line the
+        other is writing). An advisory lock on the directory itself, so nothing is written for
+        it, and the system drops it when the process ends, kill -9 included."""
+        if self._held is not None:
+            return
+        descriptor = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise ValueError(f"run directory {self.path} is held by another search that is still open (a run "
+                             "in progress, or a controller of a JVM engine); let it end, or stop it and resume "
+                             "it") from None
+        self._held = descriptor
+
+    def release(self) -> None:
+        """Let another search have the directory (a resume, once this one has ended)."""
+        if self._held is not None:
+            os.close(self._held)  # closing the descriptor drops its lock
+            self._held = None
 
     # ---- a new search ----
 
@@ -63,11 +90,17 @@ class RunDirectory:
                    for name in (EPISODES, CHECKPOINT))
 
     def create(self, config: dict[str, Any]) -> None:
-        """Make the directory and write config.json, the first thing a resume reads (replacing the
-        config.json of a search that recorded nothing)."""
+        """Make the directory, hold it, and write config.json, the first thing a resume reads
+        (replacing the config.json of a search that recorded nothing)."""
         self.check()
         self.path.mkdir(parents=True, exist_ok=True)
-        self._write_atomically(CONFIG, lambda f: _dump_json(config, f))
+        self.hold()
+        try:
+            self.check()  # a search that held it first may have recorded a child meanwhile
+            self._write_atomically(CONFIG, lambda f: _dump_json(config, f))
+        except BaseException:
+            self.release()
+            raise
 
     def write_config(self, config: dict[str, Any]) -> None:
         """Replace config.json (atomically), when what the search was given changes: the JVM's

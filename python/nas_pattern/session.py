@@ -23,7 +23,7 @@ from nas_pattern.data import load_dataset
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
 from nas_pattern.model import MODEL, ONNX_MODEL, write_model_files
 from nas_pattern.networks import default_space, get_network
-from nas_pattern.records import SearchResult
+from nas_pattern.records import Episode, SearchResult
 from nas_pattern.run_dir import RunDirectory, model_card, trained_in_search
 from nas_pattern.search_space import SearchSpace
 from nas_pattern.trainer import device_name
@@ -55,10 +55,11 @@ class Search:
     board: board.TensorBoardLog | None = None  # the event files being written, if they are
 
     def close(self) -> None:
-        """Release what the search holds: the executor's workers, the event files."""
+        """Release what the search holds: the executor's workers, the event files, the run directory."""
         if self.board is not None:
             self.board.close()
         self.controller.executor.close()
+        self.run_dir.release()
 
     def set_budget(self, episodes: int) -> None:
         """Make the search's budget `episodes` children, in the controller and in config.json (so
@@ -74,7 +75,8 @@ def config_record(config: RunConfig, space: SearchSpace) -> dict[str, Any]:
 
 
 def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None = None) -> Search:
-    """Check the flags, load the data, and create (or reopen, with --resume) the run directory.
+    """Check the flags, load the data, and create (or reopen, with --resume) the run directory,
+    which the search holds until it is closed (RunDirectory.hold: one search at a time).
 
     Bad input raises ValueError or FileNotFoundError before anything is written. `claim(path)` is
     called with the run directory before anything is written there; it raises ValueError if the
@@ -95,37 +97,54 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
         if args.episodes is not None and args.episodes < done:
             raise ValueError(f"cannot resume {run_dir.path} with --episodes {args.episodes}: {done} children are "
                              f"recorded already (--episodes {done} ends the search with them)")
-        records, warning = run_dir.read_episodes(space)
-        checkpoint = run_dir.read_checkpoint()
+        if claim is not None:
+            claim(run_dir.path)
+        run_dir.hold()  # before the record is read: a torn last line may be one another search is writing
     else:
         config = new_config(args)
         space = SearchSpace.load(config.space) if config.space else default_space(config.network)
         run_dir = RunDirectory(config.run_dir)
         run_dir.check()
-        records, warning, checkpoint = [], None, None
+        if claim is not None:
+            claim(run_dir.path)
+    try:
+        return _opened(run_dir, config, space, original if args.resume else None)
+    except BaseException:
+        run_dir.release()
+        raise
+
+
+def _opened(run_dir: RunDirectory, config: RunConfig, space: SearchSpace,
+            original: RunConfig | None) -> Search:
+    """open_search() once the flags are checked: the record read back (resuming the search that
+    config.json holds, `original`), the data, the controller; a new run directory is created last."""
+    records: list[Episode] = []
+    warning, checkpoint = None, None
+    if original is not None:
+        records, warning = run_dir.read_episodes(space)
+        checkpoint = run_dir.read_checkpoint()
     data = load_dataset(config.dataset, config.data_dir)
-    if claim is not None:
-        claim(run_dir.path)
     controller = NASController(make_agent(config.agent, space, config.agent_config), data,
                                network=get_network(config.network), config=config.search,
                                train_config=config.train, device=config.device, executor=make_executor(config))
     try:
-        if args.resume:
+        if original is not None:
             controller.restore(records, checkpoint)
             if config.search.episodes != original.search.episodes:  # kept, should this resume be cut short too
                 budget = replace(original, search=replace(original.search, episodes=config.search.episodes))
                 run_dir.write_config(config_record(budget, space))
         else:
             run_dir.create(config_record(config, space))
+        search = Search(controller, config, run_dir, warning)
+        if config.tensorboard and board.available():  # before the Recorder: a child's events before its line
+            search.board = board.TensorBoardLog(run_dir.path / board.EVENTS, controller,
+                                                first_episode=len(records) + 1)
+        elif config.tensorboard:
+            missing = "the tensorboard package is not installed (pip install tensorboard): no event files"
+            search.warning = f"{search.warning}; {missing}" if search.warning else missing
     except BaseException:
         controller.executor.close()
         raise
-    search = Search(controller, config, run_dir, warning)
-    if config.tensorboard and board.available():  # before the Recorder: a child's events before its line
-        search.board = board.TensorBoardLog(run_dir.path / board.EVENTS, controller, first_episode=len(records) + 1)
-    elif config.tensorboard:
-        missing = "the tensorboard package is not installed (pip install tensorboard): no event files"
-        search.warning = f"{search.warning}; {missing}" if search.warning else missing
     return search
 
 

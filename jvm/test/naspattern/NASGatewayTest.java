@@ -449,23 +449,28 @@ public class NASGatewayTest {
 
     @Test
     public void aRefusedSearchLeavesTheRunDirectoryFreeAndAClosedControllerPrints() throws IOException {
-        NASController first = controller("reused", "");
-        for (int episodes : new int[] {-1, 0}) {
-            assertOneLine(assertThrows(NASException.class, () -> first.search(episodes, null)),
-                    "episodes must be >= 1");
-        }
-        // the directory is open in a controller of this engine
-        assertOneLine(assertThrows(NASException.class, () -> controller("reused", "")),
-                "open in another controller of this engine");
+        String runDir = new File(folder.getRoot(), "reused").getPath();
+        String config = "{\"network\": \"cnn\", \"train-limit\": 300, \"device\": \"cpu\", \"seed\": %d, "
+                + "\"run-dir\": \"" + runDir + "\"}";
         String firstToString;
         int firstHash;
+        NASGateway one = NASGateway.launch(new NASGateway.Options().echoOutput(false));
         NASGateway other = NASGateway.launch(new NASGateway.Options().echoOutput(false));
         try {
-            String runDir = new File(folder.getRoot(), "reused").getPath();
-            NASController second = other.controller("{\"network\": \"cnn\", \"train-limit\": 300, \"device\": "
-                    + "\"cpu\", \"seed\": 3, \"run-dir\": \"" + runDir + "\"}"); // nothing was recorded: free
-            String config = Files.readString(new File(runDir, "config.json").toPath());
-            assertTrue(config, config.contains("\"seed\": 3"));
+            NASController first = one.controller(String.format(config, 0));
+            for (int episodes : new int[] {-1, 0}) {
+                assertOneLine(assertThrows(NASException.class, () -> first.search(episodes, null)),
+                        "episodes must be >= 1");
+            }
+            // the directory is open in a controller of this engine, and held while that engine runs
+            assertOneLine(assertThrows(NASException.class, () -> one.controller(String.format(config, 1))),
+                    "open in another controller of this engine");
+            assertOneLine(assertThrows(NASException.class, () -> other.controller(String.format(config, 2))),
+                    "is held by another search that is still open");
+            one.close();
+            NASController second = other.controller(String.format(config, 3)); // nothing was recorded: free
+            String written = Files.readString(new File(runDir, "config.json").toPath());
+            assertTrue(written, written.contains("\"seed\": 3"));
             firstToString = second.toString();
             firstHash = second.hashCode();
             other.close();
@@ -473,6 +478,7 @@ public class NASGatewayTest {
             assertEquals(firstHash, second.hashCode()); // as before the close: sets and maps keep working
             assertTrue(second.equals(second));
         } finally {
+            one.close();
             other.close();
         }
         assertTrue(firstToString, firstToString.startsWith("NASController (run dir"));
