@@ -3,6 +3,8 @@ never mixed with another search."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import math
 from pathlib import Path
 
@@ -89,3 +91,20 @@ def test_leftovers_of_a_checkpoint_write_cut_short_are_removed(tmp_path: Path) -
     (run_dir.path / "checkpoint.pt.tmp").write_bytes(b"half")
     assert run_dir.read_checkpoint() == {"episodes": 2}
     assert not (run_dir.path / "checkpoint.pt.tmp").exists()
+
+
+def test_a_directory_is_held_by_one_search_until_it_lets_go(tmp_path: Path, monkeypatch) -> None:
+    first, second = RunDirectory(tmp_path), RunDirectory(tmp_path)
+    first.hold()
+    with pytest.raises(ValueError, match="is held by another search that is still open"):
+        second.hold()
+    first.release()
+    second.hold()
+    second.release()
+
+    def no_locks(descriptor: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)  # a file system without locks: unguarded, not refused
+    first.hold()
+    second.hold()

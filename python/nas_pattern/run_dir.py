@@ -58,6 +58,9 @@ class RunDirectory:
             raise ValueError(f"run directory {self.path} is held by another search that is still open (a run "
                              "in progress, or a controller of a JVM engine); let it end, or stop it and resume "
                              "it") from None
+        except OSError:  # a file system without locks: the search goes on unguarded, as before
+            os.close(descriptor)
+            return
         self._held = descriptor
 
     def release(self) -> None:
