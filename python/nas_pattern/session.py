@@ -82,6 +82,7 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
     called with the run directory before anything is written there; it raises ValueError if the
     directory is taken (the gateway's engine refuses one that another of its controllers holds).
     """
+    original: RunConfig | None = None  # resuming: the search config.json holds
     if args.resume:
         run_dir = RunDirectory(args.resume)
         stored = run_dir.read_config()
@@ -108,7 +109,7 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
         if claim is not None:
             claim(run_dir.path)
     try:
-        return _opened(run_dir, config, space, original if args.resume else None)
+        return _opened(run_dir, config, space, original)
     except BaseException:
         run_dir.release()
         raise
