@@ -57,6 +57,11 @@ def capture_cuda_graph(step: Step, inputs: list[torch.Tensor]) -> Replay:
     return graph.replay
 
 
+def graphs_wanted(enabled: bool, device: torch.device, capture: Capture | None = None) -> bool:
+    """Whether steps are captured: when enabled, on CUDA, or wherever a capture is given (the tests' on the CPU)."""
+    return enabled and (device.type == "cuda" or capture is not None)
+
+
 class StepGraphs:
     """Calls `step(*inputs)`, from a CUDA graph per input shape once that shape has warmed up."""
 
@@ -66,7 +71,7 @@ class StepGraphs:
             raise ValueError(f"warmup must be >= 0, got {warmup}")
         self.step = step
         self.device = device
-        self.enabled = enabled and (capture is not None or device.type == "cuda")
+        self.enabled = graphs_wanted(enabled, device, capture)
         self.warmup = warmup
         self.capture = capture or capture_cuda_graph
         self.graphs: dict[tuple[object, ...], tuple[Replay, list[torch.Tensor]]] = {}  # shape -> replay, inputs

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_pattern.data import Split
-from nas_pattern.graphs import Capture, StepGraphs
+from nas_pattern.graphs import Capture, StepGraphs, graphs_wanted
 from nas_pattern.precision import cpu_precision
 
 
@@ -140,7 +140,7 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
         start = time.perf_counter()
         x, y, _ = _prepare(module, data, config, device)  # (N, C, H, W), (N,), name
         module.train()
-        graphed = graphs_wanted(config, device, capture)
+        graphed = graphs_wanted(config.cuda_graphs, device, capture)
         optimizer = torch.optim.AdamW(module.parameters(), lr=config.step_size, weight_decay=config.weight_decay,
                                       fused=device.type == "cuda", capturable=graphed and device.type == "cuda")
         bf16 = use_bf16(module, config, device)
@@ -180,7 +180,7 @@ def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.
         images, labels, _ = _prepare(module, data, config, device)
         module.eval()
         bf16 = use_bf16(module, config, device)
-        graphed = graphs_wanted(config, device, capture)
+        graphed = graphs_wanted(config.cuda_graphs, device, capture)
         correct = torch.zeros((), device=device)
         total_loss = torch.zeros((), device=device)
 
@@ -201,11 +201,6 @@ def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.
         if not math.isfinite(loss):
             raise ChildDiverged(f"evaluation loss is {loss}")
         return (correct / n).item(), loss, passes.execution
-
-
-def graphs_wanted(config: TrainConfig, device: torch.device, capture: Capture | None = None) -> bool:
-    """Whether steps are captured: on CUDA when config.cuda_graphs, or wherever a test's capture is given."""
-    return config.cuda_graphs and (device.type == "cuda" or capture is not None)
 
 
 def images_per_pass(module: nn.Module, images: torch.Tensor, config: TrainConfig, device: torch.device) -> int:
