@@ -109,6 +109,30 @@ def test_the_jvm_s_next_search_cut_short_resumes_with_its_budget(tmp_path: Path)
         open_search(args_from_json(json.dumps({"resume": str(run_dir), "episodes": 2})))
 
 
+def test_what_a_resume_changed_is_kept_for_the_next_resume(tmp_path: Path) -> None:
+    """A resume cut short in its turn goes on as it was last told: its changes (the may-change
+    settings) are written to config.json, and a refused change writes nothing."""
+    run_dir = tmp_path / "run"
+    config = {"run-dir": str(run_dir), "network": "rnn", "train-limit": 100, "episodes": 1, "no-tensorboard": True}
+    search = open_search(args_from_json(json.dumps(config)))
+    Recorder(search.run_dir, search.controller)
+    search.controller.search()  # its child recorded, then the process gone before the summary
+    search.close()
+    changed = {"resume": str(run_dir), "episodes": 5, "final-epochs": 1, "child-timeout": 60}
+    open_search(args_from_json(json.dumps(changed))).close()  # cut short before its first child
+    stored = json.loads((run_dir / "config.json").read_text())["config"]
+    assert (stored["search"]["episodes"], stored["final_epochs"], stored["search"]["child_timeout"]) == (5, 1, 60)
+    assert stored["search"]["train_limit"] == 100 and stored["tensorboard"] is False  # the rest as it was
+    before = files(run_dir)
+    with pytest.raises(ValueError, match=r"cannot resume .* with --train-limit 200"):
+        open_search(args_from_json(json.dumps({"resume": str(run_dir), "train-limit": 200})))
+    assert files(run_dir) == before
+    again = open_search(args_from_json(json.dumps({"resume": str(run_dir)})))
+    assert (again.config.final_epochs, again.controller.config.episodes) == (1, 5)
+    assert again.controller.config.child_timeout == 60 and len(again.controller.history) == 1
+    again.close()
+
+
 def _first_child(search):
     from nas_pattern.networks.base import Metrics
     from nas_pattern.records import Episode

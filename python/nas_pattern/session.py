@@ -131,9 +131,8 @@ def _opened(run_dir: RunDirectory, config: RunConfig, space: SearchSpace,
     try:
         if original is not None:
             controller.restore(records, checkpoint)
-            if config.search.episodes != original.search.episodes:  # kept, should this resume be cut short too
-                budget = replace(original, search=replace(original.search, episodes=config.search.episodes))
-                run_dir.write_config(config_record(budget, space))
+            if config != original:  # what this resume changed is kept, should it be cut short in its turn
+                run_dir.write_config(config_record(config, space))
         else:
             run_dir.create(config_record(config, space))
         search = Search(controller, config, run_dir, warning)
