@@ -132,6 +132,7 @@ def test_a_torn_last_line_is_dropped_with_a_warning(reference: Path, tmp_path: P
     assert done.returncode == 0, done.stderr
     assert "warning: dropped a half-written last line" in done.stderr
     assert episodes(run_dir) == episodes(reference)
+    assert "Resuming " in done.stdout and "(this session; it resumed with 3 children recorded)" in done.stdout
 
 
 @pytest.mark.slow
