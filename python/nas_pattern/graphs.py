@@ -110,8 +110,8 @@ class StepGraphs:
         try:
             replay = self.capture(self.step, static)
         except Exception as err:  # e.g. an operation that waits for the GPU, which a capture cannot hold
-            from nas_pattern.records import first_line  # here: records imports the networks, which import us
-            self.failure = f"{type(err).__name__}: {first_line(err)}".rstrip(": ")
+            text = str(err).strip().splitlines()
+            self.failure = f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
             self._eager(inputs)
             return
         self.graphs[key] = (replay, static)
