@@ -33,9 +33,9 @@ public final class NASExample {
         Map<String, Object> config = Map.of("dataset", "fashion-mnist", "network", "cnn", "children-per-update", 2,
                 "epochs", 1, "train-limit", 2000, "seed", 0, "run-dir", runDir, "weight-sharing", weightSharing);
 
-        try (NASGateway gateway = NASGateway.launch()) {
+        // Each closed in turn, the controller first: it releases the run directory, the gateway the engine.
+        try (NASGateway gateway = NASGateway.launch(); NASController controller = gateway.controller(config)) {
             System.out.println("Engine: " + gateway.engine().version());
-            NASController controller = gateway.controller(config);
             RLAgent agent = controller.getAgent();
 
             // The m = 2 children of one policy update by hand, step by step as in the sequence diagram.

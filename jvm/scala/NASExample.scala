@@ -28,9 +28,10 @@ object NASExample {
   /** Runs `episodes` children, handing each to `report` as it is evaluated. */
   def search(gateway: NASGateway, config: Config, episodes: Int)(report: Episode => Unit): SearchResult = {
     val controller = gateway.controller(config.toMap)
-    controller.search(episodes, new SearchListener {
+    try controller.search(episodes, new SearchListener {
       override def onEpisode(episode: Episode): Unit = report(episode)
     })
+    finally controller.close() // the run directory released: another controller may resume it
   }
 
   def main(args: Array[String]): Unit = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 
 import numpy as np
 from py4j.java_gateway import JavaObject
@@ -113,21 +114,26 @@ class Controller(Identity):
     class Java:
         implements = ["naspattern.NASController"]
 
-    def __init__(self, bridge: Bridge, search: Search):
+    def __init__(self, bridge: Bridge, search: Search, closed: Callable[[Search], None] = lambda search: None):
         self.bridge = bridge
         self.search_ = search
         self.controller = search.controller
         self.agent = Agent(bridge, self.controller)
         self.listener: JavaObject | None = None  # the SearchListener of the search() under way
+        self.searching = False  # a search() is under way (close() waits for it to be stopped)
+        self.closed = False
+        self._on_close = closed  # the engine forgets the search
         Recorder(search.run_dir, self.controller)
         self.controller.add_callback(self._tell_listener)
 
     @reported
     def generateArchitecture(self) -> JavaObject:
+        self._check_open()
         return self.bridge.architecture(self.controller.generate_architecture())
 
     @reported
     def trainNetwork(self, architecture: JavaObject) -> Network:
+        self._check_open()
         if architecture is None:
             raise ValueError("architecture must not be null")
         parsed = self.controller.agent.space.parse(json.loads(architecture.json()))
@@ -135,6 +141,7 @@ class Controller(Identity):
 
     @reported
     def evaluateNetwork(self) -> JavaObject:
+        self._check_open()
         return self.bridge.metrics(self.controller.evaluate_network())
 
     def getAgent(self) -> Agent:
@@ -148,19 +155,40 @@ class Controller(Identity):
     def search(self, episodes: int, listener: JavaObject) -> JavaObject:
         """`episodes` more children: the budget becomes the children so far plus these, recorded in
         config.json, so that the CLI resumes a JVM search with the budget it was given."""
+        self._check_open()
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")
         controller, session = self.controller, self.search_
         session.set_budget(len(controller.history) + episodes)
-        self.listener = listener
+        self.listener, self.searching = listener, True
         try:
             result = controller.search()
         finally:
-            self.listener = None
+            self.listener, self.searching = None, False
         result = controller.final_test(controller.derive(result), session.config.final_epochs)
         for line in finish(session, result):
             print(f"nas-pattern: model: {line}", file=sys.stderr)
         return self.bridge.result(result, session.run_dir.path.resolve())
+
+    @reported
+    def close(self) -> None:
+        """Release the run directory (another controller, another engine or the CLI may then resume
+        it) and the executor's workers; the calls that train or record are refused after it. Closing
+        twice is nothing; closing during this controller's search() is refused."""
+        if self.closed:
+            return
+        if self.searching:
+            raise ValueError("cannot close this NASController while its search() is under way: stop it "
+                             "first (the listener's shouldStop), then close it")
+        self.closed = True
+        self.search_.close()
+        self._on_close(self.search_)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            path = self.search_.run_dir.path
+            raise ValueError(f"this NASController is closed, and its run directory {path} released; continue "
+                             f'its search with a new controller: {{"resume": "{path}"}}')
 
     def runDir(self) -> str:
         return str(self.search_.run_dir.path)
@@ -169,7 +197,8 @@ class Controller(Identity):
         return self.controller
 
     def describe(self) -> str:
-        return f"NASController (run dir {self.runDir()}, {len(self.controller.history)} children so far)"
+        return (f"NASController (run dir {self.runDir()}, {len(self.controller.history)} children so far"
+                + (", closed)" if self.closed else ")"))
 
     def _tell_listener(self, episode: Episode) -> None:
         if self.listener is None:

@@ -46,7 +46,7 @@ class Engine:
     def __init__(self, done: threading.Event):
         self.done = done  # set when the engine should exit
         self.bridge: Bridge  # set by serve() once the server exists
-        self.searches: list[Search] = []  # opened for the JVM; their executors are closed at the end
+        self.searches: list[Search] = []  # opened for the JVM and not closed by it: closed at the end
         self.attached = False  # whether a JVM has connected (an engine whose stdin ends before says why)
         self.done_by_shutdown = False  # whether the JVM asked the engine to stop (not the end of stdin)
 
@@ -64,7 +64,7 @@ class Engine:
         self.searches.append(search)
         if search.warning:
             print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
-        return Controller(self.bridge, search)
+        return Controller(self.bridge, search, closed=self.searches.remove)
 
     def _claim(self, run_dir: Path) -> None:
         """Refuse a run directory that another controller of this engine holds: a directory with no

@@ -42,7 +42,8 @@
 
 (defn controller
   "A controller configured from a map whose keys are the CLI flags of nas_pattern.run,
-  e.g. {:network \"cnn\" :train-limit 2000 :run-dir \"runs/clj\"}."
+  e.g. {:network \"cnn\" :train-limit 2000 :run-dir \"runs/clj\"}. It holds its run directory until
+  it is closed (with-open), or its gateway is."
   ^NASController [^NASGateway gateway config]
   (engine-call (.controller gateway (json/write-str config))))
 

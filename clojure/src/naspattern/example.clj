@@ -17,30 +17,30 @@
                 :weight-sharing (boolean (some #{"--weight-sharing"} flags))
                 :run-dir (or run-dir (str "runs/clojure-example-" (System/currentTimeMillis)))}]
     (try
-      (with-open [gateway (nas/launch)]
-        (let [controller (nas/controller gateway config)]
-          ;; the m = 2 children of one policy update by hand, as in the pattern's sequence diagram
-          (dotimes [_ (:children-per-update config)]
-            (let [architecture (nas/generate-architecture controller) ; the agent's policy() samples it
-                  _ (println "Training CNN" (:describe architecture) "...")
-                  layers (nas/train-network controller architecture)
-                  metrics (nas/evaluate-network controller)] ; the controller calls the agent's reward(sample, metrics)
-              (doseq [layer layers] (println " " layer))
-              (println (format "Validation: accuracy %.4f; baseline now (valueFunction) %.4f"
-                               (:accuracy metrics) (nas/value-function controller)))))
-          (let [{:keys [best test run-dir model-path]} (nas/search controller episodes (comp println episode-line))]
-            (println)
-            (println "Best architecture   " (get-in best [:architecture :describe]))
-            (println (format "Validation accuracy  %.4f   (episode %d)" (:accuracy best) (:episode best)))
-            (println (format "Test accuracy        %.4f" (:accuracy test)))
-            (println "Record              " run-dir)
-            ;; the search's product: the best model, loaded and used on a few test images
-            (let [{:keys [images labels]} (nas/test-images 5)
-                  {:keys [classes probabilities]} (nas/predict (nas/load-model gateway model-path) images)]
-              (println "Model               " model-path)
-              (doseq [i (range (count images))]
-                (println (format "  test image %d: class %d (p = %.2f), label %d" i (classes i)
-                                 (double (get-in probabilities [i (classes i)])) (labels i))))))))
+      (with-open [gateway (nas/launch)  ; closed last: the engine
+                  controller (nas/controller gateway config)]  ; closed first: the run directory released
+        ;; the m = 2 children of one policy update by hand, as in the pattern's sequence diagram
+        (dotimes [_ (:children-per-update config)]
+          (let [architecture (nas/generate-architecture controller) ; the agent's policy() samples it
+                _ (println "Training CNN" (:describe architecture) "...")
+                layers (nas/train-network controller architecture)
+                metrics (nas/evaluate-network controller)] ; the controller calls the agent's reward(sample, metrics)
+            (doseq [layer layers] (println " " layer))
+            (println (format "Validation: accuracy %.4f; baseline now (valueFunction) %.4f"
+                             (:accuracy metrics) (nas/value-function controller)))))
+        (let [{:keys [best test run-dir model-path]} (nas/search controller episodes (comp println episode-line))]
+          (println)
+          (println "Best architecture   " (get-in best [:architecture :describe]))
+          (println (format "Validation accuracy  %.4f   (episode %d)" (:accuracy best) (:episode best)))
+          (println (format "Test accuracy        %.4f" (:accuracy test)))
+          (println "Record              " run-dir)
+          ;; the search's product: the best model, loaded and used on a few test images
+          (let [{:keys [images labels]} (nas/test-images 5)
+                {:keys [classes probabilities]} (nas/predict (nas/load-model gateway model-path) images)]
+            (println "Model               " model-path)
+            (doseq [i (range (count images))]
+              (println (format "  test image %d: class %d (p = %.2f), label %d" i (classes i)
+                               (double (get-in probabilities [i (classes i)])) (labels i)))))))
       (catch clojure.lang.ExceptionInfo e
         (binding [*out* *err*] (println "error:" (ex-message e)))
         (System/exit 1))))

@@ -42,6 +42,9 @@ final class Bridged implements InvocationHandler {
         if (method.getDeclaringClass() == Object.class) {
             return objectMethod(proxy, method, args);
         }
+        if (method.getName().equals("close") && method.getParameterCount() == 0 && gateway.isClosed()) {
+            return null; // the closed gateway's engine released all it held: nothing is left to close
+        }
         Object result = call(method, args);
         if (ENGINE_OBJECTS.contains(method.getReturnType())) {
             return wrapUnchecked(method.getReturnType(), result, gateway);

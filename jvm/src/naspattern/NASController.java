@@ -4,8 +4,9 @@ package naspattern;
  * The pattern's NASController, as the JVM sees it: implemented in Python by
  * {@code nas_pattern.adapters.Controller}, which adapts {@code nas_pattern.NASController}.
  * Every architecture comes from the Python RLAgent, every accuracy from a PyTorch child.
+ * It holds its run directory until it is closed, or until its {@link NASGateway} is.
  */
-public interface NASController {
+public interface NASController extends AutoCloseable {
     /** Asks the agent for the next child architecture (the agent's {@code policy()}). */
     Architecture generateArchitecture();
 
@@ -29,4 +30,13 @@ public interface NASController {
 
     /** Where this controller records its search (the config's {@code run-dir}). */
     String runDir();
+
+    /**
+     * Releases the run directory, so that another controller (of this gateway or another) or the
+     * CLI may resume its search, and the engine's worker processes for it. After it, the calls
+     * that train or record are refused; closing again does nothing, and so does closing after the
+     * gateway is closed. Refused while this controller's {@code search} is under way.
+     */
+    @Override
+    void close();
 }

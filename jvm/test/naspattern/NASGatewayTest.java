@@ -476,12 +476,49 @@ public class NASGatewayTest {
             other.close();
             assertEquals("NASController (closed: its NASGateway is closed)", second.toString());
             assertEquals(firstHash, second.hashCode()); // as before the close: sets and maps keep working
+            second.close(); // its engine, gone with its gateway, released the directory: nothing to do
             assertTrue(second.equals(second));
         } finally {
             one.close();
             other.close();
         }
         assertTrue(firstToString, firstToString.startsWith("NASController (run dir"));
+    }
+
+    @Test
+    public void aClosedControllerReleasesItsRunDirectoryAndRefusesToTrain() throws IOException {
+        NASController first = controller("closing", ", \"episodes\": 4");
+        first.trainNetwork(first.generateArchitecture());
+        first.evaluateNetwork(); // episode 1 recorded
+        String resume = "{\"resume\": \"" + first.runDir() + "\"}";
+        assertOneLine(assertThrows(NASException.class, () -> gateway.controller(resume)),
+                "open in another controller of this engine");
+        first.close();
+        first.close(); // closing twice is nothing
+        NASException refused = assertThrows(NASException.class, first::generateArchitecture);
+        assertOneLine(refused, "this NASController is closed, and its run directory");
+        assertEquals(NASException.Reason.REFUSED, refused.reason());
+        assertTrue(first.toString(), first.toString().endsWith(", closed)"));
+        final List<String> closing = new ArrayList<>();
+        try (NASController second = gateway.controller(resume)) { // the directory is free again
+            SearchResult result = second.search(1, new SearchListener() {
+                @Override
+                public void onEpisode(Episode episode) {
+                    closing.add(assertThrows(NASException.class, second::close).getMessage());
+                }
+
+                @Override
+                public boolean shouldStop() {
+                    return false;
+                }
+            });
+            assertEquals(2, result.episodes()); // the first controller's child, then one more
+        }
+        assertEquals(1, closing.size());
+        assertTrue(closing.get(0), closing.get(0).contains("while its search() is under way"));
+        try (NASController third = gateway.controller("{\"resume\": \"" + first.runDir() + "\", \"episodes\": 3}")) {
+            assertEquals(3, third.search(1, e -> { }).episodes()); // the second one closed by try-with-resources
+        }
     }
 
     @Test
