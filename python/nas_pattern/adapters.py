@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -120,8 +121,9 @@ class Controller(Identity):
         self.controller = search.controller
         self.agent = Agent(bridge, self.controller)
         self.listener: JavaObject | None = None  # the SearchListener of the search() under way
-        self.searching = False  # a search() is under way (close() waits for it to be stopped)
+        self.searching = False  # a search() is under way (close() is refused until it ends)
         self.closed = False
+        self._state = threading.Lock()  # the two above, set by JVM threads that may race
         self._on_close = closed  # the engine forgets the search
         Recorder(search.run_dir, self.controller)
         self.controller.add_callback(self._tell_listener)
@@ -155,19 +157,24 @@ class Controller(Identity):
     def search(self, episodes: int, listener: JavaObject) -> JavaObject:
         """`episodes` more children: the budget becomes the children so far plus these, recorded in
         config.json, so that the CLI resumes a JVM search with the budget it was given."""
-        self._check_open()
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")
+        with self._state:
+            self._check_open()
+            self.searching = True
         controller, session = self.controller, self.search_
-        session.set_budget(len(controller.history) + episodes)
-        self.listener, self.searching = listener, True
+        self.listener = listener
         try:
-            result = controller.search()
+            session.set_budget(len(controller.history) + episodes)
+            try:
+                result = controller.search()
+            finally:
+                self.listener = None  # the final test and the files tell it nothing
+            result = controller.final_test(controller.derive(result), session.config.final_epochs)
+            for line in finish(session, result):
+                print(f"nas-pattern: model: {line}", file=sys.stderr)
         finally:
-            self.listener, self.searching = None, False
-        result = controller.final_test(controller.derive(result), session.config.final_epochs)
-        for line in finish(session, result):
-            print(f"nas-pattern: model: {line}", file=sys.stderr)
+            self.searching = False
         return self.bridge.result(result, session.run_dir.path.resolve())
 
     @reported
@@ -175,12 +182,13 @@ class Controller(Identity):
         """Release the run directory (another controller, another engine or the CLI may then resume
         it) and the executor's workers; the calls that train or record are refused after it. Closing
         twice is nothing; closing during this controller's search() is refused."""
-        if self.closed:
-            return
-        if self.searching:
-            raise ValueError("cannot close this NASController while its search() is under way: stop it "
-                             "first (the listener's shouldStop), then close it")
-        self.closed = True
+        with self._state:
+            if self.closed:
+                return
+            if self.searching:
+                raise ValueError("cannot close this NASController while its search() is under way: stop it "
+                                 "first (the listener's shouldStop), then close it")
+            self.closed = True
         self.search_.close()
         self._on_close(self.search_)
 
