@@ -110,6 +110,7 @@ class StepGraphs:
         try:
             replay = self.capture(self.step, static)
         except Exception as err:  # e.g. an operation that waits for the GPU, which a capture cannot hold
+            # records.first_line, written out: records imports the networks, which import this module
             text = str(err).strip().splitlines()
             self.failure = f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
             self._eager(inputs)
