@@ -42,8 +42,8 @@ final class Bridged implements InvocationHandler {
         if (method.getDeclaringClass() == Object.class) {
             return objectMethod(proxy, method, args);
         }
-        if (method.getName().equals("close") && method.getParameterCount() == 0 && gateway.isClosed()) {
-            return null; // the closed gateway's engine released all it held: nothing is left to close
+        if (method.getName().equals("close") && method.getParameterCount() == 0) {
+            return close(method, args);
         }
         Object result = call(method, args);
         if (ENGINE_OBJECTS.contains(method.getReturnType())) {
@@ -86,6 +86,25 @@ final class Bridged implements InvocationHandler {
                 }
             default:
                 return method.invoke(target, args);
+        }
+    }
+
+    /**
+     * close() of an engine object. An engine that ended (its gateway closed, or its process exited)
+     * released all it held, so there is nothing left to close: close() then returns quietly, as a
+     * finally block or try-with-resources needs, instead of hiding the failure that ended the engine.
+     */
+    private Object close(Method method, Object[] args) {
+        if (gateway.isClosed()) {
+            return null;
+        }
+        try {
+            return call(method, args);
+        } catch (NASException e) {
+            if (e.reason() == NASException.Reason.ENGINE_EXITED) {
+                return null;
+            }
+            throw e;
         }
     }
 

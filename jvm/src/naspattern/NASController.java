@@ -35,7 +35,8 @@ public interface NASController extends AutoCloseable {
      * Releases the run directory, so that another controller (of this gateway or another) or the
      * CLI may resume its search, and the engine's worker processes for it. After it, the calls
      * that train or record are refused; closing again does nothing, and so does closing after the
-     * gateway is closed. Refused while this controller's {@code search} is under way.
+     * gateway is closed or the engine exited (it released all it held). Refused while this
+     * controller's {@code search} is under way.
      */
     @Override
     void close();

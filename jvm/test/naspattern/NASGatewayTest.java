@@ -165,6 +165,7 @@ public class NASGatewayTest {
             }
             assertOneLine(assertThrows(NASException.class, () -> own.engine().version()),
                     "the Python engine exited with status");
+            controller.close(); // the dead engine released all it held: a finally block may close it quietly
         } finally {
             own.close();
         }
