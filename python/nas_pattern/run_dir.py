@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import torch
 
@@ -32,6 +32,7 @@ CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
 CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
+T = TypeVar("T")  # what a caller reads from summary.json
 
 
 class RunDirectory:
@@ -133,12 +134,7 @@ class RunDirectory:
         The run is finished while config.json's budget is no larger: a resume with more episodes (or
         the JVM's next search(n)) raises it there first, and the search is unfinished again until
         its own summary replaces this one."""
-        try:
-            return int(json.loads((self.path / SUMMARY).read_text())["config"]["search"]["episodes"])
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{self.path / SUMMARY} is unreadable ({err!r}); the run directory is damaged") from None
+        return self._from_summary(lambda summary: int(summary["config"]["search"]["episodes"]))
 
     def read_config(self) -> dict[str, Any]:
         """config.json of an existing search; ValueError if this is not a run directory."""
@@ -172,12 +168,16 @@ class RunDirectory:
     def product(self, space: SearchSpace) -> Episode | None:
         """The finished search's best as summary.json records it (with weight sharing, the derived
         one, trained from scratch); None before the search has finished."""
+        return self._from_summary(lambda summary: Episode.from_json(summary["best"], space))
+
+    def _from_summary(self, read: Callable[[dict[str, Any]], T]) -> T | None:
+        """`read` of summary.json, or None before any search finished; ValueError if it is damaged."""
         try:
-            return Episode.from_json(json.loads((self.path / SUMMARY).read_text())["best"], space)
+            return read(json.loads((self.path / SUMMARY).read_text()))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{self.path / SUMMARY} is unreadable ({err})") from None
+            raise ValueError(f"{self.path / SUMMARY} is unreadable ({err!r}); the run directory is damaged") from None
 
     def read_episodes(self, space: SearchSpace) -> tuple[list[Episode], str | None]:
         """The recorded children, and a warning if a half-written last line had to be dropped.
