@@ -115,7 +115,7 @@ class Controller(Identity):
     class Java:
         implements = ["naspattern.NASController"]
 
-    def __init__(self, bridge: Bridge, search: Search, closed: Callable[[Search], None] = lambda search: None):
+    def __init__(self, bridge: Bridge, search: Search, closed: Callable[[Search], None]):
         self.bridge = bridge
         self.search_ = search
         self.controller = search.controller

@@ -169,7 +169,7 @@ def _episode_line(e: Episode, total: int) -> str:
     return f"{head}  {val} {e.accuracy:.4f}  reward {e.reward:+.4f}  baseline {baseline}  {e.seconds:.1f}s{tag}"
 
 
-def _summary(result: SearchResult, run_dir: Path, objective: Objective, resumed: int = 0) -> str:
+def _summary(result: SearchResult, run_dir: Path, objective: Objective, resumed: int) -> str:
     """The closing table; `resumed`: the children recorded before this session (its time is its own)."""
     assert result.test is not None
     how = (f"retrained {result.final_epochs} epoch(s) on train + validation" if result.final_epochs
