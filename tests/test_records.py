@@ -45,7 +45,7 @@ def test_an_episode_reads_back_as_it_was_written() -> None:
 
 def test_a_result_counts_every_episode_once() -> None:
     episodes = [episode(1, 0.5), replace(episode(2, 0.5), cached=True), episode(3, None, status="oom")]
-    result = SearchResult(best=episodes[0], episodes=episodes, stop_reason="budget", seconds=1.0)
+    result = SearchResult(best=episodes[0], episodes=episodes, stop_reason="budget", seconds=1.0, recorded_before=0)
     assert result.counts == {"episodes": 3, "trained": 1, "cached": 1, "invalid": 0, "error": 0, "oom": 1,
                              "nan": 0, "timeout": 0}
 

@@ -18,28 +18,29 @@ from helpers import files
 SEARCH = ["--network", "rnn", "--episodes", "6", "--children-per-update", "2", "--train-limit", "300",
           "--seed", "1"]
 COMMAND = [sys.executable, "-m", "nas_pattern.run"]
-UNTIMED = ("seconds", "train_seconds", "run_dir")  # wall times and paths differ from run to run
+# wall times, paths and the children recorded before a session differ from run to run
+PER_SESSION = ("seconds", "train_seconds", "run_dir", "recorded_before")
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=300)
 
 
-def untimed(value):
-    """A record with its wall times and paths left out, for comparing two runs."""
+def comparable(value):
+    """A record with what differs from session to session left out, for comparing two runs."""
     if isinstance(value, dict):
-        return {k: untimed(v) for k, v in value.items() if k not in UNTIMED}
+        return {k: comparable(v) for k, v in value.items() if k not in PER_SESSION}
     if isinstance(value, list):
-        return [untimed(v) for v in value]
+        return [comparable(v) for v in value]
     return value
 
 
 def episodes(run_dir: Path) -> list[dict]:
-    return [untimed(json.loads(line)) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
+    return [comparable(json.loads(line)) for line in (run_dir / "episodes.jsonl").read_text().splitlines()]
 
 
 def summary(run_dir: Path) -> dict:
-    return untimed(json.loads((run_dir / "summary.json").read_text()))
+    return comparable(json.loads((run_dir / "summary.json").read_text()))
 
 
 def snapshot(run_dir: Path) -> dict[str, bytes]:
@@ -133,6 +134,9 @@ def test_a_torn_last_line_is_dropped_with_a_warning(reference: Path, tmp_path: P
     assert "warning: dropped a half-written last line" in done.stderr
     assert episodes(run_dir) == episodes(reference)
     assert "Resuming " in done.stdout and "(this session; it resumed with 3 children recorded)" in done.stdout
+    # summary.json says so too: its seconds are this session's, which began with 3 children recorded
+    reference_summary, resumed_summary = (json.loads((d / "summary.json").read_text()) for d in (reference, run_dir))
+    assert (reference_summary["recorded_before"], resumed_summary["recorded_before"]) == (0, 3)
 
 
 @pytest.mark.slow

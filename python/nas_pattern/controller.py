@@ -149,7 +149,7 @@ class NASController:
 
         Continues after the episodes already in `history` (run by hand, or restored by `restore()`).
         """
-        start = time.perf_counter()
+        start, before = time.perf_counter(), len(self.history)
         stop_reason = "budget"
         self._stop = False
         while len(self.history) < self.config.episodes and stop_reason == "budget":
@@ -157,7 +157,7 @@ class NASController:
                 stop_reason = self._stop_reason(episode)
                 if stop_reason != "budget":
                     break
-        return self._result(stop_reason, time.perf_counter() - start)
+        return self._result(stop_reason, time.perf_counter() - start, before)
     # --8<-- [end:search]
 
     # --8<-- [start:derive]
@@ -337,14 +337,14 @@ class NASController:
             return "failures"
         return "budget"
 
-    def _result(self, stop_reason: str, seconds: float) -> SearchResult:
+    def _result(self, stop_reason: str, seconds: float, before: int) -> SearchResult:
         if self._best.episode is None:
             kinds = {e.status for e in self.history}
             last = self.history[-1].reason if self.history else ""
             raise SearchFailed(f"none of the {len(self.history)} children produced metrics "
                                f"({', '.join(sorted(kinds))}); the last said: {last}")
         return SearchResult(best=self._best.episode, episodes=list(self.history), stop_reason=stop_reason,
-                            seconds=seconds)
+                            seconds=seconds, recorded_before=before)
 
     def _failures_in_a_row(self) -> int:
         count = 0

@@ -122,7 +122,8 @@ class SearchResult:
     episodes: list[Episode]
     stop_reason: str  # "budget", "converged" (entropy rule), "failures" (stop_failures in a row) or
     # "stopped" (stop() was called)
-    seconds: float
+    seconds: float  # wall time of this search() call: not of the children recorded before it
+    recorded_before: int  # children in the history when search() began (a resume's record, or run by hand)
     test: Metrics | None = None
     final_epochs: int = 0  # > 0 if the best architecture was retrained on train + validation
     # With weight sharing, NASController.derive()'s candidates: the best architectures by their shared
@@ -170,6 +171,7 @@ class SearchResult:
             "final_epochs": self.final_epochs,
             "stop_reason": self.stop_reason,
             "seconds": self.seconds,
+            "recorded_before": self.recorded_before,
             **self.counts,
             "derived": [e.to_json() for e in self.derived],
             "pareto_front": [{"episode": e.episode, "val_accuracy": e.accuracy, "params": e.metrics.params,

@@ -109,7 +109,7 @@ def _run(search: Search) -> int:
         print(f"nas-pattern: error: the search stopped: {err}", file=sys.stderr)
         return EXIT_FAILED
     model = finish(search, result)
-    print(_summary(result, run_dir.path, config.agent_config.objective, resumed=done))
+    print(_summary(result, run_dir.path, config.agent_config.objective))
     print("\nThe model found")
     for line in model:
         print(f"  {line}")
@@ -169,8 +169,8 @@ def _episode_line(e: Episode, total: int) -> str:
     return f"{head}  {val} {e.accuracy:.4f}  reward {e.reward:+.4f}  baseline {baseline}  {e.seconds:.1f}s{tag}"
 
 
-def _summary(result: SearchResult, run_dir: Path, objective: Objective, resumed: int) -> str:
-    """The closing table; `resumed`: the children recorded before this session (its time is its own)."""
+def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
+    """The closing table (a resumed search's time is this session's: result.recorded_before says so)."""
     assert result.test is not None
     how = (f"retrained {result.final_epochs} epoch(s) on train + validation" if result.final_epochs
            else "as trained during the search")
@@ -200,7 +200,8 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective, resumed:
         f"Parameters           {result.test.params:,}",
         f"Children             {children}{stop}",
         f"Search time          {result.seconds:.0f} s"
-        + (f"   (this session; it resumed with {resumed} children recorded)" if resumed else ""),
+        + (f"   (this session; it resumed with {result.recorded_before} children recorded)"
+           if result.recorded_before else ""),
         f"Record               {run_dir}/ ({', '.join(_kept(run_dir))})",
         "",
         "Top architectures by " + ("the size-aware objective" if sized else "validation accuracy")
