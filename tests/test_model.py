@@ -120,6 +120,7 @@ def test_train_takes_an_architecture_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["/nonexistent/run"], "is neither a run directory nor an architecture file"),
+    (["/"], "cannot retrain from /: it holds no config.json, so it is not a run directory"),
     (["--epochs", "0", "x"], "--epochs must be >= 1, got 0"),
 ])
 def test_train_refuses_bad_input_in_one_line(argv: list[str], message: str, capsys) -> None:

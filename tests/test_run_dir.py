@@ -79,10 +79,15 @@ def test_a_directory_that_holds_a_search_is_never_reused(tmp_path: Path) -> None
     empty = RunDirectory(tmp_path / "refused")
     empty.create({"config": {}, "space": {}})  # a search that recorded nothing may be started again
     empty.create({"config": {"again": True}, "space": {}})
-    assert empty.read_config()["config"] == {"again": True}
+    assert empty.read_config("resume")["config"] == {"again": True}
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file, not a directory"):
         RunDirectory(tmp_path / "file").check()
+
+
+def test_a_directory_the_system_will_not_create_is_one_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"^run directory /proc/nas-pattern-run cannot be created: No such file"):
+        RunDirectory(Path("/proc/nas-pattern-run")).create({"config": {}, "space": {}})  # /proc takes no folders
 
 
 def test_leftovers_of_a_checkpoint_write_cut_short_are_removed(tmp_path: Path) -> None:

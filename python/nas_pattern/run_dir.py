@@ -97,7 +97,10 @@ class RunDirectory:
         """Make the directory, hold it, and write config.json, the first thing a resume reads
         (replacing the config.json of a search that recorded nothing)."""
         self.check()
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # what check() cannot foresee: /proc, a full or read-only file system
+            raise ValueError(f"run directory {self.path} cannot be created: {err.strerror or err}") from None
         self.hold()
         try:
             self.check()  # a search that held it first may have recorded a child meanwhile
@@ -136,19 +139,20 @@ class RunDirectory:
         its own summary replaces this one."""
         return self._from_summary(lambda summary: int(summary["config"]["search"]["episodes"]))
 
-    def read_config(self) -> dict[str, Any]:
-        """config.json of an existing search; ValueError if this is not a run directory."""
+    def read_config(self, use: str) -> dict[str, Any]:
+        """config.json of an existing search; ValueError, "cannot {use} DIR: why", if this is not a
+        run directory (`use`: what the caller reads it for, "resume" or "retrain from")."""
         if not self.path.is_dir():
-            raise ValueError(f"cannot resume {self.path}: no such directory")
+            raise ValueError(f"cannot {use} {self.path}: no such directory")
         try:
             data = json.loads((self.path / CONFIG).read_text())
         except FileNotFoundError:
-            raise ValueError(f"cannot resume {self.path}: it holds no {CONFIG}, so it is not a run directory "
+            raise ValueError(f"cannot {use} {self.path}: it holds no {CONFIG}, so it is not a run directory "
                              "(or the search was killed before it started)") from None
         except (OSError, ValueError) as err:
-            raise ValueError(f"cannot resume {self.path}: {CONFIG} is unreadable ({err})") from None
+            raise ValueError(f"cannot {use} {self.path}: {CONFIG} is unreadable ({err})") from None
         if not isinstance(data, dict) or not {"config", "space"} <= set(data):
-            raise ValueError(f"cannot resume {self.path}: {CONFIG} lacks 'config' or 'space'")
+            raise ValueError(f"cannot {use} {self.path}: {CONFIG} lacks 'config' or 'space'")
         return data
 
     def peek_episodes(self, space: SearchSpace) -> list[Episode]:

@@ -85,7 +85,7 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
     original: RunConfig | None = None  # resuming: the search config.json holds
     if args.resume:
         run_dir = RunDirectory(args.resume)
-        stored = run_dir.read_config()
+        stored = run_dir.read_config("resume")
         space = SearchSpace.from_json(stored["space"], source=f"{run_dir.path}/config.json")
         original = RunConfig.from_json(stored["config"])
         config = resumed_config(args, original, space)

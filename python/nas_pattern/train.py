@@ -66,10 +66,10 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
     about the data (dataset, data_dir); ValueError/FileNotFoundError in one line."""
     source = Path(args.source)
     if source.is_dir():
-        stored = RunDirectory(source).read_config()
+        run_dir = RunDirectory(source)
+        stored = run_dir.read_config("retrain from")
         config = RunConfig.from_json(stored["config"])
         space = SearchSpace.from_json(stored["space"], source=f"{source}/config.json")
-        run_dir = RunDirectory(source)
         episodes = run_dir.peek_episodes(space)
         # a finished search's product; while it runs, its best so far
         best = run_dir.product(space) or Best(config.agent_config.objective, episodes).episode
