@@ -135,6 +135,38 @@ def test_train_refuses_bad_input_in_one_line(argv: list[str], message: str, caps
     assert message in err and err.count("\n") == 0
 
 
+def test_train_refuses_an_output_folder_before_it_trains(tmp_path: Path, capsys) -> None:
+    """A folder that cannot be written, or that holds a model already, is refused at once: not after
+    the training, whose result would be lost, and never by overwriting the model there."""
+    from nas_pattern.train import main as train
+
+    source = tmp_path / "arch.json"
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    source.write_text(json.dumps({"layers": [layer, layer]}))
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / MODEL).write_bytes(b"a model trained before")
+    for out, message in [("/proc/nas-pattern-out", "--out /proc/nas-pattern-out cannot be created: No such file"),
+                         (str(taken), f"--out {taken} already holds best.pt, a model trained before")]:
+        assert train([str(source), "--epochs", "1", "--train-limit", "100", "--out", out]) == 2
+        captured = capsys.readouterr()
+        assert message in captured.err and captured.err.count("\n") == 1
+        assert "Training" not in captured.out  # refused before it trained
+    assert (taken / MODEL).read_bytes() == b"a model trained before"
+
+
+def test_the_default_output_folder_never_replaces_a_model(tmp_path: Path) -> None:
+    from nas_pattern.train import build_parser, output_dir
+
+    args = build_parser().parse_args([str(tmp_path), "--epochs", "3"])
+    assert output_dir(args) == tmp_path / "retrained-3-epochs"  # made, empty: used again
+    assert output_dir(args) == tmp_path / "retrained-3-epochs"
+    for name in ("retrained-3-epochs", "retrained-3-epochs-2"):
+        (tmp_path / name).mkdir(exist_ok=True)
+        (tmp_path / name / MODEL).write_bytes(b"trained before")
+    assert output_dir(args) == tmp_path / "retrained-3-epochs-3"
+
+
 def damaged(searched: Path, tmp_path: Path, how: str) -> Path:
     """A copy of best.pt, damaged `how`."""
     target = tmp_path / f"{how}.pt"

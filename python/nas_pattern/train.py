@@ -9,7 +9,9 @@ comes from a run directory (its best, or --episode N of it) or from a JSON file.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -20,9 +22,9 @@ from tqdm import tqdm
 
 from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig
 from nas_pattern.data import DATASETS, load_dataset
-from nas_pattern.model import ONNX_MODEL, ModelCard, write_model_files
+from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
-from nas_pattern.records import Best, InvalidArchitecture
+from nas_pattern.records import Best
 from nas_pattern.run_dir import RunDirectory
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.trainer import TrainConfig, device_name, resolve_device
@@ -53,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "Fashion-MNIST)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch order (default: 0)")
-    p.add_argument("--out", metavar="DIR", help="where best.pt and best.onnx go (default: "
-                   "<run dir>/retrained-<E>-epochs, or runs/train-<time> for a JSON file)")
+    p.add_argument("--out", metavar="DIR", help="where best.pt and best.onnx go; a DIR that holds a best.pt "
+                   "already is refused (default: <run dir>/retrained-<E>-epochs, or -2, -3, ... when that one "
+                   "holds a model; runs/train-<time> for a JSON file)")
     return p
 
 
@@ -103,6 +106,31 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
     return cls, space, architecture, data
 
 
+def output_dir(args: argparse.Namespace) -> Path:
+    """Where the model goes, made before the training that would otherwise be lost to a folder that
+    cannot be written; never one that holds a model already: --out is then refused, and the default
+    (<run dir>/retrained-<E>-epochs) becomes the first of -2, -3, ... that holds none."""
+    source = Path(args.source)
+    if args.out:
+        out = Path(args.out)
+        if (out / MODEL).exists():
+            raise ValueError(f"--out {out} already holds {MODEL}, a model trained before; choose another --out "
+                             "(nothing is overwritten)")
+    elif source.is_dir():
+        base = source / f"retrained-{args.epochs}-epochs"
+        candidates = itertools.chain([base], (base.with_name(f"{base.name}-{n}") for n in itertools.count(2)))
+        out = next(path for path in candidates if not (path / MODEL).exists())
+    else:
+        out = Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {out} cannot be created: {err.strerror or err}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out} is not writable")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -116,9 +144,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    source = Path(args.source)
-    out = Path(args.out) if args.out else (source / f"retrained-{args.epochs}-epochs" if source.is_dir()
-                                           else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
     train = data.train.head(args.train_limit)
     if args.with_validation:
         train = train.join(data.val, "train+val")
@@ -127,7 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   seed=args.seed)
     try:
         network.check(space)  # e.g. an architecture file that pools a small image below 1x1
-    except InvalidArchitecture as err:
+        out = output_dir(args)  # last, so that nothing is made for a run that is refused
+    except ValueError as err:  # InvalidArchitecture is one
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"Training {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
@@ -152,7 +178,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     how = f"nas_pattern.train: {args.epochs} epoch(s) on {len(train):,} images ({train.name}), seed {args.seed}"
     card = ModelCard.of(cls, architecture, space, data, config, episode=stored["episode"], trained=how,
                         val_metrics=val, test_metrics=test)
-    out.mkdir(parents=True, exist_ok=True)
     assert network.module is not None
     path, onnx, check = write_model_files(out, card, network.module.state_dict(), data.test.x[:256])
     if val is not None:
