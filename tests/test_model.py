@@ -121,7 +121,8 @@ def test_train_takes_an_architecture_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("argv", "message"), [
     (["/nonexistent/run"], "is neither a run directory nor an architecture file"),
     (["/"], "cannot retrain from /: it holds no config.json, so it is not a run directory"),
-    (["--epochs", "0", "x"], "--epochs must be >= 1, got 0"),
+    (["--epochs", "0", "x"], "argument --epochs: must be >= 1, got 0"),
+    (["x", "--train-limit", "-5"], "argument --train-limit: must be >= 1, got -5"),
 ])
 def test_train_refuses_bad_input_in_one_line(argv: list[str], message: str, capsys) -> None:
     from nas_pattern.train import main as train
@@ -133,6 +134,15 @@ def test_train_refuses_bad_input_in_one_line(argv: list[str], message: str, caps
     assert status == 2
     err = capsys.readouterr().err.strip()
     assert message in err and err.count("\n") == 0
+
+
+@pytest.mark.parametrize("count", ["0", "-5", "many"])
+def test_predict_refuses_a_count_of_images_that_is_no_count(count: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        predict(["/nonexistent/run", "--images", count])  # refused before the model is looked for
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --images: " in err and count in err and err.count("\n") == 1
 
 
 def test_train_refuses_an_output_folder_before_it_trains(tmp_path: Path, capsys) -> None:

@@ -194,13 +194,16 @@ def test_tabulate_resumes_and_keeps_what_was_measured(tmp_path: Path, monkeypatc
 @pytest.mark.parametrize(("argv", "message"), [
     (["strategies", "--budgets", "0,5"], "budgets must be >= 1"),
     (["strategies", "--budgets", "ten"], "expected comma-separated integers"),
-    (["strategies", "--seeds", "0"], "--seeds must be >= 1"),
+    (["strategies", "--seeds", "0"], "argument --seeds: must be >= 1, got 0"),
+    (["controller", "--updates", "0"], "argument --updates: must be >= 1, got 0"),
+    (["nosuch"], "unknown section 'nosuch'; expected any of: trainer, controller"),
 ])
-def test_bad_study_flags_get_one_clear_line(argv: list[str], message: str, capsys) -> None:
+def test_bad_bench_flags_get_one_clear_line(argv: list[str], message: str, capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
         bench(argv)
     assert exit_.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1  # no usage block above it
 
 
 def test_a_missing_table_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:

@@ -153,7 +153,7 @@ def test_the_trainer_bench_takes_at_least_one_round(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         bench(["trainer", "--device", "cpu", "--rounds", "0"])
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip().endswith("error: --rounds must be >= 1, got 0")
+    assert capsys.readouterr().err.strip().endswith("error: argument --rounds: must be >= 1, got 0 (see --help)")
 
 
 def test_the_trainer_bench_times_deterministic_and_eager_beside_each_cuda_row() -> None:

@@ -76,7 +76,9 @@ class RunConfig:
                       "train": TrainConfig(**data["train"])})
 
 
-def _number(kind: type, minimum: float, strict: bool = False) -> Any:
+def number(kind: type, minimum: float, strict: bool = False) -> Any:
+    """An argparse type: a `kind` (int or float) of at least `minimum` (above it if `strict`), finite."""
+
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -90,14 +92,14 @@ def _number(kind: type, minimum: float, strict: bool = False) -> Any:
 
 
 def _gpu_share(text: str) -> float:
-    share = _number(float, 0)(text)
+    share = number(float, 0)(text)
     if not valid_gpu_share(share):
         raise argparse.ArgumentTypeError(f"must be 0, a fraction in (0, 1] or a whole number, got {text}")
     return float(share)
 
 
 def _size_weight(text: str) -> float:
-    weight = _number(float, -math.inf)(text)
+    weight = number(float, -math.inf)(text)
     if not weight < 0:
         raise argparse.ArgumentTypeError(f"must be a negative number such as -0.07, got {text}")
     return float(weight)
@@ -163,24 +165,24 @@ SETTINGS: tuple[Setting, ...] = (
             "\"skip_connections\": true (default: the network's own)", "fixed", "space", unit="FILE"),
     Setting("agent", "default: reinforce", "fixed", "agent", choices=list(AGENTS)),
     Setting("episodes", f"child evaluations (default: {_CPU.episodes} on CPU, {_GPU.episodes} on GPU)",
-            "may change", "search.episodes", _number(int, 1), "N"),
+            "may change", "search.episodes", number(int, 1), "N"),
     Setting("children-per-update", f"architectures per policy update (default: {AgentConfig.children_per_update})",
-            "fixed", "agent_config.children_per_update", _number(int, 1), "M"),
+            "fixed", "agent_config.children_per_update", number(int, 1), "M"),
     Setting("epochs", f"training epochs per child (default: {SearchConfig.epochs})", "fixed", "search.epochs",
-            _number(int, 1), "E"),
+            number(int, 1), "E"),
     Setting("train-limit", f"train each child on K training images only (default: {_CPU.train_limit} on CPU, "
-            "all on GPU)", "fixed", "search.train_limit", _number(int, 1), "K"),
+            "all on GPU)", "fixed", "search.train_limit", number(int, 1), "K"),
     Setting("final-epochs", "retrain the best architecture on train+validation for N epochs before the test "
             "(default: 0, test the child as trained during the search)", "may change", "final_epochs",
-            _number(int, 0), "N"),
+            number(int, 0), "N"),
     Setting("child-timeout", "a child that takes longer is recorded as a timeout and the search goes on "
-            "(default: no limit)", "may change", "search.child_timeout", _number(float, 0, strict=True),
+            "(default: no limit)", "may change", "search.child_timeout", number(float, 0, strict=True),
             "SECONDS"),
     Setting("reward", "what the search maximises: accuracy (the default), or accuracy-size = accuracy x "
             "(params / N) ** W above --target-params N (MnasNet's soft form)", "fixed",
             "agent_config.objective.reward", choices=REWARDS),
     Setting("target-params", "with --reward accuracy-size: the parameter count above which a child's size "
-            "costs reward", "fixed", "agent_config.objective.target_params", _number(int, 1), "N"),
+            "costs reward", "fixed", "agent_config.objective.target_params", number(int, 1), "N"),
     Setting("size-weight", f"with --reward accuracy-size: the exponent above the target (default: "
             f"{Objective.size_weight}; twice the target then costs ~5%% of the accuracy)", "fixed",
             "agent_config.objective.size_weight", _size_weight, "W"),
@@ -190,15 +192,15 @@ SETTINGS: tuple[Setting, ...] = (
             f"from scratch and the best of them is the product (default budget: {_CPU.shared_episodes} children)",
             "fixed", "search.sharing", switch=True),
     Setting("shared-steps", f"with --weight-sharing: minibatches of shared training before each policy update's "
-            f"children (default: {SharingConfig.steps})", "fixed", "search.sharing.steps", _number(int, 0), "N"),
+            f"children (default: {SharingConfig.steps})", "fixed", "search.sharing.steps", number(int, 0), "N"),
     Setting("shared-val-images", f"with --weight-sharing: validation images each child is scored on (default: "
-            f"{SharingConfig.val_images})", "fixed", "search.sharing.val_images", _number(int, 1), "N"),
+            f"{SharingConfig.val_images})", "fixed", "search.sharing.val_images", number(int, 1), "N"),
     Setting("shared-lr", f"with --weight-sharing: the shared weights' AdamW learning rate (default: "
             f"{SharingConfig.learning_rate:g})", "fixed", "search.sharing.learning_rate",
-            _number(float, 0, strict=True), "LR"),
+            number(float, 0, strict=True), "LR"),
     Setting("derive-top", f"with --weight-sharing: how many of the best architectures by shared score are "
             f"trained from scratch at the end (default: {SharingConfig.derive})", "fixed", "search.sharing.derive",
-            _number(int, 1), "K"),
+            number(int, 1), "K"),
     Setting("device", "default: auto", "may change", "device", choices=("auto", "cpu", "cuda")),
     Setting("deterministic", "on a CUDA GPU, only deterministic algorithms: the same seed gives the same search "
             "bit for bit, more slowly (the CPU is deterministic without it)", "fixed", "train.deterministic",
@@ -208,7 +210,7 @@ SETTINGS: tuple[Setting, ...] = (
             "may change", "executor", choices=EXECUTORS),
     Setting("children-at-once", "with the local executor: train K children of an update at once, each in a "
             "worker process of its own on the device (default: 1, one at a time in this process)", "may change",
-            "children_at_once", _number(int, 1), "K"),
+            "children_at_once", number(int, 1), "K"),
     Setting("no-cuda-graphs", "on a CUDA GPU, run every training step and evaluation pass eagerly instead of "
             "replaying it from a CUDA graph once warm (the default; a child whose capture fails runs eagerly "
             "and its episode says why)", "may change", "train.cuda_graphs", switch=True),

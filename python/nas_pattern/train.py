@@ -20,7 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig
+from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
 from nas_pattern.data import DATASETS, load_dataset
 from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
@@ -39,9 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "one architecture ({\"layers\": [...]}, as episodes.jsonl writes it)")
     p.add_argument("--episode", type=int, metavar="N", help="with a run directory: train episode N instead of "
                    "the best")
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, metavar="E",
+    p.add_argument("--epochs", type=number(int, 1), default=DEFAULT_EPOCHS, metavar="E",
                    help=f"training epochs (default: {DEFAULT_EPOCHS})")
-    p.add_argument("--train-limit", type=int, metavar="K", help="train on the first K training images "
+    p.add_argument("--train-limit", type=number(int, 1), metavar="K", help="train on the first K training images "
                    "(default: all of them)")
     p.add_argument("--with-validation", action="store_true", help="train on the training and the validation "
                    "images together (no validation accuracy is then reported)")
@@ -134,9 +134,6 @@ def output_dir(args: argparse.Namespace) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for flag in ("epochs", "train_limit"):
-        if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     try:
         cls, space, architecture, stored = architecture_of(args)
         device = resolve_device(args.device)

@@ -26,6 +26,7 @@ from nas_pattern.bench import (
 from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH
 from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
+from nas_pattern.config import OneLineParser, number
 from nas_pattern.data import FASHION_MNIST_DIR
 from nas_pattern.networks import NETWORKS
 from nas_pattern.trainer import device_name, resolve_device
@@ -46,14 +47,14 @@ DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m nas_pattern.bench", description=nas_pattern.bench.__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="python -m nas_pattern.bench", description=nas_pattern.bench.__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sections", nargs="*", metavar="SECTION",
                    help=f"any of: {', '.join(SECTIONS)} (default: {', '.join(DEFAULT_SECTIONS)}; "
                    "the others run only when named)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--data-dir", default=FASHION_MNIST_DIR, help="Fashion-MNIST IDX files (.gz or raw)")
-    p.add_argument("--train-limit", type=int, default=None,
+    p.add_argument("--train-limit", type=number(int, 1), default=None,
                    help=f"training images (default on a CPU: 10,000, {TABLE_CPU_TRAIN_LIMIT:,} for tabulate; "
                         "on a GPU: all)")
     p.add_argument("--table", default=None, metavar="FILE",
@@ -66,31 +67,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--space", default=None, metavar="FILE",
                    help="tabulate: the search space (JSON, the --space format of nas_pattern.run; default: "
                         "the 576-architecture CNN space)")
-    p.add_argument("--test-limit", type=int, default=None,
+    p.add_argument("--test-limit", type=number(int, 1), default=None,
                    help="tabulate, trainer: test images per child (default: all 10,000)")
     p.add_argument("--network", default="cnn", choices=sorted(NETWORKS), help="tabulate: the children's network")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--shared-epochs", type=int, default=sharing.SHARED_EPOCHS, help="sharing: passes of shared "
-                   f"training over the table's training images (default {sharing.SHARED_EPOCHS})")
-    p.add_argument("--children", type=int, default=search.SEARCH_CHILDREN,
+    p.add_argument("--epochs", type=number(int, 1), default=1)
+    p.add_argument("--shared-epochs", type=number(int, 1), default=sharing.SHARED_EPOCHS,
+                   help="sharing: passes of shared training over the table's training images "
+                   f"(default {sharing.SHARED_EPOCHS})")
+    p.add_argument("--children", type=number(int, 1), default=search.SEARCH_CHILDREN,
                    help=f"search: children of the timed search (default {search.SEARCH_CHILDREN})")
     p.add_argument("--executors", type=_names(search.EXECUTORS, "executor(s)"), default=None,
                    help="search: the executors timed, comma-separated (default: local,ray where Ray is "
                         "installed, else local; naming ray where it is not is an error)")
-    p.add_argument("--rounds", type=int, default=trainer.ROUNDS,
+    p.add_argument("--rounds", type=number(int, 1), default=trainer.ROUNDS,
                    help="trainer, on a CPU: rounds that take the compared variants in turn; medians are "
                         f"printed (default {trainer.ROUNDS})")
-    p.add_argument("--updates", type=int, default=50, help="policy updates timed by the controller section")
+    p.add_argument("--updates", type=number(int, 1), default=50,
+                   help="policy updates timed by the controller section")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, default=None, help=f"searches per strategy (strategies, tune; default "
-                   f"{STUDY_SEEDS}), per kind of search (sharing-search; default {sharing_search.SEEDS}), "
-                   f"per space (spaces; default {RICHER_SEEDS}) or probes per load (precision; "
-                   "default 5)")
+    p.add_argument("--seeds", type=number(int, 1), default=None,
+                   help=f"searches per strategy (strategies, tune; default {STUDY_SEEDS}), per kind of search "
+                   f"(sharing-search; default {sharing_search.SEEDS}), per space (spaces; default {RICHER_SEEDS}) "
+                   "or probes per load (precision; default 5)")
     p.add_argument("--first-seed", type=int, default=100,
                    help="strategies: the first seed (default 100; seeds below it are tune's)")
     p.add_argument("--budgets", type=_budgets, default=study.BUDGETS,
                    help="strategies: distinct architectures per search, comma-separated (default 25,50,100,200)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    p.add_argument("--workers", type=number(int, 1), default=os.cpu_count() or 1,
                    help="strategies, tune: processes running searches at once (default: one per core)")
     p.add_argument("--out", default="benchmarks",
                    help="strategies, sharing: where the CSV and the plot go (default benchmarks)")
@@ -102,9 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = resolve_device(args.device)
     except ValueError as err:
         p.error(str(err))
-    for flag in ("train_limit", "test_limit", "seeds", "workers", "shared_epochs", "children", "rounds"):
-        if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            p.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
     print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")
     for section in args.sections or DEFAULT_SECTIONS:
         print()
