@@ -156,7 +156,7 @@ def test_train_refuses_an_output_folder_before_it_trains(tmp_path: Path, capsys)
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / MODEL).write_bytes(b"a model trained before")
-    for out, message in [("/proc/nas-pattern-out", "--out /proc/nas-pattern-out cannot be created: No such file"),
+    for out, message in [("/proc/nas-out", "output folder /proc/nas-out cannot be created: No such file"),
                          (str(taken), f"--out {taken} already holds best.pt, a model trained before")]:
         assert train([str(source), "--epochs", "1", "--train-limit", "100", "--out", out]) == 2
         captured = capsys.readouterr()

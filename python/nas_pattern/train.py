@@ -109,25 +109,24 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
 def output_dir(args: argparse.Namespace) -> Path:
     """Where the model goes, made before the training that would otherwise be lost to a folder that
     cannot be written; never one that holds a model already: --out is then refused, and the default
-    (<run dir>/retrained-<E>-epochs) becomes the first of -2, -3, ... that holds none."""
+    (<run dir>/retrained-<E>-epochs, runs/train-<time>) becomes the first of -2, -3, ... that holds none."""
     source = Path(args.source)
     if args.out:
         out = Path(args.out)
         if (out / MODEL).exists():
             raise ValueError(f"--out {out} already holds {MODEL}, a model trained before; choose another --out "
                              "(nothing is overwritten)")
-    elif source.is_dir():
-        base = source / f"retrained-{args.epochs}-epochs"
+    else:
+        base = (source / f"retrained-{args.epochs}-epochs" if source.is_dir()
+                else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
         candidates = itertools.chain([base], (base.with_name(f"{base.name}-{n}") for n in itertools.count(2)))
         out = next(path for path in candidates if not (path / MODEL).exists())
-    else:
-        out = Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ValueError(f"--out {out} cannot be created: {err.strerror or err}") from None
+        raise ValueError(f"output folder {out} cannot be created: {err.strerror or err}") from None
     if not os.access(out, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {out} is not writable")
+        raise ValueError(f"output folder {out} is not writable")
     return out
 
 
