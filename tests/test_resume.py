@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -311,6 +312,11 @@ def test_a_weight_sharing_search_resumes_after_sigkill_and_its_product_reloads(t
     result = summary(reference)
     assert [e["evaluation"] for e in result["derived"]] == ["standalone", "standalone"]
     assert result["best"] in result["derived"]  # the product is one of the derived, trained from scratch
+    rescored = result["rescored"]  # what chose them: the 8 scored again with the final shared weights
+    assert len(rescored) == 8 and [r["episode"] for r in rescored[:2]] == [e["episode"] for e in result["derived"]]
+    assert [r["val_accuracy"] for r in rescored] == sorted((r["val_accuracy"] for r in rescored), reverse=True)
+    first = result["derived"][0]["episode"]
+    assert re.search(rf"^ +{first} +[0-9.]+ +{rescored[0]['val_accuracy']:.4f} ", done.stdout, re.M)  # again
     assert result["config"]["search"]["sharing"]["derive"] == 2  # config.json and summary.json say how
     stored = json.loads((reference / "config.json").read_text())["config"]["search"]["sharing"]
     assert stored["steps"] == 5 and stored["val_images"] == 200

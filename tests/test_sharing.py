@@ -188,6 +188,10 @@ def test_the_derivation_trains_the_best_by_shared_score_from_scratch(small_fashi
                for e in candidates[:2] for m in [controller.rescored[e.episode]])  # the final weights, whole split
     again = sorted(candidates, key=lambda e: (-controller.rescored[e.episode].accuracy, e.episode))[:3]
     assert [e.episode for e in result.derived] == [e.episode for e in again]
+    # the result keeps the score that chose them: every candidate's, best first
+    assert list(result.rescored) == [e.episode for e in sorted(
+        candidates, key=lambda e: (-controller.rescored[e.episode].accuracy, e.episode))]
+    assert result.rescored == controller.rescored
     assert all(e.evaluation == "standalone" for e in result.derived)
     assert result.best in result.derived and result.best.accuracy == max(e.accuracy for e in result.derived)
     # each is the child a from-scratch search would have trained at that episode, with that seed

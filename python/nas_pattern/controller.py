@@ -193,7 +193,8 @@ class NASController:
             raise SearchFailed(f"none of the {len(derived)} architectures retrained from scratch produced metrics; "
                                f"the last said: {derived[-1].reason if derived else 'nothing was scored'}")
         self.best_model = (best.episode, weights) if weights is not None else None
-        return replace(result, best=best.episode, derived=derived)
+        return replace(result, best=best.episode, derived=derived,
+                       rescored={e.episode: self.rescored[e.episode] for e in ranked})
     # --8<-- [end:derive]
 
     def final_test(self, result: SearchResult, final_epochs: int = 0) -> SearchResult:

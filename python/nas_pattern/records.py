@@ -129,6 +129,9 @@ class SearchResult:
     # With weight sharing, NASController.derive()'s candidates: the best architectures by their shared
     # score, trained from scratch (evaluation "standalone"); `best` is then the best of these.
     derived: list[Episode] = field(default_factory=list)
+    # With weight sharing, derive()'s candidates scored again with the final shared weights on the whole
+    # validation split, by episode, best first: the score that chose `derived`.
+    rescored: dict[int, Metrics] = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:
@@ -174,6 +177,7 @@ class SearchResult:
             "recorded_before": self.recorded_before,
             **self.counts,
             "derived": [e.to_json() for e in self.derived],
+            "rescored": [{"episode": n, "val_accuracy": m.accuracy} for n, m in self.rescored.items()],
             "pareto_front": [{"episode": e.episode, "val_accuracy": e.accuracy, "params": e.metrics.params,
                               "describe": e.architecture.describe()} for e in self.pareto_front if e.metrics],
         }
