@@ -69,7 +69,7 @@ class NASController:
         # The best episode so far with its weights (best.pt), when its worker sent them back.
         self.best_model: tuple[Episode, dict[str, Any]] | None = None
         self._best = Best(agent.config.objective)  # the best episode in history
-        # derive()'s candidates scored with the final shared weights on the whole validation split
+        # derive()'s candidates scored with the final shared weights on the whole validation split, best first
         self.rescored: dict[int, Metrics] = {}
 
     @property
@@ -176,8 +176,9 @@ class NASController:
         assert self.worker.shared is not None
         score = lambda e: (-self._best.objective(e.metrics or PENALTY), e.episode)  # noqa: E731
         candidates = sorted(result.trained, key=score)[:max(sharing.rescore, top or sharing.derive)]
-        self.rescored = {e.episode: self.worker.shared.score(e.architecture, self.data.val) for e in candidates}
-        ranked = sorted(candidates, key=lambda e: score(replace(e, metrics=self.rescored[e.episode])))
+        again = {e.episode: self.worker.shared.score(e.architecture, self.data.val) for e in candidates}
+        ranked = sorted(candidates, key=lambda e: score(replace(e, metrics=again[e.episode])))
+        self.rescored = {e.episode: again[e.episode] for e in ranked}  # best first, as the result keeps it
         best, derived = Best(self._best.objective), []
         weights: dict[str, Any] | None = None  # the best's, as its worker sent them back
         for e in ranked[:top or sharing.derive]:
@@ -193,8 +194,7 @@ class NASController:
             raise SearchFailed(f"none of the {len(derived)} architectures retrained from scratch produced metrics; "
                                f"the last said: {derived[-1].reason if derived else 'nothing was scored'}")
         self.best_model = (best.episode, weights) if weights is not None else None
-        return replace(result, best=best.episode, derived=derived,
-                       rescored={e.episode: self.rescored[e.episode] for e in ranked})
+        return replace(result, best=best.episode, derived=derived, rescored=self.rescored)
     # --8<-- [end:derive]
 
     def final_test(self, result: SearchResult, final_epochs: int = 0) -> SearchResult:
