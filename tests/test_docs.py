@@ -272,7 +272,8 @@ def test_the_jvm_class_diagram_names_what_the_java_interfaces_have() -> None:
         declared = set(re.findall(r"^\s+(?:public\s+)?(?:static\s+)?(?:default\s+)?(?:synchronized\s+)?"
                                   r"[\w\[\]<>]+\s+(\w+)\(", source, re.MULTILINE))
         if record := re.search(rf"public record {name}\((?P<components>[^)]*)\)", source):  # accessors
-            declared |= set(re.findall(r"\w+\s+(\w+)\s*(?:,|$)", record["components"]))
+            components = re.sub(r"<[^()]*?>(?=\s)", "", record["components"])  # Map<Integer, Metrics> m -> Map m
+            declared |= {component.split()[-1] for component in components.split(",")}
         for member in members:
             assert member in declared, f"the diagram gives {name} a method {member} that {name}.java lacks"
         if re.search(rf"public interface {name}\b", source):

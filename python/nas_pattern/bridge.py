@@ -53,9 +53,14 @@ class Bridge:
 
     def result(self, r: SearchResult, run_dir: Path) -> JavaObject:
         model = run_dir / MODEL
+        derived, rescored = self.jvm.java.util.ArrayList(), self.jvm.java.util.LinkedHashMap()
+        for e in r.derived:
+            derived.add(self.episode(e))
+        for episode, metrics in r.rescored.items():  # best first: a LinkedHashMap keeps the order
+            rescored.put(episode, self.metrics(metrics))
         return self.jvm.naspattern.SearchResult(self.episode(r.best), self.metrics(r.test), len(r.episodes),
-                                                r.stop_reason, float(r.seconds), str(run_dir),
-                                                str(model) if model.exists() else None)
+                                                r.stop_reason, float(r.seconds), r.recorded_before, derived,
+                                                rescored, str(run_dir), str(model) if model.exists() else None)
 
     @staticmethod
     def core_metrics(metrics: JavaObject) -> Metrics:

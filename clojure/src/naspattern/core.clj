@@ -85,6 +85,11 @@
      :episodes (.episodes r)
      :stop-reason (keyword (.stopReason r))
      :seconds (.seconds r)
+     :recorded-before (.recordedBefore r)
+     ;; with :weight-sharing, the candidates trained from scratch, and the scores with the final
+     ;; shared weights that chose them: [episode metrics] pairs, best first (empty otherwise)
+     :derived (mapv datafy (.derived r))
+     :rescored (mapv (fn [[episode metrics]] [episode (datafy metrics)]) (.rescored r))
      :run-dir (.runDir r)
      :model-path (.modelPath r)})
 

@@ -65,6 +65,8 @@
     (is (= 2 (count (line-seq (io/reader (io/file (nas/run-dir controller) "episodes.jsonl"))))))
     (let [result (nas/search controller 1 (fn [_]))]
       (is (= 3 (:episodes result)))
+      (is (= 2 (:recorded-before result))) ; the two steps by hand
+      (is (= [[] []] ((juxt :derived :rescored) result))) ; no weight sharing
       (is (= (.getAbsolutePath (io/file (nas/run-dir controller))) (:run-dir result))))))
 
 (deftest engine-objects-print-and-compare

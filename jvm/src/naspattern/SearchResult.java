@@ -1,5 +1,10 @@
 package naspattern;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
 /**
  * What a search found.
  *
@@ -9,12 +14,25 @@ package naspattern;
  * @param stopReason "budget", "converged", "failures", or "stopped" (the listener asked)
  * @param seconds wall time of this call's search, not of the children recorded before it (a controller
  *     opened with {"resume": DIR} counts its own time only)
+ * @param recordedBefore children already recorded when this call's search began: by hand, by an earlier
+ *     search() or, with {"resume": DIR}, by the sessions before
+ * @param derived with "weight-sharing", the candidates trained from scratch after the search (evaluation
+ *     "standalone"), in the order they were trained: by their {@code rescored} metrics, best first;
+ *     {@code best} is the best of them on validation. Empty without weight sharing
+ * @param rescored with "weight-sharing", the candidates' validation metrics with the final shared weights
+ *     (the score that chose {@code derived}), by episode, best first; empty without weight sharing
  * @param runDir the absolute path of the run directory that records it
  * @param modelPath the absolute path of the best model's best.pt, for {@link NASGateway#loadModel}; null
  *     when the network has no PyTorch weights to save
  */
 public record SearchResult(Episode best, Metrics test, int episodes, String stopReason, double seconds,
+                           int recordedBefore, List<Episode> derived, Map<Integer, Metrics> rescored,
                            String runDir, String modelPath) {
+    public SearchResult {
+        derived = List.copyOf(derived);
+        rescored = Collections.unmodifiableMap(new LinkedHashMap<>(rescored)); // in its order: best first
+    }
+
     @Override
     public String toString() {
         return String.format("best %s: val %.4f, test %.4f (%d children, %s; recorded in %s)", best.architecture(),

@@ -195,6 +195,9 @@ public class NASGatewayTest {
         NASController controller = controller(", \"episodes\": 40");
         SearchResult result = controller.search(2, e -> { });
         assertEquals(2, result.episodes());
+        assertEquals(0, result.recordedBefore());
+        assertEquals(List.of(), result.derived()); // no weight sharing
+        assertEquals(Map.of(), result.rescored());
         assertEquals(new File(controller.runDir()).getAbsolutePath(), result.runDir());
         assertTrue(new File(result.runDir()).isAbsolute());
         String config = Files.readString(new File(controller.runDir(), "config.json").toPath());
@@ -214,6 +217,17 @@ public class NASGatewayTest {
         }
         assertEquals("standalone", result.best().evaluation()); // the product: retrained from scratch
         assertTrue(result.modelPath(), new File(result.modelPath()).isFile());
+        // The candidates trained from scratch, in the order of the scores that chose them
+        assertEquals(2, result.derived().size());
+        assertTrue(result.derived().toString(), result.derived().contains(result.best()));
+        List<Integer> chosen = new ArrayList<>(result.rescored().keySet()).subList(0, 2);
+        assertEquals(chosen, result.derived().stream().map(Episode::episode).toList());
+        double last = Double.POSITIVE_INFINITY;
+        for (Metrics again : result.rescored().values()) {
+            assertTrue(result.rescored().toString(), again.accuracy() <= last);
+            last = again.accuracy();
+        }
+        assertThrows(UnsupportedOperationException.class, () -> result.derived().clear());
         String summary = Files.readString(new File(controller.runDir(), "summary.json").toPath());
         assertTrue(summary, summary.contains("\"derived\""));
     }
@@ -514,6 +528,7 @@ public class NASGatewayTest {
                 }
             });
             assertEquals(2, result.episodes()); // the first controller's child, then one more
+            assertEquals(1, result.recordedBefore());
         }
         assertEquals(1, closing.size());
         assertOneLine(closing.get(0), "while its search() is under way");
