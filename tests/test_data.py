@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from nas_pattern import load_dataset
-from nas_pattern.data import FASHION_MNIST_DIR
+from nas_pattern.data import FASHION_MNIST_DIR, load_test_split
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -50,6 +50,16 @@ def test_validation_split_is_fixed_and_disjoint_from_training(fashion) -> None:
 def test_mnist_idx_files_from_a_directory(tmp_path) -> None:
     data = load_dataset("mnist", fake_mnist(tmp_path), val_size=20)
     assert (len(data.train), len(data.val), len(data.test)) == (100, 20, 30)
+
+
+def test_the_test_split_alone_needs_only_the_test_files(tmp_path) -> None:
+    whole = load_dataset("mnist", fake_mnist(tmp_path), val_size=20).test
+    for name in FILES[:2]:
+        (tmp_path / name).unlink()
+    test = load_test_split("mnist", tmp_path)
+    assert torch.equal(test.x, whole.x) and torch.equal(test.y, whole.y) and test.name == "test"
+    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte\.gz not found"):
+        load_dataset("mnist", tmp_path)
 
 
 def test_gzipped_files_are_read_too(tmp_path) -> None:

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from nas_pattern import Dataset, load_model
+from nas_pattern.data import FASHION_MNIST_DIR
 from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_MODEL, ONNX_TOLERANCE
 from nas_pattern.predict import main as predict
 
@@ -211,10 +212,16 @@ def test_a_bad_model_file_is_one_line_and_exit_2(how: str, message: str, searche
 
 
 @pytest.mark.slow
-def test_predict_describes_the_model_and_tests_it(searched: Path, capsys) -> None:
+def test_predict_describes_the_model_and_tests_it(searched: Path, tmp_path: Path, capsys) -> None:
     assert predict([str(searched), "--images", "1000"]) == 0
     out = capsys.readouterr().out
     assert "CNN conv" in out and "test accuracy" in out and "on 1,000 fashion-mnist test images" in out
+    test_files = tmp_path / "test-files"  # a machine that only tests the model needs no training files
+    test_files.mkdir()
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (test_files / f"{stem}.gz").symlink_to(Path(FASHION_MNIST_DIR) / f"{stem}.gz")
+    assert predict([str(searched), "--images", "1000", "--data-dir", str(test_files)]) == 0
+    assert capsys.readouterr().out == out
 
 
 @pytest.mark.slow

@@ -74,27 +74,9 @@ class Dataset:
 
 def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = VALIDATION_SIZE) -> Dataset:
     """Load `name` from disk and split it; FileNotFoundError/ValueError say which file and how to get it."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
-    if data_dir is None:
-        if name != "fashion-mnist":
-            raise ValueError(f"dataset {name!r} needs --data-dir: {_HOW_TO_GET[name]}")
-        data_dir = FASHION_MNIST_DIR
-    directory = Path(data_dir)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"data directory {directory} does not exist; {_HOW_TO_GET[name]}")
-    if name == "cifar10":
-        train_x, train_y, test_x, test_y = _read_cifar10(directory)
-    else:
-        train_x = read_idx(directory, "train-images-idx3-ubyte", name)
-        train_y = read_idx(directory, "train-labels-idx1-ubyte", name)
-        test_x = read_idx(directory, "t10k-images-idx3-ubyte", name)
-        test_y = read_idx(directory, "t10k-labels-idx1-ubyte", name)
-        for images, labels, stem in ((train_x, train_y, "train"), (test_x, test_y, "t10k")):
-            if len(images) != len(labels):
-                raise ValueError(f"{directory}: {stem} images ({len(images)}) and labels ({len(labels)}) "
-                                 "differ in count; the files are from different datasets or corrupt")
-        train_x, test_x = train_x[:, None], test_x[:, None]  # (N, 1, H, W)
+    directory = _directory(name, data_dir)
+    train_x, train_y = _read(name, directory, train=True)
+    test_x, test_y = _read(name, directory, train=False)
     if not 0 < val_size < len(train_y):
         raise ValueError(f"validation size must be between 1 and {len(train_y) - 1}, got {val_size}")
     order = np.random.default_rng(SPLIT_SEED).permutation(len(train_y))
@@ -107,6 +89,39 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = 
         test=to_split(test_x, test_y, mean, std, "test"),
         num_classes=int(max(train_y.max(), test_y.max())) + 1,
     )
+
+
+def load_test_split(name: str, data_dir: str | Path | None = None) -> Split:
+    """The test split of `name` alone, normalised as load_dataset's: the training files are not read
+    (a machine that only tests a saved model needs only the test files)."""
+    return to_split(*_read(name, _directory(name, data_dir), train=False), *PIXEL_STATS[name], "test")
+
+
+def _directory(name: str, data_dir: str | Path | None) -> Path:
+    """Where `name`'s files are: `data_dir`, or Debian's folder for Fashion-MNIST."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+    if data_dir is None:
+        if name != "fashion-mnist":
+            raise ValueError(f"dataset {name!r} needs --data-dir: {_HOW_TO_GET[name]}")
+        data_dir = FASHION_MNIST_DIR
+    directory = Path(data_dir)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"data directory {directory} does not exist; {_HOW_TO_GET[name]}")
+    return directory
+
+
+def _read(name: str, directory: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The uint8 images (N, C, H, W) and labels of the training or the test files."""
+    if name == "cifar10":
+        return _read_cifar10(directory, train)
+    stem = "train" if train else "t10k"
+    images = read_idx(directory, f"{stem}-images-idx3-ubyte", name)
+    labels = read_idx(directory, f"{stem}-labels-idx1-ubyte", name)
+    if len(images) != len(labels):
+        raise ValueError(f"{directory}: {stem} images ({len(images)}) and labels ({len(labels)}) "
+                         "differ in count; the files are from different datasets or corrupt")
+    return images[:, None], labels  # (N, 1, H, W)
 
 
 def to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
@@ -148,20 +163,15 @@ def read_idx(directory: str | Path, stem: str, dataset: str = "fashion-mnist") -
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()  # writable
 
 
-def _read_cifar10(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _read_cifar10(directory: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR-10 through torchvision's loader (it checks the batches' md5 sums; download stays off)."""
     from torchvision.datasets import CIFAR10
 
     root = directory.parent if directory.name == CIFAR10.base_folder else directory
     try:
-        train = CIFAR10(str(root), train=True, download=False)
-        test = CIFAR10(str(root), train=False, download=False)
+        ds = CIFAR10(str(root), train=train, download=False)
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted."
         raise FileNotFoundError(f"{root / CIFAR10.base_folder}: {err} {_HOW_TO_GET['cifar10']}") from None
     except Exception as err:  # a batch that unpickles badly
         raise ValueError(f"{root / CIFAR10.base_folder} is corrupt ({err}); {_HOW_TO_GET['cifar10']}") from None
-
-    def arrays(ds: CIFAR10) -> tuple[np.ndarray, np.ndarray]:
-        return ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets, dtype=np.uint8)  # NHWC -> NCHW
-
-    return (*arrays(train), *arrays(test))
+    return ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets, dtype=np.uint8)  # NHWC -> NCHW

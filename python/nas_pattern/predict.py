@@ -10,24 +10,24 @@ import sys
 from collections.abc import Sequence
 
 from nas_pattern.config import OneLineParser, number
-from nas_pattern.data import load_dataset
+from nas_pattern.data import load_test_split
 from nas_pattern.model import MODEL, load_model
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m nas_pattern.predict", description=__doc__)
     parser.add_argument("path", metavar="PATH", help=f"a run directory, or a {MODEL} file")
-    parser.add_argument("--data-dir", help="directory of the dataset files (default for fashion-mnist: Debian's)")
+    parser.add_argument("--data-dir", help="directory of the dataset's test files, the training files are not needed "
+                        "(default for fashion-mnist: Debian's)")
     parser.add_argument("--images", type=number(int, 1), default=10_000, help="test images to classify (default: all)")
     args = parser.parse_args(argv)
     try:
         model = load_model(args.path)
-        data = load_dataset(model.card.dataset, args.data_dir)
+        test = load_test_split(model.card.dataset, args.data_dir).head(args.images)
     except (ValueError, FileNotFoundError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
     card = model.card
-    test = data.test.head(args.images)
     metrics = model.evaluate(test)
     print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")
     print(f"  trained        {card.trained}")
