@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import signal
@@ -184,6 +185,10 @@ def damaged(searched: Path, tmp_path: Path, how: str) -> Path:
     data = (searched / MODEL).read_bytes()
     if how == "truncated":
         target.write_bytes(data[: len(data) // 2])
+    elif how == "onnx":
+        target = searched / ONNX_MODEL
+    elif how == "foreign":  # a pickle that would run code: torch.load with weights_only refuses it
+        torch.save({"card": argparse.Namespace()}, target)
     else:
         payload = torch.load(searched / MODEL, weights_only=True)
         if how == "future":
@@ -198,6 +203,8 @@ def damaged(searched: Path, tmp_path: Path, how: str) -> Path:
 @pytest.mark.parametrize(("how", "message"), [
     ("missing", "does not exist"),
     ("truncated", "is not a readable model file (truncated, or not written by nas-pattern)"),
+    ("onnx", f"is the ONNX export, for ONNX Runtime; nas-pattern loads the {MODEL} beside it"),
+    ("foreign", "finds more in it than tensors and plain values (Unsupported global: GLOBAL argparse.Namespace"),
     ("future", f"has model format {FORMAT_VERSION + 1}"),
     ("custom", "network class my_lab.networks:WideNet cannot be imported here"),
 ])
@@ -207,6 +214,7 @@ def test_a_bad_model_file_is_one_line_and_exit_2(how: str, message: str, searche
     assert predict([str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and err.count("\n") == 0, err
+    assert "weights_only" not in err  # torch's advice to load a foreign file with weights_only=False
     with pytest.raises((ValueError, FileNotFoundError), match=re.escape(message)):
         load_model(path)
 

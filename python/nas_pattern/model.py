@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import io
+import pickle
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -142,11 +144,14 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
         where = f"{path} holds no {MODEL} (a search writes it once a child has trained)" if path.is_dir() \
             else f"model file {file} does not exist"
         raise FileNotFoundError(where)
+    if file.suffix == ".onnx":
+        raise ValueError(f"{file} is the ONNX export, for ONNX Runtime; nas-pattern loads the {MODEL} beside it "
+                         "(or give the run directory)")
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:
         raise ValueError(f"{file} is not a readable model file (truncated, or not written by nas-pattern): "
-                         f"{type(err).__name__}: {first_line(err)}") from None
+                         f"{_load_error(err)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{file} is not a nas-pattern model file")
     if payload.get("format_version") != FORMAT_VERSION:
@@ -166,6 +171,16 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
     except (KeyError, TypeError, RuntimeError) as err:
         raise ValueError(f"{file} is damaged: {type(err).__name__}: {first_line(err)}") from None
     return FoundModel(network, card, file)
+
+
+def _load_error(err: Exception) -> str:
+    """torch.load's error in one line. Its weights-only refusal is a paragraph advising a load with
+    weights_only=False, which would run whatever code a foreign file holds: only its reason is kept."""
+    if isinstance(err, pickle.UnpicklingError):
+        reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*?)(?:\.(?:\s|$)|\n|$)", str(err))
+        why = reason[1] if reason else "no reason given"
+        return f"torch.load finds more in it than tensors and plain values ({why})"
+    return f"{type(err).__name__}: {first_line(err)}"
 
 
 def export_onnx(model: FoundModel, path: Path, check_images: torch.Tensor) -> str:
