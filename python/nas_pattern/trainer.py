@@ -282,11 +282,22 @@ def on_device(data: Split, device: torch.device, channels_last: bool = False) ->
     x = data.x
     if x.device != device:
         x = x.to(device, torch.float16 if device.type == "cuda" else torch.float32, non_blocking=True)
-    if channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)  # returns x itself when it is laid out so
+    if x.dim() == 4:
+        x = laid_out(x, torch.channels_last if channels_last else torch.contiguous_format)
     if x is data.x and data.y.device == device:
         return data
     return Split(x, data.y.to(device, non_blocking=True), data.name)
+
+
+def laid_out(x: torch.Tensor, layout: torch.memory_format) -> torch.Tensor:
+    """`x` with exactly the strides of `layout` (itself when it has them). contiguous() is not enough:
+    images of one channel are contiguous in both layouts whatever their channel stride, so it keeps
+    the stride they came with (loading gives one, a pickle to a worker process another), and a
+    convolution picks its output's layout by that stride, and dropout's masks follow the layout: the
+    same child trained differently in a worker process than in the controller's."""
+    if x.stride() == torch.empty(x.shape, device="meta", memory_format=layout).stride():
+        return x
+    return torch.empty_like(x, memory_format=layout).copy_(x)
 
 
 @contextlib.contextmanager
