@@ -69,6 +69,16 @@
       (is (= [[] []] ((juxt :derived :rescored) result))) ; no weight sharing
       (is (= (.getAbsolutePath (io/file (nas/run-dir controller))) (:run-dir result))))))
 
+(deftest a-weight-sharing-result-names-its-derived-candidates-and-their-scores
+  (let [controller (nas/controller *gateway* (merge (small-config) {:weight-sharing true :shared-steps 3
+                                                                    :shared-val-images 100 :derive-top 2}))
+        {:keys [best derived rescored]} (nas/search controller 6 (fn [_]))]
+    (is (= 2 (count derived)))
+    (is (every? #(= :standalone (:evaluation %)) derived))
+    (is (some #{best} derived))
+    (is (= (map :episode derived) (map first (take 2 rescored)))) ; trained in the order of these scores
+    (is (apply >= (map (comp :accuracy second) rescored))))) ; best first
+
 (deftest engine-objects-print-and-compare
   (let [controller (nas/controller *gateway* (small-config))]
     (is (string/starts-with? (str controller) "NASController"))

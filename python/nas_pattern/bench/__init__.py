@@ -8,9 +8,11 @@ Sections (trainer, controller, search and strategies by default; the others only
               median of --rounds rounds (default 3) that take the variants in turn.
   controller  milliseconds per policy() sample and per update_policy(), and their share of a child.
   search      children per minute of one fixed search (--children, default 32 CNN children) with
-              the local executor and with Ray running k = 1, 2, 4, 8 children per device at once (per
-              GPU, or sharing the CPUs when there is none); the ratios to local. --executors picks
-              them (default local,ray); where Ray is not installed, the local row alone.
+              the local executor, one child at a time and k at once in worker processes (k = 2, 4, 8
+              on a GPU; on a CPU up to PyTorch's threads, which the workers share), and with Ray
+              running k = 1, 2, 4, 8 children per device at once (per GPU, or sharing the CPUs when
+              there is none); the ratios to one at a time. --executors picks them (default
+              local,ray); where Ray is not installed, the local rows alone.
   strategies  on the measured table --table, every search strategy (REINFORCE with and without
               its baseline, actor-critic, random search, regularized evolution, Optuna's TPE) for
               --seeds seeds at each budget: best accuracy found, regret to the table's optimum, how

@@ -1,6 +1,6 @@
-"""bench search: children per minute of one fixed search, local against Ray with k children per device
-(--executors picks them). Without Ray installed (the GPU machines' image has none), the local row
-alone, and a line saying why."""
+"""bench search: children per minute of one fixed search, local (one child at a time, and k at once
+in worker processes) against Ray with k children per device (--executors picks them). Without Ray
+installed (the GPU machines' image has none), the local rows alone, and a line saying why."""
 
 from __future__ import annotations
 
@@ -34,24 +34,28 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
                           seed=args.seed)
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     cpus = os.cpu_count() or 1
+    threads = torch.get_num_threads()
     with_ray = ray_installed()
     if args.executors is not None and "ray" in args.executors and not with_ray:  # named: an error
         raise ValueError(f"--executors {','.join(args.executors)}: Ray is not installed here "
                          "(pip install 'nas-pattern[ray]')")
     executors = args.executors or (EXECUTORS if with_ray else ("local",))  # None: the default
     print(f"search: {args.children} CNN children of the default space, {args.epochs} epoch(s) on "
-          f"{limit or len(data.train):,} images each, m = {m}, the same architectures in every row (seed "
-          f"{args.seed}); children per minute of the search, without the start-up; "
+          f"{limit or len(data.train):,} images each, m = {m}, seed {args.seed} in every row (the "
+          f"same architectures while the rewards agree: fewer threads per worker can change their last "
+          f"digits); children per minute of the search, without the start-up; "
           + (f"Ray on this machine ({gpus} GPU(s), {cpus} CPUs)" if "ray" in executors else
              "no Ray rows: not asked for" if args.executors is not None else
              "no Ray rows: Ray is not installed here (pip install 'nas-pattern[ray]')")
           + ("; k: local, children at once in worker processes sharing the GPU; ray, children per device"
-             if device.type == "cuda" else ""))
+             if device.type == "cuda" else
+             f"; k: local, children at once in worker processes sharing the {threads} threads (ray, per CPU share)"))
     print(f"  {'executor':<9} {'k':>2} {'workers':>7} {'start s':>7} {'search s':>8} {'children/min':>12} "
           f"{'vs local':>8} {'best val':>8}")
     local_rate = 0.0
-    # On a GPU the local executor also trains K children at once, in worker processes sharing the GPU
-    at_once = SEARCH_SHARES if device.type == "cuda" else (1,)
+    # The local executor also trains K children at once, in worker processes sharing the GPU, or on a
+    # CPU the threads PyTorch uses (one child already uses them all: more workers only contend)
+    at_once = SEARCH_SHARES if device.type == "cuda" else tuple(k for k in SEARCH_SHARES if k <= threads)
     runs: list[tuple[str, int, Executor]] = [
         ("local", k, LocalExecutor(children_at_once=k)) for k in at_once] if "local" in executors else []
     if "ray" in executors:
