@@ -30,8 +30,8 @@ PIXEL_STATS = {
 
 _HOW_TO_GET = {
     "fashion-mnist": f"install Debian's dataset-fashion-mnist (files go to {FASHION_MNIST_DIR}) "
-                     "or pass --data-dir with the four IDX files",
-    "mnist": "pass --data-dir with the four MNIST IDX files (train-images-idx3-ubyte[.gz], ...)",
+                     "or pass --data-dir with its IDX files",
+    "mnist": "pass --data-dir with the MNIST IDX files (train-images-idx3-ubyte[.gz], ...)",
     "cifar10": "pass --data-dir with the python version of CIFAR-10 (cifar-10-batches-py/ or its content)",
 }
 
