@@ -309,7 +309,7 @@ def test_bench_search_without_ray_times_the_local_search_and_says_why(monkeypatc
     out = capsys.readouterr().out
     assert "search: 2 CNN children" in out and "no Ray rows: Ray is not installed here" in out
     rows = [line.split() for line in out.splitlines() if line.startswith("  local") or line.startswith("  ray")]
-    at_once = [k for k in (1, 2, 4, 8) if k <= torch.get_num_threads()]  # children at once sharing the threads
+    at_once = [k for k in search.SEARCH_SHARES if k <= torch.get_num_threads()]  # at once, sharing the threads
     assert [row[:2] for row in rows] == [["local", str(k)] for k in at_once] and rows[0][-2] == "1.00x"
     for named in ("ray", "local,ray"):  # asked for by name: an error, alone or beside local
         assert bench(["search", "--device", "cpu", "--executors", named]) == 2

@@ -292,9 +292,9 @@ def on_device(data: Split, device: torch.device, channels_last: bool = False) ->
 def laid_out(x: torch.Tensor, layout: torch.memory_format) -> torch.Tensor:
     """`x` with exactly the strides of `layout` (itself when it has them). contiguous() is not enough:
     images of one channel are contiguous in both layouts whatever their channel stride, so it keeps
-    the stride they came with (loading gives one, a pickle to a worker process another), and a
-    convolution picks its output's layout by that stride, and dropout's masks follow the layout: the
-    same child trained differently in a worker process than in the controller's."""
+    the stride they came with (loading gives one, a pickle to a worker process another). A
+    convolution picks its output's layout by that stride, and dropout's masks follow the layout, so
+    the same child trained differently in a worker process and in the controller's."""
     if x.stride() == torch.empty(x.shape, device="meta", memory_format=layout).stride():
         return x
     return torch.empty_like(x, memory_format=layout).copy_(x)

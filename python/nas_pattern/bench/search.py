@@ -54,7 +54,7 @@ def search_section(args: argparse.Namespace, device: torch.device) -> None:
           f"{'vs local':>8} {'best val':>8}")
     local_rate = 0.0
     # The local executor also trains K children at once, in worker processes sharing the GPU, or on a
-    # CPU the threads PyTorch uses (one child already uses them all: more workers only contend)
+    # CPU the threads PyTorch uses (more workers than threads would only contend)
     at_once = SEARCH_SHARES if device.type == "cuda" else tuple(k for k in SEARCH_SHARES if k <= threads)
     runs: list[tuple[str, int, Executor]] = [
         ("local", k, LocalExecutor(children_at_once=k)) for k in at_once] if "local" in executors else []
