@@ -76,7 +76,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = 
     """Load `name` from disk and split it; FileNotFoundError/ValueError say which file and how to get it."""
     directory = _directory(name, data_dir)
     train_x, train_y = _read(name, directory, train=True)
-    test_x, test_y = _read(name, directory, train=False)
+    test = load_test_split(name, directory)
     if not 0 < val_size < len(train_y):
         raise ValueError(f"validation size must be between 1 and {len(train_y) - 1}, got {val_size}")
     order = np.random.default_rng(SPLIT_SEED).permutation(len(train_y))
@@ -86,14 +86,14 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = 
         name=name,
         train=to_split(train_x[train_idx], train_y[train_idx], mean, std, "train"),
         val=to_split(train_x[val_idx], train_y[val_idx], mean, std, "val"),
-        test=to_split(test_x, test_y, mean, std, "test"),
-        num_classes=int(max(train_y.max(), test_y.max())) + 1,
+        test=test,
+        num_classes=int(max(train_y.max(), test.y.max())) + 1,
     )
 
 
 def load_test_split(name: str, data_dir: str | Path | None = None) -> Split:
-    """The test split of `name` alone, normalised as load_dataset's: the training files are not read
-    (a machine that only tests a saved model needs only the test files)."""
+    """The test split of `name`, load_dataset's own: the training files are not read (a machine that
+    only tests a saved model needs only the test files)."""
     return to_split(*_read(name, _directory(name, data_dir), train=False), *PIXEL_STATS[name], "test")
 
 
