@@ -20,6 +20,7 @@ TEST_CP = build/jvm/test-classes:$(JAVA_CP):$(JARS)/junit4.jar:$(JARS)/hamcrest-
 CLOJURE_CP = $(JAVA_CP):$(JARS)/data.json.jar:clojure/src
 # The engine the JVM launches: this project's virtual environment.
 export NAS_PATTERN_PYTHON := $(abspath $(PY))
+# The examples' children; FLAGS=--weight-sharing gives them their switch.
 EPISODES ?= 6
 # The guide: Mermaid from the npm registry (bundled into the site, no CDN), Debian's chromium to check it.
 MERMAID_VERSION := 12.3.0
@@ -55,14 +56,16 @@ gpu-carry: setup data
 	@du -sh .gpu; ls .gpu/wheels
 
 # pytest includes the guide's checks (tests/test_docs.py), which run the Java example and open the
-# built site in chromium; then the JVM suites, and the Scala and Clojure examples the guide includes.
+# built site in chromium; then the JVM suites, and the Scala and Clojure examples the guide includes
+# (Clojure's with --weight-sharing, so that its lines for the candidates trained from scratch run too).
 # pytest-xdist runs one test process per CPU, each (and the searches it starts) with one PyTorch
 # thread: on 2 cores, 11.5 min instead of 18 for one process of two threads (README, make test).
 PYTEST_PARALLEL := OMP_NUM_THREADS=1 $(PY) -m pytest -n logical
 test: setup lint jvm docs-tools $(MERMAID_JS) $(KATEX)
 	$(PYTEST_PARALLEL)
 	$(MAKE) --no-print-directory jvm-test
-	$(MAKE) --no-print-directory scala-example clojure-example EPISODES=2
+	$(MAKE) --no-print-directory scala-example EPISODES=2
+	$(MAKE) --no-print-directory clojure-example EPISODES=2 FLAGS=--weight-sharing
 
 # The fast loop while working: ruff, mypy and the tests not marked slow (under a minute once set up).
 check: lint
@@ -165,13 +168,13 @@ clojure-test: setup jvm
 	clojure -cp $(CLOJURE_CP):clojure/test clojure/test/run_tests.clj
 
 java-example: setup jvm
-	java -cp build/jvm/examples:$(JAVA_CP) NASExample $(EPISODES)
+	java -cp build/jvm/examples:$(JAVA_CP) NASExample $(EPISODES) $(FLAGS)
 
 scala-example: setup jvm
-	scala -cp build/jvm/scala:$(JAVA_CP) NASExample $(EPISODES)
+	scala -cp build/jvm/scala:$(JAVA_CP) NASExample $(EPISODES) $(FLAGS)
 
 clojure-example: setup jvm
-	clojure -cp $(CLOJURE_CP) -m naspattern.example $(EPISODES)
+	clojure -cp $(CLOJURE_CP) -m naspattern.example $(EPISODES) $(FLAGS)
 
 bridge-bench: setup jvm
 	java -cp build/jvm/examples:$(JAVA_CP) BridgeBench

@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 
 import naspattern.Architecture;
+import naspattern.Episode;
 import naspattern.FoundModel;
 import naspattern.Idx;
 import naspattern.Metrics;
@@ -55,6 +56,13 @@ public final class NASExample {
             // child reported back on this thread.
             SearchResult result = controller.search(episodes, episode -> System.out.println(episode));
             System.out.println();
+            // With weight sharing, the best by shared score were trained from scratch: the product is one of them.
+            for (Episode e : result.derived()) {
+                System.out.printf("From scratch [%d] %s  shared again %.4f  %s%n", e.episode(), e.architecture(),
+                        result.rescored().get(e.episode()).accuracy(),
+                        "ok".equals(e.status()) ? String.format("val %.4f", e.accuracy())
+                                : e.status() + ": " + e.reason());
+            }
             System.out.println("Best architecture    " + result.best().architecture());
             System.out.printf("Validation accuracy  %.4f   (episode %d)%n", result.best().accuracy(),
                     result.best().episode());

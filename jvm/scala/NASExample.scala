@@ -69,6 +69,12 @@ object NASExample {
         override def onEpisode(episode: Episode): Unit = println(episode)
       })
       println()
+      // With weight sharing, the best by shared score were trained from scratch: the product is one of them.
+      for (e <- result.derived.asScala) {
+        val scratch = if (e.status == "ok") f"val ${e.accuracy}%.4f" else s"${e.status}: ${e.reason}"
+        val again = result.rescored.get(e.episode).accuracy
+        println(f"From scratch [${e.episode}] ${e.architecture}  shared again $again%.4f  $scratch")
+      }
       println(s"Best architecture    ${result.best.architecture}")
       println(f"Validation accuracy  ${result.best.accuracy}%.4f   (episode ${result.best.episode})")
       println(f"Test accuracy        ${result.test.accuracy}%.4f")

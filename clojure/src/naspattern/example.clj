@@ -28,8 +28,14 @@
             (doseq [layer layers] (println " " layer))
             (println (format "Validation: accuracy %.4f; baseline now (valueFunction) %.4f"
                              (:accuracy metrics) (nas/value-function controller)))))
-        (let [{:keys [best test run-dir model-path]} (nas/search controller episodes (comp println episode-line))]
+        (let [{:keys [best test run-dir model-path derived rescored]}
+              (nas/search controller episodes (comp println episode-line))]
           (println)
+          ;; with weight sharing, the best by shared score were trained from scratch: the product is one of them
+          (doseq [{:keys [episode architecture status reason accuracy]} derived]
+            (println (format "From scratch [%d] %s  shared again %.4f  %s" episode (:describe architecture)
+                             (:accuracy ((into {} rescored) episode))
+                             (if (= status :ok) (format "val %.4f" accuracy) (str (name status) ": " reason)))))
           (println "Best architecture   " (get-in best [:architecture :describe]))
           (println (format "Validation accuracy  %.4f   (episode %d)" (:accuracy best) (:episode best)))
           (println (format "Test accuracy        %.4f" (:accuracy test)))
