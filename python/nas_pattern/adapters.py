@@ -123,7 +123,8 @@ class Controller(Identity):
         self.listener: JavaObject | None = None  # the SearchListener of the search() under way
         self.searching = False  # a search() is under way (close() is refused until it ends)
         self.closed = False
-        self._state = threading.Lock()  # the two above, set by JVM threads that may race
+        self.abandoned = False  # the JVM that opened it is gone: closed as soon as no search() is under way
+        self._state = threading.Lock()  # the three above, set by JVM threads (and the engine) that may race
         self._on_close = closed  # the engine forgets the search
         Recorder(search.run_dir, self.controller)
         self.controller.add_callback(self._tell_listener)
@@ -174,7 +175,12 @@ class Controller(Identity):
             for line in finish(session, result):
                 print(f"nas-pattern: model: {line}", file=sys.stderr)
         finally:
-            self.searching = False
+            with self._state:
+                self.searching = False
+            if self.abandoned:  # no one is left to take the result
+                self.close()
+                print(f"nas-pattern: the search of {self.runDir()} stopped, and the engine closed its controller, "
+                      "releasing its run directory", file=sys.stderr, flush=True)
         return self.bridge.result(result, session.run_dir.path.resolve())
 
     @reported
@@ -191,6 +197,18 @@ class Controller(Identity):
             self.closed = True
         self.search_.close()
         self._on_close(self.search_)
+
+    def abandon(self) -> bool:
+        """The JVM that opened this controller is gone (see gateway.Engine.connection_closed): close
+        it now (True), or, while its search() is under way, stop that search after the current child
+        and close it when the search ends (False)."""
+        with self._state:
+            self.abandoned = True
+            if self.searching:
+                self.controller.stop()
+                return False
+        self.close()
+        return True
 
     def _check_open(self) -> None:
         if self.closed:
@@ -209,6 +227,8 @@ class Controller(Identity):
                 + (", closed)" if self.closed else ")"))
 
     def _tell_listener(self, episode: Episode) -> None:
+        if self.abandoned:  # a stop() made before the search began was not seen by it
+            self.controller.stop()
         if self.listener is None:
             return
         self.listener.onEpisode(self.bridge.episode(episode))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
-from py4j.java_gateway import JavaObject
+from py4j.java_gateway import JavaObject, server_connection_stopped
 
 from nas_pattern.adapters import Controller, Model
 from nas_pattern.bridge import Bridge, reported
@@ -47,6 +47,10 @@ class Engine:
         self.done = done  # set when the engine should exit
         self.bridge: Bridge  # set by serve() once the server exists
         self.searches: list[Search] = []  # opened for the JVM and not closed by it: closed at the end
+        # The controllers not closed yet, by the bridge connection that opened them: when it closes, the
+        # JVM that held them has closed its gateway or ended, and they are closed for it.
+        self.opened_on: dict[object, list[Controller]] = {}
+        self.lock = threading.RLock()  # the two above: JVM threads, and connections that close, race
         self.attached = False  # whether a JVM has connected (an engine whose stdin ends before says why)
         self.done_by_shutdown = False  # whether the JVM asked the engine to stop (not the end of stdin)
 
@@ -61,10 +65,15 @@ class Engine:
         if config_json is None:
             raise ValueError("config must be a JSON object of flags, got null")
         search = open_search(args_from_json(config_json), claim=self._claim)
-        self.searches.append(search)
+        controller = Controller(self.bridge, search, closed=self._forget)
+        # py4j serves each connection on a thread of its own, and knows it as that thread's connection.
+        connection = self.bridge.server._gateway_client.get_thread_connection()
+        with self.lock:
+            self.searches.append(search)
+            self.opened_on.setdefault(connection, []).append(controller)
         if search.warning:
             print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
-        return Controller(self.bridge, search, closed=self.searches.remove)
+        return controller
 
     def _claim(self, run_dir: Path) -> None:
         """Refuse a run directory that another controller of this engine holds: a directory with no
@@ -73,6 +82,30 @@ class Engine:
             if search.run_dir.path.resolve() == run_dir.resolve():
                 raise ValueError(f"run directory {run_dir} already holds a search, open in another controller "
                                  "of this engine; use that controller, or choose another run-dir")
+
+    def _forget(self, search: Search) -> None:
+        """A controller closed: its search is no longer the engine's to close."""
+        with self.lock:
+            self.searches.remove(search)
+            for opened in self.opened_on.values():
+                opened[:] = [controller for controller in opened if controller.search_ is not search]
+
+    def connection_closed(self, connection: object, **signal: object) -> None:
+        """py4j's signal that a JVM's connection to this engine closed: the JVM closed its gateway
+        (NASGateway.close() after connect() only disconnects) or ended, killed or not. Nothing can
+        call the controllers it opened on that connection any more, so they are closed for it: their
+        run directories are released, to be resumed by another JVM or the CLI. A controller whose
+        search is under way is closed once that search stops, after its current child."""
+        with self.lock:
+            if self.done.is_set():  # the engine is ending, and closes every search itself
+                return
+            for controller in self.opened_on.pop(connection, []):
+                path = controller.runDir()
+                done = ("closed it, releasing its run directory" if controller.abandon()
+                        else "stops its search after the current child, then closes it")
+                print(f"nas-pattern: the JVM that opened the controller of {path} is gone, so the engine {done}; "
+                      f'resume the search with {{"resume": "{path}"}} or python -m nas_pattern.run --resume {path}',
+                      file=sys.stderr, flush=True)
 
     @reported
     def loadModel(self, path: str | None) -> Model:
@@ -115,11 +148,14 @@ def serve(token: str, *, ready: Callable[[int], None]) -> Engine:
                                            daemonize_connections=True),
         python_server_entry_point=engine)
     engine.bridge = Bridge(server)
+    server_connection_stopped.connect(engine.connection_closed, sender=server.get_callback_server())
     threading.Thread(target=_wait_for_end_of_input, args=(done,), daemon=True).start()
     ready(server.get_callback_server().get_listening_port())
     done.wait()
     time.sleep(0.1)  # let the reply to shutdown() reach the JVM
-    for search in engine.searches:  # Ray workers, a local Ray instance
+    with engine.lock:
+        searches = list(engine.searches)
+    for search in searches:  # Ray workers, a local Ray instance
         with contextlib.suppress(Exception):
             search.close()
     server.shutdown()

@@ -138,8 +138,9 @@ public final class NASGateway implements AutoCloseable {
     /**
      * Connects to an engine that is already running and listening on {@code pythonPort}, started
      * elsewhere with {@code token} in {@value #TOKEN_ENV}. {@link #close()} then only disconnects:
-     * the engine is left running for whoever started it. The engine serves until its stdin closes,
-     * so keep that open when starting one by hand, e.g.
+     * the engine is left running for whoever started it, and closes the controllers this gateway
+     * opened (as it does when this JVM ends without closing them). The engine serves until its stdin
+     * closes, so keep that open when starting one by hand, e.g.
      * {@code sleep infinity | NAS_PATTERN_TOKEN=$(openssl rand -hex 32) python -m nas_pattern.gateway}
      * (with stdin from /dev/null it exits at once, status 2, saying why). The token needs at least
      * {@value #MIN_TOKEN_LENGTH} characters, {@value #MIN_TOKEN_DISTINCT} of them distinct.
@@ -228,7 +229,8 @@ public final class NASGateway implements AutoCloseable {
 
     /**
      * Shuts down an engine this gateway launched, then this end of the bridge, and waits for the
-     * engine process to exit. A gateway made by {@link #connect} only disconnects.
+     * engine process to exit. A gateway made by {@link #connect} only disconnects (the engine then
+     * closes the controllers it opened, releasing their run directories).
      */
     @Override
     public synchronized void close() {

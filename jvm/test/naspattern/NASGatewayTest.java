@@ -22,7 +22,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.AfterClass;
@@ -396,6 +398,107 @@ public class NASGatewayTest {
         } finally {
             engine.destroyForcibly();
         }
+    }
+
+    @Test
+    public void anEngineReleasesTheControllersOfAJvmThatIsGone() throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
+                "-m", "nas_pattern.gateway");
+        String token = "the-right-token-of-at-least-32-characters";
+        builder.environment().put(NASGateway.TOKEN_ENV, token);
+        Process engine = builder.start();
+        BlockingQueue<String> said = new LinkedBlockingQueue<>(); // the engine's stderr, line by line
+        Thread reader = new Thread(() -> {
+            try (BufferedReader err = new BufferedReader(new InputStreamReader(engine.getErrorStream(),
+                    StandardCharsets.UTF_8))) {
+                for (String line = err.readLine(); line != null; line = err.readLine()) {
+                    said.add(line);
+                }
+            } catch (IOException e) {
+                // the engine is gone
+            }
+        });
+        reader.setDaemon(true);
+        reader.start();
+        try {
+            String ready = new BufferedReader(new InputStreamReader(engine.getInputStream(), StandardCharsets.UTF_8))
+                    .readLine();
+            assertTrue(String.valueOf(ready), ready != null && ready.startsWith(NASGateway.READY + " "));
+            int port = Integer.parseInt(ready.substring(NASGateway.READY.length() + 1));
+            String runDir = new File(folder.getRoot(), "held").getPath();
+            String resume = "{\"resume\": \"" + runDir + "\"}";
+
+            // A JVM killed (no shutdown hook runs) while it holds a controller that recorded a child.
+            killHoldingJvm(port, token, runDir, "HOLDING ");
+            awaitRelease(said, runDir);
+
+            // A JVM that closes its gateway, but not the controller it opened: only a disconnect.
+            NASGateway leaving = NASGateway.connect(port, token);
+            leaving.controller(resume); // the directory is free again: this controller holds it now
+            leaving.close();
+            awaitRelease(said, runDir);
+
+            // A JVM killed during a search: the engine stops the search, then closes the controller.
+            String searched = new File(folder.getRoot(), "searched").getPath();
+            killHoldingJvm(port, token, searched, "EPISODE ", "--search");
+            awaitRelease(said, searched);
+
+            try (NASGateway last = NASGateway.connect(port, token)) {
+                try (NASController controller = last.controller(resume)) {
+                    SearchResult result = controller.search(1, episode -> { });
+                    assertEquals(1, result.recordedBefore());
+                    assertEquals(2, result.episodes());
+                }
+                try (NASController controller = last.controller("{\"resume\": \"" + searched + "\"}")) {
+                    assertTrue(controller.toString(), controller.toString().contains("children so far"));
+                }
+            }
+            engine.getOutputStream().close();
+            assertTrue("the engine did not exit", engine.waitFor(20, TimeUnit.SECONDS));
+        } finally {
+            engine.destroyForcibly();
+        }
+    }
+
+    /** Starts {@link HoldingJvm} on {@code runDir}, and kills it once it prints a line starting with {@code line}. */
+    private static void killHoldingJvm(int port, String token, String runDir, String line, String... flags)
+            throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-cp", System.getProperty("java.class.path"), HoldingJvm.class.getName(),
+                String.valueOf(port), runDir));
+        command.addAll(Arrays.asList(flags));
+        ProcessBuilder jvm = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+        jvm.environment().put(NASGateway.TOKEN_ENV, token);
+        Process holder = jvm.start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(holder.getInputStream(),
+                    StandardCharsets.UTF_8));
+            List<String> lines = new ArrayList<>();
+            for (String next = out.readLine(); next != null && !next.startsWith(line); next = out.readLine()) {
+                lines.add(next);
+            }
+            assertTrue("the holding JVM ended before printing '" + line + "': " + lines, holder.isAlive());
+        } finally {
+            holder.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook closes the gateway
+        }
+    }
+
+    /** Waits for the engine's line saying that it released the controller of {@code runDir}. */
+    private static void awaitRelease(BlockingQueue<String> said, String runDir) throws InterruptedException {
+        List<String> lines = new ArrayList<>();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            String line = said.poll(1, TimeUnit.SECONDS);
+            if (line == null) {
+                continue;
+            }
+            lines.add(line);
+            if (line.contains(runDir) && line.contains("releasing its run directory")) {
+                return;
+            }
+        }
+        throw new AssertionError("in 60 s the engine did not release the controller of " + runDir + "; it said: "
+                + String.join(" / ", lines));
     }
 
     @Test
