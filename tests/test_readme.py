@@ -24,3 +24,27 @@ def test_the_study_table_is_the_committed_record() -> None:
     # bench strategies writes benchmarks/strategies.md from benchmarks/strategies.csv; the README shows it
     table = (README.parent / "benchmarks" / "strategies.md").read_text()
     assert table in README.read_text(), "README's Search quality table differs from benchmarks/strategies.md"
+
+
+def flag_table() -> dict[str, set[str] | None]:
+    """The README's table of `python -m nas_pattern.run` flags: each flag, with its choices when
+    the row lists them (`--agent {reinforce,...}`)."""
+    section = README.read_text().split("## The command line", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(--[a-z-]+)(?: \{([^}]*)\})?[^`]*` \|", section, flags=re.M)
+    assert rows, "README's command line section has no flag table"
+    return {flag: set(choices.split(",")) if choices else None for flag, choices in rows}
+
+
+def test_the_flag_table_names_every_flag_of_the_cli_and_its_choices() -> None:
+    from nas_pattern.config import build_parser
+
+    table, actions = flag_table(), build_parser()._actions
+    for action in actions:
+        flag = next((o for o in action.option_strings if o.startswith("--")), None)
+        if flag is None or flag == "--help":
+            continue
+        assert flag in table, f"README's flag table has no row for {flag}"
+        if action.choices is not None:
+            assert table[flag] == {str(c) for c in action.choices}, f"README lists other choices for {flag}"
+    cli = {option for action in actions for option in action.option_strings}
+    assert set(table) <= cli, f"README's flag table names flags the CLI lacks: {sorted(set(table) - cli)}"
