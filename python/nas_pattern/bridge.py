@@ -86,6 +86,8 @@ def reported(method: F) -> F:
         except Py4JJavaError:
             raise  # already a Java exception (e.g. thrown by a listener): the JVM gets it back as it was
         except Exception as error:
+            if getattr(self, "abandoned", False):  # a controller whose JVM is gone: no one to tell, nothing to build
+                raise ConnectionError(f"the JVM that called {method.__name__}() is gone") from None
             if not isinstance(error, INPUT_ERRORS):
                 traceback.print_exc()
             raise self.bridge.java_exception(error) from error

@@ -9,6 +9,7 @@ first; the participants cross as the adapters of adapters.py, over bridge.py's c
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import statistics
 import sys
@@ -172,6 +173,7 @@ def main() -> int:
     if weakness:
         print(f"nas-pattern gateway: error: the auth token in {TOKEN_ENV} {weakness}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    logging.getLogger().addHandler(_log_handler())
     engine = serve(token, ready=lambda port: print(f"{READY} {port}", flush=True))
     if not engine.attached and not engine.done_by_shutdown:
         print("nas-pattern gateway: error: stdin closed before any JVM connected, so the engine stopped (it "
@@ -191,6 +193,19 @@ def token_weakness(token: str) -> str | None:
         return (f"has only {len(set(token))} distinct characters; at least {MIN_TOKEN_DISTINCT} are needed to be "
                 "secret (a random token has them: NASGateway draws 64 random hex digits)")
     return None
+
+
+def _log_handler() -> logging.Handler:
+    """The engine's log on stderr: warnings and errors, as Python's last-resort handler writes them,
+    except py4j's. py4j keeps its loggers silent (a NullHandler), but one of its errors is logged on
+    the root logger (a JVM gone in the middle of a call), which would configure logging with a
+    handler of its own, and from then on every py4j record would print a traceback, such as each
+    refused input it sends the JVM as a NASException. A handler here keeps py4j as silent as it means
+    to be; what the JVM should know reaches it as NASException, and the engine says the rest."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(lambda record: "py4j" not in Path(record.pathname).parts)
+    return handler
 
 
 def _exit(status: int) -> None:

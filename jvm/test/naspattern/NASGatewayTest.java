@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -408,11 +409,13 @@ public class NASGatewayTest {
         builder.environment().put(NASGateway.TOKEN_ENV, token);
         Process engine = builder.start();
         BlockingQueue<String> said = new LinkedBlockingQueue<>(); // the engine's stderr, line by line
+        List<String> everything = Collections.synchronizedList(new ArrayList<>());
         Thread reader = new Thread(() -> {
             try (BufferedReader err = new BufferedReader(new InputStreamReader(engine.getErrorStream(),
                     StandardCharsets.UTF_8))) {
                 for (String line = err.readLine(); line != null; line = err.readLine()) {
                     said.add(line);
+                    everything.add(line);
                 }
             } catch (IOException e) {
                 // the engine is gone
@@ -455,6 +458,9 @@ public class NASGatewayTest {
             }
             engine.getOutputStream().close();
             assertTrue("the engine did not exit", engine.waitFor(20, TimeUnit.SECONDS));
+            reader.join(10_000);
+            // its own lines, not py4j's tracebacks of the calls the dead JVMs left unanswered
+            assertFalse(String.join("\n", everything), everything.stream().anyMatch(l -> l.contains("Traceback")));
         } finally {
             engine.destroyForcibly();
         }
