@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 
 from py4j.clientserver import ClientServer
 from py4j.java_gateway import JavaObject
-from py4j.protocol import Py4JJavaError
+from py4j.protocol import Py4JError, Py4JJavaError
 
 from nas_pattern.model import MODEL
 from nas_pattern.networks.base import Metrics
@@ -86,7 +86,8 @@ def reported(method: F) -> F:
         except Py4JJavaError:
             raise  # already a Java exception (e.g. thrown by a listener): the JVM gets it back as it was
         except Exception as error:
-            if getattr(self, "abandoned", False):  # a controller whose JVM is gone: no one to tell, nothing to build
+            if isinstance(error, Py4JError) and getattr(self, "abandoned", False):
+                # the bridge failed because the JVM of this controller is gone: no one to tell, nothing to build
                 raise ConnectionError(f"the JVM that called {method.__name__}() is gone") from None
             if not isinstance(error, INPUT_ERRORS):
                 traceback.print_exc()
