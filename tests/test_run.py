@@ -217,6 +217,25 @@ def test_children_that_all_time_out_end_the_search_with_one_clear_line(tmp_path:
 
 
 @pytest.mark.slow
+def test_the_derived_table_shows_the_objective_that_chose_the_product(tmp_path: Path, capsys) -> None:
+    """With weight sharing and the size-aware reward, the candidates trained from scratch are shown
+    with the objective the product was chosen by, and the product is the one that maximises it."""
+    code, out, err = cli(["--weight-sharing", "--reward", "accuracy-size", "--target-params", "20000",
+                          "--episodes", "8", "--children-per-update", "2", "--train-limit", "300",
+                          "--derive-top", "3", "--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    table = out.split("\nDerived: ", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert "by the objective is the product" in table[1]
+    assert table[2].split()[:7] == ["episode", "shared", "again", "val", "acc", "params", "train"]
+    assert table[2].split()[8] == "objective"
+    rows = [line.split() for line in table[3:]]
+    assert len(rows) == 3
+    best = max(rows, key=lambda row: float(row[6]))  # episode, shared, again, val acc, params, train s, objective
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["best"]["episode"] == int(best[0])
+
+
+@pytest.mark.slow
 def test_skips_depth_and_the_size_aware_reward_from_the_command_line(tmp_path: Path, capsys) -> None:
     run_dir = tmp_path / "run"
     code, out, err = cli(["--space", str(SKIP_SPACE), "--reward", "accuracy-size", "--target-params", "20000",

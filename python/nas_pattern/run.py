@@ -216,12 +216,12 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
         shared = {e.episode: e.accuracy for e in result.trained}
         lines += ["", f"Derived: the best {len(result.rescored)} by shared score, scored again with the final shared "
                   "weights on all the validation images (again);",
-                  f"the best {len(result.derived)} of those trained from scratch (val acc), the best of which is "
-                  "the product",
+                  f"the best {len(result.derived)} of those trained from scratch (val acc), the best of which "
+                  + ("by the objective " if sized else "") + "is the product",
                   f"  {'episode':>7}  {'shared':>7}  {'again':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  "
-                  "architecture"]
+                  + ("objective  " if sized else "") + "architecture"]
         lines += [f"  {e.episode:>7}  {shared[e.episode]:>7.4f}  {result.rescored[e.episode].accuracy:>7.4f}"
-                  + _row(e)[9:] + e.architecture.describe()
+                  + _row(e)[9:] + (f"{score(e.metrics):>9.4f}  " if sized else "") + e.architecture.describe()
                   if e.metrics else f"  {e.episode:>7}  {e.status}: {e.reason}" for e in result.derived]
     lines += ["", "Pareto front: no other child is both more accurate and smaller",
               f"  {'episode':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  architecture"]
