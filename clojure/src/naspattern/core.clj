@@ -40,6 +40,14 @@
                    ready-timeout (.readyTimeout (java.time.Duration/ofMillis (long (* 1000 ready-timeout)))))]
      (engine-call (NASGateway/launch options)))))
 
+(defn connect
+  "Connects to an engine started elsewhere: `python -m nas_pattern.gateway` listening on `port`,
+  started with `token` in NAS_PATTERN_TOKEN and its stdin kept open. Closing this gateway only
+  disconnects: the engine lives on, and closes the controllers this gateway opened (releasing
+  their run directories), as it does when this JVM ends."
+  ^NASGateway [port token]
+  (engine-call (NASGateway/connect (int port) token)))
+
 (defn controller
   "A controller configured from a map whose keys are the CLI flags of nas_pattern.run,
   e.g. {:network \"cnn\" :train-limit 2000 :run-dir \"runs/clj\"}. It holds its run directory until

@@ -112,3 +112,31 @@
     (is (> (count (filter true? (map = classes labels))) 10)) ; better than chance (5 of 50)
     (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/load-model *gateway* "/nonexistent/run")))]
       (is (string/includes? (ex-message e) "does not exist") (ex-message e)))))
+
+(deftest connect-reaches-an-engine-started-elsewhere
+  (let [token "the-right-token-of-at-least-32-characters"
+        python (or (System/getenv "NAS_PATTERN_PYTHON") "python3")
+        builder (ProcessBuilder. ^java.util.List [python "-m" "nas_pattern.gateway"])
+        _ (.put (.environment builder) "NAS_PATTERN_TOKEN" token)
+        engine (.start builder)
+        run-dir (temp-run-dir)
+        released (future ; the engine's line saying it closed the controller left open below
+                   (some #(when (string/includes? % "releasing its run directory") %)
+                         (line-seq (io/reader (.getErrorStream engine)))))]
+    (try
+      (let [ready (.readLine (io/reader (.getInputStream engine)))
+            port (Integer/parseInt (second (string/split ready #" ")))
+            config (assoc (small-config) :run-dir run-dir)]
+        (let [e (is (thrown? clojure.lang.ExceptionInfo
+                             (nas/connect port "a-wrong-token-of-at-least-32-characters")))]
+          (is (string/includes? (ex-message e) "wrong or missing auth token")))
+        (with-open [gateway (nas/connect port token)]
+          (nas/step (nas/controller gateway config))) ; one child recorded; the controller left open
+        ;; closing the gateway only disconnected: the engine closed the controller, so the run resumes
+        (is (string/includes? (deref released 60000 "no line in 60 s") run-dir))
+        (with-open [gateway (nas/connect port token)
+                    controller (nas/controller gateway {:resume run-dir})]
+          (is (= 2 (:episodes (nas/search controller 1 (fn [_]))))))
+        (.close (.getOutputStream engine)) ; the engine's own rule: it exits when its stdin closes
+        (is (.waitFor engine 20 java.util.concurrent.TimeUnit/SECONDS)))
+      (finally (.destroyForcibly engine)))))
