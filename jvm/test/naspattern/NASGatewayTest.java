@@ -362,20 +362,29 @@ public class NASGatewayTest {
         assertFalse("one line, not a traceback: " + message, message.contains("\n") || message.contains("Traceback"));
     }
 
-    @Test
-    public void aWrongTokenIsRefused() throws Exception {
+    /** An engine as one is started by hand for {@link NASGateway#connect}, with {@code token}. */
+    private static ProcessBuilder engineStartedByHand(String token) {
         ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
                 "-m", "nas_pattern.gateway");
-        String token = "the-right-token-of-at-least-32-characters";
         builder.environment().put(NASGateway.TOKEN_ENV, token);
-        builder.redirectError(ProcessBuilder.Redirect.INHERIT);
-        Process engine = builder.start();
+        return builder;
+    }
+
+    /** The port of the engine's readiness line, {@code PY4J_READY <port>}. */
+    private static int readyPort(Process engine) throws IOException {
+        String ready = new BufferedReader(new InputStreamReader(engine.getInputStream(), StandardCharsets.UTF_8))
+                .readLine();
+        assertNotNull("the engine printed nothing", ready);
+        assertTrue(ready, ready.startsWith(NASGateway.READY + " "));
+        return Integer.parseInt(ready.substring(NASGateway.READY.length() + 1));
+    }
+
+    @Test
+    public void aWrongTokenIsRefused() throws Exception {
+        String token = "the-right-token-of-at-least-32-characters";
+        Process engine = engineStartedByHand(token).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(engine.getInputStream(), StandardCharsets.UTF_8));
-            String ready = out.readLine();
-            assertNotNull("the engine printed nothing", ready);
-            assertTrue(ready, ready.startsWith(NASGateway.READY + " "));
-            int port = Integer.parseInt(ready.substring(NASGateway.READY.length() + 1));
+            int port = readyPort(engine);
             {
                 NASException e = assertThrows(NASException.class,
                         () -> NASGateway.connect(port, "a-wrong-token-of-at-least-32-characters").close());
@@ -403,11 +412,8 @@ public class NASGatewayTest {
 
     @Test
     public void anEngineReleasesTheControllersOfAJvmThatIsGone() throws Exception {
-        ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
-                "-m", "nas_pattern.gateway");
         String token = "the-right-token-of-at-least-32-characters";
-        builder.environment().put(NASGateway.TOKEN_ENV, token);
-        Process engine = builder.start();
+        Process engine = engineStartedByHand(token).start();
         BlockingQueue<String> said = new LinkedBlockingQueue<>(); // the engine's stderr, line by line
         List<String> everything = Collections.synchronizedList(new ArrayList<>());
         Thread reader = new Thread(() -> {
@@ -424,10 +430,7 @@ public class NASGatewayTest {
         reader.setDaemon(true);
         reader.start();
         try {
-            String ready = new BufferedReader(new InputStreamReader(engine.getInputStream(), StandardCharsets.UTF_8))
-                    .readLine();
-            assertTrue(String.valueOf(ready), ready != null && ready.startsWith(NASGateway.READY + " "));
-            int port = Integer.parseInt(ready.substring(NASGateway.READY.length() + 1));
+            int port = readyPort(engine);
             String runDir = new File(folder.getRoot(), "held").getPath();
             String resume = "{\"resume\": \"" + runDir + "\"}";
 
@@ -518,12 +521,10 @@ public class NASGatewayTest {
      * not null) writes on stderr as it refuses to serve, after exiting with status 2.
      */
     private static String refusal(String token, File input) throws IOException, InterruptedException {
-        ProcessBuilder builder = new ProcessBuilder(System.getenv().getOrDefault(NASGateway.PYTHON_ENV, "python3"),
-                "-m", "nas_pattern.gateway");
+        ProcessBuilder builder = engineStartedByHand(token);
         if (input != null) {
             builder.redirectInput(input);
         }
-        builder.environment().put(NASGateway.TOKEN_ENV, token);
         Process engine = builder.start();
         assertTrue(engine.waitFor(60, TimeUnit.SECONDS));
         assertEquals(2, engine.exitValue());
