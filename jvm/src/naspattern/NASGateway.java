@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.lang.reflect.Field;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -21,9 +22,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 import py4j.ClientServer;
+import py4j.Gateway;
+import py4j.GatewayServer;
 import py4j.Py4JException;
 import py4j.Py4JNetworkException;
 
@@ -167,6 +171,7 @@ public final class NASGateway implements AutoCloseable {
                 .pythonPort(pythonPort).pythonAddress(LOOPBACK)
                 .authToken(token)
                 .build();
+        numberObjectsFromARandomStart(clientServer);
         Object entryPoint = clientServer.getPythonServerEntryPoint(new Class<?>[] {Engine.class, Diagnostics.class});
         try {
             ((Engine) entryPoint).attach(clientServer.getJavaServer().getListeningPort());
@@ -328,6 +333,27 @@ public final class NASGateway implements AutoCloseable {
         String trimmed = text.strip();
         int end = trimmed.indexOf('\n');
         return end < 0 ? trimmed : trimmed.substring(0, end).strip();
+    }
+
+    /**
+     * py4j names the JVM's objects that Python holds o0, o1, ..., in every JVM alike, and the engine
+     * tells a JVM by those names which ones it no longer holds. An engine that several JVMs
+     * {@link #connect} to in turn can send the last of those notes for one JVM to the next one,
+     * which then dropped its own o0 (a search's listener: "Target Object ID does not exist"). So
+     * each gateway numbers its objects from a random start, 2^30 wide: the names of two gateways
+     * do not meet, and a stray note names nothing. py4j offers no setting for it, hence reflection.
+     */
+    private static void numberObjectsFromARandomStart(ClientServer clientServer) {
+        try {
+            Gateway gateway = ((GatewayServer) clientServer.getJavaServer()).getGateway();
+            Field counter = Gateway.class.getDeclaredField("objCounter");
+            counter.setAccessible(true);
+            ((AtomicInteger) counter.get(gateway)).set(new SecureRandom().nextInt(1 << 30));
+        } catch (ReflectiveOperationException | RuntimeException e) { // no such field, not a GatewayServer
+            clientServer.shutdown();
+            throw new NASException("this py4j (" + Gateway.class.getPackage().getImplementationVersion()
+                    + ") does not number its objects as nas-pattern expects: " + e, e);
+        }
     }
 
     private static String newToken() {

@@ -2,6 +2,7 @@ package naspattern;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
@@ -12,6 +13,7 @@ import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,12 +29,17 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.AfterClass;
 import org.junit.BeforeClass;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
+
+import py4j.ClientServer;
+import py4j.Gateway;
+import py4j.GatewayServer;
 
 /** The Java client against a live Python engine, on a small Fashion-MNIST budget on the CPU. */
 public class NASGatewayTest {
@@ -379,6 +386,16 @@ public class NASGatewayTest {
         return Integer.parseInt(ready.substring(NASGateway.READY.length() + 1));
     }
 
+    /** The number in the py4j name (o + number) of the next object this gateway hands to Python. */
+    private static int nextObjectNumber(NASGateway gateway) throws ReflectiveOperationException {
+        Field clientServer = NASGateway.class.getDeclaredField("clientServer");
+        clientServer.setAccessible(true);
+        Gateway py4j = ((GatewayServer) ((ClientServer) clientServer.get(gateway)).getJavaServer()).getGateway();
+        Field counter = Gateway.class.getDeclaredField("objCounter");
+        counter.setAccessible(true);
+        return ((AtomicInteger) counter.get(py4j)).get();
+    }
+
     @Test
     public void aWrongTokenIsRefused() throws Exception {
         String token = "the-right-token-of-at-least-32-characters";
@@ -397,10 +414,14 @@ public class NASGatewayTest {
             }
             NASGateway right = NASGateway.connect(port, token);
             assertTrue(right.engine().version().startsWith("nas-pattern"));
+            int rightNumbers = nextObjectNumber(right);
             right.close(); // only disconnects: the engine is not this gateway's to shut down
             assertFalse("close() after connect() stopped the engine", engine.waitFor(2, TimeUnit.SECONDS));
             NASGateway again = NASGateway.connect(port, token);
             assertTrue(again.engine().version().startsWith("nas-pattern"));
+            // The engine's late notes about the objects of the first could otherwise name the second's.
+            assertNotEquals("two gateways of one engine name their objects alike", rightNumbers,
+                    nextObjectNumber(again));
             again.close();
             engine.getOutputStream().close(); // the engine's own rule: it exits when its stdin closes
             assertTrue("the engine did not exit", engine.waitFor(20, TimeUnit.SECONDS));
