@@ -340,8 +340,9 @@ public final class NASGateway implements AutoCloseable {
      * tells a JVM by those names which ones it no longer holds. An engine that several JVMs
      * {@link #connect} to in turn can send the last of those notes for one JVM to the next one,
      * which then dropped its own o0 (a search's listener: "Target Object ID does not exist"). So
-     * each gateway numbers its objects from a random start, 2^30 wide: the names of two gateways
-     * do not meet, and a stray note names nothing. py4j offers no setting for it, hence reflection.
+     * each gateway numbers its objects from a random start among 2^30: the names of two gateways
+     * meet only if they start within as many objects of each other (about one chance in 10^5 for
+     * 10,000 objects), and a stray note names nothing. py4j has no setting for it, hence reflection.
      */
     private static void numberObjectsFromARandomStart(ClientServer clientServer) {
         try {
