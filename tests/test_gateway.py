@@ -102,3 +102,67 @@ def test_the_engine_exits_when_its_stdin_closes(engine) -> None:
     err = process.stderr.read()
     assert "stdin closed before any JVM connected" in err and "sleep infinity |" in err
     assert len(err.strip().splitlines()) == 1
+
+
+class Handout:
+    """A stand-in for an adapter handed to a JVM."""
+
+
+class ServingThread:
+    """py4j's JavaClient as the pool asks it: the connection serving the call under way, if any."""
+
+    def __init__(self) -> None:
+        self.connection: object | None = None
+
+    def get_thread_connection(self) -> object | None:
+        return self.connection
+
+
+def test_the_pool_lets_go_of_what_a_closed_connection_was_handed() -> None:
+    """A JVM that is gone never says it dropped the adapters it held: without this, a controller's
+    search (its data, its networks) stayed in the engine for good."""
+    import weakref
+
+    from py4j.java_gateway import PythonProxyPool
+
+    from nas_pattern.gateway import HandoutPool
+
+    entry = Handout()
+    first = PythonProxyPool()
+    first.put(entry, "t")  # the entry point, which py4j puts there first
+    client = ServingThread()
+    pool = HandoutPool(first, client)  # type: ignore[arg-type]
+    gone, alive = object(), object()
+    client.connection = gone
+    held, dropped = Handout(), Handout()
+    held_id, dropped_id = pool.put(held), pool.put(dropped)
+    client.connection = alive
+    other_id = pool.put(Handout())
+    client.connection = None
+    unserved_id = pool.put(Handout())  # handed out outside a JVM's call: no connection to blame
+    del pool[dropped_id]  # what py4j does when the JVM says it dropped one
+    freed = weakref.ref(held)
+    del held
+    assert pool.release(gone) == 1
+    assert freed() is None  # nothing else held it
+    assert held_id not in pool and dropped_id not in pool
+    assert other_id in pool and unserved_id in pool and pool["t"] is entry
+    assert pool.release(gone) == 0
+    assert pool.release(alive) == 1 and other_id not in pool
+
+
+def test_the_engine_serves_from_the_pool_that_lets_go() -> None:
+    """Every holder of py4j's pool (the connections to come, the server) sees the one that lets go."""
+    from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
+
+    from nas_pattern.gateway import HandoutPool
+
+    server = ClientServer(java_parameters=JavaParameters(address="127.0.0.1", auto_convert=False),
+                          python_parameters=PythonParameters(address="127.0.0.1", port=0, daemonize=True),
+                          python_server_entry_point=Handout())
+    try:
+        pool = HandoutPool.install(server)
+        assert server.gateway_property.pool is pool and server.get_callback_server().pool is pool
+        assert isinstance(pool["t"], Handout)  # the entry point came along
+    finally:
+        server.shutdown()
