@@ -3,7 +3,9 @@
 The JVM's `naspattern.NASGateway` launches it with an auth token in NAS_PATTERN_TOKEN. This process
 listens on the loopback address, prints `PY4J_READY <port>`, and serves until shutdown() is called
 or its stdin closes (so it never outlives the JVM). `Engine` is the entry point the JVM reaches
-first; the participants cross as the adapters of adapters.py, over bridge.py's conversions.
+first; the participants cross as the adapters of adapters.py, over bridge.py's conversions. An
+engine started by hand serves JVMs that connect() to it in turn: when one closes its gateway or
+is gone, the engine closes the controllers it opened and lets go of what it held (`HandoutPool`).
 """
 
 from __future__ import annotations
