@@ -9,12 +9,15 @@ import os
 import socket
 import subprocess
 import sys
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
+from py4j.java_gateway import PythonProxyPool
 
-from nas_pattern.gateway import READY, TOKEN_ENV
+from nas_pattern.gateway import READY, TOKEN_ENV, HandoutPool
 
 
 def start_engine(token: str | None) -> subprocess.Popen[str]:
@@ -121,12 +124,6 @@ class ServingThread:
 def test_the_pool_lets_go_of_what_a_closed_connection_was_handed() -> None:
     """A JVM that is gone never says it dropped the adapters it held: without this, a controller's
     search (its data, its networks) stayed in the engine for good."""
-    import weakref
-
-    from py4j.java_gateway import PythonProxyPool
-
-    from nas_pattern.gateway import HandoutPool
-
     entry = Handout()
     first = PythonProxyPool()
     first.put(entry, "t")  # the entry point, which py4j puts there first
@@ -153,10 +150,6 @@ def test_the_pool_lets_go_of_what_a_closed_connection_was_handed() -> None:
 
 def test_the_engine_serves_from_the_pool_that_lets_go() -> None:
     """Every holder of py4j's pool (the connections to come, the server) sees the one that lets go."""
-    from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
-
-    from nas_pattern.gateway import HandoutPool
-
     server = ClientServer(java_parameters=JavaParameters(address="127.0.0.1", auto_convert=False),
                           python_parameters=PythonParameters(address="127.0.0.1", port=0, daemonize=True),
                           python_server_entry_point=Handout())

@@ -55,9 +55,13 @@ class HandoutPool(PythonProxyPool):
         self.handed: dict[object, set[str]] = {}  # proxy ids, by the connection they were handed out on
         self.owner: dict[str, object] = {}  # the other way round
 
+    def serving(self) -> object | None:
+        """The bridge connection whose call this thread serves: py4j serves each on a thread of its own."""
+        return self.client.get_thread_connection()
+
     def put(self, object: Any, force_id: str | None = None) -> str:
         proxy_id: str = super().put(object, force_id)
-        connection = self.client.get_thread_connection()  # the one serving the call that hands it out
+        connection = self.serving()  # the call that hands it out
         if force_id is None and connection is not None:
             with self.lock:
                 self.handed.setdefault(connection, set()).add(proxy_id)
@@ -98,6 +102,7 @@ class Engine:
     def __init__(self, done: threading.Event):
         self.done = done  # set when the engine should exit
         self.bridge: Bridge  # set by serve() once the server exists
+        self.pool: HandoutPool  # py4j's pool of what the JVMs hold, also set by serve()
         self.searches: list[Search] = []  # opened for the JVM and not closed by it: closed at the end
         # The controllers not closed yet, by the bridge connection that opened them: when it closes, the
         # JVM that held them has closed its gateway or ended, and they are closed for it.
@@ -118,11 +123,9 @@ class Engine:
             raise ValueError("config must be a JSON object of flags, got null")
         search = open_search(args_from_json(config_json), claim=self._claim)
         controller = Controller(self.bridge, search, closed=self._forget)
-        # py4j serves each connection on a thread of its own, and knows it as that thread's connection.
-        connection = self.bridge.server._gateway_client.get_thread_connection()
         with self.lock:
             self.searches.append(search)
-            self.opened_on.setdefault(connection, []).append(controller)
+            self.opened_on.setdefault(self.pool.serving(), []).append(controller)
         if search.warning:
             print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
         return controller
@@ -151,7 +154,7 @@ class Engine:
         with self.lock:
             if self.done.is_set():  # the engine is ending, and closes every search itself
                 return
-            released = self.bridge.server.gateway_property.pool.release(connection)
+            released = self.pool.release(connection)
             for controller in self.opened_on.pop(connection, []):
                 path = controller.runDir()
                 done = ("closed it, releasing its run directory" if controller.abandon()
@@ -202,7 +205,7 @@ def serve(token: str, *, ready: Callable[[int], None]) -> Engine:
                                            propagate_java_exceptions=True, daemonize=True,
                                            daemonize_connections=True),
         python_server_entry_point=engine)
-    HandoutPool.install(server)
+    engine.pool = HandoutPool.install(server)
     engine.bridge = Bridge(server)
     server_connection_stopped.connect(engine.connection_closed, sender=server.get_callback_server())
     threading.Thread(target=_wait_for_end_of_input, args=(done,), daemon=True).start()
