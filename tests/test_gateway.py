@@ -148,6 +148,32 @@ def test_the_pool_lets_go_of_what_a_closed_connection_was_handed() -> None:
     assert pool.release(alive) == 1 and other_id not in pool
 
 
+class Connection:
+    """py4j's connection as the pool sees it: the socket of a call from the JVM."""
+
+    def __init__(self, sock: socket.socket):
+        self.socket = sock
+
+
+def test_the_pool_tells_whether_the_jvm_of_the_call_under_way_is_gone() -> None:
+    """A JVM killed during a search(n, null) gets no callback that would fail: the engine looks at the
+    connection of its call, which would otherwise go unanswered until the whole budget was spent."""
+    client = ServingThread()
+    pool = HandoutPool(PythonProxyPool(), client)  # type: ignore[arg-type]
+    assert not pool.caller_gone()  # not serving a JVM's call
+    engine_end, jvm_end = socket.socketpair()
+    client.connection = Connection(engine_end)
+    assert not pool.caller_gone()  # waiting for the answer
+    jvm_end.sendall(b"unread")
+    assert not pool.caller_gone()  # anything it sends says that it is there
+    assert engine_end.recv(6) == b"unread"
+    jvm_end.close()
+    assert pool.caller_gone()
+    assert pool.caller_gone()  # asking does not consume the news
+    engine_end.close()
+    assert pool.caller_gone()  # closed on this end too
+
+
 def test_the_engine_serves_from_the_pool_that_lets_go() -> None:
     """Every holder of py4j's pool (the connections to come, the server) sees the one that lets go."""
     server = ClientServer(java_parameters=JavaParameters(address="127.0.0.1", auto_convert=False),

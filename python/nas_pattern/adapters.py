@@ -115,7 +115,8 @@ class Controller(Identity):
     class Java:
         implements = ["naspattern.NASController"]
 
-    def __init__(self, bridge: Bridge, search: Search, closed: Callable[[Search], None]):
+    def __init__(self, bridge: Bridge, search: Search, closed: Callable[[Search], None],
+                 caller_gone: Callable[[], bool] = lambda: False):
         self.bridge = bridge
         self.search_ = search
         self.controller = search.controller
@@ -126,6 +127,7 @@ class Controller(Identity):
         self.abandoned = False  # the JVM that opened it is gone: closed as soon as no search() is under way
         self._state = threading.Lock()  # the three above, set by JVM threads (and the engine) that may race
         self._on_close = closed  # the engine forgets the search
+        self._caller_gone = caller_gone  # whether the JVM whose call this thread serves is gone
         Recorder(search.run_dir, self.controller)
         self.controller.add_callback(self._tell_listener)
 
@@ -171,6 +173,8 @@ class Controller(Identity):
                 result = controller.search()
             finally:
                 self.listener = None  # the final test and the files tell it nothing
+            if self.abandoned:  # the children are recorded; a resumed search derives and tests the model
+                raise ConnectionError("the JVM that called search() is gone")
             result = controller.final_test(controller.derive(result), session.config.final_epochs)
             for line in finish(session, result):
                 print(f"nas-pattern: model: {line}", file=sys.stderr)
@@ -198,17 +202,24 @@ class Controller(Identity):
         self.search_.close()
         self._on_close(self.search_)
 
-    def abandon(self) -> bool:
-        """The JVM that opened this controller is gone (see gateway.Engine.connection_closed): close
-        it now (True), or, while its search() is under way, stop that search after the current child
-        and close it when the search ends (False)."""
+    def abandon(self) -> None:
+        """The JVM that opened this controller is gone (see gateway.Engine.connection_closed, and
+        _tell_listener for the JVM waiting on a search): close it now, or, while its search() is
+        under way, stop that search after the current child and close it when the search ends."""
         with self._state:
-            self.abandoned = True
-            if self.searching:
+            if self.abandoned:
+                return
+            self.abandoned, searching = True, self.searching
+            if searching:
                 self.controller.stop()
-                return False
-        self.close()
-        return True
+        path = self.runDir()
+        if not searching:
+            self.close()
+        done = ("stops its search after the current child, then closes it" if searching
+                else "closed it, releasing its run directory")
+        print(f"nas-pattern: the JVM that opened the controller of {path} is gone, so the engine {done}; "
+              f'resume the search with {{"resume": "{path}"}} or python -m nas_pattern.run --resume {path}',
+              file=sys.stderr, flush=True)
 
     def _check_open(self) -> None:
         if self.closed:
@@ -227,6 +238,8 @@ class Controller(Identity):
                 + (", closed)" if self.closed else ")"))
 
     def _tell_listener(self, episode: Episode) -> None:
+        if self.searching and not self.abandoned and self._caller_gone():
+            self.abandon()  # killed, with no listener whose callback would have failed
         if self.abandoned:  # a stop() made before the search began was not seen by it
             self.controller.stop()
         if self.listener is None:

@@ -86,7 +86,7 @@ def reported(method: F) -> F:
         except Py4JJavaError:
             raise  # already a Java exception (e.g. thrown by a listener): the JVM gets it back as it was
         except Exception as error:
-            if isinstance(error, Py4JError) and getattr(self, "abandoned", False):
+            if isinstance(error, (Py4JError, ConnectionError)) and getattr(self, "abandoned", False):
                 # the bridge failed because the JVM of this controller is gone: no one to tell, nothing to build
                 raise ConnectionError(f"the JVM that called {method.__name__}() is gone") from None
             if not isinstance(error, INPUT_ERRORS):

@@ -14,6 +14,8 @@ import contextlib
 import gc
 import logging
 import os
+import select
+import socket
 import statistics
 import sys
 import threading
@@ -58,6 +60,19 @@ class HandoutPool(PythonProxyPool):
     def serving(self) -> object | None:
         """The bridge connection whose call this thread serves: py4j serves each on a thread of its own."""
         return self.client.get_thread_connection()
+
+    def caller_gone(self) -> bool:
+        """Whether the JVM whose call this thread serves has closed its end of the connection (it
+        closed its gateway, or ended): while its call runs, the JVM sends nothing on it, so the
+        socket turns readable only when that end closes. py4j notices only when it answers."""
+        sock = getattr(self.serving(), "socket", None)
+        if sock is None:  # not serving a JVM's call
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and not sock.recv(1, socket.MSG_PEEK)
+        except (OSError, ValueError):  # reset by the JVM's end, or already closed on this one
+            return True
 
     def put(self, object: Any, force_id: str | None = None) -> str:
         proxy_id: str = super().put(object, force_id)
@@ -122,7 +137,7 @@ class Engine:
         if config_json is None:
             raise ValueError("config must be a JSON object of flags, got null")
         search = open_search(args_from_json(config_json), claim=self._claim)
-        controller = Controller(self.bridge, search, closed=self._forget)
+        controller = Controller(self.bridge, search, closed=self._forget, caller_gone=self.pool.caller_gone)
         with self.lock:
             self.searches.append(search)
             self.opened_on.setdefault(self.pool.serving(), []).append(controller)
@@ -156,12 +171,7 @@ class Engine:
                 return
             released = self.pool.release(connection)
             for controller in self.opened_on.pop(connection, []):
-                path = controller.runDir()
-                done = ("closed it, releasing its run directory" if controller.abandon()
-                        else "stops its search after the current child, then closes it")
-                print(f"nas-pattern: the JVM that opened the controller of {path} is gone, so the engine {done}; "
-                      f'resume the search with {{"resume": "{path}"}} or python -m nas_pattern.run --resume {path}',
-                      file=sys.stderr, flush=True)
+                controller.abandon()
         if released:
             gc.collect()  # an adapter and its core refer to each other (callbacks): free their tensors now
 

@@ -2,9 +2,10 @@ package naspattern;
 
 /**
  * A JVM that connects to an engine started elsewhere, opens a controller, records one child and
- * then waits to be killed (with {@code --search}, during a search of 50 children), closing
+ * then waits to be killed (with {@code --search}, during a search of 50 children; with
+ * {@code --quiet-search}, the same with no listener), closing
  * nothing: NASGatewayTest kills it to show that the engine releases what a JVM that is gone held.
- * Arguments: the engine's port, a run directory, and {@code --search} or nothing; the token in
+ * Arguments: the engine's port, a run directory, and one of the flags or nothing; the token in
  * NAS_PATTERN_TOKEN.
  */
 public final class HoldingJvm {
@@ -18,6 +19,8 @@ public final class HoldingJvm {
         System.out.flush();
         if (args.length > 2 && args[2].equals("--search")) { // killed during the search
             controller.search(50, episode -> System.out.println("EPISODE " + episode.episode()));
+        } else if (args.length > 2 && args[2].equals("--quiet-search")) { // the same, with no listener
+            controller.search(50, null);
         }
         Thread.sleep(Long.MAX_VALUE);
     }

@@ -456,7 +456,7 @@ public class NASGatewayTest {
             String resume = "{\"resume\": \"" + runDir + "\"}";
 
             // A JVM killed (no shutdown hook runs) while it holds a controller that recorded a child.
-            killHoldingJvm(port, token, runDir, "HOLDING ");
+            killHoldingJvm(port, token, runDir, "HOLDING ", 1);
             awaitRelease(said, runDir);
 
             // A JVM that closes its gateway, but not the controller it opened: only a disconnect.
@@ -467,8 +467,15 @@ public class NASGatewayTest {
 
             // A JVM killed during a search: the engine stops the search, then closes the controller.
             String searched = new File(folder.getRoot(), "searched").getPath();
-            killHoldingJvm(port, token, searched, "EPISODE ", "--search");
+            killHoldingJvm(port, token, searched, "EPISODE ", 1, "--search");
             awaitRelease(said, searched);
+
+            // The same with no listener, whose callback would fail: the engine sees the call's connection close.
+            String quiet = new File(folder.getRoot(), "quiet").getPath();
+            killHoldingJvm(port, token, quiet, "HOLDING ", 3, "--quiet-search");
+            awaitRelease(said, quiet);
+            int recorded = Files.readAllLines(new File(quiet, "episodes.jsonl").toPath()).size();
+            assertTrue("the search went on without its JVM: " + recorded + " children", recorded < 1 + 50);
 
             try (NASGateway last = NASGateway.connect(port, token)) {
                 try (NASController controller = last.controller(resume)) {
@@ -490,9 +497,12 @@ public class NASGatewayTest {
         }
     }
 
-    /** Starts {@link HoldingJvm} on {@code runDir}, and kills it once it prints a line starting with {@code line}. */
-    private static void killHoldingJvm(int port, String token, String runDir, String line, String... flags)
-            throws IOException, InterruptedException {
+    /**
+     * Starts {@link HoldingJvm} on {@code runDir}, and kills it once it has printed a line starting with
+     * {@code line} and its run directory holds {@code recorded} children.
+     */
+    private static void killHoldingJvm(int port, String token, String runDir, String line, int recorded,
+            String... flags) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
                 .toString(), "-cp", System.getProperty("java.class.path"), HoldingJvm.class.getName(),
                 String.valueOf(port), runDir));
@@ -508,6 +518,13 @@ public class NASGatewayTest {
                 lines.add(next);
             }
             assertTrue("the holding JVM ended before printing '" + line + "': " + lines, holder.isAlive());
+            Path episodes = Path.of(runDir, "episodes.jsonl");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (Files.readAllLines(episodes).size() < recorded) {
+                assertTrue("the holding JVM recorded no " + recorded + " children in 60 s", holder.isAlive()
+                        && System.nanoTime() < deadline);
+                Thread.sleep(100);
+            }
         } finally {
             holder.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook closes the gateway
         }
