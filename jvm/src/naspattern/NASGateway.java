@@ -166,11 +166,10 @@ public final class NASGateway implements AutoCloseable {
         this.pythonPort = pythonPort;
         this.process = process;
         this.lastErrors = lastErrors;
-        this.clientServer = new ClientServer.ClientServerBuilder()
+        this.clientServer = builtOnADaemonThread(new ClientServer.ClientServerBuilder()
                 .javaPort(0).javaAddress(LOOPBACK)
                 .pythonPort(pythonPort).pythonAddress(LOOPBACK)
-                .authToken(token)
-                .build();
+                .authToken(token));
         numberObjectsFromARandomStart(clientServer);
         Object entryPoint = clientServer.getPythonServerEntryPoint(new Class<?>[] {Engine.class, Diagnostics.class});
         try {
@@ -344,6 +343,44 @@ public final class NASGateway implements AutoCloseable {
      * meet only if they start within as many objects of each other (about one chance in 10^5 for
      * 10,000 objects), and a stray note names nothing. py4j has no setting for it, hence reflection.
      */
+    /**
+     * Builds the ClientServer on a daemon thread, so that py4j's server thread, which it starts, and
+     * the thread of each connection that one accepts, are daemons too (a new thread is a daemon when
+     * the thread that makes it is). Otherwise they would keep alive a JVM whose program ended without
+     * close(), for good, with its engine; this way it ends, and its shutdown hook closes the gateway.
+     */
+    private static ClientServer builtOnADaemonThread(ClientServer.ClientServerBuilder builder) {
+        CompletableFuture<ClientServer> built = new CompletableFuture<>();
+        Thread thread = new Thread(() -> {
+            try {
+                built.complete(builder.build());
+            } catch (RuntimeException | Error e) {
+                built.completeExceptionally(e);
+            }
+        }, "nas-pattern-gateway-start");
+        thread.setDaemon(true);
+        thread.start();
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return built.get();
+                } catch (InterruptedException e) {
+                    interrupted = true; // the server is being started: wait for it, and say so after
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof RuntimeException) {
+                        throw (RuntimeException) e.getCause();
+                    }
+                    throw (Error) e.getCause();
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     private static void numberObjectsFromARandomStart(ClientServer clientServer) {
         try {
             Gateway gateway = ((GatewayServer) clientServer.getJavaServer()).getGateway();

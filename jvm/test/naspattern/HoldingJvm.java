@@ -2,11 +2,11 @@ package naspattern;
 
 /**
  * A JVM that connects to an engine started elsewhere, opens a controller, records one child and
- * then waits to be killed (with {@code --search}, during a search of 50 children; with
- * {@code --quiet-search}, the same with no listener), closing
- * nothing: NASGatewayTest kills it to show that the engine releases what a JVM that is gone held.
- * Arguments: the engine's port, a run directory, and one of the flags or nothing; the token in
- * NAS_PATTERN_TOKEN.
+ * then, closing nothing, waits to be killed (with {@code --search}: during a search of 50
+ * children; with {@code --quiet-search}: the same with no listener) or, with {@code --return},
+ * ends its program. NASGatewayTest shows with it that the engine lets go of what a JVM that is
+ * gone held. Arguments: the engine's port, a run directory, and one of the flags or nothing; the
+ * token in NAS_PATTERN_TOKEN.
  */
 public final class HoldingJvm {
     public static void main(String[] args) throws InterruptedException {
@@ -21,6 +21,8 @@ public final class HoldingJvm {
             controller.search(50, episode -> System.out.println("EPISODE " + episode.episode()));
         } else if (args.length > 2 && args[2].equals("--quiet-search")) { // the same, with no listener
             controller.search(50, null);
+        } else if (args.length > 2 && args[2].equals("--return")) { // the program ends, closing nothing
+            return;
         }
         Thread.sleep(Long.MAX_VALUE);
     }

@@ -459,6 +459,18 @@ public class NASGatewayTest {
             killHoldingJvm(port, token, runDir, "HOLDING ", 1);
             awaitRelease(said, runDir);
 
+            // A program that ends without closing its gateway or its controller: its JVM ends too (py4j's
+            // threads would keep it, and the controller, for good), and the engine lets go.
+            String ended = new File(folder.getRoot(), "ended").getPath();
+            Process ending = startHoldingJvm(port, token, ended, "--return");
+            try {
+                assertTrue("the JVM outlived its program", ending.waitFor(60, TimeUnit.SECONDS));
+                assertEquals(0, ending.exitValue());
+            } finally {
+                ending.destroyForcibly();
+            }
+            awaitRelease(said, ended);
+
             // A JVM that closes its gateway, but not the controller it opened: only a disconnect.
             NASGateway leaving = NASGateway.connect(port, token);
             leaving.controller(resume); // the directory is free again: this controller holds it now
@@ -503,13 +515,7 @@ public class NASGatewayTest {
      */
     private static void killHoldingJvm(int port, String token, String runDir, String line, int recorded,
             String... flags) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-cp", System.getProperty("java.class.path"), HoldingJvm.class.getName(),
-                String.valueOf(port), runDir));
-        command.addAll(Arrays.asList(flags));
-        ProcessBuilder jvm = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
-        jvm.environment().put(NASGateway.TOKEN_ENV, token);
-        Process holder = jvm.start();
+        Process holder = startHoldingJvm(port, token, runDir, flags);
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(holder.getInputStream(),
                     StandardCharsets.UTF_8));
@@ -528,6 +534,18 @@ public class NASGatewayTest {
         } finally {
             holder.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook closes the gateway
         }
+    }
+
+    /** Starts {@link HoldingJvm} on {@code runDir}, with its stderr this JVM's. */
+    private static Process startHoldingJvm(int port, String token, String runDir, String... flags)
+            throws IOException {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-cp", System.getProperty("java.class.path"), HoldingJvm.class.getName(),
+                String.valueOf(port), runDir));
+        command.addAll(Arrays.asList(flags));
+        ProcessBuilder jvm = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+        jvm.environment().put(NASGateway.TOKEN_ENV, token);
+        return jvm.start();
     }
 
     /** Waits for the engine's line saying that it released the controller of {@code runDir}. */
