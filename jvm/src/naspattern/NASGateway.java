@@ -335,15 +335,6 @@ public final class NASGateway implements AutoCloseable {
     }
 
     /**
-     * py4j names the JVM's objects that Python holds o0, o1, ..., in every JVM alike, and the engine
-     * tells a JVM by those names which ones it no longer holds. An engine that several JVMs
-     * {@link #connect} to in turn can send the last of those notes for one JVM to the next one,
-     * which then dropped its own o0 (a search's listener: "Target Object ID does not exist"). So
-     * each gateway numbers its objects from a random start among 2^30: the names of two gateways
-     * meet only if they start within as many objects of each other (about one chance in 10^5 for
-     * 10,000 objects), and a stray note names nothing. py4j has no setting for it, hence reflection.
-     */
-    /**
      * Builds the ClientServer on a daemon thread, so that py4j's server thread, which it starts, and
      * the thread of each connection that one accepts, are daemons too (a new thread is a daemon when
      * the thread that makes it is). Otherwise they would keep alive a JVM whose program ended without
@@ -381,6 +372,15 @@ public final class NASGateway implements AutoCloseable {
         }
     }
 
+    /**
+     * py4j names the JVM's objects that Python holds o0, o1, ..., in every JVM alike, and the engine
+     * tells a JVM by those names which ones it no longer holds. An engine that several JVMs
+     * {@link #connect} to in turn can send the last of those notes for one JVM to the next one,
+     * which then dropped its own o0 (a search's listener: "Target Object ID does not exist"). So
+     * each gateway numbers its objects from a random start among 2^30: the names of two gateways
+     * meet only if they start within as many objects of each other (about one chance in 10^5 for
+     * 10,000 objects), and a stray note names nothing. py4j has no setting for it, hence reflection.
+     */
     private static void numberObjectsFromARandomStart(ClientServer clientServer) {
         try {
             Gateway gateway = ((GatewayServer) clientServer.getJavaServer()).getGateway();
