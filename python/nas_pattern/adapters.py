@@ -116,7 +116,7 @@ class Controller(Identity):
         implements = ["naspattern.NASController"]
 
     def __init__(self, bridge: Bridge, search: Search, closed: Callable[[Search], None],
-                 caller_gone: Callable[[], bool] = lambda: False):
+                 caller_gone: Callable[[], bool]):
         self.bridge = bridge
         self.search_ = search
         self.controller = search.controller

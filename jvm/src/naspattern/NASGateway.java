@@ -19,6 +19,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -351,24 +352,13 @@ public final class NASGateway implements AutoCloseable {
         }, "nas-pattern-gateway-start");
         thread.setDaemon(true);
         thread.start();
-        boolean interrupted = false;
         try {
-            while (true) {
-                try {
-                    return built.get();
-                } catch (InterruptedException e) {
-                    interrupted = true; // the server is being started: wait for it, and say so after
-                } catch (ExecutionException e) {
-                    if (e.getCause() instanceof RuntimeException) {
-                        throw (RuntimeException) e.getCause();
-                    }
-                    throw (Error) e.getCause();
-                }
+            return built.join(); // not interruptible: the server is being started either way
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException) {
+                throw (RuntimeException) e.getCause();
             }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+            throw (Error) e.getCause();
         }
     }
 

@@ -17,12 +17,14 @@ public final class HoldingJvm {
         controller.evaluateNetwork();
         System.out.println("HOLDING " + controller.runDir());
         System.out.flush();
-        if (args.length > 2 && args[2].equals("--search")) { // killed during the search
-            controller.search(50, episode -> System.out.println("EPISODE " + episode.episode()));
-        } else if (args.length > 2 && args[2].equals("--quiet-search")) { // the same, with no listener
-            controller.search(50, null);
-        } else if (args.length > 2 && args[2].equals("--return")) { // the program ends, closing nothing
+        String flag = args.length > 2 ? args[2] : "";
+        if (flag.equals("--return")) { // the program ends, closing nothing
             return;
+        }
+        if (flag.equals("--search")) { // killed during the search
+            controller.search(50, episode -> System.out.println("EPISODE " + episode.episode()));
+        } else if (flag.equals("--quiet-search")) { // the same, with no listener
+            controller.search(50, null);
         }
         Thread.sleep(Long.MAX_VALUE);
     }
