@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 
 from nas_pattern import Dataset, SearchSpace
-from nas_pattern.bench.sharing import kendall, rank_table, spearman, top_overlap, uniform
+from nas_pattern.bench.common import mean_t95
+from nas_pattern.bench.sharing import Ranking, kendall, rank_table, spearman, summarize, top_overlap, uniform
 from nas_pattern.networks import CNN
 from nas_pattern.networks.supernet import Supernet
 from nas_pattern.records import Child
@@ -81,8 +83,37 @@ def test_a_state_taken_is_not_changed_by_training_after_it(small_fashion: Datase
     assert not all(torch.equal(before[name], value) for name, value in weights.supernet.state_dict().items())
 
 
+
+def ranking(seed: int, tau: float, shared: tuple[float, ...] = (0.5, 0.7, 0.6)) -> Ranking:
+    """A ranking of TINY's first three architectures (stand-alone 0.80, 0.70, 0.90), as if by a supernet of `seed`."""
+    pairs = [(a, alone, together) for a, alone, together in zip(list(TINY)[:3], (0.8, 0.7, 0.9), shared,
+                                                                strict=True)]
+    return Ranking("t", tau, tau, 1, 3, 1.0, 1.0, pairs, seed=seed)
+
+
+def test_the_ranking_bench_gives_means_over_seeds_with_their_intervals() -> None:
+    assert mean_t95([0.4, 0.5, 0.6]) == pytest.approx((0.5, 4.30 * 0.1 / math.sqrt(3)))  # Student's t, 2 degrees
+    assert mean_t95([0.3])[0] == 0.3 and math.isnan(mean_t95([0.3])[1])
+    assert all(math.isnan(x) for x in mean_t95([0.3, math.nan])) and mean_t95([1, 2, 3])[0] == 2.0
+    seeds = [ranking(0, 0.4), ranking(1, 0.5), ranking(2, 0.6, shared=(0.9, 0.1, 0.2))]
+    entangled, picks = summarize(seeds, (0.5, 96), random=0.05)
+    assert entangled.startswith("  3 supernet(s), seeds 0, 1, 2; means with 95% intervals: Kendall's tau "
+                                "0.50 ± 0.25, 1.00 ± 0.50 of the seed-to-seed tau 0.50 over 96 retrained; "
+                                "Spearman's rho 0.50 ± 0.25")
+    # K=1: the shared weights' best is stand-alone 0.70 for two seeds (0.2 short of 0.9), 0.80 for one (0.1)
+    assert f"K=1 {0.5 / 3:.4f} ± " in picks and "K=5 0.0000 ± 0.0000" in picks
+    assert picks.endswith("(a random architecture: 0.0500)")
+    clear = summarize(seeds, (0.5, 96), 0.05, separate=[ranking(0, 0.5), ranking(1, 0.62), ranking(2, 0.71)])[2]
+    assert "Kendall's tau 0.61 ± 0.26; minus entanglement's, seed for seed: 0.11 ± 0.02 (a clear difference" in clear
+    unclear = summarize(seeds, (0.5, 96), 0.05, separate=[ranking(0, 0.5), ranking(1, 0.4), ranking(2, 0.6)])[2]
+    assert "seed for seed: 0.00 ± 0.25 (no clear difference: the interval holds 0)" in unclear
+    alone = summarize(seeds[:1], (0.5, 96), 0.05, separate=[ranking(0, 0.45)])
+    assert "Kendall's tau 0.40, 0.80 of" in alone[0] and "0.05 (too few seeds to say)" in alone[2]
+
+
 @pytest.mark.slow
-def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_path) -> None:
+def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     rows = {a: Row(val_accuracy=0.5 + 0.01 * i, val_loss=1.0, test_accuracy=0.5, test_loss=1.0, params=10,
                    train_seconds=1.0) for i, a in enumerate(TINY)}
     table = Table(TINY, rows, {"budget": {"network": "cnn", "dataset": "fashion-mnist", "train_images": 300,
@@ -97,6 +128,18 @@ def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_pat
     table = Table(TINY, rows, {**table.metadata, "budget": {**table.metadata["budget"], "val_images": 200}})
     tau, count = seed_to_seed(table, torch.device("cpu"), sample=4)
     assert count == 4 and -1 <= tau <= 1
+
+    from nas_pattern.bench.cli import main  # the section, end to end: two supernets of each kind, the summary
+
+    table.save(tmp_path / "tiny.csv")
+    assert main(["sharing", "--table", str(tmp_path / "tiny.csv"), "--seeds", "2", "--seed", "3", "--shared-epochs",
+                 "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 per table (seeds 3-4)" in out and "seed-to-seed tau" in out and "over 4 retrained (the ceiling)" in out
+    assert out.count("one module per candidate: Kendall's tau") == 2 and "  seed 4: Kendall's tau" in out
+    assert "2 supernet(s), seeds 3, 4; means with 95% intervals: Kendall's tau" in out
+    assert "one module per candidate instead: Kendall's tau" in out and "minus entanglement's, seed for seed" in out
+    assert (tmp_path / "sharing-tiny.csv").exists() and (tmp_path / "sharing-tiny.png").exists()
 
 
 def sharing_search(small: Dataset, agent_name: str, episodes: int = 8, seed: int = 0):

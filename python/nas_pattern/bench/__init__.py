@@ -30,9 +30,10 @@ Sections (trainer, controller, search and strategies by default; the others only
   sharing     (only when named) how well shared weights rank architectures: the supernet of each
               measured table's space (--table, or the committed CNN and RNN tables) trained on the
               table's training images (--shared-epochs passes, default 10), every architecture scored with it;
-              Kendall's tau, Spearman's rho and the top-10 overlap against the table, beside the
-              table's seed-to-seed tau; the derivation's pick by K; one module per candidate beside
-              weight entanglement (CNN tables); the pairs as CSV and a scatter plot.
+              Kendall's tau, Spearman's rho and the top-10 overlap against the table, per supernet seed
+              (--seeds, default 5) and their means with 95% intervals, beside the table's seed-to-seed
+              tau; the derivation's pick by K; one module per candidate against weight entanglement,
+              seed for seed (CNN tables); the pairs of the first seed as CSV and a scatter plot.
   sharing-search  (only when named) the default from-scratch search against REINFORCE and random
               search with shared weights at the same wall time, --seeds seeds (default 5): wall
               time, architectures evaluated, the pick's test accuracy, means with 95% intervals.

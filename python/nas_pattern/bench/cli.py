@@ -87,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=number(int, 1), default=None,
                    help=f"searches per strategy (strategies, tune; default {STUDY_SEEDS}), per kind of search "
-                   f"(sharing-search; default {sharing_search.SEEDS}), per space (spaces; default {RICHER_SEEDS}) "
+                   f"(sharing-search; default {sharing_search.SEEDS}), supernets per table (sharing, from --seed; "
+                   f"default {sharing.SEEDS}), per space (spaces; default {RICHER_SEEDS}) "
                    "or probes per load (precision; default 5)")
     p.add_argument("--first-seed", type=int, default=100,
                    help="strategies: the first seed (default 100; seeds below it are tune's)")

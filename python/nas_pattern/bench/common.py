@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
+import statistics
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -43,6 +46,18 @@ TABLE_CPU_TRAIN_LIMIT = 4000  # the table's training images on a CPU (all 55,000
 
 SEARCH_CPU_TRAIN_LIMIT = 2000  # training images per child of a search on a CPU (all on a GPU)
 STUDY_SEEDS = 100  # searches per strategy in the strategies and tune sections
+# Student's t, two-sided 95%, by degrees of freedom: the interval over a few seeds is wider than 1.96 sigma.
+T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+
+
+def mean_t95(values: Sequence[float]) -> tuple[float, float]:
+    """The mean of a few seeds' `values` and the half-width of its 95% interval (Student's t; nan
+    for a single value; nan for both if one is nan, as a rank correlation of a constant list is)."""
+    numbers = [float(value) for value in values]
+    if len(numbers) < 2 or any(math.isnan(number) for number in numbers):
+        return (numbers[0] if len(numbers) == 1 else math.nan), math.nan
+    spread = statistics.stdev(numbers) / math.sqrt(len(numbers))
+    return statistics.fmean(numbers), T95.get(len(numbers) - 1, 1.96) * spread
 
 
 def load_table(path: str) -> Table:

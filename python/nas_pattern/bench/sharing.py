@@ -3,17 +3,19 @@ measured table records.
 
 The supernet of the table's space is trained on the table's training images (SHARED_EPOCHS
 passes, one minibatch per architecture drawn uniformly), then every architecture of the table is
-scored with the shared weights on the same validation images. Printed per table: Kendall's tau,
-Spearman's rho and the overlap of the top 10, against the table's validation accuracies, and
-beside them the ceiling: the seed-to-seed tau of stand-alone training (a sample of the table
-trained again with another seed); the per-architecture pairs go to a CSV beside the figures.
+scored with the shared weights on the same validation images. Printed per table and supernet
+seed: Kendall's tau, Spearman's rho and the overlap of the top 10, against the table's validation
+accuracies; then their means over the seeds with 95% intervals (one seed's tau moves by ~0.05),
+beside the ceiling: the seed-to-seed tau of stand-alone training (a sample of the table trained
+again with another seed). On the CNN tables, one module per candidate is measured against weight
+entanglement with the same seeds, and their difference seed for seed. The per-architecture pairs
+of the first seed go to a CSV beside the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import math
 import random
 import time
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nas_pattern.bench.common import load_table
+from nas_pattern.bench.common import load_table, mean_t95
 from nas_pattern.data import load_dataset
 from nas_pattern.networks import get_network
 from nas_pattern.networks.supernet import Supernet
@@ -42,6 +44,7 @@ SCORE_IMAGES = 1000  # validation images each architecture is scored on with the
 SHARED_EPOCHS = 10
 PICKS = (1, 2, 5, 10)  # derivations of K architectures whose pick the section prints
 CEILING_SAMPLE = 96  # architectures retrained stand-alone with another seed: the table's own noise
+SEEDS = 5  # supernets per table, seeds --seed, --seed + 1, ...: one seed's tau is not a finding
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Ranking:
     train_seconds: float
     score_seconds: float  # scoring every architecture
     pairs: list[tuple[Architecture, float, float]]  # (architecture, stand-alone, shared)
-    ceiling: tuple[float, int] | None = None  # seed-to-seed tau of stand-alone training, over how many
+    seed: int = 0  # of the supernet's initial weights and of the paths it was trained through
 
     def pick_regret(self, k: int) -> float:
         """What the derivation of a search that scored every architecture would lose: the table's
@@ -65,11 +68,40 @@ class Ranking:
         return float(alone.max() - alone[np.argsort(-together, kind="stable")[:k]].max())
 
     def line(self) -> str:
-        ceiling = "" if self.ceiling is None else (f", seed-to-seed tau {self.ceiling[0]:.2f} over "
-                                                   f"{self.ceiling[1]} retrained")
         return (f"{self.table}: Kendall's tau {self.kendall:.2f}, Spearman's rho {self.spearman:.2f}, "
-                f"top-10 overlap {self.top}/10{ceiling} ({self.architectures} architectures; shared training "
+                f"top-10 overlap {self.top}/10 ({self.architectures} architectures; shared training "
                 f"{self.train_seconds:.0f} s, scoring {1000 * self.score_seconds / self.architectures:.0f} ms each)")
+
+
+def summarize(rankings: Sequence[Ranking], ceiling: tuple[float, int], random: float,
+              separate: Sequence[Ranking] = ()) -> list[str]:
+    """What a table's rankings by supernets of several seeds say together: the means with 95%
+    intervals (Student's t over the seeds) of tau, rho, the top-10 overlap, tau over the ceiling (the
+    table's seed-to-seed tau, over how many architectures) and the derivation's pick by K (beside a
+    random architecture's shortfall, `random`); with `separate` (the same seeds, one module per
+    candidate), its tau and its difference from entanglement's seed for seed, and whether that
+    interval leaves out 0."""
+    def mean(values: Sequence[float], digits: int = 2) -> str:
+        middle, half = mean_t95(values)
+        return f"{middle:.{digits}f}" + ("" if math.isnan(half) else f" ± {half:.{digits}f}")
+
+    taus = [r.kendall for r in rankings]
+    seeds = ", ".join(str(r.seed) for r in rankings)
+    share = mean([tau / ceiling[0] for tau in taus])
+    picks = ", ".join(f"K={k} {mean([r.pick_regret(k) for r in rankings], 4)}" for k in PICKS)
+    lines = [f"  {len(rankings)} supernet(s), seeds {seeds}; means with 95% intervals: Kendall's tau {mean(taus)}, "
+             f"{share} of the seed-to-seed tau {ceiling[0]:.2f} over {ceiling[1]} retrained; Spearman's rho "
+             f"{mean([r.spearman for r in rankings])}; top-10 overlap {mean([r.top for r in rankings], 1)}/10",
+             "  the derivation's pick, the best stand-alone of the K best by shared score, short of the table's "
+             f"best by: {picks} (a random architecture: {random:.4f})"]
+    if separate:
+        differences = [s.kendall - r.kendall for r, s in zip(rankings, separate, strict=True)]
+        middle, half = mean_t95(differences)
+        verdict = ("too few seeds to say" if math.isnan(half) else "a clear difference: the interval leaves out 0"
+                   if abs(middle) > half else "no clear difference: the interval holds 0")
+        lines.append(f"  one module per candidate instead: Kendall's tau {mean([s.kendall for s in separate])}; "
+                     f"minus entanglement's, seed for seed: {mean(differences)} ({verdict})")
+    return lines
 
 
 def ranks(values: Sequence[float]) -> np.ndarray:
@@ -142,7 +174,7 @@ def rank_table(table: Table, name: str, device: torch.device, data_dir: str | No
     scored = time.perf_counter() - start
     alone, together = [p[1] for p in pairs], [p[2] for p in pairs]
     return Ranking(name, kendall(alone, together), spearman(alone, together),
-                   top_overlap(alone, together, min(10, len(pairs))), len(pairs), trained, scored, pairs)
+                   top_overlap(alone, together, min(10, len(pairs))), len(pairs), trained, scored, pairs, seed=seed)
 
 
 def seed_to_seed(table: Table, device: torch.device, data_dir: str | None = None, seed: int = 1,
@@ -190,21 +222,28 @@ def write_pairs(ranking: Ranking, out: Path) -> Path:
 
 
 def sharing_section(args: argparse.Namespace, device: torch.device) -> None:
-    """Ranking quality of shared weights on each table (--table FILE, or the committed ones)."""
+    """Ranking quality of shared weights on each table (--table FILE, or the committed ones), by
+    --seeds supernets each (default SEEDS, from --seed)."""
     tables = [args.table] if args.table else list(DEFAULT_TABLES)
     out = Path(args.out or "benchmarks")
+    seeds = range(args.seed, args.seed + (args.seeds or SEEDS))
     print(f"sharing: supernets trained on each table's training images ({args.shared_epochs} passes, uniform paths) "
-          f"on {device_name(device)}, every architecture scored on {SCORE_IMAGES:,} validation images")
+          f"on {device_name(device)}, {len(seeds)} per table (seeds {seeds[0]}-{seeds[-1]}), every architecture "
+          f"scored on {SCORE_IMAGES:,} validation images")
     for path in tables:
         table = load_table(path)
-        ranking = rank_table(table, path, device, args.data_dir, args.seed, epochs=args.shared_epochs)
-        ranking = dataclasses.replace(ranking, ceiling=seed_to_seed(table, device, args.data_dir))
-        print(ranking.line(), flush=True)
-        print("  the derivation's pick, the best stand-alone of the K best by shared score, short of the table's "
-              "best by: " + ", ".join(f"K={k} {ranking.pick_regret(k):.4f}" for k in PICKS)
-              + f" (a random architecture: {random_regret(table):.4f})")
-        print(f"  pairs: {write_pairs(ranking, out)} (and .png)")
-        if table.metadata["budget"].get("network", "cnn") == "cnn":  # the alternative to weight entanglement
-            separate = rank_table(table, path, device, args.data_dir, args.seed, epochs=args.shared_epochs,
-                                  entangled=False)
-            print(f"  one module per candidate instead: {separate.line().split(': ', 1)[1]}", flush=True)
+        ceiling = seed_to_seed(table, device, args.data_dir)
+        cnn = table.metadata["budget"].get("network", "cnn") == "cnn"  # the alternative to weight entanglement
+        rankings: list[Ranking] = []
+        separate: list[Ranking] = []
+        print(f"{path}: seed-to-seed tau {ceiling[0]:.2f} over {ceiling[1]} retrained (the ceiling)", flush=True)
+        for seed in seeds:
+            rankings.append(rank_table(table, path, device, args.data_dir, seed, epochs=args.shared_epochs))
+            print(f"  seed {seed}: {rankings[-1].line().split(': ', 1)[1]}", flush=True)
+            if cnn:
+                separate.append(rank_table(table, path, device, args.data_dir, seed, epochs=args.shared_epochs,
+                                           entangled=False))
+                print(f"  seed {seed}, one module per candidate: {separate[-1].line().split(': ', 1)[1]}", flush=True)
+        for line in summarize(rankings, ceiling, random_regret(table), separate):
+            print(line)
+        print(f"  pairs of seed {seeds[0]}: {write_pairs(rankings[0], out)} (and .png)", flush=True)

@@ -17,7 +17,6 @@ means over seeds with 95% intervals.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import tempfile
 import time
@@ -26,13 +25,12 @@ from pathlib import Path
 
 import torch
 
+from nas_pattern.bench.common import mean_t95
 from nas_pattern.config import build_parser
 from nas_pattern.records import Episode
 from nas_pattern.session import open_search
 
 SEEDS = 5  # searches of each kind; the seeds are 1..SEEDS (the defaults were not tuned on them)
-# Student's t, two-sided 95%, by degrees of freedom: the interval over a few seeds is wider than 1.96 sigma.
-T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
 KINDS = ("from scratch, reinforce", "shared weights, reinforce", "shared weights, random")
 
 
@@ -105,9 +103,7 @@ def sharing_search_section(args: argparse.Namespace, device: torch.device) -> No
     print("  means over seeds (95% intervals):")
     for kind in KINDS:
         mine = [r for r in runs if r.kind == kind]
-        test = [r.test_accuracy for r in mine]
-        spread = statistics.stdev(test) / math.sqrt(len(test)) if len(test) > 1 else math.nan
-        half = T95.get(len(test) - 1, 1.96) * spread
+        test, half = mean_t95([r.test_accuracy for r in mine])
         print(f"  {kind:<26} {statistics.fmean(r.seconds for r in mine):>6.0f} s  "
               f"{statistics.fmean(r.architectures for r in mine):>7.0f} architectures  "
-              f"pick's test accuracy {statistics.fmean(test):.4f} +- {half:.4f}")
+              f"pick's test accuracy {test:.4f} +- {half:.4f}")
