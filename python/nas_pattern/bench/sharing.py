@@ -34,7 +34,7 @@ from nas_pattern.plots import plot_pairs
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.sharing import SharedWeights, SharingConfig
 from nas_pattern.table import Table
-from nas_pattern.trainer import TrainConfig, device_name, on_device
+from nas_pattern.trainer import TrainConfig, device_name, on_device, seeded
 
 DEFAULT_TABLES = ("benchmarks/fashion-mnist-cnn576.csv", "benchmarks/fashion-mnist-cnn-skips212.csv",
                   "benchmarks/fashion-mnist-rnn256.csv")
@@ -161,7 +161,8 @@ def rank_table(table: Table, name: str, device: torch.device, data_dir: str | No
     train_config = TrainConfig.for_device(device)
     train = on_device(data.train.head(int(budget["train_images"])), device)
     val = on_device(data.val.head(score_images), device)
-    supernet = Supernet.of(network, table.space, data.input_shape, data.num_classes, entangled=entangled)
+    with seeded(seed):  # its initial weights: the same seed ranks alike, whatever ran before in this process
+        supernet = Supernet.of(network, table.space, data.input_shape, data.num_classes, entangled=entangled)
     config = config or SharingConfig()
     shared = SharedWeights(supernet, config, train_config, device, seed)
     steps = epochs * math.ceil(len(train) / config.batch_size)
