@@ -12,7 +12,17 @@ import torch
 
 from nas_pattern import Dataset, SearchSpace
 from nas_pattern.bench.common import mean_t95
-from nas_pattern.bench.sharing import Ranking, kendall, rank_table, spearman, summarize, top_overlap, uniform
+from nas_pattern.bench.sharing import (
+    Ceiling,
+    Ranking,
+    ceiling_of,
+    kendall,
+    rank_table,
+    spearman,
+    summarize,
+    top_overlap,
+    uniform,
+)
 from nas_pattern.networks import CNN
 from nas_pattern.networks.supernet import Supernet
 from nas_pattern.records import Child
@@ -91,23 +101,38 @@ def ranking(seed: int, tau: float, shared: tuple[float, ...] = (0.5, 0.7, 0.6)) 
     return Ranking("t", tau, tau, 1, 3, 1.0, 1.0, pairs, seed=seed)
 
 
+CEILING = Ceiling(0.5, 96, 0.4, 0.6)
+
+
+def test_the_ceiling_has_the_interval_of_its_bootstrap() -> None:
+    first = [0.01 * i for i in range(40)]
+    ceiling = ceiling_of(first, first)  # the same ranking twice: tau 1, and every resample says so
+    assert (ceiling.tau, ceiling.count, ceiling.low, ceiling.high) == (1.0, 40, 1.0, 1.0)
+    noisy = ceiling_of(first, [v + (0.15 if i % 3 == 0 else 0.0) for i, v in enumerate(first)])
+    assert noisy.low < noisy.tau < noisy.high < 1 and ceiling_of(first, first[::-1]).high == -1.0
+    assert noisy == ceiling_of(first, [v + (0.15 if i % 3 == 0 else 0.0) for i, v in enumerate(first)])  # repeatable
+    interval = f"(95% interval {noisy.low:.2f}-{noisy.high:.2f})"
+    assert noisy.line() == f"seed-to-seed tau {noisy.tau:.2f} {interval} over 40 retrained"
+
+
 def test_the_ranking_bench_gives_means_over_seeds_with_their_intervals() -> None:
     assert mean_t95([0.4, 0.5, 0.6]) == pytest.approx((0.5, 4.30 * 0.1 / math.sqrt(3)))  # Student's t, 2 degrees
     assert mean_t95([0.3])[0] == 0.3 and math.isnan(mean_t95([0.3])[1])
     assert all(math.isnan(x) for x in mean_t95([0.3, math.nan])) and mean_t95([1, 2, 3])[0] == 2.0
     seeds = [ranking(0, 0.4), ranking(1, 0.5), ranking(2, 0.6, shared=(0.9, 0.1, 0.2))]
-    entangled, picks = summarize(seeds, (0.5, 96), random=0.05)
+    entangled, picks = summarize(seeds, CEILING, random=0.05)
     assert entangled.startswith("  3 supernet(s), seeds 0, 1, 2; means with 95% intervals: Kendall's tau "
-                                "0.50 ± 0.25, 1.00 ± 0.50 of the seed-to-seed tau 0.50 over 96 retrained; "
+                                "0.50 ± 0.25, 1.00 ± 0.50 of the seed-to-seed tau 0.50 (95% interval 0.40-0.60) "
+                                "over 96 retrained; "
                                 "Spearman's rho 0.50 ± 0.25")
     # K=1: the shared weights' best is stand-alone 0.70 for two seeds (0.2 short of 0.9), 0.80 for one (0.1)
     assert f"K=1 {0.5 / 3:.4f} ± " in picks and "K=5 0.0000 ± 0.0000" in picks
     assert picks.endswith("(a random architecture: 0.0500)")
-    clear = summarize(seeds, (0.5, 96), 0.05, separate=[ranking(0, 0.5), ranking(1, 0.62), ranking(2, 0.71)])[2]
+    clear = summarize(seeds, CEILING, 0.05, separate=[ranking(0, 0.5), ranking(1, 0.62), ranking(2, 0.71)])[2]
     assert "Kendall's tau 0.61 ± 0.26; minus entanglement's, seed for seed: 0.11 ± 0.02 (a clear difference" in clear
-    unclear = summarize(seeds, (0.5, 96), 0.05, separate=[ranking(0, 0.5), ranking(1, 0.4), ranking(2, 0.6)])[2]
+    unclear = summarize(seeds, CEILING, 0.05, separate=[ranking(0, 0.5), ranking(1, 0.4), ranking(2, 0.6)])[2]
     assert "seed for seed: 0.00 ± 0.25 (no clear difference: the interval holds 0)" in unclear
-    alone = summarize(seeds[:1], (0.5, 96), 0.05, separate=[ranking(0, 0.45)])
+    alone = summarize(seeds[:1], CEILING, 0.05, separate=[ranking(0, 0.45)])
     assert "Kendall's tau 0.40, 0.80 of" in alone[0] and "0.05 (too few seeds to say)" in alone[2]
 
 
@@ -128,8 +153,8 @@ def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_pat
     from nas_pattern.bench.sharing import seed_to_seed
 
     table = Table(TINY, rows, {**table.metadata, "budget": {**table.metadata["budget"], "val_images": 200}})
-    tau, count = seed_to_seed(table, torch.device("cpu"), sample=4)
-    assert count == 4 and -1 <= tau <= 1
+    ceiling = seed_to_seed(table, torch.device("cpu"), sample=4)
+    assert ceiling.count == 4 and -1 <= ceiling.tau <= 1 and -1 <= ceiling.low <= ceiling.high <= 1
 
     from nas_pattern.bench.cli import main  # the section, end to end: two supernets of each kind, the summary
 
@@ -138,7 +163,8 @@ def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_pat
                  "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "2 per table (seeds 3-4)" in out and "seed-to-seed tau" in out and "over 4 retrained (the ceiling)" in out
-    assert out.count("one module per candidate: Kendall's tau") == 2 and "  seed 4: Kendall's tau" in out
+    assert "(95% interval " in out and "  seed 4: Kendall's tau" in out
+    assert out.count("one module per candidate: Kendall's tau") == 2
     assert "2 supernet(s), seeds 3, 4; means with 95% intervals: Kendall's tau" in out
     assert "one module per candidate instead: Kendall's tau" in out and "minus entanglement's, seed for seed" in out
     assert (tmp_path / "sharing-tiny.csv").exists() and (tmp_path / "sharing-tiny.png").exists()

@@ -44,6 +44,7 @@ SCORE_IMAGES = 1000  # validation images each architecture is scored on with the
 SHARED_EPOCHS = 10
 PICKS = (1, 2, 5, 10)  # derivations of K architectures whose pick the section prints
 CEILING_SAMPLE = 96  # architectures retrained stand-alone with another seed: the table's own noise
+RESAMPLES = 1000  # bootstrap resamples of those architectures: the ceiling's own 95% interval
 SEEDS = 5  # supernets per table, seeds --seed, --seed + 1, ...: one seed's tau is not a finding
 
 
@@ -73,11 +74,26 @@ class Ranking:
                 f"{self.train_seconds:.0f} s, scoring {1000 * self.score_seconds / self.architectures:.0f} ms each)")
 
 
-def summarize(rankings: Sequence[Ranking], ceiling: tuple[float, int], random: float,
+@dataclass(frozen=True)
+class Ceiling:
+    """The seed-to-seed tau of stand-alone training over `count` of a table's architectures, and its
+    95% interval (bootstrap over those architectures: one retraining of a sample is itself noisy)."""
+
+    tau: float
+    count: int
+    low: float
+    high: float
+
+    def line(self) -> str:
+        interval = f"95% interval {self.low:.2f}-{self.high:.2f}"
+        return f"seed-to-seed tau {self.tau:.2f} ({interval}) over {self.count} retrained"
+
+
+def summarize(rankings: Sequence[Ranking], ceiling: Ceiling, random: float,
               separate: Sequence[Ranking] = ()) -> list[str]:
     """What a table's rankings by supernets of several seeds say together: the means with 95%
-    intervals (Student's t over the seeds) of tau, rho, the top-10 overlap, tau over the ceiling (the
-    table's seed-to-seed tau, over how many architectures) and the derivation's pick by K (beside a
+    intervals (Student's t over the seeds) of tau, rho, the top-10 overlap, tau over the ceiling (its
+    interval is the seeds', not the ceiling's own) and the derivation's pick by K (beside a
     random architecture's shortfall, `random`); with `separate` (the same seeds, one module per
     candidate), its tau and its difference from entanglement's seed for seed, and whether that
     interval leaves out 0."""
@@ -87,10 +103,10 @@ def summarize(rankings: Sequence[Ranking], ceiling: tuple[float, int], random: f
 
     taus = [r.kendall for r in rankings]
     seeds = ", ".join(str(r.seed) for r in rankings)
-    share = mean([tau / ceiling[0] for tau in taus])
+    share = mean([tau / ceiling.tau for tau in taus])
     picks = ", ".join(f"K={k} {mean([r.pick_regret(k) for r in rankings], 4)}" for k in PICKS)
     lines = [f"  {len(rankings)} supernet(s), seeds {seeds}; means with 95% intervals: Kendall's tau {mean(taus)}, "
-             f"{share} of the seed-to-seed tau {ceiling[0]:.2f} over {ceiling[1]} retrained; Spearman's rho "
+             f"{share} of the {ceiling.line()}; Spearman's rho "
              f"{mean([r.spearman for r in rankings])}; top-10 overlap {mean([r.top for r in rankings], 1)}/10",
              "  the derivation's pick, the best stand-alone of the K best by shared score, short of the table's "
              f"best by: {picks} (a random architecture: {random:.4f})"]
@@ -178,11 +194,23 @@ def rank_table(table: Table, name: str, device: torch.device, data_dir: str | No
                    top_overlap(alone, together, min(10, len(pairs))), len(pairs), trained, scored, pairs, seed=seed)
 
 
+def ceiling_of(first: Sequence[float], again: Sequence[float], resamples: int = RESAMPLES) -> Ceiling:
+    """Kendall's tau between two trainings of the same architectures, with the 95% interval of
+    `resamples` bootstrap resamples of the architectures (a fixed generator: the same pairs give the
+    same interval)."""
+    x, y = np.asarray(first, dtype=float), np.asarray(again, dtype=float)
+    rng = np.random.default_rng(0)
+    taus = [kendall(x[i].tolist(), y[i].tolist()) for i in (rng.integers(0, len(x), len(x)) for _ in range(resamples))]
+    defined = [tau for tau in taus if not math.isnan(tau)]  # a resample of one architecture over and over has none
+    low, high = np.percentile(defined, [2.5, 97.5]) if defined else (math.nan, math.nan)
+    return Ceiling(kendall(first, again), len(x), float(low), float(high))
+
+
 def seed_to_seed(table: Table, device: torch.device, data_dir: str | None = None, seed: int = 1,
-                 sample: int = CEILING_SAMPLE) -> tuple[float, int]:
+                 sample: int = CEILING_SAMPLE) -> Ceiling:
     """The ceiling of any ranking against `table`: Kendall's tau between its validation accuracies
     and those of `sample` of its architectures (evenly spaced in the space's order) trained again
-    stand-alone, at the table's budget, with another seed."""
+    stand-alone, at the table's budget, with another seed; with its bootstrap interval."""
     budget = table.metadata["budget"]
     network = get_network(budget.get("network", "cnn"))
     data = load_dataset(budget.get("dataset", "fashion-mnist"), data_dir)
@@ -198,7 +226,7 @@ def seed_to_seed(table: Table, device: torch.device, data_dir: str | None = None
         child.build()
         child.train(train, int(budget["epochs"]))
         again.append(child.evaluate(val).accuracy)
-    return kendall([table.rows[a].val_accuracy for a in chosen], again), len(chosen)
+    return ceiling_of([table.rows[a].val_accuracy for a in chosen], again)
 
 
 def random_regret(table: Table) -> float:
@@ -237,7 +265,7 @@ def sharing_section(args: argparse.Namespace, device: torch.device) -> None:
         cnn = table.metadata["budget"].get("network", "cnn") == "cnn"  # the alternative to weight entanglement
         rankings: list[Ranking] = []
         separate: list[Ranking] = []
-        print(f"{path}: seed-to-seed tau {ceiling[0]:.2f} over {ceiling[1]} retrained (the ceiling)", flush=True)
+        print(f"{path}: {ceiling.line()} (the ceiling)", flush=True)
         for seed in seeds:
             rankings.append(rank_table(table, path, device, args.data_dir, seed, epochs=args.shared_epochs))
             print(f"  seed {seed}: {rankings[-1].line().split(': ', 1)[1]}", flush=True)
