@@ -93,7 +93,6 @@ def test_a_state_taken_is_not_changed_by_training_after_it(small_fashion: Datase
     assert not all(torch.equal(before[name], value) for name, value in weights.supernet.state_dict().items())
 
 
-
 def ranking(seed: int, tau: float, shared: tuple[float, ...] = (0.5, 0.7, 0.6)) -> Ranking:
     """A ranking of TINY's first three architectures (stand-alone 0.80, 0.70, 0.90), as if by a supernet of `seed`."""
     pairs = [(a, alone, together) for a, alone, together in zip(list(TINY)[:3], (0.8, 0.7, 0.9), shared,
