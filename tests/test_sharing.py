@@ -7,17 +7,20 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from nas_pattern import Dataset, SearchSpace
 from nas_pattern.bench.common import mean_t95
 from nas_pattern.bench.sharing import (
+    RESAMPLES,
     Ceiling,
     Ranking,
     ceiling_of,
     kendall,
     rank_table,
+    share_interval,
     spearman,
     summarize,
     top_overlap,
@@ -112,6 +115,26 @@ def test_the_ceiling_has_the_interval_of_its_bootstrap() -> None:
     assert noisy == ceiling_of(first, [v + (0.15 if i % 3 == 0 else 0.0) for i, v in enumerate(first)])  # repeatable
     interval = f"(95% interval {noisy.low:.2f}-{noisy.high:.2f})"
     assert noisy.line() == f"seed-to-seed tau {noisy.tau:.2f} {interval} over 40 retrained"
+    assert len(noisy.resampled) == RESAMPLES and noisy.low == pytest.approx(np.percentile(noisy.resampled, 2.5))
+
+
+def test_tau_over_the_ceiling_has_an_interval_with_the_ceiling_s_uncertainty_too() -> None:
+    taus = [0.4, 0.5, 0.6]
+    assert all(math.isnan(x) for x in share_interval(taus, CEILING))  # no bootstrap to draw from
+    fixed = replace(CEILING, resampled=(0.5,) * 100)  # a ceiling without noise: the seeds' interval, over 0.5
+    half = mean_t95(taus)[1] / 0.5
+    low, high = share_interval(taus, fixed)
+    assert low == pytest.approx(1 - half, abs=0.1) and high == pytest.approx(1 + half, abs=0.1)
+    noisy = replace(CEILING, resampled=tuple(np.linspace(0.25, 1.0, 100)))  # a ceiling of 0.25 to 1
+    assert share_interval([0.5], noisy) == pytest.approx((0.5 / 0.98, 0.5 / 0.27), rel=0.1)  # one seed: the ceiling's
+    both = share_interval(taus, noisy)
+    assert both[0] < low and both[1] > high and both == share_interval(taus, noisy)  # wider; repeatable
+    seeds = [ranking(seed, tau) for seed, tau in enumerate(taus)]
+    zero = replace(CEILING, tau=0.0, resampled=(0.0,) * 10)  # no ratio to a ceiling of 0, and no error
+    assert all(math.isnan(x) for x in share_interval(taus, zero))
+    assert "Kendall's tau 0.50 ± 0.25, nan of the seed-to-seed tau 0.00" in summarize(seeds, zero, 0.05)[0]
+    line = summarize(seeds, fixed, random=0.05)[0]
+    assert f"1.00 ± 0.50 (the seeds' interval; with the ceiling's too, {low:.2f}-{high:.2f}) of the seed-to" in line
 
 
 def test_the_ranking_bench_gives_means_over_seeds_with_their_intervals() -> None:

@@ -20,7 +20,7 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -77,33 +77,58 @@ class Ranking:
 @dataclass(frozen=True)
 class Ceiling:
     """The seed-to-seed tau of stand-alone training over `count` of a table's architectures, and its
-    95% interval (bootstrap over those architectures: one retraining of a sample is itself noisy)."""
+    95% interval (bootstrap over those architectures: one retraining of a sample is itself noisy),
+    with the bootstrap's taus, `resampled`, for intervals of what is measured against it."""
 
     tau: float
     count: int
     low: float
     high: float
+    resampled: tuple[float, ...] = field(default=(), repr=False)
 
     def line(self) -> str:
         interval = f"95% interval {self.low:.2f}-{self.high:.2f}"
         return f"seed-to-seed tau {self.tau:.2f} ({interval}) over {self.count} retrained"
 
 
+def share_interval(taus: Sequence[float], ceiling: Ceiling, draws: int = RESAMPLES) -> tuple[float, float]:
+    """The 95% interval of tau over the ceiling with the uncertainty of both: `draws` draws of the
+    seeds' mean tau (Student's t about their mean, as mean_t95's interval) over as many of the
+    ceiling's bootstrap taus; (nan, nan) without the bootstrap (a fixed generator: repeatable)."""
+    numbers = [float(tau) for tau in taus]
+    if not ceiling.resampled or not numbers or any(math.isnan(tau) for tau in numbers):
+        return math.nan, math.nan
+    rng = np.random.default_rng(1)
+    middle = float(np.mean(numbers))
+    spread = float(np.std(numbers, ddof=1)) / math.sqrt(len(numbers)) if len(numbers) > 1 else 0.0
+    mean_draws = middle + spread * (rng.standard_t(len(numbers) - 1, draws) if spread else np.zeros(draws))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a resampled ceiling of 0: no ratio, left out
+        ratios = mean_draws / rng.choice(np.asarray(ceiling.resampled), draws)
+    ratios = ratios[np.isfinite(ratios)]
+    if not len(ratios):
+        return math.nan, math.nan
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def summarize(rankings: Sequence[Ranking], ceiling: Ceiling, random: float,
               separate: Sequence[Ranking] = ()) -> list[str]:
     """What a table's rankings by supernets of several seeds say together: the means with 95%
-    intervals (Student's t over the seeds) of tau, rho, the top-10 overlap, tau over the ceiling (its
-    interval is the seeds', not the ceiling's own) and the derivation's pick by K (beside a
-    random architecture's shortfall, `random`); with `separate` (the same seeds, one module per
-    candidate), its tau and its difference from entanglement's seed for seed, and whether that
-    interval leaves out 0."""
+    intervals (Student's t over the seeds) of tau, rho, the top-10 overlap, tau over the ceiling (the
+    seeds' interval, then share_interval's, with the ceiling's uncertainty too) and the derivation's
+    pick by K (beside a random architecture's shortfall, `random`); with `separate` (the same seeds,
+    one module per candidate), its tau and its difference from entanglement's seed for seed, and
+    whether that interval leaves out 0."""
     def mean(values: Sequence[float], digits: int = 2) -> str:
         middle, half = mean_t95(values)
         return f"{middle:.{digits}f}" + ("" if math.isnan(half) else f" ± {half:.{digits}f}")
 
     taus = [r.kendall for r in rankings]
     seeds = ", ".join(str(r.seed) for r in rankings)
-    share = mean([tau / ceiling.tau for tau in taus])
+    share = mean([tau / ceiling.tau if ceiling.tau else math.nan for tau in taus])  # a ceiling of 0: no ratio
+    low, high = share_interval(taus, ceiling)
+    if not math.isnan(low):
+        share += f" (the seeds' interval; with the ceiling's too, {low:.2f}-{high:.2f})"
     picks = ", ".join(f"K={k} {mean([r.pick_regret(k) for r in rankings], 4)}" for k in PICKS)
     lines = [f"  {len(rankings)} supernet(s), seeds {seeds}; means with 95% intervals: Kendall's tau {mean(taus)}, "
              f"{share} of the {ceiling.line()}; Spearman's rho "
@@ -203,7 +228,7 @@ def ceiling_of(first: Sequence[float], again: Sequence[float], resamples: int = 
     taus = [kendall(x[i].tolist(), y[i].tolist()) for i in (rng.integers(0, len(x), len(x)) for _ in range(resamples))]
     defined = [tau for tau in taus if not math.isnan(tau)]  # a resample of one architecture over and over has none
     low, high = np.percentile(defined, [2.5, 97.5]) if defined else (math.nan, math.nan)
-    return Ceiling(kendall(first, again), len(x), float(low), float(high))
+    return Ceiling(kendall(first, again), len(x), float(low), float(high), tuple(defined))
 
 
 def seed_to_seed(table: Table, device: torch.device, data_dir: str | None = None, seed: int = 1,
