@@ -12,20 +12,9 @@ import pytest
 import torch
 
 from nas_pattern import Dataset, SearchSpace
+from nas_pattern.bench.agreement import RESAMPLES, Ceiling, ceiling_of, kendall, share_interval, spearman, top_overlap
 from nas_pattern.bench.common import mean_t95
-from nas_pattern.bench.sharing import (
-    RESAMPLES,
-    Ceiling,
-    Ranking,
-    ceiling_of,
-    kendall,
-    rank_table,
-    share_interval,
-    spearman,
-    summarize,
-    top_overlap,
-    uniform,
-)
+from nas_pattern.bench.sharing import Ranking, rank_table, summarize, uniform
 from nas_pattern.networks import CNN
 from nas_pattern.networks.supernet import Supernet
 from nas_pattern.records import Child

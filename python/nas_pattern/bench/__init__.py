@@ -32,7 +32,8 @@ Sections (trainer, controller, search and strategies by default; the others only
               table's training images (--shared-epochs passes, default 10), every architecture scored with it;
               Kendall's tau, Spearman's rho and the top-10 overlap against the table, per supernet seed
               (--seeds, default 5) and their means with 95% intervals, beside the table's seed-to-seed
-              tau; the derivation's pick by K; one module per candidate against weight entanglement,
+              tau (with its bootstrap interval) and tau over it (also with that uncertainty); the
+              derivation's pick by K; one module per candidate against weight entanglement,
               seed for seed (CNN tables); the pairs of the first seed as CSV and a scatter plot.
   sharing-search  (only when named) the default from-scratch search against REINFORCE and random
               search with shared weights at the same wall time, --seeds seeds (default 5): wall

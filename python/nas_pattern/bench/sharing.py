@@ -20,12 +20,13 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from nas_pattern.bench.agreement import Ceiling, ceiling_of, kendall, share_interval, spearman, top_overlap
 from nas_pattern.bench.common import load_table, mean_t95
 from nas_pattern.data import load_dataset
 from nas_pattern.networks import get_network
@@ -44,7 +45,6 @@ SCORE_IMAGES = 1000  # validation images each architecture is scored on with the
 SHARED_EPOCHS = 10
 PICKS = (1, 2, 5, 10)  # derivations of K architectures whose pick the section prints
 CEILING_SAMPLE = 96  # architectures retrained stand-alone with another seed: the table's own noise
-RESAMPLES = 1000  # bootstrap resamples of those architectures: the ceiling's own 95% interval
 SEEDS = 5  # supernets per table, seeds --seed, --seed + 1, ...: one seed's tau is not a finding
 
 
@@ -72,43 +72,6 @@ class Ranking:
         return (f"{self.table}: Kendall's tau {self.kendall:.2f}, Spearman's rho {self.spearman:.2f}, "
                 f"top-10 overlap {self.top}/10 ({self.architectures} architectures; shared training "
                 f"{self.train_seconds:.0f} s, scoring {1000 * self.score_seconds / self.architectures:.0f} ms each)")
-
-
-@dataclass(frozen=True)
-class Ceiling:
-    """The seed-to-seed tau of stand-alone training over `count` of a table's architectures, and its
-    95% interval (bootstrap over those architectures: one retraining of a sample is itself noisy),
-    with the bootstrap's taus, `resampled`, for intervals of what is measured against it."""
-
-    tau: float
-    count: int
-    low: float
-    high: float
-    resampled: tuple[float, ...] = field(default=(), repr=False)
-
-    def line(self) -> str:
-        interval = f"95% interval {self.low:.2f}-{self.high:.2f}"
-        return f"seed-to-seed tau {self.tau:.2f} ({interval}) over {self.count} retrained"
-
-
-def share_interval(taus: Sequence[float], ceiling: Ceiling, draws: int = RESAMPLES) -> tuple[float, float]:
-    """The 95% interval of tau over the ceiling with the uncertainty of both: `draws` draws of the
-    seeds' mean tau (Student's t about their mean, as mean_t95's interval) over as many of the
-    ceiling's bootstrap taus; (nan, nan) without the bootstrap (a fixed generator: repeatable)."""
-    numbers = [float(tau) for tau in taus]
-    if not ceiling.resampled or not numbers or any(math.isnan(tau) for tau in numbers):
-        return math.nan, math.nan
-    rng = np.random.default_rng(1)
-    middle = float(np.mean(numbers))
-    spread = float(np.std(numbers, ddof=1)) / math.sqrt(len(numbers)) if len(numbers) > 1 else 0.0
-    mean_draws = middle + spread * (rng.standard_t(len(numbers) - 1, draws) if spread else np.zeros(draws))
-    with np.errstate(divide="ignore", invalid="ignore"):  # a resampled ceiling of 0: no ratio, left out
-        ratios = mean_draws / rng.choice(np.asarray(ceiling.resampled), draws)
-    ratios = ratios[np.isfinite(ratios)]
-    if not len(ratios):
-        return math.nan, math.nan
-    low, high = np.percentile(ratios, [2.5, 97.5])
-    return float(low), float(high)
 
 
 def summarize(rankings: Sequence[Ranking], ceiling: Ceiling, random: float,
@@ -143,39 +106,6 @@ def summarize(rankings: Sequence[Ranking], ceiling: Ceiling, random: float,
         lines.append(f"  one module per candidate instead: Kendall's tau {mean([s.kendall for s in separate])}; "
                      f"minus entanglement's, seed for seed: {mean(differences)} ({verdict})")
     return lines
-
-
-def ranks(values: Sequence[float]) -> np.ndarray:
-    """Ranks from 1, ties sharing their mean rank."""
-    array = np.asarray(values, dtype=float)
-    order = np.argsort(array, kind="stable")
-    result = np.empty(len(array))
-    result[order] = np.arange(1, len(array) + 1)
-    for value in np.unique(array):
-        tied = array == value
-        result[tied] = result[tied].mean()
-    return result
-
-
-def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman's rho: the correlation of the ranks."""
-    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
-
-
-def kendall(a: Sequence[float], b: Sequence[float]) -> float:
-    """Kendall's tau-b (ties counted as neither concordant nor discordant, as scipy does)."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    dx, dy = np.sign(x[:, None] - x[None, :]), np.sign(y[:, None] - y[None, :])
-    upper = np.triu_indices(len(x), k=1)
-    dx, dy = dx[upper], dy[upper]
-    denominator = math.sqrt(float((dx != 0).sum()) * float((dy != 0).sum()))
-    return float((dx * dy).sum() / denominator) if denominator else math.nan
-
-
-def top_overlap(a: Sequence[float], b: Sequence[float], k: int = 10) -> int:
-    """How many of the k best by `a` are among the k best by `b`."""
-    best = lambda values: set(np.argsort(-np.asarray(values), kind="stable")[:k].tolist())  # noqa: E731
-    return len(best(a) & best(b))
 
 
 def uniform(space: SearchSpace, seed: int) -> callable:  # type: ignore[valid-type]
@@ -217,18 +147,6 @@ def rank_table(table: Table, name: str, device: torch.device, data_dir: str | No
     alone, together = [p[1] for p in pairs], [p[2] for p in pairs]
     return Ranking(name, kendall(alone, together), spearman(alone, together),
                    top_overlap(alone, together, min(10, len(pairs))), len(pairs), trained, scored, pairs, seed=seed)
-
-
-def ceiling_of(first: Sequence[float], again: Sequence[float], resamples: int = RESAMPLES) -> Ceiling:
-    """Kendall's tau between two trainings of the same architectures, with the 95% interval of
-    `resamples` bootstrap resamples of the architectures (a fixed generator: the same pairs give the
-    same interval)."""
-    x, y = np.asarray(first, dtype=float), np.asarray(again, dtype=float)
-    rng = np.random.default_rng(0)
-    taus = [kendall(x[i].tolist(), y[i].tolist()) for i in (rng.integers(0, len(x), len(x)) for _ in range(resamples))]
-    defined = [tau for tau in taus if not math.isnan(tau)]  # a resample of one architecture over and over has none
-    low, high = np.percentile(defined, [2.5, 97.5]) if defined else (math.nan, math.nan)
-    return Ceiling(kendall(first, again), len(x), float(low), float(high), tuple(defined))
 
 
 def seed_to_seed(table: Table, device: torch.device, data_dir: str | None = None, seed: int = 1,
