@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nas_pattern.bench.common import mean_and_error
+
 RESAMPLES = 1000  # bootstrap resamples of the retrained architectures: the ceiling's own 95% interval
 
 
@@ -68,13 +70,12 @@ def share_interval(taus: Sequence[float], ceiling: Ceiling, draws: int = RESAMPL
     """The 95% interval of tau over the ceiling with the uncertainty of both: `draws` draws of the
     seeds' mean tau (Student's t about their mean, as mean_t95's interval) over as many of the
     ceiling's bootstrap taus; (nan, nan) without the bootstrap (a fixed generator: repeatable)."""
-    numbers = [float(tau) for tau in taus]
-    if not ceiling.resampled or not numbers or any(math.isnan(tau) for tau in numbers):
+    middle, error = mean_and_error(taus)
+    if not ceiling.resampled or math.isnan(middle):
         return math.nan, math.nan
     rng = np.random.default_rng(1)
-    middle = float(np.mean(numbers))
-    spread = float(np.std(numbers, ddof=1)) / math.sqrt(len(numbers)) if len(numbers) > 1 else 0.0
-    mean_draws = middle + spread * (rng.standard_t(len(numbers) - 1, draws) if spread else np.zeros(draws))
+    spread = 0.0 if math.isnan(error) else error  # one seed: the ceiling's uncertainty alone
+    mean_draws = middle + spread * (rng.standard_t(len(taus) - 1, draws) if spread else np.zeros(draws))
     with np.errstate(divide="ignore", invalid="ignore"):  # a resampled ceiling of 0: no ratio, left out
         ratios = mean_draws / rng.choice(np.asarray(ceiling.resampled), draws)
     ratios = ratios[np.isfinite(ratios)]

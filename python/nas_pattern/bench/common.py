@@ -50,14 +50,20 @@ STUDY_SEEDS = 100  # searches per strategy in the strategies and tune sections
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
 
 
-def mean_t95(values: Sequence[float]) -> tuple[float, float]:
-    """The mean of a few seeds' `values` and the half-width of its 95% interval (Student's t; nan
-    for a single value; nan for both if one is nan, as a rank correlation of a constant list is)."""
+def mean_and_error(values: Sequence[float]) -> tuple[float, float]:
+    """The mean of a few seeds' `values` and its standard error (nan for a single value; nan for
+    both if one is nan, as a rank correlation of a constant list is)."""
     numbers = [float(value) for value in values]
     if len(numbers) < 2 or any(math.isnan(number) for number in numbers):
         return (numbers[0] if len(numbers) == 1 else math.nan), math.nan
-    spread = statistics.stdev(numbers) / math.sqrt(len(numbers))
-    return statistics.fmean(numbers), T95.get(len(numbers) - 1, 1.96) * spread
+    return statistics.fmean(numbers), statistics.stdev(numbers) / math.sqrt(len(numbers))
+
+
+def mean_t95(values: Sequence[float]) -> tuple[float, float]:
+    """The mean of a few seeds' `values` and the half-width of its 95% interval (Student's t), or
+    nan as mean_and_error gives it."""
+    middle, error = mean_and_error(values)
+    return middle, T95.get(len(values) - 1, 1.96) * error
 
 
 def load_table(path: str) -> Table:
