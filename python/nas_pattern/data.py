@@ -128,7 +128,7 @@ def to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], st
              name: str = "") -> Split:
     """uint8 images (N, C, H, W) and their labels as a Split, normalised with `mean` and `std`."""
     x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255)  # (N, C, H, W) in [0, 1]
-    x = (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
+    x.sub_(torch.tensor(mean).view(1, -1, 1, 1)).div_(torch.tensor(std).view(1, -1, 1, 1))  # in place: one copy
     return Split(x, torch.from_numpy(labels.astype(np.int64)), name)
 
 
