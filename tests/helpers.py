@@ -1,5 +1,5 @@
 """What tests share besides fixtures: a blank dataset and a synthetic Network for fast searches,
-headless Chromium, a live TensorBoard server."""
+the command line in-process, headless Chromium, a live TensorBoard server."""
 
 from __future__ import annotations
 
@@ -53,6 +53,19 @@ class MatchTarget(Network):
 def make_match_target(space: SearchSpace, target: Architecture) -> type[MatchTarget]:
     """A fresh MatchTarget class aimed at `target` (a class, so the controller can build it)."""
     return type("MatchTarget", (MatchTarget,), {"target": target, "space": space, "builds": 0})
+
+
+def cli(argv: list[str], capsys: Any) -> tuple[int, str, str]:
+    """Run `python -m nas_pattern.run argv` in-process (no second torch import: a refusal takes
+    milliseconds); argparse's own exits count as return codes. Its (status, stdout, stderr)."""
+    from nas_pattern.run import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def files(run_dir: Path) -> dict[str, bytes]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import files
+from helpers import cli, files
 
 SEARCH = ["--network", "rnn", "--episodes", "6", "--children-per-update", "2", "--train-limit", "300",
           "--seed", "1"]
@@ -255,30 +255,30 @@ def _other_space(tmp_path: Path) -> str:
 ], ids=["dataset", "network", "seed", "m", "train-limit", "space", "run-dir", "episodes", "fewer-episodes",
         "reward", "target", "deterministic"])
 def test_an_incompatible_resume_is_refused_and_changes_nothing(args, message: str, unfinished: Path,
-                                                               tmp_path: Path) -> None:
+                                                               tmp_path: Path, capsys) -> None:
     before = snapshot(unfinished)
-    done = run("--resume", str(unfinished), *args(tmp_path))
-    assert done.returncode == 2
-    assert message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    code, _, err = cli(["--resume", str(unfinished), *args(tmp_path)], capsys)
+    assert code == 2
+    assert message in err and err.count("\n") == 1, err
     assert snapshot(unfinished) == before  # byte for byte
 
 
 @pytest.mark.slow
-def test_resuming_something_that_is_not_a_run(tmp_path: Path) -> None:
-    done = run("--resume", str(tmp_path))
-    assert done.returncode == 2
-    assert "it holds no config.json, so it is not a run directory" in done.stderr
+def test_resuming_something_that_is_not_a_run(tmp_path: Path, capsys) -> None:
+    code, _, err = cli(["--resume", str(tmp_path)], capsys)
+    assert code == 2
+    assert "it holds no config.json, so it is not a run directory" in err
 
 
 @pytest.mark.slow
-def test_a_damaged_record_is_refused_not_guessed_at(unfinished: Path) -> None:
+def test_a_damaged_record_is_refused_not_guessed_at(unfinished: Path, capsys) -> None:
     lines = (unfinished / "episodes.jsonl").read_text().splitlines(keepends=True)
     lines[1] = '{"episode": 2, "nonsense": true}\n'
     (unfinished / "episodes.jsonl").write_text("".join(lines))
     before = snapshot(unfinished)
-    done = run("--resume", str(unfinished))
-    assert done.returncode == 2
-    assert "episodes.jsonl line 2 is not an episode record" in done.stderr
+    code, _, err = cli(["--resume", str(unfinished)], capsys)
+    assert code == 2
+    assert "episodes.jsonl line 2 is not an episode record" in err
     assert snapshot(unfinished) == before
 
 

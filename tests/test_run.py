@@ -11,18 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import files
+from helpers import cli, files
 from nas_pattern.run import main
-
-
-def cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    """Run the CLI in-process; argparse's own exits count as return codes."""
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.slow
