@@ -121,9 +121,10 @@ def test_tau_over_the_ceiling_has_an_interval_with_the_ceiling_s_uncertainty_too
     seeds = [ranking(seed, tau) for seed, tau in enumerate(taus)]
     zero = replace(CEILING, tau=0.0, resampled=(0.0,) * 10)  # no ratio to a ceiling of 0, and no error
     assert all(math.isnan(x) for x in share_interval(taus, zero))
-    assert "Kendall's tau 0.50 ± 0.25, nan of the seed-to-seed tau 0.00" in summarize(seeds, zero, 0.05)[0]
-    line = summarize(seeds, fixed, random=0.05)[0]
-    assert f"1.00 ± 0.50 (the seeds' interval; with the ceiling's too, {low:.2f}-{high:.2f}) of the seed-to" in line
+    assert summarize(seeds, zero, 0.05)[2] == "    tau / ceiling    nan"
+    line = summarize(seeds, fixed, random=0.05)[2]
+    assert line == f"    tau / ceiling    1.00 ± 0.50 (the seeds' interval); {low:.2f}-{high:.2f} with the ceiling's " \
+                   "uncertainty too"
 
 
 def test_the_ranking_bench_gives_means_over_seeds_with_their_intervals() -> None:
@@ -131,20 +132,22 @@ def test_the_ranking_bench_gives_means_over_seeds_with_their_intervals() -> None
     assert mean_t95([0.3])[0] == 0.3 and math.isnan(mean_t95([0.3])[1])
     assert all(math.isnan(x) for x in mean_t95([0.3, math.nan])) and mean_t95([1, 2, 3])[0] == 2.0
     seeds = [ranking(0, 0.4), ranking(1, 0.5), ranking(2, 0.6, shared=(0.9, 0.1, 0.2))]
-    entangled, picks = summarize(seeds, CEILING, random=0.05)
-    assert entangled.startswith("  3 supernet(s), seeds 0, 1, 2; means with 95% intervals: Kendall's tau "
-                                "0.50 ± 0.25, 1.00 ± 0.50 of the seed-to-seed tau 0.50 (95% interval 0.40-0.60) "
-                                "over 96 retrained; "
-                                "Spearman's rho 0.50 ± 0.25")
+    *entangled, picks = summarize(seeds, CEILING, random=0.05)
+    assert entangled == ["  means over 3 supernet(s), seeds 0, 1, 2, with 95% intervals:",
+                         "    Kendall's tau    0.50 ± 0.25",
+                         "    tau / ceiling    1.00 ± 0.50",
+                         "    Spearman's rho   0.50 ± 0.25",
+                         "    top-10 overlap   1.0 ± 0.0 of 10"]
     # K=1: the shared weights' best is stand-alone 0.70 for two seeds (0.2 short of 0.9), 0.80 for one (0.1)
     assert f"K=1 {0.5 / 3:.4f} ± " in picks and "K=5 0.0000 ± 0.0000" in picks
     assert picks.endswith("(a random architecture: 0.0500)")
-    clear = summarize(seeds, CEILING, 0.05, separate=[ranking(0, 0.5), ranking(1, 0.62), ranking(2, 0.71)])[2]
+    clear = summarize(seeds, CEILING, 0.05, separate=[ranking(0, 0.5), ranking(1, 0.62), ranking(2, 0.71)])[6]
     assert "Kendall's tau 0.61 ± 0.26; minus entanglement's, seed for seed: 0.11 ± 0.02 (a clear difference" in clear
-    unclear = summarize(seeds, CEILING, 0.05, separate=[ranking(0, 0.5), ranking(1, 0.4), ranking(2, 0.6)])[2]
+    unclear = summarize(seeds, CEILING, 0.05, separate=[ranking(0, 0.5), ranking(1, 0.4), ranking(2, 0.6)])[6]
     assert "seed for seed: 0.00 ± 0.25 (no clear difference: the interval holds 0)" in unclear
     alone = summarize(seeds[:1], CEILING, 0.05, separate=[ranking(0, 0.45)])
-    assert "Kendall's tau 0.40, 0.80 of" in alone[0] and "0.05 (too few seeds to say)" in alone[2]
+    assert alone[1:3] == ["    Kendall's tau    0.40", "    tau / ceiling    0.80"]
+    assert "0.05 (too few seeds to say)" in alone[6]
 
 
 @pytest.mark.slow
@@ -176,7 +179,7 @@ def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_pat
     assert "2 per table (seeds 3-4)" in out and "seed-to-seed tau" in out and "over 4 retrained (the ceiling)" in out
     assert "(95% interval " in out and "  seed 4: Kendall's tau" in out
     assert out.count("one module per candidate: Kendall's tau") == 2
-    assert "2 supernet(s), seeds 3, 4; means with 95% intervals: Kendall's tau" in out
+    assert "  means over 2 supernet(s), seeds 3, 4, with 95% intervals:\n    Kendall's tau    " in out
     assert "one module per candidate instead: Kendall's tau" in out and "minus entanglement's, seed for seed" in out
     assert (tmp_path / "sharing-tiny.csv").exists() and (tmp_path / "sharing-tiny.png").exists()
 

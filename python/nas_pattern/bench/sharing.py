@@ -91,11 +91,13 @@ def summarize(rankings: Sequence[Ranking], ceiling: Ceiling, random: float,
     share = mean([tau / ceiling.tau if ceiling.tau else math.nan for tau in taus])  # a ceiling of 0: no ratio
     low, high = share_interval(taus, ceiling)
     if not math.isnan(low):
-        share += f" (the seeds' interval; with the ceiling's too, {low:.2f}-{high:.2f})"
+        share += f" (the seeds' interval); {low:.2f}-{high:.2f} with the ceiling's uncertainty too"
     picks = ", ".join(f"K={k} {mean([r.pick_regret(k) for r in rankings], 4)}" for k in PICKS)
-    lines = [f"  {len(rankings)} supernet(s), seeds {seeds}; means with 95% intervals: Kendall's tau {mean(taus)}, "
-             f"{share} of the {ceiling.line()}; Spearman's rho "
-             f"{mean([r.spearman for r in rankings])}; top-10 overlap {mean([r.top for r in rankings], 1)}/10",
+    lines = [f"  means over {len(rankings)} supernet(s), seeds {seeds}, with 95% intervals:",
+             f"    Kendall's tau    {mean(taus)}",
+             f"    tau / ceiling    {share}",  # the ceiling: the table's first line
+             f"    Spearman's rho   {mean([r.spearman for r in rankings])}",
+             f"    top-10 overlap   {mean([r.top for r in rankings], 1)} of 10",
              "  the derivation's pick, the best stand-alone of the K best by shared score, short of the table's "
              f"best by: {picks} (a random architecture: {random:.4f})"]
     if separate:
