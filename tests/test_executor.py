@@ -283,8 +283,7 @@ def test_the_cli_with_ray_writes_the_same_record_as_local(tmp_path: Path) -> Non
 def test_bad_executor_flags_get_one_line_and_exit_2_writing_nothing(argv: list[str], message: str,
                                                                     tmp_path: Path, capsys) -> None:
     run_dir = tmp_path / "run"
-    if "Ray cluster" in message or "ray://" in message:  # these reach Ray's start, which a Ray started by an
-        # earlier test of this process would skip: in a process of their own
+    if "Ray cluster" in message:  # these start Ray or reach a cluster: in a process of their own
         done = subprocess.run([sys.executable, "-m", "nas_pattern.run", *argv, "--episodes", "2", "--run-dir",
                                str(run_dir)], capture_output=True, text=True, timeout=300, cwd=ROOT)
         code, err = done.returncode, done.stderr
@@ -293,6 +292,25 @@ def test_bad_executor_flags_get_one_line_and_exit_2_writing_nothing(argv: list[s
     assert code == 2
     assert message in err and err.count("\n") == 1, err
     assert not run_dir.exists()
+
+
+def test_a_malformed_ray_address_is_refused_when_read_whatever_ray_is_doing(monkeypatch, capsys,
+                                                                          tmp_path: Path) -> None:
+    """Refused before Ray is looked at: a process already running Ray (a program's second search)
+    would join it and never check the address."""
+    import nas_pattern.executor as executor
+
+    monkeypatch.setattr(executor, "_import_ray", lambda: pytest.fail("Ray was reached"))
+    code, _, err = cli(["--executor", "ray", "--ray-address", "head-node", "--run-dir", str(tmp_path / "r")], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "argument --ray-address: 'head-node' is not auto, ray://host:port or host:port" in err
+    with pytest.raises(ValueError, match="'head:x' is not auto, ray://host:port or host:port"):
+        new_config(args_from_json('{"executor": "ray", "ray-address": "head:x"}'))
+    with pytest.raises(ValueError, match="--ray-address 'head-node' is not auto"):
+        RayExecutor(address="head-node")  # the Python API's way in
+    for good in ("auto", "ray://head:10001", "10.0.0.2:6379"):
+        assert new_config(args_from_json(f'{{"executor": "ray", "ray-address": "{good}"}}')).ray_address == good
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.slow

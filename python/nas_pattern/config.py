@@ -20,7 +20,7 @@ import torch
 
 from nas_pattern.agents import AGENTS, REWARDS, AgentConfig, Objective
 from nas_pattern.data import DATASETS
-from nas_pattern.executor import EXECUTORS, valid_gpu_share
+from nas_pattern.executor import EXECUTORS, ray_address_problem, valid_gpu_share
 from nas_pattern.networks import NETWORKS
 from nas_pattern.precision import cpu_precision
 from nas_pattern.records import SearchConfig
@@ -96,6 +96,15 @@ def _gpu_share(text: str) -> float:
     if not valid_gpu_share(share):
         raise argparse.ArgumentTypeError(f"must be 0, a fraction in (0, 1] or a whole number, got {text}")
     return float(share)
+
+
+def _ray_address(text: str) -> str:
+    """Checked when the flag is read, not when Ray starts: a Ray this process already runs (started by
+    an earlier search of a program's) is joined without looking at the address."""
+    problem = ray_address_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _size_weight(text: str) -> float:
@@ -218,7 +227,7 @@ SETTINGS: tuple[Setting, ...] = (
             "once on a GPU; 0 trains on CPUs; default: 1 if the Ray cluster has GPUs, else 0)", "may change",
             "gpus_per_child", _gpu_share, "G"),
     Setting("ray-address", "with --executor ray: the cluster to join (auto, or ray://host:port); default: "
-            "start a Ray instance sized to this machine", "may change", "ray_address", unit="ADDRESS"),
+            "start a Ray instance sized to this machine", "may change", "ray_address", _ray_address, "ADDRESS"),
     Setting("no-tensorboard", "do not write TensorBoard event files into the run directory (a search writes "
             "them by default when the tensorboard package is installed: watch with tensorboard --logdir runs/)",
             "may change", "tensorboard", switch=True),

@@ -195,6 +195,9 @@ class RayExecutor(Executor):
                              f"got {gpus_per_child:g}")
         if not cpus_per_child > 0:
             raise ValueError(f"cpus per child must be > 0, got {cpus_per_child}")
+        problem = None if address is None else ray_address_problem(address)
+        if problem:  # here, not when Ray starts: a Ray this process runs already is joined unchecked
+            raise ValueError(f"--ray-address {problem}")
         self.address = address
         self.gpus_per_child = gpus_per_child
         self.cpus_per_child = cpus_per_child
@@ -339,10 +342,19 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         raise ValueError(f"cannot start Ray ({where}): {type(err).__name__}: {first_line(err)}") from None
 
 
-def _check_reachable(address: str) -> None:
+def ray_address_problem(address: str) -> str | None:
+    """What is wrong with `address` as a --ray-address (auto, ray://host:port or host:port), or None."""
+    if address == "auto" or "://" in address:
+        return None
     host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--ray-address {address!r} is not auto, ray://host:port or host:port")
+    return None if host and port.isdigit() else f"{address!r} is not auto, ray://host:port or host:port"
+
+
+def _check_reachable(address: str) -> None:
+    problem = ray_address_problem(address)
+    if problem:
+        raise ValueError(f"--ray-address {problem}")
+    host, _, port = address.rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=10).close()
     except OSError as err:
