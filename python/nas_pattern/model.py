@@ -33,6 +33,7 @@ from nas_pattern.trainer import TrainConfig, images_per_pass
 
 MODEL = "best.pt"
 ONNX_MODEL = "best.onnx"
+CHECKPOINT = "checkpoint.pt"  # the search's state for --resume (run_dir.py writes it), not a model
 FORMAT = "nas-pattern model"
 FORMAT_VERSION = 1  # raised when the file's layout changes; load_model() reads this version only
 ONNX_TOLERANCE = 1e-4  # largest absolute difference of a logit between ONNX Runtime and PyTorch
@@ -147,6 +148,9 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
     if file.suffix == ".onnx":
         raise ValueError(f"{file} is the ONNX export, for ONNX Runtime; nas-pattern loads the {MODEL} beside it "
                          "(or give the run directory)")
+    if file.name == CHECKPOINT:
+        raise ValueError(f"{file} is the search's checkpoint, for python -m nas_pattern.run --resume; the model "
+                         f"is the {MODEL} beside it (or give the run directory)")
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:

@@ -101,7 +101,9 @@ def _run(search: Search) -> int:
     except KeyboardInterrupt:
         progress.close()
         recorder.interrupted()
-        print(f"\nnas-pattern: interrupted; {len(controller.history)} children are recorded in {run_dir.path}. "
+        recorded = len(controller.history)
+        children = "1 child is" if recorded == 1 else f"{recorded} children are"
+        print(f"\nnas-pattern: interrupted; {children} recorded in {run_dir.path}. "
               f"Continue with: python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SearchFailed as err:

@@ -23,14 +23,13 @@ import torch
 
 from nas_pattern.controller import NASController
 from nas_pattern.files import write_atomically
-from nas_pattern.model import MODEL, ModelCard, save_model
+from nas_pattern.model import CHECKPOINT, MODEL, ModelCard, save_model
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import Episode
 from nas_pattern.search_space import SearchSpace
 
 CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
-CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
 T = TypeVar("T")  # what a caller reads from summary.json
 
