@@ -342,7 +342,8 @@ class NASController:
         if self._best.episode is None:
             kinds = {e.status for e in self.history}
             last = self.history[-1].reason if self.history else ""
-            raise SearchFailed(f"none of the {len(self.history)} children produced metrics "
+            which = "the only child" if len(self.history) == 1 else f"none of the {len(self.history)} children"
+            raise SearchFailed(f"{which} produced {'no ' if len(self.history) == 1 else ''}metrics "
                                f"({', '.join(sorted(kinds))}); the last said: {last}")
         return SearchResult(best=self._best.episode, episodes=list(self.history), stop_reason=stop_reason,
                             seconds=seconds, recorded_before=before)

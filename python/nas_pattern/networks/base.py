@@ -84,7 +84,7 @@ class Network(abc.ABC):
         worker for each child of a search, nas_pattern.train for the one it retrains)."""
         reasons = space.validate(self.architecture) + self.validate()
         if reasons:
-            raise InvalidArchitecture(f"cannot build {self.architecture.describe()}: {'; '.join(reasons)}")
+            raise InvalidArchitecture(f"cannot build: {'; '.join(reasons)}")  # the episode names the architecture
 
     @abc.abstractmethod
     def build(self) -> None:
