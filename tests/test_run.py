@@ -115,8 +115,10 @@ BAD_FLAGS = [
     (lambda t: ["--children-per-update", "0"], "argument --children-per-update: must be >= 1, got 0"),
     (lambda t: ["--space", str(t / "none.json")], "none.json does not exist"),
     (lambda t: ["--space", _bad_space(t)], "decisions[0].choices (filters) must be a non-empty list"),
-    (lambda t: ["--space", _rnn_space_for_cnn(t)], "the CNN search space must have exactly the decisions"),
-    (lambda t: ["--space", _wrong_types_space(t)], "decision 'filters': choice 'big' is not a positive integer"),
+    (lambda t: ["--space", _rnn_space_for_cnn(t)], "rnn.json: the CNN search space must have exactly the decisions "
+     "['dropout_rate', 'filters', 'kernel_size', 'pool_size']; missing ['dropout_rate', 'filters', 'kernel_size', "
+     "'pool_size'], unknown ['cell_type']"),
+    (lambda t: ["--space", _wrong_types_space(t)], "types.json: CNN decision 'filters': choice 'big' is not a positive integer"),
     (_truncated_mnist, "train-images-idx3-ubyte holds 984 bytes of data, its header promises 94080"),
     (lambda t: ["--child-timeout", "0"], "argument --child-timeout: must be > 0, got 0"),
     (lambda t: ["--network", "mlp"], "argument --network: invalid choice: 'mlp'"),

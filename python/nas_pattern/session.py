@@ -104,6 +104,11 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
     else:
         config = new_config(args)
         space = SearchSpace.load(config.space) if config.space else default_space(config.network)
+        if config.space:  # before the data loads, and the message names the file
+            try:
+                get_network(config.network).check_space(space)
+            except ValueError as err:
+                raise ValueError(f"search space file {config.space}: {err}") from None
         run_dir = RunDirectory(config.run_dir)
         run_dir.check()
         if claim is not None:

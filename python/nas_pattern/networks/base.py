@@ -141,8 +141,9 @@ class TorchNetwork(Network):
         names = {d.name for d in space.decisions}
         missing, unknown = set(cls.decisions) - names, names - set(cls.decisions)
         if missing or unknown:
+            wrong = [f"{what} {sorted(names)}" for what, names in (("missing", missing), ("unknown", unknown)) if names]
             raise ValueError(f"the {cls.__name__} search space must have exactly the decisions "
-                             f"{sorted(cls.decisions)}; missing {sorted(missing)}, unknown {sorted(unknown)}")
+                             f"{sorted(cls.decisions)}; {', '.join(wrong)}")
         for decision in space.decisions:
             test, expected = cls.decisions[decision.name]
             for choice in decision.choices:
