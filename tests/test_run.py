@@ -118,7 +118,8 @@ BAD_FLAGS = [
     (lambda t: ["--space", _rnn_space_for_cnn(t)], "rnn.json: the CNN search space must have exactly the decisions "
      "['dropout_rate', 'filters', 'kernel_size', 'pool_size']; missing ['dropout_rate', 'filters', 'kernel_size', "
      "'pool_size'], unknown ['cell_type']"),
-    (lambda t: ["--space", _wrong_types_space(t)], "types.json: CNN decision 'filters': choice 'big' is not a positive integer"),
+    (lambda t: ["--space", _wrong_types_space(t)],
+     "types.json: CNN decision 'filters': choice 'big' is not a positive integer"),
     (_truncated_mnist, "train-images-idx3-ubyte holds 984 bytes of data, its header promises 94080"),
     (lambda t: ["--child-timeout", "0"], "argument --child-timeout: must be > 0, got 0"),
     (lambda t: ["--network", "mlp"], "argument --network: invalid choice: 'mlp'"),
