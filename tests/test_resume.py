@@ -307,6 +307,9 @@ def test_a_weight_sharing_search_resumes_after_sigkill_and_its_product_reloads(t
     assert done.returncode == 0, done.stderr
     assert "Deriving the product: the best 8 architectures by shared-weight score" in done.stdout
     assert "the best 2 of them trained from scratch" in done.stdout
+    assert "Children             8: 8 scored with the shared weights, 0 cached" in done.stdout  # not "trained"
+    assert "Pareto front: no other child is both more accurate and smaller (by its shared-weight score)" \
+        in done.stdout
     record = episodes(reference)
     assert len(record) == 8 and all(e["evaluation"] == "shared" for e in record)
     result = summary(reference)

@@ -178,7 +178,8 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
            else "as trained during the search")
     c = result.counts
     failed = {kind: c[kind] for kind in FAILURES if kind != "invalid" and c[kind]}
-    children = f"{c['episodes']}: {c['trained']} trained, {c['cached']} cached, {c['invalid']} invalid"
+    scored = "scored with the shared weights" if result.derived else "trained"
+    children = f"{c['episodes']}: {c['trained']} {scored}, {c['cached']} cached, {c['invalid']} invalid"
     if failed:
         children += f", {sum(failed.values())} failed (" + ", ".join(f"{n} {k}" for k, n in failed.items()) + ")"
     stop = {"converged": "; stopped early, the policy converged",
@@ -225,7 +226,8 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
         lines += [f"  {e.episode:>7}  {shared[e.episode]:>7.4f}  {result.rescored[e.episode].accuracy:>7.4f}"
                   + _row(e)[9:] + (f"{score(e.metrics):>9.4f}  " if sized else "") + e.architecture.describe()
                   if e.metrics else f"  {e.episode:>7}  {e.status}: {e.reason}" for e in result.derived]
-    lines += ["", "Pareto front: no other child is both more accurate and smaller",
+    lines += ["", "Pareto front: no other child is both more accurate and smaller"
+              + (" (by its shared-weight score)" if result.derived else ""),
               f"  {'episode':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  architecture"]
     lines += [_row(e) + e.architecture.describe() for e in result.pareto_front]
     return "\n".join(lines)
