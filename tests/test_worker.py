@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 
@@ -49,16 +51,24 @@ def test_a_child_outside_the_space_is_invalid_and_never_trained(small_fashion: D
     assert "cannot build" in outcome.reason and "filters=8 is not one of [16]" in outcome.reason
 
 
-def test_a_failure_is_returned_as_its_kind_never_raised(small_fashion: Dataset,
+def _cuda_out_of_memory() -> None:
+    raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def _cpu_out_of_memory() -> None:
+    torch.empty(2 ** 60, dtype=torch.uint8)  # PyTorch's own CPU allocator refuses an exabyte: a RuntimeError
+
+
+@pytest.mark.parametrize(("fail", "reason"), [(_cuda_out_of_memory, "OutOfMemoryError: CUDA out of memory"),
+                                              (_cpu_out_of_memory, "RuntimeError: [enforce fail at"),
+                                              (lambda: [0] * 2 ** 62, "MemoryError")])
+def test_a_failure_is_returned_as_its_kind_never_raised(fail: Callable[[], object], reason: str,
+                                                         small_fashion: Dataset,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     worker = worker_for(small_fashion)
-
-    def broken(*args: object) -> None:
-        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-
-    monkeypatch.setattr(CNN, "train", broken)
+    monkeypatch.setattr(CNN, "train", lambda *args: fail())
     outcome = worker.run(Child(1, SMALL))
-    assert outcome.status == "oom" and outcome.reason.startswith("OutOfMemoryError: CUDA out of memory")
+    assert outcome.status == "oom" and outcome.reason.startswith(reason), outcome.reason
     assert worker.network is None  # let go of
 
 

@@ -188,7 +188,9 @@ def failure_kind(error: Exception) -> str:
         return "timeout"
     if isinstance(error, ChildDiverged):
         return "nan"
-    if isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower():
+    text = str(error).lower()  # the CPU allocator's: "DefaultCPUAllocator: can't allocate memory ..."
+    if isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)) or "out of memory" in text \
+            or "can't allocate memory" in text:
         return "oom"
     return "error"
 
