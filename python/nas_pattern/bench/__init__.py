@@ -18,12 +18,13 @@ Sections (trainer, controller, search and strategies by default; the others only
               --seeds seeds at each budget: best accuracy found, regret to the table's optimum, how
               often it found the optimum, reward variance. Prints the comparison and writes
               strategies.csv and strategies.png to --out.
-  spaces      (only when named) what skip connections and depth buy: REINFORCE searches of RICHER_CHILDREN
-              real children (fast trainer) in the plain 2-layer space, with depth 1-4, and with depth
+  spaces      (only when named) what skip connections and depth buy: REINFORCE searches of 24 real
+              children (fast trainer) in the plain 2-layer space, with depth 1-4, and with depth
               and skips (docs/examples/cnn-skips.json), --seeds seeds each (default 3): best
               validation accuracy and its size; then the size-aware reward at two targets.
-  tabulate    (only when named) train every architecture of TABLE_SPACE at a fixed budget and write
-              the table --table (resumes where an interrupted run stopped).
+  tabulate    (only when named) train every architecture of --space (default: the 576-architecture
+              CNN space) at a fixed budget and write the table --table (resumes where an interrupted
+              run stopped).
   tune        (only when named) the REINFORCE agent's hyperparameters, varied one at a time around
               the defaults on the tuning seeds (0 .. --seeds-1); mean regret at budget 100 each.
               The study reports on other seeds (--first-seed, default 100).

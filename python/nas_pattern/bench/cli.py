@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("sections", nargs="*", metavar="SECTION",
                    help=f"any of: {', '.join(SECTIONS)} (default: {', '.join(DEFAULT_SECTIONS)}; "
                    "the others run only when named)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: auto")
     p.add_argument("--data-dir", default=FASHION_MNIST_DIR, help="Fashion-MNIST IDX files (.gz or raw)")
     p.add_argument("--train-limit", type=number(int, 1), default=None,
                    help=f"training images (default on a CPU: 10,000, {TABLE_CPU_TRAIN_LIMIT:,} for tabulate; "
@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--test-limit", type=number(int, 1), default=None,
                    help="tabulate, trainer: test images per child (default: all 10,000)")
     p.add_argument("--network", default="cnn", choices=sorted(NETWORKS), help="tabulate: the children's network")
-    p.add_argument("--epochs", type=number(int, 1), default=1)
+    p.add_argument("--epochs", type=number(int, 1), default=1,
+                   help="training epochs per child (trainer, search, spaces, tabulate; default 1)")
     p.add_argument("--shared-epochs", type=number(int, 1), default=sharing.SHARED_EPOCHS,
                    help="sharing: passes of shared training over the table's training images "
                    f"(default {sharing.SHARED_EPOCHS})")
@@ -83,8 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="trainer, on a CPU: rounds that take the compared variants in turn; medians are "
                         f"printed (default {trainer.ROUNDS})")
     p.add_argument("--updates", type=number(int, 1), default=50,
-                   help="policy updates timed by the controller section")
-    p.add_argument("--seed", type=int, default=0)
+                   help="policy updates timed by the controller section (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="seeds every section (default 0)")
     p.add_argument("--seeds", type=number(int, 1), default=None,
                    help=f"searches per strategy (strategies, tune; default {STUDY_SEEDS}), per kind of search "
                    f"(sharing-search; default {sharing_search.SEEDS}), supernets per table (sharing, from --seed; "
