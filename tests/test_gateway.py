@@ -185,3 +185,36 @@ def test_the_engine_serves_from_the_pool_that_lets_go() -> None:
         assert isinstance(pool["t"], Handout)  # the entry point came along
     finally:
         server.shutdown()
+
+
+# ---- the JVM examples' command lines ----
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def example_command(language: str) -> list[str]:
+    """How `make java-example` and its twins start the examples, with the classes `make jvm` built."""
+    if not (ROOT / "build" / "jvm" / ".built").is_file():
+        pytest.fail("build/jvm is missing: `make jvm` builds the front-ends (`make test` does it first)")
+    jar = next((Path(sys.prefix) / "share" / "py4j").glob("py4j*.jar"))
+    return {"java": ["java", "-cp", f"build/jvm/examples:build/jvm/classes:{jar}", "NASExample"],
+            "scala": ["scala", "-cp", f"build/jvm/scala:build/jvm/classes:{jar}", "NASExample"],
+            "clojure": ["clojure", "-cp", f"build/jvm/classes:{jar}:/usr/share/java/data.json.jar:clojure/src",
+                        "-m", "naspattern.example"]}[language]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["java", "scala", "clojure"])
+@pytest.mark.parametrize(("args", "why"), [(["two"], "episodes must be an integer >= 1, got two"),
+                                           (["0"], "episodes must be an integer >= 1, got 0"),
+                                           (["2", "--weight-sharing", "--episodes"], "unknown flag --episodes"),
+                                           (["2", "runs/x", "more"], "unexpected argument more")])
+def test_a_jvm_example_refuses_a_bad_command_line_in_one_line_before_an_engine_starts(
+        language: str, args: list[str], why: str) -> None:
+    env = {**os.environ, "NAS_PATTERN_PYTHON": "/nonexistent/python"}  # an engine launched would fail otherwise
+    done = subprocess.run(example_command(language) + args, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    name = "naspattern.example" if language == "clojure" else "NASExample"
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr.startswith(f"{name}: error: {why} (usage: ") and done.stderr.count("\n") == 1, done.stderr
+    assert "[episodes] [run-dir] [--weight-sharing])" in done.stderr

@@ -25,9 +25,16 @@ import naspattern.SearchResult;
  * children with a supernet's shared weights instead of training each (the best are then trained from scratch).
  */
 public final class NASExample {
+    private static final String USAGE = "usage: NASExample [episodes] [run-dir] [--weight-sharing]";
+
     public static void main(String[] args) {
         List<String> positional = Arrays.stream(args).filter(a -> !a.startsWith("--")).toList();
-        int episodes = positional.size() > 0 ? Integer.parseInt(positional.get(0)) : 6;
+        List<String> unknown = Arrays.stream(args).filter(a -> a.startsWith("--") && !a.equals("--weight-sharing"))
+                .toList();
+        if (!unknown.isEmpty() || positional.size() > 2) {
+            refuse(unknown.isEmpty() ? "unexpected argument " + positional.get(2) : "unknown flag " + unknown.get(0));
+        }
+        int episodes = positional.size() > 0 ? episodes(positional.get(0)) : 6;
         String runDir = positional.size() > 1 ? positional.get(1) : "runs/java-example-" + System.currentTimeMillis();
         boolean weightSharing = Arrays.asList(args).contains("--weight-sharing");
         // --8<-- [start:java]
@@ -85,5 +92,25 @@ public final class NASExample {
             System.exit(1);
         }
         // --8<-- [end:java]
+    }
+
+    /** The episodes argument: the children searched after the two by hand, at least 1. */
+    private static int episodes(String text) {
+        try {
+            int episodes = Integer.parseInt(text);
+            if (episodes >= 1) {
+                return episodes;
+            }
+        } catch (NumberFormatException e) {
+            // refused below, with the usage
+        }
+        refuse("episodes must be an integer >= 1, got " + text);
+        return 0; // not reached: refuse exits
+    }
+
+    /** A bad command line: one line on stderr and exit status 2, before any engine starts. */
+    private static void refuse(String why) {
+        System.err.println("NASExample: error: " + why + " (" + USAGE + ")");
+        System.exit(2);
     }
 }

@@ -34,9 +34,22 @@ object NASExample {
     finally controller.close() // the run directory released: another controller may resume it
   }
 
+  private val Usage = "usage: NASExample [episodes] [run-dir] [--weight-sharing]"
+
+  /** A bad command line: one line on stderr and exit status 2, before any engine starts. */
+  private def refuse(why: String): Nothing = {
+    System.err.println(s"NASExample: error: $why ($Usage)")
+    sys.exit(2)
+  }
+
   def main(args: Array[String]): Unit = {
     val (flags, positional) = args.partition(_.startsWith("--"))
-    val episodes = positional.headOption.fold(6)(_.toInt)
+    flags.find(_ != "--weight-sharing").foreach(flag => refuse(s"unknown flag $flag"))
+    positional.lift(2).foreach(extra => refuse(s"unexpected argument $extra"))
+    val episodes = positional.headOption.fold(6) { text => // the children searched after the two by hand
+      scala.util.Try(text.toInt).toOption.filter(_ >= 1)
+        .getOrElse(refuse(s"episodes must be an integer >= 1, got $text"))
+    }
     val config = positional.lift(1).fold(Config())(dir => Config(runDir = dir))
       .copy(weightSharing = flags.contains("--weight-sharing"))
     try run(episodes, config)

@@ -8,13 +8,31 @@
             (if (= evaluation :shared) "shared val" "val") accuracy reward (if cached? "  (cached)" ""))
     (format "[%d] %s  %s: %s" episode (:describe architecture) (name status) reason)))
 
+(defn- refuse
+  "A bad command line: one line on stderr and exit status 2, before any engine starts."
+  [why]
+  (binding [*out* *err*]
+    (println (str "naspattern.example: error: " why
+                  " (usage: clojure -m naspattern.example [episodes] [run-dir] [--weight-sharing])")))
+  (System/exit 2))
+
+(defn- options
+  "The command line: episodes (the children searched after the two by hand, default 6), the run
+  directory, and --weight-sharing."
+  [args]
+  (let [{flags true [episodes run-dir extra] false} (group-by #(.startsWith ^String % "--") args)
+        n (when episodes (parse-long episodes))]
+    (when-let [flag (first (remove #{"--weight-sharing"} flags))] (refuse (str "unknown flag " flag)))
+    (when extra (refuse (str "unexpected argument " extra)))
+    (when (and episodes (not (and n (<= 1 n Integer/MAX_VALUE))))
+      (refuse (str "episodes must be an integer >= 1, got " episodes)))
+    {:episodes (or n 6) :run-dir run-dir :weight-sharing (boolean (some #{"--weight-sharing"} flags))}))
+
 ;; --8<-- [start:clojure]
 (defn -main [& args]
-  (let [{flags true [episodes run-dir] false} (group-by #(.startsWith ^String % "--") args)
-        episodes (Integer/parseInt (or episodes "6"))
+  (let [{:keys [episodes run-dir weight-sharing]} (options args)
         config {:dataset "fashion-mnist" :network "cnn" :children-per-update 2 :epochs 1
-                :train-limit 2000 :seed 0
-                :weight-sharing (boolean (some #{"--weight-sharing"} flags))
+                :train-limit 2000 :seed 0 :weight-sharing weight-sharing
                 :run-dir (or run-dir (str "runs/clojure-example-" (System/currentTimeMillis)))}]
     (try
       (with-open [gateway (nas/launch)  ; closed last: the engine
