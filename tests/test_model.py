@@ -138,6 +138,22 @@ def test_train_refuses_bad_input_in_one_line(argv: list[str], message: str, caps
     assert message in err and err.count("\n") == 0
 
 
+def test_train_names_an_architecture_it_cannot_build(tmp_path: Path, capsys) -> None:
+    from nas_pattern.train import main as train
+
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    space = tmp_path / "deep.json"
+    space.write_text(json.dumps({"max_layers": 5, "decisions": [
+        {"name": name, "choices": [value]} for name, value in layer.items()]}))
+    source = tmp_path / "deep-arch.json"
+    source.write_text(json.dumps({"layers": [layer] * 5}))  # 28 -> 14 -> 7 -> 3 -> 1 -> 0
+    assert train([str(source), "--space", str(space), "--out", str(tmp_path / "o")]) == 2
+    described = " | ".join(["filters=8 kernel_size=3 pool_size=2 dropout_rate=0.0"] * 5)
+    assert capsys.readouterr().err == (f"python -m nas_pattern.train: error: {described}: cannot build: layer 5 "
+                                       "pools by 2 and shrinks the feature map below 1x1 (input 28x28)\n")
+    assert not (tmp_path / "o").exists()  # refused before anything is made
+
+
 @pytest.mark.parametrize("count", ["0", "-5", "many"])
 def test_predict_refuses_a_count_of_images_that_is_no_count(count: str, capsys) -> None:
     with pytest.raises(SystemExit) as exit_:

@@ -24,7 +24,7 @@ from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
 from nas_pattern.data import DATASETS, load_dataset
 from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
-from nas_pattern.records import Best
+from nas_pattern.records import Best, InvalidArchitecture
 from nas_pattern.run_dir import RunDirectory
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.trainer import TrainConfig, device_name, resolve_device
@@ -149,8 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         network.check(space)  # e.g. an architecture file that pools a small image below 1x1
         out = output_dir(args)  # last, so that nothing is made for a run that is refused
-    except ValueError as err:  # InvalidArchitecture is one
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+    except ValueError as err:  # InvalidArchitecture is one: it names the architecture
+        named = f"{architecture.describe()}: " if isinstance(err, InvalidArchitecture) else ""
+        print(f"{parser.prog}: error: {named}{err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"Training {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
           f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
