@@ -77,8 +77,8 @@ def test_cnn_rejects_pooling_below_one_pixel_with_a_reason() -> None:
         {"name": "filters", "choices": [4]}, {"name": "kernel_size", "choices": [3]},
         {"name": "pool_size", "choices": [2]}, {"name": "dropout_rate", "choices": [0.0]}]})
     network = CNN(deep.decode([0] * 24), (1, 28, 28), 10)  # 28 -> 14 -> 7 -> 3 -> 1 -> 0
-    assert network.validate() == ["layer 4 pools by 2 and shrinks the feature map below 1x1 (input 28x28)"]
-    with pytest.raises(InvalidArchitecture, match=r"^cannot build: layer 4 pools by 2"):
+    assert network.validate() == ["layer 5 pools by 2 and shrinks the feature map below 1x1 (input 28x28)"]
+    with pytest.raises(InvalidArchitecture, match=r"^cannot build: layer 5 pools by 2"):
         network.check(deep)
     assert CNN(deep.decode([0] * 24), (3, 64, 64), 10).validate() == []  # 64 -> 32 -> ... -> 1: fine
 
@@ -187,7 +187,7 @@ def test_a_graph_that_pools_below_one_pixel_is_invalid_not_a_crash() -> None:
     pooled = {**LAYER, "pool_size": 2}
     architecture = SKIP_SPACE.parse({"layers": [pooled] * 4, "inputs": [[0], [1], [2], [3]]})
     assert CNN(architecture, (1, 8, 8), 10).validate() == [
-        "layer 3 pools by 2 and shrinks the feature map below 1x1 (input 8x8)"]
+        "layer 4 pools by 2 and shrinks the feature map below 1x1 (input 8x8)"]
     assert CNN(architecture, (1, 16, 16), 10).validate() == []
 
 

@@ -49,7 +49,7 @@ def test_validate_gives_reasons() -> None:
                                                     "dropout_rate": 0.0}]})
     assert CNN_SPACE.validate(one_layer) == ["has 1 layers, the space has 2"]
     wrong_names = Architecture.from_json({"layers": [{"units": 8}, {"units": 8}]})
-    assert "layer 0 has decisions ['units']" in CNN_SPACE.validate(wrong_names)[0]
+    assert "layer 1 has decisions ['units']" in CNN_SPACE.validate(wrong_names)[0]
     assert CNN_SPACE.validate(CNN_SPACE.decode([0] * 8)) == []
 
 
@@ -185,8 +185,8 @@ def test_describe_shows_the_connections_and_what_feeds_the_classifier() -> None:
 
 @pytest.mark.parametrize(("data", "reason"), [
     ({"layers": [{"width": 1, "act": "relu"}], "inputs": [[0]]}, "has 1 layers, the space has 2 to 4"),
-    ({"layers": [{"width": 1, "act": "relu"}] * 2, "inputs": [[0], [2]]}, "layer 1 reads [2]; it must read"),
-    ({"layers": [{"width": 1, "act": "relu"}] * 2, "inputs": [[0], []]}, "layer 1 reads []; it must read"),
+    ({"layers": [{"width": 1, "act": "relu"}] * 2, "inputs": [[0], [2]]}, "layer 2 reads [2]; it must read"),
+    ({"layers": [{"width": 1, "act": "relu"}] * 2, "inputs": [[0], []]}, "layer 2 reads []; it must read"),
     ({"layers": [{"width": 1, "act": "relu"}] * 2}, "the space has skip connections, so every layer lists"),
     ({"layers": [{"width": 1, "act": "relu"}] * 2, "inputs": [[0], "1"]}, "'inputs' must be a list of lists"),
     ({"layers": [{"width": 1, "act": "relu"}] * 2, "edges": []}, "unknown key(s) ['edges']"),

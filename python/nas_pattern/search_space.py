@@ -300,11 +300,11 @@ class SearchSpace:
         for i, layer in enumerate(architecture.layers):
             values = dict(layer)
             if list(values) != names:
-                reasons.append(f"layer {i} has decisions {list(values)}, expected {names}")
+                reasons.append(f"layer {i + 1} has decisions {list(values)}, expected {names}")
                 continue
             for decision in self.decisions:
                 if _key(values[decision.name]) not in {_key(c) for c in decision.choices}:
-                    reasons.append(f"layer {i}: {decision.name}={values[decision.name]!r} is not one of "
+                    reasons.append(f"layer {i + 1}: {decision.name}={values[decision.name]!r} is not one of "
                                    f"{list(decision.choices)}")
         if not self.skip_connections and architecture.inputs:
             reasons.append("has skip connections ('inputs'); the space has none")
@@ -315,7 +315,7 @@ class SearchSpace:
             for i, sources in enumerate(architecture.inputs):
                 allowed = [0] if i == 0 else list(range(1, i + 1))
                 if not sources or list(sources) != sorted(set(sources)) or not set(sources) <= set(allowed):
-                    reasons.append(f"layer {i} reads {list(sources)}; it must read a non-empty, ascending list "
+                    reasons.append(f"layer {i + 1} reads {list(sources)}; it must read a non-empty, ascending list "
                                    f"of {allowed} ({'the image' if i == 0 else 'earlier layers, 1-based'})")
         return reasons
 

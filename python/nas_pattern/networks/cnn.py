@@ -49,7 +49,7 @@ class CNN(TorchNetwork):
     def validate(self) -> list[str]:
         for i, (height, width) in enumerate(self._sizes()[1:]):
             if height < 1 or width < 1:
-                return [f"layer {i} pools by {self.architecture[i]['pool_size']} and shrinks the feature map "
+                return [f"layer {i + 1} pools by {self.architecture[i]['pool_size']} and shrinks the feature map "
                         f"below 1x1 (input {self.input_shape[1]}x{self.input_shape[2]})"]
         return []
 
