@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 from pathlib import Path
 
@@ -118,6 +119,27 @@ def test_images_and_labels_count_mismatch(tmp_path) -> None:
     write_idx(tmp_path / FILES[3], np.zeros(29))
     with pytest.raises(ValueError, match="t10k images \\(30\\) and labels \\(29\\) differ in count"):
         load_dataset("mnist", tmp_path)
+
+
+@pytest.mark.parametrize("file", [FILES[1], FILES[3]])
+def test_a_label_beyond_the_classes_is_refused_with_where_it_is(file: str, tmp_path) -> None:
+    fake_mnist(tmp_path)
+    labels = np.zeros(120 if file == FILES[1] else 30)
+    labels[7] = 77  # a damaged byte: a 78-class output layer, had the labels been trusted
+    write_idx(tmp_path / file, labels)
+    expected = f"{file} holds label 77 at index 7, but mnist has 10 classes (0 to 9); the file is corrupt"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_dataset("mnist", tmp_path)
+    if file == FILES[3]:
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            load_test_split("mnist", tmp_path)  # what predict reads
+
+
+def test_the_classes_are_the_dataset_s_not_the_labels_seen(tmp_path) -> None:
+    fake_mnist(tmp_path)
+    for file, count in ((FILES[1], 120), (FILES[3], 30)):
+        write_idx(tmp_path / file, np.arange(count) % 5)  # a subset without the classes 5 to 9
+    assert load_dataset("mnist", tmp_path, val_size=20).num_classes == 10
 
 
 def test_cifar10_missing_batches_are_named(tmp_path) -> None:

@@ -18,6 +18,7 @@ import torch
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
+NUM_CLASSES = {"fashion-mnist": 10, "mnist": 10, "cifar10": 10}  # a label file's labels are below these
 VALIDATION_SIZE = 5000  # images held out of the training set for rewards
 SPLIT_SEED = 0  # fixed, so every run of a dataset sees the same validation split
 
@@ -87,7 +88,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = 
         train=to_split(train_x[train_idx], train_y[train_idx], mean, std, "train"),
         val=to_split(train_x[val_idx], train_y[val_idx], mean, std, "val"),
         test=test,
-        num_classes=int(max(train_y.max(), test.y.max())) + 1,
+        num_classes=NUM_CLASSES[name],
     )
 
 
@@ -117,7 +118,7 @@ def _read(name: str, directory: Path, train: bool) -> tuple[np.ndarray, np.ndarr
         return _read_cifar10(directory, train)
     stem = "train" if train else "t10k"
     images = read_idx(directory, f"{stem}-images-idx3-ubyte", name)
-    labels = read_idx(directory, f"{stem}-labels-idx1-ubyte", name)
+    labels = read_idx(directory, f"{stem}-labels-idx1-ubyte", name, classes=NUM_CLASSES[name])
     if len(images) != len(labels):
         raise ValueError(f"{directory}: {stem} images ({len(images)}) and labels ({len(labels)}) "
                          "differ in count; the files are from different datasets or corrupt")
@@ -136,9 +137,11 @@ def to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], st
 _IDX_UBYTE = 0x08
 
 
-def read_idx(directory: str | Path, stem: str, dataset: str = "fashion-mnist") -> np.ndarray:
+def read_idx(directory: str | Path, stem: str, dataset: str = "fashion-mnist",
+             classes: int | None = None) -> np.ndarray:
     """Read `stem` or `stem.gz` from `directory` as a uint8 array of the shape its header gives:
-    the raw images (N, H, W) or labels (N,) of an IDX file, e.g. to hand to FoundModel.predict."""
+    the raw images (N, H, W) or labels (N,) of an IDX file, e.g. to hand to FoundModel.predict.
+    With `classes`, a file of labels: one that is not below it is refused."""
     directory = Path(directory)
     candidates = [directory / stem, directory / f"{stem}.gz"]
     path = next((p for p in candidates if p.is_file()), None)
@@ -160,7 +163,12 @@ def read_idx(directory: str | Path, stem: str, dataset: str = "fashion-mnist") -
     if len(raw) - header != count:
         raise ValueError(f"{path} holds {len(raw) - header} bytes of data, its header promises {count} "
                          f"(shape {shape}); the file is truncated or corrupt; {_HOW_TO_GET[dataset]}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()  # writable
+    values = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()  # writable
+    if classes is not None and values.size and values.max() >= classes:  # else a wider output layer, silently
+        first = int(np.argmax(values >= classes))
+        raise ValueError(f"{path} holds label {values[first]} at index {first}, but {dataset} has {classes} classes "
+                         f"(0 to {classes - 1}); the file is corrupt; {_HOW_TO_GET[dataset]}")
+    return values
 
 
 def _read_cifar10(directory: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
