@@ -116,7 +116,7 @@ class LocalExecutor(Executor):
     def describe(self) -> str:
         if self.children_at_once == 1 or self.worker is None:
             return ""
-        return f"{self.children_at_once} children at once, each in a worker process on {self.worker.device}"
+        return f"{self.worker.device}, {self.children_at_once} children at once, each in a worker process of its own"
 
     def close(self) -> None:
         if self._pool is not None:
