@@ -62,8 +62,13 @@ def test_predict_takes_raw_images_and_normalises_them_as_training_did(searched: 
     assert torch.allclose(probabilities.sum(1), torch.ones(500), atol=1e-5)
     in_passes = model.predict(raw, batch_size=64)  # passes of 64, the last one of 52
     assert torch.equal(in_passes[0], classes) and torch.allclose(in_passes[1], probabilities, atol=1e-6)
-    with pytest.raises(ValueError, match=r"images must have the shape \(N, 1, 28, 28\) or \(N, 28, 28\)"):
+    with pytest.raises(ValueError, match=r"images must have the shape \(N, 1, 28, 28\) or \(N, 28, 28\), "
+                                         r"got \(2, 32, 32\)$"):
         model.predict(np.zeros((2, 32, 32)))
+    with pytest.raises(ValueError, match=r"^images must be raw pixel values 0-255, .* got values from -0\.81"):
+        model.predict(fashion.test.x[:5].numpy())  # normalised already: the predictions would be wrong
+    with pytest.raises(ValueError, match=r"^images must be an array of pixel values 0-255: "):
+        model.predict("the images")
     with pytest.raises(ValueError, match=r"^batch_size must be >= 1, got 0$"):
         model.predict(raw, batch_size=0)
 

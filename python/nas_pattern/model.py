@@ -102,13 +102,21 @@ class FoundModel:
     def normalise(self, images: Any) -> torch.Tensor:
         """Raw images (pixel values 0-255 as the dataset files hold them; (N, H, W) or (N, C, H, W))
         as the network's input: scaled to [0, 1] and normalised as in training."""
-        x = torch.from_numpy(np.array(images, dtype=np.float32))  # a copy: the caller's buffer may be read-only
+        try:
+            x = torch.from_numpy(np.array(images, dtype=np.float32))  # a copy: the caller's buffer may be read-only
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"images must be an array of pixel values 0-255: {err}") from None
         channels, height, width = self.card.input_shape
+        given = tuple(x.shape)
         if x.dim() == 3 and channels == 1:
             x = x.unsqueeze(1)  # (N, 1, H, W)
         if x.dim() != 4 or tuple(x.shape[1:]) != (channels, height, width):
             raise ValueError(f"images must have the shape (N, {channels}, {height}, {width})"
-                             f"{f' or (N, {height}, {width})' if channels == 1 else ''}, got {tuple(x.shape)}")
+                             f"{f' or (N, {height}, {width})' if channels == 1 else ''}, got {given}")
+        low, high = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
+        if not (low >= 0 and high <= 255):  # e.g. images normalised already (NaN fails too)
+            raise ValueError(f"images must be raw pixel values 0-255, as the dataset files hold them (predict "
+                             f"normalises them), got values from {low:g} to {high:g}")
         x = x / 255
         if self.card.normalisation is not None:
             mean, std = self.card.normalisation
