@@ -141,7 +141,7 @@ class TorchNetwork(Network):
         names = {d.name for d in space.decisions}
         missing, unknown = set(cls.decisions) - names, names - set(cls.decisions)
         if missing or unknown:
-            wrong = [f"{what} {sorted(names)}" for what, names in (("missing", missing), ("unknown", unknown)) if names]
+            wrong = [f"{what} {sorted(which)}" for what, which in (("missing", missing), ("unknown", unknown)) if which]
             raise ValueError(f"the {cls.__name__} search space must have exactly the decisions "
                              f"{sorted(cls.decisions)}; {', '.join(wrong)}")
         for decision in space.decisions:
