@@ -199,14 +199,19 @@ def test_bad_input_leaves_an_existing_run_untouched(argv, message: str, finished
 
 
 @pytest.mark.slow
-def test_children_that_all_time_out_end_the_search_with_one_clear_line(tmp_path: Path, capsys) -> None:
-    code, out, err = cli(["--episodes", "3", "--train-limit", "200", "--child-timeout", "0.0001",
+@pytest.mark.parametrize(("episodes", "budget", "failed"), [
+    (3, "3 children", "none of the 3 children produced metrics"),
+    (1, "1 child", "the only child produced no metrics")])
+def test_children_that_all_time_out_end_the_search_with_one_clear_line(episodes: int, budget: str, failed: str,
+                                                                       tmp_path: Path, capsys) -> None:
+    code, out, err = cli(["--episodes", str(episodes), "--train-limit", "200", "--child-timeout", "0.0001",
                           "--run-dir", str(tmp_path / "run")], capsys)
     assert code == 1
-    assert err.strip() == ("nas-pattern: error: the search stopped: none of the 3 children produced metrics "
+    assert f"Budget: {budget}, 1 epoch(s) each on 200 images" in out
+    assert err.strip() == (f"nas-pattern: error: the search stopped: {failed} "
                            "(timeout); the last said: ChildTimeout: ran past its time limit (--child-timeout)")
-    assert out.count("timeout: ChildTimeout") == 3
-    assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) == 3  # all recorded
+    assert out.count("timeout: ChildTimeout") == episodes
+    assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) == episodes  # all recorded
 
 
 @pytest.mark.slow

@@ -58,19 +58,19 @@ def _run(search: Search) -> int:
     space = controller.agent.space
     done, total = len(controller.history), config.search.episodes
     if done:
-        print(f"Resuming {run_dir.path}: {done} of {total} children already recorded.")
+        print(f"Resuming {run_dir.path}: {done} of {_children(total)} already recorded.")
     print(f"Searching {space.size:,} {config.network.upper()} architectures on {config.dataset} "
           f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
           f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
           f"{controller.executor.describe() or device_name(controller.device)}.")
     sharing, images = config.search.sharing, f"{config.search.train_limit or len(controller.data.train):,} images"
     if sharing is None:
-        print(f"Budget: {total} children, {config.search.epochs} epoch(s) each on {images}, a policy update every "
+        print(f"Budget: {_children(total)}, {config.search.epochs} epoch(s) each on {images}, a policy update every "
               f"{config.agent_config.children_per_update}. Recording to {run_dir.path}/")
     else:
         assert controller.worker.shared is not None
         weights = sum(p.numel() for p in controller.worker.shared.supernet.parameters())
-        print(f"Weight sharing: {total} children scored with the weights of one supernet ({weights:,} weights) on "
+        print(f"Weight sharing: {_children(total)} scored with the weights of one supernet ({weights:,} weights) on "
               f"{sharing.val_images:,} validation images each, {sharing.steps} minibatches of {sharing.batch_size} "
               f"of shared training before every {config.agent_config.children_per_update}; then the best "
               f"{sharing.derive} trained from scratch, {config.search.epochs} epoch(s) on {images}. "
@@ -102,9 +102,8 @@ def _run(search: Search) -> int:
         progress.close()
         recorder.interrupted()
         recorded = len(controller.history)
-        children = "1 child is" if recorded == 1 else f"{recorded} children are"
-        print(f"\nnas-pattern: interrupted; {children} recorded in {run_dir.path}. "
-              f"Continue with: python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
+        print(f"\nnas-pattern: interrupted; {_children(recorded)} {'is' if recorded == 1 else 'are'} recorded in "
+              f"{run_dir.path}. Continue with: python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SearchFailed as err:
         progress.close()
@@ -203,7 +202,7 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
         f"Parameters           {result.test.params:,}",
         f"Children             {children}{stop}",
         f"Search time          {result.seconds:.0f} s"
-        + (f"   (this session; it resumed with {result.recorded_before} children recorded)"
+        + (f"   (this session; it resumed with {_children(result.recorded_before)} recorded)"
            if result.recorded_before else ""),
         f"Record               {run_dir}/ ({', '.join(_kept(run_dir))})",
         "",
@@ -231,6 +230,10 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
               f"  {'episode':>7}  {'val acc':>7}  {'params':>9}  {'train s':>7}  architecture"]
     lines += [_row(e) + e.architecture.describe() for e in result.pareto_front]
     return "\n".join(lines)
+
+
+def _children(count: int) -> str:
+    return "1 child" if count == 1 else f"{count:,} children"
 
 
 def _kept(run_dir: Path) -> list[str]:
