@@ -45,7 +45,7 @@ def controller_section(args: argparse.Namespace, device: torch.device) -> None:
     limit = train_images(args, device, 10_000)
     child = _child_seconds(args, device, limit)
     print(f"  per child             {per_child * 1e3:8.2f} ms, against {child:.2f} s to train and validate "
-          f"the reference CNN on {limit or 'all':} images: {per_child / child:.3%} of the search")
+          f"the reference CNN on {f'{limit:,}' if limit else 'all'} images: {per_child / child:.3%} of the search")
     if board.available():
         children = m * args.updates
         writing = _tensorboard_seconds(args.seed, children)
