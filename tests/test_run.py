@@ -199,15 +199,16 @@ def test_bad_input_leaves_an_existing_run_untouched(argv, message: str, finished
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("episodes", "budget", "failed"), [
-    (3, "3 children", "none of the 3 children produced metrics"),
-    (1, "1 child", "the only child produced no metrics")])
-def test_children_that_all_time_out_end_the_search_with_one_clear_line(episodes: int, budget: str, failed: str,
-                                                                       tmp_path: Path, capsys) -> None:
-    code, out, err = cli(["--episodes", str(episodes), "--train-limit", "200", "--child-timeout", "0.0001",
+@pytest.mark.parametrize(("episodes", "limit", "budget", "failed"), [
+    (3, 200, "3 children, 1 epoch(s) each on 200 images", "none of the 3 children produced metrics"),
+    (1, 60000, "1 child, 1 epoch(s) each on 55,000 images",  # a limit above the training images: all of them
+     "the only child produced no metrics")])
+def test_children_that_all_time_out_end_the_search_with_one_clear_line(episodes: int, limit: int, budget: str,
+                                                                       failed: str, tmp_path: Path, capsys) -> None:
+    code, out, err = cli(["--episodes", str(episodes), "--train-limit", str(limit), "--child-timeout", "0.0001",
                           "--run-dir", str(tmp_path / "run")], capsys)
     assert code == 1
-    assert f"Budget: {budget}, 1 epoch(s) each on 200 images" in out
+    assert f"Budget: {budget}" in out
     assert err.strip() == (f"nas-pattern: error: the search stopped: {failed} "
                            "(timeout); the last said: ChildTimeout: ran past its time limit (--child-timeout)")
     assert out.count("timeout: ChildTimeout") == episodes

@@ -63,7 +63,7 @@ def _run(search: Search) -> int:
           f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
           f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
           f"{controller.executor.describe() or device_name(controller.device)}.")
-    sharing, images = config.search.sharing, f"{config.search.train_limit or len(controller.data.train):,} images"
+    sharing, images = config.search.sharing, f"{len(controller.data.train.head(config.search.train_limit)):,} images"
     if sharing is None:
         print(f"Budget: {_children(total)}, {config.search.epochs} epoch(s) each on {images}, a policy update every "
               f"{config.agent_config.children_per_update}. Recording to {run_dir.path}/")

@@ -246,7 +246,7 @@ class RunDirectory:
 def trained_in_search(controller: NASController) -> str:
     """How a child of this search was trained, as best.pt says it."""
     config = controller.config
-    budget = f"{config.epochs} epoch(s) on {config.train_limit or len(controller.data.train):,} training images"
+    budget = f"{config.epochs} epoch(s) on {len(controller.data.train.head(config.train_limit)):,} training images"
     if config.sharing is not None:
         return f"derived from a weight-sharing search: trained from scratch, {budget}"
     return f"search: {budget}"
