@@ -200,9 +200,12 @@ def test_bad_input_leaves_an_existing_run_untouched(argv, message: str, finished
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("episodes", "limit", "budget", "failed"), [
-    (3, 200, "3 children, 1 epoch(s) each on 200 images", "none of the 3 children produced metrics"),
-    (1, 60000, "1 child, 1 epoch(s) each on 55,000 images",  # a limit above the training images: all of them
-     "the only child produced no metrics")])
+    (3, 200, "3 children, 1 epoch(s) each on 200 images, a policy update every 4 (none",
+     "none of the 3 children produced metrics"),
+    (4, 200, "4 children, 1 epoch(s) each on 200 images, a policy update every 4. Recording",
+     "none of the 4 children produced metrics"),
+    (1, 60000, "1 child, 1 epoch(s) each on 55,000 images, a policy update every 4 (none within this budget: "
+     "the agent learns nothing)", "the only child produced no metrics")])  # a limit above the images: all
 def test_children_that_all_time_out_end_the_search_with_one_clear_line(episodes: int, limit: int, budget: str,
                                                                        failed: str, tmp_path: Path, capsys) -> None:
     code, out, err = cli(["--episodes", str(episodes), "--train-limit", str(limit), "--child-timeout", "0.0001",

@@ -65,8 +65,10 @@ def _run(search: Search) -> int:
           f"{controller.executor.describe() or device_name(controller.device)}.")
     sharing, images = config.search.sharing, f"{len(controller.data.train.head(config.search.train_limit)):,} images"
     if sharing is None:
+        m = config.agent_config.children_per_update
         print(f"Budget: {_children(total)}, {config.search.epochs} epoch(s) each on {images}, a policy update every "
-              f"{config.agent_config.children_per_update}. Recording to {run_dir.path}/")
+              f"{m}{' (none within this budget: the agent learns nothing)' if total < m else ''}. "
+              f"Recording to {run_dir.path}/")
     else:
         assert controller.worker.shared is not None
         weights = sum(p.numel() for p in controller.worker.shared.supernet.parameters())
