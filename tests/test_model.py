@@ -159,6 +159,15 @@ def test_train_names_an_architecture_it_cannot_build(tmp_path: Path, capsys) -> 
     assert not (tmp_path / "o").exists()  # refused before anything is made
 
 
+@pytest.mark.parametrize(("device", "message"), [
+    ("tpu", "unknown device 'tpu'; expected cpu or cuda"),
+    pytest.param("cuda", "device cuda was asked for, but torch sees no CUDA GPU; load it on the cpu",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is there to load on"))])
+def test_a_device_that_cannot_be_had_is_refused_before_the_file_is_blamed(device: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        load_model("/nonexistent/run", device=device)  # before the file: it is not the file's fault
+
+
 @pytest.mark.parametrize("count", ["0", "-5", "many"])
 def test_predict_refuses_a_count_of_images_that_is_no_count(count: str, capsys) -> None:
     with pytest.raises(SystemExit) as exit_:

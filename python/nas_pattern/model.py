@@ -145,8 +145,15 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
     """The model in `path` (a run directory, or a best.pt file), rebuilt on `device`.
 
     FileNotFoundError or ValueError with one line for a file that is missing, truncated, of
-    another format version, or whose network class cannot be imported.
+    another format version, or whose network class cannot be imported, and for a device that
+    torch does not know or cannot reach (checked first: it is not the file's fault).
     """
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; expected cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():  # else blamed on the file, below
+        raise ValueError(f"device {device} was asked for, but torch sees no CUDA GPU; load it on the cpu")
     path = Path(path)
     file = path / MODEL if path.is_dir() else path
     if not file.is_file():
