@@ -228,6 +228,12 @@ def test_random_agent_is_uniform_and_never_learns() -> None:
     (ReinforceConfig, {"temperature": 0.0}, "temperature must be > 0"),
     (ReinforceConfig, {"replay": -1}, "replay must be a whole number of samples >= 0"),
     (ReinforceConfig, {"replay": 2.5}, "replay must be a whole number of samples >= 0"),
+    (ReinforceConfig, {"learning_rate": -0.03}, "learning rate must be > 0, got -0.03"),
+    (ReinforceConfig, {"learning_rate": float("nan")}, "learning rate must be > 0, got nan"),
+    (ReinforceConfig, {"grad_clip": 0.0}, "grad clip must be > 0"),
+    (ReinforceConfig, {"entropy_weight": -1e-3}, "entropy weight must be >= 0"),
+    (ReinforceConfig, {"critic_weight": -0.5}, "critic weight must be >= 0"),
+    (ReinforceConfig, {"hidden_size": 0}, "hidden size must be a whole number >= 1"),
     (EvolutionConfig, {"tournament_size": 30}, "tournament size must be between 1 and the population size"),
 ])
 def test_bad_agent_config(kind, kwargs, message) -> None:

@@ -87,6 +87,15 @@ class ReinforceConfig:
             raise ValueError(f"reward clip must be positive, got {self.reward_clip}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not self.learning_rate > 0:  # 0 learns nothing; below it, the policy unlearns its rewards
+            raise ValueError(f"learning rate must be > 0, got {self.learning_rate}")
+        if not self.grad_clip > 0:
+            raise ValueError(f"grad clip must be > 0, got {self.grad_clip}")
+        for name in ("entropy_weight", "critic_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name.replace('_', ' ')} must be >= 0, got {getattr(self, name)}")
+        if isinstance(self.hidden_size, bool) or not isinstance(self.hidden_size, int) or self.hidden_size < 1:
+            raise ValueError(f"hidden size must be a whole number >= 1, got {self.hidden_size!r}")
         if isinstance(self.replay, bool) or not isinstance(self.replay, int) or self.replay < 0:
             raise ValueError(f"replay must be a whole number of samples >= 0 (0 = off), got {self.replay!r}")
 
