@@ -48,6 +48,8 @@ def test_the_step_size_follows_the_square_root_rule() -> None:
     ("precision", "fp16", "precision must be auto, fp32 or bf16, got 'fp16'"),
     ("batch_size", 0, "batch sizes must be >= 1"),
     ("eval_pass_bytes", -1, "eval_pass_bytes must be >= 0"),
+    ("learning_rate", 0.0, "learning_rate must be > 0, got 0.0"),
+    ("weight_decay", -0.01, "weight_decay must be >= 0, got -0.01"),
 ])
 def test_a_bad_train_config_is_refused(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -68,6 +68,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"batch sizes must be >= 1, got {self.batch_size} and {self.eval_batch_size}")
+        if not self.learning_rate > 0:  # else every child would fail in AdamW, one after another
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.eval_pass_bytes < 0:
             raise ValueError(f"eval_pass_bytes must be >= 0 (0: no bound), got {self.eval_pass_bytes}")
         if self.precision not in ("auto", "fp32", "bf16"):
