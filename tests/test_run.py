@@ -198,6 +198,17 @@ def test_bad_input_leaves_an_existing_run_untouched(argv, message: str, finished
     assert files(finished_run) == before
 
 
+def test_a_space_too_large_to_count_is_given_in_powers_of_ten(tmp_path: Path, capsys) -> None:
+    space = tmp_path / "huge.json"  # 10 choices per layer, 13 layers: 10^13 architectures
+    space.write_text(json.dumps({"max_layers": 13, "decisions": [
+        {"name": "filters", "choices": list(range(1, 11))}, {"name": "kernel_size", "choices": [1]},
+        {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]}]}))
+    code, out, _ = cli(["--space", str(space), "--episodes", "1", "--train-limit", "100", "--child-timeout", "0.0001",
+                        "--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 1  # the child timed out: only the header matters here
+    assert out.startswith("Searching 1.00 x 10^13 CNN architectures on fashion-mnist"), out[:200]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("episodes", "limit", "budget", "failed"), [
     (3, 200, "3 children, 1 epoch(s) each on 200 images, a policy update every 4 (none",

@@ -59,7 +59,8 @@ def _run(search: Search) -> int:
     done, total = len(controller.history), config.search.episodes
     if done:
         print(f"Resuming {run_dir.path}: {done} of {_children(total)} already recorded.")
-    print(f"Searching {space.size:,} {config.network.upper()} architectures on {config.dataset} "
+    size = f"{space.size:,}" if space.size < 10 ** 12 else f"{space.size:.2e}".replace("e+", " x 10^")
+    print(f"Searching {size} {config.network.upper()} architectures on {config.dataset} "
           f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
           f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
           f"{controller.executor.describe() or device_name(controller.device)}.")
