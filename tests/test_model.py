@@ -161,7 +161,7 @@ def test_train_names_an_architecture_it_cannot_build(tmp_path: Path, capsys) -> 
 
 @pytest.mark.parametrize(("device", "message"), [
     ("tpu", "unknown device 'tpu'; expected cpu or cuda"),
-    pytest.param("cuda", "device cuda was asked for, but torch sees no CUDA GPU; load it on the cpu",
+    pytest.param("cuda", "device cuda was asked for, but torch sees no CUDA GPU; use the cpu",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is there to load on"))])
 def test_a_device_that_cannot_be_had_is_refused_before_the_file_is_blamed(device: str, message: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):

@@ -29,7 +29,7 @@ from nas_pattern.files import write_atomically
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import first_line
 from nas_pattern.search_space import Architecture, SearchSpace
-from nas_pattern.trainer import TrainConfig, images_per_pass
+from nas_pattern.trainer import TrainConfig, images_per_pass, reachable_device
 
 MODEL = "best.pt"
 ONNX_MODEL = "best.onnx"
@@ -148,12 +148,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
     another format version, or whose network class cannot be imported, and for a device that
     torch does not know or cannot reach (checked first: it is not the file's fault).
     """
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; expected cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():  # else blamed on the file, below
-        raise ValueError(f"device {device} was asked for, but torch sees no CUDA GPU; load it on the cpu")
+    device = reachable_device(device)  # first: else a missing GPU is blamed on the file, below
     path = Path(path)
     file = path / MODEL if path.is_dir() else path
     if not file.is_file():
@@ -294,7 +289,6 @@ def _version() -> str:
         return version("nas-pattern")
     except Exception:  # running from a checkout without installing it
         return "unknown"
-
 
 
 __all__ = ["MODEL", "ONNX_MODEL", "FoundModel", "ModelCard", "export_onnx", "load_model", "save_model",

@@ -99,6 +99,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def reachable_device(device: torch.device | str | int) -> torch.device:
+    """`device` as a torch.device (load_model's "cuda:1", say); ValueError if torch does not know
+    it, or if it is CUDA and torch sees no GPU."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; expected cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} was asked for, but torch sees no CUDA GPU; use the cpu")
+    return device
+
+
 # Held while torch's global generators are seeded and used: searches running at once in one process
 # (two JVM controllers on one engine) would otherwise draw from each other's seeds.
 _GLOBAL_GENERATORS = threading.RLock()
