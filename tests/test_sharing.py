@@ -4,6 +4,7 @@ checkpoints exactly; `bench sharing` measures how well it ranks a measured table
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,6 +43,18 @@ def shared(small: Dataset, seed: int = 0) -> SharedWeights:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"derive": 3, "rescore": 2}, "the derivation retrains at least 1 architecture of the ones it scores again, "
+                                  "got 3 of 2"),
+    ({"val_images": 0}, "shared steps must be >= 0 and validation images >= 1, got 10 and 0"),
+    ({"learning_rate": math.inf}, "the shared weights' learning rate must be > 0, got inf"),
+    ({"weight_decay": -0.1}, "the shared weights' weight decay must be >= 0, got -0.1"),
+])
+def test_a_bad_sharing_config_is_refused(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        SharingConfig(**kwargs)  # type: ignore[arg-type]
+
+
 def test_shared_training_learns_and_a_checkpoint_continues_it_exactly(small_fashion: Dataset) -> None:
     torch.manual_seed(0)
     first = shared(small_fashion)

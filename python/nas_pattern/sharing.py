@@ -55,6 +55,8 @@ class SharingConfig:
             raise ValueError(f"batch sizes must be >= 1, got {self.batch_size} and {self.eval_batch_size}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"the shared weights' learning rate must be > 0, got {self.learning_rate}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"the shared weights' weight decay must be >= 0, got {self.weight_decay}")
 
 
 class SharedWeights:
