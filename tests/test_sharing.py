@@ -42,7 +42,6 @@ def shared(small: Dataset, seed: int = 0) -> SharedWeights:
     return SharedWeights(supernet, SharingConfig(batch_size=16), TrainConfig(precision="fp32"), "cpu", seed)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"derive": 3, "rescore": 2}, "the derivation retrains at least 1 architecture of the ones it scores again, "
                                   "got 3 of 2"),
@@ -55,6 +54,7 @@ def test_a_bad_sharing_config_is_refused(kwargs: dict[str, float], message: str)
         SharingConfig(**kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_shared_training_learns_and_a_checkpoint_continues_it_exactly(small_fashion: Dataset) -> None:
     torch.manual_seed(0)
     first = shared(small_fashion)
