@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from nas_pattern.networks.base import Metrics
+from nas_pattern.networks.base import Metrics, positive_int
 
 Baseline = Literal["ema", "critic", "none"]
 Reward = Literal["accuracy", "accuracy-size"]
@@ -94,7 +94,7 @@ class ReinforceConfig:
         for name in ("entropy_weight", "critic_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name.replace('_', ' ')} must be >= 0, got {getattr(self, name)}")
-        if isinstance(self.hidden_size, bool) or not isinstance(self.hidden_size, int) or self.hidden_size < 1:
+        if not positive_int(self.hidden_size):
             raise ValueError(f"hidden size must be a whole number >= 1, got {self.hidden_size!r}")
         if isinstance(self.replay, bool) or not isinstance(self.replay, int) or self.replay < 0:
             raise ValueError(f"replay must be a whole number of samples >= 0 (0 = off), got {self.replay!r}")
