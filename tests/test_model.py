@@ -67,6 +67,11 @@ def test_predict_takes_raw_images_and_normalises_them_as_training_did(searched: 
         model.predict(np.zeros((2, 32, 32)))
     with pytest.raises(ValueError, match=r"^images must be raw pixel values 0-255, .* got values from -0\.81"):
         model.predict(fashion.test.x[:5].numpy())  # normalised already: the predictions would be wrong
+    with pytest.raises(ValueError, match=r"^images must be raw .* look scaled to \[0, 1\] already \(values "
+                                         r"from 0 to 1, not whole\): multiply by 255$"):
+        model.predict(raw / 255)  # as torchvision's ToTensor gives them: every class would be a guess
+    dark = np.minimum(raw, 1)  # whole values of at most 1: raw pixels of a (very) dark image
+    assert torch.equal(model.predict(dark)[0], model.predict(dark.astype(np.float32))[0])
     with pytest.raises(ValueError, match=r"^images must be an array of pixel values 0-255: "):
         model.predict("the images")
     with pytest.raises(ValueError, match=r"^batch_size must be >= 1, got 0$"):

@@ -101,7 +101,8 @@ class FoundModel:
 
     def normalise(self, images: Any) -> torch.Tensor:
         """Raw images (pixel values 0-255 as the dataset files hold them; (N, H, W) or (N, C, H, W))
-        as the network's input: scaled to [0, 1] and normalised as in training."""
+        as the network's input: scaled to [0, 1] and normalised as in training. Values outside 0-255
+        are refused, and so are images scaled to [0, 1] already (all at most 1, some fractions)."""
         try:
             x = torch.from_numpy(np.array(images, dtype=np.float32))  # a copy: the caller's buffer may be read-only
         except (TypeError, ValueError) as err:
@@ -117,6 +118,9 @@ class FoundModel:
         if not (low >= 0 and high <= 255):  # e.g. images normalised already (NaN fails too)
             raise ValueError(f"images must be raw pixel values 0-255, as the dataset files hold them (predict "
                              f"normalises them), got values from {low:g} to {high:g}")
+        if high <= 1 and bool((x != x.round()).any()):  # fractions of a pixel: no raw image holds one
+            raise ValueError(f"images must be raw pixel values 0-255, as the dataset files hold them; these look "
+                             f"scaled to [0, 1] already (values from {low:g} to {high:g}, not whole): multiply by 255")
         x = x / 255
         if self.card.normalisation is not None:
             mean, std = self.card.normalisation
