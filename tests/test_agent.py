@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import pickle
 from dataclasses import replace
 
@@ -337,6 +338,19 @@ def test_every_agent_refuses_a_sample_rewarded_twice_never_given_or_from_before_
         agent.reward(first.architecture, metrics(0.5))  # type: ignore[arg-type]
     fresh = agent.policy()
     assert fresh.number == 3 and agent.reward(fresh, metrics(0.6)) is not None  # the agent goes on
+
+
+@pytest.mark.parametrize("name", AGENTS)
+def test_every_agent_refuses_metrics_no_child_has_and_keeps_the_sample_open(name: str) -> None:
+    agent = AGENTS[name](SMALL, 0)
+    sample = agent.policy()
+    for bad in (metrics(math.nan), metrics(1.5), metrics(-0.1), dataclasses.replace(metrics(0.5), params=-1)):
+        with pytest.raises(ValueError, match=rf"^cannot reward sample 1 \(.*\) with accuracy {bad.accuracy} and "
+                                             rf"{bad.params} params: .*; the sample stays open$"):
+            agent.reward(sample, bad)  # a NaN score would make REINFORCE's baseline, and every advantage, NaN
+    agent.reward(sample, metrics(0.5))
+    assert agent.value_function() == 0.5 or name != "reinforce"
+    assert all(math.isfinite(v) for v in agent.update_policy().values())
 
 
 @pytest.mark.parametrize("name", [n for n in AGENTS if n != "tpe"])

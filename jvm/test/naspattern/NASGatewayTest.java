@@ -104,7 +104,10 @@ public class NASGatewayTest {
         Metrics metrics = controller.evaluateNetwork(); // rewards the controller's sample, not mine
         assertEquals(metrics.accuracy(), agent.valueFunction(), 1e-6); // the first reward: its own score
         Metrics invented = new Metrics(0.5, 1.0, 10, 0.1);
-        agent.reward(mine, invented); // still open: it was not taken for the controller's child
+        Metrics noChilds = new Metrics(Double.NaN, 1.0, 10, 0.1);
+        NASException nan = assertThrows(NASException.class, () -> agent.reward(mine, noChilds));
+        assertOneLine(nan, "with accuracy nan and 10 params: the accuracy is a fraction in [0, 1]");
+        agent.reward(mine, invented); // still open: it was not taken for the controller's child, nor for the NaN
         NASException twice = assertThrows(NASException.class, () -> agent.reward(mine, invented));
         assertOneLine(twice, "sample " + mine.number() + " (" + mine.architecture().describe() + "): it was rewarded already");
         NASException stranger = assertThrows(NASException.class,

@@ -61,7 +61,7 @@ class Agent(abc.ABC):
     def update_policy(self) -> dict[str, float]:
         """Learn from the rewarded samples since the last call, and close() the ones still open;
         return statistics, with at least `entropy`: the policy's mean entropy per decision,
-        normalised to [0, 1]."""
+        normalised to [0, 1] (the RL agents return {} when no sample was rewarded: no step)."""
 
     def draw(self, rng: random.Random) -> Architecture:
         """An architecture to train shared weights on (weight sharing), drawn with `rng`: not a
@@ -101,11 +101,16 @@ class Agent(abc.ABC):
 
     def take(self, sample: Sample, metrics: Metrics) -> float:
         """Close `sample` for its reward and return its score, config.objective(metrics): computed
-        here, once per child. ValueError, saying why, if the sample is not open."""
+        here, once per child. ValueError, saying why, if the sample is not open or the metrics are
+        not a child's (an accuracy outside [0, 1] or NaN, negative params)."""
         if not isinstance(sample, Sample):
             raise ValueError(f"reward() takes the Sample that policy() returned, got {type(sample).__name__}")
         if self.open.get(sample.number) != sample:
             raise ValueError(self._not_open(sample))
+        if not 0 <= metrics.accuracy <= 1 or metrics.params < 0:  # a NaN would poison every reward after it
+            raise ValueError(f"cannot reward sample {sample.number} ({sample.architecture.describe()}) with "
+                             f"accuracy {metrics.accuracy} and {metrics.params} params: the accuracy is a fraction "
+                             "in [0, 1] and the params are a count; the sample stays open")
         del self.open[sample.number]
         self._closed[sample.number] = "rewarded already"
         return self.config.objective(metrics)
