@@ -76,7 +76,8 @@ def test_decode_rejects_bad_indices() -> None:
     ({"decisions": [{"name": "filters", "choices": [1, [2]]}]}, "must be numbers, strings or booleans"),
     ({"decisions": [{"name": "filters", "choices": [1, 1]}]}, "must be distinct values"),
     ({"decisions": [{"name": "my filters", "choices": [1]}]}, "name must be an identifier"),
-    ({"decisions": [{"name": "a", "choices": [1]}, {"name": "a", "choices": [2]}]}, "a name used once"),
+    ({"decisions": [{"name": "a", "choices": [1]}, {"name": "a", "choices": [2]}]},
+     "decisions\\[1\\].name must be a name used once"),  # the second one, not the first
     ({"decisions": [{"name": "a", "choices": [1]}], "max_layers": 0}, "max_layers must be an integer >= 1"),
     ({"decisions": [{"name": "a", "choices": [1]}], "max_layers": "2"}, "max_layers must be an integer"),
     ({"decisions": [{"name": "a", "choices": [1]}], "layers": 2}, "unknown key\\(s\\) \\['layers'\\]"),

@@ -139,7 +139,7 @@ class SearchSpace:
             where = f"decisions[{i}]"
             _check(decision.name, isinstance(decision.name, str) and decision.name.isidentifier(),
                    f"{where}.name", "an identifier such as 'filters'")
-            _check(decision.name, names.count(decision.name) == 1, f"{where}.name", "a name used once")
+            _check(decision.name, decision.name not in names[:i], f"{where}.name", "a name used once")
             _check(decision.name, not (self.skip_connections and decision.name.startswith("from_l")),
                    f"{where}.name", "a name not starting with 'from_l' (the skip-connection steps use it)")
             _check(decision.choices, len(decision.choices) >= 1, f"{where}.choices ({decision.name})",
