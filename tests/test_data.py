@@ -143,7 +143,15 @@ def test_the_classes_are_the_dataset_s_not_the_labels_seen(tmp_path) -> None:
 
 
 def test_cifar10_missing_batches_are_named(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py: Dataset not found or corrupted"):
+    how = r"; pass --data-dir with the python version of CIFAR-10 \(cifar-10-batches-py/ or its content\)$"
+    with pytest.raises(FileNotFoundError, match=rf"^{tmp_path} holds no cifar-10-batches-py/ folder{how}"):
+        load_dataset("cifar10", tmp_path)  # not torchvision's "You can use download=True": nothing downloads
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    with pytest.raises(FileNotFoundError, match=rf"^{folder}/data_batch_1 not found{how}"):
+        load_dataset("cifar10", folder)  # the folder itself is taken too
+    (folder / "data_batch_1").write_bytes(b"not a batch")
+    with pytest.raises(ValueError, match=rf"^{folder}/data_batch_1 is corrupt \(its MD5 sum is not CIFAR-10's\){how}"):
         load_dataset("cifar10", tmp_path)
 
 

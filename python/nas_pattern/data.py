@@ -174,12 +174,19 @@ def read_idx(directory: str | Path, stem: str, dataset: str = "fashion-mnist",
 def _read_cifar10(directory: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR-10 through torchvision's loader (it checks the batches' md5 sums; download stays off)."""
     from torchvision.datasets import CIFAR10
+    from torchvision.datasets.utils import check_integrity
 
     root = directory.parent if directory.name == CIFAR10.base_folder else directory
+    folder = root / CIFAR10.base_folder
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{directory} holds no {CIFAR10.base_folder}/ folder; {_HOW_TO_GET['cifar10']}")
+    for name, md5 in CIFAR10.train_list if train else CIFAR10.test_list:  # torchvision's one message says neither
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder / name} not found; {_HOW_TO_GET['cifar10']}")
+        if not check_integrity(str(folder / name), md5):
+            raise ValueError(f"{folder / name} is corrupt (its MD5 sum is not CIFAR-10's); {_HOW_TO_GET['cifar10']}")
     try:
         ds = CIFAR10(str(root), train=train, download=False)
-    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted."
-        raise FileNotFoundError(f"{root / CIFAR10.base_folder}: {err} {_HOW_TO_GET['cifar10']}") from None
     except Exception as err:  # a batch that unpickles badly
         raise ValueError(f"{root / CIFAR10.base_folder} is corrupt ({err}); {_HOW_TO_GET['cifar10']}") from None
     return ds.data.transpose(0, 3, 1, 2), np.asarray(ds.targets, dtype=np.uint8)  # NHWC -> NCHW
