@@ -121,6 +121,36 @@ def test_train_improves_on_the_search_and_writes_a_loadable_model(searched: Path
 
 
 @pytest.mark.slow
+def test_train_takes_a_model_file_and_says_what_a_wrong_file_is(searched: Path, tmp_path: Path, capsys) -> None:
+    from nas_pattern.train import main as train
+
+    out = tmp_path / "again"
+    assert train([str(searched / MODEL), "--epochs", "1", "--train-limit", "300", "--out", str(out)]) == 0
+    found, again = load_model(searched), load_model(out)  # the same architecture, trained again from scratch
+    assert again.architecture == found.architecture and again.card.episode == found.card.episode
+    assert again.card.trained.startswith("nas_pattern.train: 1 epoch(s) on 300 images")
+    capsys.readouterr()
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps(json.loads((searched / "config.json").read_text())["space"]))
+    for argv, message in [
+        ([str(searched / MODEL), "--space", str(space)], f"--space is for an architecture file; {searched / MODEL} "
+                                                         "has its own"),
+        ([str(searched), "--network", "rnn"], f"--network is for an architecture file; {searched} has its own"),
+        ([str(searched / "episodes.jsonl")], f"{searched / 'episodes.jsonl'} is not an architecture file, but a "
+                                             f"record of episodes, a line each: give the run directory {searched}, "
+                                             "with --episode N for one"),
+        ([str(space)], f"{space} is a search space, not an architecture: give it with --space, and SOURCE an "
+                       'architecture file ({"layers": [...]})'),
+        ([str(searched / "checkpoint.pt")], f"{searched / 'checkpoint.pt'} is the search's checkpoint, for python -m "
+                                            "nas_pattern.run --resume"),
+    ]:
+        assert train([*argv, "--out", str(tmp_path / "refused")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "refused").exists()
+
+
+@pytest.mark.slow
 def test_train_takes_an_architecture_file(tmp_path: Path) -> None:
     source = tmp_path / "arch.json"
     layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
@@ -131,7 +161,8 @@ def test_train_takes_an_architecture_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["/nonexistent/run"], "is neither a run directory nor an architecture file"),
+    (["/nonexistent/run"], "/nonexistent/run does not exist (SOURCE is a run directory, a model file or an "
+                           "architecture file)"),
     (["/"], "cannot retrain from /: it holds no config.json, so it is not a run directory"),
     (["--epochs", "0", "x"], "argument --epochs: must be >= 1, got 0"),
     (["x", "--train-limit", "-5"], "argument --train-limit: must be >= 1, got -5"),

@@ -91,7 +91,8 @@ class Architecture:
     def from_json(cls, data: Mapping[str, Any], layer_format: str = "") -> Architecture:
         layers = data.get("layers") if isinstance(data, Mapping) else None
         if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
-            raise ValueError(f"architecture JSON must be {{'layers': [{{name: value, ...}}, ...]}}, got {data!r}")
+            given = repr(data) if len(repr(data)) <= 80 else f"{repr(data)[:77]}..."
+            raise ValueError(f"architecture JSON must be {{'layers': [{{name: value, ...}}, ...]}}, got {given}")
         assert isinstance(data, Mapping)
         unknown = set(data) - {"layers", "inputs"}
         if unknown:

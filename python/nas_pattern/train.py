@@ -3,7 +3,7 @@
 The final training every NAS paper does after its search: the search ranks architectures on a
 small budget (one epoch, a few thousand images); this trains the one chosen on all the training
 images for many epochs, tests it, and writes best.pt (and best.onnx) to use. The architecture
-comes from a run directory (its best, or --episode N of it) or from a JSON file.
+comes from a run directory (its best, or --episode N of it), a model file (best.pt) or a JSON file.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from tqdm import tqdm
 
 from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
 from nas_pattern.data import DATASETS, load_dataset
-from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, write_model_files
+from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, load_model, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
-from nas_pattern.records import Best, InvalidArchitecture
+from nas_pattern.records import Best, InvalidArchitecture, first_line
 from nas_pattern.run_dir import RunDirectory
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.trainer import TrainConfig, device_name, resolve_device
@@ -35,8 +35,9 @@ DEFAULT_EPOCHS = 10
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m nas_pattern.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", metavar="SOURCE", help="a run directory (its best architecture), or a JSON file of "
-                   "one architecture ({\"layers\": [...]}, as episodes.jsonl writes it)")
+    p.add_argument("source", metavar="SOURCE", help="a run directory (its best architecture), a model file ("
+                   f"{MODEL}: its architecture, trained again from scratch), or a JSON file of one architecture "
+                   "({\"layers\": [...]}, as episodes.jsonl writes it)")
     p.add_argument("--episode", type=int, metavar="N", help="with a run directory: train episode N instead of "
                    "the best")
     p.add_argument("--epochs", type=number(int, 1), default=DEFAULT_EPOCHS, metavar="E",
@@ -50,14 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", metavar="FILE", help="with a JSON file: the search space it belongs to (default: "
                    "the network's own)")
     p.add_argument("--dataset", choices=DATASETS, help="with a JSON file: the dataset (default: fashion-mnist; "
-                   "a run directory's own otherwise)")
+                   "a run directory's or a model's own otherwise)")
     p.add_argument("--data-dir", help="directory of the dataset files (default: the run's, or Debian's "
                    "Fashion-MNIST)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch order (default: 0)")
     p.add_argument("--out", metavar="DIR", help="where best.pt and best.onnx go; a DIR that holds a best.pt "
                    "already is refused (default: <run dir>/retrained-<E>-epochs, or -2, -3, ... when that one "
-                   "holds a model; runs/train-<time> for a JSON file)")
+                   "holds a model; runs/train-<time> for a file)")
     return p
 
 
@@ -68,6 +69,10 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
     """The network class, space and architecture SOURCE names, and what the run directory says
     about the data (dataset, data_dir); ValueError/FileNotFoundError in one line."""
     source = Path(args.source)
+    model = source.is_file() and source.suffix in (".pt", ".onnx")  # load_model says what a wrong one is
+    for flag, value in (("--network", args.network), ("--space", args.space)):
+        if value is not None and (source.is_dir() or model):  # else ignored: the source's own is trained
+            raise ValueError(f"{flag} is for an architecture file; {source} has its own")
     if source.is_dir():
         run_dir = RunDirectory(source)
         stored = run_dir.read_config("retrain from")
@@ -88,22 +93,40 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
         cls = get_network(config.network)
         data = {"dataset": config.dataset, "data_dir": config.data_dir, "episode": chosen.episode}
         architecture = chosen.architecture
+    elif source.is_file() and args.episode is not None:
+        raise ValueError("--episode is for a run directory; SOURCE is a file")
+    elif model:
+        found = load_model(source)
+        cls, architecture = type(found.network), found.architecture
+        space = SearchSpace.from_json(found.card.space, source=str(source))
+        data = {"dataset": found.card.dataset, "data_dir": None, "episode": found.card.episode}
     elif source.is_file():
-        if args.episode is not None:
-            raise ValueError("--episode is for a run directory; SOURCE is a file")
         cls = get_network(args.network or "cnn")
         space = SearchSpace.load(args.space) if args.space else default_space(args.network or "cnn")
         try:
-            architecture = space.parse(json.loads(source.read_text()))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{source} is not JSON: {err}") from None
+            given = json.loads(source.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{source} is not an architecture file, {_what_it_is(source, err)}") from None
+        if isinstance(given, dict) and "decisions" in given:
+            raise ValueError(f"{source} is a search space, not an architecture: give it with --space, and SOURCE "
+                             "an architecture file ({\"layers\": [...]})")
+        architecture = space.parse(given)
         data = {"dataset": "fashion-mnist", "data_dir": None, "episode": 0}
     else:
-        raise FileNotFoundError(f"{source} is neither a run directory nor an architecture file")
+        raise FileNotFoundError(f"{source} does not exist (SOURCE is a run directory, a model file or an "
+                                "architecture file)")
     if not issubclass(cls, TorchNetwork):
         raise ValueError(f"the {cls.__name__} network has no PyTorch module to train")
     cls.check_space(space)
     return cls, space, architecture, data
+
+
+def _what_it_is(source: Path, err: ValueError) -> str:
+    """What a SOURCE file that is not JSON is, and what to give instead."""
+    if source.suffix == ".jsonl":
+        run = source.parent if (source.parent / "config.json").is_file() else "it is in"
+        return f"but a record of episodes, a line each: give the run directory {run}, with --episode N for one"
+    return f"and not JSON ({first_line(err)}): an architecture file is {{\"layers\": [...]}}"
 
 
 def output_dir(args: argparse.Namespace) -> Path:
