@@ -268,6 +268,12 @@ def test_resuming_something_that_is_not_a_run(tmp_path: Path, capsys) -> None:
     code, _, err = cli(["--resume", str(tmp_path)], capsys)
     assert code == 2
     assert "it holds no config.json, so it is not a run directory" in err
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "best.pt").write_bytes(b"a model")
+    code, _, err = cli(["--resume", str(tmp_path / "best.pt")], capsys)  # a file of the run, not the run
+    assert code == 2
+    assert err.endswith(f"cannot resume {tmp_path}/best.pt: it is a file; give a run directory (its folder "
+                        f"{tmp_path} is one)\n")
 
 
 @pytest.mark.slow

@@ -141,6 +141,9 @@ class RunDirectory:
     def read_config(self, use: str) -> dict[str, Any]:
         """config.json of an existing search; ValueError, "cannot {use} DIR: why", if this is not a
         run directory (`use`: what the caller reads it for, "resume" or "retrain from")."""
+        if self.path.is_file():  # best.pt, config.json, ...: a file of the run directory, maybe
+            inside = f" (its folder {self.path.parent} is one)" if (self.path.parent / CONFIG).is_file() else ""
+            raise ValueError(f"cannot {use} {self.path}: it is a file; give a run directory{inside}")
         if not self.path.is_dir():
             raise ValueError(f"cannot {use} {self.path}: no such directory")
         try:
