@@ -136,8 +136,13 @@
 
 (defn reward
   "Rewards a sample from policy with a metrics map ({:accuracy :loss :params :train-seconds});
-  returns the reward. Each sample once, before the next policy update: otherwise ex-info, ::refused."
-  [^NASController controller {:keys [sample]} {:keys [accuracy loss params train-seconds]}]
+  returns the reward. Each sample once, before the next policy update, and each key a number:
+  otherwise ex-info, ::refused."
+  [^NASController controller {:keys [sample]} {:keys [accuracy loss params train-seconds] :as metrics}]
+  (when-let [missing (seq (remove #(number? (get metrics %)) [:accuracy :loss :params :train-seconds]))]
+    (throw (ex-info (str "the metrics lack a number for " (string/join " " missing) " (reward takes :accuracy "
+                         ":loss :params :train-seconds), got " (pr-str metrics))
+                    {:reason ::refused})))
   (engine-call (.reward ^RLAgent (.getAgent controller) ^Sample sample
                         (Metrics. (double accuracy) (double loss) (long params) (double train-seconds)))))
 

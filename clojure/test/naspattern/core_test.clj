@@ -35,7 +35,12 @@
         made-up {:accuracy 0.5 :loss 1.0 :params 10 :train-seconds 0.1}]
     (is (= 1 (:number mine)))
     (is (= (get-in child [:metrics :accuracy]) (:baseline child))) ; the controller rewarded its own child
-    (is (number? (nas/reward controller mine made-up)))
+    (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/reward controller mine {:accuracy 0.5 :params "10"})))]
+      (is (= ::nas/refused (:reason (ex-data e)))) ; not a NullPointerException: which keys, in one line
+      (is (= (str "the metrics lack a number for :loss :params :train-seconds (reward takes :accuracy :loss :params "
+                  ":train-seconds), got {:accuracy 0.5, :params \"10\"}")
+             (ex-message e))))
+    (is (number? (nas/reward controller mine made-up))) ; still open: the refusal took nothing
     (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/reward controller mine made-up)))]
       (is (= ::nas/refused (:reason (ex-data e))))
       (is (string/includes? (ex-message e) "it was rewarded already")))))
