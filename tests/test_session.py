@@ -31,7 +31,9 @@ def test_a_json_config_means_what_the_same_flags_mean() -> None:
     ('{"epoch": 2}', "unknown config key 'epoch'; expected one of: agent, child-timeout,"),
     ('{"episodes": true}', "config key 'episodes' must be a string or a number, got true"),
     ('{"seed": null}', "config key 'seed' is null: give it a value, or leave the key out for its default"),
-    ('{"space": {"max_layers": 1}}', "config key 'space' must be a string or a number"),
+    ('{"space": {"max_layers": 1, "decisions": [{"name": "filters", "choices": [8, 16, 32, 64]}]}}',
+     "config key 'space' must be a string or a number (the path of a search space file: write the space to one), "
+     'got {"max_layers": 1, "decisions": [{"name": "filters", "choi...'),  # cut: the line stays short
     ('{"network": "cnn",', "config is not valid JSON: Expecting property name"),
     ('"cnn"', "config must be a JSON object of flags, got str"),
 ])
