@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -111,6 +112,54 @@ def test_the_other_agents_resume_to_the_uninterrupted_result_too(agent: str, tmp
     assert done.returncode == 0, done.stderr
     assert episodes(tmp_path / "run") == episodes(tmp_path / "reference")
     assert summary(tmp_path / "run") == summary(tmp_path / "reference")
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_the_search_in_one_line_and_what_is_written_stays_whole(reference: Path, tmp_path: Path,
+                                                                                   monkeypatch, capsys) -> None:
+    from nas_pattern.run_dir import RunDirectory
+
+    record, fsync = RunDirectory.record, os.fsync
+
+    def fill_the_disk_at_the_third(self: RunDirectory, episode) -> None:
+        def full(descriptor: int) -> None:  # the line is written; the disk cannot keep it
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        with monkeypatch.context() as patch:
+            if episode.episode == 3:
+                patch.setattr(os, "fsync", full)
+            record(self, episode)
+
+    monkeypatch.setattr(RunDirectory, "record", fill_the_disk_at_the_third)
+    run_dir = tmp_path / "run"
+    code, _, err = cli([*SEARCH, "--run-dir", str(run_dir)], capsys)
+    assert code == 1
+    assert err == (f"nas-pattern: error: cannot write to {run_dir}: No space left on device; 2 children are "
+                   f"recorded there. Once it can be written to, continue with: python -m nas_pattern.run --resume "
+                   f"{run_dir}\n")
+    assert episodes(run_dir) == episodes(reference)[:2]  # whole lines: the third's was taken back
+    assert os.fsync is fsync and not list(run_dir.glob("*.tmp"))
+    monkeypatch.setattr(RunDirectory, "record", record)  # space again
+    code, _, err = cli(["--resume", str(run_dir)], capsys)
+    assert code == 0 and "warning" not in err, err  # no torn line to drop
+    assert episodes(run_dir) == episodes(reference)
+    assert summary(run_dir) == summary(reference)
+
+
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    from nas_pattern.files import write_atomically
+
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(b"the old checkpoint")
+
+    def half(f) -> None:
+        f.write(b"half of a new one")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left on device"):
+        write_atomically(path, half)
+    assert path.read_bytes() == b"the old checkpoint"
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # the temporary's space is given back
 
 
 @pytest.mark.slow

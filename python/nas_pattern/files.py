@@ -10,13 +10,18 @@ from typing import IO, Any
 
 def write_atomically(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     """Write to path.tmp, fsync, rename over path: readers see the old file or the new one, never
-    half of either. The rename itself is made durable by syncing the directory."""
+    half of either. The rename itself is made durable by syncing the directory. A write that fails
+    (a full disk) removes path.tmp and raises: path is still the old file."""
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:  # a full disk, say: the half-written copy goes, and so does the space it took
+        temporary.unlink(missing_ok=True)
+        raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)

@@ -101,6 +101,7 @@ def _run(search: Search) -> int:
             print("Testing the best architecture" + (f" after retraining it for {config.final_epochs} epoch(s) "
                   "on train + validation" if config.final_epochs else "") + " ...")
             result = controller.final_test(result, config.final_epochs)
+            model = finish(search, result)
     except KeyboardInterrupt:
         progress.close()
         recorder.interrupted()
@@ -112,7 +113,13 @@ def _run(search: Search) -> int:
         progress.close()
         print(f"nas-pattern: error: the search stopped: {err}", file=sys.stderr)
         return EXIT_FAILED
-    model = finish(search, result)
+    except OSError as err:  # the record cannot be written (a full disk): what is written stays whole
+        progress.close()
+        recorded = len(run_dir.peek_episodes(space))
+        print(f"nas-pattern: error: cannot write to {run_dir.path}: {err.strerror or err}; {_children(recorded)} "
+              f"{'is' if recorded == 1 else 'are'} recorded there. Once it can be written to, continue with: "
+              f"python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
+        return EXIT_FAILED
     print(_summary(result, run_dir.path, config.agent_config.objective))
     print("\nThe model found")
     for line in model:

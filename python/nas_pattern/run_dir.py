@@ -103,7 +103,7 @@ class RunDirectory:
         self.hold()
         try:
             self.check()  # a search that held it first may have recorded a child meanwhile
-            self._write_atomically(CONFIG, lambda f: _dump_json(config, f))
+            write_atomically(self.path / CONFIG, lambda f: _dump_json(config, f))
         except BaseException:
             self.release()
             raise
@@ -111,23 +111,30 @@ class RunDirectory:
     def write_config(self, config: dict[str, Any]) -> None:
         """Replace config.json (atomically), when what the search was given changes: the JVM's
         search(n) sets the budget."""
-        self._write_atomically(CONFIG, lambda f: _dump_json(config, f))
+        write_atomically(self.path / CONFIG, lambda f: _dump_json(config, f))
 
     # ---- while searching ----
 
     def record(self, episode: Episode) -> None:
-        """Append one child's line and make sure it is on disk before the search moves on."""
-        with open(self.path / EPISODES, "a", encoding="utf-8") as f:
-            f.write(json.dumps(episode.to_json()) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        """Append one child's line and make sure it is on disk before the search moves on. A write
+        that fails (a full disk) takes back what it wrote and raises: the record stays whole lines."""
+        line = (json.dumps(episode.to_json()) + "\n").encode()
+        with open(self.path / EPISODES, "ab", buffering=0) as f:  # unbuffered: nothing left to flush on close
+            start = f.tell()
+            try:
+                while f.tell() < start + len(line):  # a full disk may take part of it, then raise
+                    f.write(line[f.tell() - start:])
+                os.fsync(f.fileno())
+            except OSError:
+                os.ftruncate(f.fileno(), start)
+                raise
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Write checkpoint.pt atomically: after a crash it holds the old state or the new, never half."""
-        self._write_atomically(CHECKPOINT, lambda f: torch.save(state, f))
+        write_atomically(self.path / CHECKPOINT, lambda f: torch.save(state, f))
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        self._write_atomically(SUMMARY, lambda f: _dump_json(summary, f))
+        write_atomically(self.path / SUMMARY, lambda f: _dump_json(summary, f))
 
     # ---- resuming ----
 
@@ -160,11 +167,8 @@ class RunDirectory:
     def peek_episodes(self, space: SearchSpace) -> list[Episode]:
         """The complete lines of episodes.jsonl, read only (a search may still be writing it:
         nas_pattern.train reads a live run); a torn last line is left out, not repaired."""
-        path = self.path / EPISODES
-        if not path.exists():
-            return []
-        episodes = []
-        for line in path.read_bytes().split(b"\n"):
+        path, episodes = self.path / EPISODES, []
+        for line in (path.read_bytes() if path.exists() else b"").split(b"\n"):
             try:
                 episodes.append(Episode.from_json(json.loads(line), space))
             except (ValueError, KeyError, TypeError):
@@ -241,9 +245,6 @@ class RunDirectory:
         except Exception as err:
             raise ValueError(f"{path} is unreadable ({err}); the run directory is damaged") from None
         return state
-
-    def _write_atomically(self, name: str, write: Callable[[IO[bytes]], Any]) -> None:
-        write_atomically(self.path / name, write)
 
 
 def trained_in_search(controller: NASController) -> str:
