@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import re
 import signal
@@ -148,6 +149,29 @@ def test_train_takes_a_model_file_and_says_what_a_wrong_file_is(searched: Path, 
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "refused").exists()
+
+
+def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_half_model(tmp_path: Path, monkeypatch,
+                                                                            capsys) -> None:
+    import os
+
+    from nas_pattern.train import main as train
+
+    source = tmp_path / "arch.json"
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    source.write_text(json.dumps({"layers": [layer, layer]}))
+
+    def full(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)  # best.pt is written; the disk cannot keep it
+    out = tmp_path / "out"
+    assert train([str(source), "--epochs", "1", "--train-limit", "100", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "Test accuracy" in captured.out  # what the training found is still told
+    assert captured.err == f"python -m nas_pattern.train: error: cannot write the model to {out}: No space left on " \
+                           "device\n"
+    assert list(out.iterdir()) == []
 
 
 @pytest.mark.slow

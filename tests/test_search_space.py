@@ -47,7 +47,7 @@ def test_parse_checks_membership_and_normalises_values() -> None:
 def test_validate_gives_reasons() -> None:
     one_layer = Architecture.from_json({"layers": [{"filters": 8, "kernel_size": 1, "pool_size": 1,
                                                     "dropout_rate": 0.0}]})
-    assert CNN_SPACE.validate(one_layer) == ["has 1 layers, the space has 2"]
+    assert CNN_SPACE.validate(one_layer) == ["has 1 layer, the space has 2"]
     wrong_names = Architecture.from_json({"layers": [{"units": 8}, {"units": 8}]})
     assert "layer 1 has decisions ['units']" in CNN_SPACE.validate(wrong_names)[0]
     assert CNN_SPACE.validate(CNN_SPACE.decode([0] * 8)) == []
@@ -185,7 +185,7 @@ def test_describe_shows_the_connections_and_what_feeds_the_classifier() -> None:
 
 
 @pytest.mark.parametrize(("data", "reason"), [
-    ({"layers": [{"width": 1, "act": "relu"}], "inputs": [[0]]}, "has 1 layers, the space has 2 to 4"),
+    ({"layers": [{"width": 1, "act": "relu"}], "inputs": [[0]]}, "has 1 layer, the space has 2 to 4"),
     ({"layers": [{"width": 1, "act": "relu"}] * 2, "inputs": [[0], [2]]}, "layer 2 reads [2]; it must read"),
     ({"layers": [{"width": 1, "act": "relu"}] * 2, "inputs": [[0], []]}, "layer 2 reads []; it must read"),
     ({"layers": [{"width": 1, "act": "relu"}] * 2}, "the space has skip connections, so every layer lists"),

@@ -295,8 +295,9 @@ class SearchSpace:
         reasons = []
         depth = len(architecture.layers)
         if not self._shallowest <= depth <= self.max_layers:
-            reasons.append(f"has {depth} layers, the space has {self.max_layers}" if not self.variable_depth
-                           else f"has {depth} layers, the space has {self._shallowest} to {self.max_layers}")
+            layers = f"{depth} layer{'' if depth == 1 else 's'}"
+            reasons.append(f"has {layers}, the space has {self.max_layers}" if not self.variable_depth
+                           else f"has {layers}, the space has {self._shallowest} to {self.max_layers}")
         names = [d.name for d in self.decisions]
         for i, layer in enumerate(architecture.layers):
             values = dict(layer)

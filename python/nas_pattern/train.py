@@ -199,11 +199,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     card = ModelCard.of(cls, architecture, space, data, config, episode=stored["episode"], trained=how,
                         val_metrics=val, test_metrics=test)
     assert network.module is not None
-    path, onnx, check = write_model_files(out, card, network.module.state_dict(), data.test.x[:256])
     if val is not None:
         print(f"Validation accuracy  {val.accuracy:.4f}")
     print(f"Test accuracy        {test.accuracy:.4f}   ({args.epochs} epoch(s), {seconds:.0f} s on "
           f"{device_name(device)})")
+    try:
+        path, onnx, check = write_model_files(out, card, network.module.state_dict(), data.test.x[:256])
+    except OSError as err:  # a full disk: no half-written best.pt is left (write_atomically)
+        print(f"{parser.prog}: error: cannot write the model to {out}: {err.strerror or err}", file=sys.stderr)
+        return 1
     print(f"Model                {path}")
     print(f"ONNX                 {f'{out / ONNX_MODEL} ({check})' if onnx else f'not written: {check}'}")
     return 0
