@@ -152,3 +152,50 @@ def test_the_json_keys_are_the_settings_and_a_switch_takes_true_or_false() -> No
     assert args_from_json('{"deterministic": false}').deterministic is None  # as when the flag is left out
     with pytest.raises(ValueError, match="config key 'deterministic' is a switch: true or false, got 1"):
         args_from_json('{"deterministic": 1}')
+
+
+def test_a_jvm_controller_that_cannot_record_a_child_takes_no_more_and_the_record_resumes(tmp_path: Path,
+                                                                                           monkeypatch) -> None:
+    """A full disk under a JVM's controller: one line, then every call that would train or record is
+    refused (a child in memory that the record lacks would leave a gap in it); closed, it resumes."""
+    import errno
+    import os
+
+    from nas_pattern.adapters import Controller
+
+    class Bridge:  # what the adapter asks of the py4j bridge here: values pass as they are
+        def metrics(self, metrics):
+            return metrics
+
+        def java_exception(self, error: BaseException) -> Exception:
+            return RuntimeError(str(error))  # the NASException's line
+
+    run_dir = tmp_path / "run"
+    config = {"run-dir": str(run_dir), "network": "rnn", "train-limit": 100, "children-per-update": 2,
+              "no-tensorboard": True}
+    controller = Controller(Bridge(), open_search(args_from_json(json.dumps(config))), closed=lambda search: None,
+                            caller_gone=lambda: False)
+    core = controller.controller
+    core.train_network(core.generate_architecture())
+    controller.evaluateNetwork()  # recorded
+    core.train_network(core.generate_architecture())
+
+    def full(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", full)
+        with pytest.raises(RuntimeError) as error:
+            controller.evaluateNetwork()
+    assert str(error.value) == (f"cannot write to {run_dir}: No space left on device; 1 child is recorded there, "
+                                "and this NASController takes no more: close it, and once the directory can be "
+                                f'written to, continue with a new controller: {{"resume": "{run_dir}"}}')
+    with pytest.raises(RuntimeError, match=r"^cannot write to .* takes no more"):
+        controller.evaluateNetwork()  # there is room again, but the child in memory is not in the record
+    controller.close()
+    resumed = open_search(args_from_json(json.dumps({"resume": str(run_dir), "episodes": 3})))
+    assert len(resumed.controller.history) == 1  # whole lines: the second child's was taken back
+    Recorder(resumed.run_dir, resumed.controller)
+    resumed.controller.search()
+    assert [json.loads(line)["episode"] for line in (run_dir / "episodes.jsonl").read_text().splitlines()] == [1, 2, 3]
+    resumed.close()

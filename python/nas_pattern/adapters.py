@@ -1,7 +1,7 @@
 """The adapters: each participant of the pattern as the Java interface of package `naspattern` it
-implements (camelCase), by calling the core (snake_case), which is not renamed. Values cross as
-Java primitives, strings and the small Java value classes (Architecture, Sample, Metrics, Episode,
-SearchResult), built from primitives (bridge.py).
+implements, by calling the core (snake_case, not renamed) under that interface's camelCase names,
+by which py4j calls them. Values cross as Java primitives, strings and the small Java value
+classes (Architecture, Sample, Metrics, Episode, SearchResult), built from primitives (bridge.py).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from nas_pattern.networks.base import Network as CoreNetwork
 from nas_pattern.records import Episode
 from nas_pattern.run_dir import Recorder
 from nas_pattern.session import Search, finish
-
-# The adapters' public methods carry the Java interfaces' camelCase names: py4j calls them by those.
 
 
 # --8<-- [start:adapter]
@@ -125,6 +123,7 @@ class Controller(Identity):
         self.searching = False  # a search() is under way (close() is refused until it ends)
         self.closed = False
         self.abandoned = False  # the JVM that opened it is gone: closed as soon as no search() is under way
+        self.unrecorded: OSError | None = None  # why the last child could not be recorded (a full disk)
         self._state = threading.Lock()  # the three above, set by JVM threads (and the engine) that may race
         self._on_close = closed  # the engine forgets the search
         self._caller_gone = caller_gone  # whether the JVM whose call this thread serves is gone
@@ -147,7 +146,10 @@ class Controller(Identity):
     @reported
     def evaluateNetwork(self) -> JavaObject:
         self._check_open()
-        return self.bridge.metrics(self.controller.evaluate_network())
+        try:
+            return self.bridge.metrics(self.controller.evaluate_network())
+        except OSError as err:
+            raise self._cannot_record(err) from None
 
     def getAgent(self) -> Agent:
         return self.agent
@@ -178,6 +180,8 @@ class Controller(Identity):
             result = controller.final_test(controller.derive(result), session.config.final_epochs)
             for line in finish(session, result):
                 print(f"nas-pattern: model: {line}", file=sys.stderr)
+        except OSError as err:
+            raise self._cannot_record(err) from None
         finally:
             with self._state:
                 self.searching = False
@@ -221,7 +225,19 @@ class Controller(Identity):
               f'resume the search with {{"resume": "{path}"}} or python -m nas_pattern.run --resume {path}',
               file=sys.stderr, flush=True)
 
+    def _cannot_record(self, err: OSError) -> ValueError:
+        """A write to the run directory failed (a full disk). What is written stays whole, but this
+        controller holds a child its record lacks: it takes no more (a gap would spoil the record)."""
+        self.unrecorded = err
+        path, recorded = self.search_.run_dir.path, len(self.search_.run_dir.peek_episodes(self.controller.agent.space))
+        return ValueError(f"cannot write to {path}: {err.strerror or err}; {recorded} "
+                          f"{'child is' if recorded == 1 else 'children are'} recorded there, and this NASController "
+                          "takes no more: close it, and once the directory can be written to, continue with a new "
+                          f'controller: {{"resume": "{path}"}}')
+
     def _check_open(self) -> None:
+        if self.unrecorded is not None and not self.closed:
+            raise self._cannot_record(self.unrecorded)
         if self.closed:
             path = self.search_.run_dir.path
             raise ValueError(f"this NASController is closed, and its run directory {path} released; continue "
@@ -242,11 +258,10 @@ class Controller(Identity):
             self.abandon()  # killed, with no listener whose callback would have failed
         if self.abandoned:  # a stop() made before the search began was not seen by it
             self.controller.stop()
-        if self.listener is None:
-            return
-        self.listener.onEpisode(self.bridge.episode(episode))
-        if self.listener.shouldStop():
-            self.controller.stop()
+        if self.listener is not None:
+            self.listener.onEpisode(self.bridge.episode(episode))
+            if self.listener.shouldStop():
+                self.controller.stop()
 
 
 class Model(Identity):
