@@ -180,9 +180,17 @@ def test_a_jvm_controller_that_cannot_record_a_child_takes_no_more_and_the_recor
     controller.evaluateNetwork()  # recorded
     core.train_network(core.generate_architecture())
 
+    def gone() -> None:
+        raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+
     def full(descriptor: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    with monkeypatch.context() as patch:
+        patch.setattr(core, "evaluate_network", gone)
+        with pytest.raises(RuntimeError, match=r"^\[Errno 104\] Connection reset by peer$"):
+            controller.evaluateNetwork()
+    assert controller.unrecorded is None  # an OSError that is not about the files: the record is not in doubt
     with monkeypatch.context() as patch:
         patch.setattr(os, "fsync", full)
         with pytest.raises(RuntimeError) as error:

@@ -18,6 +18,7 @@ from py4j.java_gateway import JavaObject
 from nas_pattern.agents.base import Sample
 from nas_pattern.bridge import Bridge, Identity, reported
 from nas_pattern.controller import NASController
+from nas_pattern.files import UNWRITABLE
 from nas_pattern.model import FoundModel
 from nas_pattern.networks.base import Network as CoreNetwork
 from nas_pattern.records import Episode
@@ -149,7 +150,7 @@ class Controller(Identity):
         try:
             return self.bridge.metrics(self.controller.evaluate_network())
         except OSError as err:
-            raise self._cannot_record(err) from None
+            raise self._cannot_record(err) if err.errno in UNWRITABLE else err from None
 
     def getAgent(self) -> Agent:
         return self.agent
@@ -181,7 +182,7 @@ class Controller(Identity):
             for line in finish(session, result):
                 print(f"nas-pattern: model: {line}", file=sys.stderr)
         except OSError as err:
-            raise self._cannot_record(err) from None
+            raise self._cannot_record(err) if err.errno in UNWRITABLE else err from None
         finally:
             with self._state:
                 self.searching = False

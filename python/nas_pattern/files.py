@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+# OSError.errno of a write that the file system refuses (full, over quota, read-only, failing, or
+# taken away): the run directory cannot be written, and what is written stays whole. Other OSErrors
+# (a lost connection is one) are not about the files.
+UNWRITABLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM})
 
 
 def write_atomically(path: Path, write: Callable[[IO[bytes]], Any]) -> None:

@@ -21,6 +21,7 @@ from nas_pattern import board
 from nas_pattern.agents import Objective
 from nas_pattern.config import EXIT_BAD_INPUT, build_parser
 from nas_pattern.controller import NASController
+from nas_pattern.files import UNWRITABLE
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
 from nas_pattern.records import FAILURES, PENALTY, Episode, SearchFailed, SearchResult
@@ -114,6 +115,8 @@ def _run(search: Search) -> int:
         print(f"nas-pattern: error: the search stopped: {err}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as err:  # the record cannot be written (a full disk): what is written stays whole
+        if err.errno not in UNWRITABLE:
+            raise
         progress.close()
         recorded = len(run_dir.peek_episodes(space))
         print(f"nas-pattern: error: cannot write to {run_dir.path}: {err.strerror or err}; {_children(recorded)} "
