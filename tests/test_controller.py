@@ -125,6 +125,31 @@ def test_a_search_where_nothing_can_be_built_says_so() -> None:
         controller.search()
 
 
+def test_a_network_that_is_not_one_is_refused_or_recorded_with_what_is_wrong() -> None:
+    class Duck:  # build, train, evaluate and layers, but not a Network: no check() to call
+        pass
+
+    with pytest.raises(TypeError, match=r"^network must be a Network subclass .*; got the class Duck$"):
+        NASController(RandomAgent(CNN_SPACE), blank_dataset(), network=Duck)  # type: ignore[arg-type]
+
+    class Percent(MatchTarget):  # a custom Network that reports 85.0 for 85%
+        target, space = TARGET, CNN_SPACE
+
+        def evaluate(self, data):
+            return Metrics(accuracy=85.0, loss=0.5, params=10, train_seconds=0.1)
+
+    for network, reason in [
+        (lambda *args, **kwargs: Duck(), "TypeError: the network factory made a Duck, not a nas_pattern Network"),
+        (Percent, "ValueError: Percent.evaluate() must return Metrics with an accuracy in [0, 1] (a fraction), got "
+                  "Metrics(accuracy=85.0"),
+    ]:
+        controller = NASController(RandomAgent(CNN_SPACE), blank_dataset(), network=network,
+                                   config=SearchConfig(episodes=2))
+        with pytest.raises(SearchFailed, match=re.escape(f"none of the 2 children produced metrics (error); the last "
+                                                         f"said: {reason}")):
+            controller.search()  # each child recorded as an error that says why, the agent not rewarded with 85
+
+
 def test_policy_updates_every_m_children_and_callbacks_see_every_episode() -> None:
     controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=3)), blank_dataset(),
                                network=make_match_target(CNN_SPACE, TARGET), config=SearchConfig(episodes=10))

@@ -43,7 +43,11 @@ class NASController:
         self.network_factory = network
         self.config = config or SearchConfig()
         self.train_config = train_config or TrainConfig()
-        if isinstance(network, type) and issubclass(network, Network):
+        if isinstance(network, type):
+            if not issubclass(network, Network):
+                raise TypeError(f"network must be a Network subclass (it implements build, train, evaluate and "
+                                f"layers, and inherits check), or a function that makes one; got the class "
+                                f"{network.__name__}")
             network.check_space(agent.space)
         # This process's worker: the data goes to the device once, in the layout the children train in.
         self.worker = Worker(WorkerSetup(network, agent.space, data, self.config, self.train_config), device)

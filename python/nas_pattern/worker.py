@@ -87,6 +87,9 @@ class Worker:
     def _evaluate(self, network: Network) -> Metrics:
         """A child trained from scratch, on the validation split; ChildTimeout past its deadline."""
         metrics = network.evaluate(self.data.val)
+        if not isinstance(metrics, Metrics) or not 0 <= metrics.accuracy <= 1:  # a custom Network's, say
+            raise ValueError(f"{type(network).__name__}.evaluate() must return Metrics with an accuracy in [0, 1] "
+                             f"(a fraction), got {metrics!r}")
         if network.deadline is not None and time.monotonic() > network.deadline:
             raise ChildTimeout(f"took longer than --child-timeout {self.setup.config.child_timeout:g} s")
         return metrics
@@ -173,8 +176,11 @@ class Worker:
         return self.data.val.head(self.setup.config.sharing.val_images)
 
     def _make(self, architecture: Architecture, seed: int) -> Network:
-        return self.setup.network(architecture, self.data.input_shape, self.data.num_classes,
-                                  train_config=self.setup.train_config, device=self.device, seed=seed)
+        network = self.setup.network(architecture, self.data.input_shape, self.data.num_classes,
+                                     train_config=self.setup.train_config, device=self.device, seed=seed)
+        if not isinstance(network, Network):  # a factory function's mistake: said here, not as a missing check()
+            raise TypeError(f"the network factory made a {type(network).__name__}, not a nas_pattern Network")
+        return network
 
 
 def child_seed(seed: int, number: int) -> int:
