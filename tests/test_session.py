@@ -207,3 +207,31 @@ def test_a_jvm_controller_that_cannot_record_a_child_takes_no_more_and_the_recor
     resumed.controller.search()
     assert [json.loads(line)["episode"] for line in (run_dir / "episodes.jsonl").read_text().splitlines()] == [1, 2, 3]
     resumed.close()
+
+
+def test_a_search_that_cannot_write_its_config_is_refused_in_one_line_and_changes_nothing(tmp_path: Path,
+                                                                                          monkeypatch) -> None:
+    import errno
+    import os
+
+    def full(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    run_dir = tmp_path / "run"
+    config = {"run-dir": str(run_dir), "network": "rnn", "train-limit": 100, "episodes": 1, "no-tensorboard": True}
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", full)
+        with pytest.raises(ValueError, match=rf"^cannot write to {run_dir}: No space left on device; what it held "
+                                             "is as it was$"):
+            open_search(args_from_json(json.dumps(config)))
+    assert list(run_dir.iterdir()) == []  # no half-written config.json, no config.json.tmp
+    search = open_search(args_from_json(json.dumps(config)))  # room again: the directory is free to use
+    Recorder(search.run_dir, search.controller)
+    search.controller.search()
+    search.close()
+    before = files(run_dir)
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", full)
+        with pytest.raises(ValueError, match=r"No space left on device; what it held is as it was$"):
+            open_search(args_from_json(json.dumps({"resume": str(run_dir), "episodes": 3})))  # a changed budget
+    assert files(run_dir) == before

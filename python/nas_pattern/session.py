@@ -21,6 +21,7 @@ from nas_pattern.config import SETTING, RunConfig, build_parser, new_config, res
 from nas_pattern.controller import NASController
 from nas_pattern.data import load_dataset
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
+from nas_pattern.files import UNWRITABLE
 from nas_pattern.model import MODEL, ONNX_MODEL, write_model_files
 from nas_pattern.networks import default_space, get_network
 from nas_pattern.records import Episode, SearchResult
@@ -147,6 +148,11 @@ def _opened(run_dir: RunDirectory, config: RunConfig, space: SearchSpace,
         elif config.tensorboard:
             missing = "the tensorboard package is not installed (pip install tensorboard): no event files"
             search.warning = f"{search.warning}; {missing}" if search.warning else missing
+    except OSError as err:
+        controller.executor.close()
+        if err.errno not in UNWRITABLE:
+            raise
+        raise ValueError(f"cannot write to {run_dir.path}: {err.strerror}; what it held is as it was") from None
     except BaseException:
         controller.executor.close()
         raise
