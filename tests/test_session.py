@@ -235,3 +235,25 @@ def test_a_search_that_cannot_write_its_config_is_refused_in_one_line_and_change
         with pytest.raises(ValueError, match=r"No space left on device; what it held is as it was$"):
             open_search(args_from_json(json.dumps({"resume": str(run_dir), "episodes": 3})))  # a changed budget
     assert files(run_dir) == before
+
+
+def test_searches_started_in_the_same_second_get_a_default_run_directory_each(tmp_path: Path, monkeypatch) -> None:
+    """A loop that starts a search per seed: the default runs/<dataset>-<network>-<time> is made
+    when it is chosen, so the second gets <time>-2 rather than a refusal (it chose no directory)."""
+    from nas_pattern import config as config_module
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(config_module.time, "strftime", lambda fmt: "20261205-120000")
+    flags = {"network": "rnn", "train-limit": 100, "episodes": 1, "no-tensorboard": True}
+    first = open_search(args_from_json(json.dumps({**flags, "seed": 1})))
+    second = open_search(args_from_json(json.dumps({**flags, "seed": 2})))
+    assert (str(first.run_dir.path), str(second.run_dir.path)) == ("runs/fashion-mnist-rnn-20261205-120000",
+                                                                   "runs/fashion-mnist-rnn-20261205-120000-2")
+    assert json.loads((second.run_dir.path / "config.json").read_text())["config"]["run_dir"] == \
+        "runs/fashion-mnist-rnn-20261205-120000-2"
+    first.close()
+    second.close()
+    with pytest.raises(FileNotFoundError, match="data directory /nonexistent does not exist"):
+        open_search(args_from_json(json.dumps({**flags, "data-dir": "/nonexistent"})))
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["fashion-mnist-rnn-20261205-120000",
+                                                                     "fashion-mnist-rnn-20261205-120000-2"]

@@ -6,7 +6,9 @@ their searches here, and both finish them with finish().
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -110,6 +112,8 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
                 get_network(config.network).check_space(space)
             except ValueError as err:
                 raise ValueError(f"search space file {config.space}: {err}") from None
+        if args.run_dir is None:  # the default, runs/<dataset>-<network>-<time>: made now, so that it is ours
+            config = replace(config, run_dir=_fresh(config.run_dir))
         run_dir = RunDirectory(config.run_dir)
         run_dir.check()
         if claim is not None:
@@ -118,7 +122,24 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
         return _opened(run_dir, config, space, original)
     except BaseException:
         run_dir.release()
+        if original is None and args.run_dir is None:
+            with contextlib.suppress(OSError):
+                run_dir.path.rmdir()  # the default directory made for a search refused: only if it is empty
         raise
+
+
+def _fresh(base: str) -> str:
+    """`base`, or the first of base-2, base-3, ... that does not exist yet, made here: mkdir is
+    atomic, so searches started in the same second (a loop over seeds) each get their own."""
+    for name in itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2))):
+        try:
+            Path(name).mkdir(parents=True)
+            return name
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise ValueError(f"run directory {name} cannot be created: {err.strerror or err}") from None
+    raise AssertionError("unreachable: the names never run out")
 
 
 def _opened(run_dir: RunDirectory, config: RunConfig, space: SearchSpace,
