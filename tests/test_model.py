@@ -261,12 +261,12 @@ def test_the_default_output_folder_never_replaces_a_model(tmp_path: Path) -> Non
     from nas_pattern.train import build_parser, output_dir
 
     args = build_parser().parse_args([str(tmp_path), "--epochs", "3"])
-    assert output_dir(args) == tmp_path / "retrained-3-epochs"  # made, empty: used again
     assert output_dir(args) == tmp_path / "retrained-3-epochs"
-    for name in ("retrained-3-epochs", "retrained-3-epochs-2"):
-        (tmp_path / name).mkdir(exist_ok=True)
-        (tmp_path / name / MODEL).write_bytes(b"trained before")
+    assert output_dir(args) == tmp_path / "retrained-3-epochs-2"  # made by the one before: a training started with it
+    (tmp_path / "retrained-3-epochs" / MODEL).write_bytes(b"trained before")
     assert output_dir(args) == tmp_path / "retrained-3-epochs-3"
+    out = build_parser().parse_args([str(tmp_path), "--out", str(tmp_path / "retrained-3-epochs-2")])
+    assert output_dir(out) == tmp_path / "retrained-3-epochs-2"  # an --out that holds no model is yours to use
 
 
 def damaged(searched: Path, tmp_path: Path, how: str) -> Path:

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch order (default: 0)")
     p.add_argument("--out", metavar="DIR", help="where best.pt and best.onnx go; a DIR that holds a best.pt "
                    "already is refused (default: <run dir>/retrained-<E>-epochs, or -2, -3, ... when that one "
-                   "holds a model; runs/train-<time> for a file)")
+                   "exists; runs/train-<time> for a file)")
     return p
 
 
@@ -132,25 +132,32 @@ def _what_it_is(source: Path, err: ValueError) -> str:
 def output_dir(args: argparse.Namespace) -> Path:
     """Where the model goes, made before the training that would otherwise be lost to a folder that
     cannot be written; never one that holds a model already: --out is then refused, and the default
-    (<run dir>/retrained-<E>-epochs, runs/train-<time>) becomes the first of -2, -3, ... that holds none."""
+    (<run dir>/retrained-<E>-epochs, runs/train-<time>) becomes the first of -2, -3, ... that does not
+    exist yet, made here (mkdir is atomic: trainings started together each get their own)."""
     source = Path(args.source)
     if args.out:
         out = Path(args.out)
         if (out / MODEL).exists():
             raise ValueError(f"--out {out} already holds {MODEL}, a model trained before; choose another --out "
                              "(nothing is overwritten)")
+        candidates: Iterable[Path] = [out]
     else:
         base = (source / f"retrained-{args.epochs}-epochs" if source.is_dir()
                 else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
         candidates = itertools.chain([base], (base.with_name(f"{base.name}-{n}") for n in itertools.count(2)))
-        out = next(path for path in candidates if not (path / MODEL).exists())
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"output folder {out} cannot be created: {err.strerror or err}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ValueError(f"output folder {out} is not writable")
-    return out
+    for out in candidates:
+        try:
+            out.mkdir(parents=True, exist_ok=bool(args.out))  # an --out may exist; a default is made new
+        except FileExistsError:
+            if args.out:  # a file
+                raise ValueError(f"output folder {out} cannot be created: a file has its name") from None
+            continue
+        except OSError as err:
+            raise ValueError(f"output folder {out} cannot be created: {err.strerror or err}") from None
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise ValueError(f"output folder {out} is not writable")
+        return out
+    raise AssertionError("unreachable: the names never run out")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
