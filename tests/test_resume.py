@@ -410,3 +410,19 @@ def test_bad_weight_sharing_flags_get_one_line_and_exit_2(args: list[str], messa
     stderr = capsys.readouterr().err
     assert message in stderr and len(stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_while_the_data_loads_is_one_line_and_leaves_no_search(tmp_path: Path, monkeypatch, capsys) -> None:
+    from nas_pattern import session
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(session, "load_dataset", interrupted)
+    code, _, err = cli(["--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 130
+    assert err == "\nnas-pattern: interrupted before the search began; nothing was recorded\n"  # no traceback
+    assert not (tmp_path / "run").exists()
+    monkeypatch.chdir(tmp_path)
+    assert cli([], capsys)[0] == 130  # the default run directory, made for it, goes too
+    assert list((tmp_path / "runs").iterdir()) == []

@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"nas-pattern: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C while the data loads: no child has begun
+        print("\nnas-pattern: interrupted before the search began; nothing was recorded", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if search.warning:
         print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
     return _search(search)
