@@ -359,3 +359,24 @@ def test_final_epochs_put_the_retrained_weights_in_best_model(small_fashion: Dat
     episode, retrained = controller.best_model
     assert episode is result.best and tested.final_epochs == 1
     assert any(not torch.equal(searched[name], retrained[name]) for name in searched)  # trained anew
+
+
+def test_ctrl_c_while_train_trains_writes_nothing_and_leaves_no_empty_folder(tmp_path: Path, monkeypatch,
+                                                                             capsys) -> None:
+    from nas_pattern.networks import TorchNetwork
+    from nas_pattern.train import main as train
+
+    def interrupted(self, data, epochs) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TorchNetwork, "train", interrupted)
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    (tmp_path / "run").mkdir()
+    source = tmp_path / "run" / "arch.json"
+    source.write_text(json.dumps({"layers": [layer, layer]}))
+    monkeypatch.chdir(tmp_path)
+    assert train([str(source)]) == 130
+    assert capsys.readouterr().err == "\npython -m nas_pattern.train: interrupted; no model was written\n"
+    assert list((tmp_path / "runs").iterdir()) == []  # runs/train-<time>, made for the model, is gone
+    assert train([str(source), "--out", "mine"]) == 130
+    assert list((tmp_path / "mine").iterdir()) == []  # a folder you named stays

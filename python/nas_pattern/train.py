@@ -9,6 +9,7 @@ comes from a run directory (its best, or --episode N of it), a model file (best.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -197,10 +198,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     network.on_epoch = show
     start = time.perf_counter()
-    network.train(train, args.epochs)
-    progress.close()
-    val = None if args.with_validation else network.evaluate(data.val)
-    test = network.evaluate(data.test)
+    try:
+        network.train(train, args.epochs)
+        progress.close()
+        val = None if args.with_validation else network.evaluate(data.val)
+        test = network.evaluate(data.test)
+    except KeyboardInterrupt:  # Ctrl-C: no model to write, and the default folder made for it goes
+        progress.close()
+        with contextlib.suppress(OSError):
+            if args.out is None:
+                out.rmdir()
+        print(f"\n{parser.prog}: interrupted; no model was written", file=sys.stderr)
+        return 130
     seconds = time.perf_counter() - start
     how = f"nas_pattern.train: {args.epochs} epoch(s) on {len(train):,} images ({train.name}), seed {args.seed}"
     card = ModelCard.of(cls, architecture, space, data, config, episode=stored["episode"], trained=how,
