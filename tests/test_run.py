@@ -216,7 +216,8 @@ def test_a_space_too_large_to_count_is_given_in_powers_of_ten(tmp_path: Path, ca
     (4, 200, "4 children, 1 epoch(s) each on 200 images, a policy update every 4. Recording",
      "none of the 4 children produced metrics"),
     (1, 60000, "1 child, 1 epoch(s) each on 55,000 images, a policy update every 4 (none within this budget: "
-     "the agent learns nothing)", "the only child produced no metrics")])  # a limit above the images: all
+     "the agent learns nothing)", "the only child produced no metrics"),  # a limit above the images: all
+    (1, 1, "1 child, 1 epoch(s) each on 1 image, a policy", "the only child produced no metrics")])
 def test_children_that_all_time_out_end_the_search_with_one_clear_line(episodes: int, limit: int, budget: str,
                                                                        failed: str, tmp_path: Path, capsys) -> None:
     code, out, err = cli(["--episodes", str(episodes), "--train-limit", str(limit), "--child-timeout", "0.0001",
@@ -227,6 +228,15 @@ def test_children_that_all_time_out_end_the_search_with_one_clear_line(episodes:
                            "(timeout); the last said: ChildTimeout: ran past its time limit (--child-timeout)")
     assert out.count("timeout: ChildTimeout") == episodes
     assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) == episodes  # all recorded
+
+
+@pytest.mark.slow
+def test_the_weight_sharing_header_gives_the_images_each_child_is_scored_on(tmp_path: Path, capsys) -> None:
+    code, out, _ = cli(["--weight-sharing", "--episodes", "1", "--shared-steps", "1", "--shared-val-images", "99999",
+                        "--derive-top", "1", "--train-limit", "100", "--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 0
+    assert "1 child scored with the weights of one supernet" in out
+    assert "on 5,000 validation images each, 1 minibatch of 32 of shared training" in out  # not 99,999: 5,000 are
 
 
 @pytest.mark.slow

@@ -68,7 +68,8 @@ def _run(search: Search) -> int:
           f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
           f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
           f"{controller.executor.describe() or device_name(controller.device)}.")
-    sharing, images = config.search.sharing, f"{len(controller.data.train.head(config.search.train_limit)):,} images"
+    sharing = config.search.sharing
+    images = _counted(len(controller.data.train.head(config.search.train_limit)), "image")
     if sharing is None:
         m = config.agent_config.children_per_update
         print(f"Budget: {_children(total)}, {config.search.epochs} epoch(s) each on {images}, a policy update every "
@@ -78,7 +79,8 @@ def _run(search: Search) -> int:
         assert controller.worker.shared is not None
         weights = sum(p.numel() for p in controller.worker.shared.supernet.parameters())
         print(f"Weight sharing: {_children(total)} scored with the weights of one supernet ({weights:,} weights) on "
-              f"{sharing.val_images:,} validation images each, {sharing.steps} minibatches of {sharing.batch_size} "
+              f"{_counted(len(controller.data.val.head(sharing.val_images)), 'validation image')} each, "
+              f"{_counted(sharing.steps, 'minibatch', 'minibatches')} of {sharing.batch_size} "
               f"of shared training before every {config.agent_config.children_per_update}; then the best "
               f"{sharing.derive} trained from scratch, {config.search.epochs} epoch(s) on {images}. "
               f"Recording to {run_dir.path}/")
@@ -249,7 +251,12 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
 
 
 def _children(count: int) -> str:
-    return "1 child" if count == 1 else f"{count:,} children"
+    return _counted(count, "child", "children")
+
+
+def _counted(count: int, noun: str, plural: str = "") -> str:
+    """"1 image", "5,000 images": the count and the noun it takes."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
 def _kept(run_dir: Path) -> list[str]:
