@@ -231,11 +231,12 @@ def test_children_that_all_time_out_end_the_search_with_one_clear_line(episodes:
 
 
 @pytest.mark.slow
-def test_the_weight_sharing_header_gives_the_images_each_child_is_scored_on(tmp_path: Path, capsys) -> None:
+def test_the_weight_sharing_header_gives_the_images_and_children_there_are(tmp_path: Path, capsys) -> None:
     code, out, _ = cli(["--weight-sharing", "--episodes", "1", "--shared-steps", "1", "--shared-val-images", "99999",
-                        "--derive-top", "1", "--train-limit", "100", "--run-dir", str(tmp_path / "run")], capsys)
+                        "--derive-top", "3", "--train-limit", "100", "--run-dir", str(tmp_path / "run")], capsys)
     assert code == 0
     assert "1 child scored with the weights of one supernet" in out
+    assert "then the best 1 trained from scratch" in out
     assert "on 5,000 validation images each, 1 minibatch of 32 of shared training" in out  # not 99,999: 5,000 are
 
 

@@ -82,7 +82,7 @@ def _run(search: Search) -> int:
               f"{_counted(len(controller.data.val.head(sharing.val_images)), 'validation image')} each, "
               f"{_counted(sharing.steps, 'minibatch', 'minibatches')} of {sharing.batch_size} "
               f"of shared training before every {config.agent_config.children_per_update}; then the best "
-              f"{sharing.derive} trained from scratch, {config.search.epochs} epoch(s) on {images}. "
+              f"{min(sharing.derive, total)} trained from scratch, {config.search.epochs} epoch(s) on {images}. "
               f"Recording to {run_dir.path}/")
     progress = tqdm(total=total, initial=done, unit="child", dynamic_ncols=True, file=sys.stdout,
                     disable=not sys.stdout.isatty())  # in a log, the line per child is the progress
