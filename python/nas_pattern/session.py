@@ -112,7 +112,7 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
                 get_network(config.network).check_space(space)
             except ValueError as err:
                 raise ValueError(f"search space file {config.space}: {err}") from None
-        if args.run_dir is None:  # the default, runs/<dataset>-<network>-<time>: made now, so that it is ours
+        if not args.run_dir:  # the default, runs/<dataset>-<network>-<time>: made now, so that it is ours
             config = replace(config, run_dir=_fresh(config.run_dir))
         run_dir = RunDirectory(config.run_dir)
         run_dir.check()
@@ -122,7 +122,7 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
         return _opened(run_dir, config, space, original)
     except BaseException:
         run_dir.release()
-        if original is None and args.run_dir is None:
+        if original is None and not args.run_dir:
             with contextlib.suppress(OSError):
                 run_dir.path.rmdir()  # the default directory made for a search refused: only if it is empty
         raise
