@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -33,3 +34,16 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def fresh_directory(base: Path) -> Path:
+    """`base`, or the first of base-2, base-3, ... that does not exist yet, made here: mkdir is
+    atomic, so processes started together (a loop over seeds) each get their own. OSError if the
+    file system refuses."""
+    for path in itertools.chain([base], (base.with_name(f"{base.name}-{n}") for n in itertools.count(2))):
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable: the names never run out")

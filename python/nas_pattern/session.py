@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,7 +22,7 @@ from nas_pattern.config import SETTING, RunConfig, build_parser, new_config, res
 from nas_pattern.controller import NASController
 from nas_pattern.data import load_dataset
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
-from nas_pattern.files import UNWRITABLE
+from nas_pattern.files import UNWRITABLE, fresh_directory
 from nas_pattern.model import MODEL, ONNX_MODEL, write_model_files
 from nas_pattern.networks import default_space, get_network
 from nas_pattern.records import Episode, SearchResult
@@ -129,17 +128,12 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
 
 
 def _fresh(base: str) -> str:
-    """`base`, or the first of base-2, base-3, ... that does not exist yet, made here: mkdir is
-    atomic, so searches started in the same second (a loop over seeds) each get their own."""
-    for name in itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2))):
-        try:
-            Path(name).mkdir(parents=True)
-            return name
-        except FileExistsError:
-            continue
-        except OSError as err:
-            raise ValueError(f"run directory {name} cannot be created: {err.strerror or err}") from None
-    raise AssertionError("unreachable: the names never run out")
+    """The default run directory, made now (files.fresh_directory): searches started in the same
+    second each get their own."""
+    try:
+        return str(fresh_directory(Path(base)))
+    except OSError as err:
+        raise ValueError(f"run directory {err.filename or base} cannot be created: {err.strerror or err}") from None
 
 
 def _opened(run_dir: RunDirectory, config: RunConfig, space: SearchSpace,

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from tqdm import tqdm
 
 from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
 from nas_pattern.data import DATASETS, load_dataset
+from nas_pattern.files import fresh_directory
 from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, load_model, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
 from nas_pattern.records import Best, InvalidArchitecture, first_line
@@ -136,29 +136,23 @@ def output_dir(args: argparse.Namespace) -> Path:
     (<run dir>/retrained-<E>-epochs, runs/train-<time>) becomes the first of -2, -3, ... that does not
     exist yet, made here (mkdir is atomic: trainings started together each get their own)."""
     source = Path(args.source)
-    if args.out:
-        out = Path(args.out)
-        if (out / MODEL).exists():
-            raise ValueError(f"--out {out} already holds {MODEL}, a model trained before; choose another --out "
-                             "(nothing is overwritten)")
-        candidates: Iterable[Path] = [out]
-    else:
-        base = (source / f"retrained-{args.epochs}-epochs" if source.is_dir()
-                else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
-        candidates = itertools.chain([base], (base.with_name(f"{base.name}-{n}") for n in itertools.count(2)))
-    for out in candidates:
-        try:
-            out.mkdir(parents=True, exist_ok=bool(args.out))  # an --out may exist; a default is made new
-        except FileExistsError:
-            if args.out:  # a file
-                raise ValueError(f"output folder {out} cannot be created: a file has its name") from None
-            continue
-        except OSError as err:
-            raise ValueError(f"output folder {out} cannot be created: {err.strerror or err}") from None
-        if not os.access(out, os.W_OK | os.X_OK):
-            raise ValueError(f"output folder {out} is not writable")
-        return out
-    raise AssertionError("unreachable: the names never run out")
+    out = Path(args.out or ".")
+    try:
+        if args.out:
+            if (out / MODEL).exists():
+                raise ValueError(f"--out {out} already holds {MODEL}, a model trained before; choose another --out "
+                                 "(nothing is overwritten)")
+            out.mkdir(parents=True, exist_ok=True)  # yours: it may exist
+        else:
+            out = fresh_directory(source / f"retrained-{args.epochs}-epochs" if source.is_dir()
+                                  else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
+    except FileExistsError:  # --out names a file
+        raise ValueError(f"output folder {out} cannot be created: a file has its name") from None
+    except OSError as err:
+        raise ValueError(f"output folder {err.filename or out} cannot be created: {err.strerror or err}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"output folder {out} is not writable")
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
