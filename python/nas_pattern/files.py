@@ -1,4 +1,5 @@
-"""Writing files so that a crash never leaves half of one: the run directory and the tables use it."""
+"""Writing files so that a crash never leaves half of one, and making folders that are ours alone:
+the run directory, the tables and nas_pattern.train use it."""
 
 from __future__ import annotations
 
