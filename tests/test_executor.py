@@ -337,3 +337,22 @@ def test_bench_search_without_ray_times_the_local_search_and_says_why(monkeypatc
     for named in ("ray", "local,ray"):  # asked for by name: an error, alone or beside local
         assert bench(["search", "--device", "cpu", "--executors", named]) == 2
         assert f"--executors {named}: Ray is not installed here" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_the_worker_processes_exit_lets_them_go_on_exiting() -> None:
+    """The search is recorded and its model written when close() waits for the workers to exit; a
+    Ctrl-C then (it reaches the workers too) stops the wait, not with a traceback."""
+    waits = []
+
+    class Pool:
+        def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+            waits.append(wait)
+            if wait:
+                raise KeyboardInterrupt
+
+    executor = LocalExecutor(children_at_once=2)
+    executor._pool = Pool()  # type: ignore[assignment]
+    executor.close()
+    assert waits == [True, False] and executor._pool is None
+    executor.close()  # closed: nothing more to do
+    assert waits == [True, False]
