@@ -146,6 +146,34 @@ def test_a_full_disk_stops_the_search_in_one_line_and_what_is_written_stays_whol
     assert summary(run_dir) == summary(reference)
 
 
+@pytest.mark.slow
+def test_ctrl_c_on_a_full_disk_says_how_to_resume_and_the_resume_replays_from_the_checkpoint_before(
+        reference: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    from nas_pattern.run_dir import RunDirectory
+
+    record = RunDirectory.record
+
+    def ctrl_c_after_the_fifth(self: RunDirectory, episode) -> None:
+        record(self, episode)
+        if episode.episode == 5:  # the disk full, then Ctrl-C: the checkpoint of the interrupt cannot be written
+            def full(descriptor: int) -> None:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            monkeypatch.setattr(os, "fsync", full)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunDirectory, "record", ctrl_c_after_the_fifth)
+    run_dir = tmp_path / "run"
+    code, _, err = cli([*SEARCH, "--run-dir", str(run_dir)], capsys)
+    assert code == 130
+    assert err.endswith(f"interrupted; 5 children are recorded in {run_dir}. Continue with: python -m "
+                        f"nas_pattern.run --resume {run_dir}\n"), err  # no traceback
+    monkeypatch.undo()
+    assert cli(["--resume", str(run_dir)], capsys)[0] == 0
+    assert episodes(run_dir) == episodes(reference)  # the fifth replayed from the checkpoint of the fourth
+    assert summary(run_dir) == summary(reference)
+
+
 def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
     from nas_pattern.files import write_atomically
 

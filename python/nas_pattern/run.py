@@ -11,7 +11,7 @@ import math
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,8 @@ def _run(search: Search) -> int:
             model = finish(search, result)
     except KeyboardInterrupt:
         progress.close()
-        recorder.interrupted()
+        with suppress(OSError):  # a full disk: the resume starts from the checkpoint before
+            recorder.interrupted()
         recorded = len(controller.history)
         print(f"\nnas-pattern: interrupted; {_children(recorded)} {'is' if recorded == 1 else 'are'} recorded in "
               f"{run_dir.path}. Continue with: python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
