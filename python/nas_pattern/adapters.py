@@ -21,7 +21,7 @@ from nas_pattern.controller import NASController
 from nas_pattern.files import UNWRITABLE
 from nas_pattern.model import FoundModel
 from nas_pattern.networks.base import Network as CoreNetwork
-from nas_pattern.records import Episode
+from nas_pattern.records import Episode, children_recorded
 from nas_pattern.run_dir import Recorder
 from nas_pattern.session import Search, finish
 
@@ -231,10 +231,9 @@ class Controller(Identity):
         controller holds a child its record lacks: it takes no more (a gap would spoil the record)."""
         self.unrecorded = err
         path, recorded = self.search_.run_dir.path, len(self.search_.run_dir.peek_episodes(self.controller.agent.space))
-        return ValueError(f"cannot write to {path}: {err.strerror or err}; {recorded} "
-                          f"{'child is' if recorded == 1 else 'children are'} recorded there, and this NASController "
-                          "takes no more: close it, and once the directory can be written to, continue with a new "
-                          f'controller: {{"resume": "{path}"}}')
+        return ValueError(f"cannot write to {path}: {err.strerror or err}; {children_recorded(recorded)} there, and "
+                          "this NASController takes no more: close it, and once the directory can be written to, "
+                          f'continue with a new controller: {{"resume": "{path}"}}')
 
     def _check_open(self) -> None:
         if self.unrecorded is not None and not self.closed:

@@ -230,3 +230,13 @@ class Best:
 def first_line(error: BaseException) -> str:
     """The first line of an error's message: what a one-line message or a record shows of it."""
     return (str(error).strip().splitlines() or [""])[0]
+
+
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """"1 image", "5,000 images": the count and the noun it takes."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
+def children_recorded(count: int) -> str:
+    """"1 child is recorded", "4 children are recorded": what a search that stopped kept."""
+    return f"{counted(count, 'child', 'children')} {'is' if count == 1 else 'are'} recorded"

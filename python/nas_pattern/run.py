@@ -24,7 +24,7 @@ from nas_pattern.controller import NASController
 from nas_pattern.files import UNWRITABLE
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
-from nas_pattern.records import FAILURES, PENALTY, Episode, SearchFailed, SearchResult
+from nas_pattern.records import FAILURES, PENALTY, Episode, SearchFailed, SearchResult, children_recorded, counted
 from nas_pattern.run_dir import Recorder
 from nas_pattern.session import RunFinished, Search, finish, open_search
 from nas_pattern.trainer import device_name
@@ -69,7 +69,7 @@ def _run(search: Search) -> int:
           f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
           f"{controller.executor.describe() or device_name(controller.device)}.")
     sharing = config.search.sharing
-    images = _counted(len(controller.data.train.head(config.search.train_limit)), "image")
+    images = counted(len(controller.data.train.head(config.search.train_limit)), "image")
     if sharing is None:
         m = config.agent_config.children_per_update
         print(f"Budget: {_children(total)}, {config.search.epochs} epoch(s) each on {images}, a policy update every "
@@ -79,8 +79,8 @@ def _run(search: Search) -> int:
         assert controller.worker.shared is not None
         weights = sum(p.numel() for p in controller.worker.shared.supernet.parameters())
         print(f"Weight sharing: {_children(total)} scored with the weights of one supernet ({weights:,} weights) on "
-              f"{_counted(len(controller.data.val.head(sharing.val_images)), 'validation image')} each, "
-              f"{_counted(sharing.steps, 'minibatch', 'minibatches')} of {sharing.batch_size} "
+              f"{counted(len(controller.data.val.head(sharing.val_images)), 'validation image')} each, "
+              f"{counted(sharing.steps, 'minibatch', 'minibatches')} of {sharing.batch_size} "
               f"of shared training before every {config.agent_config.children_per_update}; then the best "
               f"{min(sharing.derive, total)} trained from scratch, {config.search.epochs} epoch(s) on {images}. "
               f"Recording to {run_dir.path}/")
@@ -113,8 +113,8 @@ def _run(search: Search) -> int:
         with suppress(OSError):  # a full disk: the resume starts from the checkpoint before
             recorder.interrupted()
         recorded = len(controller.history)
-        print(f"\nnas-pattern: interrupted; {_children(recorded)} {'is' if recorded == 1 else 'are'} recorded in "
-              f"{run_dir.path}. Continue with: python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
+        print(f"\nnas-pattern: interrupted; {children_recorded(recorded)} in {run_dir.path}. Continue with: "
+              f"python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SearchFailed as err:
         progress.close()
@@ -125,8 +125,8 @@ def _run(search: Search) -> int:
             raise
         progress.close()
         recorded = len(run_dir.peek_episodes(space))
-        print(f"nas-pattern: error: cannot write to {run_dir.path}: {err.strerror or err}; {_children(recorded)} "
-              f"{'is' if recorded == 1 else 'are'} recorded there. Once it can be written to, continue with: "
+        print(f"nas-pattern: error: cannot write to {run_dir.path}: {err.strerror or err}; "
+              f"{children_recorded(recorded)} there. Once it can be written to, continue with: "
               f"python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
         return EXIT_FAILED
     print(_summary(result, run_dir.path, config.agent_config.objective))
@@ -252,12 +252,7 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
 
 
 def _children(count: int) -> str:
-    return _counted(count, "child", "children")
-
-
-def _counted(count: int, noun: str, plural: str = "") -> str:
-    """"1 image", "5,000 images": the count and the noun it takes."""
-    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+    return counted(count, "child", "children")
 
 
 def _kept(run_dir: Path) -> list[str]:
