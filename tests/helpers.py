@@ -1,9 +1,10 @@
 """What tests share besides fixtures: a blank dataset and a synthetic Network for fast searches,
-the command line in-process, headless Chromium, a live TensorBoard server."""
+the command line in-process, a full disk, headless Chromium, a live TensorBoard server."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import subprocess
 import sys
@@ -16,6 +17,11 @@ from typing import Any
 import torch
 
 from nas_pattern import Architecture, Dataset, Metrics, Network, SearchSpace, Split
+
+
+def full_disk(descriptor: int) -> None:
+    """os.fsync on a disk that is full (monkeypatch it in): each write is refused there, as ENOSPC."""
+    raise OSError(errno.ENOSPC, "No space left on device")
 
 
 def blank_dataset() -> Dataset:

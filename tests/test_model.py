@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import re
 import signal
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import full_disk
 from nas_pattern import Dataset, load_model
 from nas_pattern.data import FASHION_MNIST_DIR
 from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_MODEL, ONNX_TOLERANCE
@@ -160,11 +160,7 @@ def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_half_model(tmp_p
     source = tmp_path / "arch.json"
     layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
     source.write_text(json.dumps({"layers": [layer, layer]}))
-
-    def full(descriptor: int) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "fsync", full)  # best.pt is written; the disk cannot keep it
+    monkeypatch.setattr(os, "fsync", full_disk)  # best.pt is written; the disk cannot keep it
     out = tmp_path / "out"
     assert train([str(source), "--epochs", "1", "--train-limit", "100", "--out", str(out)]) == 1
     captured = capsys.readouterr()

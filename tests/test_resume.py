@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, files
+from helpers import cli, files, full_disk
 
 SEARCH = ["--network", "rnn", "--episodes", "6", "--children-per-update", "2", "--train-limit", "300",
           "--seed", "1"]
@@ -122,12 +122,9 @@ def test_a_full_disk_stops_the_search_in_one_line_and_what_is_written_stays_whol
     record, fsync = RunDirectory.record, os.fsync
 
     def fill_the_disk_at_the_third(self: RunDirectory, episode) -> None:
-        def full(descriptor: int) -> None:  # the line is written; the disk cannot keep it
-            raise OSError(errno.ENOSPC, "No space left on device")
-
         with monkeypatch.context() as patch:
             if episode.episode == 3:
-                patch.setattr(os, "fsync", full)
+                patch.setattr(os, "fsync", full_disk)  # the line is written; the disk cannot keep it
             record(self, episode)
 
     monkeypatch.setattr(RunDirectory, "record", fill_the_disk_at_the_third)
@@ -156,10 +153,7 @@ def test_ctrl_c_on_a_full_disk_says_how_to_resume_and_the_resume_replays_from_th
     def ctrl_c_after_the_fifth(self: RunDirectory, episode) -> None:
         record(self, episode)
         if episode.episode == 5:  # the disk full, then Ctrl-C: the checkpoint of the interrupt cannot be written
-            def full(descriptor: int) -> None:
-                raise OSError(errno.ENOSPC, "No space left on device")
-
-            monkeypatch.setattr(os, "fsync", full)
+            monkeypatch.setattr(os, "fsync", full_disk)
             raise KeyboardInterrupt
 
     monkeypatch.setattr(RunDirectory, "record", ctrl_c_after_the_fifth)

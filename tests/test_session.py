@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import files
+from helpers import files, full_disk
 from nas_pattern.config import SETTINGS, build_parser
 from nas_pattern.run_dir import Recorder
 from nas_pattern.session import RunFinished, args_from_json, finish, open_search
@@ -183,8 +183,6 @@ def test_a_jvm_controller_that_cannot_record_a_child_takes_no_more_and_the_recor
     def gone() -> None:
         raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
 
-    def full(descriptor: int) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as patch:
         patch.setattr(core, "evaluate_network", gone)
@@ -192,7 +190,7 @@ def test_a_jvm_controller_that_cannot_record_a_child_takes_no_more_and_the_recor
             controller.evaluateNetwork()
     assert controller.unrecorded is None  # an OSError that is not about the files: the record is not in doubt
     with monkeypatch.context() as patch:
-        patch.setattr(os, "fsync", full)
+        patch.setattr(os, "fsync", full_disk)
         with pytest.raises(RuntimeError) as error:
             controller.evaluateNetwork()
     assert str(error.value) == (f"cannot write to {run_dir}: No space left on device; 1 child is recorded there, "
@@ -211,16 +209,13 @@ def test_a_jvm_controller_that_cannot_record_a_child_takes_no_more_and_the_recor
 
 def test_a_search_that_cannot_write_its_config_is_refused_in_one_line_and_changes_nothing(tmp_path: Path,
                                                                                           monkeypatch) -> None:
-    import errno
     import os
 
-    def full(descriptor: int) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
 
     run_dir = tmp_path / "run"
     config = {"run-dir": str(run_dir), "network": "rnn", "train-limit": 100, "episodes": 1, "no-tensorboard": True}
     with monkeypatch.context() as patch:
-        patch.setattr(os, "fsync", full)
+        patch.setattr(os, "fsync", full_disk)
         with pytest.raises(ValueError, match=rf"^cannot write to {run_dir}: No space left on device; what it held "
                                              "is as it was$"):
             open_search(args_from_json(json.dumps(config)))
@@ -231,7 +226,7 @@ def test_a_search_that_cannot_write_its_config_is_refused_in_one_line_and_change
     search.close()
     before = files(run_dir)
     with monkeypatch.context() as patch:
-        patch.setattr(os, "fsync", full)
+        patch.setattr(os, "fsync", full_disk)
         with pytest.raises(ValueError, match=r"No space left on device; what it held is as it was$"):
             open_search(args_from_json(json.dumps({"resume": str(run_dir), "episodes": 3})))  # a changed budget
     assert files(run_dir) == before
