@@ -147,3 +147,13 @@ def tensorboard(logdir: Path, timeout: float = 120.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def memory_with_room(room: int) -> int:
+    """A memory_limit() under which memory.memory_bound() lets this process grow by `room` bytes from
+    its data segment now (VmData, what RLIMIT_DATA bounds)."""
+    from nas_pattern import memory
+
+    with open("/proc/self/status") as status:
+        data = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmData:"))
+    return int((data + room) / memory.MEMORY_SHARE)

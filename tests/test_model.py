@@ -376,3 +376,48 @@ def test_ctrl_c_while_train_trains_writes_nothing_and_leaves_no_empty_folder(tmp
     assert list((tmp_path / "runs").iterdir()) == []  # runs/train-<time>, made for the model, is gone
     assert train([str(source), "--out", "mine"]) == 130
     assert list((tmp_path / "mine").iterdir()) == []  # a folder you named stays
+
+
+def test_train_of_a_model_too_large_for_the_memory_says_so_in_one_line(tmp_path: Path, monkeypatch,
+                                                                      capsys) -> None:
+    from helpers import memory_with_room
+    from nas_pattern import memory
+    from nas_pattern.train import main as train
+
+    # As on a machine with 1 GiB more than this process holds: the OOM killer used to end it without a word
+    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**30))
+    (tmp_path / "run").mkdir()
+    source = tmp_path / "run" / "arch.json"
+    source.write_text(json.dumps({"layers": [{"filters": 16384, "kernel_size": 3, "pool_size": 1,
+                                              "dropout_rate": 0.0}]}))  # a 1.6 GB feature map for a batch of 32
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"max_layers": 1, "decisions": [
+        {"name": "filters", "choices": [16384]}, {"name": "kernel_size", "choices": [3]},
+        {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]}]}))
+    monkeypatch.chdir(tmp_path)
+    assert train([str(source), "--space", str(space), "--train-limit", "64"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("python -m nas_pattern.train: error: filters=16384 kernel_size=3 pool_size=1 "
+                          "dropout_rate=0.0 could not be trained: out of memory: ") and err.count("\n") == 1, err
+    assert "can't allocate memory" in err and "of this machine's memory); no model was written" in err
+    assert list((tmp_path / "runs").iterdir()) == []  # the default folder made for the model is gone
+
+
+def test_train_whose_loss_becomes_nan_says_so_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    from nas_pattern.networks import TorchNetwork
+    from nas_pattern.train import main as train
+    from nas_pattern.trainer import ChildDiverged
+
+    def diverged(self, data, epochs) -> None:
+        raise ChildDiverged("training loss became nan in epoch 1")
+
+    monkeypatch.setattr(TorchNetwork, "train", diverged)
+    source = tmp_path / "arch.json"
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    source.write_text(json.dumps({"layers": [layer, layer]}))
+    assert train([str(source), "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == ("python -m nas_pattern.train: error: conv 3x8 pool2 drop0.0 | conv 3x8 pool2 "
+                                       "drop0.0 could not be "
+                                       "trained: the loss became NaN or infinite: training loss became nan in epoch 1;"
+                                       " no model was written\n")
+    assert list((tmp_path / "out").iterdir()) == []

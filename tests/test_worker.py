@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Callable
 
 import pytest
 import torch
 
-from nas_pattern import CNN, CNN_SPACE, Dataset, Metrics, SearchConfig, TrainConfig
+from helpers import memory_with_room
+from nas_pattern import CNN, CNN_SPACE, Dataset, Metrics, SearchConfig, TrainConfig, memory
 from nas_pattern.records import Child
 from nas_pattern.search_space import SearchSpace
 from nas_pattern.worker import Worker, WorkerSetup, child_seed
@@ -75,3 +77,41 @@ def test_a_failure_is_returned_as_its_kind_never_raised(fail: Callable[[], objec
 def test_children_of_nearby_seeds_do_not_share_seeds() -> None:
     seeds = {child_seed(seed, number) for seed in range(10) for number in range(1000)}
     assert len(seeds) == 10 * 1000
+
+
+def test_a_child_too_large_for_the_memory_is_recorded_as_oom_and_the_next_one_trains(
+        small_fashion: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on a machine with 1 GiB more than this process holds: the kernel's OOM killer used to end the
+    # whole search at such a child (and its resume at the same child again); now its allocation fails.
+    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**30))
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    space = SearchSpace.from_json({"max_layers": 1, "decisions": [
+        {"name": "filters", "choices": [8, 16384]}, {"name": "kernel_size", "choices": [3]},
+        {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]}]})
+    worker = worker_for(small_fashion, space)
+    wide = worker.run(Child(1, space.decode([1, 0, 0, 0])))  # a 1.6 GB feature map for a batch of 32
+    assert wide.status == "oom" and "can't allocate memory" in wide.reason, wide.reason
+    assert "while it trains, this process may take" in wide.reason and "of this machine's memory" in wide.reason
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before  # as it was, outside the child
+    assert worker.run(Child(2, space.decode([0, 0, 0, 0]))).status == "ok"
+
+
+def test_the_memory_bound_leaves_a_tighter_one_and_the_gpu_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    monkeypatch.setattr(memory, "memory_limit", lambda: 2**50)
+    with memory.memory_bound(torch.device("cpu")) as bound:
+        assert bound is not None and bound <= memory.MEMORY_SHARE * 2**50
+        assert resource.getrlimit(resource.RLIMIT_DATA)[0] == bound
+        with memory.memory_bound(torch.device("cpu")) as inner:  # a second child in this process
+            assert inner == bound
+        assert resource.getrlimit(resource.RLIMIT_DATA)[0] == bound  # still the first child's
+    assert resource.getrlimit(resource.RLIMIT_DATA) == (soft, hard)
+    monkeypatch.setattr(memory, "memory_limit", lambda: 2**80)  # above a limit set already
+    resource.setrlimit(resource.RLIMIT_DATA, (2**62, hard))
+    try:
+        with memory.memory_bound(torch.device("cpu")) as bound:
+            assert bound is None and resource.getrlimit(resource.RLIMIT_DATA)[0] == 2**62
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+    with memory.memory_bound(torch.device("meta")) as bound:  # a GPU's memory is not the process's
+        assert bound is None and resource.getrlimit(resource.RLIMIT_DATA) == (soft, hard)

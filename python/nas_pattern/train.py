@@ -23,12 +23,14 @@ from tqdm import tqdm
 from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
 from nas_pattern.data import DATASETS, load_dataset
 from nas_pattern.files import fresh_directory
+from nas_pattern.memory import bound_note, memory_bound
 from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, load_model, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
 from nas_pattern.records import Best, InvalidArchitecture, first_line
 from nas_pattern.run_dir import RunDirectory
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.trainer import TrainConfig, device_name, resolve_device
+from nas_pattern.worker import failure_kind
 
 DEFAULT_EPOCHS = 10
 
@@ -180,7 +182,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     print(f"Training {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
           f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
-    network.build()
     progress = tqdm(total=args.epochs, unit="epoch", dynamic_ncols=True, file=sys.stdout,
                     disable=not sys.stdout.isatty())  # in a log, a line per epoch is the progress
 
@@ -190,20 +191,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.set_postfix_str(f"loss {loss:.4f}")
         progress.update()
 
-    network.on_epoch = show
-    start = time.perf_counter()
-    try:
-        network.train(train, args.epochs)
-        progress.close()
-        val = None if args.with_validation else network.evaluate(data.val)
-        test = network.evaluate(data.test)
-    except KeyboardInterrupt:  # Ctrl-C: no model to write, and the default folder made for it goes
+    def no_model(message: str) -> None:  # the default folder made for the model goes with it
         progress.close()
         with contextlib.suppress(OSError):
             if args.out is None:
                 out.rmdir()
-        print(f"\n{parser.prog}: interrupted; no model was written", file=sys.stderr)
+        print(message, file=sys.stderr)
+
+    network.on_epoch = show
+    start, bound = time.perf_counter(), None
+    try:
+        with memory_bound(device) as bound:  # a model too large for the machine: an error, not the OOM killer
+            network.build()
+            network.train(train, args.epochs)
+            progress.close()
+            val = None if args.with_validation else network.evaluate(data.val)
+            test = network.evaluate(data.test)
+    except KeyboardInterrupt:  # Ctrl-C: no model to write
+        no_model(f"\n{parser.prog}: interrupted; no model was written")
         return 130
+    except (RuntimeError, MemoryError) as err:  # out of memory, or a loss that is not finite
+        if (kind := failure_kind(err)) not in ("oom", "nan"):
+            raise
+        no_model(f"{parser.prog}: error: {architecture.describe()} could not be trained: "
+                 f"{'out of memory' if kind == 'oom' else 'the loss became NaN or infinite'}: {first_line(err)}"
+                 f"{bound_note(bound) if kind == 'oom' else ''}; no model was written")
+        return 1
     seconds = time.perf_counter() - start
     how = f"nas_pattern.train: {args.epochs} epoch(s) on {len(train):,} images ({train.name}), seed {args.seed}"
     card = ModelCard.of(cls, architecture, space, data, config, episode=stored["episode"], trained=how,

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from nas_pattern.data import Dataset, Split
+from nas_pattern.memory import bound_note, memory_bound
 from nas_pattern.networks.base import Metrics, Network, NetworkFactory, TorchNetwork
 from nas_pattern.networks.supernet import Supernet
 from nas_pattern.records import Child, InvalidArchitecture, Outcome, SearchConfig
@@ -134,16 +135,21 @@ class Worker:
     def train_alone(self, child: Child) -> Outcome:
         """Train `child` from scratch with its episode's seed and evaluate it on the validation
         split, with weight sharing too (the derivation retrains its candidates so); its metrics and
-        weights, or its failure's kind and text (never raised)."""
-        start = time.perf_counter()
+        weights, or its failure's kind and text (never raised). On a CPU the process may not grow
+        past memory_bound() meanwhile: a child too large for the machine is recorded as `oom`."""
+        start, bound = time.perf_counter(), None
         try:
-            network = self._train_alone(child.architecture, child.number)
-            metrics = self._evaluate(network)
+            with memory_bound(self.device) as bound:
+                network = self._train_alone(child.architecture, child.number)
+                metrics = self._evaluate(network)
         except InvalidArchitecture as err:  # rejected by validation, before any training
             return Outcome("invalid", str(err), seconds=time.perf_counter() - start)
         except Exception as err:  # the search goes on; the child is recorded with what went wrong
             self.release()
-            return Outcome(failure_kind(err), f"{type(err).__name__}: {err}", seconds=time.perf_counter() - start)
+            kind, reason = failure_kind(err), f"{type(err).__name__}: {err}"
+            if kind == "oom":
+                reason += bound_note(bound)
+            return Outcome(kind, reason, seconds=time.perf_counter() - start)
         return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, weights=weights_of(network))
 
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
