@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import resource
 from collections.abc import Callable
 
@@ -10,8 +11,9 @@ import torch
 
 from helpers import memory_with_room
 from nas_pattern import CNN, CNN_SPACE, Dataset, Metrics, SearchConfig, TrainConfig, memory
-from nas_pattern.records import Child
+from nas_pattern.records import Child, SearchFailed
 from nas_pattern.search_space import SearchSpace
+from nas_pattern.sharing import SharingConfig
 from nas_pattern.worker import Worker, WorkerSetup, child_seed
 
 SMALL = CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices))
@@ -91,7 +93,7 @@ def test_a_child_too_large_for_the_memory_is_recorded_as_oom_and_the_next_one_tr
     worker = worker_for(small_fashion, space)
     wide = worker.run(Child(1, space.decode([1, 0, 0, 0])))  # a 1.6 GB feature map for a batch of 32
     assert wide.status == "oom" and "can't allocate memory" in wide.reason, wide.reason
-    assert "while it trains, this process may take" in wide.reason and "of this machine's memory" in wide.reason
+    assert "this process may take at most" in wide.reason and "of this machine's memory" in wide.reason
     assert resource.getrlimit(resource.RLIMIT_DATA) == before  # as it was, outside the child
     assert worker.run(Child(2, space.decode([0, 0, 0, 0]))).status == "ok"
 
@@ -115,3 +117,21 @@ def test_the_memory_bound_leaves_a_tighter_one_and_the_gpu_alone(monkeypatch: py
         resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
     with memory.memory_bound(torch.device("meta")) as bound:  # a GPU's memory is not the process's
         assert bound is None and resource.getrlimit(resource.RLIMIT_DATA) == (soft, hard)
+
+
+def test_a_supernet_too_large_for_the_memory_stops_the_search_in_one_line(small_fashion: Dataset,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    space = SearchSpace.from_json({"max_layers": 1, "decisions": [
+        {"name": "filters", "choices": [8, 16384]}, {"name": "kernel_size", "choices": [3]},
+        {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]}]})
+    config = SearchConfig(episodes=4, train_limit=200, seed=3, sharing=SharingConfig(steps=2, batch_size=32))
+    setup = WorkerSetup(CNN, space, small_fashion, config, TrainConfig(precision="fp32"))
+    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**20))  # no room for its 0.5 GB of weights
+    with pytest.raises(ValueError, match=r"^the supernet of this space cannot be made: out of memory \(this process "
+                                         r"may take at most .*can't allocate memory.*; search a space with smaller "
+                                         r"choices, or without --weight-sharing$"):
+        Worker(setup)
+    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**30))  # its 1.6 GB map of a batch: none
+    worker = Worker(setup)
+    with pytest.raises(SearchFailed, match=r"^the supernet's shared training cannot go on: out of memory"):
+        worker.train_shared(2, lambda rng: space.decode([1, 0, 0, 0]), random.Random(0))

@@ -83,5 +83,5 @@ def bound_note(bound: int | None) -> str:
     """What an out-of-memory failure under memory_bound()'s `bound` adds to its reason ("" for none)."""
     if bound is None:
         return ""
-    return (f" (while it trains, this process may take {bound / 2**30:.1f} GiB, {MEMORY_SHARE:.0%} of this "
+    return (f" (this process may take at most {bound / 2**30:.1f} GiB, {MEMORY_SHARE:.0%} of this "
             "machine's memory)")

@@ -8,10 +8,11 @@ between policy updates and scores each child with them instead of training it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,7 +22,7 @@ from nas_pattern.data import Dataset, Split
 from nas_pattern.memory import bound_note, memory_bound
 from nas_pattern.networks.base import Metrics, Network, NetworkFactory, TorchNetwork
 from nas_pattern.networks.supernet import Supernet
-from nas_pattern.records import Child, InvalidArchitecture, Outcome, SearchConfig
+from nas_pattern.records import Child, InvalidArchitecture, Outcome, SearchConfig, SearchFailed, first_line
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.sharing import SharedWeights
 from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig, on_device, seeded
@@ -50,7 +51,8 @@ class Worker:
         self.network: Network | None = None  # the child trained most recently
         self.shared: SharedWeights | None = None  # the supernet, with weight sharing
         if setup.config.sharing is not None:
-            with seeded(child_seed(setup.config.seed, 0)):  # the shared weights' initial values
+            with self._supernet_memory("the supernet of this space cannot be made", ValueError), \
+                    seeded(child_seed(setup.config.seed, 0)):  # the shared weights' initial values
                 supernet = Supernet.of(setup.network, setup.space, self.data.input_shape, self.data.num_classes)
             self.shared = SharedWeights(supernet, setup.config.sharing, setup.train_config, self.device,
                                         setup.config.seed)
@@ -110,20 +112,23 @@ class Worker:
                 return architecture
             raise InvalidArchitecture("1000 draws in a row could not be built; the space holds too few that can")
 
-        return self.shared.train(self.data.train, steps, buildable)
+        with self._supernet_memory("the supernet's shared training cannot go on", SearchFailed):
+            return self.shared.train(self.data.train, steps, buildable)
 
     def score(self, child: Child) -> Outcome:
         """A child scored with the shared weights, on the first validation images (no training)."""
         assert self.shared is not None
-        start = time.perf_counter()
+        start, bound = time.perf_counter(), None
         try:
             self._make(child.architecture, seed=0).check(self.setup.space)
-            metrics = self.shared.score(child.architecture, self._scored_on())
+            with memory_bound(self.device) as bound:
+                metrics = self.shared.score(child.architecture, self._scored_on())
         except InvalidArchitecture as err:
             return Outcome("invalid", str(err), seconds=time.perf_counter() - start, evaluation="shared")
         except Exception as err:
-            return Outcome(failure_kind(err), f"{type(err).__name__}: {err}", seconds=time.perf_counter() - start,
-                           evaluation="shared")
+            kind = failure_kind(err)
+            return Outcome(kind, f"{type(err).__name__}: {err}{bound_note(bound) if kind == 'oom' else ''}",
+                           seconds=time.perf_counter() - start, evaluation="shared")
         return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, evaluation="shared")
 
     def run(self, child: Child) -> Outcome:
@@ -175,6 +180,20 @@ class Worker:
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+    @contextlib.contextmanager
+    def _supernet_memory(self, doing: str, error: type[Exception]) -> Iterator[None]:
+        """The supernet's own work, made or trained, under memory_bound(): out of memory, there is no
+        child to record it against, and `error` says what could not be done."""
+        bound = None
+        try:
+            with memory_bound(self.device) as bound:
+                yield
+        except (RuntimeError, MemoryError) as err:
+            if failure_kind(err) != "oom":
+                raise
+            raise error(f"{doing}: out of memory{bound_note(bound)}: {first_line(err)}; search a space with "
+                        "smaller choices, or without --weight-sharing") from None
 
     def _scored_on(self) -> Split:
         """The validation images a child is scored on with the shared weights: the first ones."""
