@@ -277,6 +277,8 @@ def test_the_cli_with_ray_writes_the_same_record_as_local(tmp_path: Path) -> Non
     (["--executor", "ray", "--children-at-once", "2"], "--children-at-once is for the local executor; with "
                                                        "--executor ray, --gpus-per-child says"),
     (["--children-at-once", "0"], "argument --children-at-once: must be >= 1, got 0"),
+    (["--children-at-once", "8", "--children-per-update", "2"], "--children-at-once 8 is more than the 2 children of "
+                                                                "a policy update (--children-per-update): at most 2"),
     (["--weight-sharing", "--children-at-once", "2"], "--children-at-once trains children in worker processes; "
                                                       "--weight-sharing scores them with one supernet"),
 ])

@@ -38,6 +38,10 @@ def make_executor(config: RunConfig) -> Executor:
                              "--gpus-per-child says how many children share a GPU")
         return RayExecutor(address=config.ray_address, gpus_per_child=config.gpus_per_child,
                            max_workers=config.agent_config.children_per_update)
+    per_update = config.agent_config.children_per_update
+    if config.children_at_once > per_update:  # its other worker processes would only wait, each holding the data
+        raise ValueError(f"--children-at-once {config.children_at_once} is more than the {per_update} children of a "
+                         f"policy update (--children-per-update): at most {per_update} can train at once")
     return LocalExecutor(config.children_at_once)
 
 
