@@ -151,7 +151,9 @@ def tensorboard(logdir: Path, timeout: float = 120.0) -> Iterator[str]:
 
 def memory_with_room(room: int) -> int:
     """A memory_limit() under which memory.memory_bound() lets this process grow by `room` bytes from
-    its data segment now (VmData, what RLIMIT_DATA bounds)."""
+    its data segment now (VmData, what RLIMIT_DATA bounds). Memory its heap holds free is in VmData
+    already and may be handed out again: a test's allocation that must fail should be larger than
+    that can be (a gigabyte, say), whatever the tests before it in this process freed."""
     from nas_pattern import memory
 
     with open("/proc/self/status") as status:

@@ -81,20 +81,27 @@ def test_children_of_nearby_seeds_do_not_share_seeds() -> None:
     assert len(seeds) == 10 * 1000
 
 
+def wide_space(filters: int) -> SearchSpace:
+    """One layer of 8 or `filters` filters, unpooled: 16,384 take a 0.5 GB classifier and a 1.6 GB
+    feature map for a batch of 32, more than the free memory a test process's heap may hold."""
+    return SearchSpace.from_json({"max_layers": 1, "decisions": [
+        {"name": "filters", "choices": [8, filters]}, {"name": "kernel_size", "choices": [3]},
+        {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]}]})
+
+
 def test_a_child_too_large_for_the_memory_is_recorded_as_oom_and_the_next_one_trains(
         small_fashion: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
-    # As on a machine with 1 GiB more than this process holds: the kernel's OOM killer used to end the
-    # whole search at such a child (and its resume at the same child again); now its allocation fails.
-    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**30))
+    # As on a machine with no more memory than this process holds: the kernel's OOM killer used to end
+    # the whole search at such a child (and its resume at the same child again); now its allocation fails.
+    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**20))
     before = resource.getrlimit(resource.RLIMIT_DATA)
-    space = SearchSpace.from_json({"max_layers": 1, "decisions": [
-        {"name": "filters", "choices": [8, 16384]}, {"name": "kernel_size", "choices": [3]},
-        {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]}]})
+    space = wide_space(16384)
     worker = worker_for(small_fashion, space)
-    wide = worker.run(Child(1, space.decode([1, 0, 0, 0])))  # a 1.6 GB feature map for a batch of 32
+    wide = worker.run(Child(1, space.decode([1, 0, 0, 0])))
     assert wide.status == "oom" and "can't allocate memory" in wide.reason, wide.reason
     assert "this process may take at most" in wide.reason and "of this machine's memory" in wide.reason
     assert resource.getrlimit(resource.RLIMIT_DATA) == before  # as it was, outside the child
+    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**30))  # room for a small child
     assert worker.run(Child(2, space.decode([0, 0, 0, 0]))).status == "ok"
 
 
@@ -121,17 +128,17 @@ def test_the_memory_bound_leaves_a_tighter_one_and_the_gpu_alone(monkeypatch: py
 
 def test_a_supernet_too_large_for_the_memory_stops_the_search_in_one_line(small_fashion: Dataset,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    space = SearchSpace.from_json({"max_layers": 1, "decisions": [
-        {"name": "filters", "choices": [8, 16384]}, {"name": "kernel_size", "choices": [3]},
-        {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]}]})
-    config = SearchConfig(episodes=4, train_limit=200, seed=3, sharing=SharingConfig(steps=2, batch_size=32))
-    setup = WorkerSetup(CNN, space, small_fashion, config, TrainConfig(precision="fp32"))
-    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**20))  # no room for its 0.5 GB of weights
+    def setup(filters: int) -> WorkerSetup:
+        config = SearchConfig(episodes=4, train_limit=200, seed=3, sharing=SharingConfig(steps=2, batch_size=32))
+        return WorkerSetup(CNN, wide_space(filters), small_fashion, config, TrainConfig(precision="fp32"))
+
+    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**20))  # no room for 2 GB of weights
     with pytest.raises(ValueError, match=r"^the supernet of this space cannot be made: out of memory \(this process "
                                          r"may take at most .*can't allocate memory.*; search a space with smaller "
                                          r"choices, or without --weight-sharing$"):
-        Worker(setup)
-    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**30))  # its 1.6 GB map of a batch: none
-    worker = Worker(setup)
+        Worker(setup(65536))
+    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**30))  # room for its 0.5 GB of weights
+    worker = Worker(setup(16384))
+    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**20))  # none for its 1.6 GB map
     with pytest.raises(SearchFailed, match=r"^the supernet's shared training cannot go on: out of memory"):
-        worker.train_shared(2, lambda rng: space.decode([1, 0, 0, 0]), random.Random(0))
+        worker.train_shared(2, lambda rng: wide_space(16384).decode([1, 0, 0, 0]), random.Random(0))
