@@ -447,4 +447,4 @@ def test_ctrl_c_while_the_data_loads_is_one_line_and_leaves_no_search(tmp_path: 
     assert not (tmp_path / "run").exists()
     monkeypatch.chdir(tmp_path)
     assert cli([], capsys)[0] == 130  # the default run directory, made for it, goes too
-    assert list((tmp_path / "runs").iterdir()) == []
+    assert not (tmp_path / "runs").exists()  # and runs/, made for it too

@@ -113,3 +113,27 @@ def test_a_directory_is_held_by_one_search_until_it_lets_go(tmp_path: Path, monk
     monkeypatch.setattr(fcntl, "flock", no_locks)  # a file system without locks: unguarded, not refused
     first.hold()
     second.hold()
+
+
+def test_a_fresh_folder_taken_back_takes_the_parents_it_made_and_no_other(tmp_path: Path) -> None:
+    from nas_pattern.files import fresh_directory, outermost_missing, remove_made
+
+    base = tmp_path / "runs" / "search"
+    made = outermost_missing(base)
+    assert made == tmp_path / "runs"
+    remove_made(fresh_directory(base), made)
+    assert list(tmp_path.iterdir()) == []  # runs/ was made for it: gone too
+    fresh_directory(base)  # another run's, there before: this one gets search-2
+    made = outermost_missing(base)
+    assert made is None
+    remove_made(fresh_directory(base), made)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["search"]  # runs/ and the other's stay
+    (tmp_path / "runs" / "search").rmdir()
+    other = tmp_path / "runs" / "other"
+    made = outermost_missing(other)  # runs/ exists, empty: only the folder itself was made
+    remove_made(fresh_directory(other), made)
+    assert (tmp_path / "runs").is_dir() and list((tmp_path / "runs").iterdir()) == []
+    kept = fresh_directory(tmp_path / "a" / "b")
+    (kept / "best.pt").write_text("")  # something written: nothing is removed
+    remove_made(kept, tmp_path / "a")
+    assert (kept / "best.pt").exists()

@@ -48,3 +48,27 @@ def fresh_directory(base: Path) -> Path:
         except FileExistsError:
             continue
     raise AssertionError("unreachable: the names never run out")
+
+
+def outermost_missing(path: Path) -> Path | None:
+    """The outermost of `path` and its parents that does not exist yet (None: `path` exists): what
+    making `path` with its parents makes, for remove_made() to take back."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def remove_made(path: Path, made: Path | None) -> None:
+    """Remove the folder `path`, made by fresh_directory(), and then those of its parents that are
+    `made` or inside it (outermost_missing() of its base before: None, none of them), each only while
+    it is empty: what a run refused or interrupted made and left empty."""
+    for folder in (path, *path.parents):
+        if folder != path and (made is None or (folder != made and made not in folder.parents)):
+            return
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another run's, or something was written), or gone
+            return

@@ -6,7 +6,6 @@ their searches here, and both finish them with finish().
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from nas_pattern.config import SETTING, RunConfig, build_parser, new_config, res
 from nas_pattern.controller import NASController
 from nas_pattern.data import load_dataset
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
-from nas_pattern.files import UNWRITABLE, fresh_directory
+from nas_pattern.files import UNWRITABLE, fresh_directory, outermost_missing, remove_made
 from nas_pattern.model import MODEL, ONNX_MODEL, write_model_files
 from nas_pattern.networks import default_space, get_network
 from nas_pattern.records import Episode, SearchResult
@@ -89,6 +88,7 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
     directory is taken (the gateway's engine refuses one that another of its controllers holds).
     """
     original: RunConfig | None = None  # resuming: the search config.json holds
+    made: Path | None = None  # the outermost folder a new search made for its default run directory
     if args.resume:
         run_dir = RunDirectory(args.resume)
         stored = run_dir.read_config("resume")
@@ -116,6 +116,7 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
             except ValueError as err:
                 raise ValueError(f"search space file {config.space}: {err}") from None
         if not args.run_dir:  # the default, runs/<dataset>-<network>-<time>: made now, so that it is ours
+            made = outermost_missing(Path(config.run_dir))
             config = replace(config, run_dir=_fresh(config.run_dir))
         run_dir = RunDirectory(config.run_dir)
         run_dir.check()
@@ -125,9 +126,8 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
         return _opened(run_dir, config, space, original)
     except BaseException:
         run_dir.release()
-        if original is None and not args.run_dir:
-            with contextlib.suppress(OSError):
-                run_dir.path.rmdir()  # the default directory made for a search refused: only if it is empty
+        if original is None and not args.run_dir:  # the default directory made for a search refused, and
+            remove_made(run_dir.path, made)  # runs/ if it made that too: each only if it is empty
         raise
 
 

@@ -9,7 +9,6 @@ comes from a run directory (its best, or --episode N of it), a model file (best.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -22,7 +21,7 @@ from tqdm import tqdm
 
 from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
 from nas_pattern.data import DATASETS, load_dataset
-from nas_pattern.files import fresh_directory
+from nas_pattern.files import fresh_directory, outermost_missing, remove_made
 from nas_pattern.memory import bound_note, memory_bound
 from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, load_model, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
@@ -132,13 +131,15 @@ def _what_it_is(source: Path, err: ValueError) -> str:
     return f"and not JSON ({first_line(err)}): an architecture file is {{\"layers\": [...]}}"
 
 
-def output_dir(args: argparse.Namespace) -> Path:
+def output_dir(args: argparse.Namespace) -> tuple[Path, Path | None]:
     """Where the model goes, made before the training that would otherwise be lost to a folder that
     cannot be written; never one that holds a model already: --out is then refused, and the default
     (<run dir>/retrained-<E>-epochs, runs/train-<time>) becomes the first of -2, -3, ... that does not
-    exist yet, made here (mkdir is atomic: trainings started together each get their own)."""
+    exist yet, made here (mkdir is atomic: trainings started together each get their own). With it,
+    the outermost folder made for the default (runs/, say) that files.remove_made takes back; None
+    for --out, or a default whose parent existed."""
     source = Path(args.source)
-    out = Path(args.out or ".")
+    out, made = Path(args.out or "."), None
     try:
         if args.out:
             if (out / MODEL).exists():
@@ -146,15 +147,17 @@ def output_dir(args: argparse.Namespace) -> Path:
                                  "(nothing is overwritten)")
             out.mkdir(parents=True, exist_ok=True)  # yours: it may exist
         else:
-            out = fresh_directory(source / f"retrained-{args.epochs}-epochs" if source.is_dir()
-                                  else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
+            base = (source / f"retrained-{args.epochs}-epochs" if source.is_dir()
+                    else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
+            made = outermost_missing(base)
+            out = fresh_directory(base)
     except FileExistsError:  # --out names a file
         raise ValueError(f"output folder {out} cannot be created: a file has its name") from None
     except OSError as err:
         raise ValueError(f"output folder {err.filename or out} cannot be created: {err.strerror or err}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise ValueError(f"output folder {out} is not writable")
-    return out
+    return out, made
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   seed=args.seed)
     try:
         network.check(space)  # e.g. an architecture file that pools a small image below 1x1
-        out = output_dir(args)  # last, so that nothing is made for a run that is refused
+        out, made = output_dir(args)  # last, so that nothing is made for a run that is refused
     except ValueError as err:  # InvalidArchitecture is one: it names the architecture
         named = f"{architecture.describe()}: " if isinstance(err, InvalidArchitecture) else ""
         print(f"{parser.prog}: error: {named}{err}", file=sys.stderr)
@@ -193,9 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def no_model(message: str) -> None:  # the default folder made for the model goes with it
         progress.close()
-        with contextlib.suppress(OSError):
-            if args.out is None:
-                out.rmdir()
+        if args.out is None:
+            remove_made(out, made)  # and runs/ if it was made for it
         print(message, file=sys.stderr)
 
     network.on_epoch = show
