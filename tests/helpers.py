@@ -159,3 +159,11 @@ def memory_with_room(room: int) -> int:
     with open("/proc/self/status") as status:
         data = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmData:"))
     return int((data + room) / memory.MEMORY_SHARE)
+
+
+def worker_memory_share() -> float:
+    """In a worker process of LocalExecutor: the share of the machine's memory its children may take."""
+    from nas_pattern import executor
+
+    assert executor._WORKER is not None
+    return executor._WORKER.memory_share

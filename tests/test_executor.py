@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 import torch
 
-from helpers import MatchTarget, blank_dataset, cli, make_match_target
+from helpers import MatchTarget, blank_dataset, cli, make_match_target, worker_memory_share
 from nas_pattern import CNN, Dataset, NASController, SearchConfig, TrainConfig
 from nas_pattern.agents import AgentConfig, EvolutionConfig, RLAgent, make_agent
 from nas_pattern.bench.common import TABLE_PATH
 from nas_pattern.config import new_config
 from nas_pattern.data import Split
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor, init_ray
+from nas_pattern.memory import MEMORY_SHARE
 from nas_pattern.networks import CNN_SPACE
 from nas_pattern.networks.tabular import TabularNetwork
 from nas_pattern.records import Child, Episode
@@ -173,6 +174,8 @@ def test_a_worker_process_trains_a_cnn_child_as_the_controllers_process_does(sma
         for executor in (here, there):
             executor.start(Worker(setup))
         outcomes = list(here.run(children)), list(there.run(children))
+        assert there._pool is not None  # each of the two may take half of what one would (memory_bound)
+        assert there._pool.submit(worker_memory_share).result() == MEMORY_SHARE / 2
     finally:
         there.close()
         torch.set_num_threads(threads)

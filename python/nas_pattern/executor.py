@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from nas_pattern.data import Split
+from nas_pattern.memory import MEMORY_SHARE
 from nas_pattern.records import Child, Outcome, first_line
 from nas_pattern.worker import Worker, WorkerSetup, dataset_on
 
@@ -129,7 +130,7 @@ class LocalExecutor(Executor):
     def _new_pool(self) -> ProcessPoolExecutor:
         assert self.worker is not None
         device = self.worker.device
-        # the CPU's threads shared out; on a GPU each process drives it with one
+        # the CPU's threads shared out, and its memory (memory_bound); on a GPU each process drives it with one
         threads = max(1, torch.get_num_threads() // self.children_at_once) if device.type == "cpu" else 1
         # The dataset travels as numpy arrays, copied down a pipe: a torch tensor would go through shared
         # memory, which a container may have little of.
@@ -140,7 +141,7 @@ class LocalExecutor(Executor):
                                    initializer=_start_worker,
                                    initargs=(replace(self.worker.setup, data=replace(
                                        data, train=_empty(data.train), val=_empty(data.val), test=_empty(data.test))),
-                                             arrays, str(device), threads))
+                                             arrays, str(device), threads, MEMORY_SHARE / self.children_at_once))
 
     def _wait_until_ready(self) -> None:
         """Until every worker process holds the data on its device; ValueError if one cannot start."""
@@ -162,7 +163,8 @@ def _empty(split: Split) -> Split:
     return Split(split.x[:0].clone(), split.y[:0].clone(), split.name)
 
 
-def _start_worker(setup: WorkerSetup, arrays: dict[str, tuple[Any, Any]], device: str, threads: int) -> None:
+def _start_worker(setup: WorkerSetup, arrays: dict[str, tuple[Any, Any]], device: str, threads: int,
+                  memory_share: float) -> None:
     global _WORKER
     data = setup.data  # its splits empty: `arrays` holds their examples, by field
 
@@ -171,7 +173,7 @@ def _start_worker(setup: WorkerSetup, arrays: dict[str, tuple[Any, Any]], device
         return Split(torch.from_numpy(x), torch.from_numpy(y), getattr(data, field).name)
 
     setup = replace(setup, data=replace(data, train=split("train"), val=split("val"), test=split("test")))
-    _WORKER = Worker(setup, device, threads)
+    _WORKER = Worker(setup, device, threads, memory_share)
 
 
 def _run_in_worker(child: Child) -> Outcome:

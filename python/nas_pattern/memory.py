@@ -46,13 +46,14 @@ def memory_limit() -> int | None:
 
 
 @contextlib.contextmanager
-def memory_bound(device: torch.device) -> Iterator[int | None]:
-    """On a CPU, bound this process's data segment (RLIMIT_DATA) to MEMORY_SHARE of memory_limit()
-    inside the block, and yield the bound (None where there is none: a GPU, no limit to read, a
-    tighter one set already). Past it an allocation fails, and the child is recorded as `oom`;
-    without it the kernel's OOM killer ended the whole search with SIGKILL, and its resume again at
-    the same child. As before outside the block; children training at once in one process (two
-    controllers on one engine) share one bound, lifted when the last ends."""
+def memory_bound(device: torch.device, share: float = MEMORY_SHARE) -> Iterator[int | None]:
+    """On a CPU, bound this process's data segment (RLIMIT_DATA) to `share` of memory_limit() inside
+    the block (worker processes training children side by side each take their part of it), and
+    yield the bound (None where there is none: a GPU, no limit to read, a tighter one set already).
+    Past it an allocation fails, and the child is recorded as `oom`; without it the kernel's OOM
+    killer ended the whole search with SIGKILL, and its resume again at the same child. As before
+    outside the block; children training at once in one process (two controllers on one engine)
+    share one bound, lifted when the last ends."""
     limit = memory_limit()
     if device.type != "cpu" or limit is None or torch.cuda.is_initialized():
         yield None
@@ -60,7 +61,7 @@ def memory_bound(device: torch.device) -> Iterator[int | None]:
     with _BOUND_LOCK:
         if _BOUND["depth"] == 0:
             soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-            bound = int(MEMORY_SHARE * limit)
+            bound = int(share * limit)
             if hard != resource.RLIM_INFINITY:
                 bound = min(bound, hard)
             if soft == resource.RLIM_INFINITY or soft > bound:
@@ -81,7 +82,7 @@ def memory_bound(device: torch.device) -> Iterator[int | None]:
 
 def bound_note(bound: int | None) -> str:
     """What an out-of-memory failure under memory_bound()'s `bound` adds to its reason ("" for none)."""
-    if bound is None:
+    limit = memory_limit()
+    if bound is None or not limit:
         return ""
-    return (f" (this process may take at most {bound / 2**30:.1f} GiB, {MEMORY_SHARE:.0%} of this "
-            "machine's memory)")
+    return f" (this process may take at most {bound / 2**30:.1f} GiB, {bound / limit:.0%} of this machine's memory)"

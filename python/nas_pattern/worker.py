@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from nas_pattern.data import Dataset, Split
-from nas_pattern.memory import bound_note, memory_bound
+from nas_pattern.memory import MEMORY_SHARE, bound_note, memory_bound
 from nas_pattern.networks.base import Metrics, Network, NetworkFactory, TorchNetwork
 from nas_pattern.networks.supernet import Supernet
 from nas_pattern.records import Child, InvalidArchitecture, Outcome, SearchConfig, SearchFailed, first_line
@@ -42,11 +42,13 @@ class WorkerSetup:
 class Worker:
     """Trains and evaluates children on one device, with the dataset there once."""
 
-    def __init__(self, setup: WorkerSetup, device: torch.device | str = "cpu", threads: int | None = None):
+    def __init__(self, setup: WorkerSetup, device: torch.device | str = "cpu", threads: int | None = None,
+                 memory_share: float = MEMORY_SHARE):
         if threads is not None:
             torch.set_num_threads(threads)
         self.setup = setup
         self.device = torch.device(device)
+        self.memory_share = memory_share  # of the machine's, on a CPU, while a child trains (memory_bound)
         self.data = dataset_on(setup.data, self.device, setup.train_config.channels_last)
         self.network: Network | None = None  # the child trained most recently
         self.shared: SharedWeights | None = None  # the supernet, with weight sharing
@@ -121,7 +123,7 @@ class Worker:
         start, bound = time.perf_counter(), None
         try:
             self._make(child.architecture, seed=0).check(self.setup.space)
-            with memory_bound(self.device) as bound:
+            with memory_bound(self.device, self.memory_share) as bound:
                 metrics = self.shared.score(child.architecture, self._scored_on())
         except InvalidArchitecture as err:
             return Outcome("invalid", str(err), seconds=time.perf_counter() - start, evaluation="shared")
@@ -144,7 +146,7 @@ class Worker:
         past memory_bound() meanwhile: a child too large for the machine is recorded as `oom`."""
         start, bound = time.perf_counter(), None
         try:
-            with memory_bound(self.device) as bound:
+            with memory_bound(self.device, self.memory_share) as bound:
                 network = self._train_alone(child.architecture, child.number)
                 metrics = self._evaluate(network)
         except InvalidArchitecture as err:  # rejected by validation, before any training
@@ -187,7 +189,7 @@ class Worker:
         child to record it against, and `error` says what could not be done."""
         bound = None
         try:
-            with memory_bound(self.device) as bound:
+            with memory_bound(self.device, self.memory_share) as bound:
                 yield
         except (RuntimeError, MemoryError) as err:
             if failure_kind(err) != "oom":
