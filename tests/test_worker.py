@@ -103,6 +103,10 @@ def test_a_child_too_large_for_the_memory_is_recorded_as_oom_and_the_next_one_tr
     assert resource.getrlimit(resource.RLIMIT_DATA) == before  # as it was, outside the child
     monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**30))  # room for a small child
     assert worker.run(Child(2, space.decode([0, 0, 0, 0]))).status == "ok"
+    monkeypatch.setattr(memory, "memory_limit", lambda: memory_with_room(2**20))
+    with pytest.raises(RuntimeError, match="can't allocate memory"):  # the pattern's steps, run by hand: raised
+        worker.train_network(space.decode([1, 0, 0, 0]), 3)
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before
 
 
 def test_the_memory_bound_leaves_a_tighter_one_and_the_gpu_alone(monkeypatch: pytest.MonkeyPatch) -> None:

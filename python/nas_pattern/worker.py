@@ -67,7 +67,8 @@ class Worker:
             self.network = self.shared.supernet.child(architecture, train_config=self.setup.train_config,
                                                       device=self.device)
             return self.network
-        return self._train_alone(architecture, number)
+        with memory_bound(self.device, self.memory_share):  # out of memory: raised, not the OOM killer
+            return self._train_alone(architecture, number)
 
     def _train_alone(self, architecture: Architecture, number: int) -> Network:
         """The child trained from scratch, with the seed of episode `number`."""
@@ -85,9 +86,10 @@ class Worker:
         """Metrics of the current child on the validation split (never the test split)."""
         if self.network is None:
             raise RuntimeError("evaluate_network() needs train_network() first")
-        if self.shared is not None:
-            return self.shared.score(self.network.architecture, self._scored_on())
-        return self._evaluate(self.network)
+        with memory_bound(self.device, self.memory_share):
+            if self.shared is not None:
+                return self.shared.score(self.network.architecture, self._scored_on())
+            return self._evaluate(self.network)
 
     def _evaluate(self, network: Network) -> Metrics:
         """A child trained from scratch, on the validation split; ChildTimeout past its deadline."""
