@@ -217,8 +217,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("executor", "where the children of each policy update are trained: local (in this process, one at "
             "a time; the default) or ray (several at once on Ray actors, on this machine or a cluster)",
             "may change", "executor", choices=EXECUTORS),
-    Setting("children-at-once", "with the local executor: train K children of an update at once, each in a "
-            "worker process of its own on the device (default: 1, one at a time in this process)", "may change",
+    Setting("children-at-once", "with the local executor: train K children of an update at once (K at most "
+            "--children-per-update), each in a worker process of its own on the device (default: 1, one at a time "
+            "in this process)", "may change",
             "children_at_once", number(int, 1), "K"),
     Setting("no-cuda-graphs", "on a CUDA GPU, run every training step and evaluation pass eagerly instead of "
             "replaying it from a CUDA graph once warm (the default; a child whose capture fails runs eagerly "
