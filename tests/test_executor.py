@@ -217,7 +217,8 @@ def test_the_local_executor_refuses_zero_children_at_once() -> None:
 
 
 def test_the_training_configuration_reaches_every_ray_worker(table: Table, ray_cluster: None) -> None:
-    """What every Ray actor is built from holds the controller's TrainConfig (CUDA graphs off here)."""
+    """What every Ray actor is built from holds the controller's TrainConfig (CUDA graphs off here),
+    and each actor on CPUs its part of the node's memory."""
     import ray
 
     from nas_pattern.trainer import TrainConfig
@@ -230,6 +231,8 @@ def test_the_training_configuration_reaches_every_ray_worker(table: Table, ray_c
     try:
         executor.start(Worker(setup))
         assert ray.get(executor._args[0]).train_config == config
+        # each of the 2 CPUs' actors may take half of what one process would (memory_bound)
+        assert ray.get(executor.actors[0].__ray_call__.remote(lambda worker: worker.memory_share)) == MEMORY_SHARE / 2
     finally:
         executor.close()
 

@@ -233,7 +233,11 @@ class RayExecutor(Executor):
         # as loaded (a no-op), unless handed over on a GPU
         data = dataset_on(worker.setup.data, torch.device("cpu"))
         self._remote = remote
-        self._args = (ray.put(replace(worker.setup, data=data)), "cuda" if share else "cpu", threads)
+        # On CPUs, each actor's children may take its part of its node's memory (memory_bound): the
+        # part of the smallest node's CPUs it is given
+        node_cpus = min((node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node.get("Alive")), default=cpus)
+        memory_share = MEMORY_SHARE * min(1.0, self.cpus_per_child / node_cpus) if node_cpus > 0 else MEMORY_SHARE
+        self._args = (ray.put(replace(worker.setup, data=data)), "cuda" if share else "cpu", threads, memory_share)
         self._child_timeout = worker.setup.config.child_timeout
         self.actors = [remote.remote(*self._args) for _ in range(count)]
         each = f"{share:g} GPU each" if share else f"{self.cpus_per_child:g} CPU each"
