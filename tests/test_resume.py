@@ -448,3 +448,31 @@ def test_ctrl_c_while_the_data_loads_is_one_line_and_leaves_no_search(tmp_path: 
     monkeypatch.chdir(tmp_path)
     assert cli([], capsys)[0] == 130  # the default run directory, made for it, goes too
     assert not (tmp_path / "runs").exists()  # and runs/, made for it too
+
+
+def test_the_commands_a_search_prints_can_be_pasted_when_its_directory_has_a_space(tmp_path: Path, monkeypatch,
+                                                                                  capsys) -> None:
+    import shlex
+
+    from nas_pattern.run_dir import RunDirectory
+
+    record = RunDirectory.record
+
+    def ctrl_c_after_the_first(self: RunDirectory, episode) -> None:
+        record(self, episode)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunDirectory, "record", ctrl_c_after_the_first)
+    run_dir = tmp_path / "my runs" / "search 1"
+    flags = ["--episodes", "2", "--children-per-update", "2", "--train-limit", "100", "--no-tensorboard"]
+    code, _, err = cli([*flags, "--run-dir", str(run_dir)], capsys)
+    assert code == 130
+    resume = shlex.split(err.rsplit("Continue with: ", 1)[1])
+    assert resume == ["python", "-m", "nas_pattern.run", "--resume", str(run_dir)], err
+    monkeypatch.undo()
+    code, out, err = cli([*flags, "--run-dir", str(run_dir)], capsys)
+    assert code == 2 and shlex.split(err.split("resume it with ")[1])[:2] == ["--resume", str(run_dir)], err
+    code, out, _ = cli(resume[3:], capsys)
+    assert code == 0
+    retrain = shlex.split(out.split("retrain it at full budget: ")[1].splitlines()[0])
+    assert retrain == ["python", "-m", "nas_pattern.train", str(run_dir), "--epochs", "10"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import sys
 import threading
 from collections.abc import Callable
@@ -223,8 +224,8 @@ class Controller(Identity):
         done = ("stops its search after the current child, then closes it" if searching
                 else "closed it, releasing its run directory")
         print(f"nas-pattern: the JVM that opened the controller of {path} is gone, so the engine {done}; "
-              f'resume the search with {{"resume": "{path}"}} or python -m nas_pattern.run --resume {path}',
-              file=sys.stderr, flush=True)
+              f'resume the search with {{"resume": {json.dumps(path)}}} or python -m nas_pattern.run --resume '
+              f'{shlex.quote(path)}', file=sys.stderr, flush=True)
 
     def _cannot_record(self, err: OSError) -> ValueError:
         """A write to the run directory failed (a full disk). What is written stays whole, but this

@@ -8,6 +8,7 @@ child and a summary at the end. `--resume DIR` continues a search that was stopp
 from __future__ import annotations
 
 import math
+import shlex
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -114,7 +115,7 @@ def _run(search: Search) -> int:
             recorder.interrupted()
         recorded = len(controller.history)
         print(f"\nnas-pattern: interrupted; {children_recorded(recorded)} in {run_dir.path}. Continue with: "
-              f"python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
+              f"python -m nas_pattern.run --resume {shlex.quote(str(run_dir.path))}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SearchFailed as err:
         progress.close()
@@ -127,14 +128,14 @@ def _run(search: Search) -> int:
         recorded = len(run_dir.peek_episodes(space))
         print(f"nas-pattern: error: cannot write to {run_dir.path}: {err.strerror or err}; "
               f"{children_recorded(recorded)} there. Once it can be written to, continue with: "
-              f"python -m nas_pattern.run --resume {run_dir.path}", file=sys.stderr)
+              f"python -m nas_pattern.run --resume {shlex.quote(str(run_dir.path))}", file=sys.stderr)
         return EXIT_FAILED
     print(_summary(result, run_dir.path, config.agent_config.objective))
     print("\nThe model found")
     for line in model:
         print(f"  {line}")
     if (run_dir.path / MODEL).exists():
-        print(f"  retrain it at full budget: python -m nas_pattern.train {run_dir.path} --epochs 10")
+        print(f"  retrain it at full budget: python -m nas_pattern.train {shlex.quote(str(run_dir.path))} --epochs 10")
     if result.stop_reason == "failures":
         print(f"nas-pattern: error: stopped after {config.search.stop_failures} children in a row failed; "
               f"the last said: {result.episodes[-1].reason}", file=sys.stderr)

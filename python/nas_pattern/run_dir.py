@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -78,7 +79,7 @@ class RunDirectory:
         if self.started:
             name = CONFIG if (self.path / CONFIG).exists() else EPISODES
             raise ValueError(f"run directory {self.path} already holds a search ({name}); "
-                             f"resume it with --resume {self.path} or choose another --run-dir")
+                             f"resume it with --resume {shlex.quote(str(self.path))} or choose another --run-dir")
         existing = next((p for p in [self.path, *self.path.parents] if p.exists()), Path("."))
         if not existing.is_dir():
             raise ValueError(f"run directory {self.path} cannot be created: {existing} is a file")

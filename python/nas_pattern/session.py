@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -99,8 +100,8 @@ def open_search(args: argparse.Namespace, claim: Callable[[Path], None] | None =
         done = len(run_dir.peek_episodes(space))  # read only: a refusal writes nothing, not even a repair
         if finished is not None and config.search.episodes <= finished:
             raise RunFinished(f"{run_dir.path} holds a finished search (summary.json; its budget: {finished} "
-                              f"episodes); nothing to resume. To extend it: --resume {run_dir.path} --episodes N, "
-                              f"with N above {max(finished, done)}.")
+                              f"episodes); nothing to resume. To extend it: --resume "
+                              f"{shlex.quote(str(run_dir.path))} --episodes N, with N above {max(finished, done)}.")
         if args.episodes is not None and args.episodes < done:
             raise ValueError(f"cannot resume {run_dir.path} with --episodes {args.episodes}: {done} children are "
                              f"recorded already (--episodes {done} ends the search with them)")
