@@ -361,3 +361,27 @@ def test_the_same_seed_gives_the_same_search_beside_a_cpu_hog(tmp_path: Path) ->
     assert runs[0][0] in ("fp32", "bf16")
     assert runs[1] == runs[0]
     assert (tmp_path / "cache" / "cpu-precision.json").exists()
+
+
+@pytest.mark.slow
+def test_a_search_whose_output_is_closed_stops_as_on_ctrl_c_and_resumes(tmp_path: Path) -> None:
+    """`nas-pattern ... | head`: once the reader has gone, the next line cannot be written. Before, a
+    BrokenPipeError traceback ended the search, with no checkpoint and no word of how to resume."""
+    run_dir = tmp_path / "run"
+    search = subprocess.Popen([sys.executable, "-m", "nas_pattern.run", "--episodes", "4", "--children-per-update",
+                               "2", "--train-limit", "500", "--no-tensorboard", "--run-dir", str(run_dir)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert search.stdout is not None and search.stderr is not None
+    while not search.stdout.readline().startswith("[1/4]"):  # read up to the first child's line, as head would
+        pass
+    search.stdout.close()
+    err = search.stderr.read()
+    assert search.wait(timeout=300) == 130
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.startswith("nas-pattern: its output was closed; ") and err.endswith((
+        f"are recorded in {run_dir}. Continue with: python -m nas_pattern.run --resume {run_dir}\n",
+        f"the search finished, recorded in {run_dir}\n")), err  # the latter if this process lagged seconds
+    done = subprocess.run([sys.executable, "-m", "nas_pattern.run", "--resume", str(run_dir)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len((run_dir / "episodes.jsonl").read_text().splitlines()) == 4

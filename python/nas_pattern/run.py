@@ -8,6 +8,7 @@ child and a summary at the end. `--resume DIR` continues a search that was stopp
 from __future__ import annotations
 
 import math
+import os
 import shlex
 import signal
 import sys
@@ -54,8 +55,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _search(search: Search) -> int:
     try:
         return _run(search)
+    except BrokenPipeError:  # its output closed before the first child, or after the last (`| head`)
+        _drop_output()
+        finished = search.run_dir.finished_budget() is not None
+        print(f"nas-pattern: its output was closed; "
+              f"{'the search finished, recorded' if finished else children_recorded(len(search.controller.history))}"
+              f" in {search.run_dir.path}" + ("" if finished else f". Continue with: python -m nas_pattern.run "
+                                              f"--resume {shlex.quote(str(search.run_dir.path))}"), file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         search.close()
+
+
+def _drop_output() -> None:
+    """Send what is still printed nowhere: the reader of stdout is gone (a pipe to `head` that ended),
+    and the flush at exit would fail again."""
+    with suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _run(search: Search) -> int:
@@ -109,12 +125,16 @@ def _run(search: Search) -> int:
                   "on train + validation" if config.final_epochs else "") + " ...")
             result = controller.final_test(result, config.final_epochs)
             model = finish(search, result)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError) as stop:  # Ctrl-C, SIGTERM, or its output closed (`| head`)
         progress.close()
+        if isinstance(stop, BrokenPipeError):
+            _drop_output()
         with suppress(OSError):  # a full disk: the resume starts from the checkpoint before
             recorder.interrupted()
         recorded = len(controller.history)
-        print(f"\nnas-pattern: interrupted; {children_recorded(recorded)} in {run_dir.path}. Continue with: "
+        why = "\nnas-pattern: interrupted" if isinstance(stop, KeyboardInterrupt) else \
+            "nas-pattern: its output was closed"
+        print(f"{why}; {children_recorded(recorded)} in {run_dir.path}. Continue with: "
               f"python -m nas_pattern.run --resume {shlex.quote(str(run_dir.path))}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SearchFailed as err:
