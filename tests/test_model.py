@@ -421,3 +421,37 @@ def test_train_whose_loss_becomes_nan_says_so_in_one_line(tmp_path: Path, monkey
                                        "trained: the loss became NaN or infinite: training loss became nan in epoch 1;"
                                        " no model was written\n")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_train_whose_output_is_closed_stops_while_it_trains_and_keeps_a_model_once_trained(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from nas_pattern import train as train_module
+    from nas_pattern.networks import TorchNetwork
+
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    source = tmp_path / "arch.json"
+    source.write_text(json.dumps({"layers": [layer, layer]}))
+    argv = [str(source), "--epochs", "1", "--train-limit", "100"]
+    original = TorchNetwork.train
+
+    def closed(self, data, epochs) -> None:  # `| head` had its lines: the epoch's line cannot be written
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(TorchNetwork, "train", closed)
+    assert train_module.main([*argv, "--out", str(tmp_path / "stopped")]) == 130
+    assert capsys.readouterr().err == "python -m nas_pattern.train: its output was closed; no model was written\n"
+    assert list((tmp_path / "stopped").iterdir()) == []
+    monkeypatch.setattr(TorchNetwork, "train", original)
+
+    lines = []
+
+    def gone(device) -> str:  # the test accuracy's line cannot be written: the training is done all the same
+        lines.append(device)
+        if len(lines) == 2:  # the first is the header's
+            raise BrokenPipeError(32, "Broken pipe")
+        return "CPU"
+
+    monkeypatch.setattr(train_module, "device_name", gone)
+    monkeypatch.setattr(train_module, "drop_output", lambda: None)  # capsys has no file descriptor to replace
+    assert train_module.main([*argv, "--out", str(tmp_path / "kept")]) == 0
+    assert load_model(tmp_path / "kept").architecture.describe() == "conv 3x8 pool2 drop0.0 | conv 3x8 pool2 drop0.0"

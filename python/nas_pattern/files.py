@@ -3,9 +3,11 @@ the run directory, the tables and nas_pattern.train use it."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -72,3 +74,10 @@ def remove_made(path: Path, made: Path | None) -> None:
             folder.rmdir()
         except OSError:  # not empty (another run's, or something was written), or gone
             return
+
+
+def drop_output() -> None:
+    """Send what is still printed nowhere: the reader of stdout is gone (a pipe to `head` that has
+    its lines), and each later print, and the flush at exit, would fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

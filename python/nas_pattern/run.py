@@ -8,7 +8,6 @@ child and a summary at the end. `--resume DIR` continues a search that was stopp
 from __future__ import annotations
 
 import math
-import os
 import shlex
 import signal
 import sys
@@ -23,7 +22,7 @@ from nas_pattern import board
 from nas_pattern.agents import Objective
 from nas_pattern.config import EXIT_BAD_INPUT, build_parser
 from nas_pattern.controller import NASController
-from nas_pattern.files import UNWRITABLE
+from nas_pattern.files import UNWRITABLE, drop_output
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
 from nas_pattern.records import FAILURES, PENALTY, Episode, SearchFailed, SearchResult, children_recorded, counted
@@ -56,7 +55,7 @@ def _search(search: Search) -> int:
     try:
         return _run(search)
     except BrokenPipeError:  # its output closed before the first child, or after the last (`| head`)
-        _drop_output()
+        drop_output()
         finished = search.run_dir.finished_budget() is not None
         print(f"nas-pattern: its output was closed; "
               f"{'the search finished, recorded' if finished else children_recorded(len(search.controller.history))}"
@@ -65,13 +64,6 @@ def _search(search: Search) -> int:
         return EXIT_INTERRUPTED
     finally:
         search.close()
-
-
-def _drop_output() -> None:
-    """Send what is still printed nowhere: the reader of stdout is gone (a pipe to `head` that ended),
-    and the flush at exit would fail again."""
-    with suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _run(search: Search) -> int:
@@ -128,7 +120,7 @@ def _run(search: Search) -> int:
     except (KeyboardInterrupt, BrokenPipeError) as stop:  # Ctrl-C, SIGTERM, or its output closed (`| head`)
         progress.close()
         if isinstance(stop, BrokenPipeError):
-            _drop_output()
+            drop_output()
         with suppress(OSError):  # a full disk: the resume starts from the checkpoint before
             recorder.interrupted()
         recorded = len(controller.history)

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
 from nas_pattern.data import DATASETS, load_dataset
-from nas_pattern.files import fresh_directory, outermost_missing, remove_made
+from nas_pattern.files import drop_output, fresh_directory, outermost_missing, remove_made
 from nas_pattern.memory import bound_note, memory_bound
 from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, load_model, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
@@ -183,8 +183,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         named = f"{architecture.describe()}: " if isinstance(err, InvalidArchitecture) else ""
         print(f"{parser.prog}: error: {named}{err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"Training {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
-          f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
     progress = tqdm(total=args.epochs, unit="epoch", dynamic_ncols=True, file=sys.stdout,
                     disable=not sys.stdout.isatty())  # in a log, a line per epoch is the progress
 
@@ -203,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     network.on_epoch = show
     start, bound = time.perf_counter(), None
     try:
+        print(f"Training {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
+              f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
         with memory_bound(device) as bound:  # a model too large for the machine: an error, not the OOM killer
             network.build()
             network.train(train, args.epochs)
@@ -211,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             test = network.evaluate(data.test)
     except KeyboardInterrupt:  # Ctrl-C: no model to write
         no_model(f"\n{parser.prog}: interrupted; no model was written")
+        return 130
+    except BrokenPipeError:  # its output closed while it trained (`| head`): it stops as on Ctrl-C
+        drop_output()
+        no_model(f"{parser.prog}: its output was closed; no model was written")
         return 130
     except (RuntimeError, MemoryError) as err:  # out of memory, or a loss that is not finite
         if (kind := failure_kind(err)) not in ("oom", "nan"):
@@ -224,10 +228,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     card = ModelCard.of(cls, architecture, space, data, config, episode=stored["episode"], trained=how,
                         val_metrics=val, test_metrics=test)
     assert network.module is not None
-    if val is not None:
-        print(f"Validation accuracy  {val.accuracy:.4f}")
-    print(f"Test accuracy        {test.accuracy:.4f}   ({args.epochs} epoch(s), {seconds:.0f} s on "
-          f"{device_name(device)})")
+    try:
+        if val is not None:
+            print(f"Validation accuracy  {val.accuracy:.4f}")
+        print(f"Test accuracy        {test.accuracy:.4f}   ({args.epochs} epoch(s), {seconds:.0f} s on "
+              f"{device_name(device)})")
+    except BrokenPipeError:  # its output closed once it had trained: the model is written all the same
+        drop_output()
     try:
         path, onnx, check = write_model_files(out, card, network.module.state_dict(), data.test.x[:256])
     except OSError as err:  # a full disk: no half-written best.pt is left (write_atomically)
