@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import shlex
 import sys
 import threading
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from nas_pattern.controller import NASController
 from nas_pattern.files import UNWRITABLE
 from nas_pattern.model import FoundModel
 from nas_pattern.networks.base import Network as CoreNetwork
-from nas_pattern.records import Episode, children_recorded
+from nas_pattern.records import Episode, children_recorded, resume_command
 from nas_pattern.run_dir import Recorder
 from nas_pattern.session import Search, finish
 
@@ -224,8 +223,8 @@ class Controller(Identity):
         done = ("stops its search after the current child, then closes it" if searching
                 else "closed it, releasing its run directory")
         print(f"nas-pattern: the JVM that opened the controller of {path} is gone, so the engine {done}; "
-              f'resume the search with {{"resume": {json.dumps(path)}}} or python -m nas_pattern.run --resume '
-              f'{shlex.quote(path)}', file=sys.stderr, flush=True)
+              f'resume the search with {{"resume": {json.dumps(path)}}} or {resume_command(path)}', file=sys.stderr,
+              flush=True)
 
     def _cannot_record(self, err: OSError) -> ValueError:
         """A write to the run directory failed (a full disk). What is written stays whole, but this

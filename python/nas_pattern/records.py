@@ -7,6 +7,7 @@ the workers, the run directory and the front-ends.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -240,3 +241,8 @@ def counted(count: int, noun: str, plural: str = "") -> str:
 def children_recorded(count: int) -> str:
     """"1 child is recorded", "4 children are recorded": what a search that stopped kept."""
     return f"{counted(count, 'child', 'children')} {'is' if count == 1 else 'are'} recorded"
+
+
+def resume_command(run_dir: object) -> str:
+    """The command that continues the search recorded in `run_dir`, quoted to be pasted into a shell."""
+    return f"python -m nas_pattern.run --resume {shlex.quote(str(run_dir))}"

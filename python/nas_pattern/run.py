@@ -25,7 +25,16 @@ from nas_pattern.controller import NASController
 from nas_pattern.files import UNWRITABLE, drop_output
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
-from nas_pattern.records import FAILURES, PENALTY, Episode, SearchFailed, SearchResult, children_recorded, counted
+from nas_pattern.records import (
+    FAILURES,
+    PENALTY,
+    Episode,
+    SearchFailed,
+    SearchResult,
+    children_recorded,
+    counted,
+    resume_command,
+)
 from nas_pattern.run_dir import Recorder
 from nas_pattern.session import RunFinished, Search, finish, open_search
 from nas_pattern.trainer import device_name
@@ -57,10 +66,10 @@ def _search(search: Search) -> int:
     except BrokenPipeError:  # its output closed before the first child, or after the last (`| head`)
         drop_output()
         finished = search.run_dir.finished_budget() is not None
-        print(f"nas-pattern: its output was closed; "
-              f"{'the search finished, recorded' if finished else children_recorded(len(search.controller.history))}"
-              f" in {search.run_dir.path}" + ("" if finished else f". Continue with: python -m nas_pattern.run "
-                                              f"--resume {shlex.quote(str(search.run_dir.path))}"), file=sys.stderr)
+        path = search.run_dir.path
+        print("nas-pattern: its output was closed; " + (f"the search finished, recorded in {path}" if finished else
+              f"{children_recorded(len(search.controller.history))} in {path}. Continue with: {resume_command(path)}"),
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         search.close()
@@ -126,8 +135,8 @@ def _run(search: Search) -> int:
         recorded = len(controller.history)
         why = "\nnas-pattern: interrupted" if isinstance(stop, KeyboardInterrupt) else \
             "nas-pattern: its output was closed"
-        print(f"{why}; {children_recorded(recorded)} in {run_dir.path}. Continue with: "
-              f"python -m nas_pattern.run --resume {shlex.quote(str(run_dir.path))}", file=sys.stderr)
+        print(f"{why}; {children_recorded(recorded)} in {run_dir.path}. Continue with: {resume_command(run_dir.path)}",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     except SearchFailed as err:
         progress.close()
@@ -140,7 +149,7 @@ def _run(search: Search) -> int:
         recorded = len(run_dir.peek_episodes(space))
         print(f"nas-pattern: error: cannot write to {run_dir.path}: {err.strerror or err}; "
               f"{children_recorded(recorded)} there. Once it can be written to, continue with: "
-              f"python -m nas_pattern.run --resume {shlex.quote(str(run_dir.path))}", file=sys.stderr)
+              f"{resume_command(run_dir.path)}", file=sys.stderr)
         return EXIT_FAILED
     print(_summary(result, run_dir.path, config.agent_config.objective))
     print("\nThe model found")
