@@ -252,3 +252,22 @@ def test_searches_started_in_the_same_second_get_a_default_run_directory_each(tm
         open_search(args_from_json(json.dumps({**flags, "data-dir": "/nonexistent"})))
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["fashion-mnist-rnn-20261205-120000",
                                                                      "fashion-mnist-rnn-20261205-120000-2"]
+
+
+def test_a_controller_whose_jvm_is_gone_says_how_to_resume_in_words_that_can_be_pasted(tmp_path: Path,
+                                                                                       capsys) -> None:
+    import shlex
+
+    from nas_pattern.adapters import Controller
+
+    run_dir = tmp_path / "my runs" / "jvm's search"
+    config = {"run-dir": str(run_dir), "network": "rnn", "train-limit": 100, "no-tensorboard": True}
+    controller = Controller(None, open_search(args_from_json(json.dumps(config))),  # type: ignore[arg-type]
+                            closed=lambda search: None, caller_gone=lambda: False)
+    controller.abandon()  # no search() under way: closed now
+    err = capsys.readouterr().err
+    assert err.startswith(f"nas-pattern: the JVM that opened the controller of {run_dir} is gone, so the engine "
+                          "closed it, releasing its run directory; resume the search with "), err
+    as_json, as_command = err.rstrip("\n").split("resume the search with ")[1].split(" or ")
+    assert json.loads(as_json) == {"resume": str(run_dir)}
+    assert shlex.split(as_command) == ["python", "-m", "nas_pattern.run", "--resume", str(run_dir)]
