@@ -233,7 +233,7 @@ class Controller(Identity):
         path, recorded = self.search_.run_dir.path, len(self.search_.run_dir.peek_episodes(self.controller.agent.space))
         return ValueError(f"cannot write to {path}: {err.strerror or err}; {children_recorded(recorded)} there, and "
                           "this NASController takes no more: close it, and once the directory can be written to, "
-                          f'continue with a new controller: {{"resume": "{path}"}}')
+                          f'continue with a new controller: {{"resume": {json.dumps(str(path))}}}')
 
     def _check_open(self) -> None:
         if self.unrecorded is not None and not self.closed:
