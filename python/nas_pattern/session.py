@@ -204,7 +204,8 @@ def args_from_json(text: str) -> argparse.Namespace:
         if value is None:  # a null is a mistake (a Java map's missing value), not "the default"
             raise ValueError(f"config key {key!r} is null: give it a value, or leave the key out for its default")
         if isinstance(value, (bool, dict, list)):
-            given = json.dumps(value) if len(json.dumps(value)) <= 60 else f"{json.dumps(value)[:57]}..."
+            given = json.dumps(value)
+            given = given if len(given) <= 60 else f"{given[:57]}..."
             what = " (the path of a search space file: write the space to one)" if name == "space" else ""
             raise ValueError(f"config key {key!r} must be a string or a number{what}, got {given}")
         argv += ["--" + name.replace("_", "-"), str(value)]

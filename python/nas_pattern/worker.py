@@ -130,9 +130,7 @@ class Worker:
         except InvalidArchitecture as err:
             return Outcome("invalid", str(err), seconds=time.perf_counter() - start, evaluation="shared")
         except Exception as err:
-            kind = failure_kind(err)
-            return Outcome(kind, f"{type(err).__name__}: {err}{bound_note(bound) if kind == 'oom' else ''}",
-                           seconds=time.perf_counter() - start, evaluation="shared")
+            return failed(err, bound, time.perf_counter() - start, evaluation="shared")
         return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, evaluation="shared")
 
     def run(self, child: Child) -> Outcome:
@@ -155,10 +153,7 @@ class Worker:
             return Outcome("invalid", str(err), seconds=time.perf_counter() - start)
         except Exception as err:  # the search goes on; the child is recorded with what went wrong
             self.release()
-            kind, reason = failure_kind(err), f"{type(err).__name__}: {err}"
-            if kind == "oom":
-                reason += bound_note(bound)
-            return Outcome(kind, reason, seconds=time.perf_counter() - start)
+            return failed(err, bound, time.perf_counter() - start)
         return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, weights=weights_of(network))
 
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
@@ -216,6 +211,14 @@ def child_seed(seed: int, number: int) -> int:
     """The seed of episode `number`'s child in a search seeded `seed` (0: the final retraining);
     children of searches with nearby seeds do not share seeds."""
     return seed * 100003 + number
+
+
+def failed(error: Exception, bound: int | None, seconds: float, evaluation: str = "standalone") -> Outcome:
+    """The outcome of a child that raised `error` under memory_bound()'s `bound`: its kind and text,
+    with the bound when it ran out of memory."""
+    kind = failure_kind(error)
+    reason = f"{type(error).__name__}: {error}{bound_note(bound) if kind == 'oom' else ''}"
+    return Outcome(kind, reason, seconds=seconds, evaluation=evaluation)
 
 
 def failure_kind(error: Exception) -> str:
