@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers import memory_with_room
-from nas_pattern import CNN, CNN_SPACE, Dataset, Metrics, SearchConfig, TrainConfig, memory
+from nas_pattern import CNN, CNN_SPACE, SEEDS, Dataset, Metrics, SearchConfig, TrainConfig, memory
 from nas_pattern.records import Child, SearchFailed
 from nas_pattern.search_space import SearchSpace
 from nas_pattern.sharing import SharingConfig
@@ -74,6 +74,13 @@ def test_a_failure_is_returned_as_its_kind_never_raised(fail: Callable[[], objec
     outcome = worker.run(Child(1, SMALL))
     assert outcome.status == "oom" and outcome.reason.startswith(reason), outcome.reason
     assert worker.network is None  # let go of
+
+
+def test_the_last_seed_a_search_takes_trains_its_children(small_fashion: Dataset) -> None:
+    config = SearchConfig(episodes=10**6, train_limit=200, seed=SEEDS[-1])
+    worker = Worker(WorkerSetup(CNN, CNN_SPACE, small_fashion, config, TrainConfig(precision="fp32")))
+    outcome = worker.run(Child(10**6, SMALL))  # the seed past 2**63: PyTorch takes up to 2**64 - 1
+    assert outcome.status == "ok", outcome.reason
 
 
 def test_children_of_nearby_seeds_do_not_share_seeds() -> None:

@@ -9,6 +9,7 @@ instead of training each from scratch.
 
 from nas_pattern.agents import (
     AGENTS,
+    SEEDS,
     Agent,
     AgentConfig,
     EvolutionAgent,
@@ -41,6 +42,7 @@ __all__ = [
     "NETWORKS",
     "RNN",
     "RNN_SPACE",
+    "SEEDS",
     "Agent",
     "AgentConfig",
     "Architecture",
