@@ -174,7 +174,7 @@ def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_half_model(tmp_p
 def test_train_takes_an_architecture_file(tmp_path: Path) -> None:
     source = tmp_path / "arch.json"
     layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
-    source.write_text(json.dumps({"layers": [layer, layer]}))
+    source.write_text(json.dumps({"layers": [layer, layer]}), encoding="utf-8-sig")  # with a BOM, as Notepad saves
     done = run("nas_pattern.train", str(source), "--epochs", "1", "--train-limit", "500", "--out", str(tmp_path / "o"))
     assert done.returncode == 0, done.stderr
     assert load_model(tmp_path / "o").architecture.describe() == "conv 3x8 pool2 drop0.0 | conv 3x8 pool2 drop0.0"

@@ -33,6 +33,8 @@ def test_space_json_round_trip_and_load(tmp_path) -> None:
     path = tmp_path / "space.json"
     path.write_text(json.dumps(CNN_SPACE.to_json()))
     assert SearchSpace.load(path) == CNN_SPACE
+    path.write_text(json.dumps(CNN_SPACE.to_json()), encoding="utf-8-sig")  # a BOM, as some editors save
+    assert SearchSpace.load(path) == CNN_SPACE
 
 
 def test_parse_checks_membership_and_normalises_values() -> None:

@@ -381,7 +381,7 @@ class SearchSpace:
         """Read a space from a JSON file (`--space FILE`)."""
         path = Path(path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8-sig")  # as an editor that starts UTF-8 with a BOM saves it too
         except FileNotFoundError:
             raise FileNotFoundError(f"search space file {path} does not exist") from None
         except (OSError, UnicodeDecodeError) as err:

@@ -108,7 +108,7 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
         cls = get_network(args.network or "cnn")
         space = SearchSpace.load(args.space) if args.space else default_space(args.network or "cnn")
         try:
-            given = json.loads(source.read_text())
+            given = json.loads(source.read_text(encoding="utf-8-sig"))  # a BOM too, as the space file
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{source} is not an architecture file, {_what_it_is(source, err)}") from None
         if isinstance(given, dict) and "decisions" in given:
