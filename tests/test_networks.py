@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,29 @@ def test_training_lowers_the_loss_on_real_images(kind: str, small_fashion: Datas
     assert after.loss < before
     assert after.accuracy > 0.3  # well above chance (0.1)
     assert after.train_seconds > 0
+
+
+# In its own process: pytest puts back the warning filters that importing nas_pattern adds.
+EVEN_KERNEL = """
+import torch
+from nas_pattern import CNN, SearchSpace
+from nas_pattern.data import Split
+space = SearchSpace.from_json({"max_layers": 1, "decisions": [
+    {"name": "filters", "choices": [4]}, {"name": "kernel_size", "choices": [4]},
+    {"name": "pool_size", "choices": [1]}, {"name": "dropout_rate", "choices": [0.0]}]})
+network = CNN(space.decode([0, 0, 0, 0]), (1, 28, 28), 10)
+network.build()
+data = Split(torch.zeros(64, 1, 28, 28), torch.zeros(64, dtype=torch.long), "train")
+network.train(data, epochs=1)
+print(network.evaluate(data).accuracy)
+"""
+
+
+@pytest.mark.slow
+def test_an_even_kernel_trains_without_a_warning_among_the_search_lines() -> None:
+    done = subprocess.run([sys.executable, "-c", EVEN_KERNEL], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and 0.0 <= float(done.stdout) <= 1.0, done.stderr
+    assert done.stderr == ""
 
 
 def test_same_seed_same_child(kind: str, small_fashion: Dataset) -> None:

@@ -3,6 +3,7 @@ the architecture says (a chain, or with skip connections)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -13,6 +14,11 @@ from torch import nn
 from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int, probability
 from nas_pattern.networks.dropout import Dropout
 from nas_pattern.search_space import Decision, SearchSpace
+
+# An even kernel_size (a space file may offer one) pads one side more than the other, which PyTorch
+# does with a padded copy of the input and a warning in the middle of the search's lines; the child is
+# built as chosen, and its time is in its train_seconds.
+warnings.filterwarnings("ignore", message="Using padding='same' with even kernel lengths", category=UserWarning)
 
 # The CNN's default space, as data: the four per-layer decisions of the 2017 reference
 # NAS code, wide enough to hold the classic conv 5x32 pool2 | conv 5x64 pool2 network.
