@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -168,6 +169,20 @@ def test_the_benchmark_prints_ratios_against_the_plain_loop(capsys) -> None:
     assert int(evaluations[1][3]) < 1000  # the wide child's layer outputs need smaller passes
     assert "policy() sample" in out and "of the search" in out
     assert re.search(r"TensorBoard per child +\d+\.\d+ ms \(the event files of a 8-child search", out)
+
+
+@pytest.mark.slow
+def test_the_bench_whose_output_is_closed_stops_in_one_line() -> None:
+    """`python -m nas_pattern.bench | head`: it ended with a BrokenPipeError traceback."""
+    bench_ = subprocess.Popen([sys.executable, "-m", "nas_pattern.bench", "controller", "--updates", "5"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})  # each line as it is printed
+    assert bench_.stdout is not None and bench_.stderr is not None
+    assert bench_.stdout.readline().startswith("nas-pattern bench on ")  # as `head -1` reads it
+    bench_.stdout.close()  # before the controller section's first line: it times 5 updates first
+    err = bench_.stderr.read()
+    assert bench_.wait(timeout=120) == 130
+    assert err == "python -m nas_pattern.bench: its output was closed; it stopped\n"
 
 
 def test_the_trainer_bench_takes_at_least_one_round(capsys) -> None:

@@ -28,6 +28,7 @@ from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
 from nas_pattern.config import OneLineParser, number, seed_number
 from nas_pattern.data import FASHION_MNIST_DIR
+from nas_pattern.files import drop_output
 from nas_pattern.networks import NETWORKS
 from nas_pattern.trainer import device_name, resolve_device
 
@@ -107,14 +108,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = resolve_device(args.device)
     except ValueError as err:
         p.error(str(err))
-    print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")
-    for section in args.sections or DEFAULT_SECTIONS:
-        print()
-        try:
+    try:
+        print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")
+        for section in args.sections or DEFAULT_SECTIONS:
+            print()
             SECTIONS[section](args, device)
-        except (ValueError, FileNotFoundError) as err:  # a missing or malformed table, data file
-            print(f"{p.prog}: error: {err}", file=sys.stderr)
-            return 2
+        sys.stdout.flush()  # here, where a closed output is caught, not at exit
+    except (ValueError, FileNotFoundError) as err:  # a missing or malformed table, data file
+        print(f"{p.prog}: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
+        drop_output()
+        print(f"{p.prog}: its output was closed; it stopped", file=sys.stderr)
+        return 130
     return 0
 
 
