@@ -179,7 +179,7 @@ def test_the_bench_whose_output_is_closed_stops_in_one_line() -> None:
                               env={**os.environ, "PYTHONUNBUFFERED": "1"})  # each line as it is printed
     assert bench_.stdout is not None and bench_.stderr is not None
     assert bench_.stdout.readline().startswith("nas-pattern bench on ")  # as `head -1` reads it
-    bench_.stdout.close()  # before the controller section's first line: it times 5 updates first
+    bench_.stdout.close()  # long before the section ends: it trains a CNN for seconds before its last lines
     err = bench_.stderr.read()
     assert bench_.wait(timeout=120) == 130
     assert err == "python -m nas_pattern.bench: its output was closed; it stopped\n"
