@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from helpers import full_disk
-from nas_pattern import Dataset, load_model
-from nas_pattern.data import FASHION_MNIST_DIR
-from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_MODEL, ONNX_TOLERANCE
+from nas_pattern import CNN, CNN_SPACE, Dataset, load_model
+from nas_pattern.data import FASHION_MNIST_DIR, Split
+from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_MODEL, ONNX_TOLERANCE, ModelCard, save_model
 from nas_pattern.predict import main as predict
 
 SEARCH = ["--episodes", "4", "--children-per-update", "2", "--train-limit", "300", "--seed", "2"]
@@ -36,6 +36,25 @@ def searched(tmp_path_factory) -> Path:
     assert f"{run_dir / MODEL} (search: 1 epoch(s) on 300 training images" in done.stdout
     assert f"python -m nas_pattern.train {run_dir} --epochs 10" in done.stdout  # how to retrain it
     return run_dir
+
+
+def test_predict_takes_colour_images_channels_first_or_last(tmp_path: Path) -> None:
+    # CIFAR-10's shape: torchvision's CIFAR10.data, numpy and PIL hold images channels last (N, 32, 32, 3)
+    split = Split(torch.zeros(8, 3, 32, 32), torch.zeros(8, dtype=torch.long), "train")
+    data = Dataset("cifar10", split, split, split, 10)
+    network = CNN(CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices)), data.input_shape, data.num_classes)
+    network.build()
+    assert network.module is not None
+    card = ModelCard.of(CNN, network.architecture, CNN_SPACE, data, network.train_config, episode=1, trained="none",
+                        val_metrics=None, test_metrics=None)
+    model = load_model(save_model(tmp_path / MODEL, card, network.module.state_dict()))
+    last = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3)).astype(np.uint8)
+    classes, probabilities = model.predict(last)
+    first = model.predict(last.transpose(0, 3, 1, 2))  # (N, 3, 32, 32)
+    assert torch.equal(first[0], classes) and torch.equal(first[1], probabilities)
+    with pytest.raises(ValueError, match=r"images must have the shape \(N, 3, 32, 32\) or \(N, 32, 32, 3\), "
+                                         r"got \(5, 32, 32\)$"):
+        model.predict(last[..., 0])
 
 
 @pytest.mark.slow
@@ -63,8 +82,9 @@ def test_predict_takes_raw_images_and_normalises_them_as_training_did(searched: 
     assert torch.allclose(probabilities.sum(1), torch.ones(500), atol=1e-5)
     in_passes = model.predict(raw, batch_size=64)  # passes of 64, the last one of 52
     assert torch.equal(in_passes[0], classes) and torch.allclose(in_passes[1], probabilities, atol=1e-6)
-    with pytest.raises(ValueError, match=r"images must have the shape \(N, 1, 28, 28\) or \(N, 28, 28\), "
-                                         r"got \(2, 32, 32\)$"):
+    assert torch.equal(model.predict(raw[..., None])[0], classes)  # channels last, as numpy and PIL hold images
+    with pytest.raises(ValueError, match=r"images must have the shape \(N, 1, 28, 28\), \(N, 28, 28, 1\) or "
+                                         r"\(N, 28, 28\), got \(2, 32, 32\)$"):
         model.predict(np.zeros((2, 32, 32)))
     with pytest.raises(ValueError, match=r"^images must be raw pixel values 0-255, .* got values from -0\.81"):
         model.predict(fashion.test.x[:5].numpy())  # normalised already: the predictions would be wrong

@@ -4,7 +4,8 @@ best.pt holds the trained weights with everything needed to rebuild and use them
 class, the architecture and its space, the input shape, the class count, the normalisation of
 the pixels, the training configuration, the metrics, and the versions that wrote it. It is
 written atomically, during the search each time the best improves (a killed search keeps it)
-and at the end with the model that was tested.
+and at the end with the model that was tested. One piece: the card, the file's layout and the
+model loaded back from it (and exported to ONNX) change together.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ class ModelCard:
     val_metrics: dict[str, Any] | None  # on the validation split, as the search recorded them
     test_metrics: dict[str, Any] | None  # on the test split, once tested
 
-
     @classmethod
     def of(cls, network: type[TorchNetwork], architecture: Architecture, space: SearchSpace, data: Dataset,
            train_config: TrainConfig, *, episode: int, trained: str, val_metrics: Metrics | None,
@@ -100,9 +100,9 @@ class FoundModel:
         return self.network.evaluate(data)
 
     def normalise(self, images: Any) -> torch.Tensor:
-        """Raw images (pixel values 0-255 as the dataset files hold them; (N, H, W) or (N, C, H, W))
-        as the network's input: scaled to [0, 1] and normalised as in training. Values outside 0-255
-        are refused, and so are images scaled to [0, 1] already (all at most 1, some fractions)."""
+        """Raw images (pixel values 0-255 as the dataset files hold them; (N, C, H, W), (N, H, W, C) as numpy
+        and PIL hold them, or (N, H, W) of one channel) as the network's input: scaled to [0, 1] and normalised
+        as in training. Values outside 0-255, and images scaled to [0, 1] already, are refused."""
         try:
             x = torch.from_numpy(np.array(images, dtype=np.float32))  # a copy: the caller's buffer may be read-only
         except (TypeError, ValueError) as err:
@@ -111,9 +111,12 @@ class FoundModel:
         given = tuple(x.shape)
         if x.dim() == 3 and channels == 1:
             x = x.unsqueeze(1)  # (N, 1, H, W)
+        elif x.dim() == 4 and given[1:] != (channels, height, width) and given[1:] == (height, width, channels):
+            x = x.permute(0, 3, 1, 2)  # (N, C, H, W)
         if x.dim() != 4 or tuple(x.shape[1:]) != (channels, height, width):
+            last = f"(N, {height}, {width}, {channels})" + (f" or (N, {height}, {width})" if channels == 1 else "")
             raise ValueError(f"images must have the shape (N, {channels}, {height}, {width})"
-                             f"{f' or (N, {height}, {width})' if channels == 1 else ''}, got {given}")
+                             f"{',' if channels == 1 else ' or'} {last}, got {given}")
         low, high = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
         if not (low >= 0 and high <= 255):  # e.g. images normalised already (NaN fails too)
             raise ValueError(f"images must be raw pixel values 0-255, as the dataset files hold them (predict "
