@@ -398,6 +398,23 @@ def test_ctrl_c_while_train_trains_writes_nothing_and_leaves_no_empty_folder(tmp
     assert list((tmp_path / "mine").iterdir()) == []  # a folder you named stays
 
 
+@pytest.mark.slow
+def test_sigterm_while_train_trains_stops_it_as_ctrl_c_does(tmp_path: Path) -> None:
+    """`timeout`, `kill` or a batch system: train died with status 143 and left its empty folder behind."""
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    (tmp_path / "run").mkdir()
+    source = tmp_path / "run" / "arch.json"
+    source.write_text(json.dumps({"layers": [layer, layer]}))
+    training = subprocess.Popen([sys.executable, "-m", "nas_pattern.train", str(source), "--epochs", "50"],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert training.stdout is not None and training.stdout.readline().startswith("Training CNN conv 3x8 pool2")
+    training.send_signal(signal.SIGTERM)  # once its first epoch's line is out: 50 epochs take minutes
+    _, err = training.communicate(timeout=120)
+    assert training.returncode == 130
+    assert err == "\npython -m nas_pattern.train: interrupted; no model was written\n"
+    assert not (tmp_path / "runs").exists()  # runs/train-<time>, made for the model, is gone, and runs/ too
+
+
 def test_train_of_a_model_too_large_for_the_memory_says_so_in_one_line(tmp_path: Path, monkeypatch,
                                                                       capsys) -> None:
     from helpers import memory_with_room

@@ -1,5 +1,6 @@
-"""Writing files so that a crash never leaves half of one, and making folders that are ours alone:
-the run directory, the tables and nas_pattern.train use it."""
+"""Writing files so that a crash never leaves half of one, making folders that are ours alone, and
+stopping a command cleanly (SIGTERM, a closed output): the run directory, the tables, nas_pattern.run
+and nas_pattern.train use it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import contextlib
 import errno
 import itertools
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -81,3 +83,17 @@ def drop_output() -> None:
     its lines), and each later print, and the flush at exit, would fail again."""
     with contextlib.suppress(OSError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within it, SIGTERM (`kill`, `timeout`, a batch system's or `docker stop`'s stop) raises
+    KeyboardInterrupt, so a command stops the way Ctrl-C stops it: what is recorded is kept."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

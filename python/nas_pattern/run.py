@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import math
 import shlex
-import signal
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
@@ -22,7 +20,7 @@ from nas_pattern import board
 from nas_pattern.agents import Objective
 from nas_pattern.config import EXIT_BAD_INPUT, build_parser
 from nas_pattern.controller import NASController
-from nas_pattern.files import UNWRITABLE, drop_output
+from nas_pattern.files import UNWRITABLE, drop_output, sigterm_as_interrupt
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
 from nas_pattern.records import (
@@ -117,7 +115,7 @@ def _run(search: Search) -> int:
     controller.add_callback(show)
     controller.add_shared_callback(show_shared)
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():  # the record is kept and the run can resume
             result = controller.search()
             progress.close()
             if sharing is not None:
@@ -185,19 +183,6 @@ def _derive(controller: NASController, result: SearchResult, top: int) -> Search
     derived = controller.derive(result, top, callback=show)
     progress.close()
     return derived
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the search the way Ctrl-C does: the record is kept and the run can resume."""
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _episode_line(e: Episode, total: int) -> str:

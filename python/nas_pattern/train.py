@@ -22,7 +22,7 @@ from tqdm import tqdm
 from nas_pattern.agents import SEEDS
 from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number, seed_number
 from nas_pattern.data import DATASETS, load_dataset
-from nas_pattern.files import drop_output, fresh_directory, outermost_missing, remove_made
+from nas_pattern.files import drop_output, fresh_directory, outermost_missing, remove_made, sigterm_as_interrupt
 from nas_pattern.memory import bound_note, memory_bound
 from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, load_model, write_model_files
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
@@ -203,15 +203,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     network.on_epoch = show
     start, bound = time.perf_counter(), None
     try:
-        print(f"Training {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
-              f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
-        with memory_bound(device) as bound:  # a model too large for the machine: an error, not the OOM killer
+        # SIGTERM as Ctrl-C; a model too large for the machine: an error, not the OOM killer
+        with sigterm_as_interrupt(), memory_bound(device) as bound:
+            print(f"Training {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
+                  f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
             network.build()
             network.train(train, args.epochs)
             progress.close()
             val = None if args.with_validation else network.evaluate(data.val)
             test = network.evaluate(data.test)
-    except KeyboardInterrupt:  # Ctrl-C: no model to write
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: no model to write
         no_model(f"\n{parser.prog}: interrupted; no model was written")
         return 130
     except BrokenPipeError:  # its output closed while it trained (`| head`): it stops as on Ctrl-C
