@@ -15,7 +15,6 @@ from helpers import blank_dataset, make_match_target
 from nas_pattern import AGENTS as REGISTRY
 from nas_pattern import (
     CNN_SPACE,
-    SEEDS,
     AgentConfig,
     Decision,
     EvolutionAgent,
@@ -237,8 +236,6 @@ def test_random_agent_is_uniform_and_never_learns() -> None:
     (ReinforceConfig, {"critic_weight": -0.5}, "critic weight must be >= 0"),
     (ReinforceConfig, {"hidden_size": 0}, "hidden size must be a whole number >= 1"),
     (EvolutionConfig, {"tournament_size": 30}, "tournament size must be between 1 and the population size"),
-    (AgentConfig, {"seed": -1}, "seed must be a whole number from 0 to 4294967295, got -1"),
-    (SearchConfig, {"seed": 2**32}, "seed must be a whole number from 0 to 4294967295, got 4294967296"),
 ])
 def test_bad_agent_config(kind, kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
@@ -281,10 +278,10 @@ def test_every_agent_samples_members_of_the_space_reproducibly(name: str) -> Non
 
 
 @pytest.mark.parametrize("name", AGENTS)
-def test_every_agent_takes_the_first_and_the_last_seed_a_search_takes(name: str) -> None:
-    # TPE's numpy generator takes 0 .. 2**32 - 1 and no other seed
-    for seed in (SEEDS[0], SEEDS[-1]):
-        assert all(SMALL.validate(a) == [] for a in drive(AGENTS[name](SMALL, seed), score, 8))
+def test_every_agent_takes_any_integer_as_its_seed(name: str) -> None:
+    # PyTorch's generators take 64 bits, numpy's (TPE's) 32: a larger or negative --seed failed in one or the other
+    for seed in (-1, 2**70):
+        assert drive(AGENTS[name](SMALL, seed), score, 8) == drive(AGENTS[name](SMALL, seed), score, 8)
 
 
 @pytest.mark.parametrize("name", AGENTS)

@@ -9,7 +9,6 @@ instead of training each from scratch.
 
 from nas_pattern.agents import (
     AGENTS,
-    SEEDS,
     Agent,
     AgentConfig,
     EvolutionAgent,
@@ -42,7 +41,6 @@ __all__ = [
     "NETWORKS",
     "RNN",
     "RNN_SPACE",
-    "SEEDS",
     "Agent",
     "AgentConfig",
     "Architecture",

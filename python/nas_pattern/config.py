@@ -18,7 +18,7 @@ from typing import Any, Literal, NoReturn
 
 import torch
 
-from nas_pattern.agents import AGENTS, REWARDS, SEEDS, AgentConfig, Objective
+from nas_pattern.agents import AGENTS, REWARDS, AgentConfig, Objective
 from nas_pattern.data import DATASETS
 from nas_pattern.executor import EXECUTORS, ray_address_problem, valid_gpu_share
 from nas_pattern.networks import NETWORKS
@@ -76,9 +76,8 @@ class RunConfig:
                       "train": TrainConfig(**data["train"])})
 
 
-def number(kind: type, minimum: float, strict: bool = False, maximum: float = math.inf) -> Any:
-    """An argparse type: a `kind` (int or float) of at least `minimum` (above it if `strict`), finite, and
-    at most `maximum`."""
+def number(kind: type, minimum: float, strict: bool = False) -> Any:
+    """An argparse type: a `kind` (int or float) of at least `minimum` (above it if `strict`), finite."""
 
     def parse(text: str) -> Any:
         try:
@@ -88,14 +87,8 @@ def number(kind: type, minimum: float, strict: bool = False, maximum: float = ma
                                              f"got {text!r}") from None
         if value < minimum or (strict and value == minimum) or not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
-        if value > maximum:
-            raise argparse.ArgumentTypeError(f"must be <= {maximum}, got {text}")
         return value
     return parse
-
-
-# --seed wherever it is a flag: a search's, a retraining's, a benchmark's
-seed_number = number(int, SEEDS[0], maximum=SEEDS[-1])
 
 
 def _gpu_share(text: str) -> float:
@@ -202,8 +195,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("size-weight", f"with --reward accuracy-size: the exponent above the target (default: "
             f"{Objective.size_weight}; twice the target then costs ~5%% of the accuracy)", "fixed",
             "agent_config.objective.size_weight", _size_weight, "W"),
-    Setting("seed", f"seeds the controller and every child, {SEEDS[0]} to {SEEDS[-1]} (default: 0)", "fixed",
-            "search.seed", seed_number),
+    Setting("seed", "seeds the controller and every child (default: 0)", "fixed", "search.seed", int),
     Setting("weight-sharing", "score each child with the weights of one supernet that all children share and "
             "keep training (ENAS) instead of training it from scratch; the best --derive-top are then trained "
             f"from scratch and the best of them is the product (default budget: {_CPU.shared_episodes} children)",

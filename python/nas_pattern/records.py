@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nas_pattern.agents.config import check_seed
 from nas_pattern.networks.base import InvalidArchitecture, Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.sharing import SharingConfig
@@ -54,7 +53,6 @@ class SearchConfig:
             raise ValueError(f"train limit must be >= 1, got {self.train_limit}")
         if self.child_timeout is not None and not self.child_timeout > 0:
             raise ValueError(f"child timeout must be > 0 seconds, got {self.child_timeout}")
-        check_seed(self.seed)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from nas_pattern.data import Split
 from nas_pattern.networks.base import Metrics
 from nas_pattern.networks.supernet import Supernet
 from nas_pattern.search_space import Architecture
-from nas_pattern.trainer import ChildDiverged, TrainConfig, seeded, use_bf16
+from nas_pattern.trainer import ChildDiverged, TrainConfig, generator, seeded, use_bf16
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class SharedWeights:
         self.supernet = supernet.to(self.device)
         self.optimizer = torch.optim.AdamW(self.supernet.parameters(), lr=self.config.learning_rate,
                                            weight_decay=self.config.weight_decay)
-        self.generator = torch.Generator().manual_seed(seed)  # the batch order
+        self.generator = generator(seed)  # the batch order
         self.seed = seed
         self.steps = 0  # minibatches trained so far
         self._order: torch.Tensor | None = None  # this pass's permutation of the training split

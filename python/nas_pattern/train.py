@@ -19,8 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nas_pattern.agents import SEEDS
-from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number, seed_number
+from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
 from nas_pattern.data import DATASETS, load_dataset
 from nas_pattern.files import drop_output, fresh_directory, outermost_missing, remove_made, sigterm_as_interrupt
 from nas_pattern.memory import bound_note, memory_bound
@@ -58,8 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="directory of the dataset files (default: the run's, or Debian's "
                    "Fashion-MNIST)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--seed", type=seed_number, default=0, help="seeds the weights and the batch order, "
-                   f"{SEEDS[0]} to {SEEDS[-1]} (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch order (default: 0)")
     p.add_argument("--out", metavar="DIR", help="where best.pt and best.onnx go; a DIR that holds a best.pt "
                    "already is refused (default: <run dir>/retrained-<E>-epochs, or -2, -3, ... when that one "
                    "exists; runs/train-<time> for a file)")

@@ -116,13 +116,24 @@ def reachable_device(device: torch.device | str | int) -> torch.device:
 _GLOBAL_GENERATORS = threading.RLock()
 
 
+def torch_seed(seed: int) -> int:
+    """Any integer as a seed of PyTorch's 64-bit generators: a child's seed (seed * 100003 + episode)
+    overflowed them for a large --seed. A negative one is reduced as torch itself reads it."""
+    return seed % 2**64
+
+
+def generator(seed: int) -> torch.Generator:
+    """A CPU generator of its own, seeded with any integer (torch_seed)."""
+    return torch.Generator().manual_seed(torch_seed(seed))
+
+
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
     """Seed torch's global generators inside a block, restoring them afterwards; one block at a
     time in this process, so that the same seed gives the same weights whatever runs beside it."""
     cuda_devices = [device.index or 0] if device is not None and device.type == "cuda" else []
     with _GLOBAL_GENERATORS, torch.random.fork_rng(devices=cuda_devices):
-        torch.manual_seed(seed)
+        torch.manual_seed(torch_seed(seed))
         yield
 
 

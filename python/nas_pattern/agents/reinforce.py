@@ -16,7 +16,7 @@ from nas_pattern.agents.config import AgentConfig
 from nas_pattern.agents.policy_network import PolicyNetwork
 from nas_pattern.networks.base import Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
-from nas_pattern.trainer import seeded
+from nas_pattern.trainer import generator, seeded
 
 REDRAWS = 64  # draws per try of policy() for an architecture not drawn before
 
@@ -32,7 +32,7 @@ class RLAgent(Agent):
                                                 critic=self.settings.baseline == "critic",
                                                 temperature=self.settings.temperature)
         self.optimizer = torch.optim.Adam(self.policy_network.parameters(), lr=self.settings.learning_rate)
-        self.generator = torch.Generator().manual_seed(self.config.seed)
+        self.generator = generator(self.config.seed)
         self.baseline: float | None = None  # moving average of the score; None until the first reward
         self.rewarded: list[Rewarded] = []  # the samples rewarded since the last update, in reward order
         self.drawn: set[Architecture] = set()  # every architecture policy() has returned

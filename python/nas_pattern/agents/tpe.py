@@ -28,7 +28,8 @@ class TPEAgent(Agent):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
         self.study = optuna.create_study(direction="maximize",
-                                         sampler=optuna.samplers.TPESampler(seed=self.config.seed))
+                                         # numpy's generators take seeds of 32 bits
+                                         sampler=optuna.samplers.TPESampler(seed=self.config.seed % 2**32))
         self.trials: dict[int, Any] = {}  # the asked trial of each open sample, by the sample's number
         self.told: list[tuple[list[int], float]] = []  # every trial told: its choice indices and score
 

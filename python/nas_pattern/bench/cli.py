@@ -26,7 +26,7 @@ from nas_pattern.bench import (
 from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH
 from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
-from nas_pattern.config import OneLineParser, number, seed_number
+from nas_pattern.config import OneLineParser, number
 from nas_pattern.data import FASHION_MNIST_DIR
 from nas_pattern.files import drop_output
 from nas_pattern.networks import NETWORKS
@@ -86,13 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"printed (default {trainer.ROUNDS})")
     p.add_argument("--updates", type=number(int, 1), default=50,
                    help="policy updates timed by the controller section (default 50)")
-    p.add_argument("--seed", type=seed_number, default=0, help="seeds every section (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seeds every section (default 0)")
     p.add_argument("--seeds", type=number(int, 1), default=None,
                    help=f"searches per strategy (strategies, tune; default {STUDY_SEEDS}), per kind of search "
                    f"(sharing-search; default {sharing_search.SEEDS}), supernets per table (sharing, from --seed; "
                    f"default {sharing.SEEDS}), per space (spaces; default {RICHER_SEEDS}) "
                    "or probes per load (precision; default 5)")
-    p.add_argument("--first-seed", type=seed_number, default=100,
+    p.add_argument("--first-seed", type=int, default=100,
                    help="strategies: the first seed (default 100; seeds below it are tune's)")
     p.add_argument("--budgets", type=_budgets, default=study.BUDGETS,
                    help="strategies: distinct architectures per search, comma-separated (default 25,50,100,200)")

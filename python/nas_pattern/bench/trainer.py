@@ -30,7 +30,7 @@ from nas_pattern.networks import CNN_SPACE, Metrics, TorchNetwork
 from nas_pattern.networks.cnn import LayerGraph
 from nas_pattern.networks.dropout import Dropout
 from nas_pattern.precision import cpu_precision, precision_cache_path
-from nas_pattern.trainer import TrainConfig, device_name, images_per_pass, use_bf16
+from nas_pattern.trainer import TrainConfig, device_name, generator, images_per_pass, use_bf16
 
 # On a CPU, timed comparisons run their variants in turn, this many rounds by default (--rounds), and
 # print the median of each: one timing of a whole child moved by up to 15% between identical runs
@@ -50,7 +50,7 @@ def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int,
     train = Subset(datasets.FashionMNIST(str(root), train=True, transform=transform), range(train_limit))
     all_test = datasets.FashionMNIST(str(root), train=False, transform=transform)
     test = Subset(all_test, range(min(test_limit or len(all_test), len(all_test))))
-    generator = torch.Generator().manual_seed(network.seed)
+    order = generator(network.seed)  # of the batches
     model = network.module
     assert model is not None
     model.to(device)
@@ -58,7 +58,7 @@ def plain_loop(network: TorchNetwork, root: Path, train_limit: int, epochs: int,
     start = time.perf_counter()
     model.train()
     for _ in range(epochs):
-        for images, labels in DataLoader(train, batch_size=PLAIN_BATCH, shuffle=True, generator=generator):
+        for images, labels in DataLoader(train, batch_size=PLAIN_BATCH, shuffle=True, generator=order):
             images, labels = images.to(device), labels.to(device)
             loss = F.cross_entropy(model(images), labels)
             optimizer.zero_grad()

@@ -161,9 +161,9 @@ class TorchNetwork(Network):
 
     def train(self, data: Split, epochs: int) -> None:
         module = self._built()
-        generator = torch.Generator().manual_seed(self.seed)  # batch order
+        batches = trainer.generator(self.seed)  # batch order
         with seeded(self.seed + 1, self.device):  # dropout masks
-            fitted = trainer.fit(module, data, epochs, self.train_config, self.device, generator, self.deadline,
+            fitted = trainer.fit(module, data, epochs, self.train_config, self.device, batches, self.deadline,
                                  self.on_epoch, capture=self.capture)
         self._train_seconds += fitted.seconds
         self._execution = fitted.execution
