@@ -184,6 +184,44 @@ def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path: Pa
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # the temporary's space is given back
 
 
+def test_a_checkpoint_into_a_disk_that_fills_is_an_oserror_and_the_old_one_stays(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    """On a real full disk torch.save's zip writer turned ENOSPC into a RuntimeError of its own
+    ("unexpected pos"), which the search's one-line handler of OSError did not catch: a traceback."""
+    import torch
+
+    from nas_pattern import files
+    from nas_pattern.run_dir import RunDirectory
+
+    class Filling:  # a file on a disk with 4 KiB left
+        def __init__(self, f) -> None:
+            self.f, self.room = f, 4096
+
+        def write(self, data) -> int:
+            taken = bytes(data)[:self.room]
+            self.f.write(taken)
+            self.room -= len(taken)
+            if len(taken) < len(data):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return len(taken)
+
+        def __getattr__(self, name: str):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.f.close()
+
+    (tmp_path / "checkpoint.pt").write_bytes(b"the old checkpoint")
+    monkeypatch.setattr(files, "open", lambda path, mode: Filling(open(path, mode)), raising=False)  # noqa: SIM115
+    with pytest.raises(OSError, match="No space left on device"):
+        RunDirectory(tmp_path).save_checkpoint({"weights": torch.zeros(10_000)})
+    assert (tmp_path / "checkpoint.pt").read_bytes() == b"the old checkpoint"
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
 @pytest.mark.slow
 def test_a_kill_during_a_checkpoint_write_leaves_the_old_checkpoint(reference: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"

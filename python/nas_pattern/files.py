@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import itertools
 import os
 import signal
@@ -13,6 +14,8 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+import torch
 
 # OSError.errno of a write that the file system refuses (full, over quota, read-only, failing, or
 # taken away): the run directory cannot be written, and what is written stays whole. Other OSErrors
@@ -39,6 +42,14 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def save_atomically(path: Path, obj: Any) -> None:
+    """torch.save(obj) to `path` through write_atomically, serialised in memory first: into a full
+    disk, torch's zip writer raises a RuntimeError of its own ("unexpected pos"), a plain write OSError."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomically(path, lambda f: f.write(buffer.getbuffer()))
 
 
 def fresh_directory(base: Path) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import io
 import pickle
 import re
 import tempfile
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 
 from nas_pattern.data import PIXEL_STATS, Dataset, Split
-from nas_pattern.files import write_atomically
+from nas_pattern.files import save_atomically, write_atomically
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import first_line
 from nas_pattern.search_space import Architecture, SearchSpace
@@ -75,9 +74,7 @@ def save_model(path: Path, card: ModelCard, weights: dict[str, torch.Tensor]) ->
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "nas_pattern": _version(),
                "torch": str(torch.__version__), "card": dataclasses.asdict(card),
                "state_dict": {k: v.detach().cpu() for k, v in weights.items()}}
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_atomically(path, lambda f: f.write(buffer.getvalue()))
+    save_atomically(path, payload)
     return path
 
 

@@ -23,7 +23,7 @@ from typing import IO, Any, TypeVar
 import torch
 
 from nas_pattern.controller import NASController
-from nas_pattern.files import write_atomically
+from nas_pattern.files import save_atomically, write_atomically
 from nas_pattern.model import CHECKPOINT, MODEL, ModelCard, save_model
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import Episode
@@ -132,7 +132,7 @@ class RunDirectory:
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Write checkpoint.pt atomically: after a crash it holds the old state or the new, never half."""
-        write_atomically(self.path / CHECKPOINT, lambda f: torch.save(state, f))
+        save_atomically(self.path / CHECKPOINT, state)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_atomically(self.path / SUMMARY, lambda f: _dump_json(summary, f))
