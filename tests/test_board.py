@@ -6,6 +6,7 @@ import errno
 import json
 import math
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -147,6 +148,29 @@ def test_a_full_disk_is_one_warning_and_the_search_goes_on(tmp_path: Path, monke
     assert len(controller.history) == 12
     assert len(warnings) == 1 and "No space left on device" in warnings[0]
     assert len(written) == 20  # nothing was tried after the failure
+
+
+def test_a_full_disk_in_tensorboard_s_writer_thread_is_one_warning_and_no_traceback(tmp_path: Path,
+                                                                                       monkeypatch) -> None:
+    """TensorBoard writes its event files from a thread of its own, where a real full disk fails: Python
+    printed that thread's traceback among the search's lines, and then the warning."""
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    original, writes = RecordWriter.write, []
+
+    def write(self, data: bytes) -> None:
+        writes.append(len(data))
+        if len(writes) > 30:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        original(self, data)
+
+    printed: list[threading.ExceptHookArgs] = []  # what Python would print: an uncaught error in a thread
+    monkeypatch.setattr(RecordWriter, "write", write)
+    monkeypatch.setattr(threading, "excepthook", printed.append)
+    controller, warnings = search(tmp_path / "tb")
+    assert len(controller.history) == 12
+    assert len(writes) > 30 and printed == []
+    assert len(warnings) == 1 and "(OSError: [Errno 28] No space left on device)" in warnings[0]
 
 
 @pytest.mark.slow

@@ -29,6 +29,7 @@ import importlib.util
 import math
 import shutil
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ class TensorBoardLog:
     def _open(self, first_episode: int) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
+        _leave_writer_failures_to_guard()
         sessions = self.directory / SESSIONS
         if sessions.exists():  # the sessions of children that were not recorded: written again
             for session in sessions.iterdir():
@@ -94,8 +96,13 @@ class TensorBoardLog:
         self._guard(lambda: self.writer.add_scalar("supernet/loss", loss, self.step + 1))
 
     def close(self) -> None:
-        """Flush and close the event files (writing them again needs a new TensorBoardLog)."""
-        self._guard(lambda: self.writer.close())
+        """Flush and close the event files (writing them again needs a new TensorBoardLog). The flush
+        raises a write that failed in TensorBoard's thread since the last child: one warning."""
+        def flush_and_close() -> None:
+            self.writer.flush()
+            self.writer.close()
+
+        self._guard(flush_and_close)
         self.writer = None
         if self.picture is not None:
             self.picture.close()
@@ -155,6 +162,24 @@ class TensorBoardLog:
             self.warn(f"nas-pattern: warning: TensorBoard event files cannot be written in {self.directory} "
                       f"({type(err).__name__}: {err}); the search goes on without them")
             self.writer = None
+
+
+def _leave_writer_failures_to_guard() -> None:
+    """TensorBoard writes the event files from a thread of its own. A write that fails there (a full
+    disk) is kept for the search's next flush, which _guard turns into its one warning; Python would
+    also print the thread's traceback among the search's lines. Other threads' errors print as before."""
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    previous = threading.excepthook
+    if getattr(previous, "leaves_writer_failures", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not isinstance(args.thread, _AsyncWriterThread):
+            previous(args)
+
+    hook.leaves_writer_failures = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def decisions(space: SearchSpace, architecture: Architecture) -> dict[str, Any]:
