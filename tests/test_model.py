@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import re
 import signal
@@ -198,6 +199,26 @@ def test_train_takes_an_architecture_file(tmp_path: Path) -> None:
     done = run("nas_pattern.train", str(source), "--epochs", "1", "--train-limit", "500", "--out", str(tmp_path / "o"))
     assert done.returncode == 0, done.stderr
     assert load_model(tmp_path / "o").architecture.describe() == "conv 3x8 pool2 drop0.0 | conv 3x8 pool2 drop0.0"
+
+
+def test_train_onto_a_disk_with_room_for_best_pt_only_keeps_it_and_says_best_onnx_was_not_written(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from nas_pattern import model as model_module
+    from nas_pattern.train import main as train
+
+    def full(path: Path, write) -> None:  # best.onnx, the last file written: the disk has no room left for it
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    source = tmp_path / "arch.json"
+    source.write_text(json.dumps({"layers": [layer, layer]}))
+    monkeypatch.setattr(model_module, "write_atomically", full)
+    # it was exit 1, "cannot write the model", with best.pt written and whole
+    assert train([str(source), "--train-limit", "100", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "ONNX                 not written: the file system refused it (No space left on device)\n" in out
+    assert load_model(tmp_path / "out").architecture.describe() == "conv 3x8 pool2 drop0.0 | conv 3x8 pool2 drop0.0"
+    assert not (tmp_path / "out" / ONNX_MODEL).exists()
 
 
 @pytest.mark.parametrize(("argv", "message"), [

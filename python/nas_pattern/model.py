@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from nas_pattern.data import PIXEL_STATS, Dataset, Split
-from nas_pattern.files import save_atomically, write_atomically
+from nas_pattern.files import UNWRITABLE, save_atomically, write_atomically
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import first_line
 from nas_pattern.search_space import Architecture, SearchSpace
@@ -258,12 +258,17 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
 def write_model_files(directory: Path, card: ModelCard, weights: dict[str, torch.Tensor],
                       check_images: torch.Tensor) -> tuple[Path, bool, str]:
     """best.pt in `directory`, then best.onnx checked against it (export_onnx): best.pt's path,
-    whether best.onnx was written, and the check's line or why it was not written."""
+    whether best.onnx was written, and the check's line or why it was not written (a full disk
+    that took best.pt but not best.onnx is one such reason: the model itself is whole)."""
     path = save_model(directory / MODEL, card, weights)
     try:
         return path, True, export_onnx(load_model(path), directory / ONNX_MODEL, check_images)
     except ValueError as err:
         return path, False, str(err)
+    except OSError as err:
+        if err.errno not in UNWRITABLE:
+            raise
+        return path, False, f"the file system refused it ({err.strerror or err})"
 
 
 def _card(data: dict[str, Any]) -> ModelCard:
