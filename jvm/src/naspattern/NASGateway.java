@@ -300,11 +300,11 @@ public final class NASGateway implements AutoCloseable {
                 return new NASException("the Python engine exited with status " + process.exitValue() + lastWords(),
                         NASException.Reason.ENGINE_EXITED, error);
             }
-            return new NASException("the Python engine failed: " + firstLine(error.getMessage()),
+            return new NASException("the Python engine failed: " + errorLine(error.getMessage()),
                     NASException.Reason.ENGINE_FAILED, error);
         }
         return new NASException("the Python engine on port " + pythonPort + " failed or is gone: "
-                + firstLine(error.getMessage()), NASException.Reason.ENGINE_FAILED, error);
+                + errorLine(error.getMessage()), NASException.Reason.ENGINE_FAILED, error);
     }
 
     /** Whether a bridge failure is the connection's (the engine may be gone), not a call's. */
@@ -324,6 +324,21 @@ public final class NASGateway implements AutoCloseable {
             return lastErrors.isEmpty() ? " (it wrote nothing on stderr)"
                     : "; its last words on stderr: " + String.join(" / ", lastErrors);
         }
+    }
+
+    /**
+     * The line of a failed call's message that says what went wrong. For an error the engine raised
+     * as something other than a NASException, py4j's message ends with the Python traceback: its last
+     * line names the error ("ValueError: ..."), its first says only "Traceback (most recent call last):".
+     */
+    static String errorLine(String text) {
+        String first = firstLine(text);
+        if (!first.endsWith("Traceback (most recent call last):")) {
+            return first;
+        }
+        String[] lines = text.strip().split("\n");
+        return first.substring(0, first.length() - "Traceback (most recent call last):".length())
+                + lines[lines.length - 1].strip();
     }
 
     private static String firstLine(String text) {

@@ -157,11 +157,23 @@ public class NASGatewayTest {
                     "config must be a JSON object");
             assertOneLine(assertThrows(NASException.class, () -> own.controller("{\"episodes\": 0}")),
                     "must be >= 1, got 0");
+        } catch (AssertionError e) { // what the engine printed says why
+            throw new AssertionError(e.getMessage() + "; the engine's stderr: "
+                    + captured.toString(StandardCharsets.UTF_8), e);
         } finally {
             own.close();
         }
         String printed = captured.toString(StandardCharsets.UTF_8);
         assertFalse("input errors print no traceback: " + printed, printed.contains("Traceback"));
+    }
+
+    @Test
+    public void anEngineErrorOutsideANASExceptionIsReportedByTheLastLineOfItsTraceback() {
+        String py4j = "An exception was raised by the Python Proxy. Return Message: ";
+        assertEquals(py4j + "ValueError: config must be a JSON object", NASGateway.errorLine(py4j
+                + "Traceback (most recent call last):\n  File \"gateway.py\", line 138, in newController\n"
+                + "ValueError: config must be a JSON object\n"));
+        assertEquals("a refusal", NASGateway.errorLine("a refusal\nand more"));
     }
 
     @Test
