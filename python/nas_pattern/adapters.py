@@ -21,7 +21,7 @@ from nas_pattern.controller import NASController
 from nas_pattern.files import UNWRITABLE
 from nas_pattern.model import FoundModel
 from nas_pattern.networks.base import Network as CoreNetwork
-from nas_pattern.records import Episode, children_recorded, resume_command
+from nas_pattern.records import Episode, children_recorded, resume_command, resume_config
 from nas_pattern.run_dir import Recorder
 from nas_pattern.session import Search, finish
 
@@ -223,7 +223,7 @@ class Controller(Identity):
         done = ("stops its search after the current child, then closes it" if searching
                 else "closed it, releasing its run directory")
         print(f"nas-pattern: the JVM that opened the controller of {path} is gone, so the engine {done}; "
-              f'resume the search with {{"resume": {json.dumps(path)}}} or {resume_command(path)}', file=sys.stderr,
+              f"resume the search with {resume_config(path)} or {resume_command(path)}", file=sys.stderr,
               flush=True)
 
     def _cannot_record(self, err: OSError) -> ValueError:
@@ -233,7 +233,7 @@ class Controller(Identity):
         path, recorded = self.search_.run_dir.path, len(self.search_.run_dir.peek_episodes(self.controller.agent.space))
         return ValueError(f"cannot write to {path}: {err.strerror or err}; {children_recorded(recorded)} there, and "
                           "this NASController takes no more: close it, and once the directory can be written to, "
-                          f'continue with a new controller: {{"resume": {json.dumps(str(path))}}}')
+                          f"continue with a new controller: {resume_config(path)}")
 
     def _check_open(self) -> None:
         if self.unrecorded is not None and not self.closed:
@@ -241,7 +241,7 @@ class Controller(Identity):
         if self.closed:
             path = self.search_.run_dir.path
             raise ValueError(f"this NASController is closed, and its run directory {path} released; continue "
-                             f'its search with a new controller: {{"resume": "{path}"}}')
+                             f"its search with a new controller: {resume_config(path)}")
 
     def runDir(self) -> str:
         return str(self.search_.run_dir.path)

@@ -6,6 +6,7 @@ the workers, the run directory and the front-ends.
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 from collections.abc import Callable, Iterable
@@ -246,3 +247,8 @@ def children_recorded(count: int) -> str:
 def resume_command(run_dir: object) -> str:
     """The command that continues the search recorded in `run_dir`, quoted to be pasted into a shell."""
     return f"python -m nas_pattern.run --resume {shlex.quote(str(run_dir))}"
+
+
+def resume_config(run_dir: object) -> str:
+    """The JVM's config that continues the search recorded in `run_dir`: {"resume": "<run_dir>"}."""
+    return json.dumps({"resume": str(run_dir)})
