@@ -333,13 +333,14 @@ public final class NASGateway implements AutoCloseable {
      */
     static String errorLine(String text) {
         String first = firstLine(text);
-        if (!first.endsWith("Traceback (most recent call last):")) {
+        if (!first.endsWith(TRACEBACK)) {
             return first;
         }
         String[] lines = text.strip().split("\n");
-        return first.substring(0, first.length() - "Traceback (most recent call last):".length())
-                + lines[lines.length - 1].strip();
+        return first.substring(0, first.length() - TRACEBACK.length()) + lines[lines.length - 1].strip();
     }
+
+    private static final String TRACEBACK = "Traceback (most recent call last):";
 
     private static String firstLine(String text) {
         if (text == null) {
