@@ -21,7 +21,7 @@ SEARCH = ["--network", "rnn", "--episodes", "6", "--children-per-update", "2", "
           "--seed", "1"]
 COMMAND = [sys.executable, "-m", "nas_pattern.run"]
 # wall times, paths and the children recorded before a session differ from run to run
-PER_SESSION = ("seconds", "train_seconds", "run_dir", "recorded_before")
+PER_SESSION = ("seconds", "derive_seconds", "train_seconds", "run_dir", "recorded_before")
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -433,6 +433,11 @@ def test_a_weight_sharing_search_resumes_after_sigkill_and_its_product_reloads(t
     rescored = result["rescored"]  # what chose them: the 8 scored again with the final shared weights
     assert len(rescored) == 8 and [r["episode"] for r in rescored[:2]] == [e["episode"] for e in result["derived"]]
     assert [r["val_accuracy"] for r in rescored] == sorted((r["val_accuracy"] for r in rescored), reverse=True)
+    # the derivation's time apart from the search's, which leaves it out
+    timed = json.loads((reference / "summary.json").read_text())
+    assert timed["derive_seconds"] >= sum(e["seconds"] for e in timed["derived"]) > 0
+    assert re.search(r"^Derivation time +[0-9]+ s   \(8 scored again with the final shared weights, 2 of them "
+                     r"trained from scratch\)$", done.stdout, re.M)
     first = result["derived"][0]["episode"]
     assert re.search(rf"^ +{first} +[0-9.]+ +{rescored[0]['val_accuracy']:.4f} ", done.stdout, re.M)  # again
     assert result["config"]["search"]["sharing"]["derive"] == 2  # config.json and summary.json say how

@@ -292,6 +292,9 @@ def test_the_derivation_trains_the_best_by_shared_score_from_scratch(small_fashi
     assert result.rescored == controller.rescored
     assert all(e.evaluation == "standalone" for e in result.derived)
     assert result.best in result.derived and result.best.accuracy == max(e.accuracy for e in result.derived)
+    # its wall time, apart from the search's: it holds the derived children's own
+    assert searched.derive_seconds == 0 and result.seconds == searched.seconds
+    assert result.derive_seconds >= sum(e.seconds for e in result.derived) > 0
     # each is the child a from-scratch search would have trained at that episode, with that seed
     alone = controller.worker.train_alone(Child(result.best.episode, result.best.architecture))
     assert alone.metrics == replace(result.best.metrics, train_seconds=alone.metrics.train_seconds)

@@ -59,8 +59,9 @@ class Bridge:
         for episode, metrics in r.rescored.items():  # best first: a LinkedHashMap keeps the order
             rescored.put(episode, self.metrics(metrics))
         return self.jvm.naspattern.SearchResult(self.episode(r.best), self.metrics(r.test), len(r.episodes),
-                                                r.stop_reason, float(r.seconds), r.recorded_before, derived,
-                                                rescored, str(run_dir), str(model) if model.exists() else None)
+                                                r.stop_reason, float(r.seconds), float(r.derive_seconds),
+                                                r.recorded_before, derived, rescored, str(run_dir),
+                                                str(model) if model.exists() else None)
 
     @staticmethod
     def core_metrics(metrics: JavaObject) -> Metrics:

@@ -172,12 +172,14 @@ class NASController:
         final shared weights on the whole validation split (`rescored`, by episode); the best `top`
         of those (default: SharingConfig.derive) are trained from scratch at the search's budget,
         each with its episode's seed, and evaluated on the validation split; the best of them by
-        the objective becomes the result's best (its weights best_model's). `callback(e)` after
-        each. Without weight sharing the result is returned as it is."""
+        the objective becomes the result's best (its weights best_model's), and the result's
+        derive_seconds the wall time of all this. `callback(e)` after each. Without weight sharing
+        the result is returned as it is."""
         sharing = self.config.sharing
         if sharing is None:
             return result
         assert self.worker.shared is not None
+        start = time.perf_counter()
         score = lambda e: (-self._best.objective(e.metrics or PENALTY), e.episode)  # noqa: E731
         candidates = sorted(result.trained, key=score)[:max(sharing.rescore, top or sharing.derive)]
         again = {e.episode: self.worker.shared.score(e.architecture, self.data.val) for e in candidates}
@@ -198,7 +200,8 @@ class NASController:
             raise SearchFailed(f"none of the {len(derived)} architectures retrained from scratch produced metrics; "
                                f"the last said: {derived[-1].reason if derived else 'nothing was scored'}")
         self.best_model = (best.episode, weights) if weights is not None else None
-        return replace(result, best=best.episode, derived=derived, rescored=self.rescored)
+        return replace(result, best=best.episode, derived=derived, rescored=self.rescored,
+                       derive_seconds=time.perf_counter() - start)
     # --8<-- [end:derive]
 
     def final_test(self, result: SearchResult, final_epochs: int = 0) -> SearchResult:

@@ -134,6 +134,9 @@ class SearchResult:
     # With weight sharing, derive()'s candidates scored again with the final shared weights on the whole
     # validation split, by episode, best first: the score that chose `derived`.
     rescored: dict[int, Metrics] = field(default_factory=dict)
+    # With weight sharing, the wall time of NASController.derive(): the candidates' second scoring and
+    # their training from scratch, which `seconds` leaves out; 0 without weight sharing.
+    derive_seconds: float = 0.0
 
     @property
     def converged(self) -> bool:
@@ -176,6 +179,7 @@ class SearchResult:
             "final_epochs": self.final_epochs,
             "stop_reason": self.stop_reason,
             "seconds": self.seconds,
+            "derive_seconds": self.derive_seconds,
             "recorded_before": self.recorded_before,
             **self.counts,
             "derived": [e.to_json() for e in self.derived],

@@ -230,6 +230,11 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
         f"Search time          {result.seconds:.0f} s"
         + (f"   (this session; it resumed with {_children(result.recorded_before)} recorded)"
            if result.recorded_before else ""),
+    ]
+    if result.derived:
+        lines.append(f"Derivation time      {result.derive_seconds:.0f} s   ({len(result.rescored)} scored again "
+                     f"with the final shared weights, {len(result.derived)} of them trained from scratch)")
+    lines += [
         f"Record               {run_dir}/ ({', '.join(_kept(run_dir))})",
         "",
         "Top architectures by " + ("the size-aware objective" if sized else "validation accuracy")

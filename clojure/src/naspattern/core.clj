@@ -93,6 +93,8 @@
      :episodes (.episodes r)
      :stop-reason (keyword (.stopReason r))
      :seconds (.seconds r)
+     ;; with :weight-sharing, the derivation's wall time, which :seconds leaves out (0.0 otherwise)
+     :derive-seconds (.deriveSeconds r)
      :recorded-before (.recordedBefore r)
      ;; with :weight-sharing, the candidates trained from scratch, and the scores with the final
      ;; shared weights that chose them: [episode metrics] pairs, best first (empty otherwise)

@@ -77,8 +77,9 @@
 (deftest a-weight-sharing-result-names-its-derived-candidates-and-their-scores
   (let [controller (nas/controller *gateway* (merge (small-config) {:weight-sharing true :shared-steps 3
                                                                     :shared-val-images 100 :derive-top 2}))
-        {:keys [best derived rescored]} (nas/search controller 6 (fn [_]))]
+        {:keys [best derived rescored derive-seconds]} (nas/search controller 6 (fn [_]))]
     (is (= 2 (count derived)))
+    (is (pos? derive-seconds))
     (is (every? #(= :standalone (:evaluation %)) derived))
     (is (some #{best} derived))
     (is (= (map :episode derived) (map first (take 2 rescored)))) ; trained in the order of these scores

@@ -14,6 +14,8 @@ import java.util.Map;
  * @param stopReason "budget", "converged", "failures", or "stopped" (the listener asked)
  * @param seconds wall time of this call's search, not of the children recorded before it (a controller
  *     opened with {"resume": DIR} counts its own time only)
+ * @param deriveSeconds with "weight-sharing", the wall time of the derivation that {@code seconds} leaves out:
+ *     the candidates scored again with the final shared weights and trained from scratch; 0 without it
  * @param recordedBefore children already recorded when this call's search began: by hand, by an earlier
  *     search() or, with {"resume": DIR}, by the sessions before
  * @param derived with "weight-sharing", the candidates trained from scratch after the search (evaluation
@@ -26,7 +28,7 @@ import java.util.Map;
  *     when the network has no PyTorch weights to save
  */
 public record SearchResult(Episode best, Metrics test, int episodes, String stopReason, double seconds,
-                           int recordedBefore, List<Episode> derived, Map<Integer, Metrics> rescored,
+                           double deriveSeconds, int recordedBefore, List<Episode> derived, Map<Integer, Metrics> rescored,
                            String runDir, String modelPath) {
     public SearchResult {
         derived = List.copyOf(derived);

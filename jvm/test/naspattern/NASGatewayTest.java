@@ -223,6 +223,7 @@ public class NASGatewayTest {
         assertEquals(0, result.recordedBefore());
         assertEquals(List.of(), result.derived()); // no weight sharing
         assertEquals(Map.of(), result.rescored());
+        assertEquals(0.0, result.deriveSeconds(), 0.0);
         assertEquals(new File(controller.runDir()).getAbsolutePath(), result.runDir());
         assertTrue(new File(result.runDir()).isAbsolute());
         String config = Files.readString(new File(controller.runDir(), "config.json").toPath());
@@ -253,6 +254,7 @@ public class NASGatewayTest {
             last = again.accuracy();
         }
         assertThrows(UnsupportedOperationException.class, () -> result.derived().clear());
+        assertTrue(result.toString(), result.deriveSeconds() > 0); // the derivation's time, apart from seconds()
         String summary = Files.readString(new File(controller.runDir(), "summary.json").toPath());
         assertTrue(summary, summary.contains("\"derived\""));
     }
