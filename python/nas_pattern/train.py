@@ -20,7 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
-from nas_pattern.data import DATASETS, load_dataset
+from nas_pattern.data import DATASETS, VALIDATION_SIZE, load_dataset
 from nas_pattern.files import drop_output, fresh_directory, outermost_missing, remove_made, sigterm_as_interrupt
 from nas_pattern.memory import bound_note, memory_bound
 from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, load_model, write_model_files
@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-limit", type=number(int, 1), metavar="K", help="train on the first K training images "
                    "(default: all of them)")
     p.add_argument("--with-validation", action="store_true", help="train on the training and the validation "
-                   "images together (no validation accuracy is then reported)")
+                   f"images together: all {VALIDATION_SIZE:,} validation images after --train-limit's K (no "
+                   "validation accuracy is then reported)")
     p.add_argument("--network", choices=sorted(NETWORKS), help="with a JSON file: the network it describes "
                    "(default: cnn)")
     p.add_argument("--space", metavar="FILE", help="with a JSON file: the search space it belongs to (default: "
