@@ -218,3 +218,18 @@ def test_a_jvm_example_refuses_a_bad_command_line_in_one_line_before_an_engine_s
     assert (done.returncode, done.stdout) == (2, ""), done.stderr
     assert done.stderr.startswith(f"{name}: error: {why} (usage: ") and done.stderr.count("\n") == 1, done.stderr
     assert "[episodes] [run-dir] [--weight-sharing])" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["java", "scala", "clojure"])
+def test_a_jvm_example_explains_its_command_line_on_help_before_an_engine_starts(language: str) -> None:
+    env = {**os.environ, "NAS_PATTERN_PYTHON": "/nonexistent/python"}  # an engine launched would fail otherwise
+    usage = "naspattern.example [episodes]" if language == "clojure" else "usage: NASExample [episodes]"
+    for flag in ("--help", "-h"):
+        done = subprocess.run([*example_command(language), "2", flag], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert (done.returncode, done.stderr) == (0, ""), done.stderr
+        lines = done.stdout.splitlines()
+        assert usage in lines[0] and lines[0].endswith("[run-dir] [--weight-sharing]")
+        assert [line.split()[0] for line in lines[1:4]] == ["episodes", "run-dir", "--weight-sharing"]
+        assert "NAS_PATTERN_PYTHON" in lines[-1]

@@ -26,8 +26,19 @@ import naspattern.SearchResult;
  */
 public final class NASExample {
     private static final String USAGE = "usage: NASExample [episodes] [run-dir] [--weight-sharing]";
+    private static final String HELP = USAGE + """
+
+              episodes          the children searched after the two trained by hand (default: 6)
+              run-dir           where the search is recorded (default: runs/java-example-<milliseconds>)
+              --weight-sharing  score the children with a supernet's shared weights; the best are then
+                                trained from scratch
+            The engine is the python named by $NAS_PATTERN_PYTHON (default: python3), with nas_pattern installed.""";
 
     public static void main(String[] args) {
+        if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
+            System.out.println(HELP);
+            return;
+        }
         List<String> positional = Arrays.stream(args).filter(a -> !a.startsWith("--")).toList();
         List<String> unknown = Arrays.stream(args).filter(a -> a.startsWith("--") && !a.equals("--weight-sharing"))
                 .toList();

@@ -35,6 +35,12 @@ object NASExample {
   }
 
   private val Usage = "usage: NASExample [episodes] [run-dir] [--weight-sharing]"
+  private val Help = Usage + """
+    |  episodes          the children searched after the two trained by hand (default: 6)
+    |  run-dir           where the search is recorded (default: runs/scala-example-<milliseconds>)
+    |  --weight-sharing  score the children with a supernet's shared weights; the best are then
+    |                    trained from scratch
+    |The engine is the python named by $NAS_PATTERN_PYTHON (default: python3), with nas_pattern installed.""".stripMargin
 
   /** A bad command line: one line on stderr and exit status 2, before any engine starts. */
   private def refuse(why: String): Nothing = {
@@ -43,6 +49,10 @@ object NASExample {
   }
 
   def main(args: Array[String]): Unit = {
+    if (args.contains("--help") || args.contains("-h")) {
+      println(Help)
+      return
+    }
     val (flags, positional) = args.partition(_.startsWith("--"))
     flags.find(_ != "--weight-sharing").foreach(flag => refuse(s"unknown flag $flag"))
     positional.lift(2).foreach(extra => refuse(s"unexpected argument $extra"))

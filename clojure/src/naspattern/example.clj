@@ -8,18 +8,30 @@
             (if (= evaluation :shared) "shared val" "val") accuracy reward (if cached? "  (cached)" ""))
     (format "[%d] %s  %s: %s" episode (:describe architecture) (name status) reason)))
 
+(def ^:private usage "usage: clojure -m naspattern.example [episodes] [run-dir] [--weight-sharing]")
+
+(def ^:private help
+  (str usage "
+  episodes          the children searched after the two trained by hand (default: 6)
+  run-dir           where the search is recorded (default: runs/clojure-example-<milliseconds>)
+  --weight-sharing  score the children with a supernet's shared weights; the best are then
+                    trained from scratch
+The engine is the python named by $NAS_PATTERN_PYTHON (default: python3), with nas_pattern installed."))
+
 (defn- refuse
   "A bad command line: one line on stderr and exit status 2, before any engine starts."
   [why]
   (binding [*out* *err*]
-    (println (str "naspattern.example: error: " why
-                  " (usage: clojure -m naspattern.example [episodes] [run-dir] [--weight-sharing])")))
+    (println (str "naspattern.example: error: " why " (" usage ")")))
   (System/exit 2))
 
 (defn- options
   "The command line: episodes (the children searched after the two by hand, default 6), the run
   directory, and --weight-sharing."
   [args]
+  (when (some #{"--help" "-h"} args)
+    (println help)
+    (System/exit 0))
   (let [{flags true [episodes run-dir extra] false} (group-by #(.startsWith ^String % "--") args)
         n (when episodes (parse-long episodes))]
     (when-let [flag (first (remove #{"--weight-sharing"} flags))] (refuse (str "unknown flag " flag)))
