@@ -225,7 +225,7 @@ def test_children_that_all_time_out_end_the_search_with_one_clear_line(episodes:
     assert code == 1
     assert f"Budget: {budget}" in out
     assert err.strip() == (f"nas-pattern: error: the search stopped: {failed} "
-                           "(timeout); the last said: ChildTimeout: ran past its time limit (--child-timeout)")
+                           "(timeout); the last said: ChildTimeout: took longer than --child-timeout 0.0001 s")
     assert out.count("timeout: ChildTimeout") == episodes
     assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) == episodes  # all recorded
 

@@ -79,8 +79,21 @@ class Worker:
             network.deadline = time.monotonic() + config.child_timeout
         self.network = network
         network.build()
-        network.train(self.data.train.head(config.train_limit), config.epochs)
+        with self._timed():
+            network.train(self.data.train.head(config.train_limit), config.epochs)
         return network
+
+    @contextlib.contextmanager
+    def _timed(self) -> Iterator[None]:
+        """The trainer's ChildTimeout (raised at its deadline, which is all it knows) with the limit
+        that was broken, as the check after the fact gives it."""
+        try:
+            yield
+        except ChildTimeout:
+            raise self._too_long() from None
+
+    def _too_long(self) -> ChildTimeout:
+        return ChildTimeout(f"took longer than --child-timeout {self.setup.config.child_timeout:g} s")
 
     def evaluate_network(self) -> Metrics:
         """Metrics of the current child on the validation split (never the test split)."""
@@ -93,12 +106,13 @@ class Worker:
 
     def _evaluate(self, network: Network) -> Metrics:
         """A child trained from scratch, on the validation split; ChildTimeout past its deadline."""
-        metrics = network.evaluate(self.data.val)
+        with self._timed():
+            metrics = network.evaluate(self.data.val)
         if not isinstance(metrics, Metrics) or not 0 <= metrics.accuracy <= 1:  # a custom Network's, say
             raise ValueError(f"{type(network).__name__}.evaluate() must return Metrics with an accuracy in [0, 1] "
                              f"(a fraction), got {metrics!r}")
         if network.deadline is not None and time.monotonic() > network.deadline:
-            raise ChildTimeout(f"took longer than --child-timeout {self.setup.config.child_timeout:g} s")
+            raise self._too_long()
         return metrics
 
     def train_shared(self, steps: int, draw: Callable[[random.Random], Architecture], rng: random.Random) -> float:
