@@ -20,6 +20,7 @@ from nas_pattern import (
     ReinforceConfig,
     RLAgent,
     SearchConfig,
+    SearchSpace,
     Split,
 )
 from nas_pattern.records import SearchFailed
@@ -219,6 +220,47 @@ def test_a_failing_child_is_recorded_and_the_search_goes_on(kind: str, text: str
     assert all(text in e.reason and e.metrics is None and e.reward == 0.0 for e in failed)  # penalty: accuracy 0
     assert len(result.episodes) == 40 and result.counts[kind] == len([e for e in failed if not e.cached])
     assert result.best.status == "ok"
+
+
+ONE = SearchSpace.from_json({"max_layers": 1, "decisions": [  # one architecture: every draw is the same
+    {"name": "filters", "choices": [8]}, {"name": "kernel_size", "choices": [3]},
+    {"name": "pool_size", "choices": [2]}, {"name": "dropout_rate", "choices": [0.0]}]})
+
+
+@pytest.mark.parametrize(("kind", "retried"), [("timeout", True), ("oom", True), ("error", False)])
+def test_a_resume_trains_again_what_timed_out_or_ran_out_of_memory_before_it(kind: str, retried: bool) -> None:
+    """A resume may raise --child-timeout or change --device: what failed for want of time or memory
+    gets another try there. Within a session it comes from the cache; a child that broke always does."""
+
+    class Lacking(make_match_target(ONE, ONE.decode([0, 0, 0, 0]))):  # type: ignore[misc]
+        fails = True  # in the first session only
+
+        def train(self, data: Split, epochs: int) -> None:
+            if self.fails and kind == "timeout":
+                time.sleep(0.3)  # past the 0.1 s limit
+            elif self.fails and kind == "oom":
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            elif self.fails:
+                raise RuntimeError("boom: the child broke")
+
+    def controller(episodes: int) -> NASController:
+        return NASController(RandomAgent(ONE, AgentConfig(children_per_update=2)), blank_dataset(), network=Lacking,
+                             config=SearchConfig(episodes=episodes, child_timeout=0.1))
+
+    first = controller(episodes=4)
+    with pytest.raises(SearchFailed):
+        first.search()
+    assert [(e.status, e.cached) for e in first.history] == [(kind, False)] + [(kind, True)] * 3  # one session
+    Lacking.fails = False
+    resumed = controller(episodes=6)
+    resumed.restore(list(first.history), first.state_dict())
+    if retried:  # with the time or the memory it lacked: trained, not the failure served again
+        resumed.search()
+        assert [(e.status, e.cached) for e in resumed.history[4:]] == [("ok", False), ("ok", True)]
+    else:
+        with pytest.raises(SearchFailed):
+            resumed.search()
+        assert [(e.status, e.cached) for e in resumed.history[4:]] == [(kind, True)] * 2
 
 
 class NaNHead(torch.nn.Module):

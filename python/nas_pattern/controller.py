@@ -31,6 +31,11 @@ from nas_pattern.search_space import Architecture
 from nas_pattern.trainer import TrainConfig
 from nas_pattern.worker import Worker, WorkerSetup
 
+# Failures that the session's settings decide, both of which a resume may change (--child-timeout,
+# --device): an architecture that failed so before a resume is trained again when it is drawn again.
+# Within one session it is served from the cache, as every other outcome is.
+RETRIED = ("timeout", "oom")
+
 
 class NASController:
     """Drives the search: has an agent (composition, not inheritance), the child network it builds,
@@ -232,7 +237,8 @@ class NASController:
 
     def restore(self, recorded: Sequence[Episode], checkpoint: dict[str, Any] | None) -> None:
         """Continue a search from its record (see replay.Replay): the episodes up to the checkpoint
-        are taken as they are, the ones after it replayed through the agent, never retrained."""
+        are taken as they are, the ones after it replayed through the agent, never retrained. The
+        cache holds their outcomes, but for RETRIED failures: drawn again, they are trained again."""
         replay = Replay(recorded, checkpoint)
         shared = (checkpoint or {}).get("shared")
         if self.worker.shared is not None and shared is not None:
@@ -242,14 +248,14 @@ class NASController:
         elif self.worker.shared is not None and checkpoint is not None:
             raise ValueError("the checkpoint holds no shared weights: the search was made without weight sharing")
         for episode in replay.restore(self.agent):
-            self._remember(episode)
+            self._remember(episode, cache=episode.status not in RETRIED)
         while len(self.history) < len(recorded):
             # the round as the search drew it
             child = self._draw(last=max(self.config.episodes, len(recorded)))[0]
             episode = replay.episode_of(child)
             self._take(child)
             self._reward(child, episode.outcome, episode.cached)
-            self._remember(episode)
+            self._remember(episode, cache=episode.status not in RETRIED)
 
     # ---- one policy update ----
 
@@ -329,10 +335,12 @@ class NASController:
             callback(self.worker.shared.steps, loss)
     # --8<-- [end:shared-phase]
 
-    def _remember(self, episode: Episode) -> bool:
-        """Add `episode` to the history and the cache; True if it is now the best (records.Best)."""
+    def _remember(self, episode: Episode, cache: bool = True) -> bool:
+        """Add `episode` to the history and (unless told not to) the cache; True if it is now the
+        best (records.Best)."""
         self.history.append(episode)
-        self._cache.setdefault(episode.architecture, episode)
+        if cache:
+            self._cache.setdefault(episode.architecture, episode)
         return self._best.offer(episode)
 
     def _stop_reason(self, episode: Episode) -> str:
