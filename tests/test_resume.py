@@ -143,6 +143,32 @@ def test_a_full_disk_stops_the_search_in_one_line_and_what_is_written_stays_whol
     assert summary(run_dir) == summary(reference)
 
 
+@pytest.mark.parametrize("made_again", [False, True])
+def test_a_run_directory_removed_under_its_search_stops_it_in_one_line(made_again: bool, tmp_path: Path,
+                                                                       monkeypatch, capsys) -> None:
+    import shutil
+
+    from nas_pattern.run_dir import Recorder
+
+    record, run_dir = Recorder.record, tmp_path / "run"
+
+    def removed_before_the_third(self: Recorder, episode) -> None:
+        if episode.episode == 3:  # `rm -rf` beside the search; then, maybe, a writer that makes it again
+            shutil.rmtree(run_dir)
+            if made_again:
+                run_dir.mkdir()
+        record(self, episode)
+
+    monkeypatch.setattr(Recorder, "record", removed_before_the_third)
+    code, out, err = cli([*SEARCH, "--no-tensorboard", "--run-dir", str(run_dir)], capsys)
+    assert code == 1
+    again = " (a new folder of that name has been made since)" if made_again else ""
+    assert err == (f"nas-pattern: error: run directory {run_dir} was removed while its search ran{again}; the "
+                   "search's record went with it, so the search stops here\n")  # not a traceback
+    assert "[2/6]" in out  # two children were recorded before
+    assert list(run_dir.iterdir()) == [] if made_again else not run_dir.exists()  # nothing went astray
+
+
 @pytest.mark.slow
 def test_ctrl_c_on_a_full_disk_says_how_to_resume_and_the_resume_replays_from_the_checkpoint_before(
         reference: Path, tmp_path: Path, monkeypatch, capsys) -> None:

@@ -33,7 +33,7 @@ from nas_pattern.records import (
     counted,
     resume_command,
 )
-from nas_pattern.run_dir import Recorder
+from nas_pattern.run_dir import Recorder, RunDirectoryLost
 from nas_pattern.session import RunFinished, Search, finish, open_search
 from nas_pattern.trainer import device_name
 
@@ -139,6 +139,10 @@ def _run(search: Search) -> int:
     except SearchFailed as err:
         progress.close()
         print(f"nas-pattern: error: the search stopped: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except RunDirectoryLost as err:
+        progress.close()
+        print(f"nas-pattern: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as err:  # the record cannot be written (a full disk): what is written stays whole
         if err.errno not in UNWRITABLE:

@@ -8,6 +8,9 @@ summary.json    best architecture, its validation and test accuracy, totals, the
 best.pt         the best child's weights and how to rebuild them (nas_pattern.model), as it improves
 best.onnx       the tested model as ONNX, at the end (when onnx and onnxruntime are installed)
 search.png, pareto.png, best.png   the figures of the finished search (nas_pattern.plots)
+
+One piece: the files above, the lock that keeps them to one search, the check that the directory
+is still there, and the reading back of what they hold for a resume.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
 SUMMARY = "summary.json"
 T = TypeVar("T")  # what a caller reads from summary.json
+
+
+class RunDirectoryLost(FileNotFoundError):
+    """The run directory was removed (and maybe made again) while its search held it."""
 
 
 class RunDirectory:
@@ -63,6 +70,18 @@ class RunDirectory:
             os.close(descriptor)
             return
         self._held = descriptor
+
+    def check_in_place(self) -> None:
+        """RunDirectoryLost if the directory held is no longer at its path: removed (`rm -rf runs/`
+        beside a search), or removed and made again, as TensorBoard's writers make their folders.
+        Else the search would stop with a traceback, or write on into a folder it cannot resume."""
+        if self._held is None:  # not held (a file system without locks): nothing to compare with
+            return
+        held, here = os.fstat(self._held), self.path.stat() if self.path.exists() else None
+        if here is None or (here.st_dev, here.st_ino) != (held.st_dev, held.st_ino):
+            again = "" if here is None else " (a new folder of that name has been made since)"
+            raise RunDirectoryLost(f"run directory {self.path} was removed while its search ran{again}; the "
+                                   "search's record went with it, so the search stops here")
 
     def release(self) -> None:
         """Let another search have the directory (a resume, once this one has ended)."""
@@ -112,6 +131,7 @@ class RunDirectory:
     def write_config(self, config: dict[str, Any]) -> None:
         """Replace config.json (atomically), when what the search was given changes: the JVM's
         search(n) sets the budget."""
+        self.check_in_place()
         write_atomically(self.path / CONFIG, lambda f: _dump_json(config, f))
 
     # ---- while searching ----
@@ -119,6 +139,7 @@ class RunDirectory:
     def record(self, episode: Episode) -> None:
         """Append one child's line and make sure it is on disk before the search moves on. A write
         that fails (a full disk) takes back what it wrote and raises: the record stays whole lines."""
+        self.check_in_place()
         line = (json.dumps(episode.to_json()) + "\n").encode()
         with open(self.path / EPISODES, "ab", buffering=0) as f:  # unbuffered: nothing left to flush on close
             start = f.tell()
@@ -132,9 +153,11 @@ class RunDirectory:
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Write checkpoint.pt atomically: after a crash it holds the old state or the new, never half."""
+        self.check_in_place()
         save_atomically(self.path / CHECKPOINT, state)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
+        self.check_in_place()
         write_atomically(self.path / SUMMARY, lambda f: _dump_json(summary, f))
 
     # ---- resuming ----
@@ -281,6 +304,7 @@ class Recorder:
         controller.add_callback(self.record)
 
     def record(self, episode: Episode) -> None:
+        self.run_dir.check_in_place()  # before best.pt, which would otherwise fail first, or go astray
         best = self.controller.best_model
         if best is not None and best[0] is episode:
             card = model_card(self.controller, episode, trained_in_search(self.controller))
