@@ -101,6 +101,29 @@ def test_a_missing_table_says_how_to_make_it(tmp_path: Path) -> None:
         Table.load(tmp_path / "none.csv")
 
 
+@pytest.mark.parametrize("sections", [[], ["trainer", "strategies"], ["tune"], ["sharing"]])
+def test_the_bench_refuses_a_missing_table_before_its_first_section(sections: list[str], tmp_path: Path, monkeypatch,
+                                                                    capsys) -> None:
+    monkeypatch.chdir(tmp_path)  # outside a checkout: no benchmarks/ with the measured tables
+    assert bench(sections) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # not after minutes of the trainer and the search sections: at once
+    assert err.startswith("python -m nas_pattern.bench: error: table benchmarks/fashion-mnist-") \
+        and "committed in the nas-pattern repository's benchmarks/ folder" in err and err.count("\n") == 1
+
+
+def test_the_bench_checks_no_table_that_tabulate_writes_first() -> None:
+    from nas_pattern.bench import cli
+
+    def read(*argv: str) -> list[str]:
+        args = cli.parser().parse_args(argv)
+        return cli._tables_read(args, args.sections)
+
+    assert read("tabulate", "tune", "--table", "new.csv") == []  # tabulate writes it before tune reads it
+    assert read("tune", "--table", "mine.csv") == ["mine.csv"]
+    assert read("strategies", "--landscapes", "sparse-1.7m") == []  # a synthetic landscape: no file
+
+
 @pytest.mark.slow
 def test_a_search_spends_its_budget_on_distinct_architectures(table_file: Path) -> None:
     table = Table.load(table_file)

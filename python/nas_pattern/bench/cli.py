@@ -23,7 +23,7 @@ from nas_pattern.bench import (
     trainer,
     tune,
 )
-from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH
+from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH, check_table
 from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
 from nas_pattern.config import OneLineParser, number
@@ -48,6 +48,35 @@ DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    for section in args.sections:
+        if section not in SECTIONS:
+            p.error(f"unknown section {section!r}; expected any of: {', '.join(SECTIONS)}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as err:
+        p.error(str(err))
+    try:
+        for path in _tables_read(args, args.sections or DEFAULT_SECTIONS):
+            check_table(path)  # before the first section: the table studies come last, after minutes of others
+        print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")
+        for section in args.sections or DEFAULT_SECTIONS:
+            print()
+            SECTIONS[section](args, device)
+        sys.stdout.flush()  # here, where a closed output is caught, not at exit
+    except (ValueError, FileNotFoundError) as err:  # a missing or malformed table, data file
+        print(f"{p.prog}: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
+        drop_output()
+        print(f"{p.prog}: its output was closed; it stopped", file=sys.stderr)
+        return 130
+    return 0
+
+
+def parser() -> OneLineParser:
+    """The bench's command line."""
     p = OneLineParser(prog="python -m nas_pattern.bench", description=nas_pattern.bench.__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sections", nargs="*", metavar="SECTION",
@@ -100,29 +129,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="strategies, tune: processes running searches at once (default: one per core)")
     p.add_argument("--out", default="benchmarks",
                    help="strategies, sharing: where the CSV and the plot go (default benchmarks)")
-    args = p.parse_args(argv)
-    for section in args.sections:
-        if section not in SECTIONS:
-            p.error(f"unknown section {section!r}; expected any of: {', '.join(SECTIONS)}")
-    try:
-        device = resolve_device(args.device)
-    except ValueError as err:
-        p.error(str(err))
-    try:
-        print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")
-        for section in args.sections or DEFAULT_SECTIONS:
-            print()
-            SECTIONS[section](args, device)
-        sys.stdout.flush()  # here, where a closed output is caught, not at exit
-    except (ValueError, FileNotFoundError) as err:  # a missing or malformed table, data file
-        print(f"{p.prog}: error: {err}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
-        drop_output()
-        print(f"{p.prog}: its output was closed; it stopped", file=sys.stderr)
-        return 130
-    return 0
+    return p
 
+
+
+def _tables_read(args: argparse.Namespace, sections: Sequence[str]) -> list[str]:
+    """The table files `sections` read, but for the one tabulate writes first."""
+    paths = []
+    if "strategies" in sections:
+        named = [LANDSCAPES[name].path for name in args.landscapes]
+        paths += [args.table] if args.table else [path for path in named if path is not None]
+    if "tune" in sections:
+        paths.append(args.table or TABLE_PATH)
+    if "sharing" in sections:
+        paths += [args.table] if args.table else list(sharing.DEFAULT_TABLES)
+    written = (args.table or TABLE_PATH) if "tabulate" in sections else None
+    return [path for path in paths if path != written and path not in LANDSCAPES]
 
 
 def _budgets(text: str) -> tuple[int, ...]:

@@ -66,13 +66,22 @@ def mean_t95(values: Sequence[float]) -> tuple[float, float]:
     return middle, T95.get(len(values) - 1, 1.96) * error
 
 
-def load_table(path: str) -> Table:
-    """The table at `path`; for the default path, a missing file says where the committed one is."""
-    if path == TABLE_PATH and not Path(path).exists():
+def check_table(path: str) -> None:
+    """FileNotFoundError if there is no table at `path`; for a committed one (benchmarks/...), the
+    message says where it is."""
+    if Path(path).exists():
+        return
+    if path.startswith("benchmarks/"):
         raise FileNotFoundError(f"table {path} does not exist here: the measured table is committed in the "
                                 "nas-pattern repository's benchmarks/ folder (the wheel does not ship it); run "
                                 "from a checkout, pass --table FILE, or write one with "
                                 "`python -m nas_pattern.bench tabulate`")
+    raise FileNotFoundError(f"table {path} does not exist; write it with `python -m nas_pattern.bench tabulate`")
+
+
+def load_table(path: str) -> Table:
+    """The table at `path`; a missing file says where the committed one is, or how to write one."""
+    check_table(path)
     return Table.load(path)
 
 
