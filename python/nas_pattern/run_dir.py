@@ -77,7 +77,11 @@ class RunDirectory:
         Else the search would stop with a traceback, or write on into a folder it cannot resume."""
         if self._held is None:  # not held (a file system without locks): nothing to compare with
             return
-        held, here = os.fstat(self._held), self.path.stat() if self.path.exists() else None
+        held = os.fstat(self._held)
+        try:
+            here: os.stat_result | None = os.stat(self.path)
+        except FileNotFoundError:
+            here = None
         if here is None or (here.st_dev, here.st_ino) != (held.st_dev, held.st_ino):
             again = "" if here is None else " (a new folder of that name has been made since)"
             raise RunDirectoryLost(f"run directory {self.path} was removed while its search ran{again}; the "

@@ -132,7 +132,6 @@ def parser() -> OneLineParser:
     return p
 
 
-
 def _tables_read(args: argparse.Namespace, sections: Sequence[str]) -> list[str]:
     """The table files `sections` read, but for the one tabulate writes first."""
     paths = []
