@@ -169,6 +169,25 @@ def test_a_run_directory_removed_under_its_search_stops_it_in_one_line(made_agai
     assert list(run_dir.iterdir()) == [] if made_again else not run_dir.exists()  # nothing went astray
 
 
+def test_ctrl_c_after_its_run_directory_was_removed_says_so_and_not_how_to_resume(tmp_path: Path, monkeypatch,
+                                                                                   capsys) -> None:
+    import shutil
+
+    from nas_pattern.run_dir import RunDirectory
+
+    run_dir = tmp_path / "run"
+
+    def removed_then_ctrl_c(self: RunDirectory, episode) -> None:
+        shutil.rmtree(run_dir)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunDirectory, "record", removed_then_ctrl_c)
+    code, _, err = cli([*SEARCH, "--no-tensorboard", "--run-dir", str(run_dir)], capsys)
+    assert code == 130
+    assert err == (f"\nnas-pattern: interrupted; run directory {run_dir} was removed while its search ran; the "
+                   "search's record went with it, so the search stops here\n")  # no resume command that fails
+
+
 @pytest.mark.slow
 def test_ctrl_c_on_a_full_disk_says_how_to_resume_and_the_resume_replays_from_the_checkpoint_before(
         reference: Path, tmp_path: Path, monkeypatch, capsys) -> None:

@@ -11,7 +11,6 @@ import math
 import shlex
 import sys
 from collections.abc import Sequence
-from contextlib import suppress
 from pathlib import Path
 
 from tqdm import tqdm
@@ -128,11 +127,16 @@ def _run(search: Search) -> int:
         progress.close()
         if isinstance(stop, BrokenPipeError):
             drop_output()
-        with suppress(OSError):  # a full disk: the resume starts from the checkpoint before
-            recorder.interrupted()
-        recorded = len(controller.history)
         why = "\nnas-pattern: interrupted" if isinstance(stop, KeyboardInterrupt) else \
             "nas-pattern: its output was closed"
+        try:
+            recorder.interrupted()
+        except RunDirectoryLost as err:  # nothing to resume: say so, not how to
+            print(f"{why}; {err}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except OSError:  # a full disk: the resume starts from the checkpoint before
+            pass
+        recorded = len(controller.history)
         print(f"{why}; {children_recorded(recorded)} in {run_dir.path}. Continue with: {resume_command(run_dir.path)}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
