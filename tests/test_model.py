@@ -316,6 +316,8 @@ def damaged(searched: Path, tmp_path: Path, how: str) -> Path:
         target = searched / ONNX_MODEL
     elif how == "checkpoint":  # the other .pt file in a run directory
         target = searched / "checkpoint.pt"
+    elif how == "record":  # a run directory's other files are text
+        target = searched / "episodes.jsonl"
     elif how == "foreign":  # a pickle that would run code: torch.load with weights_only refuses it
         torch.save({"card": argparse.Namespace()}, target)
     else:
@@ -334,6 +336,8 @@ def damaged(searched: Path, tmp_path: Path, how: str) -> Path:
     ("truncated", "is not a readable model file (truncated, or not written by nas-pattern)"),
     ("onnx", f"is the ONNX export, for ONNX Runtime; nas-pattern loads the {MODEL} beside it"),
     ("checkpoint", f"is the search's checkpoint, for python -m nas_pattern.run --resume; the model is the {MODEL}"),
+    ("record", f"is not a model file: torch.save writes a zip archive, and this file begins b'{{\"episod'; a "
+               f"run directory's model is its {MODEL}"),
     ("foreign", "finds more in it than tensors and plain values (Unsupported global: GLOBAL argparse.Namespace"),
     ("future", f"has model format {FORMAT_VERSION + 1}"),
     ("custom", "network class my_lab.networks:WideNet cannot be imported here"),

@@ -165,6 +165,11 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
     if file.name == CHECKPOINT:
         raise ValueError(f"{file} is the search's checkpoint, for python -m nas_pattern.run --resume; the model "
                          f"is the {MODEL} beside it (or give the run directory)")
+    with open(file, "rb") as f:
+        head = f.read(8)
+    if not head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or its legacy pickle
+        raise ValueError(f"{file} is not a model file: torch.save writes a zip archive, and this file begins "
+                         f"{head!r}; a run directory's model is its {MODEL}")
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:
