@@ -312,6 +312,8 @@ def damaged(searched: Path, tmp_path: Path, how: str) -> Path:
     data = (searched / MODEL).read_bytes()
     if how == "truncated":
         target.write_bytes(data[: len(data) // 2])
+    elif how == "empty":
+        target.write_bytes(b"")
     elif how == "onnx":
         target = searched / ONNX_MODEL
     elif how == "checkpoint":  # the other .pt file in a run directory
@@ -336,6 +338,7 @@ def damaged(searched: Path, tmp_path: Path, how: str) -> Path:
     ("truncated", "is not a readable model file (truncated, or not written by nas-pattern)"),
     ("onnx", f"is the ONNX export, for ONNX Runtime; nas-pattern loads the {MODEL} beside it"),
     ("checkpoint", f"is the search's checkpoint, for python -m nas_pattern.run --resume; the model is the {MODEL}"),
+    ("empty", "is empty: not a readable model file (truncated, or not written by nas-pattern)"),
     ("record", f"is not a model file: torch.save writes a zip archive, and this file begins b'{{\"episod'; a "
                f"run directory's model is its {MODEL}"),
     ("foreign", "finds more in it than tensors and plain values (Unsupported global: GLOBAL argparse.Namespace"),

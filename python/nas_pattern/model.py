@@ -167,6 +167,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
                          f"is the {MODEL} beside it (or give the run directory)")
     with open(file, "rb") as f:
         head = f.read(8)
+    if not head:
+        raise ValueError(f"{file} is empty: not a readable model file (truncated, or not written by nas-pattern)")
     if not head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or its legacy pickle
         raise ValueError(f"{file} is not a model file: torch.save writes a zip archive, and this file begins "
                          f"{head!r}; a run directory's model is its {MODEL}")
