@@ -72,6 +72,29 @@ def test_damage_before_the_last_line_is_refused_not_guessed_at(tmp_path: Path) -
         run_dir.read_episodes(CNN_SPACE)
 
 
+@pytest.mark.parametrize(("edit", "why"), [
+    ({"status": "weird"}, "status must be ok or one of invalid, error, oom, nan, timeout, got 'weird'"),
+    ({"metrics": None}, "a child of status ok without metrics"),
+    ({"status": "timeout"}, "a child of status timeout with metrics"),
+    ({"metrics": {"accuracy": 7.5, "loss": 1.0, "params": 1000, "train_seconds": 0.1}},
+     "accuracy must be a fraction in [0, 1], got 7.5"),
+    ({"cached": "false"}, "cached true or false, got 'standalone' and 'false'"),
+    ({"evaluation": "guessed"}, "evaluation must be standalone or shared"),
+])
+def test_a_line_a_search_never_writes_is_refused_not_taken_for_an_outcome(edit: dict, why: str,
+                                                                          tmp_path: Path) -> None:
+    import json
+
+    run_dir = recorded(tmp_path, 3)
+    path = run_dir.path / EPISODES
+    lines = path.read_text().splitlines()
+    lines[1] = json.dumps({**json.loads(lines[1]), **edit})  # a hand edit, or a flipped byte that parses
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="line 2 is not an episode record") as refused:
+        run_dir.read_episodes(CNN_SPACE)
+    assert why in str(refused.value) and "the run directory is damaged" in str(refused.value)
+
+
 def test_a_directory_that_holds_a_search_is_never_reused(tmp_path: Path) -> None:
     run_dir = recorded(tmp_path, 1)
     with pytest.raises(ValueError, match="already holds a search"):

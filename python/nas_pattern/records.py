@@ -100,19 +100,31 @@ class Episode:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], space: SearchSpace) -> Episode:
-        """An episode as episodes.jsonl holds it (KeyError/ValueError if it is not one)."""
+        """An episode as episodes.jsonl holds it (KeyError/TypeError/ValueError if it is not one:
+        what a search never writes is refused, not taken for a child's outcome)."""
+        status, metrics = data["status"], data["metrics"]
+        if status not in ("ok", *FAILURES):
+            raise ValueError(f"status must be ok or one of {', '.join(FAILURES)}, got {status!r}")
+        if (metrics is None) == (status == "ok"):  # a trained child has metrics, a failed one none
+            raise ValueError(f"a child of status {status} with{'out' if metrics is None else ''} metrics")
+        if metrics is not None and not 0 <= metrics["accuracy"] <= 1:
+            raise ValueError(f"accuracy must be a fraction in [0, 1], got {metrics['accuracy']!r}")
+        evaluation = data.get("evaluation", "standalone")  # records from before weight sharing have none
+        if evaluation not in ("standalone", "shared") or not isinstance(data["cached"], bool):
+            raise ValueError(f"evaluation must be standalone or shared and cached true or false, got "
+                             f"{evaluation!r} and {data['cached']!r}")
         return cls(
             episode=int(data["episode"]),
             architecture=space.parse(data["architecture"]),
-            metrics=Metrics.from_json(data["metrics"]) if data["metrics"] is not None else None,
+            metrics=Metrics.from_json(metrics) if metrics is not None else None,
             reward=float(data["reward"]),
             baseline=math.nan if data["baseline"] is None else float(data["baseline"]),
-            cached=bool(data["cached"]),
+            cached=data["cached"],
             seconds=float(data["seconds"]),
-            status=str(data["status"]),
+            status=status,
             reason=str(data["reason"]),
             update=data["update"],
-            evaluation=str(data.get("evaluation", "standalone")),  # records from before weight sharing
+            evaluation=evaluation,
         )
 
 
