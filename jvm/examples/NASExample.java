@@ -32,7 +32,7 @@ public final class NASExample {
               run-dir           where the search is recorded (default: runs/java-example-<milliseconds>)
               --weight-sharing  score the children with a supernet's shared weights; the best are then
                                 trained from scratch
-            The engine is the python named by $NAS_PATTERN_PYTHON (default: python3), with nas_pattern installed.""";
+            The engine: $NAS_PATTERN_PYTHON (default: python3), a python with nas_pattern installed.""";
 
     public static void main(String[] args) {
         if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {

@@ -40,7 +40,7 @@ object NASExample {
     |  run-dir           where the search is recorded (default: runs/scala-example-<milliseconds>)
     |  --weight-sharing  score the children with a supernet's shared weights; the best are then
     |                    trained from scratch
-    |The engine is the python named by $NAS_PATTERN_PYTHON (default: python3), with nas_pattern installed.""".stripMargin
+    |The engine: $NAS_PATTERN_PYTHON (default: python3), a python with nas_pattern installed.""".stripMargin
 
   /** A bad command line: one line on stderr and exit status 2, before any engine starts. */
   private def refuse(why: String): Nothing = {

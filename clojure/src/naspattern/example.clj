@@ -16,7 +16,7 @@
   run-dir           where the search is recorded (default: runs/clojure-example-<milliseconds>)
   --weight-sharing  score the children with a supernet's shared weights; the best are then
                     trained from scratch
-The engine is the python named by $NAS_PATTERN_PYTHON (default: python3), with nas_pattern installed."))
+The engine: $NAS_PATTERN_PYTHON (default: python3), a python with nas_pattern installed."))
 
 (defn- refuse
   "A bad command line: one line on stderr and exit status 2, before any engine starts."

@@ -28,8 +28,8 @@ import java.util.Map;
  *     when the network has no PyTorch weights to save
  */
 public record SearchResult(Episode best, Metrics test, int episodes, String stopReason, double seconds,
-                           double deriveSeconds, int recordedBefore, List<Episode> derived, Map<Integer, Metrics> rescored,
-                           String runDir, String modelPath) {
+                           double deriveSeconds, int recordedBefore, List<Episode> derived,
+                           Map<Integer, Metrics> rescored, String runDir, String modelPath) {
     public SearchResult {
         derived = List.copyOf(derived);
         rescored = Collections.unmodifiableMap(new LinkedHashMap<>(rescored)); // in its order: best first
