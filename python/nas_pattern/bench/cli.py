@@ -23,7 +23,7 @@ from nas_pattern.bench import (
     trainer,
     tune,
 )
-from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH, check_table
+from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH, check_table, table_path
 from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
 from nas_pattern.config import OneLineParser, number
@@ -133,17 +133,20 @@ def parser() -> OneLineParser:
 
 
 def _tables_read(args: argparse.Namespace, sections: Sequence[str]) -> list[str]:
-    """The table files `sections` read, but for the one tabulate writes first."""
+    """The table files `sections` read (as each section chooses them), but for the one tabulate
+    writes first; a landscape is read from its file, a synthetic one from none."""
+    def file(source: str) -> str | None:
+        return LANDSCAPES[source].path if source in LANDSCAPES else source
+
     paths = []
     if "strategies" in sections:
-        named = [LANDSCAPES[name].path for name in args.landscapes]
-        paths += [args.table] if args.table else [path for path in named if path is not None]
+        paths += [file(source) for source in strategies.study_sources(args)]
     if "tune" in sections:
-        paths.append(args.table or TABLE_PATH)
+        paths.append(file(table_path(args)))
     if "sharing" in sections:
-        paths += [args.table] if args.table else list(sharing.DEFAULT_TABLES)
-    written = (args.table or TABLE_PATH) if "tabulate" in sections else None
-    return [path for path in paths if path != written and path not in LANDSCAPES]
+        paths += sharing.tables(args)
+    written = table_path(args) if "tabulate" in sections else None
+    return [path for path in paths if path is not None and path != written]
 
 
 def _budgets(text: str) -> tuple[int, ...]:

@@ -66,6 +66,11 @@ def mean_t95(values: Sequence[float]) -> tuple[float, float]:
     return middle, T95.get(len(values) - 1, 1.96) * error
 
 
+def table_path(args: argparse.Namespace) -> str:
+    """The table tabulate writes and tune searches: --table, or the committed one."""
+    return args.table or TABLE_PATH
+
+
 def check_table(path: str) -> None:
     """FileNotFoundError if there is no table at `path`; for a committed one (benchmarks/...), the
     message says where it is."""

@@ -195,16 +195,20 @@ def write_pairs(ranking: Ranking, out: Path) -> Path:
     return path
 
 
+def tables(args: argparse.Namespace) -> list[str]:
+    """The tables the section ranks on: --table FILE, or the committed ones."""
+    return [args.table] if args.table else list(DEFAULT_TABLES)
+
+
 def sharing_section(args: argparse.Namespace, device: torch.device) -> None:
     """Ranking quality of shared weights on each table (--table FILE, or the committed ones), by
     --seeds supernets each (default SEEDS, from --seed)."""
-    tables = [args.table] if args.table else list(DEFAULT_TABLES)
     out = Path(args.out or "benchmarks")
     seeds = range(args.seed, args.seed + (args.seeds or SEEDS))
     print(f"sharing: supernets trained on each table's training images ({args.shared_epochs} passes, uniform paths) "
           f"on {device_name(device)}, {len(seeds)} per table (seeds {seeds[0]}-{seeds[-1]}), every architecture "
           f"scored on {SCORE_IMAGES:,} validation images")
-    for path in tables:
+    for path in tables(args):
         table = load_table(path)
         ceiling = seed_to_seed(table, device, args.data_dir)
         cnn = table.metadata["budget"].get("network", "cnn") == "cnn"  # the alternative to weight entanglement

@@ -13,9 +13,14 @@ from nas_pattern.bench import landscapes, record, study
 from nas_pattern.bench.common import STUDY_SEEDS
 
 
+def study_sources(args: argparse.Namespace) -> list[str]:
+    """What the study runs on: `--table FILE`, or the landscapes named by `--landscapes` (default: all)."""
+    return [args.table] if args.table else list(args.landscapes)
+
+
 def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
     """The study over `--table FILE`, or over the landscapes named by `--landscapes` (default: all)."""
-    sources = [args.table] if args.table else list(args.landscapes)
+    sources = study_sources(args)
     args.seeds = args.seeds or STUDY_SEEDS
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     budget = max(args.budgets)

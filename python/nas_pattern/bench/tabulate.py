@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from nas_pattern.bench.common import TABLE_CPU_TRAIN_LIMIT, TABLE_PATH, TABLE_SPACE, train_images
+from nas_pattern.bench.common import TABLE_CPU_TRAIN_LIMIT, TABLE_SPACE, table_path, train_images
 from nas_pattern.data import load_dataset
 from nas_pattern.networks import get_network
 from nas_pattern.search_space import Architecture, SearchSpace
@@ -21,7 +21,7 @@ from nas_pattern.trainer import TrainConfig, device_name, on_device
 
 def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
     """Train and measure every architecture of the space once; write the table as it goes."""
-    path = Path(args.table or TABLE_PATH)
+    path = Path(table_path(args))
     space = SearchSpace.load(args.space) if args.space else TABLE_SPACE
     network_class = get_network(args.network)
     network_class.check_space(space)  # ValueError: one line, before anything is trained

@@ -9,7 +9,7 @@ import torch
 
 from nas_pattern.agents import AgentConfig
 from nas_pattern.bench import landscapes, study
-from nas_pattern.bench.common import STUDY_SEEDS, TABLE_PATH
+from nas_pattern.bench.common import STUDY_SEEDS, table_path
 
 # The one-at-a-time sweep of `tune`: hyperparameter -> values tried around the defaults.
 TUNE_GRID: dict[str, tuple[float, ...]] = {
@@ -36,7 +36,7 @@ def _with(config: AgentConfig, settings: dict[str, float]) -> AgentConfig:
 
 def tune_section(args: argparse.Namespace, device: torch.device) -> None:
     """Vary each hyperparameter alone around the defaults, then try the best value of each together."""
-    args.table = args.table or TABLE_PATH
+    args.table = table_path(args)
     table = landscapes.load(args.table)
     seeds = range(args.seeds or STUDY_SEEDS)  # the tuning half; the study reports from --first-seed on
     base = AgentConfig()
