@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ from nas_pattern import (
     SearchConfig,
     SearchSpace,
 )
-from nas_pattern.board import EVENTS, SESSIONS, TensorBoardLog, decisions, kl_divergence
+from nas_pattern.board import EVENTS, PICTURE_SECONDS, SESSIONS, TensorBoardLog, decisions, kl_divergence
 from nas_pattern.run import main as run_main
 
 TARGET = CNN_SPACE.decode([3, 2, 1, 1, 2, 1, 0, 2])
@@ -42,13 +44,21 @@ def steps(events: EventAccumulator, tag: str) -> list[int]:
     return [e.step for e in events.Scalars(tag)]
 
 
-def search(directory: Path, agent=None, episodes: int = 12, warn=None) -> tuple[NASController, list[str]]:
-    """A fast search (synthetic children) with its event files in `directory`; the warnings it gave."""
+def slow_clock() -> Callable[[], float]:
+    """A clock on which PICTURE_SECONDS pass between any two readings: every picture is drawn at once."""
+    readings = itertools.count()
+    return lambda: next(readings) * PICTURE_SECONDS
+
+
+def search(directory: Path, agent=None, episodes: int = 12, warn=None,
+           clock: Callable[[], float] | None = None) -> tuple[NASController, list[str]]:
+    """A fast search (synthetic children) with its event files in `directory`; the warnings it gave.
+    Its pictures are all drawn (`slow_clock`), unless `clock` says otherwise."""
     agent = agent or RLAgent(CNN_SPACE, AgentConfig(seed=3))
     controller = NASController(agent, blank_dataset(), network=make_match_target(CNN_SPACE, TARGET),
                                config=SearchConfig(episodes=episodes, stop_entropy=0.0))
     warnings: list[str] = []
-    board = TensorBoardLog(directory, controller, warn=warn or warnings.append)
+    board = TensorBoardLog(directory, controller, warn=warn or warnings.append, clock=clock or slow_clock())
     controller.search()
     board.close()
     return controller, warnings
@@ -77,6 +87,29 @@ def test_every_child_and_every_update_is_in_the_event_files(tmp_path: Path) -> N
     assert all(i.encoded_image_string.startswith(b"\x89PNG") and i.width > 200 for i in images)
     assert [i.step for i in events.Images("best/architecture")] == steps_of_a_new_best(controller)
     assert "best/summary/text_summary" in events.Tags()["tensors"]
+
+
+def test_a_picture_that_comes_too_soon_waits_and_the_latest_waiting_is_drawn_at_its_own_step(tmp_path: Path) -> None:
+    """Children 0.15 PICTURE_SECONDS apart (P, on the clock the log reads): the policy at the start
+    is drawn; the update after child 4 (0.6 P) waits until child 7 (1.05 P), then is drawn at step
+    4; the update after 8 waits and is replaced by the one after 12, which the end of the search
+    draws. The best graph likewise: new bests at children 1, 2, 3, 8 and 12; 1 is drawn at once, 2
+    waits and 3 replaces it, 8 replaces 3 and is drawn (1.2 P), and 12 waits until the end."""
+    now = [0.0]
+    agent = RLAgent(CNN_SPACE, AgentConfig(seed=10))
+    controller = NASController(agent, blank_dataset(), network=make_match_target(CNN_SPACE, TARGET),
+                               config=SearchConfig(episodes=12, stop_entropy=0.0))
+    controller.add_callback(lambda e: now.__setitem__(0, 0.15 * PICTURE_SECONDS * e.episode))  # before the log's
+    board = TensorBoardLog(tmp_path / "tb", controller, clock=lambda: now[0])
+    controller.search()
+    board.close()
+    events = read(tmp_path / "tb")
+    pictures = {i.step: i for i in events.Images("policy/choices")}
+    assert sorted(pictures) == [0, 4, 12]
+    assert len({i.encoded_image_string for i in pictures.values()}) == 3  # three different policies
+    assert steps(events, "policy/moved") == [4, 8, 12]  # the scalars are all there
+    assert steps_of_a_new_best(controller) == [1, 2, 3, 8, 12]
+    assert [i.step for i in events.Images("best/architecture")] == [1, 8, 12]
 
 
 def steps_of_a_new_best(controller: NASController) -> list[int]:

@@ -10,12 +10,19 @@ your own NASController). In `<run directory>/tensorboard/`:
 - per policy update, at the step of the child that ended it: `policy/loss`, `policy/entropy`,
   `policy/moved` (how far the policy moved: the KL divergence between successive policies'
   choice probabilities, summed over the decisions), and the policy itself as a picture,
-  `policy/choices` (every choice's probability, one row per decision);
+  `policy/choices` (every choice's probability, one row per decision; see the pictures below);
 - with weight sharing, `supernet/loss` after each phase of shared training;
 - `best/architecture` (the graph best.png draws) and `best/summary` (text), when the best improves;
 - one hparams session per child in `children/<episode>/`: its decisions as hyperparameters, its
   validation accuracy, parameters and reward as metrics (TensorBoard's HParams dashboard: the
   table, parallel coordinates, scatter plots).
+
+The two pictures (`policy/choices`, `best/architecture`) take 50 to 100 ms each to draw, against a
+tenth of a second for a child scored with shared weights. So each is drawn at most once every
+PICTURE_SECONDS, as often as TensorBoard looks for new data (it also keeps only 10 images a tag
+by default): a picture that comes sooner waits, and the latest one waiting is drawn, at its own
+step, once that time has passed or when the search ends. A search whose children take seconds
+gets nearly every picture; the last policy and the last best are always there.
 
 Writing never stops or fails a search: an error (a full disk, a directory that cannot be written)
 is one warning line, and the search goes on without event files. A resumed search goes on
@@ -30,6 +37,7 @@ import math
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +49,7 @@ from nas_pattern.search_space import Architecture, SearchSpace
 
 EVENTS = "tensorboard"  # the event files' folder in a run directory
 SESSIONS = "children"  # the hparams sessions' folder in it, one per child
+PICTURE_SECONDS = 5.0  # each picture tag is drawn at most this often: TensorBoard's reload interval
 
 
 def available() -> bool:
@@ -55,7 +64,7 @@ class TensorBoardLog:
     first child not recorded) purges those of a child that never got its line."""
 
     def __init__(self, directory: Path, controller: NASController, first_episode: int = 1,
-                 warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None, clock: Callable[[], float] = time.monotonic):
         self.directory = Path(directory)
         self.controller = controller
         self.space = controller.agent.space
@@ -65,6 +74,9 @@ class TensorBoardLog:
         self.step = first_episode - 1  # the last child written
         self.probabilities: list[list[float]] | None = None  # the policy at the last update, to compare with
         self.picture: plots.PolicyPicture | None = None  # drawn once, redrawn in place at each update
+        self.clock = clock
+        self.drawn: dict[str, float] = {}  # a picture tag: when its last picture was drawn
+        self.waiting: dict[str, Callable[[], None]] = {}  # a picture tag: the drawing of its latest, not drawn yet
         self._guard(lambda: self._open(first_episode), opening=True)
         controller.add_callback(self.child)
         controller.add_shared_callback(self.shared)
@@ -81,6 +93,7 @@ class TensorBoardLog:
         self.writer = SummaryWriter(str(self.directory), purge_step=first_episode if first_episode > 1 else None)
         if first_episode == 1:
             self._policy(0)  # the policy before any update (nothing for an agent without one)
+            self._draw_waiting()
         else:  # resumed: the policy of the last update, restored, for the next update's policy/moved
             self.probabilities = self.controller.agent.choice_probabilities()
 
@@ -99,6 +112,7 @@ class TensorBoardLog:
         """Flush and close the event files (writing them again needs a new TensorBoardLog). The flush
         raises a write that failed in TensorBoard's thread since the last child: one warning."""
         def flush_and_close() -> None:
+            self._draw_waiting(every=True)
             self.writer.flush()
             self.writer.close()
 
@@ -129,9 +143,10 @@ class TensorBoardLog:
                     w.add_scalar(f"policy/{name}", episode.update[name], step)
             self._policy(step)
         if improved:
-            w.add_figure("best/architecture", plots.graph_figure(episode.architecture,
-                                                                 f"best so far (episode {step})"), step)
             w.add_text("best/summary", _summary(episode), step)
+            self.waiting["best/architecture"] = lambda: w.add_figure(  # replaces a best not drawn yet
+                "best/architecture", plots.graph_figure(episode.architecture, f"best so far (episode {step})"), step)
+        self._draw_waiting()
         if episode.metrics is not None:
             w.add_hparams(decisions(self.space, episode.architecture), {"hparams/accuracy": episode.accuracy,
                                                            "hparams/params": episode.metrics.params,
@@ -146,10 +161,23 @@ class TensorBoardLog:
         if self.probabilities is not None and step > 0:
             self.writer.add_scalar("policy/moved", kl_divergence(self.probabilities, probabilities), step)
         self.probabilities = probabilities
-        if self.picture is None:
-            self.picture = plots.PolicyPicture(self.space, probabilities)
         title = f"the policy after episode {step}" if step else "the policy at the start"
-        self.writer.add_image("policy/choices", self.picture.pixels(probabilities, title), step, dataformats="HWC")
+
+        def draw() -> None:
+            if self.picture is None:
+                self.picture = plots.PolicyPicture(self.space, probabilities)
+            self.writer.add_image("policy/choices", self.picture.pixels(probabilities, title), step, dataformats="HWC")
+
+        self.waiting["policy/choices"] = draw  # replaces a policy not drawn yet
+
+    def _draw_waiting(self, every: bool = False) -> None:
+        """Draw each waiting picture whose tag was last drawn PICTURE_SECONDS ago or more (`every`:
+        all of them, as the search ends)."""
+        for tag, draw in list(self.waiting.items()):
+            if every or self.clock() - self.drawn.get(tag, -math.inf) >= PICTURE_SECONDS:
+                del self.waiting[tag]
+                draw()
+                self.drawn[tag] = self.clock()
 
     def _guard(self, write: Callable[[], None], opening: bool = False) -> None:
         """Run `write` (while writing works: opening starts it); on any error, warn once and write
