@@ -240,6 +240,22 @@ def test_the_weight_sharing_header_gives_the_images_and_children_there_are(tmp_p
     assert "on 5,000 validation images each, 1 minibatch of 32 of shared training" in out  # not 99,999: 5,000 are
 
 
+def test_the_summary_counts_thousands_of_children_as_the_header_does() -> None:
+    """A 2,000-child search's header says "2,000 children"; its summary said "Children 2000: 2000 trained"."""
+    from nas_pattern import CNN_SPACE, Objective
+    from nas_pattern.networks import Metrics
+    from nas_pattern.records import Episode, SearchResult
+    from nas_pattern.run import _summary
+
+    architecture, metrics = CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices)), Metrics(0.8, 0.5, 1_000, 1.0)
+    episodes = [Episode(n, architecture, metrics, 0.8, 0.7, False, 1.0) for n in range(1, 1_235)]
+    episodes += [Episode(n, architecture, None, -1.0, 0.7, False, 1.0, status="timeout", reason="took longer")
+                 for n in range(1_235, 2_335)]
+    result = SearchResult(episodes[0], episodes, "budget", 1.0, 0, test=metrics)
+    line = next(line for line in _summary(result, Path("run"), Objective()).splitlines() if line.startswith("Children"))
+    assert line == "Children             2,334: 1,234 trained, 0 cached, 0 invalid, 1,100 failed (1,100 timeout)"
+
+
 @pytest.mark.slow
 def test_the_derived_table_shows_the_objective_that_chose_the_product(tmp_path: Path, capsys) -> None:
     """With weight sharing and the size-aware reward, the candidates trained from scratch are shown

@@ -212,9 +212,9 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
     c = result.counts
     failed = {kind: c[kind] for kind in FAILURES if kind != "invalid" and c[kind]}
     scored = "scored with the shared weights" if result.derived else "trained"
-    children = f"{c['episodes']}: {c['trained']} {scored}, {c['cached']} cached, {c['invalid']} invalid"
+    children = f"{c['episodes']:,}: {c['trained']:,} {scored}, {c['cached']:,} cached, {c['invalid']:,} invalid"
     if failed:
-        children += f", {sum(failed.values())} failed (" + ", ".join(f"{n} {k}" for k, n in failed.items()) + ")"
+        children += f", {sum(failed.values()):,} failed (" + ", ".join(f"{n:,} {k}" for k, n in failed.items()) + ")"
     stop = {"converged": "; stopped early, the policy converged",
             "failures": "; stopped early, children kept failing",
             "stopped": "; stopped early, as asked"}.get(result.stop_reason, "")
