@@ -77,7 +77,7 @@ def _run(search: Search) -> int:
     space = controller.agent.space
     done, total = len(controller.history), config.search.episodes
     if done:
-        print(f"Resuming {run_dir.path}: {done} of {_children(total)} already recorded.")
+        print(f"Resuming {run_dir.path}: {done:,} of {_children(total)} already recorded.")
     size = f"{space.size:,}" if space.size < 10 ** 12 else f"{space.size:.2e}".replace("e+", " x 10^")
     print(f"Searching {size} {config.network.upper()} architecture{'' if space.size == 1 else 's'} on {config.dataset} "
           f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
