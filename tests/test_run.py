@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -254,6 +255,37 @@ def test_the_summary_counts_thousands_of_children_as_the_header_does() -> None:
     result = SearchResult(episodes[0], episodes, "budget", 1.0, 0, test=metrics)
     line = next(line for line in _summary(result, Path("run"), Objective()).splitlines() if line.startswith("Children"))
     assert line == "Children             2,334: 1,234 trained, 0 cached, 0 invalid, 1,100 failed (1,100 timeout)"
+
+
+def test_pareto_png_of_a_weight_sharing_search_says_its_scores_are_shared_and_its_best_trained_from_scratch(
+        tmp_path: Path, monkeypatch) -> None:
+    """It said "2000 trained children" and "best" for a search whose children were scored with the
+    shared weights, and whose best is the product trained from scratch (search.png and the CLI's
+    tables said so)."""
+    from nas_pattern import CNN_SPACE, plots
+    from nas_pattern.networks import Metrics
+    from nas_pattern.records import Episode, SearchResult
+
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path, **_: drawn.append(fig.axes[0]))
+    architecture = CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices))
+
+    def child(n: int, evaluation: str) -> Episode:
+        return Episode(n, architecture, Metrics(0.5 + n / 10_000, 0.5, 1_000 + n, 0.1), 0.0, 0.5, False, 0.1,
+                       evaluation=evaluation)
+
+    scored = [child(n, "shared") for n in range(1, 1_201)]
+    product = dataclasses.replace(child(7, "standalone"), metrics=Metrics(0.6, 0.5, 1_007, 2.0))
+    plots.plot_pareto(tmp_path, SearchResult(product, scored, "budget", 1.0, 0, derived=[product]))
+    assert drawn[-1].get_title().startswith("Accuracy against size: 1,200 children scored with the shared weights, ")
+    assert [t.get_text() for t in drawn[-1].get_legend().get_texts()] == [
+        "children scored with the shared weights", "Pareto front (by shared score)",
+        "best (episode 7, trained from scratch)"]
+    trained = [child(n, "standalone") for n in range(1, 5)]
+    plots.plot_pareto(tmp_path, SearchResult(trained[2], trained, "budget", 1.0, 0))
+    assert drawn[-1].get_title().startswith("Accuracy against size: 4 trained children, ")
+    assert [t.get_text() for t in drawn[-1].get_legend().get_texts()] == [
+        "trained children", "Pareto front", "best (episode 3)"]
 
 
 @pytest.mark.slow

@@ -47,23 +47,28 @@ def plot_search(directory: Path, episodes: Sequence[Episode], derived: Sequence[
     bottom.set_xlabel("episode (child evaluation)")
     bottom.set_ylabel("reward")
     bottom.grid(alpha=0.3)
-    fig.suptitle(f"NAS search: {len(episodes)} children")
+    fig.suptitle(f"NAS search: {len(episodes):,} children")
     return _save(fig, directory / SEARCH_PLOT)
 
 def plot_pareto(directory: Path, result: SearchResult, target_params: int | None = None) -> Path:
     """Draw pareto.png in `directory`: validation accuracy against parameters of every trained child, the
-    Pareto front joined by a line, the best marked, and the size target if there is one."""
+    Pareto front joined by a line, the best marked, and the size target if there is one. With weight
+    sharing, the children's scores are their shared-weight scores, and the best is the product,
+    trained from scratch (as search.png and the CLI's tables say)."""
     plt = _pyplot()
     trained = result.trained
     front = result.pareto_front
+    shared = any(e.evaluation == "shared" for e in trained)
+    children = "children scored with the shared weights" if shared else "trained children"
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.scatter([e.metrics.params for e in trained if e.metrics], [e.accuracy for e in trained], s=14,
-               color="tab:blue", alpha=0.6, label="trained children")
+               color="tab:blue", alpha=0.6, label=children)
     ax.step([e.metrics.params for e in front if e.metrics], [e.accuracy for e in front], where="post",
-            color="tab:green", marker="o", label="Pareto front")
+            color="tab:green", marker="o", label="Pareto front" + (" (by shared score)" if shared else ""))
     if result.best.metrics:
+        best = f"episode {result.best.episode}" + (", trained from scratch" if shared else "")
         ax.scatter([result.best.metrics.params], [result.best.accuracy], s=120, facecolors="none",
-                   edgecolors="tab:red", linewidths=2, label=f"best (episode {result.best.episode})")
+                   edgecolors="tab:red", linewidths=2, label=f"best ({best})")
     if target_params:
         ax.axvline(target_params, color="tab:orange", linestyle="--", label=f"target {target_params:,} params")
     ax.set_xscale("log")
@@ -71,7 +76,7 @@ def plot_pareto(directory: Path, result: SearchResult, target_params: int | None
     ax.set_ylabel("validation accuracy")
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="lower right")
-    ax.set_title(f"Accuracy against size: {len(trained)} trained children, {len(front)} on the front")
+    ax.set_title(f"Accuracy against size: {len(trained):,} {children}, {len(front):,} on the front")
     return _save(fig, directory / PARETO_PLOT)
 
 def plot_graph(directory: Path, architecture: Architecture, title: str = "best architecture") -> Path:
