@@ -56,6 +56,8 @@ def test_a_space_file_drives_the_search(tmp_path: Path, capsys) -> None:
                         "--run-dir", str(tmp_path / "run")], capsys)
     assert code == 0
     assert "Searching 2 CNN architectures" in out
+    assert ("Budget: 3 children (more than the space's 2 architectures: at most 2 are trained, the other 1 or more "
+            "are answered from the cache), 1 epoch(s)") in out
     episodes = [json.loads(line) for line in (tmp_path / "run" / "episodes.jsonl").read_text().splitlines()]
     assert {e["describe"] for e in episodes} <= {"conv 3x4", "conv 3x8"}
     assert sum(e["cached"] for e in episodes) >= 1  # 3 children from 2 architectures

@@ -87,13 +87,15 @@ def _run(search: Search) -> int:
     images = counted(len(controller.data.train.head(config.search.train_limit)), "image")
     if sharing is None:
         m = config.agent_config.children_per_update
-        print(f"Budget: {_children(total)}, {config.search.epochs} epoch(s) each on {images}, a policy update every "
+        print(f"Budget: {_children(total)}{_beyond(total, space.size, 'trained')}, {config.search.epochs} epoch(s) "
+              f"each on {images}, a policy update every "
               f"{m}{' (none within this budget: the agent learns nothing)' if total < m else ''}. "
               f"Recording to {run_dir.path}/")
     else:
         assert controller.worker.shared is not None
         weights = sum(p.numel() for p in controller.worker.shared.supernet.parameters())
-        print(f"Weight sharing: {_children(total)} scored with the weights of one supernet ({weights:,} weights) on "
+        print(f"Weight sharing: {_children(total)}{_beyond(total, space.size, 'scored')} scored with the weights of "
+              f"one supernet ({weights:,} weights) on "
               f"{counted(len(controller.data.val.head(sharing.val_images)), 'validation image')} each, "
               f"{counted(sharing.steps, 'minibatch', 'minibatches')} of {sharing.batch_size} "
               f"of shared training before every {config.agent_config.children_per_update}; then the best "
@@ -273,6 +275,14 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
 
 def _children(count: int) -> str:
     return counted(count, "child", "children")
+
+
+def _beyond(total: int, size: int, done: str) -> str:
+    """What a budget larger than the space gets: " (more than the space's 54 architectures: ...)"."""
+    if total <= size:
+        return ""
+    return (f" (more than the space's {counted(size, 'architecture')}: at most {size:,} are {done}, the "
+            f"other {total - size:,} or more are answered from the cache)")
 
 
 def _kept(run_dir: Path) -> list[str]:

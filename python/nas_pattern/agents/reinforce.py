@@ -85,7 +85,7 @@ class RLAgent(Agent):
         them (with the policy's own draws it went on training those, and scored the children on
         paths it never trained). At the heat the last child took: once a converged policy's
         favourites are drawn, the redraws at lower heats find nothing new, for these draws as for
-        the children (14 ms a draw from the heat of 1, 3 from the child's, on the CPU). With a
+        the children (14 ms a draw from the heat of 1, 2 to 5 from the child's, on the CPU). With a
         generator seeded from `rng`, so policy() is unaffected; nothing is marked drawn."""
         actions, _ = self._unseen(torch.Generator().manual_seed(rng.getrandbits(63)), self.heat)
         return self.space.decode(actions)
