@@ -111,6 +111,26 @@ def test_the_jvm_s_next_search_cut_short_resumes_with_its_budget(tmp_path: Path)
         open_search(args_from_json(json.dumps({"resume": str(run_dir), "episodes": 2})))
 
 
+def test_the_jvm_s_next_search_on_the_same_controller_writes_its_event_files_too(tmp_path: Path) -> None:
+    """finish() closed the TensorBoard log, so a JVM's second search(2) on the same controller wrote
+    no event files: the steps stopped at 2. It flushes it now (every picture waiting drawn); the
+    controller's close() closes it."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    config = {"run-dir": str(run_dir), "network": "rnn", "train-limit": 100, "children-per-update": 2}
+    search = open_search(args_from_json(json.dumps(config)))
+    controller = search.controller
+    for budget in (2, 4):  # what the adapter's search(2) does, twice
+        search.set_budget(budget)
+        finish(search, controller.final_test(controller.search()))
+        events = EventAccumulator(str(run_dir / "tensorboard"))
+        events.Reload()  # on disk as each search() returns, the policy after its last update drawn
+        assert [e.step for e in events.Scalars("child/accuracy")] == list(range(1, budget + 1))
+        assert [i.step for i in events.Images("policy/choices")][-1] == budget
+    search.close()
+
+
 def test_what_a_resume_changed_is_kept_for_the_next_resume(tmp_path: Path) -> None:
     """A resume cut short in its turn goes on as it was last told: its changes (the may-change
     settings) are written to config.json, and a refused change writes nothing."""

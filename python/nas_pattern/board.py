@@ -108,15 +108,20 @@ class TensorBoardLog:
         """A phase of shared training ended, before the next child."""
         self._guard(lambda: self.writer.add_scalar("supernet/loss", loss, self.step + 1))
 
+    def flush(self) -> None:
+        """Draw the pictures waiting and write everything to disk, and go on writing: a search() that
+        ended (the JVM's may be followed by another on the same controller)."""
+        def draw_and_flush() -> None:
+            self._draw_waiting(every=True)
+            self.writer.flush()
+
+        self._guard(draw_and_flush)
+
     def close(self) -> None:
         """Flush and close the event files (writing them again needs a new TensorBoardLog). The flush
         raises a write that failed in TensorBoard's thread since the last child: one warning."""
-        def flush_and_close() -> None:
-            self._draw_waiting(every=True)
-            self.writer.flush()
-            self.writer.close()
-
-        self._guard(flush_and_close)
+        self.flush()
+        self._guard(lambda: self.writer.close())
         self.writer = None
         if self.picture is not None:
             self.picture.close()

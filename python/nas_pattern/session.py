@@ -227,9 +227,8 @@ def finish(search: Search, result: SearchResult) -> list[str]:
     if probabilities is not None:
         plots.plot_policy(directory, search.controller.agent.space, probabilities,
                           "the policy at the end of the search")
-    if search.board is not None:
-        search.board.close()
-        search.board = None
+    if search.board is not None:  # on disk now; still open for a next search() on this controller (the JVM's)
+        search.board.flush()
     if model["file"] is None:
         return [f"{MODEL} not written: {model['trained']}"]
     lines = [f"{directory / MODEL} ({model['trained']}; load it with nas_pattern.load_model)"]
