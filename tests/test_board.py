@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import itertools
 import json
 import math
 import signal
@@ -27,7 +26,15 @@ from nas_pattern import (
     SearchConfig,
     SearchSpace,
 )
-from nas_pattern.board import EVENTS, PICTURE_SECONDS, SESSIONS, TensorBoardLog, decisions, kl_divergence
+from nas_pattern.board import (
+    EVENTS,
+    PICTURE_SECONDS,
+    SESSIONS,
+    TensorBoardLog,
+    decisions,
+    every_picture,
+    kl_divergence,
+)
 from nas_pattern.run import main as run_main
 
 TARGET = CNN_SPACE.decode([3, 2, 1, 1, 2, 1, 0, 2])
@@ -44,21 +51,15 @@ def steps(events: EventAccumulator, tag: str) -> list[int]:
     return [e.step for e in events.Scalars(tag)]
 
 
-def slow_clock() -> Callable[[], float]:
-    """A clock on which PICTURE_SECONDS pass between any two readings: every picture is drawn at once."""
-    readings = itertools.count()
-    return lambda: next(readings) * PICTURE_SECONDS
-
-
 def search(directory: Path, agent=None, episodes: int = 12, warn=None,
            clock: Callable[[], float] | None = None) -> tuple[NASController, list[str]]:
     """A fast search (synthetic children) with its event files in `directory`; the warnings it gave.
-    Its pictures are all drawn (`slow_clock`), unless `clock` says otherwise."""
+    Its pictures are all drawn (`every_picture`), unless `clock` says otherwise."""
     agent = agent or RLAgent(CNN_SPACE, AgentConfig(seed=3))
     controller = NASController(agent, blank_dataset(), network=make_match_target(CNN_SPACE, TARGET),
                                config=SearchConfig(episodes=episodes, stop_entropy=0.0))
     warnings: list[str] = []
-    board = TensorBoardLog(directory, controller, warn=warn or warnings.append, clock=clock or slow_clock())
+    board = TensorBoardLog(directory, controller, warn=warn or warnings.append, clock=clock or every_picture())
     controller.search()
     board.close()
     return controller, warnings

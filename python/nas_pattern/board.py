@@ -33,6 +33,7 @@ drops the events at and after the step a writer starts at), so no step appears t
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 import shutil
 import sys
@@ -50,6 +51,12 @@ from nas_pattern.search_space import Architecture, SearchSpace
 EVENTS = "tensorboard"  # the event files' folder in a run directory
 SESSIONS = "children"  # the hparams sessions' folder in it, one per child
 PICTURE_SECONDS = 5.0  # each picture tag is drawn at most this often: TensorBoard's reload interval
+
+
+def every_picture() -> Callable[[], float]:
+    """A clock on which PICTURE_SECONDS pass between any two readings: a TensorBoardLog that reads it
+    draws every picture as it comes, as for children that take seconds (bench controller, tests)."""
+    return itertools.count(step=PICTURE_SECONDS).__next__
 
 
 def available() -> bool:

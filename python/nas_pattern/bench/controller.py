@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import itertools
 import statistics
 import tempfile
 import time
@@ -83,8 +82,7 @@ def _tensorboard_seconds(seed: int, children: int, rounds: int = 3) -> float:
         controller = NASController(agent, table.dataset(), network=functools.partial(TabularNetwork, table=table),
                                    config=SearchConfig(episodes=children, stop_entropy=0.0, seed=seed))
         start = time.perf_counter()
-        every_picture = itertools.count(step=board.PICTURE_SECONDS).__next__
-        log = board.TensorBoardLog(directory, controller, clock=every_picture) if directory is not None else None
+        log = None if directory is None else board.TensorBoardLog(directory, controller, clock=board.every_picture())
         controller.search()
         if log is not None:
             log.close()
