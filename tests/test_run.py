@@ -279,15 +279,40 @@ def test_pareto_png_of_a_weight_sharing_search_says_its_scores_are_shared_and_it
     scored = [child(n, "shared") for n in range(1, 1_201)]
     product = dataclasses.replace(child(7, "standalone"), metrics=Metrics(0.6, 0.5, 1_007, 2.0))
     plots.plot_pareto(tmp_path, SearchResult(product, scored, "budget", 1.0, 0, derived=[product]))
-    assert drawn[-1].get_title().startswith("Accuracy against size: 1,200 children scored with the shared weights, ")
+    title = drawn[-1].figure.get_suptitle()
+    assert title.startswith("Accuracy against size: 1,200 children scored with the shared weights, ")
     assert [t.get_text() for t in drawn[-1].get_legend().get_texts()] == [
         "children scored with the shared weights", "Pareto front (by shared score)",
         "best (episode 7, trained from scratch)"]
     trained = [child(n, "standalone") for n in range(1, 5)]
     plots.plot_pareto(tmp_path, SearchResult(trained[2], trained, "budget", 1.0, 0))
-    assert drawn[-1].get_title().startswith("Accuracy against size: 4 trained children, ")
+    assert drawn[-1].figure.get_suptitle().startswith("Accuracy against size: 4 trained children, ")
     assert [t.get_text() for t in drawn[-1].get_legend().get_texts()] == [
         "trained children", "Pareto front", "best (episode 3)"]
+
+
+def test_the_legends_of_search_png_and_pareto_png_sit_above_their_points(tmp_path: Path, monkeypatch) -> None:
+    """Both legends sat in the lower right corner of the axes: over the last children of a long
+    search whose scores fell (search.png), and over the largest children (pareto.png). Now each is
+    above its axes, inside the figure."""
+    from nas_pattern import CNN_SPACE, plots
+    from nas_pattern.networks import Metrics
+    from nas_pattern.records import Episode, SearchResult
+
+    figures = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path, **kw: (figures.append(fig), save(fig, path, **kw))[1])
+    architecture = CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices))
+    episodes = [Episode(n, architecture, Metrics(0.2 + (n % 7) / 10, 0.5, 1_000 * n, 0.1), 0.0, 0.5, False, 0.1)
+                for n in range(1, 41)]
+    plots.plot_search(tmp_path, episodes)
+    plots.plot_pareto(tmp_path, SearchResult(episodes[5], episodes, "budget", 1.0, 0))
+    for figure in figures:
+        axes = figure.axes[0]
+        legend = axes.get_legend().get_window_extent()
+        inside = axes.get_window_extent()
+        assert legend.y0 >= inside.y1, (legend, inside)  # above the axes, over none of their points
+        assert figure.bbox.x0 <= legend.x0 and legend.x1 <= figure.bbox.x1 and legend.y1 <= figure.bbox.y1
 
 
 @pytest.mark.slow

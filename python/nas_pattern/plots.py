@@ -40,7 +40,7 @@ def plot_search(directory: Path, episodes: Sequence[Episode], derived: Sequence[
                     zorder=3, label="derived: trained from scratch")
     top.plot(x, [e.baseline for e in episodes], label="baseline (value function)", color="tab:orange")
     top.set_ylabel("accuracy")
-    top.legend(loc="lower right")
+    _legend_above(top)
     top.grid(alpha=0.3)
     bottom.bar(x, [e.reward for e in episodes], color="tab:purple", label="reward")
     bottom.axhline(0, color="black", linewidth=0.5)
@@ -49,6 +49,7 @@ def plot_search(directory: Path, episodes: Sequence[Episode], derived: Sequence[
     bottom.grid(alpha=0.3)
     fig.suptitle(f"NAS search: {len(episodes):,} children")
     return _save(fig, directory / SEARCH_PLOT)
+
 
 def plot_pareto(directory: Path, result: SearchResult, target_params: int | None = None) -> Path:
     """Draw pareto.png in `directory`: validation accuracy against parameters of every trained child, the
@@ -75,8 +76,8 @@ def plot_pareto(directory: Path, result: SearchResult, target_params: int | None
     ax.set_xlabel("trainable parameters")
     ax.set_ylabel("validation accuracy")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower right")
-    ax.set_title(f"Accuracy against size: {len(trained):,} {children}, {len(front):,} on the front")
+    _legend_above(ax)
+    fig.suptitle(f"Accuracy against size: {len(trained):,} {children}, {len(front):,} on the front")
     return _save(fig, directory / PARETO_PLOT)
 
 def plot_graph(directory: Path, architecture: Architecture, title: str = "best architecture") -> Path:
@@ -246,6 +247,12 @@ def plot_regret_panels(path: Path, panels: Mapping[str, Mapping[str, Band]], tit
     figure.suptitle(title)
     path.parent.mkdir(parents=True, exist_ok=True)
     return _save(figure, path, dpi=100, top=0.985)  # the title above the first row's panel titles, not over them
+
+
+def _legend_above(ax: Any) -> None:
+    """`ax`'s legend in rows above it, clear of its points (inside, in a corner, it hid the points of a
+    long search's last children and of the largest children)."""
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False, fontsize="small")
 
 
 def _pyplot() -> Any:
