@@ -20,8 +20,10 @@ TEST_CP = build/jvm/test-classes:$(JAVA_CP):$(JARS)/junit4.jar:$(JARS)/hamcrest-
 CLOJURE_CP = $(JAVA_CP):$(JARS)/data.json.jar:clojure/src
 # The engine the JVM launches: this project's virtual environment.
 export NAS_PATTERN_PYTHON := $(abspath $(PY))
-# The examples' children; FLAGS=--weight-sharing gives them their switch.
+# The examples' children; FLAGS=--weight-sharing gives them their switch; RUN_DIR where the search is
+# recorded (default: runs/<language>-example-<milliseconds>).
 EPISODES ?= 6
+RUN_DIR ?=
 # The guide: Mermaid from the npm registry (bundled into the site, no CDN), Debian's chromium to check it.
 MERMAID_VERSION := 12.3.0
 MERMAID_JS := docs/js/mermaid.min.js
@@ -70,12 +72,14 @@ test: setup lint jvm docs-tools $(MERMAID_JS) $(KATEX)
 # thread as in pytest (a JVM and the engine it launched take turns on about one core; each suite has
 # run directories of its own); their output comes whole, target by target. On the 2-core AMD EPYC
 # 88 s instead of 143 s one after another (2026-12-05; 160 s two at a time with two threads each).
+# The examples' checks record into build/checks/ (cleared first), not runs/ where a user's searches are.
 jvm-checks: jvm-test scala-example-check clojure-example-check
-scala-example-check: EPISODES = 2
-scala-example-check: scala-example
-clojure-example-check: EPISODES = 2
-clojure-example-check: FLAGS = --weight-sharing
-clojure-example-check: clojure-example
+scala-example-check: setup jvm
+	rm -rf build/checks/scala-example
+	$(SCALA_EXAMPLE) 2 build/checks/scala-example
+clojure-example-check: setup jvm
+	rm -rf build/checks/clojure-example
+	$(CLOJURE_EXAMPLE) 2 build/checks/clojure-example --weight-sharing
 
 # The fast loop while working: ruff, mypy and the tests not marked slow (under a minute once set up).
 check: lint
@@ -178,13 +182,15 @@ clojure-test: setup jvm
 	clojure -cp $(CLOJURE_CP):clojure/test clojure/test/run_tests.clj
 
 java-example: setup jvm
-	java -cp build/jvm/examples:$(JAVA_CP) NASExample $(EPISODES) $(FLAGS)
+	java -cp build/jvm/examples:$(JAVA_CP) NASExample $(EPISODES) $(RUN_DIR) $(FLAGS)
 
+SCALA_EXAMPLE = scala -cp build/jvm/scala:$(JAVA_CP) NASExample
 scala-example: setup jvm
-	scala -cp build/jvm/scala:$(JAVA_CP) NASExample $(EPISODES) $(FLAGS)
+	$(SCALA_EXAMPLE) $(EPISODES) $(RUN_DIR) $(FLAGS)
 
+CLOJURE_EXAMPLE = clojure -cp $(CLOJURE_CP) -m naspattern.example
 clojure-example: setup jvm
-	clojure -cp $(CLOJURE_CP) -m naspattern.example $(EPISODES) $(FLAGS)
+	$(CLOJURE_EXAMPLE) $(EPISODES) $(RUN_DIR) $(FLAGS)
 
 bridge-bench: setup jvm
 	java -cp build/jvm/examples:$(JAVA_CP) BridgeBench

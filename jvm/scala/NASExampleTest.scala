@@ -2,12 +2,16 @@ import java.nio.file.{Files, Path}
 
 import naspattern.{Episode, Idx, Metrics, NASException, NASGateway}
 import org.junit.Assert.{assertEquals, assertTrue}
-import org.junit.Test
+import org.junit.rules.TemporaryFolder
+import org.junit.{Rule, Test}
 
 /** One short search through the bridge, driven by the Scala example's code. */
 class NASExampleTest {
+  private val temporary = new TemporaryFolder // each test's run directory, deleted after it
+  @Rule def folder: TemporaryFolder = temporary
+
   @Test def aShortSearchReportsEveryChild(): Unit = {
-    val dir: Path = Files.createTempDirectory("nas-scala")
+    val dir: Path = folder.getRoot.toPath
     val config = NASExample.Config(trainLimit = 500, runDir = dir.resolve("run").toString)
     val gateway = NASGateway.launch(new NASGateway.Options().echoOutput(false))
     try {
@@ -26,7 +30,7 @@ class NASExampleTest {
   }
 
   @Test def aRewardNamesTheSampleItRewards(): Unit = {
-    val dir: Path = Files.createTempDirectory("nas-scala")
+    val dir: Path = folder.getRoot.toPath
     val gateway = NASGateway.launch(new NASGateway.Options().echoOutput(false))
     try {
       val controller = gateway.controller(s"""{"train-limit": 300, "device": "cpu", "run-dir": "${dir.resolve("run")}"}""")

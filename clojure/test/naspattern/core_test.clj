@@ -6,14 +6,24 @@
 
 (def ^:dynamic *gateway* nil)
 
+(def ^:private temp-dirs (atom [])) ; every directory temp-run-dir made, deleted after the tests
+
+(defn- delete-tree [^java.io.File dir]
+  (doseq [^java.io.File f (reverse (file-seq dir))] ; a directory's files before the directory
+    (.delete f)))
+
 (use-fixtures :once
   (fn [tests]
-    (with-open [gateway (nas/launch {:echo? false})]
-      (binding [*gateway* gateway] (tests)))))
+    (try
+      (with-open [gateway (nas/launch {:echo? false})]
+        (binding [*gateway* gateway] (tests)))
+      (finally (run! delete-tree @temp-dirs)))))
 
 (defn- temp-run-dir []
-  (str (.toFile (java.nio.file.Files/createTempDirectory
-                 "nas-clj" (make-array java.nio.file.attribute.FileAttribute 0))) "/run"))
+  (let [dir (.toFile (java.nio.file.Files/createTempDirectory
+                      "nas-clj" (make-array java.nio.file.attribute.FileAttribute 0)))]
+    (swap! temp-dirs conj dir)
+    (str dir "/run")))
 
 (defn- small-config []
   {:network "cnn" :train-limit 500 :children-per-update 2 :device "cpu" :run-dir (temp-run-dir)})
