@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,15 @@ def test_a_worker_process_killed_mid_child_is_replaced_and_the_search_finishes(t
     assert failed and all(e.status == "error" and "worker process died" in e.reason for e in failed)
     assert result.episodes[5] in failed  # episode 6 (a child beside it may have been lost with it)
     assert all(e.status == "ok" for e in result.episodes[8:])  # the next update's, on a new pool
+
+
+def test_the_header_says_how_many_threads_each_worker_process_has(monkeypatch) -> None:
+    """It said "cpu, 2 children at once, ..." where one at a time says "CPU (2 threads)"."""
+    executor = LocalExecutor(children_at_once=2)
+    executor.worker = types.SimpleNamespace(device=torch.device("cpu"))  # type: ignore[assignment]
+    for threads, each in ((2, "1 thread"), (4, "2 threads"), (1, "1 thread")):
+        monkeypatch.setattr(torch, "get_num_threads", lambda threads=threads: threads)
+        assert executor.describe() == f"CPU ({each} each), 2 children at once, each in a worker process of its own"
 
 
 def test_the_local_executor_refuses_zero_children_at_once() -> None:

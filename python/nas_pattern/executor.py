@@ -30,7 +30,7 @@ import torch
 
 from nas_pattern.data import Split
 from nas_pattern.memory import MEMORY_SHARE
-from nas_pattern.records import Child, Outcome, first_line
+from nas_pattern.records import Child, Outcome, counted, first_line
 from nas_pattern.worker import Worker, WorkerSetup, dataset_on
 
 EXECUTORS = ("local", "ray")
@@ -117,7 +117,15 @@ class LocalExecutor(Executor):
     def describe(self) -> str:
         if self.children_at_once == 1 or self.worker is None:
             return ""
-        return f"{self.worker.device}, {self.children_at_once} children at once, each in a worker process of its own"
+        device = self.worker.device
+        where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+            f"CPU ({counted(self._threads(), 'thread')} each)"  # as device_name() says it of one process
+        return f"{where}, {self.children_at_once} children at once, each in a worker process of its own"
+
+    def _threads(self) -> int:
+        """Each worker process's torch threads: the CPU's shared out; on a GPU each drives it with one."""
+        assert self.worker is not None
+        return max(1, torch.get_num_threads() // self.children_at_once) if self.worker.device.type == "cpu" else 1
 
     def close(self) -> None:
         if self._pool is not None:
@@ -130,8 +138,6 @@ class LocalExecutor(Executor):
     def _new_pool(self) -> ProcessPoolExecutor:
         assert self.worker is not None
         device = self.worker.device
-        # the CPU's threads shared out, and its memory (memory_bound); on a GPU each process drives it with one
-        threads = max(1, torch.get_num_threads() // self.children_at_once) if device.type == "cpu" else 1
         # The dataset travels as numpy arrays, copied down a pipe: a torch tensor would go through shared
         # memory, which a container may have little of.
         data = dataset_on(self.worker.setup.data, torch.device("cpu"))
@@ -141,7 +147,8 @@ class LocalExecutor(Executor):
                                    initializer=_start_worker,
                                    initargs=(replace(self.worker.setup, data=replace(
                                        data, train=_empty(data.train), val=_empty(data.val), test=_empty(data.test))),
-                                             arrays, str(device), threads, MEMORY_SHARE / self.children_at_once))
+                                             arrays, str(device), self._threads(),
+                                             MEMORY_SHARE / self.children_at_once))  # the CPU's memory shared out too
 
     def _wait_until_ready(self) -> None:
         """Until every worker process holds the data on its device; ValueError if one cannot start."""
