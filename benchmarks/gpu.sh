@@ -88,7 +88,9 @@ part tests.txt 120 "$PYTHON" -m pytest -q -rs -p no:cacheprovider -m cuda tests/
 part trainer.txt 130 "${BENCH[@]}" trainer "${TRAINER[@]}"
 part search.txt 100 "${BENCH[@]}" search --executors local "${SEARCH[@]}"  # the image has no Ray
 
-RUN_DIR=$(mktemp -d)/default-run
+SCRATCH=$(mktemp -d)  # the default search's run directory, gone when the script ends (its record is in $OUT)
+trap 'rm -rf "$SCRATCH"' EXIT
+RUN_DIR=$SCRATCH/default-run
 part default-log.txt 100 "$PYTHON" -m nas_pattern.run --device "$DEVICE" --run-dir "$RUN_DIR" "${DEFAULT[@]}"
 "$PYTHON" - "$RUN_DIR" "$OUT/default-log.txt" >"$OUT/default.txt" 2>&1 <<'EOF'
 """The default search's figures from its record (episodes.jsonl; summary.json once it finished)."""

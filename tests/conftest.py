@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -28,6 +31,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("cuda"):
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ray_temp_dir() -> Iterator[None]:
+    """The session folders (logs, sockets) of the Ray instances the tests start, here and in the CLIs
+    they run, in a folder of this test process's, removed at its end: Ray keeps them in /tmp/ray."""
+    if os.environ.get("RAY_TMPDIR"):  # someone chose where they go
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="nas-ray-")  # short: Ray's socket paths inside it must stay under 108 bytes
+    os.environ["RAY_TMPDIR"] = path
+    try:
+        yield
+    finally:
+        del os.environ["RAY_TMPDIR"]
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -93,11 +95,14 @@ def chromium(window: str = "1280,2400") -> Iterator[Any]:
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={window}"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
-        yield browser
-    finally:
-        browser.quit()
+    # Chromium's profile and the folder of its singleton socket, which it leaves behind, in one of ours
+    with tempfile.TemporaryDirectory(prefix="nas-chromium-") as scratch:
+        browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver", env={**os.environ, "TMPDIR": scratch}),
+                                   options=options)
+        try:
+            yield browser
+        finally:
+            browser.quit()
 
 
 # The text a page shows, shadow roots included (TensorBoard's dashboards are Polymer elements).
