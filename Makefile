@@ -23,7 +23,7 @@ export NAS_PATTERN_PYTHON := $(abspath $(PY))
 # The examples' children; FLAGS=--weight-sharing gives them their switch; RUN_DIR where the search is
 # recorded (default: runs/<language>-example-<milliseconds>).
 EPISODES ?= 6
-RUN_DIR ?=
+RUN_DIR =
 # The guide: Mermaid from the npm registry (bundled into the site, no CDN), Debian's chromium to check it.
 MERMAID_VERSION := 12.3.0
 MERMAID_JS := docs/js/mermaid.min.js

@@ -80,6 +80,7 @@ def plot_pareto(directory: Path, result: SearchResult, target_params: int | None
     fig.suptitle(f"Accuracy against size: {len(trained):,} {children}, {len(front):,} on the front")
     return _save(fig, directory / PARETO_PLOT)
 
+
 def plot_graph(directory: Path, architecture: Architecture, title: str = "best architecture") -> Path:
     """Draw best.png in `directory` (graph_figure)."""
     return _save(graph_figure(architecture, title), directory / GRAPH_PLOT)
