@@ -18,8 +18,8 @@ import torch
 
 from helpers import full_disk
 from nas_pattern import CNN, CNN_SPACE, Dataset, load_model
-from nas_pattern.data import FASHION_MNIST_DIR, Split
-from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_MODEL, ONNX_TOLERANCE, ModelCard, save_model
+from nas_pattern.data import FASHION_MNIST_DIR, Split, read_idx
+from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_INPUT, ONNX_MODEL, ONNX_TOLERANCE, ModelCard, save_model
 from nas_pattern.predict import main as predict
 
 SEARCH = ["--episodes", "4", "--children-per-update", "2", "--train-limit", "300", "--seed", "2"]
@@ -101,15 +101,25 @@ def test_predict_takes_raw_images_and_normalises_them_as_training_did(searched: 
 
 
 @pytest.mark.slow
-def test_the_onnx_model_gives_pytorchs_logits(searched: Path, fashion: Dataset) -> None:
+def test_the_onnx_model_takes_raw_pixels_and_gives_pytorchs_logits(searched: Path) -> None:
+    """best.onnx took the normalised images the network trains on, with nothing in it or in the
+    README to say so: fed the pixels of an image, as anyone running it outside nas-pattern would,
+    it answered, wrongly. It now takes the pixels (ONNX_INPUT), as predict() does, and its metadata
+    says so."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(searched / ONNX_MODEL), providers=["CPUExecutionProvider"])
-    images = fashion.test.x[:200].contiguous()
-    (logits,) = session.run(["logits"], {"images": images.numpy()})
+    assert [(i.name, i.shape) for i in session.get_inputs()] == [(ONNX_INPUT, ["batch", 1, 28, 28])]
+    described = session.get_modelmeta().custom_metadata_map
+    assert described["nas_pattern.input"].startswith(f"{ONNX_INPUT}: float32 (N, 1, 28, 28), raw pixel values 0-255")
+    model = load_model(searched)
+    assert described["nas_pattern.architecture"] == model.architecture.describe()
+    pixels = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")[:200]  # (200, 28, 28) as the file holds them
+    (logits,) = session.run(["logits"], {ONNX_INPUT: pixels[:, None].astype(np.float32)})
     with torch.inference_mode():
-        expected = load_model(searched).module(images).numpy()
+        expected = model.module(model.normalise(pixels)).numpy()  # what predict() computes
     assert np.abs(logits - expected).max() <= ONNX_TOLERANCE
+    assert np.array_equal(logits.argmax(1), model.predict(pixels)[0].numpy())
 
 
 @pytest.mark.slow

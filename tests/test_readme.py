@@ -20,6 +20,9 @@ def test_readme_python_example_runs(capsys, monkeypatch, tmp_path: Path) -> None
         exec(compile(block, str(README), "exec"), {})
     out = capsys.readouterr().out
     assert "best: conv" in out and "test accuracy: 0." in out
+    predicted = re.search(r"^found: .* classes: (\[.*\])$", out, re.M)
+    exported = re.search(r"^ONNX Runtime's classes: (\[.*\])$", out, re.M)
+    assert predicted and exported and predicted[1] == exported[1]  # best.onnx takes the raw pixels too
 
 
 def test_the_study_table_is_the_committed_record() -> None:

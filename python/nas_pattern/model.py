@@ -37,6 +37,9 @@ CHECKPOINT = "checkpoint.pt"  # the search's state for --resume (run_dir.py writ
 FORMAT = "nas-pattern model"
 FORMAT_VERSION = 1  # raised when the file's layout changes; load_model() reads this version only
 ONNX_TOLERANCE = 1e-4  # largest absolute difference of a logit between ONNX Runtime and PyTorch
+# best.onnx's input: raw pixel values 0-255 as float32, (N, C, H, W), as the dataset files hold them
+# and predict() takes them; the graph scales and normalises them as training did. Its output: "logits".
+ONNX_INPUT = "pixels"
 
 
 @dataclass(frozen=True)
@@ -208,17 +211,40 @@ def _load_error(err: Exception) -> str:
     return f"{type(err).__name__}: {first_line(err)}"
 
 
+class FromPixels(torch.nn.Module):
+    """The found network behind the scaling and normalisation its training used, as ONNX exports it:
+    best.onnx then takes raw pixels (ONNX_INPUT), as predict() does, and whoever runs it need not
+    know the dataset's statistics (fed raw pixels, the bare network would answer, wrongly)."""
+
+    mean: torch.Tensor  # per channel, (1, C, 1, 1), of pixels scaled to [0, 1]
+    std: torch.Tensor
+
+    def __init__(self, module: torch.nn.Module, normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None):
+        super().__init__()
+        self.module = module
+        mean, std = normalisation if normalisation is not None else ((0.0,), (1.0,))
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.module((pixels / 255 - self.mean) / self.std)  # as FoundModel.normalise() computes it
+
+
 def export_onnx(model: FoundModel, path: Path, check_images: torch.Tensor) -> str:
-    """Write `model` as ONNX (_export: opset 18, a dynamic batch) and check ONNX
-    Runtime's logits against PyTorch's on `check_images` (already normalised); returns what was
-    checked, in one line (the same for the same check, so the records of two runs compare).
-    ValueError, naming the reason, if ONNX is not installed or cannot export this network."""
+    """Write `model` behind its input's normalisation (FromPixels) as ONNX (_export: opset 18, a
+    dynamic batch; what it is in the file's metadata) and check ONNX Runtime's logits against
+    PyTorch's on `check_images` (normalised as in training; given to both as the whole pixel values
+    they come from); returns what was checked, in one line (the same for the same check, so the
+    records of two runs compare). ValueError, naming the reason, if ONNX is not installed or cannot
+    export this network."""
     try:
+        import onnx
         import onnxruntime
     except ImportError:
         raise ValueError("onnx and onnxruntime are not installed (pip install 'nas-pattern[onnx]')") from None
-    module = model.module.float().cpu().eval()
-    example = check_images[:2].float().cpu().contiguous()  # two: a batch of one would be specialised
+    module = FromPixels(model.module.float().cpu().eval(), model.card.normalisation).eval()
+    pixels = (check_images.float().cpu() * module.std + module.mean).mul(255).round().clamp(0, 255).contiguous()
+    example = pixels[:2]  # two: a batch of one would be specialised
     with tempfile.TemporaryDirectory(prefix="nas-onnx-") as scratch:
         exported = Path(scratch) / ONNX_MODEL
         try:
@@ -228,13 +254,12 @@ def export_onnx(model: FoundModel, path: Path, check_images: torch.Tensor) -> st
         except Exception as err:
             raise ValueError(f"torch.onnx cannot export {model.architecture.describe()}: {type(err).__name__}: "
                              f"{first_line(err)}") from None
-        data = exported.read_bytes()
-    images = check_images.float().cpu().contiguous()
+        data = _described(onnx, exported.read_bytes(), model)
     with torch.inference_mode():
-        expected = module(images).numpy()
+        expected = module(pixels).numpy()
     try:
         session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
-        (got,) = session.run(["logits"], {"images": images.numpy()})
+        (got,) = session.run(["logits"], {ONNX_INPUT: pixels.numpy()})
     except Exception as err:
         raise ValueError(f"ONNX Runtime cannot run the exported {model.architecture.describe()}: "
                          f"{type(err).__name__}: {first_line(err)}") from None
@@ -243,7 +268,24 @@ def export_onnx(model: FoundModel, path: Path, check_images: torch.Tensor) -> st
         raise ValueError(f"ONNX Runtime's logits differ from PyTorch's by {difference:.2e} (> {ONNX_TOLERANCE:g}); "
                          "not written")
     write_atomically(path, lambda f: f.write(data))
-    return f"ONNX Runtime's logits match PyTorch's within {ONNX_TOLERANCE:g} on {len(images)} test images"
+    return f"ONNX Runtime's logits match PyTorch's within {ONNX_TOLERANCE:g} on {len(pixels)} test images"
+
+
+def _described(onnx: Any, data: bytes, model: FoundModel) -> bytes:
+    """The exported model with what it is and takes in its metadata (Netron and
+    onnxruntime's get_modelmeta() show it)."""
+    proto = onnx.load_from_string(data)
+    channels, height, width = model.card.input_shape
+    for key, value in {
+        "input": f"{ONNX_INPUT}: float32 (N, {channels}, {height}, {width}), raw pixel values 0-255 as the "
+                 f"{model.card.dataset} files hold them; the graph scales and normalises them as training did",
+        "output": f"logits: (N, {model.card.num_classes}), one per class (argmax: the class)",
+        "architecture": model.architecture.describe(),
+        "trained": model.card.trained,
+    }.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = f"nas_pattern.{key}", value
+    return proto.SerializeToString()
 
 
 def _export(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
@@ -251,13 +293,13 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
     these children the first takes 0.03 s (the reference CNN; 1.3 s an RNN), the second 1.8 s (8 s),
     and export_onnx checks either against PyTorch. Opset 18, the batch dimension dynamic."""
     try:
-        torch.onnx.export(module, (example,), str(path), input_names=["images"], output_names=["logits"],
-                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=18,
+        torch.onnx.export(module, (example,), str(path), input_names=[ONNX_INPUT], output_names=["logits"],
+                          dynamic_axes={ONNX_INPUT: {0: "batch"}, "logits": {0: "batch"}}, opset_version=18,
                           dynamo=False)
         return
     except Exception:  # a torch without it, or a module it cannot trace: the newer exporter decides
         path.unlink(missing_ok=True)
-    torch.onnx.export(module, (example,), str(path), input_names=["images"], output_names=["logits"],
+    torch.onnx.export(module, (example,), str(path), input_names=[ONNX_INPUT], output_names=["logits"],
                       dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=18, dynamo=True,
                       external_data=False, verbose=False)
 
