@@ -23,6 +23,7 @@ VALIDATION_SIZE = 5000  # images held out of the training set for rewards
 SPLIT_SEED = 0  # fixed, so every run of a dataset sees the same validation split
 
 # Per-channel mean and std of the training images (pixel values scaled to [0, 1]).
+Normalisation = tuple[tuple[float, ...], tuple[float, ...]] | None  # (mean, std), None: not normalised
 PIXEL_STATS = {
     "fashion-mnist": ((0.2860,), (0.3530,)),
     "mnist": ((0.1307,), (0.3081,)),
@@ -127,10 +128,24 @@ def _read(name: str, directory: Path, train: bool) -> tuple[np.ndarray, np.ndarr
 
 def to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
              name: str = "") -> Split:
-    """uint8 images (N, C, H, W) and their labels as a Split, normalised with `mean` and `std`."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255)  # (N, C, H, W) in [0, 1]
-    x.sub_(torch.tensor(mean).view(1, -1, 1, 1)).div_(torch.tensor(std).view(1, -1, 1, 1))  # in place: one copy
+    """uint8 images (N, C, H, W) and their labels as a Split, normalised with `mean` and `std`: what
+    from_pixels() computes, in place (one copy of a whole split, not three)."""
+    means, stds = pixel_statistics((mean, std))
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255).sub_(means).div_(stds)
     return Split(x, torch.from_numpy(labels.astype(np.int64)), name)
+
+
+def pixel_statistics(normalisation: Normalisation) -> tuple[torch.Tensor, torch.Tensor]:
+    """A normalisation as (mean, std) tensors of shape (1, C, 1, 1); without one, (0, 1): none."""
+    mean, std = normalisation if normalisation is not None else ((0.0,), (1.0,))
+    return (torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
+            torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+
+def from_pixels(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Raw pixel values 0-255 as a network's input: scaled to [0, 1] and normalised as to_split() does
+    (FoundModel.predict and best.onnx's graph)."""
+    return (pixels / 255 - mean) / std
 
 
 # IDX: big-endian magic (0, 0, dtype code, number of dimensions), then one uint32 per dimension.

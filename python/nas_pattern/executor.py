@@ -31,6 +31,7 @@ import torch
 from nas_pattern.data import Split
 from nas_pattern.memory import MEMORY_SHARE
 from nas_pattern.records import Child, Outcome, counted, first_line
+from nas_pattern.trainer import device_name
 from nas_pattern.worker import Worker, WorkerSetup, dataset_on
 
 EXECUTORS = ("local", "ray")
@@ -118,7 +119,7 @@ class LocalExecutor(Executor):
         if self.children_at_once == 1 or self.worker is None:
             return ""
         device = self.worker.device
-        where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+        where = device_name(device) if device.type == "cuda" else \
             f"CPU ({counted(self._threads(), 'thread')} each)"  # as device_name() says it of one process
         return f"{where}, {self.children_at_once} children at once, each in a worker process of its own"
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas_pattern.data import PIXEL_STATS, Dataset, Split
+from nas_pattern.data import PIXEL_STATS, Dataset, Normalisation, Split, from_pixels, pixel_statistics
 from nas_pattern.files import UNWRITABLE, save_atomically, write_atomically
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import first_line
@@ -51,7 +51,7 @@ class ModelCard:
     space: dict[str, Any]  # SearchSpace.to_json(), which parses the architecture
     input_shape: tuple[int, int, int]  # (channels, height, width) of one image
     num_classes: int
-    normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None  # per-channel (mean, std) of pixels in [0, 1]
+    normalisation: Normalisation
     train_config: dict[str, Any]  # TrainConfig the weights were trained (and are evaluated) with
     dataset: str
     episode: int  # the search's episode of this architecture
@@ -124,11 +124,7 @@ class FoundModel:
         if high <= 1 and bool((x != x.round()).any()):  # fractions of a pixel: no raw image holds one
             raise ValueError(f"images must be raw pixel values 0-255, as the dataset files hold them; these look "
                              f"scaled to [0, 1] already (values from {low:g} to {high:g}, not whole): multiply by 255")
-        x = x / 255
-        if self.card.normalisation is not None:
-            mean, std = self.card.normalisation
-            x = (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
-        return x
+        return from_pixels(x, *pixel_statistics(self.card.normalisation))
 
     def predict(self, images: Any, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
         """(classes (N,), probabilities (N, classes)) for raw images (see normalise()), in passes of
@@ -219,15 +215,15 @@ class FromPixels(torch.nn.Module):
     mean: torch.Tensor  # per channel, (1, C, 1, 1), of pixels scaled to [0, 1]
     std: torch.Tensor
 
-    def __init__(self, module: torch.nn.Module, normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None):
+    def __init__(self, module: torch.nn.Module, normalisation: Normalisation):
         super().__init__()
         self.module = module
-        mean, std = normalisation if normalisation is not None else ((0.0,), (1.0,))
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        mean, std = pixel_statistics(normalisation)
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.module((pixels / 255 - self.mean) / self.std)  # as FoundModel.normalise() computes it
+        return self.module(from_pixels(pixels, self.mean, self.std))  # as FoundModel.normalise() does
 
 
 def export_onnx(model: FoundModel, path: Path, check_images: torch.Tensor) -> str:
