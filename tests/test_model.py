@@ -18,8 +18,9 @@ import torch
 
 from helpers import full_disk
 from nas_pattern import CNN, CNN_SPACE, Dataset, load_model
-from nas_pattern.data import FASHION_MNIST_DIR, Split, read_idx
+from nas_pattern.data import FASHION_MNIST_DIR, Split, class_names, load_test_split, read_idx
 from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_INPUT, ONNX_MODEL, ONNX_TOLERANCE, ModelCard, save_model
+from nas_pattern.predict import by_class
 from nas_pattern.predict import main as predict
 
 SEARCH = ["--episodes", "4", "--children-per-update", "2", "--train-limit", "300", "--seed", "2"]
@@ -51,11 +52,31 @@ def test_predict_takes_colour_images_channels_first_or_last(tmp_path: Path) -> N
     model = load_model(save_model(tmp_path / MODEL, card, network.module.state_dict()))
     last = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3)).astype(np.uint8)
     classes, probabilities = model.predict(last)
+    assert model.class_names[:3] == ("airplane", "automobile", "bird") and len(model.class_names) == 10
     first = model.predict(last.transpose(0, 3, 1, 2))  # (N, 3, 32, 32)
     assert torch.equal(first[0], classes) and torch.equal(first[1], probabilities)
     with pytest.raises(ValueError, match=r"images must have the shape \(N, 3, 32, 32\) or \(N, 32, 32, 3\), "
                                          r"got \(5, 32, 32\)$"):
         model.predict(last[..., 0])
+
+
+def test_each_class_is_named_with_its_accuracy_and_what_it_is_most_often_taken_for() -> None:
+    confusion = torch.tensor([[8, 2, 0], [0, 5, 0], [0, 0, 0]])  # row: the label, column: the class given
+    assert by_class(confusion, ("T-shirt/top", "Trouser", "Bag")).splitlines() == [
+        "  by class      accuracy  most often taken for",
+        "    T-shirt/top    0.800  Trouser (20.0%)",
+        "    Trouser        1.000  nothing else",
+        "    Bag            no test images",
+    ]
+    tied = torch.tensor([[6, 2, 2], [0, 1, 0], [0, 0, 1]])  # two classes as often: the first of them
+    assert by_class(tied, ("a", "b", "c")).splitlines()[1] == "    a           0.600  b (20.0%)"
+
+
+def test_a_class_is_named_as_its_dataset_names_it() -> None:
+    assert class_names("fashion-mnist", 10)[9] == "Ankle boot" and class_names("fashion-mnist", 10)[0] == "T-shirt/top"
+    assert class_names("mnist", 10) == tuple("0123456789")
+    assert class_names("cifar10", 10)[9] == "truck"
+    assert class_names("blank", 3) == ("0", "1", "2")  # a dataset of the user's own: the labels' numbers
 
 
 @pytest.mark.slow
@@ -114,6 +135,8 @@ def test_the_onnx_model_takes_raw_pixels_and_gives_pytorchs_logits(searched: Pat
     assert described["nas_pattern.input"].startswith(f"{ONNX_INPUT}: float32 (N, 1, 28, 28), raw pixel values 0-255")
     model = load_model(searched)
     assert described["nas_pattern.architecture"] == model.architecture.describe()
+    assert json.loads(described["nas_pattern.classes"]) == list(model.class_names) == [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     pixels = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")[:200]  # (200, 28, 28) as the file holds them
     (logits,) = session.run(["logits"], {ONNX_INPUT: pixels[:, None].astype(np.float32)})
     with torch.inference_mode():
@@ -371,6 +394,16 @@ def test_predict_describes_the_model_and_tests_it(searched: Path, tmp_path: Path
     assert predict([str(searched), "--images", "1000"]) == 0
     out = capsys.readouterr().out
     assert "CNN conv" in out and "test accuracy" in out and "on 1,000 fashion-mnist test images" in out
+    model = load_model(searched)
+    test = load_test_split("fashion-mnist").head(1000)
+    with torch.inference_mode():
+        given = model.module(test.x).argmax(1)
+    rows = out.split("most often taken for\n")[1].splitlines()
+    assert [row.split()[0] for row in rows] == ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                                "Shirt", "Sneaker", "Bag", "Ankle"]
+    for label, row in enumerate(rows):  # each class's accuracy, counted here from the network's own answers
+        mine = given[test.y == label]
+        assert f" {(mine == label).float().mean().item():.3f}  " in row
     test_files = tmp_path / "test-files"  # a machine that only tests the model needs no training files
     test_files.mkdir()
     for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):

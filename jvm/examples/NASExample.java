@@ -95,8 +95,8 @@ public final class NASExample {
             System.out.println("Model                " + result.modelPath());
             for (int i = 0; i < images.length; i++) {
                 int predicted = prediction.classes()[i];
-                System.out.printf("  test image %d: class %d (p = %.2f), label %d%n", i, predicted,
-                        prediction.probabilities()[i][predicted], labels[i]);
+                System.out.printf("  test image %d: %s (p = %.2f), label %s%n", i, model.classNames().get(predicted),
+                        prediction.probabilities()[i][predicted], model.classNames().get(labels[i]));
             }
         } catch (NASException e) { // the engine's one line: a bad config, a missing python, a dead engine
             System.err.println("error: " + e.getMessage());

@@ -111,7 +111,8 @@ object NASExample {
       println(s"Model                ${result.modelPath}")
       for (i <- images.indices) {
         val predicted = prediction.classes()(i)
-        println(f"  test image $i: class $predicted (p = ${prediction.probabilities()(i)(predicted)}%.2f), label ${labels(i)}")
+        val (name, label) = (model.classNames.get(predicted), model.classNames.get(labels(i)))
+        println(f"  test image $i: $name (p = ${prediction.probabilities()(i)(predicted)}%.2f), label $label")
       }
     } finally gateway.close()
   }

@@ -2,6 +2,7 @@
 implements, by calling the core (snake_case, not renamed) under that interface's camelCase names,
 by which py4j calls them. Values cross as Java primitives, strings and the small Java value
 classes (Architecture, Sample, Metrics, Episode, SearchResult), built from primitives (bridge.py).
+One piece: the whole of the engine that the JVM sees, one adapter per Java interface, side by side.
 """
 
 from __future__ import annotations
@@ -290,6 +291,13 @@ class Model(Identity):
 
     def numClasses(self) -> int:
         return self.model.card.num_classes
+
+    @reported
+    def className(self, label: int) -> str:
+        names = self.model.class_names
+        if not 0 <= label < len(names):
+            raise ValueError(f"class {label} is not one of this model's {len(names)} classes (0 to {len(names) - 1})")
+        return names[label]
 
     def core(self) -> object:
         return self.model

@@ -18,7 +18,14 @@ import torch
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
-NUM_CLASSES = {"fashion-mnist": 10, "mnist": 10, "cifar10": 10}  # a label file's labels are below these
+# What each label means, by label: predict's report, best.onnx's metadata and the JVM's FoundModel name them
+CLASS_NAMES = {
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"),
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+}
+NUM_CLASSES = {name: len(names) for name, names in CLASS_NAMES.items()}  # a label file's labels are below these
 VALIDATION_SIZE = 5000  # images held out of the training set for rewards
 SPLIT_SEED = 0  # fixed, so every run of a dataset sees the same validation split
 
@@ -133,6 +140,13 @@ def to_split(images: np.ndarray, labels: np.ndarray, mean: tuple[float, ...], st
     means, stds = pixel_statistics((mean, std))
     x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255).sub_(means).div_(stds)
     return Split(x, torch.from_numpy(labels.astype(np.int64)), name)
+
+
+def class_names(dataset: str, num_classes: int) -> tuple[str, ...]:
+    """The name of each of a dataset's `num_classes` labels; a dataset this module does not read (a
+    user's own, a test's) has its labels' numbers as their names."""
+    names = CLASS_NAMES.get(dataset, ())
+    return names if len(names) == num_classes else tuple(str(label) for label in range(num_classes))
 
 
 def pixel_statistics(normalisation: Normalisation) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import pickle
 import re
 import tempfile
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas_pattern.data import PIXEL_STATS, Dataset, Normalisation, Split, from_pixels, pixel_statistics
+from nas_pattern.data import PIXEL_STATS, Dataset, Normalisation, Split, class_names, from_pixels, pixel_statistics
 from nas_pattern.files import UNWRITABLE, save_atomically, write_atomically
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import first_line
@@ -95,6 +96,11 @@ class FoundModel:
     def architecture(self) -> Architecture:
         return self.network.architecture
 
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """What each class means, by class: predict()'s 9 is class_names[9], "Ankle boot" in Fashion-MNIST."""
+        return class_names(self.card.dataset, self.card.num_classes)
+
     def evaluate(self, data: Split) -> Metrics:
         """Metrics on an already normalised split, exactly as the search evaluated its children."""
         return self.network.evaluate(data)
@@ -131,7 +137,17 @@ class FoundModel:
         at most `batch_size` images (on a CPU, fewer where evaluate() would pass fewer)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        x = self.normalise(images)
+        return self._classify(self.normalise(images), batch_size)
+
+    def confusion(self, data: Split) -> torch.Tensor:
+        """(classes, classes) counts of an already normalised split's images (as evaluate() takes them):
+        row: the label, column: the class predict() gives."""
+        predicted, _ = self._classify(data.x, 1000)
+        n = self.card.num_classes
+        return torch.bincount(data.y.cpu() * n + predicted, minlength=n * n).reshape(n, n)
+
+    def _classify(self, x: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """predict() of images normalised already."""
         device = next(self.module.parameters()).device
         config = dataclasses.replace(self.network.train_config, eval_batch_size=batch_size)
         probabilities = []
@@ -275,7 +291,9 @@ def _described(onnx: Any, data: bytes, model: FoundModel) -> bytes:
     for key, value in {
         "input": f"{ONNX_INPUT}: float32 (N, {channels}, {height}, {width}), raw pixel values 0-255 as the "
                  f"{model.card.dataset} files hold them; the graph scales and normalises them as training did",
-        "output": f"logits: (N, {model.card.num_classes}), one per class (argmax: the class)",
+        "output": f"logits: (N, {model.card.num_classes}), one per class (argmax: the class; "
+                  "nas_pattern.classes names them)",
+        "classes": json.dumps(model.class_names),
         "architecture": model.architecture.describe(),
         "trained": model.card.trained,
     }.items():

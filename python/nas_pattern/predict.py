@@ -1,4 +1,5 @@
-"""`python -m nas_pattern.predict PATH`: what a saved model is, and how it does on the test images.
+"""`python -m nas_pattern.predict PATH`: what a saved model is, and how it does on the test images:
+in all, and class by class (its accuracy on each, and the class it most often takes each for).
 
 PATH is a run directory or a best.pt file; a bad one (missing, truncated, of another format
 version, of a network class that cannot be imported here) is one line and exit status 2.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+
+import torch
 
 from nas_pattern.config import OneLineParser, number
 from nas_pattern.data import load_test_split
@@ -35,7 +38,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if card.val_metrics:
         print(f"  validation     {card.val_metrics['accuracy']:.4f} (as recorded)")
     print(f"  test accuracy  {metrics.accuracy:.4f} on {len(test):,} {card.dataset} test images")
+    print(by_class(model.confusion(test), model.class_names))
     return 0
+
+
+def by_class(confusion: torch.Tensor, names: Sequence[str]) -> str:
+    """Each class's test accuracy and what its images are most often taken for, as lines of a table,
+    from a confusion matrix (row: the label, column: the class given)."""
+    width = max(len("by class"), *(len(name) for name in names)) + 2
+    lines = [f"  {'by class':<{width}} accuracy  most often taken for"]
+    for label, row in enumerate(confusion.tolist()):
+        images = sum(row)
+        if not images:
+            lines.append(f"    {names[label]:<{width - 2}}    no test images")
+            continue
+        wrong = [(count, other) for other, count in enumerate(row) if other != label and count]
+        count, other = max(wrong, key=lambda wrong: wrong[0], default=(0, label))  # ties: the first
+        taken = f"{names[other]} ({count / images:.1%})" if count else "nothing else"
+        lines.append(f"    {names[label]:<{width - 2}} {row[label] / images:>8.3f}  {taken}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

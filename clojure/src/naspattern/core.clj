@@ -185,11 +185,18 @@
   ^FoundModel [^NASGateway gateway path]
   (engine-call (.loadModel gateway (str path))))
 
+(defn class-names
+  "What each class means, by class: [\"T-shirt/top\" \"Trouser\" ...] for Fashion-MNIST."
+  [^FoundModel model]
+  (vec (.classNames model)))
+
 (defn predict
   "Classifies images, each a sequence of raw pixel values (0-255, row by row); returns
-  {:classes [...] :probabilities [[...] ...]}, one entry per image."
+  {:classes [...] :names [...] :probabilities [[...] ...]}, one entry per image (:names: the
+  classes' names)."
   [^FoundModel model images]
-  (datafy (engine-call (.predict model (into-array (map float-array images))))))
+  (let [{:keys [classes] :as prediction} (datafy (engine-call (.predict model (into-array (map float-array images)))))]
+    (assoc prediction :names (mapv (class-names model) classes))))
 
 (defn test-images
   "The first n Fashion-MNIST test images and their labels, from Debian's dataset files:

@@ -72,11 +72,13 @@ The engine: $NAS_PATTERN_PYTHON (default: python3), a python with nas_pattern in
           (println "Record              " run-dir)
           ;; the search's product: the best model, loaded and used on a few test images
           (let [{:keys [images labels]} (nas/test-images 5)
-                {:keys [classes probabilities]} (nas/predict (nas/load-model gateway model-path) images)]
+                model (nas/load-model gateway model-path)
+                {:keys [classes names probabilities]} (nas/predict model images)]
             (println "Model               " model-path)
             (doseq [i (range (count images))]
-              (println (format "  test image %d: class %d (p = %.2f), label %d" i (classes i)
-                               (double (get-in probabilities [i (classes i)])) (labels i)))))))
+              (println (format "  test image %d: %s (p = %.2f), label %s" i (names i)
+                               (double (get-in probabilities [i (classes i)]))
+                               ((nas/class-names model) (labels i))))))))
       (catch clojure.lang.ExceptionInfo e
         (binding [*out* *err*] (println "error:" (ex-message e)))
         (System/exit 1))))

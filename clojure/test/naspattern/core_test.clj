@@ -122,8 +122,11 @@
   (let [controller (nas/controller *gateway* (small-config))
         {:keys [model-path]} (nas/search controller 2 (fn [_]))
         {:keys [images labels]} (nas/test-images 50)
-        {:keys [classes probabilities]} (nas/predict (nas/load-model *gateway* model-path) images)]
+        model (nas/load-model *gateway* model-path)
+        {:keys [classes names probabilities]} (nas/predict model images)]
     (is (= 50 (count classes) (count probabilities)))
+    (is (= "Ankle boot" ((nas/class-names model) 9)))
+    (is (= (map (nas/class-names model) classes) names))
     (is (every? #(< (Math/abs (- 1.0 (reduce + %))) 1e-4) probabilities))
     (is (> (count (filter true? (map = classes labels))) 10)) ; better than chance (5 of 50)
     (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/load-model *gateway* "/nonexistent/run")))]

@@ -2,6 +2,8 @@ package naspattern;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * The model a search found (its best.pt), loaded in the engine: {@link #predict} classifies raw
@@ -12,11 +14,13 @@ public final class FoundModel {
     private final ModelEngine engine;
     private final int pixels;
     private final int classes;
+    private final List<String> names;
 
     FoundModel(ModelEngine engine) {
         this.engine = engine;
         this.pixels = engine.pixelsPerImage();
         this.classes = engine.numClasses();
+        this.names = IntStream.range(0, classes).mapToObj(engine::className).toList();
     }
 
     /**
@@ -55,6 +59,14 @@ public final class FoundModel {
     /** Classes the model tells apart. */
     public int numClasses() {
         return classes;
+    }
+
+    /**
+     * What each class means, by class: {@code classNames().get(prediction.classes()[i])} names
+     * image i's class ("Ankle boot" for Fashion-MNIST's 9).
+     */
+    public List<String> classNames() {
+        return names;
     }
 
     @Override

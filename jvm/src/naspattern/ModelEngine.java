@@ -19,6 +19,9 @@ public interface ModelEngine {
     /** Classes the model tells apart. */
     int numClasses();
 
+    /** What class {@code label} (0 to numClasses() - 1) means: "Ankle boot" for Fashion-MNIST's 9. */
+    String className(int label);
+
     /** The model's network, architecture and how it was trained, in one line. */
     String describe();
 }

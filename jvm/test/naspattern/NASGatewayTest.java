@@ -290,6 +290,8 @@ public class NASGatewayTest {
             got.append(got.length() > 0 ? " " : "").append(c);
         }
         assertEquals(expected, got.toString());
+        assertEquals(List.of("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                "Bag", "Ankle boot"), model.classNames());
         assertOneLine(assertThrows(NASException.class, () -> model.predict(new float[][] {new float[3]})),
                 "takes 784 per image");
         assertOneLine(assertThrows(NASException.class,
