@@ -148,7 +148,7 @@ $(FASHION_MNIST):
 
 jvm-tools: $(JVM_TOOLS)
 
-$(JVM_TOOLS):
+$(JVM_TOOLS) &:
 	@if [ "$$(id -u)" = 0 ]; then \
 		echo "Installing Debian's JDK, scala, clojure, junit4 and data.json ..."; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
