@@ -12,13 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from nas_pattern import Dataset, SearchSpace
+from nas_pattern import CNN_SPACE, Dataset, SearchSpace
 from nas_pattern.bench.agreement import RESAMPLES, Ceiling, ceiling_of, kendall, share_interval, spearman, top_overlap
 from nas_pattern.bench.common import mean_t95
 from nas_pattern.bench.sharing import Ranking, rank_table, summarize, uniform
+from nas_pattern.bench.sharing_search import DerivationPrice
 from nas_pattern.networks import CNN
+from nas_pattern.networks.base import Metrics
 from nas_pattern.networks.supernet import Supernet
-from nas_pattern.records import Child
+from nas_pattern.records import Child, Episode
 from nas_pattern.sharing import SharedWeights, SharingConfig
 from nas_pattern.table import Row, Table
 from nas_pattern.trainer import TrainConfig
@@ -301,3 +303,27 @@ def test_the_derivation_trains_the_best_by_shared_score_from_scratch(small_fashi
     assert controller.best_model is not None and controller.best_model[0] is result.best
     tested = controller.final_test(result)  # the derived weights, tested as they are
     assert tested.test is not None and controller.best_model[0] is result.best
+
+
+def test_the_sharing_search_bench_prices_the_derivation_by_the_size_of_what_it_will_retrain() -> None:
+    """bench sharing-search stops a shared-weight search so that its derivation ends within the
+    from-scratch search's wall time. It priced every retrained candidate at the from-scratch
+    search's mean child, and the candidates are often its widest: single searches overran by 30%."""
+    arch = CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices))
+
+    def episode(params: int, seconds: float, accuracy: float = 0.5, cached: bool = False) -> Episode:
+        return Episode(1, arch, Metrics(accuracy, 0.0, params, seconds), 0.0, 0.0, cached=cached, seconds=seconds)
+
+    alone = [episode(10_000, 1.0), episode(110_000, 3.0), episode(210_000, 5.0), episode(999, 0.0, cached=True)]
+    price = DerivationPrice(alone, derive=2)  # 1 s + 2 s per 100,000 parameters
+    assert price.retraining() == 0  # nothing scored yet
+    for accuracy, params in [(0.80, 10_000), (0.85, 210_000), (0.70, 500_000), (0.83, 60_000)]:
+        price.seen(episode(params, 0.01, accuracy))
+    price.seen(replace(episode(500_000, 0.01, 0.99), metrics=None, status="invalid"))  # failed: never derived
+    assert price.retraining() == pytest.approx(5.0 + 2.0)  # the best two by shared score: 0.85 and 0.83
+    assert price.child(0) == 1.0 and price.child(-100_000) == 1.0  # no child is quicker than the quickest
+    same = DerivationPrice([episode(5, 2.0), episode(5, 4.0)], derive=1)  # one size: its mean
+    same.seen(episode(1_000_000, 0.01))
+    assert same.retraining() == 3.0
+    with pytest.raises(ValueError, match="trained no child"):
+        DerivationPrice([episode(5, 2.0, cached=True)], derive=1)

@@ -5,9 +5,10 @@ Per seed, three searches of the default CNN space on this machine:
 - REINFORCE with shared weights, given the same wall time;
 - random search with shared weights, the same.
 
-A shared-weight search is stopped when what it has spent, plus what its derivation will cost
-(its second scoring on the whole validation split, and SharingConfig.derive children at the
-from-scratch search's mean seconds per child), reaches the from-scratch search's wall time; the
+A shared-weight search is stopped when what it has spent, plus what its derivation will cost,
+reaches the from-scratch search's wall time (DerivationPrice: its second scoring on the whole
+validation split, and the training from scratch of the SharingConfig.derive architectures best so
+far by shared score, each at the from-scratch search's seconds for a child of its size); the
 derivation then trains its best from scratch at the budget a from-scratch child gets (1 epoch on
 the CLI's default training images), so every pick is tested after one common budget. Printed per
 search: its wall time, the architectures it evaluated and its pick's test accuracy; then the
@@ -17,10 +18,12 @@ means over seeds with 95% intervals.
 from __future__ import annotations
 
 import argparse
+import heapq
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -43,15 +46,52 @@ class Searched:
     val_accuracy: float  # the pick's, trained from scratch
     test_accuracy: float
     pick: str
+    children: tuple[Episode, ...] = field(default=(), repr=False)  # the search's record
 
     def line(self) -> str:
         return (f"  seed {self.seed}  {self.kind:<26} {self.seconds:>6.0f} s  {self.architectures:>5} architectures  "
                 f"pick: val {self.val_accuracy:.4f}, test {self.test_accuracy:.4f}  {self.pick}")
 
 
+class DerivationPrice:
+    """The seconds a shared-weight search's derivation will take, kept up to date as its children are
+    scored (seen()): the retraining from scratch of the `derive` architectures best so far by shared
+    score, each priced by a least-squares line of seconds against parameters through the children of
+    the from-scratch search (`alone`), no lower than its quickest child. A wide candidate so costs
+    what a wide child cost there; at the from-scratch search's mean child, the derivation of the
+    wide ones a search often picks was priced at half or less, and single searches overran their
+    wall time by up to 30%."""
+
+    def __init__(self, alone: Sequence[Episode], derive: int):
+        trained = [(float(e.metrics.params), e.seconds) for e in alone if e.metrics is not None and not e.cached]
+        if not trained:
+            raise ValueError("the from-scratch search trained no child to price the derivation by")
+        params, seconds = zip(*trained, strict=True)
+        self.floor = min(seconds)
+        try:
+            self.slope, self.intercept = statistics.linear_regression(params, seconds)
+        except statistics.StatisticsError:  # one child, or all of one size: their mean
+            self.slope, self.intercept = 0.0, statistics.fmean(seconds)
+        self.derive = derive
+        self.best: list[tuple[float, int]] = []  # (shared score, parameters) of the best so far, a min-heap
+
+    def seen(self, episode: Episode) -> None:
+        if episode.metrics is not None and not episode.cached:
+            item = (episode.metrics.accuracy, episode.metrics.params)
+            (heapq.heappush if len(self.best) < self.derive else heapq.heappushpop)(self.best, item)
+
+    def child(self, params: int) -> float:
+        """The seconds of a child of `params` parameters trained from scratch."""
+        return max(self.floor, self.intercept + self.slope * params)
+
+    def retraining(self) -> float:
+        return sum(self.child(params) for _, params in self.best)
+
+
 def run_one(kind: str, seed: int, device: torch.device, data_dir: str | None, out: Path,
-            wall: float | None = None, child_seconds: float = 0.0) -> Searched:
-    """One search of `kind` with `seed`; a shared-weight one stopped so that it ends within `wall`."""
+            wall: float | None = None, alone: Sequence[Episode] = ()) -> Searched:
+    """One search of `kind` with `seed`; a shared-weight one stopped so that it ends within `wall`
+    (priced by the from-scratch search's children, `alone`)."""
     sharing = kind.startswith("shared")
     argv = ["--seed", str(seed), "--device", device.type, "--run-dir", str(out / f"{kind.split(',')[0][:6]}-"
             f"{kind.split(', ')[1]}-{seed}"), "--agent", kind.split(", ")[1]]
@@ -67,14 +107,16 @@ def run_one(kind: str, seed: int, device: torch.device, data_dir: str | None, ou
             config = controller.config.sharing
             assert wall is not None and config is not None
             scores: list[float] = []  # seconds per score on val_images images
+            price = DerivationPrice(alone, config.derive)
 
             def stop_in_time(episode: Episode) -> None:
                 if episode.metrics is not None and not episode.cached:
                     scores.append(episode.metrics.train_seconds)
+                price.seen(episode)
                 # the derivation: its second look on the whole validation split, then its retraining
                 per_image = statistics.fmean(scores or [0.0]) / config.val_images
                 again = config.rescore * per_image * len(controller.data.val)
-                if time.perf_counter() - start + again + config.derive * child_seconds >= wall:
+                if time.perf_counter() - start + again + price.retraining() >= wall:
                     controller.stop()
 
             controller.add_callback(stop_in_time)
@@ -83,7 +125,7 @@ def run_one(kind: str, seed: int, device: torch.device, data_dir: str | None, ou
         controller.executor.close()
     assert result.test is not None
     return Searched(kind, seed, time.perf_counter() - start, len(result.trained), result.best.accuracy,
-                    result.test.accuracy, result.best.architecture.describe())
+                    result.test.accuracy, result.best.architecture.describe(), tuple(controller.history))
 
 
 def sharing_search_section(args: argparse.Namespace, device: torch.device) -> None:
@@ -95,10 +137,9 @@ def sharing_search_section(args: argparse.Namespace, device: torch.device) -> No
         for seed in seeds:
             alone = run_one(KINDS[0], seed, device, args.data_dir, Path(tmp))
             print(alone.line(), flush=True)
-            per_child = alone.seconds / max(alone.architectures, 1)
             runs.append(alone)
             for kind in KINDS[1:]:
-                runs.append(run_one(kind, seed, device, args.data_dir, Path(tmp), alone.seconds, per_child))
+                runs.append(run_one(kind, seed, device, args.data_dir, Path(tmp), alone.seconds, alone.children))
                 print(runs[-1].line(), flush=True)
     print("  means over seeds (95% intervals):")
     for kind in KINDS:
