@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from nas_pattern import CNN_SPACE, Dataset, SearchSpace
+from nas_pattern import Dataset, SearchSpace
 from nas_pattern.bench.agreement import RESAMPLES, Ceiling, ceiling_of, kendall, share_interval, spearman, top_overlap
 from nas_pattern.bench.common import mean_t95
 from nas_pattern.bench.sharing import Ranking, rank_table, summarize, uniform
-from nas_pattern.bench.sharing_search import DerivationPrice
+from nas_pattern.bench.sharing_search import DerivationPrice, multiply_adds
 from nas_pattern.networks import CNN
 from nas_pattern.networks.base import Metrics
 from nas_pattern.networks.supernet import Supernet
 from nas_pattern.records import Child, Episode
+from nas_pattern.search_space import Architecture
 from nas_pattern.sharing import SharedWeights, SharingConfig
 from nas_pattern.table import Row, Table
 from nas_pattern.trainer import TrainConfig
@@ -305,25 +306,41 @@ def test_the_derivation_trains_the_best_by_shared_score_from_scratch(small_fashi
     assert tested.test is not None and controller.best_model[0] is result.best
 
 
-def test_the_sharing_search_bench_prices_the_derivation_by_the_size_of_what_it_will_retrain() -> None:
+def test_the_sharing_search_bench_prices_the_derivation_by_what_it_will_score_again_and_retrain() -> None:
     """bench sharing-search stops a shared-weight search so that its derivation ends within the
-    from-scratch search's wall time. It priced every retrained candidate at the from-scratch
-    search's mean child, and the candidates are often its widest: single searches overran by 30%."""
-    arch = CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices))
+    from-scratch search's wall time. It priced every candidate at the from-scratch search's mean
+    child and mean scoring, and the candidates are often the widest: single searches overran by 30%."""
+    arch = [Architecture.from_json({"layers": [{"filters": i}]}) for i in range(8)]
+    cost = {a: 100_000.0 * i for i, a in enumerate(arch)}.__getitem__  # the multiply-adds of each
 
-    def episode(params: int, seconds: float, accuracy: float = 0.5, cached: bool = False) -> Episode:
-        return Episode(1, arch, Metrics(accuracy, 0.0, params, seconds), 0.0, 0.0, cached=cached, seconds=seconds)
+    def episode(i: int, seconds: float, accuracy: float = 0.5, number: int = 1, cached: bool = False) -> Episode:
+        return Episode(number, arch[i], Metrics(accuracy, 0.0, 1, seconds), 0.0, 0.0, cached=cached, seconds=seconds)
 
-    alone = [episode(10_000, 1.0), episode(110_000, 3.0), episode(210_000, 5.0), episode(999, 0.0, cached=True)]
-    price = DerivationPrice(alone, derive=2)  # 1 s + 2 s per 100,000 parameters
-    assert price.retraining() == 0  # nothing scored yet
-    for accuracy, params in [(0.80, 10_000), (0.85, 210_000), (0.70, 500_000), (0.83, 60_000)]:
-        price.seen(episode(params, 0.01, accuracy))
-    price.seen(replace(episode(500_000, 0.01, 0.99), metrics=None, status="invalid"))  # failed: never derived
-    assert price.retraining() == pytest.approx(5.0 + 2.0)  # the best two by shared score: 0.85 and 0.83
-    assert price.child(0) == 1.0 and price.child(-100_000) == 1.0  # no child is quicker than the quickest
-    same = DerivationPrice([episode(5, 2.0), episode(5, 4.0)], derive=1)  # one size: its mean
-    same.seen(episode(1_000_000, 0.01))
-    assert same.retraining() == 3.0
+    alone = [episode(0, 1.0), episode(1, 3.0), episode(2, 5.0), episode(7, 0.0, cached=True)]
+    config = SharingConfig(val_images=100, rescore=3, derive=2)
+    price = DerivationPrice(alone, config, 1000, cost)  # from scratch: 1 s + 2 s per 100,000 multiply-adds
+    assert price.seconds() == 0  # nothing scored yet
+    for number, (i, accuracy, scoring) in enumerate([(0, 0.80, 0.01), (2, 0.85, 0.03), (5, 0.70, 0.05),
+                                                     (1, 0.83, 0.02), (3, 0.80, 0.04)], start=1):
+        price.seen(episode(i, scoring, accuracy, number))
+    price.seen(replace(episode(6, 0.01, 0.99, 6), metrics=None, status="invalid"))  # failed: never derived
+    # scored again: the best three (0.85, 0.83, then the earlier 0.80) at their own scoring's time, 10x the
+    # images; retrained: the best two at the line's seconds for theirs
+    assert price.seconds() == pytest.approx((0.03 + 0.02 + 0.01) * 10 + 5.0 + 3.0)
+    assert price.child(arch[0]) == 1.0
+    one = DerivationPrice([episode(4, 2.0), episode(4, 4.0)], SharingConfig(rescore=1, derive=1), 250, cost)
+    one.seen(episode(7, 0.5))  # all of one cost: their mean; scored again on as many images as in the search
+    assert one.seconds() == 0.5 + 3.0
     with pytest.raises(ValueError, match="trained no child"):
-        DerivationPrice([episode(5, 2.0, cached=True)], derive=1)
+        DerivationPrice([episode(5, 2.0, cached=True)], config, 1000, cost)
+
+
+def test_multiply_adds_count_the_work_of_a_childs_layers_not_its_parameters() -> None:
+    pooled, wide = (CNN(Architecture.from_json({"layers": [
+        {"filters": 64, "kernel_size": 3, "pool_size": pool, "dropout_rate": 0.0}]}), (1, 28, 28), 10)
+        for pool in (2, 1))
+    for network in (pooled, wide):
+        network.build()
+    # conv: 64 x 28 x 28 outputs of 9 multiply-adds; linear: 10 outputs of 64 x 14 x 14 or 64 x 28 x 28 inputs
+    assert multiply_adds(pooled) == 64 * 28 * 28 * 9 + 10 * 64 * 14 * 14
+    assert multiply_adds(wide) == 64 * 28 * 28 * 9 + 10 * 64 * 28 * 28

@@ -6,9 +6,10 @@ Per seed, three searches of the default CNN space on this machine:
 - random search with shared weights, the same.
 
 A shared-weight search is stopped when what it has spent, plus what its derivation will cost,
-reaches the from-scratch search's wall time (DerivationPrice: its second scoring on the whole
-validation split, and the training from scratch of the SharingConfig.derive architectures best so
-far by shared score, each at the from-scratch search's seconds for a child of its size); the
+reaches the from-scratch search's wall time (DerivationPrice: the second scoring of the
+architectures best so far by shared score on the whole validation split, and the training from
+scratch of the best SharingConfig.derive of them, each at the from-scratch search's seconds for a
+child of its multiply-adds); the
 derivation then trains its best from scratch at the budget a from-scratch child gets (1 epoch on
 the CLI's default training images), so every pick is tested after one common budget. Printed per
 search: its wall time, the architectures it evaluated and its pick's test accuracy; then the
@@ -18,11 +19,13 @@ means over seeds with 95% intervals.
 from __future__ import annotations
 
 import argparse
+import functools
 import heapq
+import math
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +33,11 @@ import torch
 
 from nas_pattern.bench.common import mean_t95
 from nas_pattern.config import build_parser
+from nas_pattern.networks.base import TorchNetwork
 from nas_pattern.records import Episode
+from nas_pattern.search_space import Architecture
 from nas_pattern.session import open_search
+from nas_pattern.sharing import SharingConfig
 
 SEEDS = 5  # searches of each kind; the seeds are 1..SEEDS (the defaults were not tuned on them)
 KINDS = ("from scratch, reinforce", "shared weights, reinforce", "shared weights, random")
@@ -55,37 +61,69 @@ class Searched:
 
 class DerivationPrice:
     """The seconds a shared-weight search's derivation will take, kept up to date as its children are
-    scored (seen()): the retraining from scratch of the `derive` architectures best so far by shared
-    score, each priced by a least-squares line of seconds against parameters through the children of
-    the from-scratch search (`alone`), no lower than its quickest child. A wide candidate so costs
-    what a wide child cost there; at the from-scratch search's mean child, the derivation of the
-    wide ones a search often picks was priced at half or less, and single searches overran their
-    wall time by up to 30%."""
+    scored (seen()), for the architectures best so far by shared score: the second scoring of the
+    best `config.rescore` on `val_images` validation images, each at its own scoring's seconds per
+    image; the training from scratch of the best `config.derive`, each at the from-scratch search's
+    seconds for a child of its multiply-adds (`cost`), a least-squares line through that search's
+    children (`alone`), no lower than its quickest. Priced at the from-scratch search's mean child
+    and mean scoring, the wide architectures a search often picks were priced at half of what they
+    took, and single searches overran their wall time by up to 30%; priced by parameters, a wide
+    layer pooled before the classifier looked cheap."""
 
-    def __init__(self, alone: Sequence[Episode], derive: int):
-        trained = [(float(e.metrics.params), e.seconds) for e in alone if e.metrics is not None and not e.cached]
+    def __init__(self, alone: Sequence[Episode], config: SharingConfig, val_images: int,
+                 cost: Callable[[Architecture], float]):
+        trained = [(cost(e.architecture), e.seconds) for e in alone if e.metrics is not None and not e.cached]
         if not trained:
             raise ValueError("the from-scratch search trained no child to price the derivation by")
-        params, seconds = zip(*trained, strict=True)
+        costs, seconds = zip(*trained, strict=True)
         self.floor = min(seconds)
         try:
-            self.slope, self.intercept = statistics.linear_regression(params, seconds)
-        except statistics.StatisticsError:  # one child, or all of one size: their mean
+            self.slope, self.intercept = statistics.linear_regression(costs, seconds)
+        except statistics.StatisticsError:  # one child, or all of one cost: their mean
             self.slope, self.intercept = 0.0, statistics.fmean(seconds)
-        self.derive = derive
-        self.best: list[tuple[float, int]] = []  # (shared score, parameters) of the best so far, a min-heap
+        self.config, self.val_images, self.cost = config, val_images, functools.cache(cost)
+        self.best: list[tuple[float, int, Episode]] = []  # (shared score, -episode, it): the best so far, a min-heap
 
     def seen(self, episode: Episode) -> None:
         if episode.metrics is not None and not episode.cached:
-            item = (episode.metrics.accuracy, episode.metrics.params)
-            (heapq.heappush if len(self.best) < self.derive else heapq.heappushpop)(self.best, item)
+            item = (episode.metrics.accuracy, -episode.episode, episode)  # ties: the earlier, as derive() ranks
+            keep = max(self.config.rescore, self.config.derive)
+            (heapq.heappush if len(self.best) < keep else heapq.heappushpop)(self.best, item)
 
-    def child(self, params: int) -> float:
-        """The seconds of a child of `params` parameters trained from scratch."""
-        return max(self.floor, self.intercept + self.slope * params)
+    def child(self, architecture: Architecture) -> float:
+        """The seconds of `architecture` trained from scratch as a from-scratch child."""
+        return max(self.floor, self.intercept + self.slope * self.cost(architecture))
 
-    def retraining(self) -> float:
-        return sum(self.child(params) for _, params in self.best)
+    def seconds(self) -> float:
+        ranked = [e for *_, e in sorted(self.best, reverse=True)]
+        again = sum(e.metrics.train_seconds for e in ranked[:self.config.rescore] if e.metrics is not None)
+        return (again * self.val_images / self.config.val_images
+                + sum(self.child(e.architecture) for e in ranked[:self.config.derive]))
+
+
+def multiply_adds(network: TorchNetwork) -> int:
+    """Multiply-adds of one image through a built network's convolutions and linear layers: what a
+    child's training time grows with (its parameters do not say it: pooling a wide layer cuts the
+    classifier's parameters, not the convolutions' work)."""
+    assert network.module is not None
+    total = 0
+
+    def count(layer: torch.nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(layer, torch.nn.Conv2d):
+            total += output[0].numel() * layer.in_channels // layer.groups * math.prod(layer.kernel_size)
+        elif isinstance(layer, torch.nn.Linear):
+            total += output[0].numel() * layer.in_features
+
+    hooks = [m.register_forward_hook(count) for m in network.module.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    try:
+        with torch.no_grad():
+            network.module.eval()(torch.zeros(1, *network.input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total
 
 
 def run_one(kind: str, seed: int, device: torch.device, data_dir: str | None, out: Path,
@@ -106,17 +144,19 @@ def run_one(kind: str, seed: int, device: torch.device, data_dir: str | None, ou
         if sharing:
             config = controller.config.sharing
             assert wall is not None and config is not None
-            scores: list[float] = []  # seconds per score on val_images images
-            price = DerivationPrice(alone, config.derive)
+
+            def cost(architecture: Architecture) -> float:
+                network = controller.network_factory(architecture, controller.data.input_shape,
+                                                     controller.data.num_classes)
+                assert isinstance(network, TorchNetwork)  # weight sharing builds CNNs
+                network.build()
+                return float(multiply_adds(network))
+
+            price = DerivationPrice(alone, config, len(controller.data.val), cost)
 
             def stop_in_time(episode: Episode) -> None:
-                if episode.metrics is not None and not episode.cached:
-                    scores.append(episode.metrics.train_seconds)
                 price.seen(episode)
-                # the derivation: its second look on the whole validation split, then its retraining
-                per_image = statistics.fmean(scores or [0.0]) / config.val_images
-                again = config.rescore * per_image * len(controller.data.val)
-                if time.perf_counter() - start + again + price.retraining() >= wall:
+                if time.perf_counter() - start + price.seconds() >= wall:
                     controller.stop()
 
             controller.add_callback(stop_in_time)
