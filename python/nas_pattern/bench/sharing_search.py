@@ -9,11 +9,10 @@ A shared-weight search is stopped when what it has spent, plus what its derivati
 reaches the from-scratch search's wall time (DerivationPrice: the second scoring of the
 architectures best so far by shared score on the whole validation split, and the training from
 scratch of the best SharingConfig.derive of them, each at the from-scratch search's seconds for a
-child of its multiply-adds); the
-derivation then trains its best from scratch at the budget a from-scratch child gets (1 epoch on
-the CLI's default training images), so every pick is tested after one common budget. Printed per
-search: its wall time, the architectures it evaluated and its pick's test accuracy; then the
-means over seeds with 95% intervals.
+child of its multiply-adds); the derivation then trains its best from scratch at the budget a
+from-scratch child gets (1 epoch on the CLI's default training images), so every pick is tested
+after one common budget. Printed per search: its wall time, the architectures it evaluated and its
+pick's test accuracy; then the means over seeds with 95% intervals.
 """
 
 from __future__ import annotations
