@@ -214,13 +214,14 @@ def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_half_model(tmp_p
     source = tmp_path / "arch.json"
     layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
     source.write_text(json.dumps({"layers": [layer, layer]}))
-    monkeypatch.setattr(os, "fsync", full_disk)  # best.pt is written; the disk cannot keep it
+    monkeypatch.setattr(os, "fsync", full_disk)  # each file is written; the disk cannot keep it
     out = tmp_path / "out"
-    assert train([str(source), "--epochs", "1", "--train-limit", "100", "--out", str(out)]) == 1
+    assert train([str(source), "--epochs", "3", "--train-limit", "100", "--out", str(out)]) == 1
     captured = capsys.readouterr()
-    assert "Test accuracy" in captured.out  # what the training found is still told
-    assert captured.err == f"python -m nas_pattern.train: error: cannot write the model to {out}: No space left on " \
-                           "device\n"
+    # stopped at the first epoch's checkpoint: the model, at the end, could not have been kept either
+    assert "epoch 1/3" not in captured.out and "Test accuracy" not in captured.out  # an epoch shown is one kept
+    assert captured.err == f"python -m nas_pattern.train: error: cannot write {out / 'training.pt'}: No space left " \
+                           "on device; no model was written\n"
     assert list(out.iterdir()) == []
 
 

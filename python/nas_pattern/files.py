@@ -1,11 +1,12 @@
-"""Writing files so that a crash never leaves half of one, making folders that are ours alone, and
-stopping a command cleanly (SIGTERM, a closed output): the run directory, the tables, nas_pattern.run
-and nas_pattern.train use it."""
+"""Writing files so that a crash never leaves half of one, making folders that are ours alone (and
+holding them while we write), and stopping a command cleanly (SIGTERM, a closed output): the run
+directory, the tables, nas_pattern.run and nas_pattern.train use it."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import io
 import itertools
 import os
@@ -87,6 +88,22 @@ def remove_made(path: Path, made: Path | None) -> None:
             folder.rmdir()
         except OSError:  # not empty (another run's, or something was written), or gone
             return
+
+
+def hold_directory(path: Path) -> int | None:
+    """An advisory lock on the folder `path` itself, held until the descriptor returned is closed:
+    nothing is written for it, and the system drops it when the process ends, kill -9 included.
+    BlockingIOError while another process holds it; None on a file system without locks."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise
+    except OSError:  # a file system without locks: unguarded, as before
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 def drop_output() -> None:

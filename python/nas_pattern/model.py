@@ -4,8 +4,9 @@ best.pt holds the trained weights with everything needed to rebuild and use them
 class, the architecture and its space, the input shape, the class count, the normalisation of
 the pixels, the training configuration, the metrics, and the versions that wrote it. It is
 written atomically, during the search each time the best improves (a killed search keeps it)
-and at the end with the model that was tested. One piece: the card, the file's layout and the
-model loaded back from it (and exported to ONNX) change together.
+and at the end with the model that was tested. training.pt, python -m nas_pattern.train's state
+at the end of an epoch, carries the same card. One piece: the card, the files' layouts and the
+model loaded back from them (and exported to ONNX) change together.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from nas_pattern.trainer import TrainConfig, images_per_pass, reachable_device
 MODEL = "best.pt"
 ONNX_MODEL = "best.onnx"
 CHECKPOINT = "checkpoint.pt"  # the search's state for --resume (run_dir.py writes it), not a model
+TRAINING = "training.pt"  # python -m nas_pattern.train's state after its last epoch, for its --resume
 FORMAT = "nas-pattern model"
+TRAINING_FORMAT = "nas-pattern training"
 FORMAT_VERSION = 1  # raised when the file's layout changes; load_model() reads this version only
 ONNX_TOLERANCE = 1e-4  # largest absolute difference of a logit between ONNX Runtime and PyTorch
 # best.onnx's input: raw pixel values 0-255 as float32, (N, C, H, W), as the dataset files hold them
@@ -71,6 +74,15 @@ class ModelCard:
                    dataset=data.name, episode=episode, trained=trained,
                    val_metrics=val_metrics.to_json() if val_metrics else None,
                    test_metrics=test_metrics.to_json() if test_metrics else None)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelCard:
+        """The card as dataclasses.asdict() wrote it (TypeError or KeyError where it is not one)."""
+        data = dict(data)
+        data["input_shape"] = tuple(data["input_shape"])
+        if data["normalisation"] is not None:
+            data["normalisation"] = tuple(tuple(part) for part in data["normalisation"])
+        return cls(**data)
 
 
 def save_model(path: Path, card: ModelCard, weights: dict[str, torch.Tensor]) -> Path:
@@ -171,8 +183,13 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
     path = Path(path)
     file = path / MODEL if path.is_dir() else path
     if not file.is_file():
-        where = f"{path} holds no {MODEL} (a search writes it once a child has trained)" if path.is_dir() \
-            else f"model file {file} does not exist"
+        if (path / TRAINING).is_file():
+            where = (f"{path} holds no {MODEL} yet: its training has not finished ({TRAINING}); python -m "
+                     f"nas_pattern.train --resume {path} goes on with it")
+        elif path.is_dir():
+            where = f"{path} holds no {MODEL} (a search writes it once a child has trained)"
+        else:
+            where = f"model file {file} does not exist"
         raise FileNotFoundError(where)
     if file.suffix == ".onnx":
         raise ValueError(f"{file} is the ONNX export, for ONNX Runtime; nas-pattern loads the {MODEL} beside it "
@@ -180,27 +197,17 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
     if file.name == CHECKPOINT:
         raise ValueError(f"{file} is the search's checkpoint, for python -m nas_pattern.run --resume; the model "
                          f"is the {MODEL} beside it (or give the run directory)")
-    with open(file, "rb") as f:
-        head = f.read(8)
-    if not head:
-        raise ValueError(f"{file} is empty: not a readable model file (truncated, or not written by nas-pattern)")
-    if not head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or its legacy pickle
-        raise ValueError(f"{file} is not a model file: torch.save writes a zip archive, and this file begins "
-                         f"{head!r}; a run directory's model is its {MODEL}")
-    try:
-        payload = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"{file} is not a readable model file (truncated, or not written by nas-pattern): "
-                         f"{_load_error(err)}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{file} is not a nas-pattern model file")
+    if file.name == TRAINING:
+        raise ValueError(f"{file} is an unfinished training's checkpoint, for python -m nas_pattern.train --resume "
+                         f"{file.parent}; its {MODEL} is written when the training ends")
+    payload = _payload(file, "model file", FORMAT, f"a run directory's model is its {MODEL}")
     if payload.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{file} has model format {payload.get('format_version')} (written by nas-pattern "
                          f"{payload.get('nas_pattern')}); this nas-pattern {_version()} reads format "
                          f"{FORMAT_VERSION}: retrain it with python -m nas_pattern.train")
     try:
-        card = _card(payload["card"])
-        cls = _network_class(card.network)
+        card = ModelCard.from_json(payload["card"])
+        cls = network_class(card.network)
         space = SearchSpace.from_json(card.space, source=str(file))
         architecture = space.parse(card.architecture)
         network = cls(architecture, card.input_shape, card.num_classes,
@@ -211,6 +218,65 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FoundMod
     except (KeyError, TypeError, RuntimeError) as err:
         raise ValueError(f"{file} is damaged: {type(err).__name__}: {first_line(err)}") from None
     return FoundModel(network, card, file)
+
+
+def _payload(file: Path, kind: str, form: str, hint: str) -> dict[str, Any]:
+    """What torch.save wrote in `file`, a dict whose "format" is `form`; ValueError in one line for an
+    empty, foreign, truncated or unsafe file (`kind`, "model file", names what it should be)."""
+    with open(file, "rb") as f:
+        head = f.read(8)
+    if not head:
+        raise ValueError(f"{file} is empty: not a readable {kind} (truncated, or not written by nas-pattern)")
+    if not head.startswith((b"PK", b"\x80")):  # torch.save's zip archive, or its legacy pickle
+        raise ValueError(f"{file} is not a {kind}: torch.save writes a zip archive, and this file begins "
+                         f"{head!r}; {hint}")
+    try:
+        payload = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{file} is not a readable {kind} (truncated, or not written by nas-pattern): "
+                         f"{_load_error(err)}") from None
+    if not isinstance(payload, dict) or payload.get("format") != form:
+        raise ValueError(f"{file} is not a nas-pattern {kind}")
+    return payload
+
+
+def save_training(path: Path, card: ModelCard, job: dict[str, Any], state: dict[str, Any]) -> None:
+    """Write a training's checkpoint (TRAINING) atomically: the card of what it trains (no metrics
+    yet), `job` (python -m nas_pattern.train's settings) and `state` (trainer.Epoch.state())."""
+    save_atomically(path, {"format": TRAINING_FORMAT, "format_version": FORMAT_VERSION, "nas_pattern": _version(),
+                           "torch": str(torch.__version__), "card": dataclasses.asdict(card), "job": job,
+                           "state": {k: _on_cpu(v) for k, v in state.items()}})
+
+
+def load_training(path: Path) -> tuple[ModelCard, dict[str, Any], dict[str, Any]]:
+    """(card, job, state) of the checkpoint save_training() wrote; ValueError in one line for a
+    file that is not one, or is of another version."""
+    kind = "training checkpoint"
+    payload = _payload(path, kind, TRAINING_FORMAT, f"python -m nas_pattern.train writes its {TRAINING}")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path} has checkpoint format {payload.get('format_version')} (written by nas-pattern "
+                         f"{payload.get('nas_pattern')}); this nas-pattern {_version()} reads format "
+                         f"{FORMAT_VERSION}: start the training again")
+    try:
+        card, job, state = ModelCard.from_json(payload["card"]), dict(payload["job"]), dict(payload["state"])
+        missing = {"epochs", "train_limit", "with_validation", "seed", "data_dir", "device"} - set(job)
+        missing |= {"epochs", "module", "optimizer", "batches", "rng"} - set(state)
+        if missing:
+            raise KeyError(", ".join(sorted(missing)))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path} is damaged: {type(err).__name__}: {first_line(err)}") from None
+    return card, job, state
+
+
+def _on_cpu(value: Any) -> Any:
+    """`value` with every tensor in it (in dicts and lists, as state_dicts nest them) copied to the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _on_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(v) for v in value)
+    return value
 
 
 def _load_error(err: Exception) -> str:
@@ -334,15 +400,9 @@ def write_model_files(directory: Path, card: ModelCard, weights: dict[str, torch
         return path, False, f"the file system refused it ({err.strerror or err})"
 
 
-def _card(data: dict[str, Any]) -> ModelCard:
-    data = dict(data)
-    data["input_shape"] = tuple(data["input_shape"])
-    if data["normalisation"] is not None:
-        data["normalisation"] = tuple(tuple(part) for part in data["normalisation"])
-    return ModelCard(**data)
-
-
-def _network_class(name: str) -> type[TorchNetwork]:
+def network_class(name: str) -> type[TorchNetwork]:
+    """The TorchNetwork subclass a card names ("module:qualname"); ValueError in one line if it
+    cannot be imported here or is not one."""
     module_name, _, qualname = name.partition(":")
     try:
         target: Any = importlib.import_module(module_name)
@@ -363,6 +423,6 @@ def _version() -> str:
         return "unknown"
 
 
-__all__ = ["MODEL", "ONNX_MODEL", "FoundModel", "ModelCard", "export_onnx", "load_model", "save_model",
-           "write_model_files"]
+__all__ = ["MODEL", "ONNX_MODEL", "TRAINING", "FoundModel", "ModelCard", "export_onnx", "load_model", "load_training",
+           "network_class", "save_model", "save_training", "write_model_files"]
 

@@ -15,7 +15,6 @@ is still there, and the reading back of what they hold for a resume.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shlex
@@ -26,7 +25,7 @@ from typing import IO, Any, TypeVar
 import torch
 
 from nas_pattern.controller import NASController
-from nas_pattern.files import save_atomically, write_atomically
+from nas_pattern.files import hold_directory, save_atomically, write_atomically
 from nas_pattern.model import CHECKPOINT, MODEL, ModelCard, save_model
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import Episode
@@ -58,18 +57,12 @@ class RunDirectory:
         it, and the system drops it when the process ends, kill -9 included."""
         if self._held is not None:
             return
-        descriptor = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._held = hold_directory(self.path)  # None: a file system without locks, unguarded as before
         except BlockingIOError:
-            os.close(descriptor)
             raise ValueError(f"run directory {self.path} is held by another search that is still open (a run "
                              "in progress, or a controller of a JVM engine); let it end, or stop it and resume "
                              "it") from None
-        except OSError:  # a file system without locks: the search goes on unguarded, as before
-            os.close(descriptor)
-            return
-        self._held = descriptor
 
     def check_in_place(self) -> None:
         """RunDirectoryLost if the directory held is no longer at its path: removed (`rm -rf runs/`

@@ -4,11 +4,17 @@ The final training every NAS paper does after its search: the search ranks archi
 small budget (one epoch, a few thousand images); this trains the one chosen on all the training
 images for many epochs, tests it, and writes best.pt (and best.onnx) to use. The architecture
 comes from a run directory (its best, or --episode N of it), a model file (best.pt) or a JSON file.
+At the end of each epoch the training's state goes to training.pt in the output folder: a training
+stopped (Ctrl-C, SIGTERM, kill -9, a full disk) goes on from there with --resume, to the same model.
+
+One piece: the flags, the output folder and its checkpoint, and what an interrupted or failed
+training keeps, change together.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -17,18 +23,37 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
-from nas_pattern.data import DATASETS, VALIDATION_SIZE, load_dataset
-from nas_pattern.files import drop_output, fresh_directory, outermost_missing, remove_made, sigterm_as_interrupt
+from nas_pattern.data import DATASETS, VALIDATION_SIZE, Dataset, Split, load_dataset
+from nas_pattern.files import (
+    UNWRITABLE,
+    drop_output,
+    fresh_directory,
+    hold_directory,
+    outermost_missing,
+    remove_made,
+    sigterm_as_interrupt,
+)
 from nas_pattern.memory import bound_note, memory_bound
-from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, load_model, write_model_files
+from nas_pattern.model import (
+    MODEL,
+    ONNX_MODEL,
+    TRAINING,
+    ModelCard,
+    load_model,
+    load_training,
+    network_class,
+    save_training,
+    write_model_files,
+)
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
 from nas_pattern.records import Best, InvalidArchitecture, first_line
 from nas_pattern.run_dir import RunDirectory
 from nas_pattern.search_space import Architecture, SearchSpace
-from nas_pattern.trainer import TrainConfig, device_name, resolve_device
+from nas_pattern.trainer import Epoch, TrainConfig, device_name, resolve_device
 from nas_pattern.worker import failure_kind
 
 DEFAULT_EPOCHS = 10
@@ -37,12 +62,12 @@ DEFAULT_EPOCHS = 10
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m nas_pattern.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", metavar="SOURCE", help="a run directory (its best architecture), a model file ("
+    p.add_argument("source", metavar="SOURCE", nargs="?", help="a run directory (its best architecture), a model file ("
                    f"{MODEL}: its architecture, trained again from scratch), or a JSON file of one architecture "
                    "({\"layers\": [...]}, as episodes.jsonl writes it)")
     p.add_argument("--episode", type=int, metavar="N", help="with a run directory: train episode N instead of "
                    "the best")
-    p.add_argument("--epochs", type=number(int, 1), default=DEFAULT_EPOCHS, metavar="E",
+    p.add_argument("--epochs", type=number(int, 1), metavar="E",
                    help=f"training epochs (default: {DEFAULT_EPOCHS})")
     p.add_argument("--train-limit", type=number(int, 1), metavar="K", help="train on the first K training images "
                    "(default: all of them)")
@@ -57,12 +82,36 @@ def build_parser() -> argparse.ArgumentParser:
                    "a run directory's or a model's own otherwise)")
     p.add_argument("--data-dir", help="directory of the dataset files (default: the run's, or Debian's "
                    "Fashion-MNIST)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch order (default: 0)")
-    p.add_argument("--out", metavar="DIR", help="where best.pt and best.onnx go; a DIR that holds a best.pt "
-                   "already is refused (default: <run dir>/retrained-<E>-epochs, or -2, -3, ... when that one "
-                   "exists; runs/train-<time> for a file)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
+    p.add_argument("--seed", type=int, help="seeds the weights and the batch order (default: 0)")
+    p.add_argument("--out", metavar="DIR", help=f"where best.pt and best.onnx go; a DIR that holds a best.pt or "
+                   f"a {TRAINING} already is refused (default: <run dir>/retrained-<E>-epochs, or -2, -3, ... when "
+                   "that one exists; runs/train-<time> for a file)")
+    p.add_argument("--resume", metavar="DIR", help=f"go on with the training stopped in DIR (its {TRAINING}, "
+                   "written at the end of each epoch), with the settings it was started with, to the model it "
+                   "would have given unstopped; no SOURCE then, and no other flag but --data-dir")
     return p
+
+
+# The flags a --resume takes from the checkpoint (--data-dir may be given: the dataset may have moved)
+STARTING_FLAGS = ("source", "episode", "epochs", "train_limit", "with_validation", "network", "space", "dataset",
+                  "device", "seed", "out")
+
+
+def check_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """SOURCE or --resume, and nothing a --resume takes from its checkpoint; the defaults filled in."""
+    if args.resume is None and args.source is None:
+        parser.error("give SOURCE (a run directory, a model file or an architecture file), or --resume DIR")
+    if args.resume is not None:
+        # given: not None, and not a switch left off (False; `--seed 0` is given, though 0 == False)
+        given = [name for name in STARTING_FLAGS if (value := getattr(args, name)) is not None and value is not False]
+        if given:
+            flag = "SOURCE" if given[0] == "source" else "--" + given[0].replace("_", "-")
+            parser.error(f"--resume goes on with the settings its training was started with: {flag} cannot be "
+                         "given with it (--data-dir can, where the dataset has moved)")
+    args.epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
+    args.device = args.device or "auto"
+    args.seed = 0 if args.seed is None else args.seed
 
 
 Chosen = tuple[type[TorchNetwork], SearchSpace, Architecture, dict[str, Any]]
@@ -146,6 +195,9 @@ def output_dir(args: argparse.Namespace) -> tuple[Path, Path | None]:
             if (out / MODEL).exists():
                 raise ValueError(f"--out {out} already holds {MODEL}, a model trained before; choose another --out "
                                  "(nothing is overwritten)")
+            if (out / TRAINING).exists():
+                raise ValueError(f"--out {out} holds {TRAINING}, a training that was stopped: go on with it with "
+                                 f"--resume {out}, or choose another --out")
             out.mkdir(parents=True, exist_ok=True)  # yours: it may exist
         else:
             base = (source / f"retrained-{args.epochs}-epochs" if source.is_dir()
@@ -161,11 +213,51 @@ def output_dir(args: argparse.Namespace) -> tuple[Path, Path | None]:
     return out, made
 
 
+def resumed(args: argparse.Namespace) -> tuple[Chosen, dict[str, Any]]:
+    """What the checkpoint of --resume DIR trains, and the state to go on from, with `args` set to the
+    settings its training was started with; ValueError/FileNotFoundError in one line."""
+    folder = Path(args.resume)
+    file = folder / TRAINING
+    if (folder / MODEL).exists():
+        raise ValueError(f"{folder} holds {MODEL}: its training has finished, and there is nothing to resume")
+    if not file.is_file():
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--resume {folder}: there is no such folder")
+        raise ValueError(f"{folder} holds no {TRAINING} to go on from (a training writes it at the end of each "
+                         "epoch)")
+    card, job, state = load_training(file)
+    cls = network_class(card.network)
+    space = SearchSpace.from_json(card.space, source=str(file))
+    architecture = space.parse(card.architecture)
+    args.epochs, args.train_limit, args.with_validation = job["epochs"], job["train_limit"], job["with_validation"]
+    args.seed, args.device, args.dataset = job["seed"], job["device"], card.dataset
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{folder}'s training ran on a CUDA GPU, and torch sees none here")
+    state["train_config"] = card.train_config  # trained on as it began, whatever this machine's defaults
+    return (cls, space, architecture, {"dataset": card.dataset, "data_dir": job["data_dir"],
+                                       "episode": card.episode}), state
+
+
+def hold(out: Path) -> int | None:
+    """The output folder, held for this training until the descriptor is closed; ValueError while
+    another training holds it (two would write the same checkpoint and model)."""
+    try:
+        return hold_directory(out)
+    except BlockingIOError:
+        raise ValueError(f"{out} is in use by another training that is still running; let it end, or stop it "
+                         f"and go on with --resume {out}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_flags(args, parser)
+    state: dict[str, Any] | None = None  # with --resume: the checkpoint's, to go on from
     try:
-        cls, space, architecture, stored = architecture_of(args)
+        if args.resume is not None:
+            (cls, space, architecture, stored), state = resumed(args)
+        else:
+            cls, space, architecture, stored = architecture_of(args)
         device = resolve_device(args.device)
         data = load_dataset(args.dataset or stored["dataset"], args.data_dir or stored["data_dir"])
     except (ValueError, FileNotFoundError) as err:
@@ -174,37 +266,75 @@ def main(argv: Sequence[str] | None = None) -> int:
     train = data.train.head(args.train_limit)
     if args.with_validation:
         train = train.join(data.val, "train+val")
-    config = TrainConfig.for_device(device)
+    config = TrainConfig(**state["train_config"]) if state is not None else TrainConfig.for_device(device)
     network = cls(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
                   seed=args.seed)
+    network.resume = state
+    held = None
     try:
         network.check(space)  # e.g. an architecture file that pools a small image below 1x1
-        out, made = output_dir(args)  # last, so that nothing is made for a run that is refused
+        # last, so that nothing is made for a run that is refused
+        out, made = (Path(args.resume), None) if args.resume is not None else output_dir(args)
+        held = hold(out)
+        if (out / MODEL).exists():  # another --resume finished it while this one was starting
+            raise ValueError(f"{out} holds {MODEL}: its training has finished, and there is nothing to resume")
     except ValueError as err:  # InvalidArchitecture is one: it names the architecture
+        if held is not None:
+            os.close(held)
         named = f"{architecture.describe()}: " if isinstance(err, InvalidArchitecture) else ""
         print(f"{parser.prog}: error: {named}{err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    progress = tqdm(total=args.epochs, unit="epoch", dynamic_ncols=True, file=sys.stdout,
+    try:
+        return _train(args, parser.prog, network, space, data, train, (out, made), stored, state)
+    finally:
+        if held is not None:
+            os.close(held)  # closing it drops the hold
+
+
+def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: SearchSpace, data: Dataset,
+           train: Split, output: tuple[Path, Path | None], stored: dict[str, Any], state: dict[str, Any] | None) -> int:
+    """Train, test and write the model into the output folder (output_dir()'s pair), keeping the
+    training's state there after each epoch; the exit status."""
+    (out, made), cls, architecture = output, type(network), network.architecture
+    config, device = network.train_config, network.device
+    how = f"nas_pattern.train: {args.epochs} epoch(s) on {len(train):,} images ({train.name}), seed {args.seed}"
+    card = ModelCard.of(cls, architecture, space, data, config, episode=stored["episode"],
+                        trained=how, val_metrics=None, test_metrics=None)
+    job = {"epochs": args.epochs, "train_limit": args.train_limit, "with_validation": args.with_validation,
+           "seed": args.seed, "data_dir": args.data_dir or stored["data_dir"], "device": device.type}
+    done = state["epochs"] if state is not None else 0  # the epochs kept in out/TRAINING
+    before = float(state.get("elapsed", 0.0)) if state is not None else 0.0  # this command's seconds before a resume
+    progress = tqdm(total=args.epochs, initial=done, unit="epoch", dynamic_ncols=True, file=sys.stdout,
                     disable=not sys.stdout.isatty())  # in a log, a line per epoch is the progress
 
-    def show(epoch: int, loss: float) -> None:
+    def epoch_done(epoch: Epoch) -> None:  # its state first: an epoch shown is an epoch kept
+        nonlocal done
+        save_training(out / TRAINING, card, job, {**epoch.state(), "elapsed": before + time.perf_counter() - start})
+        done = epoch.number
         if progress.disable:
-            print(f"  epoch {epoch}/{args.epochs}: training loss {loss:.4f}", flush=True)
-        progress.set_postfix_str(f"loss {loss:.4f}")
+            print(f"  epoch {epoch.number}/{args.epochs}: training loss {epoch.loss:.4f}", flush=True)
+        progress.set_postfix_str(f"loss {epoch.loss:.4f}")
         progress.update()
 
-    def no_model(message: str) -> None:  # the default folder made for the model goes with it
-        progress.close()
-        if args.out is None:
-            remove_made(out, made)  # and runs/ if it was made for it
-        print(message, file=sys.stderr)
+    def kept() -> str:  # what a stopped training leaves, and how to go on with it
+        if not done:
+            return ""
+        epochs = f"epoch 1 of {args.epochs} is" if done == 1 else f"epochs 1-{done} of {args.epochs} are"
+        return f"; {epochs} kept in {out / TRAINING}: python -m nas_pattern.train --resume {out} goes on from there"
 
-    network.on_epoch = show
+    def no_model(message: str) -> None:  # a default folder made for the model goes with it, unless it keeps epochs
+        progress.close()
+        if args.out is None and state is None and not done:
+            remove_made(out, made)  # and runs/ if it was made for it
+        print(message + kept(), file=sys.stderr)
+
+    network.on_epoch = epoch_done
     start, bound = time.perf_counter(), None
     try:
         # SIGTERM as Ctrl-C; a model too large for the machine: an error, not the OOM killer
         with sigterm_as_interrupt(), memory_bound(device) as bound:
-            print(f"Training {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
+            going_on = f"Going on with {out / TRAINING} after epoch {done}: t" if state is not None else "T"
+            print(f"{going_on}raining {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
                   f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
             network.build()
             network.train(train, args.epochs)
@@ -212,23 +342,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             val = None if args.with_validation else network.evaluate(data.val)
             test = network.evaluate(data.test)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: no model to write
-        no_model(f"\n{parser.prog}: interrupted; no model was written")
+        no_model(f"\n{prog}: interrupted; no model was written")
         return 130
     except BrokenPipeError:  # its output closed while it trained (`| head`): it stops as on Ctrl-C
         drop_output()
-        no_model(f"{parser.prog}: its output was closed; no model was written")
+        no_model(f"{prog}: its output was closed; no model was written")
         return 130
+    except OSError as err:  # the checkpoint could not be written: the one before it is whole
+        if err.errno not in UNWRITABLE:
+            raise
+        no_model(f"{prog}: error: cannot write {out / TRAINING}: {err.strerror or err}; no model was written")
+        return 1
     except (RuntimeError, MemoryError) as err:  # out of memory, or a loss that is not finite
         if (kind := failure_kind(err)) not in ("oom", "nan"):
             raise
-        no_model(f"{parser.prog}: error: {architecture.describe()} could not be trained: "
+        no_model(f"{prog}: error: {architecture.describe()} could not be trained: "
                  f"{'out of memory' if kind == 'oom' else 'the loss became NaN or infinite'}: {first_line(err)}"
                  f"{bound_note(bound) if kind == 'oom' else ''}; no model was written")
         return 1
-    seconds = time.perf_counter() - start
-    how = f"nas_pattern.train: {args.epochs} epoch(s) on {len(train):,} images ({train.name}), seed {args.seed}"
-    card = ModelCard.of(cls, architecture, space, data, config, episode=stored["episode"], trained=how,
-                        val_metrics=val, test_metrics=test)
+    seconds = before + time.perf_counter() - start
+    card = dataclasses.replace(card, val_metrics=val.to_json() if val else None, test_metrics=test.to_json())
     assert network.module is not None
     try:
         if val is not None:
@@ -240,8 +373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         path, onnx, check = write_model_files(out, card, network.module.state_dict(), data.test.x[:256])
     except OSError as err:  # a full disk: no half-written best.pt is left (write_atomically)
-        print(f"{parser.prog}: error: cannot write the model to {out}: {err.strerror or err}", file=sys.stderr)
+        print(f"{prog}: error: cannot write the model to {out}: {err.strerror or err}{kept()}", file=sys.stderr)
         return 1
+    (out / TRAINING).unlink(missing_ok=True)  # the model is whole: its training's state is no longer needed
     print(f"Model                {path}")
     print(f"ONNX                 {f'{out / ONNX_MODEL} ({check})' if onnx else f'not written: {check}'}")
     return 0

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -146,8 +147,21 @@ def device_name(device: torch.device) -> str:
 
 
 @dataclass(frozen=True)
+class Epoch:
+    """An epoch fit() has finished: its number (1-based), its mean training loss, and state(): what
+    fit(resume=...) needs to go on from the end of this epoch as if it had never stopped (the
+    module's weights, the optimizer's moments, and the generators of the batch order and the
+    dropout masks), for python -m nas_pattern.train's checkpoint."""
+
+    number: int
+    loss: float
+    state: Callable[[], dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Fitted:
-    """What fit() reports: the seconds it took and how its steps ran (StepGraphs.execution)."""
+    """What fit() reports: the seconds it took (those before a resume too) and how its steps ran
+    (StepGraphs.execution)."""
 
     seconds: float
     execution: str
@@ -155,13 +169,16 @@ class Fitted:
 
 def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device: torch.device,
         generator: torch.Generator, deadline: float | None = None,
-        on_epoch: Callable[[int, float], None] | None = None, capture: Capture | None = None) -> Fitted:
+        on_epoch: Callable[[Epoch], None] | None = None, capture: Capture | None = None,
+        resume: dict[str, Any] | None = None) -> Fitted:
     """Train `module` in place for `epochs` passes over `data`; the seconds spent and how.
 
     On CUDA (config.cuda_graphs) each batch shape's step is replayed from a CUDA graph once warm
     (graphs.StepGraphs; `capture` replaces the CUDA capture, for tests). Raises ChildDiverged if an
     epoch's loss is not finite, ChildTimeout once time.monotonic() passes `deadline` (checked
-    between steps). `on_epoch(epoch, mean loss)` is called after each epoch (1-based), for progress.
+    between steps). `on_epoch(Epoch)` is called after each epoch, for progress and checkpoints;
+    `resume`, an Epoch's state(), goes on after that epoch (call it within the same seeded() block
+    as the training it continues: it sets torch's global generator, which draws the dropout masks).
     """
     with cuda_flags(config, device):
         start = time.perf_counter()
@@ -182,9 +199,24 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
             optimizer.step()
             epoch_loss.add_(loss.detach())
 
+        def state() -> dict[str, Any]:
+            cuda = {"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
+            return {"epochs": epoch + 1, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
+                    "batches": generator.get_state(), "rng": torch.get_rng_state(), **cuda,
+                    "seconds": before + time.perf_counter() - start}
+
+        epoch, before = 0, 0.0  # before: the seconds of the epochs resumed after
+        if resume is not None:
+            before = float(resume.get("seconds", 0.0))
+            module.load_state_dict(resume["module"])
+            optimizer.load_state_dict(resume["optimizer"])
+            generator.set_state(resume["batches"])
+            torch.set_rng_state(resume["rng"])
+            if "cuda_rng" in resume and device.type == "cuda":
+                torch.cuda.set_rng_state(resume["cuda_rng"], device)
         steps = StepGraphs(step, device, enabled=graphed, capture=capture)
         n = len(y)
-        for epoch in range(epochs):
+        for epoch in range(resume["epochs"] if resume is not None else 0, epochs):
             order = torch.randperm(n, generator=generator).to(device)
             epoch_loss.zero_()
             for begin in range(0, n, config.batch_size):
@@ -193,10 +225,10 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
             if not torch.isfinite(epoch_loss):  # one sync per epoch
                 raise ChildDiverged(f"training loss became {epoch_loss.item()} in epoch {epoch + 1}")
             if on_epoch is not None:
-                on_epoch(epoch + 1, epoch_loss.item() / max(1, -(-n // config.batch_size)))
+                on_epoch(Epoch(epoch + 1, epoch_loss.item() / max(1, -(-n // config.batch_size)), state))
         if device.type == "cuda":
             torch.cuda.synchronize(device)  # the clock should see the work, not just its launch
-        return Fitted(time.perf_counter() - start, steps.execution)
+        return Fitted(before + time.perf_counter() - start, steps.execution)
 
 
 def evaluate(module: nn.Module, data: Split, config: TrainConfig, device: torch.device,

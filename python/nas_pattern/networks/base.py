@@ -130,7 +130,8 @@ class TorchNetwork(Network):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.module: nn.Module | None = None
-        self.on_epoch: Callable[[int, float], None] | None = None  # called after each epoch: (epoch, mean loss)
+        self.on_epoch: Callable[[trainer.Epoch], None] | None = None  # called after each epoch (trainer.fit)
+        self.resume: dict[str, Any] | None = None  # an Epoch's state(): train() goes on after that epoch
         self.capture: Capture | None = None  # replaces the CUDA graph capture (graphs.StepGraphs), for tests
         self._train_seconds = 0.0
         self._execution: str | None = None  # how train() ran its steps (trainer.Fitted.execution)
@@ -164,7 +165,7 @@ class TorchNetwork(Network):
         batches = trainer.generator(self.seed)  # batch order
         with seeded(self.seed + 1, self.device):  # dropout masks
             fitted = trainer.fit(module, data, epochs, self.train_config, self.device, batches, self.deadline,
-                                 self.on_epoch, capture=self.capture)
+                                 self.on_epoch, capture=self.capture, resume=self.resume)
         self._train_seconds += fitted.seconds
         self._execution = fitted.execution
 
