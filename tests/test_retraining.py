@@ -73,6 +73,7 @@ def test_a_training_stopped_in_its_second_epoch_goes_on_with_resume_to_the_same_
     with pytest.raises(ValueError, match=r"training\.pt is an unfinished training's checkpoint, for python -m"):
         load_model(out / TRAINING)
 
+    (out / f"{TRAINING}.tmp").write_bytes(b"half a checkpoint")  # what a kill -9 in the middle of its write leaves
     assert train(["--resume", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith(f"Going on with {out / TRAINING} after epoch 1: training CNN conv 3x8 pool2 drop0.25 | ")

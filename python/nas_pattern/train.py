@@ -375,7 +375,8 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
     except OSError as err:  # a full disk: no half-written best.pt is left (write_atomically)
         print(f"{prog}: error: cannot write the model to {out}: {err.strerror or err}{kept()}", file=sys.stderr)
         return 1
-    (out / TRAINING).unlink(missing_ok=True)  # the model is whole: its training's state is no longer needed
+    for leftover in (TRAINING, TRAINING + ".tmp"):  # the model is whole: its training's state is no longer needed
+        (out / leftover).unlink(missing_ok=True)  # (.tmp: the half copy of a kill -9 in a checkpoint's write)
     print(f"Model                {path}")
     print(f"ONNX                 {f'{out / ONNX_MODEL} ({check})' if onnx else f'not written: {check}'}")
     return 0
