@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,8 @@ def stop_at_step(monkeypatch, step: int) -> None:
 
     steps = iter(range(1, 10**6))
 
-    def check(deadline: float | None) -> None:
-        if next(steps) == step:
+    def check(deadline: float | None) -> None:  # called after each step, and after each evaluation pass
+        if not torch.is_inference_mode_enabled() and next(steps) == step:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(trainer, "_check_deadline", check)
@@ -78,6 +79,9 @@ def test_a_training_stopped_in_its_second_epoch_goes_on_with_resume_to_the_same_
     printed = capsys.readouterr().out
     assert printed.startswith(f"Going on with {out / TRAINING} after epoch 1: training CNN conv 3x8 pool2 drop0.25 | ")
     assert "epoch 1/3" not in printed and "epoch 2/3" in printed and "epoch 3/3" in printed
+    # each epoch's validation accuracy, the learning curve: the last is the model's
+    last = re.search(r"  epoch 3/3: training loss \d\.\d{4}, validation accuracy (\d\.\d{4})\n", printed)
+    assert last is not None and f"Validation accuracy  {last[1]}\n" in printed, printed
     assert same_weights(out, unstopped)  # bit for bit: the weights, Adam's moments, the batch order, the dropout masks
     assert sorted(path.name for path in out.iterdir()) == ["best.onnx", MODEL]  # the checkpoint goes with its use
     card = load_model(out).card

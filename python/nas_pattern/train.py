@@ -311,9 +311,11 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
         nonlocal done
         save_training(out / TRAINING, card, job, {**epoch.state(), "elapsed": before + time.perf_counter() - start})
         done = epoch.number
+        # the learning curve on the validation images, where they are not trained on (about 1% of an epoch)
+        val = "" if args.with_validation else f", validation accuracy {network.evaluate(data.val).accuracy:.4f}"
         if progress.disable:
-            print(f"  epoch {epoch.number}/{args.epochs}: training loss {epoch.loss:.4f}", flush=True)
-        progress.set_postfix_str(f"loss {epoch.loss:.4f}")
+            print(f"  epoch {epoch.number}/{args.epochs}: training loss {epoch.loss:.4f}{val}", flush=True)
+        progress.set_postfix_str(f"loss {epoch.loss:.4f}{val.replace(', validation accuracy', ', val')}")
         progress.update()
 
     def kept() -> str:  # what a stopped training leaves, and how to go on with it

@@ -176,9 +176,10 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
     On CUDA (config.cuda_graphs) each batch shape's step is replayed from a CUDA graph once warm
     (graphs.StepGraphs; `capture` replaces the CUDA capture, for tests). Raises ChildDiverged if an
     epoch's loss is not finite, ChildTimeout once time.monotonic() passes `deadline` (checked
-    between steps). `on_epoch(Epoch)` is called after each epoch, for progress and checkpoints;
-    `resume`, an Epoch's state(), goes on after that epoch (call it within the same seeded() block
-    as the training it continues: it sets torch's global generator, which draws the dropout masks).
+    between steps). `on_epoch(Epoch)` is called after each epoch, for progress and checkpoints (it
+    may evaluate the module: training goes on in training mode); `resume`, an Epoch's state(), goes
+    on after that epoch (call it within the same seeded() block as the training it continues: it
+    sets torch's global generator, which draws the dropout masks).
     """
     with cuda_flags(config, device):
         start = time.perf_counter()
@@ -226,6 +227,7 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
                 raise ChildDiverged(f"training loss became {epoch_loss.item()} in epoch {epoch + 1}")
             if on_epoch is not None:
                 on_epoch(Epoch(epoch + 1, epoch_loss.item() / max(1, -(-n // config.batch_size)), state))
+                module.train()  # on_epoch may have evaluated it
         if device.type == "cuda":
             torch.cuda.synchronize(device)  # the clock should see the work, not just its launch
         return Fitted(before + time.perf_counter() - start, steps.execution)
