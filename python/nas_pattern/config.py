@@ -181,8 +181,9 @@ SETTINGS: tuple[Setting, ...] = (
             number(int, 1), "E"),
     Setting("train-limit", f"train each child on K training images only (default: {_CPU.train_limit} on CPU, "
             "all on GPU)", "fixed", "search.train_limit", number(int, 1), "K"),
-    Setting("final-epochs", "retrain the best architecture on train+validation for N epochs before the test "
-            "(default: 0, test the child as trained during the search)", "may change", "final_epochs",
+    Setting("final-epochs", "retrain the best architecture on all the training and validation images "
+            "(--train-limit is the search's) for N epochs before the test (default: 0, test the child as trained "
+            "during the search)", "may change", "final_epochs",
             number(int, 0), "N"),
     Setting("child-timeout", "a child that takes longer is recorded as a timeout and the search goes on "
             "(default: no limit)", "may change", "search.child_timeout", number(float, 0, strict=True),
