@@ -193,3 +193,12 @@ def test_a_training_going_on_is_not_resumed_twice_at_once(stopped: Path, capsys)
                                        f"that is still running; let it end, or stop it and go on with --resume "
                                        f"{stopped}\n")
     assert [path.name for path in stopped.iterdir()] == [TRAINING]
+
+
+def test_the_help_says_how_a_stopped_training_goes_on_and_nothing_meant_for_developers(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        train(["--help"])
+    assert exit_.value.code == 0
+    shown = capsys.readouterr().out
+    assert "--resume DIR" in shown and "goes on from there with --resume" in shown
+    assert "One piece" not in shown  # the module docstring's note on how its code is kept

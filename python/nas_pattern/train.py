@@ -60,7 +60,7 @@ DEFAULT_EPOCHS = 10
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="python -m nas_pattern.train", description=__doc__,
+    p = OneLineParser(prog="python -m nas_pattern.train", description=(__doc__ or "").split("\n\nOne piece:")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", metavar="SOURCE", nargs="?", help="a run directory (its best architecture), a model file ("
                    f"{MODEL}: its architecture, trained again from scratch), or a JSON file of one architecture "
