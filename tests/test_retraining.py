@@ -202,3 +202,17 @@ def test_the_help_says_how_a_stopped_training_goes_on_and_nothing_meant_for_deve
     shown = capsys.readouterr().out
     assert "--resume DIR" in shown and "goes on from there with --resume" in shown
     assert "One piece" not in shown  # the module docstring's note on how its code is kept
+
+
+def test_a_checkpoint_whose_weights_are_not_of_its_architecture_is_refused_in_one_line(
+        stopped: Path, tmp_path: Path, capsys) -> None:
+    payload = torch.load(stopped / TRAINING, weights_only=True)
+    payload["card"]["architecture"]["layers"][1]["filters"] = 32  # its weights are of a 16-filter layer
+    (tmp_path / "other").mkdir()
+    torch.save(payload, tmp_path / "other" / TRAINING)
+    assert train(["--resume", str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"python -m nas_pattern.train: error: {tmp_path / 'other' / TRAINING} is damaged: its state "
+                          "does not fit this module: RuntimeError: Error(s) in loading state_dict"), err
+    assert err.count("\n") == 1
+    assert [path.name for path in (tmp_path / "other").iterdir()] == [TRAINING]  # kept as it was

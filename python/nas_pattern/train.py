@@ -53,7 +53,7 @@ from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_netw
 from nas_pattern.records import Best, InvalidArchitecture, first_line
 from nas_pattern.run_dir import RunDirectory
 from nas_pattern.search_space import Architecture, SearchSpace
-from nas_pattern.trainer import Epoch, TrainConfig, device_name, resolve_device
+from nas_pattern.trainer import Epoch, ResumeMismatch, TrainConfig, device_name, resolve_device
 from nas_pattern.worker import failure_kind
 
 DEFAULT_EPOCHS = 10
@@ -350,6 +350,10 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
         drop_output()
         no_model(f"{prog}: its output was closed; no model was written")
         return 130
+    except ResumeMismatch as err:  # a training.pt that is not of the architecture its card names
+        progress.close()
+        print(f"{prog}: error: {out / TRAINING} is damaged: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as err:  # the checkpoint could not be written: the one before it is whole
         if err.errno not in UNWRITABLE:
             raise

@@ -40,6 +40,10 @@ class ChildTimeout(RuntimeError):
     """The child ran past its deadline (--child-timeout)."""
 
 
+class ResumeMismatch(ValueError):
+    """fit()'s `resume` is not the state of a training of this module (another architecture's)."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How each child is trained (the same for every child of a search)."""
@@ -208,13 +212,17 @@ def fit(module: nn.Module, data: Split, epochs: int, config: TrainConfig, device
 
         epoch, before = 0, 0.0  # before: the seconds of the epochs resumed after
         if resume is not None:
-            before = float(resume.get("seconds", 0.0))
-            module.load_state_dict(resume["module"])
-            optimizer.load_state_dict(resume["optimizer"])
-            generator.set_state(resume["batches"])
-            torch.set_rng_state(resume["rng"])
-            if "cuda_rng" in resume and device.type == "cuda":
-                torch.cuda.set_rng_state(resume["cuda_rng"], device)
+            try:
+                before = float(resume.get("seconds", 0.0))
+                module.load_state_dict(resume["module"])
+                optimizer.load_state_dict(resume["optimizer"])
+                generator.set_state(resume["batches"])
+                torch.set_rng_state(resume["rng"])
+                if "cuda_rng" in resume and device.type == "cuda":
+                    torch.cuda.set_rng_state(resume["cuda_rng"], device)
+            except (KeyError, RuntimeError, TypeError, ValueError) as err:  # another module's, or damaged
+                why = (str(err).strip().splitlines() or [""])[0]
+                raise ResumeMismatch(f"its state does not fit this module: {type(err).__name__}: {why}") from None
         steps = StepGraphs(step, device, enabled=graphed, capture=capture)
         n = len(y)
         for epoch in range(resume["epochs"] if resume is not None else 0, epochs):
