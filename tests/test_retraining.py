@@ -216,3 +216,22 @@ def test_a_checkpoint_whose_weights_are_not_of_its_architecture_is_refused_in_on
                           "does not fit this module: RuntimeError: Error(s) in loading state_dict"), err
     assert err.count("\n") == 1
     assert [path.name for path in (tmp_path / "other").iterdir()] == [TRAINING]  # kept as it was
+
+
+def test_the_same_training_started_anew_names_the_stopped_one_it_could_go_on_with(
+        source: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.MonkeyPatch.context() as stop:
+        stop_at_step(stop, 15)
+        assert train([str(source), *BUDGET]) == 130
+    (first,) = Path("runs").iterdir()
+    capsys.readouterr()
+    for seed, named in (("0", True), ("1", False)):  # another seed is another training
+        with pytest.MonkeyPatch.context() as stop:
+            stop_at_step(stop, 1)  # in its first epoch: it keeps nothing, and its folder goes
+            assert train([str(source), *BUDGET, "--seed", seed]) == 130
+        shown = capsys.readouterr().out
+        note = (f"Note: {first} holds this same training, stopped after epoch 1 of 3: python -m nas_pattern.train "
+                f"--resume {first} goes on with it; this one starts anew in runs/train-")
+        assert (note in shown) is named, shown
+    assert list(Path("runs").iterdir()) == [first]

@@ -291,6 +291,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.close(held)  # closing it drops the hold
 
 
+def stopped_alike(out: Path, card: ModelCard, job: dict[str, Any]) -> list[tuple[Path, int]]:
+    """The default folders beside `out` (retrained-<E>-epochs-N, runs/train-<time>) that hold this very
+    training (the same architecture, data and settings), stopped: each with the epochs it kept, for
+    a --resume that would not start again from nothing. Those still training (held) are left out."""
+    same = ("epochs", "train_limit", "with_validation", "seed")
+    prefix = "retrained-" if out.name.startswith("retrained-") else "train-"
+    found = []
+    for folder in sorted(out.parent.glob(f"{prefix}*")):
+        if folder == out or not (folder / TRAINING).is_file() or (folder / MODEL).exists():
+            continue
+        try:
+            held = hold_directory(folder)
+            if held is not None:
+                os.close(held)
+            other, other_job, state = load_training(folder / TRAINING)
+        except (BlockingIOError, OSError, ValueError):  # still training, or not one to go on with
+            continue
+        if (other.network, other.architecture, other.dataset) == (card.network, card.architecture, card.dataset) \
+                and all(other_job[key] == job[key] for key in same):
+            found.append((folder, int(state["epochs"])))
+    return found
+
+
 def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: SearchSpace, data: Dataset,
            train: Split, output: tuple[Path, Path | None], stored: dict[str, Any], state: dict[str, Any] | None) -> int:
     """Train, test and write the model into the output folder (output_dir()'s pair), keeping the
@@ -336,6 +359,9 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
         # SIGTERM as Ctrl-C; a model too large for the machine: an error, not the OOM killer
         with sigterm_as_interrupt(), memory_bound(device) as bound:
             going_on = f"Going on with {out / TRAINING} after epoch {done}: t" if state is not None else "T"
+            for folder, kept_there in stopped_alike(out, card, job) if state is None and args.out is None else []:
+                print(f"Note: {folder} holds this same training, stopped after epoch {kept_there} of {args.epochs}: "
+                      f"python -m nas_pattern.train --resume {folder} goes on with it; this one starts anew in {out}.")
             print(f"{going_on}raining {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
                   f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
             network.build()
