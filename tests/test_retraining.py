@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nas_pattern import load_model
 from nas_pattern.files import hold_directory
@@ -62,7 +63,7 @@ def test_a_training_stopped_in_its_second_epoch_goes_on_with_resume_to_the_same_
         stop_at_step(stop, 15)
         assert train([str(source), *BUDGET]) == 130
     (out,) = Path("runs").iterdir()  # kept, with the first epoch: it was removed, with everything
-    assert [path.name for path in out.iterdir()] == [TRAINING]
+    assert sorted(path.name for path in out.iterdir()) == ["tensorboard", TRAINING]  # and epoch 1's points
     captured = capsys.readouterr()
     assert "  epoch 1/3: training loss" in captured.out and "epoch 2/3" not in captured.out
     assert captured.err == (f"\npython -m nas_pattern.train: interrupted; no model was written; epoch 1 of 3 is kept "
@@ -83,7 +84,13 @@ def test_a_training_stopped_in_its_second_epoch_goes_on_with_resume_to_the_same_
     last = re.search(r"  epoch 3/3: training loss \d\.\d{4}, validation accuracy (\d\.\d{4})\n", printed)
     assert last is not None and f"Validation accuracy  {last[1]}\n" in printed, printed
     assert same_weights(out, unstopped)  # bit for bit: the weights, Adam's moments, the batch order, the dropout masks
-    assert sorted(path.name for path in out.iterdir()) == ["best.onnx", MODEL]  # the checkpoint goes with its use
+    assert sorted(path.name for path in out.iterdir()) == ["best.onnx", MODEL, "tensorboard"]  # the checkpoint went
+    # the learning curve in TensorBoard, each epoch once (epoch 1 before the stop, 2 and 3 after it)
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3]
+    curve = events.Scalars("validation/accuracy")
+    assert [e.step for e in curve] == [1, 2, 3] and f"{curve[-1].value:.4f}" == last[1]
     card = load_model(out).card
     assert card.trained == "nas_pattern.train: 3 epoch(s) on 320 images (train), seed 0"
 
@@ -105,7 +112,8 @@ def test_a_full_disk_stops_the_training_at_the_epoch_it_cannot_keep_and_resume_g
         f"python -m nas_pattern.train: error: cannot write {out / TRAINING}: No space left on device; no model was "
         f"written; epoch 1 of 3 is kept in {out / TRAINING}: python -m nas_pattern.train --resume {out} goes on from "
         "there\n")
-    assert [path.name for path in out.iterdir()] == [TRAINING]  # epoch 1's, whole; epoch 2's half copy is gone
+    assert sorted(path.name for path in out.iterdir()) == ["tensorboard", TRAINING]  # epoch 1's, whole; epoch 2's
+    # half copy is gone
     monkeypatch.undo()  # room again
     assert train(["--resume", str(out)]) == 0
     assert same_weights(out, unstopped)
@@ -178,7 +186,8 @@ def test_resume_refuses_what_it_cannot_go_on_with_in_one_line_and_changes_nothin
         assert status == 2, argv
         assert message in captured.err and captured.err.count("\n") == 1, (argv, captured.err)
         assert "raining" not in captured.out, argv  # refused before it trained
-    assert (stopped / TRAINING).read_bytes() == checkpoint and [p.name for p in stopped.iterdir()] == [TRAINING]
+    assert (stopped / TRAINING).read_bytes() == checkpoint
+    assert sorted(path.name for path in stopped.iterdir()) == ["tensorboard", TRAINING]
     assert (finished / MODEL).read_bytes() == b"a model trained before"
 
 
@@ -192,7 +201,7 @@ def test_a_training_going_on_is_not_resumed_twice_at_once(stopped: Path, capsys)
     assert capsys.readouterr().err == (f"python -m nas_pattern.train: error: {stopped} is in use by another training "
                                        f"that is still running; let it end, or stop it and go on with --resume "
                                        f"{stopped}\n")
-    assert [path.name for path in stopped.iterdir()] == [TRAINING]
+    assert sorted(path.name for path in stopped.iterdir()) == ["tensorboard", TRAINING]
 
 
 def test_the_help_says_how_a_stopped_training_goes_on_and_nothing_meant_for_developers(capsys) -> None:
@@ -235,3 +244,29 @@ def test_the_same_training_started_anew_names_the_stopped_one_it_could_go_on_wit
                 f"--resume {first} goes on with it; this one starts anew in runs/train-")
         assert (note in shown) is named, shown
     assert list(Path("runs").iterdir()) == [first]
+
+
+def test_no_tensorboard_writes_no_event_files_and_may_be_given_to_a_resume(
+        source: Path, stopped: Path, tmp_path: Path) -> None:
+    import shutil
+
+    assert train([str(source), "--epochs", "1", "--train-limit", "64", "--no-tensorboard", "--out",
+                  str(tmp_path / "quiet")]) == 0
+    assert not (tmp_path / "quiet" / "tensorboard").exists()
+    copy = tmp_path / "copy"
+    shutil.copytree(stopped, copy)
+    written = sorted(path.name for path in (copy / "tensorboard").iterdir())
+    assert train(["--resume", str(copy), "--no-tensorboard"]) == 0
+    assert sorted(path.name for path in (copy / "tensorboard").iterdir()) == written  # epoch 1's, and no more
+
+
+def test_event_files_that_cannot_be_written_are_one_warning_and_the_training_goes_on(
+        source: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "tensorboard").write_text("a file where the event files' folder would go")
+    assert train([str(source), "--epochs", "2", "--train-limit", "64", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"nas-pattern: warning: TensorBoard event files cannot be written in {out / 'tensorboard'} (")
+    assert err.endswith("); the training goes on without them\n") and err.count("\n") == 1, err
+    assert load_model(out).card.trained == "nas_pattern.train: 2 epoch(s) on 64 images (train), seed 0"

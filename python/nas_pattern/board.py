@@ -1,4 +1,5 @@
-"""TensorBoardLog: a search watched live, `tensorboard --logdir runs/`.
+"""TensorBoardLog: a search watched live, `tensorboard --logdir runs/` (and TrainingLog, a
+retraining's learning curve).
 
 It is a pair of the controller's callbacks, so every search that has a run directory writes its
 event files there as it goes (the CLI, the JVM's, with any executor; from Python, attach one to
@@ -64,19 +65,77 @@ def available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-class TensorBoardLog:
+class EventLog:
+    """Event files in `directory` that never stop or fail the work they watch (`what`: "search"):
+    writing goes through _guard, which turns any error into one warning and writes nothing more."""
+
+    what = "work"
+
+    def __init__(self, directory: Path, warn: Callable[[str], None] | None = None):
+        self.directory = Path(directory)
+        self.warn = warn or (lambda message: print(message, file=sys.stderr))
+        self.writer: Any = None  # a SummaryWriter; None once writing failed (or before it starts)
+
+    def _guard(self, write: Callable[[], None], opening: bool = False) -> None:
+        """Run `write` (while writing works: opening starts it); on any error, warn once and write
+        nothing more (the work goes on)."""
+        if self.writer is None and not opening:
+            return
+        try:
+            write()
+        except Exception as err:  # a full disk, an unwritable directory, a broken install: never the work's end
+            self.warn(f"nas-pattern: warning: TensorBoard event files cannot be written in {self.directory} "
+                      f"({type(err).__name__}: {err}); the {self.what} goes on without them")
+            self.writer = None
+
+
+class TrainingLog(EventLog):
+    """python -m nas_pattern.train's learning curve in `directory` (`<output folder>/tensorboard/`),
+    a point per epoch: `train/loss`, and `validation/accuracy` where the validation images are not
+    trained on. `tensorboard --logdir runs/` shows a retraining in a run directory beside its search.
+    A resume (`first_epoch`: the first epoch not kept) purges what was written after the epochs kept."""
+
+    what = "training"
+
+    def __init__(self, directory: Path, first_epoch: int = 1, warn: Callable[[str], None] | None = None):
+        super().__init__(directory, warn)
+
+        def open_writer() -> None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            _leave_writer_failures_to_guard()
+            self.writer = SummaryWriter(str(self.directory), purge_step=first_epoch if first_epoch > 1 else None)
+
+        self._guard(open_writer, opening=True)
+
+    def epoch(self, number: int, loss: float, accuracy: float | None) -> None:
+        """Epoch `number`'s points, on disk at once (a training is watched live)."""
+        def write() -> None:
+            self.writer.add_scalar("train/loss", loss, number)
+            if accuracy is not None:
+                self.writer.add_scalar("validation/accuracy", accuracy, number)
+            self.writer.flush()
+
+        self._guard(write)
+
+    def close(self) -> None:
+        self._guard(lambda: self.writer.close())
+        self.writer = None
+
+
+class TensorBoardLog(EventLog):
     """Writes a search's event files in `directory` through the controller's callbacks. Attach it
     before the run directory's Recorder (as session.open_search does): a child's events are then
     on disk before its line in episodes.jsonl, and a resume (`first_episode` = the number of the
     first child not recorded) purges those of a child that never got its line."""
 
+    what = "search"
+
     def __init__(self, directory: Path, controller: NASController, first_episode: int = 1,
                  warn: Callable[[str], None] | None = None, clock: Callable[[], float] = time.monotonic):
-        self.directory = Path(directory)
+        super().__init__(directory, warn)
         self.controller = controller
         self.space = controller.agent.space
-        self.warn = warn or (lambda message: print(message, file=sys.stderr))
-        self.writer: Any = None  # a SummaryWriter; None once writing failed (or before it starts)
         self.best = max((e.accuracy for e in controller.history if e.status == "ok"), default=-math.inf)
         self.step = first_episode - 1  # the last child written
         self.probabilities: list[list[float]] | None = None  # the policy at the last update, to compare with
@@ -190,18 +249,6 @@ class TensorBoardLog:
                 del self.waiting[tag]
                 draw()
                 self.drawn[tag] = self.clock()
-
-    def _guard(self, write: Callable[[], None], opening: bool = False) -> None:
-        """Run `write` (while writing works: opening starts it); on any error, warn once and write
-        nothing more (the search goes on)."""
-        if self.writer is None and not opening:
-            return
-        try:
-            write()
-        except Exception as err:  # a full disk, an unwritable directory, a broken install: never the search's end
-            self.warn(f"nas-pattern: warning: TensorBoard event files cannot be written in {self.directory} "
-                      f"({type(err).__name__}: {err}); the search goes on without them")
-            self.writer = None
 
 
 def _leave_writer_failures_to_guard() -> None:

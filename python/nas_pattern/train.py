@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from nas_pattern import board
+from nas_pattern.board import EVENTS, TrainingLog
 from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
 from nas_pattern.data import DATASETS, VALIDATION_SIZE, Dataset, Split, load_dataset
 from nas_pattern.files import (
@@ -89,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "that one exists; runs/train-<time> for a file)")
     p.add_argument("--resume", metavar="DIR", help=f"go on with the training stopped in DIR (its {TRAINING}, "
                    "written at the end of each epoch), with the settings it was started with, to the model it "
-                   "would have given unstopped; no SOURCE then, and no other flag but --data-dir")
+                   "would have given unstopped; no SOURCE then, and no other flag but --data-dir and "
+                   "--no-tensorboard")
+    p.add_argument("--no-tensorboard", action="store_true", help="write no TensorBoard event files (by default "
+                   "the learning curve, a point per epoch, goes to <output folder>/tensorboard/ when the "
+                   "tensorboard package is installed: tensorboard --logdir runs/ shows it beside the search)")
     return p
 
 
@@ -108,7 +114,7 @@ def check_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
         if given:
             flag = "SOURCE" if given[0] == "source" else "--" + given[0].replace("_", "-")
             parser.error(f"--resume goes on with the settings its training was started with: {flag} cannot be "
-                         "given with it (--data-dir can, where the dataset has moved)")
+                         "given with it (--data-dir can, where the dataset has moved, and --no-tensorboard)")
     args.epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
     args.device = args.device or "auto"
     args.seed = 0 if args.seed is None else args.seed
@@ -330,12 +336,19 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
     progress = tqdm(total=args.epochs, initial=done, unit="epoch", dynamic_ncols=True, file=sys.stdout,
                     disable=not sys.stdout.isatty())  # in a log, a line per epoch is the progress
 
+    log: TrainingLog | None = None  # the learning curve in TensorBoard, from the first epoch kept here on
+
     def epoch_done(epoch: Epoch) -> None:  # its state first: an epoch shown is an epoch kept
-        nonlocal done
+        nonlocal done, log
         save_training(out / TRAINING, card, job, {**epoch.state(), "elapsed": before + time.perf_counter() - start})
         done = epoch.number
         # the learning curve on the validation images, where they are not trained on (about 1% of an epoch)
-        val = "" if args.with_validation else f", validation accuracy {network.evaluate(data.val).accuracy:.4f}"
+        accuracy = None if args.with_validation else network.evaluate(data.val).accuracy
+        if log is None and not args.no_tensorboard and board.available():
+            log = TrainingLog(out / EVENTS, first_epoch=epoch.number)
+        if log is not None:
+            log.epoch(epoch.number, epoch.loss, accuracy)
+        val = "" if accuracy is None else f", validation accuracy {accuracy:.4f}"
         if progress.disable:
             print(f"  epoch {epoch.number}/{args.epochs}: training loss {epoch.loss:.4f}{val}", flush=True)
         progress.set_postfix_str(f"loss {epoch.loss:.4f}{val.replace(', validation accuracy', ', val')}")
@@ -349,6 +362,8 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
 
     def no_model(message: str) -> None:  # a default folder made for the model goes with it, unless it keeps epochs
         progress.close()
+        if log is not None:
+            log.close()
         if args.out is None and state is None and not done:
             remove_made(out, made)  # and runs/ if it was made for it
         print(message + kept(), file=sys.stderr)
@@ -367,6 +382,8 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
             network.build()
             network.train(train, args.epochs)
             progress.close()
+            if log is not None:
+                log.close()
             val = None if args.with_validation else network.evaluate(data.val)
             test = network.evaluate(data.test)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: no model to write
