@@ -270,3 +270,17 @@ def test_event_files_that_cannot_be_written_are_one_warning_and_the_training_goe
     assert err.startswith(f"nas-pattern: warning: TensorBoard event files cannot be written in {out / 'tensorboard'} (")
     assert err.endswith("); the training goes on without them\n") and err.count("\n") == 1, err
     assert load_model(out).card.trained == "nas_pattern.train: 2 epoch(s) on 64 images (train), seed 0"
+
+
+def test_the_bench_gives_each_epoch_s_extras_as_a_share_of_an_epoch(capsys) -> None:
+    from nas_pattern.bench.cli import main as bench
+
+    assert bench(["retraining", "--train-limit", "64", "--rounds", "1", "--device", "cpu"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  conv ")]
+    assert [row[:2] for row in rows] == [["conv", "5x32"], ["conv", "5x8"]], rows
+    for row in rows:  # ..., epoch s, all s, checkpoint ms, MB, share, validation s, share
+        epoch, full, save, size, share, check, check_share = row[-7:]
+        assert float(full) > float(epoch) > 0 and float(save) > 0 and float(size) > 0 and float(check) > 0
+        assert share.endswith("%") and check_share.endswith("%")
+        assert abs(float(share[:-1]) - 100 * float(save) / 1000 / float(full)) < 0.01 + 0.01 * float(share[:-1])
+    assert rows[1][-8] == "506,650"  # make run's best: most of its weights are the classifier's

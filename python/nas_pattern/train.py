@@ -6,6 +6,7 @@ images for many epochs, tests it, and writes best.pt (and best.onnx) to use. The
 comes from a run directory (its best, or --episode N of it), a model file (best.pt) or a JSON file.
 At the end of each epoch the training's state goes to training.pt in the output folder: a training
 stopped (Ctrl-C, SIGTERM, kill -9, a full disk) goes on from there with --resume, to the same model.
+Each epoch's training loss and validation accuracy are shown, and written for TensorBoard.
 
 One piece: the flags, the output folder and its checkpoint, and what an interrupted or failed
 training keeps, change together.
@@ -342,7 +343,7 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
         nonlocal done, log
         save_training(out / TRAINING, card, job, {**epoch.state(), "elapsed": before + time.perf_counter() - start})
         done = epoch.number
-        # the learning curve on the validation images, where they are not trained on (about 1% of an epoch)
+        # the learning curve on the validation images, where they are not trained on (about 2% of an epoch)
         accuracy = None if args.with_validation else network.evaluate(data.val).accuracy
         if log is None and not args.no_tensorboard and board.available():
             log = TrainingLog(out / EVENTS, first_epoch=epoch.number)

@@ -39,6 +39,9 @@ Sections (trainer, controller, search and strategies by default; the others only
   sharing-search  (only when named) the default from-scratch search against REINFORCE and random
               search with shared weights at the same wall time, --seeds seeds (default 5): wall
               time, architectures evaluated, the pick's test accuracy, means with 95% intervals.
+  retraining  (only when named) what python -m nas_pattern.train adds to each epoch (its checkpoint,
+              training.pt, and a pass over the validation images), in ms and as a share of an epoch
+              of all 55,000 training images, for two CNNs; medians of --rounds.
   precision   (only when named) whether load changes the CPU precision "auto" chooses: --seeds
               fresh probes (default 5) per child kind, idle and beside CPU hogs, by the probe's
               median rule and by the best-of-3 rule it replaced.

@@ -13,6 +13,7 @@ import nas_pattern.bench
 from nas_pattern.bench import (
     controller,
     precision,
+    retraining,
     search,
     sharing,
     sharing_search,
@@ -43,6 +44,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
     "precision": precision.precision_section,
     "sharing": sharing.sharing_section,
     "sharing-search": sharing_search.sharing_search_section,
+    "retraining": retraining.retraining_section,
 }
 DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
 
