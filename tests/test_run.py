@@ -460,3 +460,19 @@ def test_a_search_whose_output_is_closed_stops_as_on_ctrl_c_and_resumes(tmp_path
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert len((run_dir / "episodes.jsonl").read_text().splitlines()) == 4
+
+
+@pytest.mark.slow
+def test_the_final_retraining_shows_each_of_its_epochs(tmp_path: Path, capsys) -> None:
+    """--final-epochs retrains on all the training and validation images: minutes without a line."""
+    from test_data import fake_mnist
+
+    (tmp_path / "mnist").mkdir()
+    data = fake_mnist(tmp_path / "mnist", train=5_300, test=50)  # 300 training images besides the 5,000 validation
+    status, out, err = cli(["--dataset", "mnist", "--data-dir", str(data), "--episodes", "2", "--train-limit", "100",
+                            "--final-epochs", "3", "--no-tensorboard", "--run-dir", str(tmp_path / "run")], capsys)
+    assert status == 0, err
+    testing = out.index("Testing the best architecture after retraining it for 3 epoch(s) on train + validation ...\n")
+    lines = out[testing:].splitlines()[1:4]
+    assert [line.split(":")[0] for line in lines] == ["  final epoch 1/3", "  final epoch 2/3", "  final epoch 3/3"]
+    assert all(line.split(": training loss ")[1].replace(".", "").isdigit() for line in lines), lines

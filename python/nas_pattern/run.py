@@ -3,6 +3,9 @@
 Flags become one RunConfig (nas_pattern.config); bad input is answered with one line and exit
 status 2 before anything is written; the search (nas_pattern.session) then prints one line per
 child and a summary at the end. `--resume DIR` continues a search that was stopped or killed.
+
+One piece: what the command prints, from its header through each child and the final retraining to
+the summary, and what a stop keeps, change together.
 """
 
 from __future__ import annotations
@@ -122,7 +125,9 @@ def _run(search: Search) -> int:
             if sharing is not None:
                 result = _derive(controller, result, sharing.derive)
             print("Testing the best architecture" + (f" after retraining it for {config.final_epochs} epoch(s) "
-                  "on train + validation" if config.final_epochs else "") + " ...")
+                  "on train + validation" if config.final_epochs else "") + " ...", flush=True)
+            controller.worker.on_final_epoch = lambda epoch: print(  # the local executor's retraining (not Ray's)
+                f"  final epoch {epoch.number}/{config.final_epochs}: training loss {epoch.loss:.4f}", flush=True)
             result = controller.final_test(result, config.final_epochs)
             model = finish(search, result)
     except (KeyboardInterrupt, BrokenPipeError) as stop:  # Ctrl-C, SIGTERM, or its output closed (`| head`)

@@ -25,7 +25,7 @@ from nas_pattern.networks.supernet import Supernet
 from nas_pattern.records import Child, InvalidArchitecture, Outcome, SearchConfig, SearchFailed, first_line
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.sharing import SharedWeights
-from nas_pattern.trainer import ChildDiverged, ChildTimeout, TrainConfig, on_device, seeded
+from nas_pattern.trainer import ChildDiverged, ChildTimeout, Epoch, TrainConfig, on_device, seeded
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Worker:
         self.memory_share = memory_share  # of the machine's, on a CPU, while a child trains (memory_bound)
         self.data = dataset_on(setup.data, self.device, setup.train_config.channels_last)
         self.network: Network | None = None  # the child trained most recently
+        self.on_final_epoch: Callable[[Epoch], None] | None = None  # after each epoch of test()'s retraining
         self.shared: SharedWeights | None = None  # the supernet, with weight sharing
         if setup.config.sharing is not None:
             with self._supernet_memory("the supernet of this space cannot be made", ValueError), \
@@ -178,6 +179,8 @@ class Worker:
         if final_epochs > 0:
             network = self._make(child.architecture, seed=child_seed(self.setup.config.seed, 0))
             network.build()
+            if isinstance(network, TorchNetwork):
+                network.on_epoch = self.on_final_epoch  # progress, where it trains in the process that shows it
             network.train(self.data.train.join(self.data.val, "train+val"), final_epochs)
         elif weights is not None and isinstance(network := self._make(child.architecture, seed=0), TorchNetwork):
             network.build()
