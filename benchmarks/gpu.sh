@@ -14,7 +14,9 @@
 #   tests.txt    pytest -m cuda tests/test_cuda.py (skipped, with the reason, where there is no CUDA)
 #   trainer.txt  python -m nas_pattern.bench trainer: ours (from CUDA graphs) against the plain PyTorch
 #                loop, with --deterministic and eager beside each of ours (what each costs); then a new
-#                child of the default search, built, trained and validated, eager and graphed
+#                child of the default search, built, trained and validated, eager and graphed; then
+#                bench retraining: python -m nas_pattern.train's checkpoint and validation pass after
+#                each epoch, as shares of an epoch (fast on a GPU: are they still small?)
 #   search.txt   python -m nas_pattern.bench search --executors local: children per minute with K = 1,
 #                2, 4 and 8 children at once (no Ray there)
 #   default-log.txt, default.txt  the default search (python -m nas_pattern.run --device D): its output;
@@ -85,7 +87,7 @@ else
 fi
 BENCH=("$PYTHON" -m nas_pattern.bench --device "$DEVICE")
 part tests.txt 120 "$PYTHON" -m pytest -q -rs -p no:cacheprovider -m cuda tests/test_cuda.py
-part trainer.txt 130 "${BENCH[@]}" trainer "${TRAINER[@]}"
+part trainer.txt 130 "${BENCH[@]}" trainer retraining "${TRAINER[@]}"  # trainer alone: 54 s on an H200
 part search.txt 100 "${BENCH[@]}" search --executors local "${SEARCH[@]}"  # the image has no Ray
 
 SCRATCH=$(mktemp -d)  # the default search's run directory, gone when the script ends (its record is in $OUT)

@@ -133,6 +133,7 @@ def test_the_gpu_script_writes_every_figure_when_tried_on_the_cpu(tmp_path: Path
     assert "torch" in (out / "env.txt").read_text() and "device      cpu" in (out / "env.txt").read_text()
     assert "skipped" in (out / "tests.txt").read_text() and "needs a CUDA GPU" in (out / "tests.txt").read_text()
     assert "ratio" in (out / "trainer.txt").read_text() and "  local" in (out / "search.txt").read_text()
+    assert "\nretraining: one epoch on 200 training images" in (out / "trainer.txt").read_text()
     default = (out / "default.txt").read_text()
     assert "default search on cpu" in default and "finished: yes; 2 children" in default, default
 
