@@ -245,7 +245,7 @@ def save_training(path: Path, card: ModelCard, job: dict[str, Any], state: dict[
     yet), `job` (python -m nas_pattern.train's settings) and `state` (trainer.Epoch.state())."""
     save_atomically(path, {"format": TRAINING_FORMAT, "format_version": FORMAT_VERSION, "nas_pattern": _version(),
                            "torch": str(torch.__version__), "card": dataclasses.asdict(card), "job": job,
-                           "state": {k: _on_cpu(v) for k, v in state.items()}})
+                           "state": state})  # tensors on a GPU too: torch.load puts them on the CPU
 
 
 def load_training(path: Path) -> tuple[ModelCard, dict[str, Any], dict[str, Any]]:
@@ -266,17 +266,6 @@ def load_training(path: Path) -> tuple[ModelCard, dict[str, Any], dict[str, Any]
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path} is damaged: {type(err).__name__}: {first_line(err)}") from None
     return card, job, state
-
-
-def _on_cpu(value: Any) -> Any:
-    """`value` with every tensor in it (in dicts and lists, as state_dicts nest them) copied to the CPU."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, dict):
-        return {k: _on_cpu(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_on_cpu(v) for v in value)
-    return value
 
 
 def _load_error(err: Exception) -> str:
