@@ -57,7 +57,7 @@ from nas_pattern.records import Best, InvalidArchitecture, first_line
 from nas_pattern.run_dir import RunDirectory
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.trainer import Epoch, ResumeMismatch, TrainConfig, device_name, resolve_device
-from nas_pattern.worker import failure_kind
+from nas_pattern.worker import dataset_on, failure_kind
 
 DEFAULT_EPOCHS = 10
 
@@ -270,10 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    config = TrainConfig(**state["train_config"]) if state is not None else TrainConfig.for_device(device)
+    # on the device once, as a search's worker has it: not again for each epoch's validation pass
+    data = dataset_on(data, device, config.channels_last)
     train = data.train.head(args.train_limit)
     if args.with_validation:
         train = train.join(data.val, "train+val")
-    config = TrainConfig(**state["train_config"]) if state is not None else TrainConfig.for_device(device)
     network = cls(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
                   seed=args.seed)
     network.resume = state

@@ -13,6 +13,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from nas_pattern.model import TRAINING, ModelCard, save_training
 from nas_pattern.networks import CNN, CNN_SPACE
 from nas_pattern.search_space import Architecture
 from nas_pattern.trainer import Epoch, TrainConfig
+from nas_pattern.worker import dataset_on
 
 # make run's best of 2026-12-06 (README), wide and unpooled: 507k weights, most of them the classifier's
 MAKE_RUN_BEST = CNN_SPACE.parse({"layers": [
@@ -32,9 +34,9 @@ MAKE_RUN_BEST = CNN_SPACE.parse({"layers": [
 
 
 def retraining_section(args: argparse.Namespace, device: torch.device) -> None:
-    data = load_dataset("fashion-mnist", args.data_dir)
-    train = data.train.head(train_images(args, device, 5_000))
     config = TrainConfig.for_device(device)
+    data = dataset_on(load_dataset("fashion-mnist", args.data_dir), device, config.channels_last)  # as train.py
+    train = data.train.head(train_images(args, device, 5_000))
     print(f"retraining: one epoch on {len(train):,} training images, then the extras of each epoch of python -m "
           f"nas_pattern.train, median of {args.rounds}; shares of an epoch of all {len(data.train):,} (scaled)")
     print(f"  {'child':<46} {'weights':>9} {'epoch s':>8} {'all s':>8} {'checkpoint ms':>13} {'MB':>5} "
@@ -46,7 +48,6 @@ def retraining_section(args: argparse.Namespace, device: torch.device) -> None:
 def _row(args: argparse.Namespace, device: torch.device, data: Dataset, train: Split, architecture: Architecture,
          config: TrainConfig) -> None:
     """One child's epoch, then its checkpoint and its validation pass, timed; a line of the table."""
-    rounds = args.rounds
     network = build_network("CNN", architecture, config, device, args.seed)
     states: list[dict[str, Any]] = []
 
@@ -61,21 +62,21 @@ def _row(args: argparse.Namespace, device: torch.device, data: Dataset, train: S
     full_epoch = epoch * len(data.train) / len(train)
     card = ModelCard.of(CNN, architecture, CNN_SPACE, data, config, episode=0, trained="bench",
                         val_metrics=None, test_metrics=None)
+
+    def median_seconds(work: Callable[[], object]) -> float:
+        times = []
+        for _ in range(args.rounds):
+            begin = time.perf_counter()
+            work()
+            sync(device)
+            times.append(time.perf_counter() - begin)
+        return statistics.median(times)
+
     with tempfile.TemporaryDirectory(prefix="nas-bench-") as folder:
         path = Path(folder) / TRAINING
-        saves = []
-        for _ in range(rounds):
-            begin = time.perf_counter()
-            save_training(path, card, {}, states[0])
-            saves.append(time.perf_counter() - begin)
+        save = median_seconds(lambda: save_training(path, card, {}, states[0]))
         size = path.stat().st_size / 1e6
     network.evaluate(data.val)  # warm, as every epoch's pass after the first is
-    passes = []
-    for _ in range(rounds):
-        begin = time.perf_counter()
-        network.evaluate(data.val)
-        sync(device)
-        passes.append(time.perf_counter() - begin)
-    save, check = statistics.median(saves), statistics.median(passes)
+    check = median_seconds(lambda: network.evaluate(data.val))
     print(f"  {architecture.describe():<46} {network.params:>9,} {epoch:>8.2f} {full_epoch:>8.1f} "
           f"{save * 1000:>13.1f} {size:>5.1f} {save / full_epoch:>6.2%} {check:>12.3f} {check / full_epoch:>6.2%}")
