@@ -47,6 +47,8 @@ def test_a_refused_config_leaves_an_existing_run_untouched(tmp_path: Path) -> No
     run_dir = tmp_path / "run"
     search = open_search(args_from_json(json.dumps({"run-dir": str(run_dir), "train-limit": 100})))
     search.run_dir.record(_first_child(search))
+    if search.board is not None:  # its events (the first policy picture) on disk: TensorBoard writes them from a
+        search.board.flush()  # thread of its own, which under load wrote them after the snapshot below
     before = files(run_dir)
     with pytest.raises(ValueError, match="already holds a search"):
         open_search(args_from_json(json.dumps({"run-dir": str(run_dir)})))
