@@ -463,16 +463,55 @@ def test_a_search_whose_output_is_closed_stops_as_on_ctrl_c_and_resumes(tmp_path
 
 
 @pytest.mark.slow
-def test_the_final_retraining_shows_each_of_its_epochs(tmp_path: Path, capsys) -> None:
-    """--final-epochs retrains on all the training and validation images: minutes without a line."""
+def test_the_final_retraining_shows_its_epochs_and_a_stop_in_it_goes_on_with_resume_to_the_same_model(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """--final-epochs retrains on all the training and validation images: minutes without a line
+    before, and a stop in it lost them all."""
+    import torch
+
+    from nas_pattern import trainer
+    from nas_pattern.run_dir import FINAL_TRAINING, RunDirectory
     from test_data import fake_mnist
 
     (tmp_path / "mnist").mkdir()
     data = fake_mnist(tmp_path / "mnist", train=5_300, test=50)  # 300 training images besides the 5,000 validation
-    status, out, err = cli(["--dataset", "mnist", "--data-dir", str(data), "--episodes", "2", "--train-limit", "100",
-                            "--final-epochs", "3", "--no-tensorboard", "--run-dir", str(tmp_path / "run")], capsys)
+    flags = ["--dataset", "mnist", "--data-dir", str(data), "--episodes", "2", "--train-limit", "100",
+             "--final-epochs", "3", "--no-tensorboard"]
+    status, out, err = cli([*flags, "--run-dir", str(tmp_path / "unstopped")], capsys)
     assert status == 0, err
     testing = out.index("Testing the best architecture after retraining it for 3 epoch(s) on train + validation ...\n")
     lines = out[testing:].splitlines()[1:4]
     assert [line.split(":")[0] for line in lines] == ["  final epoch 1/3", "  final epoch 2/3", "  final epoch 3/3"]
     assert all(line.split(": training loss ")[1].replace(".", "").isdigit() for line in lines), lines
+    assert not (tmp_path / "unstopped" / FINAL_TRAINING).exists()  # spent once summary.json is written
+
+    run_dir = tmp_path / "stopped"
+    save = RunDirectory.save_final_training
+    kept: list[int] = []
+
+    def stop_in_the_next_epoch(deadline: float | None) -> None:  # after each step: Ctrl-C in the second epoch
+        if kept and not torch.is_inference_mode_enabled():
+            raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RunDirectory, "save_final_training", lambda self, job, state: (save(self, job, state),
+                                                                                      kept.append(state["epochs"])))
+        patch.setattr(trainer, "_check_deadline", stop_in_the_next_epoch)
+        status, out, err = cli([*flags, "--run-dir", str(run_dir)], capsys)
+    assert status == 130 and kept == [1], (out, err)
+    assert "  final epoch 1/3" in out and "final epoch 2/3" not in out
+    assert err.endswith(f"interrupted; 2 children are recorded in {run_dir}, and 1 of the final retraining's 3 "
+                        f"epochs. Continue with: python -m nas_pattern.run --resume {run_dir}\n"), err
+    assert (run_dir / FINAL_TRAINING).is_file() and not (run_dir / "summary.json").exists()
+
+    status, out, err = cli(["--resume", str(run_dir)], capsys)
+    assert status == 0, err
+    assert ("Testing the best architecture after retraining it for 3 epoch(s) on train + validation (going on after "
+            f"epoch 1, kept in {FINAL_TRAINING}) ...\n") in out
+    assert "final epoch 1/3" not in out and "  final epoch 2/3" in out and "  final epoch 3/3" in out
+    weights, unstopped = (torch.load(d / "best.pt", weights_only=True)["state_dict"] for d in (run_dir,
+                                                                                            tmp_path / "unstopped"))
+    assert weights.keys() == unstopped.keys() and all(torch.equal(weights[k], unstopped[k]) for k in weights)
+    tested = [json.loads((d / "summary.json").read_text())["test_metrics"] for d in (run_dir, tmp_path / "unstopped")]
+    assert [(t["accuracy"], t["loss"]) for t in tested] == [(tested[1]["accuracy"], tested[1]["loss"])] * 2
+    assert not (run_dir / FINAL_TRAINING).exists()

@@ -157,6 +157,47 @@ def test_what_a_resume_changed_is_kept_for_the_next_resume(tmp_path: Path) -> No
     again.close()
 
 
+def test_a_resume_goes_on_with_the_final_retraining_kept_only_where_it_retrains_the_same_way(tmp_path: Path) -> None:
+    """final-training.pt is used for the same child, seed, device and training settings, and no more
+    epochs than asked; a file that cannot be read is one warning and nothing else is lost."""
+    from dataclasses import replace
+
+    from nas_pattern.run_dir import FINAL_TRAINING
+
+    run_dir = tmp_path / "run"
+    config = {"run-dir": str(run_dir), "train-limit": 100, "episodes": 1, "final-epochs": 2, "no-tensorboard": True}
+    search = open_search(args_from_json(json.dumps(config)))
+    Recorder(search.run_dir, search.controller)
+    result = search.controller.search()
+    assert search.final_going_on(result) == 0  # nothing kept
+    search.run_dir.save_final_training(search._final_job(result), {"epochs": 2})  # a stop after 2 epochs
+    search.close()
+
+    def going_on(**changed) -> tuple[int, str | None]:
+        again = open_search(args_from_json(json.dumps({"resume": str(run_dir), **changed})))
+        try:
+            result = again.controller.search()  # replayed from the record
+            return again.final_going_on(result), again.warning
+        finally:
+            again.close()
+
+    assert going_on() == (2, None)  # all its epochs: only the test is left
+    assert going_on(**{"final-epochs": 5}) == (2, None)  # more epochs asked for: it goes on to them
+    assert going_on(**{"final-epochs": 1}) == (0, None)  # fewer than it trained: retrained from the first
+    again = open_search(args_from_json(json.dumps({"resume": str(run_dir), "final-epochs": 2})))
+    other = again.controller.search()
+    moved = replace(other, best=replace(other.best, episode=2))  # a longer search found another best
+    assert again.final_going_on(other) == 2 and again.final_going_on(moved) == 0
+    again.close()
+
+    (run_dir / FINAL_TRAINING).write_bytes(b"not a checkpoint")
+    kept, warning = going_on()
+    assert kept == 0 and warning is not None
+    assert warning.startswith(f"{run_dir / FINAL_TRAINING} is unreadable (") and \
+        warning.endswith("): the final retraining starts from its first epoch"), warning
+    assert (run_dir / "episodes.jsonl").read_text().count("\n") == 1  # the child as it was
+
+
 def _first_child(search):
     from nas_pattern.networks.base import Metrics
     from nas_pattern.records import Episode

@@ -209,14 +209,16 @@ class NASController:
                        derive_seconds=time.perf_counter() - start)
     # --8<-- [end:derive]
 
-    def final_test(self, result: SearchResult, final_epochs: int = 0) -> SearchResult:
+    def final_test(self, result: SearchResult, final_epochs: int = 0,
+                   resume: dict[str, Any] | None = None) -> SearchResult:
         """Test accuracy of the best architecture: as trained in the search (with the weights its
         worker sent back; a Network without a PyTorch module is trained again from its episode's
-        seed), or retrained on train + validation for `final_epochs` epochs when that is > 0."""
+        seed), or retrained on train + validation for `final_epochs` epochs when that is > 0 (going
+        on from `resume`, the state of that retraining after one of its epochs, if given)."""
         best = Child(result.best.episode, result.best.architecture)
         kept = self.best_model
         weights = kept[1] if kept is not None and kept[0].episode == best.number else None
-        outcome = self.executor.test(best, final_epochs, weights)
+        outcome = self.executor.test(best, final_epochs, weights, resume)
         if outcome.weights is not None:
             self.best_model = (result.best, outcome.weights)
         return replace(result, test=outcome.metrics, final_epochs=final_epochs)

@@ -55,9 +55,10 @@ class Executor(abc.ABC):
         before it are done. A child whose worker is lost is an "error" outcome, never a hang."""
 
     @abc.abstractmethod
-    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
-        """Worker.test() of the best child, with the weights run() sent back for it if any: its test
-        metrics and the weights tested."""
+    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
+             resume: dict[str, Any] | None = None) -> Outcome:
+        """Worker.test() of the best child, with the weights run() sent back for it if any (or the
+        state of its final retraining to go on from): its test metrics and the weights tested."""
 
     def describe(self) -> str:
         """Where the children run, for the progress header."""
@@ -111,9 +112,10 @@ class LocalExecutor(Executor):
                 futures[index + 1:] = [self._pool.submit(_run_in_worker, child) for child in children[index + 1:]]
             yield outcome
 
-    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
+    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
+             resume: dict[str, Any] | None = None) -> Outcome:
         assert self.worker is not None, "start() first"
-        return self.worker.test(child, final_epochs, weights)
+        return self.worker.test(child, final_epochs, weights, resume)
 
     def describe(self) -> str:
         if self.children_at_once == 1 or self.worker is None:
@@ -290,13 +292,14 @@ class RayExecutor(Executor):
                 yield done.pop(next_out)
                 next_out += 1
 
-    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
+    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
+             resume: dict[str, Any] | None = None) -> Outcome:
         ray = _import_ray()
         actor = self.actors[0]
         try:
-            outcome: Outcome = ray.get(actor.test.remote(child, final_epochs, weights))
+            outcome: Outcome = ray.get(actor.test.remote(child, final_epochs, weights, resume))
         except Exception:  # that worker is gone: another one does it
-            outcome = ray.get(self._replace(actor).test.remote(child, final_epochs, weights))
+            outcome = ray.get(self._replace(actor).test.remote(child, final_epochs, weights, resume))
         return outcome
 
     def describe(self) -> str:

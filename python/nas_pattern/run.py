@@ -35,7 +35,7 @@ from nas_pattern.records import (
     counted,
     resume_command,
 )
-from nas_pattern.run_dir import Recorder, RunDirectoryLost
+from nas_pattern.run_dir import FINAL_TRAINING, Recorder, RunDirectoryLost
 from nas_pattern.session import RunFinished, Search, finish, open_search
 from nas_pattern.trainer import device_name
 
@@ -124,11 +124,13 @@ def _run(search: Search) -> int:
             progress.close()
             if sharing is not None:
                 result = _derive(controller, result, sharing.derive)
+            going_on = search.final_going_on(result)
             print("Testing the best architecture" + (f" after retraining it for {config.final_epochs} epoch(s) "
-                  "on train + validation" if config.final_epochs else "") + " ...", flush=True)
-            controller.worker.on_final_epoch = lambda epoch: print(  # the local executor's retraining (not Ray's)
-                f"  final epoch {epoch.number}/{config.final_epochs}: training loss {epoch.loss:.4f}", flush=True)
-            result = controller.final_test(result, config.final_epochs)
+                  "on train + validation" if config.final_epochs else "")
+                  + (f" (going on after epoch {going_on}, kept in {FINAL_TRAINING})" if going_on else "") + " ...",
+                  flush=True)
+            result = search.final_test(result, lambda epoch: print(  # the local executor's retraining (not Ray's)
+                f"  final epoch {epoch.number}/{config.final_epochs}: training loss {epoch.loss:.4f}", flush=True))
             model = finish(search, result)
     except (KeyboardInterrupt, BrokenPipeError) as stop:  # Ctrl-C, SIGTERM, or its output closed (`| head`)
         progress.close()
@@ -144,8 +146,10 @@ def _run(search: Search) -> int:
         except OSError:  # a full disk: the resume starts from the checkpoint before
             pass
         recorded = len(controller.history)
-        print(f"{why}; {children_recorded(recorded)} in {run_dir.path}. Continue with: {resume_command(run_dir.path)}",
-              file=sys.stderr)
+        kept = search.final_epochs_kept
+        final = f", and {kept} of the final retraining's {config.final_epochs} epochs" if kept else ""
+        print(f"{why}; {children_recorded(recorded)} in {run_dir.path}{final}. Continue with: "
+              f"{resume_command(run_dir.path)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SearchFailed as err:
         progress.close()

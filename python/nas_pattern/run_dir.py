@@ -6,6 +6,8 @@ episodes.jsonl  one JSON object per evaluated child, appended and fsynced as eac
 checkpoint.pt   the agent and random generators after the latest policy update (atomic)
 summary.json    best architecture, its validation and test accuracy, totals, the config used
 best.pt         the best child's weights and how to rebuild them (nas_pattern.model), as it improves
+final-training.pt  with --final-epochs: the final retraining's state after its latest epoch (atomic;
+                a resume goes on from it; removed once summary.json is written)
 best.onnx       the tested model as ONNX, at the end (when onnx and onnxruntime are installed)
 search.png, pareto.png, best.png   the figures of the finished search (nas_pattern.plots)
 
@@ -28,12 +30,13 @@ from nas_pattern.controller import NASController
 from nas_pattern.files import hold_directory, save_atomically, write_atomically
 from nas_pattern.model import CHECKPOINT, MODEL, ModelCard, save_model
 from nas_pattern.networks.base import Metrics, TorchNetwork
-from nas_pattern.records import Episode
+from nas_pattern.records import Episode, first_line
 from nas_pattern.search_space import SearchSpace
 
 CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
 SUMMARY = "summary.json"
+FINAL_TRAINING = "final-training.pt"
 T = TypeVar("T")  # what a caller reads from summary.json
 
 
@@ -153,9 +156,17 @@ class RunDirectory:
         self.check_in_place()
         save_atomically(self.path / CHECKPOINT, state)
 
+    def save_final_training(self, job: dict[str, Any], state: dict[str, Any]) -> None:
+        """Write final-training.pt atomically: what the final retraining retrains (`job`) and its
+        state after an epoch (trainer.Epoch.state())."""
+        self.check_in_place()
+        save_atomically(self.path / FINAL_TRAINING, {"job": job, "state": state})
+
     def write_summary(self, summary: dict[str, Any]) -> None:
+        """Write summary.json: the search is finished, and the final retraining's state is spent."""
         self.check_in_place()
         write_atomically(self.path / SUMMARY, lambda f: _dump_json(summary, f))
+        (self.path / FINAL_TRAINING).unlink(missing_ok=True)
 
     # ---- resuming ----
 
@@ -266,6 +277,19 @@ class RunDirectory:
         except Exception as err:
             raise ValueError(f"{path} is unreadable ({err}); the run directory is damaged") from None
         return state
+
+
+    def read_final_training(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(job, state) that save_final_training() wrote last, or None if there is none; ValueError
+        in one line if the file cannot be read (read_checkpoint() removed any half-written copy)."""
+        path = self.path / FINAL_TRAINING
+        if not path.exists():
+            return None
+        try:
+            kept = torch.load(path, weights_only=False)  # our own file
+            return dict(kept["job"]), dict(kept["state"])
+        except Exception as err:
+            raise ValueError(f"{path} is unreadable ({first_line(err)})") from None
 
 
 def trained_in_search(controller: NASController) -> str:

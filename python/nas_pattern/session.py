@@ -1,6 +1,9 @@
 """Opening a search: a RunConfig becomes a ready NASController with its agent, network, data,
 executor and run directory (new, or reopened to resume). The CLI and the JVM gateway both open
-their searches here, and both finish them with finish().
+their searches here, test the best with Search.final_test(), and finish them with finish().
+
+One piece: what a resume reads back (the record, the checkpoint, the final retraining's epochs)
+and what the search then writes at its end are two sides of the same run directory.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from nas_pattern.networks import default_space, get_network
 from nas_pattern.records import Episode, SearchResult
 from nas_pattern.run_dir import RunDirectory, model_card, trained_in_search
 from nas_pattern.search_space import SearchSpace
-from nas_pattern.trainer import device_name
+from nas_pattern.trainer import Epoch, device_name
 
 
 def make_executor(config: RunConfig) -> Executor:
@@ -59,6 +62,49 @@ class Search:
     run_dir: RunDirectory
     warning: str | None  # what was repaired in the run directory on resume, if anything
     board: board.TensorBoardLog | None = None  # the event files being written, if they are
+    final_kept: tuple[dict[str, Any], dict[str, Any]] | None = None  # final-training.pt's job and state
+    final_epochs_kept: int = 0  # epochs of the final retraining in final-training.pt that a resume goes on after
+
+    def final_going_on(self, result: SearchResult) -> int:
+        """How many epochs of the final retraining of `result`'s best final_test() takes from
+        final-training.pt: those kept there, if it retrains the same child the same way (the same
+        episode, seed, device and training settings) for no fewer epochs; else 0."""
+        epochs = self.config.final_epochs
+        if self.final_kept is None or epochs == 0:
+            return 0
+        job, state = self.final_kept
+        kept = int(state.get("epochs", 0))
+        return kept if job == self._final_job(result) and kept <= epochs else 0
+
+    def final_test(self, result: SearchResult, on_epoch: Callable[[Epoch], None] | None = None) -> SearchResult:
+        """The controller's final_test() with --final-epochs, each epoch of the retraining kept in
+        final-training.pt as it ends (where it trains in this process: not in a Ray worker), going on
+        after the epochs kept there by a search stopped in it (final_going_on()); `on_epoch` shows
+        the epoch once kept."""
+        epochs = self.config.final_epochs
+        going_on = self.final_going_on(result)
+        resume = self.final_kept[1] if self.final_kept is not None and going_on else None
+        self.final_epochs_kept = going_on
+        job = self._final_job(result)
+
+        def keep(epoch: Epoch) -> None:
+            self.run_dir.save_final_training(job, epoch.state())
+            self.final_epochs_kept = epoch.number
+            if on_epoch is not None:
+                on_epoch(epoch)
+
+        worker = self.controller.worker
+        worker.on_final_epoch = keep if epochs else None
+        try:
+            return self.controller.final_test(result, epochs, resume)
+        finally:
+            worker.on_final_epoch = None
+
+    def _final_job(self, result: SearchResult) -> dict[str, Any]:
+        """What decides the final retraining's weights, besides its epochs and the dataset."""
+        return {"episode": result.best.episode, "architecture": result.best.architecture.describe(),
+                "seed": self.config.search.seed, "device": str(self.controller.device),
+                "train": dataclasses.asdict(self.controller.train_config)}
 
     def close(self) -> None:
         """Release what the search holds: the executor's workers, the event files, the run directory."""
@@ -146,10 +192,15 @@ def _opened(run_dir: RunDirectory, config: RunConfig, space: SearchSpace,
     """open_search() once the flags are checked: the record read back (resuming the search that
     config.json holds, `original`), the data, the controller; a new run directory is created last."""
     records: list[Episode] = []
-    warning, checkpoint = None, None
+    warning, checkpoint, final_kept = None, None, None
     if original is not None:
         records, warning = run_dir.read_episodes(space)
         checkpoint = run_dir.read_checkpoint()
+        try:
+            final_kept = run_dir.read_final_training()
+        except ValueError as err:  # nothing of the search is lost: only the epochs it held
+            lost = f"{err}: the final retraining starts from its first epoch"
+            warning = f"{warning}; {lost}" if warning else lost
     data = load_dataset(config.dataset, config.data_dir)
     controller = NASController(make_agent(config.agent, space, config.agent_config), data,
                                network=get_network(config.network), config=config.search,
@@ -161,7 +212,7 @@ def _opened(run_dir: RunDirectory, config: RunConfig, space: SearchSpace,
                 run_dir.write_config(config_record(config, space))
         else:
             run_dir.create(config_record(config, space))
-        search = Search(controller, config, run_dir, warning)
+        search = Search(controller, config, run_dir, warning, final_kept=final_kept)
         if config.tensorboard and board.available():  # before the Recorder: a child's events before its line
             search.board = board.TensorBoardLog(run_dir.path / board.EVENTS, controller,
                                                 first_episode=len(records) + 1)

@@ -171,16 +171,19 @@ class Worker:
             return failed(err, bound, time.perf_counter() - start)
         return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, weights=weights_of(network))
 
-    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None) -> Outcome:
+    def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
+             resume: dict[str, Any] | None = None) -> Outcome:
         """Test metrics of `child`, with the weights tested: retrained on train + validation for
-        `final_epochs` epochs when that is > 0, else as trained in the search (`weights`, as run()
-        sent them back; without them the child is trained from its seed, identically on the CPU: with
-        weight sharing, this is the pick trained stand-alone)."""
+        `final_epochs` epochs when that is > 0 (going on after the epoch whose trainer.Epoch.state()
+        is `resume`, if given), else as trained in the search (`weights`, as run() sent them back;
+        without them the child is trained from its seed, identically on the CPU: with weight sharing,
+        this is the pick trained stand-alone)."""
         if final_epochs > 0:
             network = self._make(child.architecture, seed=child_seed(self.setup.config.seed, 0))
             network.build()
             if isinstance(network, TorchNetwork):
-                network.on_epoch = self.on_final_epoch  # progress, where it trains in the process that shows it
+                network.on_epoch = self.on_final_epoch  # progress and checkpoints, in the process that keeps them
+                network.resume = resume
             network.train(self.data.train.join(self.data.val, "train+val"), final_epochs)
         elif weights is not None and isinstance(network := self._make(child.architecture, seed=0), TorchNetwork):
             network.build()
