@@ -468,6 +468,7 @@ def test_the_final_retraining_shows_its_epochs_and_a_stop_in_it_goes_on_with_res
     """--final-epochs retrains on all the training and validation images: minutes without a line
     before, and a stop in it lost them all."""
     import torch
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from nas_pattern import trainer
     from nas_pattern.run_dir import FINAL_TRAINING, RunDirectory
@@ -476,7 +477,7 @@ def test_the_final_retraining_shows_its_epochs_and_a_stop_in_it_goes_on_with_res
     (tmp_path / "mnist").mkdir()
     data = fake_mnist(tmp_path / "mnist", train=5_300, test=50)  # 300 training images besides the 5,000 validation
     flags = ["--dataset", "mnist", "--data-dir", str(data), "--episodes", "2", "--train-limit", "100",
-             "--final-epochs", "3", "--no-tensorboard"]
+             "--final-epochs", "3"]
     status, out, err = cli([*flags, "--run-dir", str(tmp_path / "unstopped")], capsys)
     assert status == 0, err
     testing = out.index("Testing the best architecture after retraining it for 3 epoch(s) on train + validation ...\n")
@@ -515,3 +516,13 @@ def test_the_final_retraining_shows_its_epochs_and_a_stop_in_it_goes_on_with_res
     tested = [json.loads((d / "summary.json").read_text())["test_metrics"] for d in (run_dir, tmp_path / "unstopped")]
     assert [(t["accuracy"], t["loss"]) for t in tested] == [(tested[1]["accuracy"], tested[1]["loss"])] * 2
     assert not (run_dir / FINAL_TRAINING).exists()
+    # its learning curve in TensorBoard, beside the search's, each epoch once (1 before the stop, 2 and 3 after it)
+    curves = []
+    for d in (run_dir, tmp_path / "unstopped"):
+        events = EventAccumulator(str(d / "tensorboard" / "final-retraining"))
+        events.Reload()
+        curves.append([(e.step, e.value) for e in events.Scalars("train/loss")])
+    assert [step for step, _ in curves[0]] == [1, 2, 3] and curves[0] == curves[1]
+    printed = [line.split(": training loss ") for line in out.splitlines() if line.startswith("  final epoch")]
+    assert [(f"  final epoch {step}/3", pytest.approx(loss, abs=1e-4)) for step, loss in curves[0][1:]] == \
+        [(epoch, float(loss)) for epoch, loss in printed]  # the points of the lines printed (float32 there)

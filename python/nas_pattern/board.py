@@ -16,7 +16,9 @@ your own NASController). In `<run directory>/tensorboard/`:
 - `best/architecture` (the graph best.png draws) and `best/summary` (text), when the best improves;
 - one hparams session per child in `children/<episode>/`: its decisions as hyperparameters, its
   validation accuracy, parameters and reward as metrics (TensorBoard's HParams dashboard: the
-  table, parallel coordinates, scatter plots).
+  table, parallel coordinates, scatter plots);
+- with --final-epochs, the final retraining's `train/loss` per epoch in `final-retraining/` (a
+  TrainingLog, which Search.final_test() writes).
 
 The two pictures (`policy/choices`, `best/architecture`) take 50 to 100 ms each to draw, against a
 tenth of a second for a child scored with shared weights. So each is drawn at most once every
@@ -51,6 +53,7 @@ from nas_pattern.search_space import Architecture, SearchSpace
 
 EVENTS = "tensorboard"  # the event files' folder in a run directory
 SESSIONS = "children"  # the hparams sessions' folder in it, one per child
+FINAL = "final-retraining"  # the learning curve of the search's --final-epochs in it (a TrainingLog)
 PICTURE_SECONDS = 5.0  # each picture tag is drawn at most this often: TensorBoard's reload interval
 
 

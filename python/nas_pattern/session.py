@@ -86,10 +86,16 @@ class Search:
         resume = self.final_kept[1] if self.final_kept is not None and going_on else None
         self.final_epochs_kept = going_on
         job = self._final_job(result)
+        log: board.TrainingLog | None = None  # its learning curve, beside the search's event files
 
         def keep(epoch: Epoch) -> None:
+            nonlocal log
             self.run_dir.save_final_training(job, epoch.state())
             self.final_epochs_kept = epoch.number
+            if log is None and self.board is not None:
+                log = board.TrainingLog(self.run_dir.path / board.EVENTS / board.FINAL, first_epoch=epoch.number)
+            if log is not None:
+                log.epoch(epoch.number, epoch.loss, None)  # no validation accuracy: it trains on those images
             if on_epoch is not None:
                 on_epoch(epoch)
 
@@ -99,6 +105,8 @@ class Search:
             return self.controller.final_test(result, epochs, resume)
         finally:
             worker.on_final_epoch = None
+            if log is not None:
+                log.close()
 
     def _final_job(self, result: SearchResult) -> dict[str, Any]:
         """What decides the final retraining's weights, besides its epochs and the dataset."""
