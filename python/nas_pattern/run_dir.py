@@ -278,7 +278,6 @@ class RunDirectory:
             raise ValueError(f"{path} is unreadable ({err}); the run directory is damaged") from None
         return state
 
-
     def read_final_training(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """(job, state) that save_final_training() wrote last, or None if there is none; ValueError
         in one line if the file cannot be read (read_checkpoint() removed any half-written copy)."""

@@ -68,7 +68,7 @@ class Search:
     def final_going_on(self, result: SearchResult) -> int:
         """How many epochs of the final retraining of `result`'s best final_test() takes from
         final-training.pt: those kept there, if it retrains the same child the same way (the same
-        episode, seed, device and training settings) for no fewer epochs; else 0."""
+        episode, seed, device and training settings) for at least as many epochs; else 0."""
         epochs = self.config.final_epochs
         if self.final_kept is None or epochs == 0:
             return 0
