@@ -526,3 +526,50 @@ def test_the_final_retraining_shows_its_epochs_and_a_stop_in_it_goes_on_with_res
     printed = [line.split(": training loss ") for line in out.splitlines() if line.startswith("  final epoch")]
     assert [(f"  final epoch {step}/3", pytest.approx(loss, abs=1e-4)) for step, loss in curves[0][1:]] == \
         [(epoch, float(loss)) for epoch, loss in printed]  # the points of the lines printed (float32 there)
+
+
+@pytest.mark.slow
+def test_a_search_stopped_in_its_derivation_goes_on_with_the_architectures_it_trained_from_scratch(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """With weight sharing, the best architectures are trained from scratch at the end (minutes at a
+    full budget): a stop there lost them all, and a resume trained them all again."""
+    from nas_pattern.run_dir import DERIVED
+    from nas_pattern.worker import Worker
+
+    flags = ["--weight-sharing", "--episodes", "4", "--children-per-update", "2", "--train-limit", "100",
+             "--shared-steps", "2", "--shared-val-images", "100", "--derive-top", "3", "--no-tensorboard",
+             "--seed", "1"]
+    status, out, err = cli([*flags, "--run-dir", str(tmp_path / "unstopped")], capsys)
+    assert status == 0, err
+    assert not (tmp_path / "unstopped" / DERIVED).exists()  # spent once summary.json is written
+
+    run_dir, train_alone, trained, stopping = tmp_path / "stopped", Worker.train_alone, [], [True]
+
+    def counted(self, child):
+        trained.append(child.number)
+        if stopping[0] and len(trained) == 2:  # Ctrl-C while the second trains
+            raise KeyboardInterrupt
+        return train_alone(self, child)
+
+    monkeypatch.setattr(Worker, "train_alone", counted)
+    status, out, err = cli([*flags, "--run-dir", str(run_dir)], capsys)
+    assert status == 130, err
+    assert err.endswith(f"interrupted; 4 children are recorded in {run_dir}, and 1 of the derivation's architectures "
+                        f"trained from scratch. Continue with: python -m nas_pattern.run --resume {run_dir}\n"), err
+    assert len(json.loads((run_dir / DERIVED).read_text())["derived"]) == 1
+
+    trained.clear()
+    stopping[0] = False
+    status, out, err = cli(["--resume", str(run_dir)], capsys)
+    assert status == 0, err
+    derived = [line for line in out.splitlines() if line.startswith("  episode ") and ", again " in line]
+    assert len(derived) == 3 and derived[0].endswith("  (recorded)") and "(recorded)" not in "".join(derived[1:])
+    assert len(trained) == 2  # the other two only
+    ours, unstopped = (json.loads((d / "summary.json").read_text()) for d in (run_dir, tmp_path / "unstopped"))
+    for summary in (ours, unstopped):  # what differs from session to session
+        for e in summary["derived"]:
+            e.pop("seconds")
+            e["metrics"].pop("train_seconds")
+    assert ours["derived"] == unstopped["derived"] and ours["best"]["episode"] == unstopped["best"]["episode"]
+    assert ours["test_accuracy"] == unstopped["test_accuracy"]  # the product retrained from its seed: the same
+    assert not (run_dir / DERIVED).exists()

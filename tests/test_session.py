@@ -159,10 +159,10 @@ def test_what_a_resume_changed_is_kept_for_the_next_resume(tmp_path: Path) -> No
 
 def test_a_resume_goes_on_with_the_final_retraining_kept_only_where_it_retrains_the_same_way(tmp_path: Path) -> None:
     """final-training.pt is used for the same child, seed, device and training settings, and no more
-    epochs than asked; a file that cannot be read is one warning and nothing else is lost."""
+    epochs than asked; a file that cannot be read (it, or derived.json) is one warning and nothing else is lost."""
     from dataclasses import replace
 
-    from nas_pattern.run_dir import FINAL_TRAINING
+    from nas_pattern.run_dir import DERIVED, FINAL_TRAINING
 
     run_dir = tmp_path / "run"
     config = {"run-dir": str(run_dir), "train-limit": 100, "episodes": 1, "final-epochs": 2, "no-tensorboard": True}
@@ -191,10 +191,14 @@ def test_a_resume_goes_on_with_the_final_retraining_kept_only_where_it_retrains_
     again.close()
 
     (run_dir / FINAL_TRAINING).write_bytes(b"not a checkpoint")
+    (run_dir / DERIVED).write_text('{"derived": [{"episode": 1}]}')  # a weight-sharing search's, damaged
     kept, warning = going_on()
     assert kept == 0 and warning is not None
-    assert warning.startswith(f"{run_dir / FINAL_TRAINING} is unreadable (") and \
-        warning.endswith("): the final retraining starts from its first epoch"), warning
+    derived, final = warning.split("; ")
+    assert derived == (f"{run_dir / DERIVED} is unreadable (KeyError('status')): the derivation trains its "
+                       "architectures from scratch again")
+    assert final.startswith(f"{run_dir / FINAL_TRAINING} is unreadable (") and \
+        final.endswith("): the final retraining starts from its first epoch"), warning
     assert (run_dir / "episodes.jsonl").read_text().count("\n") == 1  # the child as it was
 
 

@@ -306,6 +306,34 @@ def test_the_derivation_trains_the_best_by_shared_score_from_scratch(small_fashi
     assert tested.test is not None and controller.best_model[0] is result.best
 
 
+def test_a_derivation_takes_what_a_stopped_one_recorded_only_while_it_is_what_it_would_train(
+        small_fashion: Dataset, monkeypatch) -> None:
+    """derive(recorded=...): the architectures a stopped derivation trained from scratch are taken as
+    they were recorded while they are those ranked first, in order; from the first that is not, all
+    are trained (a resume that extended the search may rank others first)."""
+    controller = sharing_search(small_fashion, "reinforce")
+    searched = controller.search()
+    full = controller.derive(searched, top=3)
+    trained: list[int] = []
+    train_alone = controller.worker.train_alone
+    monkeypatch.setattr(controller.worker, "train_alone", lambda child: (trained.append(child.number),
+                                                                         train_alone(child))[1])
+
+    again = controller.derive(searched, top=3, recorded=full.derived[:2])
+    assert trained == [full.derived[2].episode]  # the first two as recorded
+    assert again.derived[:2] == full.derived[:2] and again.derived[0] is full.derived[0]
+    assert again.best == full.best
+    if again.best in full.derived[:2]:  # recorded without weights: the final test retrains it from its seed
+        assert controller.best_model is None
+    trained.clear()
+    moved = [full.derived[1], full.derived[0]]  # not in the order it ranks them now
+    assert [e.episode for e in controller.derive(searched, top=3, recorded=moved).derived] == \
+        [e.episode for e in full.derived] and trained == [e.episode for e in full.derived]
+    trained.clear()
+    controller.derive(searched, top=3, recorded=[full.derived[0], full.derived[2]])  # the second is another
+    assert trained == [e.episode for e in full.derived[1:]]
+
+
 def test_the_sharing_search_bench_prices_the_derivation_by_what_it_will_score_again_and_retrain() -> None:
     """bench sharing-search stops a shared-weight search so that its derivation ends within the
     from-scratch search's wall time. It priced every candidate at the from-scratch search's mean

@@ -179,7 +179,7 @@ class Controller(Identity):
                 self.listener = None  # the final test and the files tell it nothing
             if self.abandoned:  # the children are recorded; a resumed search derives and tests the model
                 raise ConnectionError("the JVM that called search() is gone")
-            result = session.final_test(controller.derive(result))
+            result = session.final_test(session.derive(result))
             for line in finish(session, result):
                 print(f"nas-pattern: model: {line}", file=sys.stderr)
         except OSError as err:

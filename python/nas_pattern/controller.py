@@ -171,15 +171,17 @@ class NASController:
 
     # --8<-- [start:derive]
     def derive(self, result: SearchResult, top: int | None = None,
-               callback: Callable[[Episode], None] | None = None) -> SearchResult:
+               callback: Callable[[Episode], None] | None = None, recorded: Sequence[Episode] = ()) -> SearchResult:
         """With weight sharing, the search's product. The best SharingConfig.rescore distinct
         architectures by the shared-weight score they got in the search are scored again with the
         final shared weights on the whole validation split (`rescored`, by episode); the best `top`
         of those (default: SharingConfig.derive) are trained from scratch at the search's budget,
         each with its episode's seed, and evaluated on the validation split; the best of them by
         the objective becomes the result's best (its weights best_model's), and the result's
-        derive_seconds the wall time of all this. `callback(e)` after each. Without weight sharing
-        the result is returned as it is."""
+        derive_seconds the wall time of all this. `callback(e)` after each. `recorded`: what a
+        derivation that was stopped recorded (a run directory's derived.json); while they are the
+        architectures ranked first now, in order, they are taken as they are, not trained again.
+        Without weight sharing the result is returned as it is."""
         sharing = self.config.sharing
         if sharing is None:
             return result
@@ -190,15 +192,24 @@ class NASController:
         again = {e.episode: self.worker.shared.score(e.architecture, self.data.val) for e in candidates}
         ranked = sorted(candidates, key=lambda e: score(replace(e, metrics=again[e.episode])))
         self.rescored = {e.episode: again[e.episode] for e in ranked}  # best first, as the result keeps it
-        best, derived = Best(self._best.objective), []
+        best = Best(self._best.objective)
+        derived: list[Episode] = []
         weights: dict[str, Any] | None = None  # the best's, as its worker sent them back
-        for e in ranked[:top or sharing.derive]:
-            outcome = self.worker.train_alone(Child(e.episode, e.architecture))
-            episode = replace(e, metrics=outcome.metrics, status=outcome.status, reason=outcome.reason,
-                              seconds=outcome.seconds, update=None, evaluation="standalone")
+        replaying = True  # while the ranked ones are those recorded, in order
+        for index, e in enumerate(ranked[:top or sharing.derive]):
+            earlier = recorded[index] if index < len(recorded) else None
+            replaying = replaying and earlier is not None and \
+                (earlier.episode, earlier.architecture) == (e.episode, e.architecture)
+            if replaying and earlier is not None:  # as recorded, without weights: retrained if it is the product
+                episode, trained = earlier, None
+            else:
+                outcome = self.worker.train_alone(Child(e.episode, e.architecture))
+                episode = replace(e, metrics=outcome.metrics, status=outcome.status, reason=outcome.reason,
+                                  seconds=outcome.seconds, update=None, evaluation="standalone")
+                trained = outcome.weights
             derived.append(episode)
             if best.offer(episode):
-                weights = outcome.weights
+                weights = trained
             if callback is not None:
                 callback(episode)
         if best.episode is None:

@@ -21,7 +21,6 @@ from tqdm import tqdm
 from nas_pattern import board
 from nas_pattern.agents import Objective
 from nas_pattern.config import EXIT_BAD_INPUT, build_parser
-from nas_pattern.controller import NASController
 from nas_pattern.files import UNWRITABLE, drop_output, sigterm_as_interrupt
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
@@ -123,7 +122,7 @@ def _run(search: Search) -> int:
             result = controller.search()
             progress.close()
             if sharing is not None:
-                result = _derive(controller, result, sharing.derive)
+                result = _derive(search, result, sharing.derive)
             going_on = search.final_going_on(result)
             print("Testing the best architecture" + (f" after retraining it for {config.final_epochs} epoch(s) "
                   "on train + validation" if config.final_epochs else "")
@@ -146,8 +145,9 @@ def _run(search: Search) -> int:
         except OSError:  # a full disk: the resume starts from the checkpoint before
             pass
         recorded = len(controller.history)
-        kept = search.final_epochs_kept
-        final = f", and {kept} of the final retraining's {config.final_epochs} epochs" if kept else ""
+        kept, derived = search.final_epochs_kept, search.derived_count
+        final = f", and {kept} of the final retraining's {config.final_epochs} epochs" if kept else \
+            f", and {derived} of the derivation's architectures trained from scratch" if derived else ""
         print(f"{why}; {children_recorded(recorded)} in {run_dir.path}{final}. Continue with: "
               f"{resume_command(run_dir.path)}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -181,8 +181,10 @@ def _run(search: Search) -> int:
     return 0
 
 
-def _derive(controller: NASController, result: SearchResult, top: int) -> SearchResult:
-    """The derivation, with its progress: the best `top` by shared score trained from scratch."""
+def _derive(search: Search, result: SearchResult, top: int) -> SearchResult:
+    """The derivation, with its progress: the best `top` by shared score trained from scratch (those
+    a stopped search kept in derived.json taken as they are, "(recorded)")."""
+    controller = search.controller
     top = min(top, len(result.trained))
     sharing = controller.config.sharing
     assert sharing is not None
@@ -195,11 +197,12 @@ def _derive(controller: NASController, result: SearchResult, top: int) -> Search
     def show(e: Episode) -> None:
         score, again = shared[e.episode].accuracy, controller.rescored[e.episode].accuracy
         how = f"from scratch {e.accuracy:.4f}  {e.seconds:.1f}s" if e.status == "ok" else f"{e.status}: {e.reason}"
+        recorded = "  (recorded)" if any(e is kept for kept in search.derived_kept) else ""
         progress.write(f"  episode {e.episode:>5}  {e.architecture.describe()}  shared {score:.4f}, again "
-                       f"{again:.4f}  {how}")
+                       f"{again:.4f}  {how}{recorded}")
         progress.update()
 
-    derived = controller.derive(result, top, callback=show)
+    derived = search.derive(result, top, callback=show)
     progress.close()
     return derived
 

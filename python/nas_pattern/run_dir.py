@@ -6,6 +6,8 @@ episodes.jsonl  one JSON object per evaluated child, appended and fsynced as eac
 checkpoint.pt   the agent and random generators after the latest policy update (atomic)
 summary.json    best architecture, its validation and test accuracy, totals, the config used
 best.pt         the best child's weights and how to rebuild them (nas_pattern.model), as it improves
+derived.json    with --weight-sharing: the derivation's architectures trained from scratch so far
+                (atomic; a resume takes them as they are; removed once summary.json is written)
 final-training.pt  with --final-epochs: the final retraining's state after its latest epoch (atomic;
                 a resume goes on from it; removed once summary.json is written)
 best.onnx       the tested model as ONNX, at the end (when onnx and onnxruntime are installed)
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -37,6 +39,7 @@ CONFIG = "config.json"
 EPISODES = "episodes.jsonl"
 SUMMARY = "summary.json"
 FINAL_TRAINING = "final-training.pt"
+DERIVED = "derived.json"
 T = TypeVar("T")  # what a caller reads from summary.json
 
 
@@ -162,11 +165,18 @@ class RunDirectory:
         self.check_in_place()
         save_atomically(self.path / FINAL_TRAINING, {"job": job, "state": state})
 
+    def save_derived(self, derived: Sequence[Episode]) -> None:
+        """Write derived.json atomically: the derivation's architectures trained from scratch so far."""
+        self.check_in_place()
+        write_atomically(self.path / DERIVED, lambda f: _dump_json({"derived": [e.to_json() for e in derived]}, f))
+
     def write_summary(self, summary: dict[str, Any]) -> None:
-        """Write summary.json: the search is finished, and the final retraining's state is spent."""
+        """Write summary.json: the search is finished, and what a resume of its end would take is spent
+        (the derivation's children and the final retraining's state)."""
         self.check_in_place()
         write_atomically(self.path / SUMMARY, lambda f: _dump_json(summary, f))
-        (self.path / FINAL_TRAINING).unlink(missing_ok=True)
+        for spent in (DERIVED, FINAL_TRAINING):
+            (self.path / spent).unlink(missing_ok=True)
 
     # ---- resuming ----
 
@@ -277,6 +287,17 @@ class RunDirectory:
         except Exception as err:
             raise ValueError(f"{path} is unreadable ({err}); the run directory is damaged") from None
         return state
+
+    def read_derived(self, space: SearchSpace) -> list[Episode]:
+        """The derivation's children that save_derived() wrote last, or [] if there are none;
+        ValueError in one line if the file cannot be read."""
+        path = self.path / DERIVED
+        if not path.exists():
+            return []
+        try:
+            return [Episode.from_json(e, space) for e in json.loads(path.read_text())["derived"]]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{path} is unreadable ({err!r})") from None
 
     def read_final_training(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """(job, state) that save_final_training() wrote last, or None if there is none; ValueError

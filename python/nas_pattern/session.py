@@ -64,6 +64,24 @@ class Search:
     board: board.TensorBoardLog | None = None  # the event files being written, if they are
     final_kept: tuple[dict[str, Any], dict[str, Any]] | None = None  # final-training.pt's job and state
     final_epochs_kept: int = 0  # epochs of the final retraining in final-training.pt that a resume goes on after
+    derived_kept: list[Episode] = dataclasses.field(default_factory=list)  # derived.json's, read on resume
+    derived_count: int = 0  # the derivation's children trained from scratch and kept in derived.json
+
+    def derive(self, result: SearchResult, top: int | None = None,
+               callback: Callable[[Episode], None] | None = None) -> SearchResult:
+        """The controller's derive() (with weight sharing), each architecture it trains from scratch
+        kept in derived.json as it ends; a resume takes those a search stopped in its derivation
+        kept (derived_kept) as they are, not trained again. `callback` shows each, once kept."""
+        derived: list[Episode] = []
+
+        def keep(episode: Episode) -> None:
+            derived.append(episode)
+            self.run_dir.save_derived(derived)
+            self.derived_count = len(derived)
+            if callback is not None:
+                callback(episode)
+
+        return self.controller.derive(result, top, keep, recorded=self.derived_kept)
 
     def final_going_on(self, result: SearchResult) -> int:
         """How many epochs of the final retraining of `result`'s best final_test() takes from
@@ -200,15 +218,21 @@ def _opened(run_dir: RunDirectory, config: RunConfig, space: SearchSpace,
     """open_search() once the flags are checked: the record read back (resuming the search that
     config.json holds, `original`), the data, the controller; a new run directory is created last."""
     records: list[Episode] = []
+    derived: list[Episode] = []
     warning, checkpoint, final_kept = None, None, None
     if original is not None:
         records, warning = run_dir.read_episodes(space)
         checkpoint = run_dir.read_checkpoint()
+        lost = []  # what cannot be read of the search's end: nothing of the search itself is lost
+        try:
+            derived = run_dir.read_derived(space)
+        except ValueError as err:
+            lost.append(f"{err}: the derivation trains its architectures from scratch again")
         try:
             final_kept = run_dir.read_final_training()
-        except ValueError as err:  # nothing of the search is lost: only the epochs it held
-            lost = f"{err}: the final retraining starts from its first epoch"
-            warning = f"{warning}; {lost}" if warning else lost
+        except ValueError as err:
+            lost.append(f"{err}: the final retraining starts from its first epoch")
+        warning = "; ".join([warning, *lost] if warning else lost) or None
     data = load_dataset(config.dataset, config.data_dir)
     controller = NASController(make_agent(config.agent, space, config.agent_config), data,
                                network=get_network(config.network), config=config.search,
@@ -220,7 +244,7 @@ def _opened(run_dir: RunDirectory, config: RunConfig, space: SearchSpace,
                 run_dir.write_config(config_record(config, space))
         else:
             run_dir.create(config_record(config, space))
-        search = Search(controller, config, run_dir, warning, final_kept=final_kept)
+        search = Search(controller, config, run_dir, warning, final_kept=final_kept, derived_kept=derived)
         if config.tensorboard and board.available():  # before the Recorder: a child's events before its line
             search.board = board.TensorBoardLog(run_dir.path / board.EVENTS, controller,
                                                 first_episode=len(records) + 1)
