@@ -175,11 +175,14 @@ class Controller(Identity):
             session.set_budget(len(controller.history) + episodes)
             try:
                 result = controller.search()
+                if self.abandoned:  # the children are recorded; a resumed search derives and tests the model
+                    raise ConnectionError("the JVM that called search() is gone")
+                result = session.derive(result, callback=lambda e: self._tell_end(
+                    lambda: listener.onDerived(self.bridge.episode(e))))
+                result = session.final_test(result, lambda epoch: self._tell_end(
+                    lambda: listener.onFinalEpoch(epoch.number, session.config.final_epochs, epoch.loss)))
             finally:
-                self.listener = None  # the final test and the files tell it nothing
-            if self.abandoned:  # the children are recorded; a resumed search derives and tests the model
-                raise ConnectionError("the JVM that called search() is gone")
-            result = session.final_test(session.derive(result))
+                self.listener = None  # the files tell it nothing
             for line in finish(session, result):
                 print(f"nas-pattern: model: {line}", file=sys.stderr)
         except OSError as err:
@@ -253,6 +256,16 @@ class Controller(Identity):
     def describe(self) -> str:
         return (f"NASController (run dir {self.runDir()}, {len(self.controller.history)} children so far"
                 + (", closed)" if self.closed else ")"))
+
+    def _tell_end(self, tell: Callable[[], None]) -> None:
+        """Tell the listener a step of the search's end (`tell`: a derived child, a final epoch), once
+        it is kept in the run directory; if the JVM waiting on the search is gone, the search stops
+        here instead (a resumed search goes on from what was kept)."""
+        if not self.abandoned and self._caller_gone():
+            self.abandon()
+        if self.abandoned:
+            raise ConnectionError("the JVM that called search() is gone")
+        tell()
 
     def _tell_listener(self, episode: Episode) -> None:
         if self.searching and not self.abandoned and self._caller_gone():

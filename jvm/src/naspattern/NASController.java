@@ -24,7 +24,9 @@ public interface NASController extends AutoCloseable {
 
     /**
      * Runs {@code episodes} more child evaluations, calling {@code listener} after each one on
-     * this thread, then tests the best architecture. The search is recorded in the run directory.
+     * this thread, then tests the best architecture (with weight sharing, derived first; with
+     * {@code final-epochs}, retrained first: the listener hears each step of those too). The search
+     * is recorded in the run directory.
      */
     SearchResult search(int episodes, SearchListener listener);
 

@@ -235,7 +235,18 @@ public class NASGatewayTest {
         NASController controller = controller(", \"weight-sharing\": true, \"shared-steps\": 3,"
                 + " \"shared-val-images\": 100, \"derive-top\": 2");
         List<Episode> episodes = new ArrayList<>();
-        SearchResult result = controller.search(8, episodes::add);
+        List<Episode> derived = new ArrayList<>();
+        SearchResult result = controller.search(8, new SearchListener() {
+            @Override
+            public void onEpisode(Episode episode) {
+                episodes.add(episode);
+            }
+
+            @Override
+            public void onDerived(Episode episode) { // each candidate as it is trained from scratch
+                derived.add(episode);
+            }
+        });
         assertEquals(8, episodes.size());
         for (Episode episode : episodes) {
             assertEquals(episode.toString(), "shared", episode.evaluation());
@@ -248,6 +259,7 @@ public class NASGatewayTest {
         assertTrue(result.derived().toString(), result.derived().contains(result.best()));
         List<Integer> chosen = new ArrayList<>(result.rescored().keySet()).subList(0, 2);
         assertEquals(chosen, result.derived().stream().map(Episode::episode).toList());
+        assertEquals(result.derived(), derived);
         double last = Double.POSITIVE_INFINITY;
         for (Metrics again : result.rescored().values()) {
             assertTrue(result.rescored().toString(), again.accuracy() <= last);
@@ -335,6 +347,31 @@ public class NASGatewayTest {
         List<String> lines = Files.readAllLines(new File(controller.runDir(), "episodes.jsonl").toPath());
         assertEquals(4, lines.size());
         assertTrue(new File(controller.runDir(), "summary.json").exists());
+    }
+
+    @Test
+    public void listenerHearsEachEpochOfTheFinalRetraining() throws IOException {
+        // one small architecture: its retraining on all 60,000 training and validation images is quick
+        File space = folder.newFile("space.json");
+        Files.writeString(space.toPath(), "{\"max_layers\": 1, \"decisions\": [{\"name\": \"filters\", \"choices\": [4]},"
+                + " {\"name\": \"kernel_size\", \"choices\": [1]}, {\"name\": \"pool_size\", \"choices\": [2]},"
+                + " {\"name\": \"dropout_rate\", \"choices\": [0.0]}]}");
+        NASController controller = controller(", \"final-epochs\": 2, \"space\": \"" + space.getPath() + "\"");
+        List<String> epochs = new ArrayList<>();
+        SearchResult result = controller.search(1, new SearchListener() {
+            @Override
+            public void onEpisode(Episode episode) {
+            }
+
+            @Override
+            public void onFinalEpoch(int epoch, int of, double loss) {
+                assertTrue("loss " + loss, loss > 0 && Double.isFinite(loss));
+                epochs.add(epoch + "/" + of);
+            }
+        });
+        assertEquals(List.of("1/2", "2/2"), epochs);
+        String summary = Files.readString(new File(result.runDir(), "summary.json").toPath());
+        assertTrue(summary, summary.contains("\"final_epochs\": 2"));
     }
 
     @Test
