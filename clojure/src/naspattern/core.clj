@@ -166,16 +166,24 @@
 
 (defn search
   "Runs `episodes` children; calls (on-episode episode-map) after each, on this thread, and stops
-  early once (stop? episode-map) is true. Returns the result as a map."
+  early once (stop? episode-map) is true. Returns the result as a map. The search's end, which may
+  take minutes, is heard through `ends`: (:on-derived episode-map) after each architecture the
+  derivation trains from scratch (weight sharing), (:on-final-epoch epoch epochs loss) after each
+  epoch of the final retraining (final-epochs)."
   ([controller episodes on-episode] (search controller episodes on-episode (constantly false)))
-  ([^NASController controller episodes on-episode stop?]
+  ([controller episodes on-episode stop?] (search controller episodes on-episode stop? {}))
+  ([^NASController controller episodes on-episode stop? {:keys [on-derived on-final-epoch]}]
    (let [last-seen (atom nil)
          listener (reify SearchListener
                     (onEpisode [_ episode]
                       (let [e (datafy episode)]
                         (reset! last-seen e)
                         (on-episode e)))
-                    (shouldStop [_] (boolean (stop? @last-seen))))]
+                    (shouldStop [_] (boolean (stop? @last-seen)))
+                    (onDerived [_ episode]
+                      (when on-derived (on-derived (datafy episode))))
+                    (onFinalEpoch [_ epoch epochs loss]
+                      (when on-final-epoch (on-final-epoch epoch epochs loss))))]
      (engine-call (datafy (.search controller (int episodes) listener))))))
 
 (defn run-dir [^NASController controller] (.runDir controller))

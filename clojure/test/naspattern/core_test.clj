@@ -87,8 +87,11 @@
 (deftest a-weight-sharing-result-names-its-derived-candidates-and-their-scores
   (let [controller (nas/controller *gateway* (merge (small-config) {:weight-sharing true :shared-steps 3
                                                                     :shared-val-images 100 :derive-top 2}))
-        {:keys [best derived rescored derive-seconds]} (nas/search controller 6 (fn [_]))]
+        heard (atom [])
+        {:keys [best derived rescored derive-seconds]}
+        (nas/search controller 6 (fn [_]) (constantly false) {:on-derived #(swap! heard conj %)})]
     (is (= 2 (count derived)))
+    (is (= derived @heard)) ; each as it was trained from scratch
     (is (pos? derive-seconds))
     (is (every? #(= :standalone (:evaluation %)) derived))
     (is (some #{best} derived))
