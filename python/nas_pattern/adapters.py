@@ -265,7 +265,8 @@ class Controller(Identity):
             self.abandon()
         if self.abandoned:
             raise ConnectionError("the JVM that called search() is gone")
-        tell()
+        if self.listener is not None:  # search(n, null) is allowed
+            tell()
 
     def _tell_listener(self, episode: Episode) -> None:
         if self.searching and not self.abandoned and self._caller_gone():

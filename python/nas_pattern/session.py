@@ -2,8 +2,9 @@
 executor and run directory (new, or reopened to resume). The CLI and the JVM gateway both open
 their searches here, test the best with Search.final_test(), and finish them with finish().
 
-One piece: what a resume reads back (the record, the checkpoint, the final retraining's epochs)
-and what the search then writes at its end are two sides of the same run directory.
+One piece: what a resume reads back (the record, the checkpoint, the derivation's children, the
+final retraining's epochs) and what the search then writes at its end are two sides of the same
+run directory.
 """
 
 from __future__ import annotations
