@@ -95,6 +95,33 @@ def test_ray_searches_exactly_what_local_searches(agent: str, table: Table, ray_
 
 
 @pytest.mark.slow
+def test_a_ray_worker_s_final_retraining_sends_each_epoch_back_and_goes_on_from_a_kept_one(
+        small_fashion: Dataset, ray_cluster: None) -> None:
+    """The final retraining runs on a Ray worker, elsewhere: its epochs reached neither the progress
+    lines nor final-training.pt, so a stop there retrained it from its first epoch."""
+    architecture = CNN_SPACE.parse({"layers": [
+        {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.25},
+        {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}]})
+    setup = WorkerSetup(network=CNN, space=CNN_SPACE, data=small_fashion, config=SearchConfig(train_limit=300),
+                        train_config=TrainConfig(precision="fp32"))
+    executor = RayExecutor(max_workers=1)
+    executor.start(Worker(setup))
+    try:
+        sent: list[tuple[int, float, dict[str, Any]]] = []
+        child = Child(1, architecture)
+        whole = executor.test(child, 3, on_epoch=lambda epoch: sent.append((epoch.number, epoch.loss, epoch.state())))
+        assert [number for number, _, _ in sent] == [1, 2, 3] and all(loss > 0 for _, loss, _ in sent)
+        assert [state["epochs"] for _, _, state in sent] == [1, 2, 3]  # each as its epoch ended, not as it went on
+        again = executor.test(child, 3, resume=sent[0][2])  # a stop after the first epoch, then a resume
+    finally:
+        executor.close()
+    assert whole.status == again.status == "ok" and whole.weights is not None and again.weights is not None
+    assert all(torch.equal(whole.weights[k], again.weights[k]) for k in whole.weights)  # the same worker's arithmetic
+    assert again.metrics is not None and whole.metrics is not None
+    assert (again.metrics.accuracy, again.metrics.loss) == (whole.metrics.accuracy, whole.metrics.loss)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["local", "ray"])
 def test_a_search_stopped_mid_update_resumes_to_the_uninterrupted_result(executor: str, table: Table,
                                                                          tmp_path: Path, ray_cluster: None) -> None:

@@ -28,7 +28,7 @@ from nas_pattern.networks.cnn import CNN
 from nas_pattern.records import PENALTY, Best, Child, Episode, Outcome, SearchConfig, SearchFailed, SearchResult
 from nas_pattern.replay import Replay, generators_state
 from nas_pattern.search_space import Architecture
-from nas_pattern.trainer import TrainConfig
+from nas_pattern.trainer import Epoch, TrainConfig
 from nas_pattern.worker import Worker, WorkerSetup
 
 # Failures that the session's settings decide, both of which a resume may change (--child-timeout,
@@ -220,16 +220,17 @@ class NASController:
                        derive_seconds=time.perf_counter() - start)
     # --8<-- [end:derive]
 
-    def final_test(self, result: SearchResult, final_epochs: int = 0,
-                   resume: dict[str, Any] | None = None) -> SearchResult:
+    def final_test(self, result: SearchResult, final_epochs: int = 0, resume: dict[str, Any] | None = None,
+                   on_epoch: Callable[[Epoch], None] | None = None) -> SearchResult:
         """Test accuracy of the best architecture: as trained in the search (with the weights its
         worker sent back; a Network without a PyTorch module is trained again from its episode's
         seed), or retrained on train + validation for `final_epochs` epochs when that is > 0 (going
-        on from `resume`, the state of that retraining after one of its epochs, if given)."""
+        on from `resume`, the state of that retraining after one of its epochs, if given; `on_epoch`
+        in this process after each epoch, wherever the executor retrains it)."""
         best = Child(result.best.episode, result.best.architecture)
         kept = self.best_model
         weights = kept[1] if kept is not None and kept[0].episode == best.number else None
-        outcome = self.executor.test(best, final_epochs, weights, resume)
+        outcome = self.executor.test(best, final_epochs, weights, resume, on_epoch)
         if outcome.weights is not None:
             self.best_model = (result.best, outcome.weights)
         return replace(result, test=outcome.metrics, final_epochs=final_epochs)

@@ -20,7 +20,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -31,7 +31,7 @@ import torch
 from nas_pattern.data import Split
 from nas_pattern.memory import MEMORY_SHARE
 from nas_pattern.records import Child, Outcome, counted, first_line
-from nas_pattern.trainer import device_name
+from nas_pattern.trainer import Epoch, device_name
 from nas_pattern.worker import Worker, WorkerSetup, dataset_on
 
 EXECUTORS = ("local", "ray")
@@ -56,9 +56,10 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
-             resume: dict[str, Any] | None = None) -> Outcome:
+             resume: dict[str, Any] | None = None, on_epoch: Callable[[Epoch], None] | None = None) -> Outcome:
         """Worker.test() of the best child, with the weights run() sent back for it if any (or the
-        state of its final retraining to go on from): its test metrics and the weights tested."""
+        state of its final retraining to go on from): its test metrics and the weights tested.
+        `on_epoch` is called in this process after each epoch of the final retraining, in order."""
 
     def describe(self) -> str:
         """Where the children run, for the progress header."""
@@ -66,6 +67,17 @@ class Executor(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 (most executors hold nothing)
         """Let go of what start() took (processes, a Ray instance)."""
+
+
+class _SendEpoch:
+    """A Ray worker's on_epoch: each epoch of its final retraining put on `queue` for the driver, its
+    state taken as the epoch ends (put() sends a copy before training goes on)."""
+
+    def __init__(self, queue: Any):
+        self.queue = queue
+
+    def __call__(self, epoch: Epoch) -> None:
+        self.queue.put((epoch.number, epoch.loss, epoch.state()))
 
 
 class LocalExecutor(Executor):
@@ -113,9 +125,9 @@ class LocalExecutor(Executor):
             yield outcome
 
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
-             resume: dict[str, Any] | None = None) -> Outcome:
+             resume: dict[str, Any] | None = None, on_epoch: Callable[[Epoch], None] | None = None) -> Outcome:
         assert self.worker is not None, "start() first"
-        return self.worker.test(child, final_epochs, weights, resume)
+        return self.worker.test(child, final_epochs, weights, resume, on_epoch)  # in this process
 
     def describe(self) -> str:
         if self.children_at_once == 1 or self.worker is None:
@@ -293,14 +305,36 @@ class RayExecutor(Executor):
                 next_out += 1
 
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
-             resume: dict[str, Any] | None = None) -> Outcome:
-        ray = _import_ray()
+             resume: dict[str, Any] | None = None, on_epoch: Callable[[Epoch], None] | None = None) -> Outcome:
         actor = self.actors[0]
         try:
-            outcome: Outcome = ray.get(actor.test.remote(child, final_epochs, weights, resume))
+            return self._test_on(actor, child, final_epochs, weights, resume, on_epoch)
         except Exception:  # that worker is gone: another one does it
-            outcome = ray.get(self._replace(actor).test.remote(child, final_epochs, weights, resume))
-        return outcome
+            return self._test_on(self._replace(actor), child, final_epochs, weights, resume, on_epoch)
+
+    def _test_on(self, actor: Any, child: Child, final_epochs: int, weights: dict[str, Any] | None,
+                 resume: dict[str, Any] | None, on_epoch: Callable[[Epoch], None] | None) -> Outcome:
+        """test() on `actor`: each epoch of the final retraining comes back through a Ray queue
+        (put as the worker finishes it, its state with it) to `on_epoch`, here, while it trains."""
+        ray = _import_ray()
+        if on_epoch is None or final_epochs == 0:
+            outcome: Outcome = ray.get(actor.test.remote(child, final_epochs, weights, resume))
+            return outcome
+        from ray.util.queue import Queue
+
+        queue = Queue(actor_options={"num_cpus": 0})  # beside workers that take every CPU
+        try:
+            ref = actor.test.remote(child, final_epochs, weights, resume, _SendEpoch(queue))
+            while True:
+                finished = bool(ray.wait([ref], timeout=0.2)[0])
+                while not queue.empty():  # each epoch put before the test ended is here by now
+                    number, loss, state = queue.get()
+                    on_epoch(Epoch(number, loss, state.copy))
+                if finished:
+                    outcome = ray.get(ref)
+                    return outcome
+        finally:
+            queue.shutdown()
 
     def describe(self) -> str:
         return self._summary

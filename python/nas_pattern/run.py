@@ -128,7 +128,7 @@ def _run(search: Search) -> int:
                   "on train + validation" if config.final_epochs else "")
                   + (f" (going on after epoch {going_on}, kept in {FINAL_TRAINING})" if going_on else "") + " ...",
                   flush=True)
-            result = search.final_test(result, lambda epoch: print(  # the local executor's retraining (not Ray's)
+            result = search.final_test(result, lambda epoch: print(  # each epoch kept, wherever it trains
                 f"  final epoch {epoch.number}/{config.final_epochs}: training loss {epoch.loss:.4f}", flush=True))
             model = finish(search, result)
     except (KeyboardInterrupt, BrokenPipeError) as stop:  # Ctrl-C, SIGTERM, or its output closed (`| head`)

@@ -97,7 +97,7 @@ class Search:
 
     def final_test(self, result: SearchResult, on_epoch: Callable[[Epoch], None] | None = None) -> SearchResult:
         """The controller's final_test() with --final-epochs, each epoch of the retraining kept in
-        final-training.pt as it ends (where it trains in this process: not in a Ray worker), going on
+        final-training.pt as it ends (in a Ray worker too: the executor sends it back), going on
         after the epochs kept there by a search stopped in it (final_going_on()); `on_epoch` shows
         the epoch once kept."""
         epochs = self.config.final_epochs
@@ -118,12 +118,9 @@ class Search:
             if on_epoch is not None:
                 on_epoch(epoch)
 
-        worker = self.controller.worker
-        worker.on_final_epoch = keep if epochs else None
         try:
-            return self.controller.final_test(result, epochs, resume)
+            return self.controller.final_test(result, epochs, resume, keep)
         finally:
-            worker.on_final_epoch = None
             if log is not None:
                 log.close()
 

@@ -51,7 +51,6 @@ class Worker:
         self.memory_share = memory_share  # of the machine's, on a CPU, while a child trains (memory_bound)
         self.data = dataset_on(setup.data, self.device, setup.train_config.channels_last)
         self.network: Network | None = None  # the child trained most recently
-        self.on_final_epoch: Callable[[Epoch], None] | None = None  # after each epoch of test()'s retraining
         self.shared: SharedWeights | None = None  # the supernet, with weight sharing
         if setup.config.sharing is not None:
             with self._supernet_memory("the supernet of this space cannot be made", ValueError), \
@@ -172,17 +171,17 @@ class Worker:
         return Outcome("ok", metrics=metrics, seconds=time.perf_counter() - start, weights=weights_of(network))
 
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
-             resume: dict[str, Any] | None = None) -> Outcome:
+             resume: dict[str, Any] | None = None, on_epoch: Callable[[Epoch], None] | None = None) -> Outcome:
         """Test metrics of `child`, with the weights tested: retrained on train + validation for
         `final_epochs` epochs when that is > 0 (going on after the epoch whose trainer.Epoch.state()
-        is `resume`, if given), else as trained in the search (`weights`, as run() sent them back;
-        without them the child is trained from its seed, identically on the CPU: with weight sharing,
-        this is the pick trained stand-alone)."""
+        is `resume`, if given; `on_epoch` after each epoch), else as trained in the search (`weights`,
+        as run() sent them back; without them the child is trained from its seed, identically on the
+        CPU: with weight sharing, this is the pick trained stand-alone)."""
         if final_epochs > 0:
             network = self._make(child.architecture, seed=child_seed(self.setup.config.seed, 0))
             network.build()
             if isinstance(network, TorchNetwork):
-                network.on_epoch = self.on_final_epoch  # progress and checkpoints, in the process that keeps them
+                network.on_epoch = on_epoch  # progress and checkpoints
                 network.resume = resume
             network.train(self.data.train.join(self.data.val, "train+val"), final_epochs)
         elif weights is not None and isinstance(network := self._make(child.architecture, seed=0), TorchNetwork):
