@@ -113,6 +113,15 @@ def test_a_ray_worker_s_final_retraining_sends_each_epoch_back_and_goes_on_from_
         assert [number for number, _, _ in sent] == [1, 2, 3] and all(loss > 0 for _, loss, _ in sent)
         assert [state["epochs"] for _, _, state in sent] == [1, 2, 3]  # each as its epoch ended, not as it went on
         again = executor.test(child, 3, resume=sent[0][2])  # a stop after the first epoch, then a resume
+        calls = []
+
+        def disk_full(epoch) -> None:
+            calls.append(epoch.number)
+            raise OSError(28, "No space left on device")
+
+        with pytest.raises(OSError, match="No space left"):  # what keeping an epoch raises is not a lost worker:
+            executor.test(child, 3, on_epoch=disk_full)
+        assert calls == [1]  # no second worker retrained it
     finally:
         executor.close()
     assert whole.status == again.status == "ok" and whole.weights is not None and again.weights is not None

@@ -306,10 +306,11 @@ class RayExecutor(Executor):
 
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
              resume: dict[str, Any] | None = None, on_epoch: Callable[[Epoch], None] | None = None) -> Outcome:
+        ray = _import_ray()
         actor = self.actors[0]
         try:
             return self._test_on(actor, child, final_epochs, weights, resume, on_epoch)
-        except Exception:  # that worker is gone: another one does it
+        except ray.exceptions.RayError:  # that worker is gone: another one does it (what on_epoch raises is not)
             return self._test_on(self._replace(actor), child, final_epochs, weights, resume, on_epoch)
 
     def _test_on(self, actor: Any, child: Child, final_epochs: int, weights: dict[str, Any] | None,
