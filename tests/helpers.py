@@ -1,5 +1,5 @@
 """What tests share besides fixtures: a blank dataset and a synthetic Network for fast searches,
-the command line in-process, a full disk, headless Chromium, a live TensorBoard server."""
+a space of small CNNs, the command line in-process, a full disk, headless Chromium, a live TensorBoard server."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ from typing import Any
 import torch
 
 from nas_pattern import Architecture, Dataset, Metrics, Network, SearchSpace, Split
+
+# A CNN space of small children (8 or 16 filters, every layer pooled): for the tests of a search's
+# machinery (resume, Ray, weight sharing) where the space is incidental, its children train and
+# evaluate in a fraction of the default space's time.
+SMALL_CNN = str(Path(__file__).with_name("small-cnn.json"))
 
 
 def full_disk(descriptor: int) -> None:

@@ -15,7 +15,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from helpers import blank_dataset, chromium, make_match_target, page_text, tensorboard
+from helpers import SMALL_CNN, blank_dataset, chromium, make_match_target, page_text, tensorboard
 from nas_pattern import (
     CNN_SPACE,
     AgentConfig,
@@ -225,7 +225,8 @@ def test_the_cli_writes_the_event_files_and_policy_png_and_no_tensorboard_turns_
 def test_a_search_killed_and_resumed_writes_each_step_once(tmp_path: Path) -> None:
     from test_resume import run, start_and_stop
 
-    search_flags = ["--episodes", "8", "--children-per-update", "2", "--train-limit", "200", "--seed", "2"]
+    search_flags = ["--space", SMALL_CNN, "--episodes", "8", "--children-per-update", "2", "--train-limit", "200",
+                    "--seed", "2"]
     run_dir = tmp_path / "run"
     start_and_stop(run_dir, after=5, delay=0.05, how=signal.SIGKILL, search=search_flags)
     recorded = (run_dir / "episodes.jsonl").read_text().count("\n")

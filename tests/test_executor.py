@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import torch
 
-from helpers import MatchTarget, blank_dataset, cli, make_match_target, worker_memory_share
+from helpers import SMALL_CNN, MatchTarget, blank_dataset, cli, make_match_target, worker_memory_share
 from nas_pattern import CNN, Dataset, NASController, SearchConfig, TrainConfig
 from nas_pattern.agents import AgentConfig, EvolutionConfig, RLAgent, make_agent
 from nas_pattern.bench.common import TABLE_PATH
@@ -290,8 +290,9 @@ def test_the_cli_with_ray_writes_the_same_record_as_local(tmp_path: Path) -> Non
     runs = {}
     for executor in ("local", "ray"):
         run_dir = tmp_path / executor
-        done = subprocess.run([sys.executable, "-m", "nas_pattern.run", "--executor", executor, "--episodes", "4",
-                               "--children-per-update", "2", "--train-limit", "500", "--run-dir", str(run_dir)],
+        done = subprocess.run([sys.executable, "-m", "nas_pattern.run", "--executor", executor, "--space", SMALL_CNN,
+                               "--episodes", "4", "--children-per-update", "2", "--train-limit", "500", "--run-dir",
+                               str(run_dir)],
                               capture_output=True, text=True, timeout=300, cwd=ROOT)
         assert done.returncode == 0, done.stderr
         runs[executor] = run_dir

@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import full_disk
+from helpers import SMALL_CNN, full_disk
 from nas_pattern import CNN, CNN_SPACE, Dataset, load_model
 from nas_pattern.data import FASHION_MNIST_DIR, Split, class_names, load_test_split, read_idx
 from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_INPUT, ONNX_MODEL, ONNX_TOLERANCE, ModelCard, save_model
 from nas_pattern.predict import by_class
 from nas_pattern.predict import main as predict
 
-SEARCH = ["--episodes", "4", "--children-per-update", "2", "--train-limit", "300", "--seed", "2"]
+SEARCH = ["--space", SMALL_CNN, "--episodes", "4", "--children-per-update", "2", "--train-limit", "300", "--seed", "2"]
 
 
 def run(module: str, *args: str) -> subprocess.CompletedProcess:
@@ -416,7 +416,8 @@ def test_predict_describes_the_model_and_tests_it(searched: Path, tmp_path: Path
 @pytest.mark.slow
 def test_after_a_kill_and_a_resume_best_pt_is_the_best_of_the_finished_search(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    search = ["--episodes", "6", "--children-per-update", "2", "--train-limit", "300", "--seed", "4"]
+    search = ["--space", SMALL_CNN, "--episodes", "6", "--children-per-update", "2", "--train-limit", "300",
+              "--seed", "4"]
     process = subprocess.Popen([sys.executable, "-m", "nas_pattern.run", *search, "--run-dir", str(run_dir)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     record = run_dir / "episodes.jsonl"

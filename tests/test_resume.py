@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, files, full_disk
+from helpers import SMALL_CNN, cli, files, full_disk
 
 SEARCH = ["--network", "rnn", "--episodes", "6", "--children-per-update", "2", "--train-limit", "300",
           "--seed", "1"]
@@ -453,8 +453,9 @@ def test_a_resume_may_extend_the_budget(unfinished: Path, reference: Path) -> No
 
 
 # A weight-sharing search: 8 children scored with a supernet's weights, the best 2 trained from scratch.
-SHARED = ["--weight-sharing", "--episodes", "8", "--children-per-update", "2", "--train-limit", "300",
-          "--shared-steps", "5", "--shared-val-images", "200", "--derive-top", "2", "--seed", "1"]
+SHARED = ["--weight-sharing", "--space", SMALL_CNN, "--episodes", "8", "--children-per-update", "2",
+          "--train-limit", "300", "--shared-steps", "5", "--shared-val-images", "200", "--derive-top", "2",
+          "--seed", "1"]
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, files
+from helpers import SMALL_CNN, cli, files
 from nas_pattern.run import main
 
 
@@ -443,8 +443,9 @@ def test_a_search_whose_output_is_closed_stops_as_on_ctrl_c_and_resumes(tmp_path
     """`nas-pattern ... | head`: once the reader has gone, the next line cannot be written. Before, a
     BrokenPipeError traceback ended the search, with no checkpoint and no word of how to resume."""
     run_dir = tmp_path / "run"
-    search = subprocess.Popen([sys.executable, "-m", "nas_pattern.run", "--episodes", "4", "--children-per-update",
-                               "2", "--train-limit", "500", "--no-tensorboard", "--run-dir", str(run_dir)],
+    search = subprocess.Popen([sys.executable, "-m", "nas_pattern.run", "--space", SMALL_CNN, "--episodes", "4",
+                               "--children-per-update", "2", "--train-limit", "500", "--no-tensorboard", "--run-dir",
+                               str(run_dir)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert search.stdout is not None and search.stderr is not None
     while not search.stdout.readline().startswith("[1/4]"):  # read up to the first child's line, as head would
@@ -476,8 +477,8 @@ def test_the_final_retraining_shows_its_epochs_and_a_stop_in_it_goes_on_with_res
 
     (tmp_path / "mnist").mkdir()
     data = fake_mnist(tmp_path / "mnist", train=5_300, test=50)  # 300 training images besides the 5,000 validation
-    flags = ["--dataset", "mnist", "--data-dir", str(data), "--episodes", "2", "--train-limit", "100",
-             "--final-epochs", "3"]
+    flags = ["--dataset", "mnist", "--data-dir", str(data), "--space", SMALL_CNN, "--episodes", "2",
+             "--train-limit", "100", "--final-epochs", "3"]
     status, out, err = cli([*flags, "--run-dir", str(tmp_path / "unstopped")], capsys)
     assert status == 0, err
     testing = out.index("Testing the best architecture after retraining it for 3 epoch(s) on train + validation ...\n")
