@@ -1,11 +1,13 @@
 """What tests share besides fixtures: a blank dataset and a synthetic Network for fast searches,
-a space of small CNNs, the command line in-process, a full disk, headless Chromium, a live TensorBoard server."""
+a space of small CNNs, the command line in-process, a full disk, a SIGTERM at a chosen point,
+headless Chromium, a live TensorBoard server."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +31,30 @@ SMALL_CNN = str(Path(__file__).with_name("small-cnn.json"))
 def full_disk(descriptor: int) -> None:
     """os.fsync on a disk that is full (monkeypatch it in): each write is refused there, as ENOSPC."""
     raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@contextlib.contextmanager
+def sigterm_in(target: object, name: str) -> Iterator[None]:
+    """Within it, `target.name` (session.load_dataset, say) first sends this process SIGTERM, as
+    kill, timeout or a batch system would, and waits for a handler to stop it; a SIGTERM that the
+    command under test does not take fails the test rather than ending the test process."""
+    function = getattr(target, name)
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # the handler runs in here
+        return function(*args, **kwargs)
+
+    def not_taken(signum: int, frame: object) -> None:
+        raise AssertionError("SIGTERM reached the test's own handler: the command did not take it")
+
+    previous = signal.signal(signal.SIGTERM, not_taken)
+    setattr(target, name, stopped)
+    try:
+        yield
+    finally:
+        setattr(target, name, function)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def blank_dataset() -> Dataset:

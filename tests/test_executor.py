@@ -368,6 +368,69 @@ def test_a_malformed_ray_address_is_refused_when_read_whatever_ray_is_doing(monk
     assert not (tmp_path / "r").exists()
 
 
+def test_a_process_that_stops_on_sigterm_its_own_way_goes_on_so_as_ray_starts_and_once_it_has(monkeypatch) -> None:
+    """ray.init() sets a SIGTERM handler of its own (sys.exit(SIGTERM)) as it starts: the CLI, whose
+    handler stops a search as Ctrl-C does, ended silently with exit 15 there, or once Ray had started
+    with a stack dump. The caller's handler is set again, and a SIGTERM as Ray starts reaches it."""
+    import nas_pattern.executor as executor
+
+    def rays(signum: int, frame: object) -> None:  # what ray.init() sets first
+        sys.exit(signum)
+
+    def interrupt(signum: int, frame: object) -> None:  # the CLI's (files.sigterm_as_interrupt)
+        raise KeyboardInterrupt
+
+    calls: list[str] = []
+
+    def stopped_as_it_starts(**kwargs: Any) -> None:
+        signal.signal(signal.SIGTERM, rays)
+        calls.append("init")
+        rays(signal.SIGTERM, None)  # a SIGTERM arrives
+
+    ray = types.SimpleNamespace(init=stopped_as_it_starts, shutdown=lambda: calls.append("shutdown"))
+    monkeypatch.setattr(executor, "_import_ray", lambda: ray)
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):  # as the caller said: the CLI's one line and exit 130
+            init_ray()
+        assert calls == ["init", "shutdown"]  # what Ray had started goes
+        assert signal.getsignal(signal.SIGTERM) is interrupt
+        ray.init = lambda **kwargs: signal.signal(signal.SIGTERM, rays)  # Ray starts
+        init_ray()
+        assert signal.getsignal(signal.SIGTERM) is interrupt
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a process with no handler of its own keeps Ray's
+        init_ray()
+        assert signal.getsignal(signal.SIGTERM) is rays
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+SIGTERM_AFTER_RAY = """
+import os, signal, sys, time
+from nas_pattern.executor import init_ray
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGTERM, interrupt)
+init_ray(num_cpus=1)
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(60)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_once_a_real_ray_has_started_reaches_the_process_s_own_handler() -> None:
+    """Ray's core worker also puts a C++ handler on SIGTERM that prints a stack dump: replaced too."""
+    done = subprocess.run([sys.executable, "-c", SIGTERM_AFTER_RAY], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT)
+    assert done.returncode == 130, (done.returncode, done.stderr[-2000:])
+    assert "SIGTERM received" not in done.stderr
+
+
 @pytest.mark.slow
 def test_the_jvm_config_has_the_executor_keys() -> None:
     config = new_config(args_from_json('{"executor": "ray", "gpus-per-child": 0.25, "ray-address": "auto"}'))

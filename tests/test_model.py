@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import SMALL_CNN, full_disk
+from helpers import SMALL_CNN, full_disk, sigterm_in
 from nas_pattern import CNN, CNN_SPACE, Dataset, load_model
 from nas_pattern.data import FASHION_MNIST_DIR, Split, class_names, load_test_split, read_idx
 from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_INPUT, ONNX_MODEL, ONNX_TOLERANCE, ModelCard, save_model
@@ -486,6 +486,31 @@ def test_sigterm_while_train_trains_stops_it_as_ctrl_c_does(tmp_path: Path) -> N
     assert training.returncode == 130
     assert err == "\npython -m nas_pattern.train: interrupted; no model was written\n"
     assert not (tmp_path / "runs").exists()  # runs/train-<time>, made for the model, is gone, and runs/ too
+
+
+def test_sigterm_while_train_loads_its_data_is_ctrl_c_too(tmp_path: Path, capsys) -> None:
+    """Before, only the training itself took SIGTERM as Ctrl-C: while the data loaded, the default
+    action ended train without a word (exit 143)."""
+    from nas_pattern import train as module
+    from nas_pattern.train import main as train
+
+    source = tmp_path / "arch.json"
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    source.write_text(json.dumps({"layers": [layer, layer]}))
+    with sigterm_in(module, "load_dataset"):
+        assert train([str(source), "--epochs", "1", "--out", str(tmp_path / "out")]) == 130
+    assert capsys.readouterr().err == ("\npython -m nas_pattern.train: interrupted before the training began; no model "
+                                       "was written\n")
+    assert not (tmp_path / "out").exists()
+    kept = tmp_path / "kept"  # a training stopped after its first epoch, then a resume stopped so
+    kept.mkdir()
+    (kept / "training.pt").write_bytes(b"as it was")
+    with sigterm_in(module, "resumed"):
+        assert train(["--resume", str(kept)]) == 130
+    assert capsys.readouterr().err == ("\npython -m nas_pattern.train: interrupted before the training went on; "
+                                       f"{kept} keeps what it kept: python -m nas_pattern.train --resume {kept} goes "
+                                       "on from there\n")
+    assert (kept / "training.pt").read_bytes() == b"as it was"
 
 
 def test_train_of_a_model_too_large_for_the_memory_says_so_in_one_line(tmp_path: Path, monkeypatch,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SMALL_CNN, cli, files, full_disk
+from helpers import SMALL_CNN, cli, files, full_disk, sigterm_in
 
 SEARCH = ["--network", "rnn", "--episodes", "6", "--children-per-update", "2", "--train-limit", "300",
           "--seed", "1"]
@@ -537,6 +537,65 @@ def test_ctrl_c_while_the_data_loads_is_one_line_and_leaves_no_search(tmp_path: 
     monkeypatch.chdir(tmp_path)
     assert cli([], capsys)[0] == 130  # the default run directory, made for it, goes too
     assert not (tmp_path / "runs").exists()  # and runs/, made for it too
+
+
+def test_sigterm_while_the_data_loads_is_ctrl_c_one_line_and_no_search(tmp_path: Path, capsys) -> None:
+    """Before, only the search itself took SIGTERM as Ctrl-C: in the seconds before (the data
+    loading, Ray starting), the default action ended the command without a word (exit 143)."""
+    from nas_pattern import session
+
+    with sigterm_in(session, "load_dataset"):
+        code, _, err = cli(["--run-dir", str(tmp_path / "run")], capsys)
+    assert code == 130
+    assert err == "\nnas-pattern: interrupted before the search began; nothing was recorded\n"
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_resume_stopped_while_the_data_loads_keeps_its_record_and_says_the_command_that_goes_on(
+        tmp_path: Path, capsys) -> None:
+    from nas_pattern import session
+
+    run_dir = tmp_path / "run"
+    assert cli(["--space", SMALL_CNN, "--episodes", "1", "--train-limit", "100", "--no-tensorboard", "--run-dir",
+                str(run_dir)], capsys)[0] == 0
+    before = files(run_dir)
+    with sigterm_in(session, "load_dataset"):
+        code, _, err = cli(["--resume", str(run_dir), "--episodes", "2"], capsys)
+    assert code == 130
+    assert err == (f"\nnas-pattern: interrupted before the search went on; its record in {run_dir} is kept. "
+                   f"Continue with: python -m nas_pattern.run --resume {run_dir} --episodes 2\n")
+    assert files(run_dir) == before
+
+
+@pytest.mark.slow
+def test_a_stop_after_the_search_has_finished_says_so_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Ctrl-C or SIGTERM as the summary is printed, or as the search closes: one line, exit 130,
+    not a KeyboardInterrupt traceback."""
+    from nas_pattern import run
+    from nas_pattern.session import Search
+
+    flags = ["--space", SMALL_CNN, "--episodes", "1", "--train-limit", "100", "--no-tensorboard"]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    def stopped(run_dir: Path) -> tuple[int, str, str]:
+        try:
+            return cli([*flags, "--run-dir", str(run_dir)], capsys)
+        except KeyboardInterrupt:
+            pytest.fail("the command ended in a KeyboardInterrupt traceback")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run, "_summary", interrupted)
+        code, _, err = stopped(tmp_path / "printing")
+    assert code == 130 and err == f"\nnas-pattern: interrupted; the search finished, recorded in {tmp_path}/printing\n"
+    assert (tmp_path / "printing" / "summary.json").exists()
+    close = Search.close
+    monkeypatch.setattr(Search, "close", lambda self: (close(self), interrupted()))
+    code, out, err = stopped(tmp_path / "closing")
+    assert code == 130 and err == "\nnas-pattern: interrupted as the search closed\n"
+    assert "Test accuracy" in out and (tmp_path / "closing" / "summary.json").exists()
 
 
 def test_the_commands_a_search_prints_can_be_pasted_when_its_directory_has_a_space(tmp_path: Path, monkeypatch,

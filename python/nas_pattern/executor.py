@@ -17,8 +17,10 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -382,19 +384,34 @@ class RayExecutor(Executor):
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Join the Ray cluster at `address`, or start a local instance (of `num_cpus`; default: this
-    machine's) whose workers import what this process can import. ValueError if Ray cannot start."""
+    machine's) whose workers import what this process can import. ValueError if Ray cannot start.
+
+    A process that says how it stops on SIGTERM (a Python handler: the CLI's stops as on Ctrl-C) goes
+    on stopping so once Ray has started, and while it starts: ray.init() puts its own handlers in
+    its place, a sys.exit(SIGTERM) and, once its core worker runs, one that prints a stack dump."""
     ray = _import_ray()
     if address not in (None, "auto") and "://" not in address:  # host:port of a head node's GCS: Ray
         _check_reachable(address)  # itself would wait for it for ever
+    # (In another thread, a gateway's, Ray sets no handler, and none can be set.)
+    caller = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
     try:
         if address is None:
             ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
                      runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
         else:
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    except SystemExit as exit_:  # SIGTERM as Ray started, through the handler it had set by then
+        if exit_.code != signal.SIGTERM or not callable(caller):
+            raise
+        ray.shutdown()  # what it had started goes
+        caller(signal.SIGTERM, None)  # and this process stops as it said (the CLI: KeyboardInterrupt)
+        raise
     except Exception as err:  # ConnectionError, RuntimeError, ValueError, depending on how it fails
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise ValueError(f"cannot start Ray ({where}): {type(err).__name__}: {first_line(err)}") from None
+    finally:
+        if callable(caller):
+            signal.signal(signal.SIGTERM, caller)
 
 
 def ray_address_problem(address: str) -> str | None:

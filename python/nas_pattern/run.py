@@ -10,6 +10,7 @@ the summary, and what a stop keeps, change together.
 
 from __future__ import annotations
 
+import argparse
 import math
 import shlex
 import sys
@@ -42,7 +43,17 @@ EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    try:
+        with sigterm_as_interrupt():  # SIGTERM is Ctrl-C throughout: while the data loads or Ray starts too
+            return _main(args, argv)
+    except KeyboardInterrupt:  # a second one while the search closes (its workers, Ray): what was said stands
+        print("\nnas-pattern: interrupted as the search closed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         search = open_search(args)
     except RunFinished as done:
@@ -51,22 +62,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"nas-pattern: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:  # Ctrl-C while the data loads: no child has begun
-        print("\nnas-pattern: interrupted before the search began; nothing was recorded", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the data loads or Ray starts: no child has begun
+        if args.resume:  # the same command goes on (with what it changes: --episodes, say)
+            print(f"\nnas-pattern: interrupted before the search went on; its record in {args.resume} is kept. "
+                  f"Continue with: python -m nas_pattern.run {shlex.join(argv)}", file=sys.stderr)
+        else:
+            print("\nnas-pattern: interrupted before the search began; nothing was recorded", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if search.warning:
-        print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
     return _search(search)
 
 
 def _search(search: Search) -> int:
     try:
+        if search.warning:
+            print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
         return _run(search)
-    except BrokenPipeError:  # its output closed before the first child, or after the last (`| head`)
-        drop_output()
+    except (KeyboardInterrupt, BrokenPipeError) as stop:  # before the first child, or after the summary is written
+        if isinstance(stop, BrokenPipeError):  # its output closed (`| head`)
+            drop_output()
+        why = "\nnas-pattern: interrupted" if isinstance(stop, KeyboardInterrupt) else \
+            "nas-pattern: its output was closed"
         finished = search.run_dir.finished_budget() is not None
         path = search.run_dir.path
-        print("nas-pattern: its output was closed; " + (f"the search finished, recorded in {path}" if finished else
+        print(f"{why}; " + (f"the search finished, recorded in {path}" if finished else
               f"{children_recorded(len(search.controller.history))} in {path}. Continue with: {resume_command(path)}"),
               file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -117,20 +135,19 @@ def _run(search: Search) -> int:
 
     controller.add_callback(show)
     controller.add_shared_callback(show_shared)
-    try:
-        with sigterm_as_interrupt():  # the record is kept and the run can resume
-            result = controller.search()
-            progress.close()
-            if sharing is not None:
-                result = _derive(search, result, sharing.derive)
-            going_on = search.final_going_on(result)
-            print("Testing the best architecture" + (f" after retraining it for {config.final_epochs} epoch(s) "
-                  "on train + validation" if config.final_epochs else "")
-                  + (f" (going on after epoch {going_on}, kept in {FINAL_TRAINING})" if going_on else "") + " ...",
-                  flush=True)
-            result = search.final_test(result, lambda epoch: print(  # each epoch kept, wherever it trains
-                f"  final epoch {epoch.number}/{config.final_epochs}: training loss {epoch.loss:.4f}", flush=True))
-            model = finish(search, result)
+    try:  # Ctrl-C or SIGTERM (main's sigterm_as_interrupt) in here: the record is kept and the run can resume
+        result = controller.search()
+        progress.close()
+        if sharing is not None:
+            result = _derive(search, result, sharing.derive)
+        going_on = search.final_going_on(result)
+        print("Testing the best architecture" + (f" after retraining it for {config.final_epochs} epoch(s) "
+              "on train + validation" if config.final_epochs else "")
+              + (f" (going on after epoch {going_on}, kept in {FINAL_TRAINING})" if going_on else "") + " ...",
+              flush=True)
+        result = search.final_test(result, lambda epoch: print(  # each epoch kept, wherever it trains
+            f"  final epoch {epoch.number}/{config.final_epochs}: training loss {epoch.loss:.4f}", flush=True))
+        model = finish(search, result)
     except (KeyboardInterrupt, BrokenPipeError) as stop:  # Ctrl-C, SIGTERM, or its output closed (`| head`)
         progress.close()
         if isinstance(stop, BrokenPipeError):

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -259,6 +260,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_flags(args, parser)
+    try:
+        with sigterm_as_interrupt():  # SIGTERM is Ctrl-C throughout: while the data loads too
+            return _main(args, parser.prog)
+    except KeyboardInterrupt:  # before the training began (_train says what it keeps once it has)
+        if args.resume is not None:
+            folder = shlex.quote(args.resume)
+            print(f"\n{parser.prog}: interrupted before the training went on; {args.resume} keeps what it kept: "
+                  f"python -m nas_pattern.train --resume {folder} goes on from there", file=sys.stderr)
+        else:
+            print(f"\n{parser.prog}: interrupted before the training began; no model was written", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace, prog: str) -> int:
+    """main() once the flags are read: the model or architecture, the data and the output folder,
+    then _train()."""
     state: dict[str, Any] | None = None  # with --resume: the checkpoint's, to go on from
     try:
         if args.resume is not None:
@@ -268,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = resolve_device(args.device)
         data = load_dataset(args.dataset or stored["dataset"], args.data_dir or stored["data_dir"])
     except (ValueError, FileNotFoundError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     config = TrainConfig(**state["train_config"]) if state is not None else TrainConfig.for_device(device)
     # on the device once, as a search's worker has it: not again for each epoch's validation pass
@@ -291,10 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if held is not None:
             os.close(held)
         named = f"{architecture.describe()}: " if isinstance(err, InvalidArchitecture) else ""
-        print(f"{parser.prog}: error: {named}{err}", file=sys.stderr)
+        print(f"{prog}: error: {named}{err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        return _train(args, parser.prog, network, space, data, train, (out, made), stored, state)
+        return _train(args, prog, network, space, data, train, (out, made), stored, state)
     finally:
         if held is not None:
             os.close(held)  # closing it drops the hold
@@ -374,8 +391,8 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
     network.on_epoch = epoch_done
     start, bound = time.perf_counter(), None
     try:
-        # SIGTERM as Ctrl-C; a model too large for the machine: an error, not the OOM killer
-        with sigterm_as_interrupt(), memory_bound(device) as bound:
+        # Ctrl-C or SIGTERM (main's sigterm_as_interrupt): what is kept is said; a model too large for the
+        with memory_bound(device) as bound:  # machine: an error, not the OOM killer
             going_on = f"Going on with {out / TRAINING} after epoch {done}: t" if state is not None else "T"
             for folder, kept_there in stopped_alike(out, card, job) if state is None and args.out is None else []:
                 print(f"Note: {folder} holds this same training, stopped after epoch {kept_there} of {args.epochs}: "
