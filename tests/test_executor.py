@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -246,6 +248,39 @@ def test_a_worker_process_killed_mid_child_is_replaced_and_the_search_finishes(t
     assert failed and all(e.status == "error" and "worker process died" in e.reason for e in failed)
     assert result.episodes[5] in failed  # episode 6 (a child beside it may have been lost with it)
     assert all(e.status == "ok" for e in result.episodes[8:])  # the next update's, on a new pool
+
+
+class SlowAtFirst(TabularNetwork):
+    """A tabular child that trains for two minutes in episodes 1 and 2 of a search seeded 3."""
+
+    def train(self, data: Split, epochs: int) -> None:
+        if self.seed in (3 * 100003 + 1, 3 * 100003 + 2):
+            time.sleep(120)
+
+
+@pytest.mark.slow
+def test_a_stop_abandons_the_children_the_worker_processes_train_as_one_at_a_time_does(table: Table) -> None:
+    """Ctrl-C or SIGTERM abandon the child in progress; with K at once, the search waited for the
+    K children to finish training (minutes with real children), then threw them away."""
+    setup = WorkerSetup(network=functools.partial(SlowAtFirst, table=table), space=table.space,
+                        data=table.dataset(), config=SearchConfig(seed=3), train_config=TrainConfig())
+    executor = LocalExecutor(children_at_once=2)
+    executor.start(Worker(setup))
+    architectures = list(table.space)[:4]
+    try:
+        start = time.monotonic()
+        main = threading.main_thread().ident
+        assert main is not None
+        threading.Timer(2.0, signal.pthread_kill, (main, signal.SIGINT)).start()  # Ctrl-C, as they train
+        with pytest.raises(KeyboardInterrupt):
+            list(executor.run([Child(1, architectures[0]), Child(2, architectures[1])]))
+        executor.close()
+        assert time.monotonic() - start < 60  # not the two minutes they train
+        assert executor._pool is None  # its worker processes are gone; the next children get new ones
+        outcomes = list(executor.run([Child(3, architectures[2]), Child(4, architectures[3])]))
+        assert [outcome.status for outcome in outcomes] == ["ok", "ok"]
+    finally:
+        executor.close()
 
 
 def test_the_header_says_how_many_threads_each_worker_process_has(monkeypatch) -> None:

@@ -110,21 +110,27 @@ class LocalExecutor(Executor):
 
     def run(self, children: Sequence[Child]) -> Generator[Outcome, None, None]:
         assert self.worker is not None, "start() first"
-        if self._pool is None:
+        if self.children_at_once == 1:
             for child in children:
                 yield self.worker.run(child)
             return
+        if self._pool is None:  # the last run() was stopped: its worker processes went with it
+            self._pool = self._new_pool()
         futures = [self._pool.submit(_run_in_worker, child) for child in children]
-        for index in range(len(children)):
-            try:
-                outcome = futures[index].result()
-            except BrokenProcessPool as err:  # a worker process died (killed, out of memory): a new pool,
-                outcome = Outcome("error", "its worker process died while it or a child beside it trained: "
-                                  f"{first_line(err)}")
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = self._new_pool()
-                futures[index + 1:] = [self._pool.submit(_run_in_worker, child) for child in children[index + 1:]]
-            yield outcome
+        try:
+            for index in range(len(children)):
+                try:
+                    outcome = futures[index].result()
+                except BrokenProcessPool as err:  # a worker process died (killed, out of memory): a new pool,
+                    outcome = Outcome("error", "its worker process died while it or a child beside it trained: "
+                                      f"{first_line(err)}")
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool()
+                    futures[index + 1:] = [self._pool.submit(_run_in_worker, child) for child in children[index + 1:]]
+                yield outcome
+        finally:
+            if not all(future.done() for future in futures):  # stopped (Ctrl-C, SIGTERM) with children training
+                self._abandon()
 
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
              resume: dict[str, Any] | None = None, on_epoch: Callable[[Epoch], None] | None = None) -> Outcome:
@@ -151,6 +157,23 @@ class LocalExecutor(Executor):
                 pool.shutdown(wait=True, cancel_futures=True)
             except KeyboardInterrupt:  # Ctrl-C while the workers exit (it reaches them too): they go on exiting
                 pool.shutdown(wait=False, cancel_futures=True)
+
+    def _abandon(self) -> None:
+        """Stop the worker processes now, and the children they train with them: abandoned, as one at
+        a time's child in progress is on Ctrl-C or SIGTERM (close() would wait for them to finish
+        training, minutes, and throw them away). The next run() starts new worker processes."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if hasattr(pool, "terminate_workers"):  # Python 3.14 on
+            pool.terminate_workers()
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())  # before: the pool's own table
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=WORKER_START_LIMIT)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         assert self.worker is not None
