@@ -26,6 +26,7 @@ from nas_pattern.bench.common import TABLE_PATH
 from nas_pattern.config import new_config
 from nas_pattern.data import Split
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor, init_ray
+from nas_pattern.files import sigterm_as_interrupt
 from nas_pattern.memory import MEMORY_SHARE
 from nas_pattern.networks import CNN_SPACE
 from nas_pattern.networks.tabular import TabularNetwork
@@ -267,12 +268,15 @@ def test_a_stop_abandons_the_children_the_worker_processes_train_as_one_at_a_tim
     executor = LocalExecutor(children_at_once=2)
     executor.start(Worker(setup))
     architectures = list(table.space)[:4]
+    main = threading.main_thread().ident
+    assert main is not None
+    # SIGTERM as they train, taken as the CLI takes it (not SIGINT, which a shell's background job
+    # such as a CI run ignores, and its processes with it)
+    stop = threading.Timer(2.0, signal.pthread_kill, (main, signal.SIGTERM))
     try:
         start = time.monotonic()
-        main = threading.main_thread().ident
-        assert main is not None
-        threading.Timer(2.0, signal.pthread_kill, (main, signal.SIGINT)).start()  # Ctrl-C, as they train
-        with pytest.raises(KeyboardInterrupt):
+        with sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+            stop.start()
             list(executor.run([Child(1, architectures[0]), Child(2, architectures[1])]))
         executor.close()
         assert time.monotonic() - start < 60  # not the two minutes they train
@@ -280,6 +284,7 @@ def test_a_stop_abandons_the_children_the_worker_processes_train_as_one_at_a_tim
         outcomes = list(executor.run([Child(3, architectures[2]), Child(4, architectures[3])]))
         assert [outcome.status for outcome in outcomes] == ["ok", "ok"]
     finally:
+        stop.cancel()
         executor.close()
 
 
