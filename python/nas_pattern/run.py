@@ -78,10 +78,7 @@ def _search(search: Search) -> int:
             print(f"nas-pattern: warning: {search.warning}", file=sys.stderr)
         return _run(search)
     except (KeyboardInterrupt, BrokenPipeError) as stop:  # before the first child, or after the summary is written
-        if isinstance(stop, BrokenPipeError):  # its output closed (`| head`)
-            drop_output()
-        why = "\nnas-pattern: interrupted" if isinstance(stop, KeyboardInterrupt) else \
-            "nas-pattern: its output was closed"
+        why = _stopped_by(stop)
         finished = search.run_dir.finished_budget() is not None
         path = search.run_dir.path
         print(f"{why}; " + (f"the search finished, recorded in {path}" if finished else
@@ -90,6 +87,15 @@ def _search(search: Search) -> int:
         return EXIT_INTERRUPTED
     finally:
         search.close()
+
+
+def _stopped_by(stop: KeyboardInterrupt | BrokenPipeError) -> str:
+    """How a stop begins its line: Ctrl-C or SIGTERM, or its output closed (`| head`: what is still
+    printed then goes nowhere)."""
+    if isinstance(stop, BrokenPipeError):
+        drop_output()
+        return "nas-pattern: its output was closed"
+    return "\nnas-pattern: interrupted"
 
 
 def _run(search: Search) -> int:
@@ -150,10 +156,7 @@ def _run(search: Search) -> int:
         model = finish(search, result)
     except (KeyboardInterrupt, BrokenPipeError) as stop:  # Ctrl-C, SIGTERM, or its output closed (`| head`)
         progress.close()
-        if isinstance(stop, BrokenPipeError):
-            drop_output()
-        why = "\nnas-pattern: interrupted" if isinstance(stop, KeyboardInterrupt) else \
-            "nas-pattern: its output was closed"
+        why = _stopped_by(stop)
         try:
             recorder.interrupted()
         except RunDirectoryLost as err:  # nothing to resume: say so, not how to
