@@ -3,6 +3,7 @@ a search stopped in the middle of an update resumes to the uninterrupted result 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -286,6 +287,86 @@ def test_a_stop_abandons_the_children_the_worker_processes_train_as_one_at_a_tim
     finally:
         stop.cancel()
         executor.close()
+
+
+# The CLI with SIGINT at its default (a shell's background job, as a CI run is, ignores it, and the
+# processes it starts ignore it too), searching two children at once
+AT_ONCE = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+           "os.execv(sys.executable, [sys.executable, '-m', 'nas_pattern.run', *sys.argv[1:]])",
+           "--children-at-once", "2", "--children-per-update", "2", "--episodes", "8", "--space", SMALL_CNN,
+           "--train-limit", "5000", "--no-tensorboard"]
+
+
+def in_group(group: int) -> list[int]:
+    """The processes of process group `group` still running (the search's worker processes are in
+    its group, as a terminal puts them)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command's name
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == group and fields[0] != "Z":  # its group; not a zombie
+            found.append(int(stat.parent.name))
+    return found
+
+
+def gone(group: int, within: float = 60.0) -> bool:
+    deadline = time.monotonic() + within
+    while in_group(group) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not in_group(group)
+
+
+def started(process: subprocess.Popen) -> str:
+    """What the search printed up to its budget's line (its worker processes are up by then)."""
+    assert process.stdout is not None
+    lines = []
+    while not (lines and lines[-1].startswith("Budget:")):
+        line = process.stdout.readline()
+        assert line, f"the search ended before its first child: {''.join(lines)}"
+        lines.append(line)
+    return "".join(lines)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the processes from /proc")
+def test_ctrl_c_at_a_terminal_stops_the_children_at_once_in_one_line(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C is sent to every process of its group: each worker process also raised
+    KeyboardInterrupt and printed a traceback, deep in torch, beside the search's one line."""
+    search = subprocess.Popen([*AT_ONCE, "--run-dir", str(tmp_path / "run")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=ROOT)
+    try:
+        started(search)
+        assert len(in_group(search.pid)) >= 3  # the search and its two workers
+        os.killpg(search.pid, signal.SIGINT)
+        _, err = search.communicate(timeout=120)
+        assert search.returncode == 130, err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        assert err.strip().startswith("nas-pattern: interrupted;"), err
+        assert gone(search.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(search.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the processes from /proc")
+def test_the_worker_processes_end_with_a_search_that_is_killed(tmp_path: Path) -> None:
+    """SIGKILL (the OOM killer, kill -9) gives the search no time to stop its worker processes: they
+    waited for work for ever, each holding the dataset (1.2 GB each with Fashion-MNIST, and on a GPU
+    its memory), K more with each search killed and resumed."""
+    search = subprocess.Popen([*AT_ONCE, "--run-dir", str(tmp_path / "run")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=ROOT)
+    try:
+        started(search)
+        assert len(in_group(search.pid)) >= 3
+        search.kill()  # the search's own process, not its group
+        search.communicate(timeout=60)
+        assert gone(search.pid), f"left running: {in_group(search.pid)}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(search.pid, signal.SIGKILL)
 
 
 def test_the_header_says_how_many_threads_each_worker_process_has(monkeypatch) -> None:

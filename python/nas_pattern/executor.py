@@ -22,7 +22,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -92,7 +92,8 @@ class LocalExecutor(Executor):
     generator under a lock (trainer.seeded), so threads would train children with dropout one at a
     time. (On a GPU, threads with a CUDA stream each would share it better than processes, which
     time-slice: benchmarks/streams_probe.py; that needs a dropout generator per child first.)
-    A worker process that dies is replaced and its child recorded as an error.
+    A worker process that dies is replaced and its child recorded as an error. The workers leave
+    Ctrl-C to this process (which stops them) and end when it is gone, however it went.
     """
 
     def __init__(self, children_at_once: int = 1):
@@ -106,7 +107,11 @@ class LocalExecutor(Executor):
         self.worker = worker
         if self.children_at_once > 1:
             self._pool = self._new_pool()
-            self._wait_until_ready()
+            try:
+                self._wait_until_ready()
+            except BaseException:  # Ctrl-C or SIGTERM while they start: they are stopped with it
+                self._abandon()
+                raise
 
     def run(self, children: Sequence[Child]) -> Generator[Outcome, None, None]:
         assert self.worker is not None, "start() first"
@@ -116,7 +121,8 @@ class LocalExecutor(Executor):
             return
         if self._pool is None:  # the last run() was stopped: its worker processes went with it
             self._pool = self._new_pool()
-        futures = [self._pool.submit(_run_in_worker, child) for child in children]
+        with _sigint_blocked():  # the worker processes a new pool starts now are born with it blocked
+            futures = [self._pool.submit(_run_in_worker, child) for child in children]
         try:
             for index in range(len(children)):
                 try:
@@ -126,7 +132,9 @@ class LocalExecutor(Executor):
                                       f"{first_line(err)}")
                     self._pool.shutdown(wait=False, cancel_futures=True)
                     self._pool = self._new_pool()
-                    futures[index + 1:] = [self._pool.submit(_run_in_worker, child) for child in children[index + 1:]]
+                    with _sigint_blocked():
+                        futures[index + 1:] = [self._pool.submit(_run_in_worker, child)
+                                               for child in children[index + 1:]]
                 yield outcome
         finally:
             if not all(future.done() for future in futures):  # stopped (Ctrl-C, SIGTERM) with children training
@@ -155,25 +163,16 @@ class LocalExecutor(Executor):
             pool, self._pool = self._pool, None
             try:
                 pool.shutdown(wait=True, cancel_futures=True)
-            except KeyboardInterrupt:  # Ctrl-C while the workers exit (it reaches them too): they go on exiting
-                pool.shutdown(wait=False, cancel_futures=True)
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM while they finish a child: they are stopped now
+                _terminate(pool)
 
     def _abandon(self) -> None:
         """Stop the worker processes now, and the children they train with them: abandoned, as one at
         a time's child in progress is on Ctrl-C or SIGTERM (close() would wait for them to finish
         training, minutes, and throw them away). The next run() starts new worker processes."""
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if hasattr(pool, "terminate_workers"):  # Python 3.14 on
-            pool.terminate_workers()
-            return
-        processes = list((getattr(pool, "_processes", None) or {}).values())  # before: the pool's own table
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join(timeout=WORKER_START_LIMIT)
+        if pool is not None:
+            _terminate(pool)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         assert self.worker is not None
@@ -194,7 +193,9 @@ class LocalExecutor(Executor):
         """Until every worker process holds the data on its device; ValueError if one cannot start."""
         assert self._pool is not None
         try:
-            for future in [self._pool.submit(os.getpid) for _ in range(self.children_at_once)]:
+            with _sigint_blocked():  # submit() starts the worker processes
+                started = [self._pool.submit(os.getpid) for _ in range(self.children_at_once)]
+            for future in started:
                 future.result(timeout=WORKER_START_LIMIT)
         except Exception as err:
             self.close()
@@ -205,6 +206,36 @@ class LocalExecutor(Executor):
 _WORKER: Worker | None = None  # in a worker process of LocalExecutor: its Worker
 
 
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop `pool`'s worker processes now, whatever they are doing (SIGTERM), and wait until they are gone."""
+    if hasattr(pool, "terminate_workers"):  # Python 3.14 on
+        pool.terminate_workers()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # before: the pool's own table
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=WORKER_START_LIMIT)
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread meanwhile, and so in the worker processes that submit() starts
+    (a process is born with its parent's signal mask, and keeps it). A terminal's Ctrl-C reaches
+    every process of its group: it stops the search in this process, which stops the workers
+    (LocalExecutor.run()'s finally, close()); it raised KeyboardInterrupt in each worker too, a
+    traceback each. A SIGINT that comes meanwhile is taken when this returns, not lost."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _empty(split: Split) -> Split:
     """`split` without its examples (a view of none would still carry all of their storage)."""
     return Split(split.x[:0].clone(), split.y[:0].clone(), split.name)
@@ -213,6 +244,7 @@ def _empty(split: Split) -> Split:
 def _start_worker(setup: WorkerSetup, arrays: dict[str, tuple[Any, Any]], device: str, threads: int,
                   memory_share: float) -> None:
     global _WORKER
+    _end_with_parent()
     data = setup.data  # its splits empty: `arrays` holds their examples, by field
 
     def split(field: str) -> Split:
@@ -221,6 +253,21 @@ def _start_worker(setup: WorkerSetup, arrays: dict[str, tuple[Any, Any]], device
 
     setup = replace(setup, data=replace(data, train=split("train"), val=split("val"), test=split("test")))
     _WORKER = Worker(setup, device, threads, memory_share)
+
+
+def _end_with_parent() -> None:
+    """End this worker process as soon as the process that started it is gone, however it went
+    (SIGKILL, the OOM killer): no more work would come, and the worker waited for it for ever,
+    holding the dataset (and on a GPU, its memory); each killed search left K of them behind."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not started by multiprocessing
+        return
+
+    def watch() -> None:
+        parent.join()  # until its end of the pipe it started this process through is closed
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nas-pattern: ends with its search", daemon=True).start()
 
 
 def _run_in_worker(child: Child) -> Outcome:
