@@ -13,6 +13,7 @@ running the same Worker, in this process, in worker processes, or on Ray actors.
 from __future__ import annotations
 
 import abc
+import concurrent.futures
 import contextlib
 import logging
 import multiprocessing
@@ -23,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Any
@@ -106,12 +107,7 @@ class LocalExecutor(Executor):
     def start(self, worker: Worker) -> None:
         self.worker = worker
         if self.children_at_once > 1:
-            self._pool = self._new_pool()
-            try:
-                self._wait_until_ready()
-            except BaseException:  # Ctrl-C or SIGTERM while they start: they are stopped with it
-                self._abandon()
-                raise
+            self._start_pool()
 
     def run(self, children: Sequence[Child]) -> Generator[Outcome, None, None]:
         assert self.worker is not None, "start() first"
@@ -119,10 +115,7 @@ class LocalExecutor(Executor):
             for child in children:
                 yield self.worker.run(child)
             return
-        if self._pool is None:  # the last run() was stopped: its worker processes went with it
-            self._pool = self._new_pool()
-        with _sigint_blocked():  # the worker processes a new pool starts now are born with it blocked
-            futures = [self._pool.submit(_run_in_worker, child) for child in children]
+        futures = self._submit(children)
         try:
             for index in range(len(children)):
                 try:
@@ -130,11 +123,12 @@ class LocalExecutor(Executor):
                 except BrokenProcessPool as err:  # a worker process died (killed, out of memory): a new pool,
                     outcome = Outcome("error", "its worker process died while it or a child beside it trained: "
                                       f"{first_line(err)}")
-                    self._pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = self._new_pool()
-                    with _sigint_blocked():
-                        futures[index + 1:] = [self._pool.submit(_run_in_worker, child)
-                                               for child in children[index + 1:]]
+                    if self._pool is not None:
+                        self._pool.shutdown(wait=False, cancel_futures=True)
+                        self._pool = None
+                    futures[index + 1:] = self._submit(children[index + 1:])
+                except _NotStarted as err:
+                    outcome = Outcome("error", str(err))
                 yield outcome
         finally:
             if not all(future.done() for future in futures):  # stopped (Ctrl-C, SIGTERM) with children training
@@ -174,36 +168,72 @@ class LocalExecutor(Executor):
         if pool is not None:
             _terminate(pool)
 
-    def _new_pool(self) -> ProcessPoolExecutor:
+    def _submit(self, children: Sequence[Child]) -> list[Future[Outcome]]:
+        """A future outcome for each child, new worker processes started first where there are none
+        (the last run() was stopped, or one died); if they cannot start, each fails with _NotStarted."""
+        if self._pool is None:
+            try:
+                self._start_pool()
+            except ValueError as err:
+                return [_failed(_NotStarted(str(err))) for _ in children]
+        assert self._pool is not None
+        with _sigint_blocked():
+            return [self._pool.submit(_run_in_worker, child) for child in children]
+
+    def _start_pool(self) -> None:
+        """K worker processes, each holding the data on the device; ValueError if one cannot start.
+
+        They start at once, each sent the data as its first task, which waits until all K have it:
+        none is idle meanwhile, so each of the K tasks starts a process of its own. (The data in the
+        start-up arguments made each start wait until the new process had imported torch and read
+        it, one after the other, and once the first were idle the rest started during the search.)"""
         assert self.worker is not None
-        device = self.worker.device
+        device, count = self.worker.device, self.children_at_once
         # The dataset travels as numpy arrays, copied down a pipe: a torch tensor would go through shared
         # memory, which a container may have little of.
         data = dataset_on(self.worker.setup.data, torch.device("cpu"))
         arrays = {field: (split.x.numpy(), split.y.numpy())
                   for field, split in (("train", data.train), ("val", data.val), ("test", data.test))}
-        return ProcessPoolExecutor(max_workers=self.children_at_once, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker,
-                                   initargs=(replace(self.worker.setup, data=replace(
-                                       data, train=_empty(data.train), val=_empty(data.val), test=_empty(data.test))),
-                                             arrays, str(device), self._threads(),
-                                             MEMORY_SHARE / self.children_at_once))  # the CPU's memory shared out too
-
-    def _wait_until_ready(self) -> None:
-        """Until every worker process holds the data on its device; ValueError if one cannot start."""
-        assert self._pool is not None
+        spawn = multiprocessing.get_context("spawn")
+        ready = spawn.Barrier(count)
+        self._pool = ProcessPoolExecutor(max_workers=count, mp_context=spawn, initializer=_start_worker,
+                                         initargs=(replace(self.worker.setup, data=replace(
+                                             data, train=_empty(data.train), val=_empty(data.val),
+                                             test=_empty(data.test))), str(device), self._threads(),
+                                             MEMORY_SHARE / count,  # the CPU's memory shared out too
+                                             ready))
         try:
-            with _sigint_blocked():  # submit() starts the worker processes
-                started = [self._pool.submit(os.getpid) for _ in range(self.children_at_once)]
-            for future in started:
-                future.result(timeout=WORKER_START_LIMIT)
-        except Exception as err:
+            with _sigint_blocked():  # submit() starts the worker processes: born with it blocked
+                started = [self._pool.submit(_take_data, arrays) for _ in range(count)]
+            done, _ = concurrent.futures.wait(started, timeout=WORKER_START_LIMIT, return_when=FIRST_EXCEPTION)
+            failed = [future for future in done if future.exception() is not None]
+            if failed or len(done) < count:
+                ready.abort()  # the others wait no longer
+                for future in failed:
+                    future.result()  # raises what it raised
+                raise TimeoutError(f"not all started in {WORKER_START_LIMIT:.0f} s")
+            assert len({future.result() for future in started}) == count  # a process each
+        except BaseException as err:
+            if not isinstance(err, Exception):  # Ctrl-C or SIGTERM while they start: they are stopped with it
+                self._abandon()
+                raise
             self.close()
-            raise ValueError(f"--children-at-once {self.children_at_once}: a worker process failed to start: "
+            raise ValueError(f"--children-at-once {count}: a worker process failed to start: "
                              f"{type(err).__name__}: {first_line(err)}") from None
 
 
+class _NotStarted(Exception):
+    """New worker processes could not start (LocalExecutor._submit): each child's outcome says why."""
+
+
+def _failed(err: BaseException) -> Future[Outcome]:
+    future: Future[Outcome] = Future()
+    future.set_exception(err)
+    return future
+
+
 _WORKER: Worker | None = None  # in a worker process of LocalExecutor: its Worker
+_START: tuple[WorkerSetup, str, int, float, Any] | None = None  # ... and what it was started with
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
@@ -241,11 +271,20 @@ def _empty(split: Split) -> Split:
     return Split(split.x[:0].clone(), split.y[:0].clone(), split.name)
 
 
-def _start_worker(setup: WorkerSetup, arrays: dict[str, tuple[Any, Any]], device: str, threads: int,
-                  memory_share: float) -> None:
-    global _WORKER
+def _start_worker(setup: WorkerSetup, device: str, threads: int, memory_share: float, ready: Any) -> None:
+    """A worker process's start, before its first task (_take_data) brings the data."""
+    global _START
     _end_with_parent()
-    data = setup.data  # its splits empty: `arrays` holds their examples, by field
+    _START = (setup, device, threads, memory_share, ready)
+
+
+def _take_data(arrays: dict[str, tuple[Any, Any]]) -> int:
+    """A worker process's first task: its Worker, with the examples of each split in `arrays` (by field) on
+    the device; then wait until the pool's other worker processes have theirs (none takes two). Its pid."""
+    global _WORKER
+    assert _START is not None, "the worker process did not start"
+    setup, device, threads, memory_share, ready = _START
+    data = setup.data  # its splits empty
 
     def split(field: str) -> Split:
         x, y = arrays[field]
@@ -253,6 +292,8 @@ def _start_worker(setup: WorkerSetup, arrays: dict[str, tuple[Any, Any]], device
 
     setup = replace(setup, data=replace(data, train=split("train"), val=split("val"), test=split("test")))
     _WORKER = Worker(setup, device, threads, memory_share)
+    ready.wait(timeout=WORKER_START_LIMIT)
+    return os.getpid()
 
 
 def _end_with_parent() -> None:
