@@ -213,13 +213,13 @@ class LocalExecutor(Executor):
                     future.result()  # raises what it raised
                 raise TimeoutError(f"not all started in {WORKER_START_LIMIT:.0f} s")
             assert len({future.result() for future in started}) == count  # a process each
-        except BaseException as err:
-            if not isinstance(err, Exception):  # Ctrl-C or SIGTERM while they start: they are stopped with it
-                self._abandon()
-                raise
+        except Exception as err:
             self.close()
             raise ValueError(f"--children-at-once {count}: a worker process failed to start: "
                              f"{type(err).__name__}: {first_line(err)}") from None
+        except BaseException:  # Ctrl-C or SIGTERM while they start: they are stopped with it
+            self._abandon()
+            raise
 
 
 class _NotStarted(Exception):
