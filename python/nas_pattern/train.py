@@ -265,12 +265,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _main(args, parser.prog)
     except KeyboardInterrupt:  # before the training began (_train says what it keeps once it has)
         if args.resume is not None:
-            folder = shlex.quote(args.resume)
             print(f"\n{parser.prog}: interrupted before the training went on; {args.resume} keeps what it kept: "
-                  f"python -m nas_pattern.train --resume {folder} goes on from there", file=sys.stderr)
+                  f"{resume_training(args.resume)} goes on from there", file=sys.stderr)
         else:
             print(f"\n{parser.prog}: interrupted before the training began; no model was written", file=sys.stderr)
         return 130
+
+
+def resume_training(folder: object) -> str:
+    """The command that goes on with the training kept in `folder`, quoted to be pasted into a shell."""
+    return f"python -m nas_pattern.train --resume {shlex.quote(str(folder))}"
 
 
 def _main(args: argparse.Namespace, prog: str) -> int:
@@ -378,7 +382,7 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
         if not done:
             return ""
         epochs = f"epoch 1 of {args.epochs} is" if done == 1 else f"epochs 1-{done} of {args.epochs} are"
-        return f"; {epochs} kept in {out / TRAINING}: python -m nas_pattern.train --resume {out} goes on from there"
+        return f"; {epochs} kept in {out / TRAINING}: {resume_training(out)} goes on from there"
 
     def no_model(message: str) -> None:  # a default folder made for the model goes with it, unless it keeps epochs
         progress.close()
@@ -392,11 +396,12 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
     start, bound = time.perf_counter(), None
     try:
         # Ctrl-C or SIGTERM (main's sigterm_as_interrupt): what is kept is said; a model too large for the
-        with memory_bound(device) as bound:  # machine: an error, not the OOM killer
+        # machine: an error, not the OOM killer
+        with memory_bound(device) as bound:
             going_on = f"Going on with {out / TRAINING} after epoch {done}: t" if state is not None else "T"
             for folder, kept_there in stopped_alike(out, card, job) if state is None and args.out is None else []:
                 print(f"Note: {folder} holds this same training, stopped after epoch {kept_there} of {args.epochs}: "
-                      f"python -m nas_pattern.train --resume {folder} goes on with it; this one starts anew in {out}.")
+                      f"{resume_training(folder)} goes on with it; this one starts anew in {out}.")
             print(f"{going_on}raining {cls.__name__} {architecture.describe()} on {data.name}: {len(train):,} images "
                   f"({train.name}), {args.epochs} epoch(s), batch {config.batch_size}, on {device_name(device)}.")
             network.build()
