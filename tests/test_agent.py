@@ -25,6 +25,7 @@ from nas_pattern import (
     Network,
     Objective,
     RandomAgent,
+    RandomConfig,
     ReinforceConfig,
     RLAgent,
     SearchConfig,
@@ -391,7 +392,8 @@ def test_every_agent_refuses_metrics_no_child_has_and_keeps_the_sample_open(name
 
 @pytest.mark.parametrize("name", [n for n in AGENTS if n != "tpe"])
 def test_every_agent_probability_is_a_distribution(name: str) -> None:
-    agent = AGENTS[name](SMALL, 1)
+    agent = AGENTS[name](SMALL, 1) if name != "evolution" else EvolutionAgent(SMALL, AgentConfig(
+        seed=1, evolution=replace(SMALL_EVOLUTION, without_replacement=False)))  # it cannot say without
     drive(agent, score, 12)  # past evolution's random start
     total = sum(agent.probability(a) for a in SMALL)
     assert total == pytest.approx(1.0, abs=1e-5)
@@ -417,7 +419,8 @@ def test_evolution_and_tpe_beat_random_search_at_the_same_budget(name: str) -> N
 
 
 def test_evolution_mutates_the_tournament_winner_in_one_decision() -> None:
-    agent = EvolutionAgent(SMALL, AgentConfig(evolution=EvolutionConfig(population_size=4, tournament_size=4)))
+    agent = EvolutionAgent(SMALL, AgentConfig(evolution=EvolutionConfig(population_size=4, tournament_size=4,
+                                                                        without_replacement=False)))
     drive(agent, score, 4)
     best = max(agent.population, key=lambda member: member[1])[0]
     for _ in range(20):  # the whole population is the tournament: the child is always one step from the best
@@ -425,6 +428,28 @@ def test_evolution_mutates_the_tournament_winner_in_one_decision() -> None:
         assert sum(a != b for a, b in zip(child, best, strict=True)) == 1
         agent.close()  # never rewarded: the population stays as it is
     assert len(agent.population) == 4  # the oldest died as each new one came
+
+
+def test_evolution_mutates_into_architectures_not_given_before_then_goes_beyond_them() -> None:
+    agent = EvolutionAgent(SMALL, AgentConfig(evolution=EvolutionConfig(population_size=4, tournament_size=4)))
+    drive(agent, score, 4)
+    best = max(agent.population, key=lambda member: member[1])[0]
+    neighbours = {SMALL.decode([*best[:t], c, *best[t + 1:]]) for t in agent.mutable
+                  for c in range(SMALL.num_choices[t]) if c != best[t]}
+    before = set(agent.drawn)
+    new = neighbours - before
+    assert len(new) >= 3
+    children = []
+    for _ in range(len(new)):  # the whole population is the tournament: each child is a new neighbour of the best
+        children.append(agent.policy().architecture)
+        agent.close()  # never rewarded: the population stays as it is
+    assert sorted(map(SMALL.encode, children)) == sorted(map(SMALL.encode, new))
+    for _ in range(5):  # every neighbour given: a uniform draw among the architectures never given
+        child = agent.policy().architecture
+        agent.close()
+        assert child not in neighbours | before | set(children)
+        children.append(child)
+    assert len(agent.population) == 4
 
 
 # ---- skip connections and variable depth; the size-aware reward ----
@@ -447,6 +472,51 @@ def test_evolution_mutates_only_the_decisions_its_parent_uses() -> None:
     assert len(set(drawn[6:])) > 6  # mutations keep finding new architectures, not copies of unused steps
     with pytest.raises(NotImplementedError):  # several index lists per architecture: it cannot say
         agent.probability(drawn[0])
+
+
+@pytest.mark.parametrize("space", [SMALL, DEEP], ids=["chains", "depth-and-skips"])
+@pytest.mark.parametrize("name", ["reinforce", "random", "evolution"])  # the RL variants share one policy()
+def test_every_agent_but_tpe_gives_each_architecture_once_until_it_has_given_them_all(name: str, space) -> None:
+    agent = AGENTS[name](space, 2)
+    drawn = drive(agent, lambda a: 0.1 * space.encode(a)[0], space.size)
+    assert len(set(drawn)) == space.size  # the budget buys different children, not repeats from the cache
+    assert agent.policy().architecture in drawn  # then any: there is no other
+
+
+@pytest.mark.parametrize("name", ["random", "evolution"])
+def test_the_probability_of_an_architecture_is_how_often_it_comes(name: str) -> None:
+    agent = AGENTS[name](SMALL, 4) if name != "evolution" else EvolutionAgent(SMALL, AgentConfig(
+        seed=4, evolution=replace(SMALL_EVOLUTION, without_replacement=False)))
+    given = drive(agent, score, 14)  # evolution: past its random start
+    if name == "random":  # without replacement: never one given before
+        assert all(agent.probability(a) == 0.0 for a in given)
+    draws = 4000
+    counts: dict = {}
+    for i in range(draws):
+        clone = copy.deepcopy(agent)
+        clone.rng.seed(i)  # the same state, another draw
+        architecture = clone.policy().architecture
+        counts[architecture] = counts.get(architecture, 0) + 1
+    for architecture in SMALL:
+        p = agent.probability(architecture)
+        assert abs(counts.get(architecture, 0) / draws - p) <= 4 * math.sqrt(p * (1 - p) / draws) + 1e-9, architecture
+
+
+def test_evolution_without_replacement_evolves_as_with_its_repeats_and_spends_no_child_on_them() -> None:
+    def agent(without: bool) -> EvolutionAgent:
+        return EvolutionAgent(SMALL, AgentConfig(seed=5, children_per_update=1, evolution=replace(
+            SMALL_EVOLUTION, without_replacement=without)))
+    repeating, first = agent(False), []
+    given = 0
+    while len(first) < 24:
+        architecture = drive(repeating, score, 1)[0]
+        given += 1
+        if architecture not in first:
+            first.append(architecture)
+    assert given >= len(first) + 10  # with replacement, many children went to repeats
+    assert drive(agent(True), score, 24) == first  # the same new architectures, in the same order, and no repeat
+    with pytest.raises(NotImplementedError, match=r"cannot say .* without replacement"):
+        agent(True).probability(first[0])
 
 
 def test_the_size_aware_objective_is_mnasnets_soft_form() -> None:
@@ -519,6 +589,20 @@ def test_a_run_recorded_before_sampling_without_replacement_resumes_as_it_was_re
     assert not AgentConfig.from_json(old).reinforce.without_replacement
     flat = {"children_per_update": 4, "seed": 0, "learning_rate": 0.01, "temperature": 2.0}  # the oldest form
     assert not AgentConfig.from_json(flat).reinforce.without_replacement
+
+
+def test_a_random_or_evolution_run_recorded_before_they_sampled_without_replacement_resumes_with_it() -> None:
+    new = dataclasses.asdict(AgentConfig())
+    assert AgentConfig.from_json(new).random.without_replacement
+    assert AgentConfig.from_json(new).evolution.without_replacement
+    old = copy.deepcopy(new)
+    del old["random"]  # no settings of its own then
+    del old["evolution"]["without_replacement"]
+    assert AgentConfig.from_json(old) == replace(AgentConfig(), random=RandomConfig(without_replacement=False),
+                                                 evolution=EvolutionConfig(without_replacement=False))
+    flat = {"children_per_update": 4, "seed": 0, "population_size": 20}
+    assert not AgentConfig.from_json(flat).random.without_replacement
+    assert not AgentConfig.from_json(flat).evolution.without_replacement
 
 
 def test_a_run_recorded_before_replay_resumes_without_it_at_its_temperature() -> None:

@@ -89,14 +89,14 @@ def key(e: Episode) -> tuple[Any, ...]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("agent", ["reinforce", "evolution"])
+@pytest.mark.parametrize("agent", ["reinforce", "tpe"])
 def test_ray_searches_exactly_what_local_searches(agent: str, table: Table, ray_cluster: None) -> None:
     local = tabular_search(table, agent, LocalExecutor())
     remote = tabular_search(table, agent, RayExecutor(max_workers=2))
     assert [key(e) for e in remote.history] == [key(e) for e in local.history]
     assert len(remote.history) == 24
-    # the cache is exercised too (the RLAgent draws each architecture once: only evolution repeats)
-    assert any(e.cached for e in local.history) == (agent == "evolution")
+    # the cache is exercised too (the other agents draw each architecture once: only TPE repeats)
+    assert any(e.cached for e in local.history) == (agent == "tpe")
 
 
 @pytest.mark.slow

@@ -8,7 +8,15 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from nas_pattern.agents.base import Agent, Sample, diversity
-from nas_pattern.agents.config import REWARDS, AgentConfig, Baseline, EvolutionConfig, Objective, ReinforceConfig
+from nas_pattern.agents.config import (
+    REWARDS,
+    AgentConfig,
+    Baseline,
+    EvolutionConfig,
+    Objective,
+    RandomConfig,
+    ReinforceConfig,
+)
 from nas_pattern.agents.evolution import EvolutionAgent
 from nas_pattern.agents.policy_network import PolicyNetwork, Rollout
 from nas_pattern.agents.random_search import RandomAgent
@@ -42,5 +50,5 @@ def make_agent(name: str, space: SearchSpace, config: AgentConfig | None = None)
 
 
 __all__ = ["AGENTS", "REWARDS", "Agent", "AgentConfig", "EvolutionAgent", "EvolutionConfig", "Objective",
-           "PolicyNetwork", "RLAgent", "RandomAgent", "ReinforceConfig", "Rollout", "Sample", "TPEAgent", "diversity",
-           "make_agent"]
+           "PolicyNetwork", "RLAgent", "RandomAgent", "RandomConfig", "ReinforceConfig", "Rollout", "Sample",
+           "TPEAgent", "diversity", "make_agent"]

@@ -10,13 +10,17 @@ from __future__ import annotations
 import abc
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import torch
 
 from nas_pattern.agents.config import AgentConfig
 from nas_pattern.networks.base import Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
+
+PROPOSALS = 64  # proposals unseen() takes from a strategy for an architecture not drawn before
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class Agent(abc.ABC):
         self.given = 0  # samples given out so far (the last one's number)
         self.open: dict[int, Sample] = {}  # given out, waiting for their rewards, by number
         self._closed: dict[int, str] = {}  # why a sample given out is no longer open (for the message)
+        self.drawn: set[Architecture] = set()  # every architecture given out
+        self.drawn_actions: list[list[int]] = []  # the choices each was first given out with, in order
 
     @abc.abstractmethod
     def policy(self) -> Sample:
@@ -97,7 +103,31 @@ class Agent(abc.ABC):
         self.given += 1
         sample = Sample(self.space.decode(actions), tuple(actions), self.given)
         self.open[sample.number] = sample
+        if sample.architecture not in self.drawn:
+            self.drawn.add(sample.architecture)
+            self.drawn_actions.append(list(actions))
         return sample
+
+    # --8<-- [start:unseen]
+    def unseen(self, propose: Callable[[], list[int]], rng: random.Random) -> list[int]:
+        """Choices of an architecture not drawn before (sampling without replacement, as NNI's
+        strategies deduplicate): the first of up to PROPOSALS of the strategy's own proposals that
+        is new; failing that, a uniform draw among the architectures not drawn yet (uniform over
+        the encodings, by rejection with `rng`). Once every architecture has been drawn, the first
+        proposal. So the search's budget buys different children, instead of repeats that the
+        controller answers from its cache."""
+        actions = propose()
+        if len(self.drawn) >= self.space.size:
+            return actions
+        for _ in range(PROPOSALS - 1):
+            if self.space.decode(actions) not in self.drawn:
+                return actions
+            actions = propose()
+        while self.space.decode(actions) in self.drawn:
+            actions = [rng.randrange(n) for n in self.space.num_choices]
+        return actions
+
+    # --8<-- [end:unseen]
 
     def take(self, sample: Sample, metrics: Metrics) -> float:
         """Close `sample` for its reward and return its score, config.objective(metrics): computed
@@ -123,14 +153,21 @@ class Agent(abc.ABC):
         self.open.clear()
 
     def samples_state(self) -> dict[str, Any]:
-        """The handles' part of a checkpoint: how many were given out, and the open ones' choices."""
-        return {"given": self.given, "open": [[s.number, list(s.actions)] for s in self.open.values()]}
+        """The handles' part of a checkpoint: how many were given out, the open ones' choices, and
+        the architectures drawn (one tensor, not a list of lists: the controller copies this state
+        before every round)."""
+        return {"given": self.given, "open": [[s.number, list(s.actions)] for s in self.open.values()],
+                "drawn": torch.tensor(self.drawn_actions, dtype=torch.long).reshape(-1, len(self.space.num_choices))}
 
     def load_samples_state(self, state: dict[str, Any]) -> None:
-        """Back to samples_state(); a checkpoint from before the handles has none open."""
+        """Back to samples_state(); a checkpoint from before the handles has none open, and one from
+        before the draws were kept (RLAgent's before sampling without replacement, the others' before
+        they sampled so) none drawn."""
         self.given = int(state.get("given", 0))
         self.open = {int(n): Sample(self.space.decode(a), tuple(a), int(n)) for n, a in state.get("open", [])}
         self._closed = {}
+        self.drawn_actions = [list(actions) for actions in torch.as_tensor(state.get("drawn", [])).tolist()]
+        self.drawn = {self.space.decode(actions) for actions in self.drawn_actions}
 
     def _not_open(self, sample: Sample) -> str:
         what = f"sample {sample.number} ({sample.architecture.describe()})"

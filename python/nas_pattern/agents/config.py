@@ -1,6 +1,7 @@
 """The settings of the agents, grouped by who reads them: every agent (AgentConfig), the objective
 every agent rewards (Objective), the REINFORCE agent (ReinforceConfig), the evolution agent
-(EvolutionConfig). One AgentConfig holds the rest, so one value flows from the CLI to any agent."""
+(EvolutionConfig), random search (RandomConfig). One AgentConfig holds the rest, so one value flows
+from the CLI to any agent."""
 
 from __future__ import annotations
 
@@ -106,11 +107,25 @@ class EvolutionConfig:
 
     population_size: int = 20  # architectures alive at once (the oldest dies first)
     tournament_size: int = 5  # architectures sampled to pick each parent
+    # Give only architectures not given before (Agent.unseen): a mutation that gives one already
+    # trained puts it back into the population with its score and is made again, so a settled
+    # population goes on to new neighbours instead of spending the budget on repeats (NNI's
+    # regularized evolution deduplicates by default).
+    without_replacement: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.tournament_size <= self.population_size:
             raise ValueError(f"tournament size must be between 1 and the population size "
                              f"({self.population_size}), got {self.tournament_size}")
+
+
+@dataclass(frozen=True)
+class RandomConfig:
+    """Settings of the RandomAgent (random search)."""
+
+    # Draw uniformly among the architectures not drawn yet (Agent.unseen), so every child of the
+    # budget is a different one; False draws with replacement.
+    without_replacement: bool = True
 
 
 @dataclass(frozen=True)
@@ -122,6 +137,7 @@ class AgentConfig:
     objective: Objective = field(default_factory=Objective)  # what every agent rewards
     reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)  # read by RLAgent
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)  # read by EvolutionAgent
+    random: RandomConfig = field(default_factory=RandomConfig)  # read by RandomAgent
 
     def __post_init__(self) -> None:
         if self.children_per_update < 1:
@@ -131,16 +147,18 @@ class AgentConfig:
     def from_json(cls, data: dict[str, Any]) -> AgentConfig:
         """As dataclasses.asdict() wrote it; also the flat form of config.json before the settings
         were grouped (one key per setting)."""
-        # A run recorded before sampling without replacement existed sampled with replacement.
-        # One recorded before replay did not replay, at the temperature of its time.
+        # A run recorded before an agent sampled without replacement sampled with replacement
+        # (REINFORCE's first versions; random search and evolution before 2026-12-06). One
+        # recorded before replay did not replay, at the temperature of its time.
         before = {"without_replacement": False, "replay": 0, "temperature": 2.0}
         if "objective" in data:
             return cls(children_per_update=data["children_per_update"], seed=data["seed"],
                        objective=Objective(**data["objective"]),
                        reinforce=ReinforceConfig(**{**before, **data["reinforce"]}),
-                       evolution=EvolutionConfig(**data["evolution"]))
+                       evolution=EvolutionConfig(**{"without_replacement": False, **data["evolution"]}),
+                       random=RandomConfig(**{"without_replacement": False, **data.get("random", {})}))
         data = {**before, **data}
         def part(kind: type) -> Any:
             return kind(**{f.name: data[f.name] for f in fields(kind) if f.name in data})
         return cls(children_per_update=data["children_per_update"], seed=data["seed"], objective=part(Objective),
-                   reinforce=part(ReinforceConfig), evolution=part(EvolutionConfig))
+                   reinforce=part(ReinforceConfig), evolution=part(EvolutionConfig), random=part(RandomConfig))

@@ -18,7 +18,12 @@ class EvolutionAgent(Agent):
     """Regularized evolution (Real et al., 2019): a population of the last `population_size`
     evaluated architectures. Until it is full, samples are uniform; then each sample is a mutation
     of a tournament's winner (the best of `tournament_size` members drawn without replacement),
-    changing one decision to another of its choices. The oldest member dies, whatever its accuracy."""
+    changing one decision to another of its choices. The oldest member dies, whatever its accuracy.
+    With `without_replacement` (the default) a sample is an architecture not given before: a
+    mutation that gives one trained before rejoins the population with its score, as a child
+    answered from the controller's cache does, and the tournament and mutation are made again
+    (Agent.unseen). The population evolves as it would with the repeats, and no child of the budget
+    is spent on one."""
 
     def __init__(self, space: SearchSpace, config: AgentConfig | None = None):
         super().__init__(space, config)
@@ -29,23 +34,40 @@ class EvolutionAgent(Agent):
         self.mutable = [t for t, n in enumerate(space.num_choices) if n > 1]
         # one way to sample each architecture
         self.exact = not (space.variable_depth or space.skip_connections)
+        self.scores: dict[Architecture, float] = {}  # every architecture rewarded: its score
 
     def policy(self) -> Sample:
-        if len(self.population) + len(self.open) < self.settings.population_size or not self.mutable:
-            actions = [self.rng.randrange(n) for n in self.space.num_choices]
-        else:
-            contestants = sorted(self.rng.sample(range(len(self.population)), self.settings.tournament_size))
-            parent = max(contestants, key=lambda i: self.population[i][1])  # the oldest of equals
-            actions = list(self.population[parent][0])
-            used = self.space.used_steps(actions)  # a change beyond them would give the parent again
-            step = self.rng.choice([t for t in self.mutable if t < used])
-            others = [c for c in range(self.space.num_choices[step]) if c != actions[step]]
-            actions[step] = self.rng.choice(others)
-        return self.give(actions)
+        if self.settings.without_replacement:
+            return self.give(self.unseen(self._propose_or_repeat, self.rng))
+        return self.give(self._propose())
+
+    def _propose_or_repeat(self) -> list[int]:
+        actions = self._propose()
+        score = self.scores.get(self.space.decode(actions))
+        if score is not None and len(self.drawn) < self.space.size:  # unseen() proposes again
+            self.population.append((actions, score))  # a repeat: the newest member; the oldest dies
+        return actions
+
+    def _propose(self) -> list[int]:
+        if self._warming_up():
+            return [self.rng.randrange(n) for n in self.space.num_choices]
+        contestants = sorted(self.rng.sample(range(len(self.population)), self.settings.tournament_size))
+        parent = max(contestants, key=lambda i: self.population[i][1])  # the oldest of equals
+        actions = list(self.population[parent][0])
+        used = self.space.used_steps(actions)  # a change beyond them would give the parent again
+        step = self.rng.choice([t for t in self.mutable if t < used])
+        others = [c for c in range(self.space.num_choices[step]) if c != actions[step]]
+        actions[step] = self.rng.choice(others)
+        return actions
+
+    def _warming_up(self) -> bool:
+        """Whether samples are still uniform: the population is not full, counting the samples out."""
+        return len(self.population) + len(self.open) < self.settings.population_size or not self.mutable
 
     def reward(self, sample: Sample, metrics: Metrics) -> float:
         score = self.take(sample, metrics)
         self.population.append((list(sample.actions), score))  # the newest member; the oldest dies
+        self.scores.setdefault(sample.architecture, score)
         return score
 
 # --8<-- [end:evolution]
@@ -63,10 +85,13 @@ class EvolutionAgent(Agent):
         if not self.exact:
             raise NotImplementedError("EvolutionAgent cannot say how likely an architecture is in a space with "
                                       "depth or skip connections")
+        if self.settings.without_replacement:  # each repeat proposed changes the population before the next try
+            raise NotImplementedError("EvolutionAgent cannot say how likely an architecture is when it samples "
+                                      "without replacement (EvolutionConfig(without_replacement=False) can)")
+        if self._warming_up():
+            return 1.0 / self.space.size
         target = self.space.encode(architecture)
         size, k = len(self.population), self.settings.tournament_size
-        if size + len(self.open) < self.settings.population_size or not self.mutable:
-            return 1.0 / self.space.size
         # Rank r (0 = best, ties: oldest first) wins a tournament of k drawn from `size` with
         # probability C(size - 1 - r, k - 1) / C(size, k); its mutation hits `target` with
         # probability 1 / (steps * (choices - 1)) if they differ in exactly one step.
@@ -81,12 +106,13 @@ class EvolutionAgent(Agent):
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.getstate(), "population": [list(p) for p in self.population],
-                **self.samples_state()}
+                "scores": [[self.space.encode(a), s] for a, s in self.scores.items()], **self.samples_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.setstate(state["rng"])
         self.population = deque(((list(a), float(r)) for a, r in state["population"]),
                                 maxlen=self.settings.population_size)
+        self.scores = {self.space.decode(a): float(s) for a, s in state.get("scores", [])}  # (none before 2026-12-06)
         self.load_samples_state(state)
         for actions in state.get("pending", []):  # a checkpoint from before the handles: its waiting samples
             self.give(actions)

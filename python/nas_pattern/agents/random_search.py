@@ -14,14 +14,20 @@ from nas_pattern.search_space import Architecture, SearchSpace
 
 
 class RandomAgent(Agent):
-    """Uniform sampling, no learning: the baseline every search strategy must beat."""
+    """Uniform sampling, no learning: the baseline every search strategy must beat. Uniform among
+    the architectures not drawn yet (`config.random.without_replacement`, on by default)."""
 
     def __init__(self, space: SearchSpace, config: AgentConfig | None = None):
         super().__init__(space, config)
         self.rng = random.Random(self.config.seed)
 
     def policy(self) -> Sample:
-        return self.give([self.rng.randrange(n) for n in self.space.num_choices])
+        if self.config.random.without_replacement:
+            return self.give(self.unseen(self._draw, self.rng))
+        return self.give(self._draw())
+
+    def _draw(self) -> list[int]:
+        return [self.rng.randrange(n) for n in self.space.num_choices]
 
     def reward(self, sample: Sample, metrics: Metrics) -> float:
         return self.take(sample, metrics)  # the score itself: there is no baseline to subtract
@@ -34,6 +40,16 @@ class RandomAgent(Agent):
         return {"entropy": 1.0}
 
     def probability(self, architecture: Architecture) -> float:
+        uniform = self._uniform(architecture)
+        if not self.config.random.without_replacement or len(self.drawn) >= self.space.size:
+            return uniform
+        if architecture in self.drawn:
+            return 0.0
+        return uniform / (1 - sum(self._uniform(a) for a in self.drawn))  # uniform among the rest
+
+    def _uniform(self, architecture: Architecture) -> float:
+        """How likely a uniform draw of every decision is to give `architecture` (summed over its
+        encodings: the steps after an encoding's used ones do not matter)."""
         return sum(1.0 / math.prod(self.space.num_choices[:len(e)]) for e in self.space.encodings(architecture))
 
     def choice_probabilities(self) -> list[list[float]]:

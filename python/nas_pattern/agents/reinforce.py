@@ -35,8 +35,6 @@ class RLAgent(Agent):
         self.generator = generator(self.config.seed)
         self.baseline: float | None = None  # moving average of the score; None until the first reward
         self.rewarded: list[Rewarded] = []  # the samples rewarded since the last update, in reward order
-        self.drawn: set[Architecture] = set()  # every architecture policy() has returned
-        self.drawn_actions: list[list[int]] = []  # and the choices it drew them with, in order
         self.heat: float | None = None  # the heat the last policy() took to draw a new one (None: none)
         self.updates = 0
         # The latest `replay` samples learned from (settings.replay), for the next updates to learn
@@ -54,9 +52,7 @@ class RLAgent(Agent):
         reason): every restricted distribution renormalises by the same mass, so with the baseline
         the update keeps its direction."""
         actions, self.heat = self._unseen(self.generator)
-        self.drawn.add(self.space.decode(actions))
-        self.drawn_actions.append(actions)
-        return self.give(actions)
+        return self.give(actions)  # and marks it drawn
 
     def _unseen(self, generator: torch.Generator, heat: float | None = None) -> tuple[list[int], float | None]:
         """One draw from the policy with `generator`, as policy() says, and the heat it took (None:
@@ -206,8 +202,6 @@ class RLAgent(Agent):
             "generator": self.generator.get_state(),
             "baseline": self.baseline,
             "pending": [dataclasses.asdict(s) for s in self.rewarded],  # (its name from before the handles)
-            # one tensor, not a list of lists: the controller copies this state before every round
-            "drawn": torch.tensor(self.drawn_actions, dtype=torch.long).reshape(-1, len(self.space.num_choices)),
             "updates": self.updates,
             "heat": self.heat,
             "history": [[actions, score, then] for actions, score, then in self.history],
@@ -231,9 +225,6 @@ class RLAgent(Agent):
         self.updates = state["updates"]
         # Checkpoints written before replay kept no history.
         self.history = [(list(actions), float(score), float(then)) for actions, score, then in state.get("history", [])]
-        # Checkpoints written before sampling without replacement did not keep the draws.
-        self.drawn_actions = [list(actions) for actions in torch.as_tensor(state.get("drawn", [])).tolist()]
-        self.drawn = {self.space.decode(actions) for actions in self.drawn_actions}
         self.heat = state.get("heat")  # (checkpoints from before it: the next policy() sets it)
 
 
