@@ -58,10 +58,12 @@ def table() -> Table:
 
 def tabular_search(table: Table, agent: str, executor: Executor, episodes: int = 24, seed: int = 3,
                    stop_at: int | None = None, recorder_dir: Path | None = None,
-                   restore: tuple[list[Episode], dict[str, Any] | None] | None = None) -> NASController:
-    """A search over the committed table: deterministic children, so runs can be compared exactly."""
-    config = AgentConfig(children_per_update=4, seed=seed,
-                         evolution=EvolutionConfig(population_size=8, tournament_size=3))
+                   restore: tuple[list[Episode], dict[str, Any] | None] | None = None,
+                   repeats: bool = False) -> NASController:
+    """A search over the committed table: deterministic children, so runs can be compared exactly
+    (with `repeats`, evolution samples with replacement, and the cache answers its repeats)."""
+    evolution = EvolutionConfig(population_size=8, tournament_size=3, without_replacement=not repeats)
+    config = AgentConfig(children_per_update=4, seed=seed, evolution=evolution)
     controller = NASController(make_agent(agent, table.space, config), table.dataset(),
                                network=functools.partial(TabularNetwork, table=table),
                                config=SearchConfig(episodes=episodes, stop_entropy=0.0, seed=seed), executor=executor)
@@ -89,14 +91,14 @@ def key(e: Episode) -> tuple[Any, ...]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("agent", ["reinforce", "tpe"])
+@pytest.mark.parametrize("agent", ["reinforce", "evolution"])
 def test_ray_searches_exactly_what_local_searches(agent: str, table: Table, ray_cluster: None) -> None:
-    local = tabular_search(table, agent, LocalExecutor())
-    remote = tabular_search(table, agent, RayExecutor(max_workers=2))
+    repeats = agent == "evolution"  # so the cache is exercised too: the agents draw each architecture once
+    local = tabular_search(table, agent, LocalExecutor(), repeats=repeats)
+    remote = tabular_search(table, agent, RayExecutor(max_workers=2), repeats=repeats)
     assert [key(e) for e in remote.history] == [key(e) for e in local.history]
     assert len(remote.history) == 24
-    # the cache is exercised too (the other agents draw each architecture once: only TPE repeats)
-    assert any(e.cached for e in local.history) == (agent == "tpe")
+    assert any(e.cached for e in local.history) == repeats
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ from nas_pattern.agents import (
     RLAgent,
     Sample,
     TPEAgent,
+    TPEConfig,
     make_agent,
 )
 from nas_pattern.controller import NASController
@@ -76,6 +77,7 @@ __all__ = [
     "Split",
     "Supernet",
     "TPEAgent",
+    "TPEConfig",
     "TorchNetwork",
     "TrainConfig",
     "Worker",

@@ -16,6 +16,7 @@ from nas_pattern.agents.config import (
     Objective,
     RandomConfig,
     ReinforceConfig,
+    TPEConfig,
 )
 from nas_pattern.agents.evolution import EvolutionAgent
 from nas_pattern.agents.policy_network import PolicyNetwork, Rollout
@@ -51,4 +52,4 @@ def make_agent(name: str, space: SearchSpace, config: AgentConfig | None = None)
 
 __all__ = ["AGENTS", "REWARDS", "Agent", "AgentConfig", "EvolutionAgent", "EvolutionConfig", "Objective",
            "PolicyNetwork", "RLAgent", "RandomAgent", "RandomConfig", "ReinforceConfig", "Rollout", "Sample",
-           "TPEAgent", "diversity", "make_agent"]
+           "TPEAgent", "TPEConfig", "diversity", "make_agent"]

@@ -1,6 +1,6 @@
 """The settings of the agents, grouped by who reads them: every agent (AgentConfig), the objective
 every agent rewards (Objective), the REINFORCE agent (ReinforceConfig), the evolution agent
-(EvolutionConfig), random search (RandomConfig). One AgentConfig holds the rest, so one value flows
+(EvolutionConfig), random search (RandomConfig), TPE (TPEConfig). One AgentConfig holds the rest, so one value flows
 from the CLI to any agent."""
 
 from __future__ import annotations
@@ -129,6 +129,16 @@ class RandomConfig:
 
 
 @dataclass(frozen=True)
+class TPEConfig:
+    """Settings of the TPEAgent (Optuna's TPE sampler)."""
+
+    # Give only architectures not given before (Agent.unseen): a trial that proposes one trained
+    # before is told its score, as the cache's answer was, and the sampler is asked again, so its
+    # model learns as it did from the repeats and no child of the budget is spent on one.
+    without_replacement: bool = True
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """What every agent is built with: the settings all share, and each strategy's own."""
 
@@ -138,6 +148,7 @@ class AgentConfig:
     reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)  # read by RLAgent
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)  # read by EvolutionAgent
     random: RandomConfig = field(default_factory=RandomConfig)  # read by RandomAgent
+    tpe: TPEConfig = field(default_factory=TPEConfig)  # read by TPEAgent
 
     def __post_init__(self) -> None:
         if self.children_per_update < 1:
@@ -148,7 +159,7 @@ class AgentConfig:
         """As dataclasses.asdict() wrote it; also the flat form of config.json before the settings
         were grouped (one key per setting)."""
         # A run recorded before an agent sampled without replacement sampled with replacement
-        # (REINFORCE's first versions; random search and evolution before 2026-12-06). One
+        # (REINFORCE's first versions; the other agents before 2026-12-06). One
         # recorded before replay did not replay, at the temperature of its time.
         before = {"without_replacement": False, "replay": 0, "temperature": 2.0}
         if "objective" in data:
@@ -156,9 +167,11 @@ class AgentConfig:
                        objective=Objective(**data["objective"]),
                        reinforce=ReinforceConfig(**{**before, **data["reinforce"]}),
                        evolution=EvolutionConfig(**{"without_replacement": False, **data["evolution"]}),
-                       random=RandomConfig(**{"without_replacement": False, **data.get("random", {})}))
+                       random=RandomConfig(**{"without_replacement": False, **data.get("random", {})}),
+                       tpe=TPEConfig(**{"without_replacement": False, **data.get("tpe", {})}))
         data = {**before, **data}
         def part(kind: type) -> Any:
             return kind(**{f.name: data[f.name] for f in fields(kind) if f.name in data})
         return cls(children_per_update=data["children_per_update"], seed=data["seed"], objective=part(Objective),
-                   reinforce=part(ReinforceConfig), evolution=part(EvolutionConfig), random=part(RandomConfig))
+                   reinforce=part(ReinforceConfig), evolution=part(EvolutionConfig), random=part(RandomConfig),
+                   tpe=part(TPEConfig))
