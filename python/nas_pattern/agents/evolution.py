@@ -22,8 +22,9 @@ class EvolutionAgent(Agent):
     With `without_replacement` (the default) a sample is an architecture not given before: a
     mutation that gives one trained before rejoins the population with its score, as a child
     answered from the controller's cache does, and the tournament and mutation are made again
-    (Agent.unseen). The population evolves as it would with the repeats, and no child of the budget
-    is spent on one."""
+    (Agent.unseen). The population evolves as it would with the repeats (each joins it at once,
+    where the cache's answer joined it at the end of its round), and no child of the budget is spent
+    on one."""
 
     def __init__(self, space: SearchSpace, config: AgentConfig | None = None):
         super().__init__(space, config)

@@ -19,9 +19,9 @@ class TPEAgent(Agent):
     """Optuna's Tree-structured Parzen Estimator driving the search through ask/tell: one trial
     per architecture, one categorical parameter per decision (its choice index). With
     `config.tpe.without_replacement` (the default) a sample is an architecture not given before: a
-    trial that proposes one trained before is told its score, as the controller's cache would have
-    answered, and the sampler is asked again (Agent.unseen). Needs the optional dependency optuna
-    (`pip install 'nas-pattern[bench]'`)."""
+    trial that proposes one trained before is told its score at once, as the controller's cache
+    would have answered at the end of the round, and the sampler is asked again (Agent.unseen).
+    Needs the optional dependency optuna (`pip install 'nas-pattern[bench]'`)."""
 
     def __init__(self, space: SearchSpace, config: AgentConfig | None = None):
         super().__init__(space, config)
