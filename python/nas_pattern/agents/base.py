@@ -109,20 +109,25 @@ class Agent(abc.ABC):
         return sample
 
     # --8<-- [start:unseen]
-    def unseen(self, propose: Callable[[], list[int]], rng: random.Random) -> list[int]:
+    def unseen(self, propose: Callable[[], list[int]], rng: random.Random,
+               rejected: Callable[[list[int]], None] | None = None) -> list[int]:
         """Choices of an architecture not drawn before (sampling without replacement, as NNI's
         strategies deduplicate): the first of up to PROPOSALS of the strategy's own proposals that
         is new; failing that, a uniform draw among the architectures not drawn yet (uniform over
         the encodings, by rejection with `rng`). Once every architecture has been drawn, the first
         proposal. So the search's budget buys different children, instead of repeats that the
-        controller answers from its cache."""
+        controller answers from its cache. Each proposal turned down goes to `rejected`, for the
+        strategy to learn from the repeat as it did from the cache's answer."""
         actions = propose()
         if len(self.drawn) >= self.space.size:
             return actions
-        for _ in range(PROPOSALS - 1):
+        for attempt in range(PROPOSALS):
             if self.space.decode(actions) not in self.drawn:
                 return actions
-            actions = propose()
+            if rejected is not None:
+                rejected(actions)
+            if attempt < PROPOSALS - 1:
+                actions = propose()
         while self.space.decode(actions) in self.drawn:
             actions = [rng.randrange(n) for n in self.space.num_choices]
         return actions

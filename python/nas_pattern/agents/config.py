@@ -163,12 +163,12 @@ class AgentConfig:
         # recorded before replay did not replay, at the temperature of its time.
         before = {"without_replacement": False, "replay": 0, "temperature": 2.0}
         if "objective" in data:
+            def group(kind: type, settings: dict[str, Any]) -> Any:  # one it lacks: as before it existed
+                return kind(**{**{f.name: before[f.name] for f in fields(kind) if f.name in before}, **settings})
             return cls(children_per_update=data["children_per_update"], seed=data["seed"],
-                       objective=Objective(**data["objective"]),
-                       reinforce=ReinforceConfig(**{**before, **data["reinforce"]}),
-                       evolution=EvolutionConfig(**{"without_replacement": False, **data["evolution"]}),
-                       random=RandomConfig(**{"without_replacement": False, **data.get("random", {})}),
-                       tpe=TPEConfig(**{"without_replacement": False, **data.get("tpe", {})}))
+                       objective=Objective(**data["objective"]), reinforce=group(ReinforceConfig, data["reinforce"]),
+                       evolution=group(EvolutionConfig, data["evolution"]),
+                       random=group(RandomConfig, data.get("random", {})), tpe=group(TPEConfig, data.get("tpe", {})))
         data = {**before, **data}
         def part(kind: type) -> Any:
             return kind(**{f.name: data[f.name] for f in fields(kind) if f.name in data})

@@ -39,15 +39,14 @@ class EvolutionAgent(Agent):
 
     def policy(self) -> Sample:
         if self.settings.without_replacement:
-            return self.give(self.unseen(self._propose_or_repeat, self.rng))
+            return self.give(self.unseen(self._propose, self.rng, rejected=self._rejoin))
         return self.give(self._propose())
 
-    def _propose_or_repeat(self) -> list[int]:
-        actions = self._propose()
+    def _rejoin(self, actions: list[int]) -> None:
+        """A proposal of an architecture given before: back into the population with its score."""
         score = self.scores.get(self.space.decode(actions))
-        if score is not None and len(self.drawn) < self.space.size:  # unseen() proposes again
-            self.population.append((actions, score))  # a repeat: the newest member; the oldest dies
-        return actions
+        if score is not None:  # (none yet if it waits for its reward in this round)
+            self.population.append((actions, score))  # the newest member; the oldest dies
 
     def _propose(self) -> list[int]:
         if self._warming_up():

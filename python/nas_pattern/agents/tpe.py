@@ -43,18 +43,17 @@ class TPEAgent(Agent):
         if not self.config.tpe.without_replacement:
             trial, actions = self._ask()
         else:
-            asked: list[tuple[Any, list[int]]] = []  # the latest trial asked, and its choices
+            asked: list[Any] = []  # the latest trial asked, until unseen() takes or rejects its choices
 
             def propose() -> list[int]:
-                if asked:  # the one before was a repeat
-                    self._tell_repeat(*asked.pop())
-                asked.append(self._ask())
-                return asked[-1][1]
+                trial, actions = self._ask()
+                asked.append(trial)
+                return actions
 
-            actions = self.unseen(propose, self.rng)
-            trial, proposed = asked.pop()
-            if proposed != actions:  # unseen()'s uniform draw: asked as a trial of those choices
-                self._tell_repeat(trial, proposed)
+            actions = self.unseen(propose, self.rng, rejected=lambda repeat: self._tell_repeat(asked.pop(), repeat))
+            if asked:
+                trial = asked.pop()
+            else:  # unseen()'s uniform draw: asked as a trial of those choices
                 self.study.enqueue_trial(dict(zip(self.space.step_names, actions, strict=True)))
                 trial, _ = self._ask()
         sample = self.give(actions)
