@@ -23,6 +23,7 @@ from nas_pattern import (
     SearchSpace,
     Split,
 )
+from nas_pattern.agents import AGENTS, make_agent
 from nas_pattern.records import SearchFailed
 
 TARGET = CNN_SPACE.decode([3, 2, 1, 1, 2, 1, 0, 2])
@@ -261,6 +262,42 @@ def test_a_resume_trains_again_what_timed_out_or_ran_out_of_memory_before_it(kin
         with pytest.raises(SearchFailed):
             resumed.search()
         assert [(e.status, e.cached) for e in resumed.history[4:]] == [(kind, True)] * 2
+
+
+FOUR = SearchSpace.from_json({"max_layers": 1, "decisions": [  # four architectures
+    {"name": "filters", "choices": [8, 16]}, {"name": "kernel_size", "choices": [3, 5]},
+    {"name": "pool_size", "choices": [2]}, {"name": "dropout_rate", "choices": [0.0]}]})
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_a_resume_draws_again_what_timed_out_before_it(name: str) -> None:
+    """Every agent draws an architecture once: a resume that may cure a timeout lets it draw those
+    again (before, they were trained again only if drawn again, which never came)."""
+
+    class Slow(make_match_target(FOUR, FOUR.decode([1, 1, 0, 0]))):  # type: ignore[misc]
+        fails = True  # every child times out in the first session
+
+        def train(self, data: Split, epochs: int) -> None:
+            if self.fails:
+                time.sleep(0.3)  # past the 0.1 s limit
+
+    def controller(episodes: int) -> NASController:
+        return NASController(make_agent(name, FOUR, AgentConfig(children_per_update=2)), blank_dataset(),
+                             network=Slow, config=SearchConfig(episodes=episodes, child_timeout=0.1))
+
+    first = controller(episodes=2)
+    with pytest.raises(SearchFailed):
+        first.search()
+    timed_out = {e.architecture for e in first.history}
+    assert len(timed_out) == 2 and all(e.status == "timeout" for e in first.history)
+    Slow.fails = False
+    resumed = controller(episodes=6)
+    assert resumed.restore(list(first.history), first.state_dict()) == timed_out
+    assert not resumed.agent.drawn & timed_out
+    resumed.search()
+    after = resumed.history[2:]
+    assert len({e.architecture for e in after}) == 4  # the whole space, the two that timed out included
+    assert all(e.status == "ok" and not e.cached for e in after)
 
 
 class NaNHead(torch.nn.Module):

@@ -4,6 +4,7 @@ what it already holds."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from helpers import files, full_disk
 from nas_pattern.config import SETTINGS, build_parser
+from nas_pattern.records import SearchFailed
 from nas_pattern.run_dir import Recorder
 from nas_pattern.session import RunFinished, args_from_json, finish, open_search
 
@@ -338,3 +340,36 @@ def test_a_controller_whose_jvm_is_gone_says_how_to_resume_in_words_that_can_be_
     as_json, as_command = err.rstrip("\n").split("resume the search with ")[1].split(" or ")
     assert json.loads(as_json) == {"resume": str(run_dir)}
     assert shlex.split(as_command) == ["python", "-m", "nas_pattern.run", "--resume", str(run_dir)]
+
+
+def test_a_resume_killed_after_drawing_again_what_timed_out_is_resumed_to_the_same_search(tmp_path: Path) -> None:
+    """A resume lets the agent draw again what timed out before it (a longer --child-timeout may cure
+    it). Killed before its first policy update, the resume after it must replay its draws as they
+    were made: it starts from the checkpoint the first resume wrote, not from the one before it."""
+    space = tmp_path / "four.json"  # four architectures: two time out, then every one is drawn
+    space.write_text(json.dumps({"max_layers": 1, "decisions": [
+        {"name": "filters", "choices": [8, 16]}, {"name": "kernel_size", "choices": [3, 5]},
+        {"name": "pool_size", "choices": [2]}, {"name": "dropout_rate", "choices": [0.0]}]}))
+    flags = {"space": str(space), "train-limit": 100, "children-per-update": 2, "final-epochs": 0,
+             "no-tensorboard": True}
+
+    def run(changes: dict[str, object], stop_after: int | None = None) -> list[tuple[str, str]]:
+        search = open_search(args_from_json(json.dumps({**flags, **changes})))
+        Recorder(search.run_dir, search.controller)
+        if stop_after is not None:  # as a SIGKILL after that child: no checkpoint but the Recorder's own
+            search.controller.add_callback(lambda e: e.episode == stop_after and search.controller.stop())
+        try:
+            search.controller.search()
+        except SearchFailed:
+            pass
+        finally:
+            search.close()
+        return [(e.architecture.describe(), e.status) for e in search.controller.history]
+
+    first = run({"run-dir": str(tmp_path / "run"), "episodes": 2, "child-timeout": 0.001})
+    assert [status for _, status in first] == ["timeout", "timeout"]
+    shutil.copytree(tmp_path / "run", tmp_path / "killed")
+    whole = run({"resume": str(tmp_path / "run"), "episodes": 6, "child-timeout": 600})
+    assert len(set(whole[2:])) == 4 and {a for a, _ in first} < {a for a, s in whole[2:] if s == "ok"}
+    assert run({"resume": str(tmp_path / "killed"), "episodes": 6, "child-timeout": 600}, stop_after=3) == whole[:3]
+    assert run({"resume": str(tmp_path / "killed"), "episodes": 6}) == whole

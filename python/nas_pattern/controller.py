@@ -249,10 +249,12 @@ class NASController:
                                "rng": self._shared_rng.getstate()}
         return state
 
-    def restore(self, recorded: Sequence[Episode], checkpoint: dict[str, Any] | None) -> None:
+    def restore(self, recorded: Sequence[Episode], checkpoint: dict[str, Any] | None) -> set[Architecture]:
         """Continue a search from its record (see replay.Replay): the episodes up to the checkpoint
         are taken as they are, the ones after it replayed through the agent, never retrained. The
-        cache holds their outcomes, but for RETRIED failures: drawn again, they are trained again."""
+        cache holds their outcomes, but for RETRIED failures: the agent may draw those again, and then
+        they are trained again. Returns those architectures; where there are any, the state to
+        checkpoint has changed (a later resume must replay this session's draws from it)."""
         replay = Replay(recorded, checkpoint)
         shared = (checkpoint or {}).get("shared")
         if self.worker.shared is not None and shared is not None:
@@ -270,6 +272,12 @@ class NASController:
             self._take(child)
             self._reward(child, episode.outcome, episode.cached)
             self._remember(episode, cache=episode.status not in RETRIED)
+        # drawn again, not only trained again if drawn: every agent draws an architecture once. After
+        # the replay, which draws as the record was drawn; a round already drawn keeps its children.
+        again = {e.architecture for e in self.history if e.status in RETRIED} - self._cache.keys()
+        for architecture in again:
+            self.agent.forget(architecture)
+        return again
 
     # ---- one policy update ----
 

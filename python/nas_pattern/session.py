@@ -237,7 +237,8 @@ def _opened(run_dir: RunDirectory, config: RunConfig, space: SearchSpace,
                                train_config=config.train, device=config.device, executor=make_executor(config))
     try:
         if original is not None:
-            controller.restore(records, checkpoint)
+            if controller.restore(records, checkpoint):  # failures it may cure drawn again: from here on
+                run_dir.save_checkpoint(controller.state_dict())
             if config != original:  # what this resume changed is kept, should it be cut short in its turn
                 run_dir.write_config(config_record(config, space))
         else:

@@ -108,6 +108,14 @@ class Agent(abc.ABC):
             self.drawn_actions.append(list(actions))
         return sample
 
+    def forget(self, architecture: Architecture) -> None:
+        """Let `architecture` be drawn again, as if it had never been given out (a resume does so
+        for a child that failed for want of time or memory: its new settings may cure that). What
+        the agent learned from its reward stays."""
+        if architecture in self.drawn:
+            self.drawn.remove(architecture)
+            self.drawn_actions = [a for a in self.drawn_actions if self.space.decode(a) != architecture]
+
     # --8<-- [start:unseen]
     def unseen(self, propose: Callable[[], list[int]], rng: random.Random,
                rejected: Callable[[list[int]], None] | None = None) -> list[int]:
