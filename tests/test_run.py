@@ -227,8 +227,13 @@ def test_children_that_all_time_out_end_the_search_with_one_clear_line(episodes:
                           "--run-dir", str(tmp_path / "run")], capsys)
     assert code == 1
     assert f"Budget: {budget}" in out
+    run_dir = tmp_path / "run"
+    recorded = "1 child is" if episodes == 1 else f"{episodes} children are"
     assert err.strip() == (f"nas-pattern: error: the search stopped: {failed} "
-                           "(timeout); the last said: ChildTimeout: took longer than --child-timeout 0.0001 s")
+                           "(timeout); the last said: ChildTimeout: took longer than --child-timeout 0.0001 s; "
+                           f"{recorded} recorded in {run_dir}, and a resume may draw again those that timed out: "
+                           f"python -m nas_pattern.run --resume {run_dir} --child-timeout SECONDS "
+                           f"(with --episodes above {episodes}: the budget is spent)")
     assert out.count("timeout: ChildTimeout") == episodes
     assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) == episodes  # all recorded
 
