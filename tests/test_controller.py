@@ -298,6 +298,12 @@ def test_a_resume_draws_again_what_timed_out_before_it(name: str) -> None:
     after = resumed.history[2:]
     assert len({e.architecture for e in after}) == 4  # the whole space, the two that timed out included
     assert all(e.status == "ok" and not e.cached for e in after)
+    scores = getattr(resumed.agent, "scores", None)  # evolution and TPE answer a repeat with the score they know
+    assert scores is None or all(scores[e.architecture] == e.metrics.accuracy > 0 for e in after)  # the new one
+    if scores is not None:  # and so does the agent a checkpoint of this brings back
+        again = make_agent(name, FOUR, AgentConfig(children_per_update=2))
+        again.load_state_dict(resumed.agent.state_dict())
+        assert again.scores == scores  # type: ignore[attr-defined]
 
 
 class NaNHead(torch.nn.Module):

@@ -67,7 +67,7 @@ class EvolutionAgent(Agent):
     def reward(self, sample: Sample, metrics: Metrics) -> float:
         score = self.take(sample, metrics)
         self.population.append((list(sample.actions), score))  # the newest member; the oldest dies
-        self.scores.setdefault(sample.architecture, score)
+        self.scores[sample.architecture] = score  # the latest: one trained again after a resume has a new one
         return score
 
 # --8<-- [end:evolution]

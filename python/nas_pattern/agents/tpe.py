@@ -79,7 +79,7 @@ class TPEAgent(Agent):
         score = self.take(sample, metrics)
         self.study.tell(self.trials.pop(sample.number), score)
         self.told.append((list(sample.actions), score))
-        self.scores.setdefault(sample.architecture, score)
+        self.scores[sample.architecture] = score  # the latest: one trained again after a resume has a new one
         return score
 
     def value_function(self) -> float:
@@ -138,5 +138,5 @@ class TPEAgent(Agent):
 
     def _remember_scores(self) -> None:
         self.scores = {}
-        for actions, score in self.told:
-            self.scores.setdefault(self.space.decode(actions), score)
+        for actions, score in self.told:  # the latest of each
+            self.scores[self.space.decode(actions)] = score
