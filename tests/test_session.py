@@ -373,3 +373,39 @@ def test_a_resume_killed_after_drawing_again_what_timed_out_is_resumed_to_the_sa
     assert len(set(whole[2:])) == 4 and {a for a, _ in first} < {a for a, s in whole[2:] if s == "ok"}
     assert run({"resume": str(tmp_path / "killed"), "episodes": 6, "child-timeout": 600}, stop_after=3) == whole[:3]
     assert run({"resume": str(tmp_path / "killed"), "episodes": 6}) == whole
+
+
+def test_a_jvm_search_whose_children_all_timed_out_says_which_new_controller_may_train_them(tmp_path: Path) -> None:
+    """The JVM's line ends as the command line's does, with a new controller's config for the resume."""
+    from nas_pattern.adapters import Controller
+
+    class Bridge:  # what the adapter asks of the py4j bridge here: values pass as they are
+        def episode(self, episode):
+            return episode
+
+        def java_exception(self, error: BaseException) -> Exception:
+            return RuntimeError(str(error))  # the NASException's line
+
+    class Listener:
+        def onEpisode(self, episode) -> None:
+            pass
+
+        def shouldStop(self) -> bool:
+            return False
+
+    run_dir = tmp_path / "run"
+    config = {"run-dir": str(run_dir), "network": "rnn", "train-limit": 100, "children-per-update": 2,
+              "child-timeout": 0.0001, "no-tensorboard": True}
+    controller = Controller(Bridge(), open_search(args_from_json(json.dumps(config))),  # type: ignore[arg-type]
+                            closed=lambda search: None, caller_gone=lambda: False)
+    with pytest.raises(RuntimeError) as error:
+        controller.search(2, Listener())
+    hint = f'a new controller with {{"resume": "{run_dir}", "child-timeout": SECONDS}}'
+    assert str(error.value) == ("none of the 2 children produced metrics (timeout); the last said: ChildTimeout: "
+                                f"took longer than --child-timeout 0.0001 s; 2 children are recorded in {run_dir}, "
+                                f"and a resume may draw again those that timed out: {hint}")
+    controller.close()
+    timed_out = {e.architecture for e in controller.controller.history}
+    resumed = open_search(args_from_json(hint.removeprefix("a new controller with ").replace("SECONDS", "60")))
+    assert resumed.config.search.child_timeout == 60 and not resumed.controller.agent.drawn & timed_out
+    resumed.close()

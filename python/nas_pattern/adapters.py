@@ -22,7 +22,7 @@ from nas_pattern.controller import NASController
 from nas_pattern.files import UNWRITABLE
 from nas_pattern.model import FoundModel
 from nas_pattern.networks.base import Network as CoreNetwork
-from nas_pattern.records import Episode, children_recorded, resume_command, resume_config
+from nas_pattern.records import Episode, SearchFailed, children_recorded, resume_command, resume_config
 from nas_pattern.run_dir import Recorder
 from nas_pattern.session import Search, finish
 
@@ -174,7 +174,10 @@ class Controller(Identity):
         try:
             session.set_budget(len(controller.history) + episodes)
             try:
-                result = controller.search()
+                try:
+                    result = controller.search()
+                except SearchFailed as err:
+                    raise SearchFailed(f"{err}{session.retry(jvm=True)}") from None
                 if self.abandoned:  # the children are recorded; a resumed search derives and tests the model
                     raise ConnectionError("the JVM that called search() is gone")
                 result = session.derive(result, callback=lambda e: self._tell_end(

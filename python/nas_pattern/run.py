@@ -22,7 +22,6 @@ from tqdm import tqdm
 from nas_pattern import board
 from nas_pattern.agents import Objective
 from nas_pattern.config import EXIT_BAD_INPUT, build_parser
-from nas_pattern.controller import RETRIED
 from nas_pattern.files import UNWRITABLE, drop_output, sigterm_as_interrupt
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
@@ -174,7 +173,7 @@ def _run(search: Search) -> int:
         return EXIT_INTERRUPTED
     except SearchFailed as err:
         progress.close()
-        print(f"nas-pattern: error: the search stopped: {err}{_retry(search)}", file=sys.stderr)
+        print(f"nas-pattern: error: the search stopped: {err}{search.retry()}", file=sys.stderr)
         return EXIT_FAILED
     except RunDirectoryLost as err:
         progress.close()
@@ -200,21 +199,6 @@ def _run(search: Search) -> int:
               f"the last said: {result.episodes[-1].reason}", file=sys.stderr)
         return EXIT_FAILED
     return 0
-
-
-def _retry(search: Search) -> str:
-    """How to go on when the children failed for want of time or memory (controller.RETRIED), which
-    a resume with a longer --child-timeout or another --device may cure; "" otherwise."""
-    history, path = search.controller.history, search.run_dir.path
-    kinds = sorted({e.status for e in history} & set(RETRIED), reverse=True)  # timeout, then oom
-    if not kinds:
-        return ""
-    what = " or ".join({"timeout": "timed out", "oom": "ran out of memory"}[kind] for kind in kinds)
-    flags = ["--child-timeout SECONDS"] * ("timeout" in kinds) + ["--device DEVICE"] * ("oom" in kinds)
-    more = f" (with --episodes above {len(history)}: the budget is spent)" if len(history) >= \
-        search.config.search.episodes else ""
-    return (f"; {children_recorded(len(history))} in {path}, and a resume may draw again those that {what}: "
-            f"{resume_command(path)} {' '.join(flags)}{more}")
 
 
 def _derive(search: Search, result: SearchResult, top: int) -> SearchResult:

@@ -23,13 +23,13 @@ import torch
 from nas_pattern import board, plots
 from nas_pattern.agents import make_agent
 from nas_pattern.config import SETTING, RunConfig, build_parser, new_config, resumed_config
-from nas_pattern.controller import NASController
+from nas_pattern.controller import RETRIED, NASController
 from nas_pattern.data import load_dataset
 from nas_pattern.executor import Executor, LocalExecutor, RayExecutor
 from nas_pattern.files import UNWRITABLE, fresh_directory, outermost_missing, remove_made
 from nas_pattern.model import MODEL, ONNX_MODEL, write_model_files
 from nas_pattern.networks import default_space, get_network
-from nas_pattern.records import Episode, SearchResult
+from nas_pattern.records import Episode, SearchResult, children_recorded, resume_command, resume_config
 from nas_pattern.run_dir import RunDirectory, model_card, trained_in_search
 from nas_pattern.search_space import SearchSpace
 from nas_pattern.trainer import Epoch, device_name
@@ -83,6 +83,26 @@ class Search:
                 callback(episode)
 
         return self.controller.derive(result, top, keep, recorded=self.derived_kept)
+
+    def retry(self, jvm: bool = False) -> str:
+        """After a SearchFailed, how to go on where children failed for want of time or memory
+        (controller.RETRIED), which a resume with a longer --child-timeout or another --device may
+        cure: the command (or, for the JVM, a new controller's config) that resumes the search and
+        may draw them again; "" where none failed so."""
+        history, path = self.controller.history, self.run_dir.path
+        kinds = sorted({e.status for e in history} & set(RETRIED), reverse=True)  # timeout, then oom
+        if not kinds:
+            return ""
+        what = " or ".join({"timeout": "timed out", "oom": "ran out of memory"}[kind] for kind in kinds)
+        settings = [("child-timeout", "SECONDS")] * ("timeout" in kinds) + [("device", "DEVICE")] * ("oom" in kinds)
+        if jvm:  # a JVM's search(n) sets its own budget
+            config = "".join(f', "{key}": {value}' for key, value in settings)
+            how = f"a new controller with {resume_config(path)[:-1]}{config}}}"
+        else:
+            spent = len(history) >= self.config.search.episodes
+            how = resume_command(path) + "".join(f" --{key} {value}" for key, value in settings) + \
+                (f" (with --episodes above {len(history)}: the budget is spent)" if spent else "")
+        return f"; {children_recorded(len(history))} in {path}, and a resume may draw again those that {what}: {how}"
 
     def final_going_on(self, result: SearchResult) -> int:
         """How many epochs of the final retraining of `result`'s best final_test() takes from
