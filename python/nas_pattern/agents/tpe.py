@@ -36,7 +36,7 @@ class TPEAgent(Agent):
                                          sampler=optuna.samplers.TPESampler(seed=self.config.seed % 2**32))
         self.trials: dict[int, Any] = {}  # the asked trial of each open sample, by the sample's number
         self.told: list[tuple[list[int], float]] = []  # every trial told: its choice indices and score
-        self.scores: dict[Architecture, float] = {}  # every architecture told: its first score
+        self.scores: dict[Architecture, float] = {}  # every architecture told: its latest score
         self.rng = random.Random(self.config.seed)  # unseen()'s uniform draws
 
     def policy(self) -> Sample:
