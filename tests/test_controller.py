@@ -281,17 +281,17 @@ def test_a_resume_draws_again_what_timed_out_before_it(name: str) -> None:
             if self.fails:
                 time.sleep(0.3)  # past the 0.1 s limit
 
-    def controller(episodes: int) -> NASController:
+    def controller(episodes: int, child_timeout: float) -> NASController:
         return NASController(make_agent(name, FOUR, AgentConfig(children_per_update=2)), blank_dataset(),
-                             network=Slow, config=SearchConfig(episodes=episodes, child_timeout=0.1))
+                             network=Slow, config=SearchConfig(episodes=episodes, child_timeout=child_timeout))
 
-    first = controller(episodes=2)
+    first = controller(episodes=2, child_timeout=0.1)
     with pytest.raises(SearchFailed):
         first.search()
     timed_out = {e.architecture for e in first.history}
     assert len(timed_out) == 2 and all(e.status == "timeout" for e in first.history)
     Slow.fails = False
-    resumed = controller(episodes=6)
+    resumed = controller(episodes=6, child_timeout=60)  # the longer time a resume may give
     assert resumed.restore(list(first.history), first.state_dict()) == timed_out
     assert not resumed.agent.drawn & timed_out
     resumed.search()
