@@ -175,6 +175,18 @@ def test_an_existing_search_is_never_overwritten(tmp_path: Path, capsys) -> None
     assert files(run_dir) == before
 
 
+def test_a_run_dir_of_someone_else_s_files_is_refused_and_left_as_it_was(tmp_path: Path, capsys) -> None:
+    """`--run-dir .` in a project used to write the search's files among the project's, its
+    config.json replaced by the search's."""
+    (tmp_path / "config.json").write_text('{"project": "settings"}')
+    (tmp_path / "README.md").write_text("# notes")
+    before = files(tmp_path)
+    code, out, err = cli(["--episodes", "1", "--train-limit", "100", "--run-dir", str(tmp_path)], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"run directory {tmp_path} holds a config.json that is not a search's" in err
+    assert files(tmp_path) == before
+
+
 @pytest.mark.slow
 def test_bad_input_through_python_dash_m_has_no_traceback(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "nas_pattern.run", "--space", _bad_space(tmp_path)],

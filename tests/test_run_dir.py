@@ -108,6 +108,34 @@ def test_a_directory_that_holds_a_search_is_never_reused(tmp_path: Path) -> None
         RunDirectory(tmp_path / "file").check()
 
 
+def test_a_folder_of_someone_else_s_files_is_not_taken_by_a_new_search(tmp_path: Path) -> None:
+    """`--run-dir .` in a project: the search would have written among its files and replaced its
+    config.json. Taken: a new or empty folder (but for a config.json.tmp a kill left), or one holding
+    a search's config.json and nothing recorded."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.json").write_text('{"theirs": true}')
+    with pytest.raises(ValueError, match=r"holds a config.json that is not a search's \(a new search would "
+                                         r"replace it\); a search needs a folder of its own"):
+        RunDirectory(project).create({"config": {}, "space": {}})
+    assert (project / "config.json").read_text() == '{"theirs": true}'
+    (project / "config.json").unlink()
+    for name in ("notes.md", "a.txt", "b.txt", "c.txt"):
+        (project / name).write_text("mine")
+    with pytest.raises(ValueError, match=r"is not empty and holds no search \(a.txt, b.txt, c.txt and 1 more\)"):
+        RunDirectory(project).check()
+    killed = tmp_path / "killed"  # killed while it wrote its first file
+    killed.mkdir()
+    (killed / "config.json.tmp").write_text("{")
+    first = RunDirectory(killed)
+    first.create({"config": {}, "space": {}})
+    first.release()  # the search that took it is refused or stopped before its first child
+    assert RunDirectory(killed).read_config("resume") == {"config": {}, "space": {}}
+    (killed / "notes.md").write_text("mine")  # beside a search that recorded nothing: it may start again
+    RunDirectory(killed).create({"config": {"again": True}, "space": {}})
+    assert (killed / "notes.md").read_text() == "mine"
+
+
 def test_a_directory_the_system_will_not_create_is_one_clear_error() -> None:
     with pytest.raises(ValueError, match=r"^run directory /proc/nas-pattern-run cannot be created: No such file"):
         RunDirectory(Path("/proc/nas-pattern-run")).create({"config": {}, "space": {}})  # /proc takes no folders

@@ -233,8 +233,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("no-tensorboard", "do not write TensorBoard event files into the run directory (a search writes "
             "them by default when the tensorboard package is installed: watch with tensorboard --logdir runs/)",
             "may change", "tensorboard", switch=True),
-    Setting("run-dir", "where to write the record of the search (default: runs/<dataset>-<network>-<time>, "
-            "with -2, -3, ... after it for searches started in the same second)",
+    Setting("run-dir", "where to write the record of the search: a new or empty folder (default: "
+            "runs/<dataset>-<network>-<time>, with -2, -3, ... after it for searches started in the same second)",
             "names the run", unit="DIR"),
 )
 # The settings a resume may change: they change how much is spent or where, not what is searched.

@@ -102,6 +102,10 @@ class RunDirectory:
             name = CONFIG if (self.path / CONFIG).exists() else EPISODES
             raise ValueError(f"run directory {self.path} already holds a search ({name}); "
                              f"resume it with --resume {shlex.quote(str(self.path))} or choose another --run-dir")
+        others = self._not_a_search()
+        if others:
+            raise ValueError(f"run directory {self.path} {others}; a search needs a folder of its own: choose "
+                             "a new or empty --run-dir")
         existing = next((p for p in [self.path, *self.path.parents] if p.exists()), Path("."))
         if not existing.is_dir():
             raise ValueError(f"run directory {self.path} cannot be created: {existing} is a file")
@@ -114,6 +118,25 @@ class RunDirectory:
         only config.json (a search refused or killed before its first child) may be used again."""
         return any((self.path / name).is_file() and (self.path / name).stat().st_size > 0
                    for name in (EPISODES, CHECKPOINT))
+
+    def _not_a_search(self) -> str | None:
+        """Why an existing folder that holds no recorded child is not one a new search may take,
+        or None: it would write its files among someone else's (`--run-dir .` in a project,
+        replacing that project's config.json). It may take a folder that is empty (but for the
+        config.json.tmp of a kill during the first write) or that holds a search's config.json."""
+        if not self.path.is_dir():
+            return None
+        names = sorted(p.name for p in self.path.iterdir() if p.name != CONFIG + ".tmp")
+        if not names:
+            return None
+        if CONFIG not in names:
+            listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            return f"is not empty and holds no search ({listed})"
+        try:
+            self.read_config("take")
+        except ValueError:
+            return f"holds a {CONFIG} that is not a search's (a new search would replace it)"
+        return None
 
     def create(self, config: dict[str, Any]) -> None:
         """Make the directory, hold it, and write config.json, the first thing a resume reads
