@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "Fashion-MNIST)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
     p.add_argument("--seed", type=int, help="seeds the weights and the batch order (default: 0)")
-    p.add_argument("--out", metavar="DIR", help=f"where best.pt and best.onnx go; a DIR that holds a best.pt or "
+    p.add_argument("--out", metavar="DIR", help=f"where best.pt and best.onnx go; a DIR that holds either or "
                    f"a {TRAINING} already is refused (default: <run dir>/retrained-<E>-epochs, or -2, -3, ... when "
                    "that one exists; runs/train-<time> for a file)")
     p.add_argument("--resume", metavar="DIR", help=f"go on with the training stopped in DIR (its {TRAINING}, "
@@ -200,8 +200,9 @@ def output_dir(args: argparse.Namespace) -> tuple[Path, Path | None]:
     out, made = Path(args.out or "."), None
     try:
         if args.out:
-            if (out / MODEL).exists():
-                raise ValueError(f"--out {out} already holds {MODEL}, a model trained before; choose another --out "
+            model = next((name for name in (MODEL, ONNX_MODEL) if (out / name).exists()), None)
+            if model:  # best.onnx alone: a model exported from elsewhere, or one whose best.pt was moved
+                raise ValueError(f"--out {out} already holds {model}, a model trained before; choose another --out "
                                  "(nothing is overwritten)")
             if (out / TRAINING).exists():
                 raise ValueError(f"--out {out} holds {TRAINING}, a training that was stopped: go on with it with "
