@@ -322,9 +322,13 @@ def test_train_refuses_an_output_folder_before_it_trains(tmp_path: Path, capsys)
     exported = tmp_path / "exported"  # best.onnx without its best.pt: moved away, or exported from elsewhere
     exported.mkdir()
     (exported / ONNX_MODEL).write_bytes(b"a model exported before")
+    search = tmp_path / "search"  # a search's run directory with no best.pt yet: its children all failed, say
+    search.mkdir()
+    (search / "config.json").write_text("{}")
     for out, message in [("/proc/nas-out", "output folder /proc/nas-out cannot be created: No such file"),
                          (str(taken), f"--out {taken} already holds best.pt, a model trained before"),
-                         (str(exported), f"--out {exported} already holds best.onnx, a model trained before")]:
+                         (str(exported), f"--out {exported} already holds best.onnx, a model trained before"),
+                         (str(search), f"--out {search} is a search's run directory (it holds config.json)")]:
         assert train([str(source), "--epochs", "1", "--train-limit", "100", "--out", out]) == 2
         captured = capsys.readouterr()
         assert message in captured.err and captured.err.count("\n") == 1
@@ -332,6 +336,7 @@ def test_train_refuses_an_output_folder_before_it_trains(tmp_path: Path, capsys)
     assert (taken / MODEL).read_bytes() == b"a model trained before"
     assert sorted(p.name for p in exported.iterdir()) == [ONNX_MODEL]
     assert (exported / ONNX_MODEL).read_bytes() == b"a model exported before"
+    assert sorted(p.name for p in search.iterdir()) == ["config.json"]
 
 
 def test_the_default_output_folder_never_replaces_a_model(tmp_path: Path) -> None:

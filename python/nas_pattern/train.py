@@ -55,7 +55,7 @@ from nas_pattern.model import (
 )
 from nas_pattern.networks import NETWORKS, TorchNetwork, default_space, get_network
 from nas_pattern.records import Best, InvalidArchitecture, first_line
-from nas_pattern.run_dir import RunDirectory
+from nas_pattern.run_dir import CONFIG, RunDirectory
 from nas_pattern.search_space import Architecture, SearchSpace
 from nas_pattern.trainer import Epoch, ResumeMismatch, TrainConfig, device_name, resolve_device
 from nas_pattern.worker import dataset_on, failure_kind
@@ -88,9 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "Fashion-MNIST)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
     p.add_argument("--seed", type=int, help="seeds the weights and the batch order (default: 0)")
-    p.add_argument("--out", metavar="DIR", help=f"where best.pt and best.onnx go; a DIR that holds either or "
-                   f"a {TRAINING} already is refused (default: <run dir>/retrained-<E>-epochs, or -2, -3, ... when "
-                   "that one exists; runs/train-<time> for a file)")
+    p.add_argument("--out", metavar="DIR", help=f"where best.pt and best.onnx go; a DIR that holds either, a "
+                   f"{TRAINING} or a search's {CONFIG} already is refused (default: <run dir>/retrained-<E>-epochs, "
+                   "or -2, -3, ... when that one exists; runs/train-<time> for a file)")
     p.add_argument("--resume", metavar="DIR", help=f"go on with the training stopped in DIR (its {TRAINING}, "
                    "written at the end of each epoch), with the settings it was started with, to the model it "
                    "would have given unstopped; no SOURCE then, and no other flag but --data-dir and "
@@ -200,6 +200,10 @@ def output_dir(args: argparse.Namespace) -> tuple[Path, Path | None]:
     out, made = Path(args.out or "."), None
     try:
         if args.out:
+            if (out / CONFIG).is_file():  # a search that found nothing yet, or whose best.pt was moved away
+                raise ValueError(f"--out {out} is a search's run directory (it holds {CONFIG}), whose best.pt and "
+                                 "TensorBoard run are the search's: choose another --out (without one, a run "
+                                 "directory's retraining goes to a folder of its own in it, retrained-<E>-epochs)")
             model = next((name for name in (MODEL, ONNX_MODEL) if (out / name).exists()), None)
             if model:  # best.onnx alone: a model exported from elsewhere, or one whose best.pt was moved
                 raise ValueError(f"--out {out} already holds {model}, a model trained before; choose another --out "
