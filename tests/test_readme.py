@@ -53,3 +53,18 @@ def test_the_flag_table_names_every_flag_of_the_cli_and_its_choices() -> None:
             assert table[flag] == {str(c) for c in action.choices}, f"README lists other choices for {flag}"
     cli = {option for action in actions for option in action.option_strings}
     assert set(table) <= cli, f"README's flag table names flags the CLI lacks: {sorted(set(table) - cli)}"
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def test_the_contents_list_every_section_in_order_and_every_anchor_is_a_heading() -> None:
+    text = README.read_text()
+    sections = re.findall(r"^## (.+)$", text, flags=re.M)
+    contents = text.split("**This README:** ", 1)[1].split("\n\n", 1)[0]
+    listed = [(" ".join(name.split()), anchor) for name, anchor in re.findall(r"\[([^]]+)\]\(#([^)]+)\)", contents)]
+    assert listed == [(name, github_anchor(name)) for name in sections]
+    headings = {github_anchor(h) for h in re.findall(r"^#{1,6} (.+)$", text, flags=re.M)}
+    assert set(re.findall(r"\]\(#([^)]+)\)", text)) <= headings
