@@ -187,6 +187,54 @@ def test_a_run_dir_of_someone_else_s_files_is_refused_and_left_as_it_was(tmp_pat
     assert files(tmp_path) == before
 
 
+def test_input_errors_name_the_file_and_why() -> None:
+    from nas_pattern.config import input_error
+
+    assert input_error(PermissionError(13, "Permission denied", "/data/x")) == "/data/x: Permission denied"
+    assert input_error(FileNotFoundError("data directory /d does not exist")) == "data directory /d does not exist"
+    assert input_error(ValueError("bad")) == "bad"
+
+
+def refused(path: Path):
+    """What the system does where `path` is another user's, to a user who is not root (root, who
+    runs the tests, may read them all): PermissionError, errno 13, the path."""
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    return refuse
+
+
+def test_files_of_another_user_are_one_line_and_exit_2_not_a_traceback(tmp_path: Path, capsys,
+                                                                       monkeypatch) -> None:
+    """Seen as a user who is not root, before: PermissionError tracebacks from `--run-dir` in a folder
+    of another user's, `--data-dir` of one, and `predict` of a model in one."""
+    from nas_pattern.bench.cli import main as bench
+    from nas_pattern.predict import main as predict
+    from nas_pattern.train import main as train
+
+    locked = tmp_path / "theirs"
+    with monkeypatch.context() as patched:
+        patched.setattr("nas_pattern.run_dir.RunDirectory._check", refused(locked / "episodes.jsonl"))
+        code, out, err = cli(["--episodes", "1", "--run-dir", str(locked)], capsys)
+    assert (code, out) == (2, "") and err == (f"nas-pattern: error: run directory {locked} cannot be used: "
+                                              f"{locked}/episodes.jsonl: Permission denied\n")
+    with monkeypatch.context() as patched:
+        patched.setattr("nas_pattern.predict.load_model", refused(locked / "best.pt"))
+        assert predict([str(locked)]) == 2
+    assert capsys.readouterr().err == f"python -m nas_pattern.predict: error: {locked}/best.pt: Permission denied\n"
+    images = locked / "train-images-idx3-ubyte"
+    monkeypatch.setattr("nas_pattern.data._read", refused(images))
+    source = tmp_path / "arch.json"
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    source.write_text(json.dumps({"layers": [layer, layer]}))
+    for name, command, argv in [("nas-pattern", main, ["--episodes", "1", "--run-dir", str(tmp_path / "run")]),
+                                ("python -m nas_pattern.train", train, [str(source), "--epochs", "1"]),
+                                ("python -m nas_pattern.bench", bench, ["controller"])]:
+        assert command(argv) == 2, name
+        assert capsys.readouterr().err == f"{name}: error: {images}: Permission denied\n", name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arch.json"]  # nothing was written
+
+
 @pytest.mark.slow
 def test_bad_input_through_python_dash_m_has_no_traceback(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "nas_pattern.run", "--space", _bad_space(tmp_path)],

@@ -17,6 +17,8 @@ from py4j.clientserver import ClientServer
 from py4j.java_gateway import JavaObject
 from py4j.protocol import Py4JError, Py4JJavaError
 
+from nas_pattern.config import INPUT_ERRORS as CLI_INPUT_ERRORS
+from nas_pattern.config import input_error
 from nas_pattern.model import MODEL
 from nas_pattern.networks.base import Metrics
 from nas_pattern.records import Episode, SearchResult
@@ -25,7 +27,7 @@ from nas_pattern.session import RunFinished
 
 # Every error reaches the JVM caller as a NASException with one line. Input errors are the
 # caller's to fix; the others are also printed with their traceback on the engine's stderr.
-INPUT_ERRORS = (ValueError, FileNotFoundError, RunFinished)
+INPUT_ERRORS = (*CLI_INPUT_ERRORS, RunFinished)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,7 +74,7 @@ class Bridge:
 
     def java_exception(self, error: BaseException) -> Py4JJavaError:
         """`error` as a naspattern.NASException that py4j rethrows on the JVM (see PythonParameters)."""
-        message = str(error) if isinstance(error, INPUT_ERRORS) else f"{type(error).__name__}: {error}"
+        message = input_error(error) if isinstance(error, INPUT_ERRORS) else f"{type(error).__name__}: {error}"
         return Py4JJavaError(message, self.jvm.naspattern.NASException(message))
 
 

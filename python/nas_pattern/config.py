@@ -29,6 +29,17 @@ from nas_pattern.sharing import SharingConfig
 from nas_pattern.trainer import TrainConfig, resolve_device
 
 EXIT_BAD_INPUT = 2  # the exit status of a bad flag
+# What a command refuses with one line and EXIT_BAD_INPUT: a bad value, a file that is not there, or
+# one this user may not read or write (another user's folder, say)
+INPUT_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError, PermissionError)
+
+
+def input_error(err: BaseException) -> str:
+    """The line that says what is wrong with the input: the error's own message, or, where the system
+    raised it about a file, the file and why ("/data/x: Permission denied", not "[Errno 13] ...")."""
+    if isinstance(err, OSError) and err.filename is not None and err.strerror and str(err).startswith("[Errno"):
+        return f"{err.filename}: {err.strerror}"
+    return str(err)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
-from nas_pattern.config import OneLineParser, number
+from nas_pattern.config import EXIT_BAD_INPUT, INPUT_ERRORS, OneLineParser, input_error, number
 from nas_pattern.data import load_test_split
 from nas_pattern.model import MODEL, load_model
 
@@ -27,9 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         model = load_model(args.path)
         test = load_test_split(model.card.dataset, args.data_dir).head(args.images)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
+    except INPUT_ERRORS as err:
+        print(f"{parser.prog}: error: {input_error(err)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     card = model.card
     metrics = model.evaluate(test)
     print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")

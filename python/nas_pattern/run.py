@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from nas_pattern import board
 from nas_pattern.agents import Objective
-from nas_pattern.config import EXIT_BAD_INPUT, build_parser
+from nas_pattern.config import EXIT_BAD_INPUT, INPUT_ERRORS, build_parser, input_error
 from nas_pattern.files import UNWRITABLE, drop_output, sigterm_as_interrupt
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
@@ -59,8 +59,8 @@ def _main(args: argparse.Namespace, argv: list[str]) -> int:
     except RunFinished as done:
         print(done)
         return 0
-    except (ValueError, FileNotFoundError) as err:
-        print(f"nas-pattern: error: {err}", file=sys.stderr)
+    except INPUT_ERRORS as err:
+        print(f"nas-pattern: error: {input_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the data loads or Ray starts: no child has begun
         if args.resume:  # the same command goes on (with what it changes: --episodes, say)

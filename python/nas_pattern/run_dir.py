@@ -28,6 +28,7 @@ from typing import IO, Any, TypeVar
 
 import torch
 
+from nas_pattern.config import input_error
 from nas_pattern.controller import NASController
 from nas_pattern.files import hold_directory, save_atomically, write_atomically
 from nas_pattern.model import CHECKPOINT, MODEL, ModelCard, save_model
@@ -96,6 +97,12 @@ class RunDirectory:
 
     def check(self) -> None:
         """Raise ValueError if a new search cannot be written here (before anything is created)."""
+        try:
+            self._check()
+        except PermissionError as err:  # a folder of another user's, in it or above it
+            raise ValueError(f"run directory {self.path} cannot be used: {input_error(err)}") from None
+
+    def _check(self) -> None:
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"run directory {self.path} is a file, not a directory")
         if self.started:

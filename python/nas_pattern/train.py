@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from nas_pattern import board
 from nas_pattern.board import EVENTS, TrainingLog
-from nas_pattern.config import EXIT_BAD_INPUT, OneLineParser, RunConfig, number
+from nas_pattern.config import EXIT_BAD_INPUT, INPUT_ERRORS, OneLineParser, RunConfig, input_error, number
 from nas_pattern.data import DATASETS, VALIDATION_SIZE, Dataset, Split, load_dataset
 from nas_pattern.files import (
     UNWRITABLE,
@@ -215,12 +215,13 @@ def output_dir(args: argparse.Namespace) -> tuple[Path, Path | None]:
         else:
             base = (source / f"retrained-{args.epochs}-epochs" if source.is_dir()
                     else Path("runs") / f"train-{time.strftime('%Y%m%d-%H%M%S')}")
-            made = outermost_missing(base)
+            out, made = base, outermost_missing(base)  # `out` names it in an error
             out = fresh_directory(base)
     except FileExistsError:  # --out names a file
         raise ValueError(f"output folder {out} cannot be created: a file has its name") from None
     except OSError as err:
-        raise ValueError(f"output folder {err.filename or out} cannot be created: {err.strerror or err}") from None
+        where = "" if err.filename in (None, str(out)) else f" ({err.filename})"  # a folder above it, say
+        raise ValueError(f"output folder {out} cannot be created: {err.strerror or err}{where}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise ValueError(f"output folder {out} is not writable")
     return out, made
@@ -293,8 +294,8 @@ def _main(args: argparse.Namespace, prog: str) -> int:
             cls, space, architecture, stored = architecture_of(args)
         device = resolve_device(args.device)
         data = load_dataset(args.dataset or stored["dataset"], args.data_dir or stored["data_dir"])
-    except (ValueError, FileNotFoundError) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+    except INPUT_ERRORS as err:
+        print(f"{prog}: error: {input_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     config = TrainConfig(**state["train_config"]) if state is not None else TrainConfig.for_device(device)
     # on the device once, as a search's worker has it: not again for each epoch's validation pass

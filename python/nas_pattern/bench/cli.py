@@ -27,7 +27,7 @@ from nas_pattern.bench import (
 from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH, check_table, table_path
 from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
-from nas_pattern.config import OneLineParser, number
+from nas_pattern.config import EXIT_BAD_INPUT, INPUT_ERRORS, OneLineParser, input_error, number
 from nas_pattern.data import FASHION_MNIST_DIR
 from nas_pattern.files import drop_output
 from nas_pattern.networks import NETWORKS
@@ -67,9 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print()
             SECTIONS[section](args, device)
         sys.stdout.flush()  # here, where a closed output is caught, not at exit
-    except (ValueError, FileNotFoundError) as err:  # a missing or malformed table, data file
-        print(f"{p.prog}: error: {err}", file=sys.stderr)
-        return 2
+    except INPUT_ERRORS as err:  # a missing, unreadable or malformed table, data file
+        print(f"{p.prog}: error: {input_error(err)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
         drop_output()
         print(f"{p.prog}: its output was closed; it stopped", file=sys.stderr)
