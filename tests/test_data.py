@@ -114,6 +114,24 @@ def test_corrupt_gzip(tmp_path) -> None:
         load_dataset("mnist", tmp_path)
 
 
+def test_a_file_of_another_user_s_is_not_called_corrupt(tmp_path, monkeypatch) -> None:
+    """Whole but unreadable to this user (root, who runs the tests, reads every file, so the system's
+    refusal is played here): the PermissionError that names it, which the commands say in one line;
+    before, "... is corrupt ([Errno 13] Permission denied ...)" sent its owner after a new copy."""
+    fake_mnist(tmp_path)
+    theirs, read_bytes = tmp_path / FILES[2], Path.read_bytes
+
+    def refusing(path: Path) -> bytes:
+        if path == theirs:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refusing)
+    with pytest.raises(PermissionError) as refused:
+        load_dataset("mnist", tmp_path)
+    assert refused.value.filename == str(theirs)
+
+
 def test_images_and_labels_count_mismatch(tmp_path) -> None:
     fake_mnist(tmp_path)
     write_idx(tmp_path / FILES[3], np.zeros(29))

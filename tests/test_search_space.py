@@ -99,6 +99,10 @@ def test_space_file_errors_name_the_file(tmp_path) -> None:
     broken.write_text('{"decisions": [')
     with pytest.raises(ValueError, match=r"broken\.json is not valid JSON"):
         SearchSpace.load(broken)
+    folder = tmp_path / "folder.json"  # the OSError a file that cannot be read gives, [Errno 21] here
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"^search space file .*folder\.json cannot be read: Is a directory$"):
+        SearchSpace.load(folder)
 
 
 # ---- properties (hypothesis): the loader never crashes, and valid tables round-trip ----

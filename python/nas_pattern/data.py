@@ -178,6 +178,8 @@ def read_idx(directory: str | Path, stem: str, dataset: str = "fashion-mnist",
         raise FileNotFoundError(f"{candidates[1]} not found (nor {candidates[0].name}); {_HOW_TO_GET[dataset]}")
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except PermissionError:  # whole, but another user's: not corrupt (the message names the file)
+        raise
     except (OSError, EOFError, gzip.BadGzipFile) as err:
         raise ValueError(f"{path} is corrupt ({err}); {_HOW_TO_GET[dataset]}") from None
     expected_dims = 3 if "images" in stem else 1

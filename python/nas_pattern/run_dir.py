@@ -231,7 +231,7 @@ class RunDirectory:
             raise ValueError(f"cannot {use} {self.path}: it holds no {CONFIG}, so it is not a run directory "
                              "(or the search was killed before it started)") from None
         except (OSError, ValueError) as err:
-            raise ValueError(f"cannot {use} {self.path}: {CONFIG} is unreadable ({err})") from None
+            raise ValueError(f"cannot {use} {self.path}: {CONFIG} is unreadable ({input_error(err)})") from None
         if not isinstance(data, dict) or not {"config", "space"} <= set(data):
             raise ValueError(f"cannot {use} {self.path}: {CONFIG} lacks 'config' or 'space'")
         return data

@@ -385,7 +385,8 @@ class SearchSpace:
         except FileNotFoundError:
             raise FileNotFoundError(f"search space file {path} does not exist") from None
         except (OSError, UnicodeDecodeError) as err:
-            raise ValueError(f"search space file {path} cannot be read: {err}") from None
+            why = getattr(err, "strerror", None) or err  # "Permission denied", not "[Errno 13] ..."
+            raise ValueError(f"search space file {path} cannot be read: {why}") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:

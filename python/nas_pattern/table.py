@@ -115,7 +115,7 @@ class Table:
             raise FileNotFoundError(f"table {path} does not exist; write it with "
                                     "`python -m nas_pattern.bench tabulate`") from None
         except (OSError, UnicodeDecodeError) as err:
-            raise ValueError(f"table {path} cannot be read: {err}") from None
+            raise ValueError(f"table {path} cannot be read: {getattr(err, 'strerror', None) or err}") from None
         try:
             return cls.parse(text, partial)
         except ValueError as err:
