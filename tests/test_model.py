@@ -311,6 +311,7 @@ def test_predict_refuses_a_count_of_images_that_is_no_count(count: str, capsys) 
 def test_train_refuses_an_output_folder_before_it_trains(tmp_path: Path, capsys) -> None:
     """A folder that cannot be written, or that holds a model already, is refused at once: not after
     the training, whose result would be lost, and never by overwriting the model there."""
+    from nas_pattern.train import build_parser, output_dir
     from nas_pattern.train import main as train
 
     source = tmp_path / "arch.json"
@@ -324,7 +325,7 @@ def test_train_refuses_an_output_folder_before_it_trains(tmp_path: Path, capsys)
     (exported / ONNX_MODEL).write_bytes(b"a model exported before")
     search = tmp_path / "search"  # a search's run directory with no best.pt yet: its children all failed, say
     search.mkdir()
-    (search / "config.json").write_text("{}")
+    (search / "config.json").write_text('{"config": {}, "space": {}}')
     for out, message in [("/proc/nas-out", "output folder /proc/nas-out cannot be created: No such file"),
                          (str(taken), f"--out {taken} already holds best.pt, a model trained before"),
                          (str(exported), f"--out {exported} already holds best.onnx, a model trained before"),
@@ -337,6 +338,10 @@ def test_train_refuses_an_output_folder_before_it_trains(tmp_path: Path, capsys)
     assert sorted(p.name for p in exported.iterdir()) == [ONNX_MODEL]
     assert (exported / ONNX_MODEL).read_bytes() == b"a model exported before"
     assert sorted(p.name for p in search.iterdir()) == ["config.json"]
+    project = tmp_path / "project"  # a config.json of something else's: train writes none, so the folder is fine
+    project.mkdir()
+    (project / "config.json").write_text('{"lr": 0.1}')
+    assert output_dir(build_parser().parse_args([str(source), "--out", str(project)]))[0] == project
 
 
 def test_the_default_output_folder_never_replaces_a_model(tmp_path: Path) -> None:

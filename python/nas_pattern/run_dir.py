@@ -139,11 +139,18 @@ class RunDirectory:
         if CONFIG not in names:
             listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             return f"is not empty and holds no search ({listed})"
-        try:
-            self.read_config("take")
-        except ValueError:
+        if not self.configured:
             return f"holds a {CONFIG} that is not a search's (a new search would replace it)"
         return None
+
+    @property
+    def configured(self) -> bool:
+        """Whether the folder holds a search's config.json (one that read_config() takes)."""
+        try:
+            self.read_config("read")
+        except ValueError:
+            return False
+        return True
 
     def create(self, config: dict[str, Any]) -> None:
         """Make the directory, hold it, and write config.json, the first thing a resume reads

@@ -200,7 +200,7 @@ def output_dir(args: argparse.Namespace) -> tuple[Path, Path | None]:
     out, made = Path(args.out or "."), None
     try:
         if args.out:
-            if (out / CONFIG).is_file():  # a search that found nothing yet, or whose best.pt was moved away
+            if RunDirectory(out).configured:  # a search with no best.pt yet, or whose best.pt was moved away
                 raise ValueError(f"--out {out} is a search's run directory (it holds {CONFIG}), whose best.pt and "
                                  "TensorBoard run are the search's: choose another --out (without one, a run "
                                  "directory's retraining goes to a folder of its own in it, retrained-<E>-epochs)")
