@@ -195,5 +195,7 @@ clojure-example: setup jvm
 bridge-bench: setup jvm
 	java -cp build/jvm/examples:$(JAVA_CP) BridgeBench
 
+# What the commands above built or fetched. Not runs/: it holds your searches and the models they
+# found, which no rebuild gives back (remove it yourself when you mean to).
 clean:
-	rm -rf build $(VENV) $(MERMAID_JS) docs/katex runs .pytest_cache .mypy_cache .ruff_cache python/*.egg-info
+	rm -rf build $(VENV) $(MERMAID_JS) docs/katex .gpu .pytest_cache .mypy_cache .ruff_cache python/*.egg-info

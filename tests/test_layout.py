@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "python" / "nas_pattern"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "python" / "nas_pattern"
 LONG = 300  # lines; a longer module says why in its docstring ("One piece" / "One module")
 
 
@@ -96,3 +98,14 @@ def test_each_role_of_the_pattern_has_its_own_home() -> None:
     for module, cls in homes.items():
         tree = ast.parse(modules()[f"nas_pattern.{module}"].read_text())
         assert cls in {n.name for n in tree.body if isinstance(n, ast.ClassDef)}, f"{cls} is not in {module}.py"
+
+
+def test_make_clean_leaves_the_searches_and_their_models() -> None:
+    """runs/ holds every search's record and the model it found (the product): hours of work that
+    no rebuild gives back. `make clean` removes what the Makefile builds or fetches, never that."""
+    done = subprocess.run(["make", "--dry-run", "--no-print-directory", "clean"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    removed = done.stdout.split()
+    assert removed[:2] == ["rm", "-rf"] and "build" in removed and ".venv" in removed
+    assert not {"runs", "runs/", "."} & set(removed)
