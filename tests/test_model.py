@@ -407,6 +407,20 @@ def test_a_bad_model_file_is_one_line_and_exit_2(how: str, message: str, searche
 
 
 @pytest.mark.slow
+def test_predict_whose_output_is_closed_stops_in_one_line(searched: Path) -> None:
+    """`python -m nas_pattern.predict DIR | head -1`: it ended with a BrokenPipeError traceback. Its
+    reader is gone here before it prints (it prints once it has tested the model), as head's is
+    before the last lines."""
+    predicting = subprocess.Popen([sys.executable, "-m", "nas_pattern.predict", str(searched), "--images", "100"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert predicting.stdout is not None
+    predicting.stdout.close()
+    _, err = predicting.communicate(timeout=120)
+    assert predicting.returncode == 130
+    assert err == "python -m nas_pattern.predict: its output was closed; it stopped\n"
+
+
+@pytest.mark.slow
 def test_predict_describes_the_model_and_tests_it(searched: Path, tmp_path: Path, capsys) -> None:
     assert predict([str(searched), "--images", "1000"]) == 0
     out = capsys.readouterr().out

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 import torch
 
-from nas_pattern.config import EXIT_BAD_INPUT, INPUT_ERRORS, OneLineParser, input_error, number
+from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, input_error, number
 from nas_pattern.data import load_test_split
+from nas_pattern.files import drop_output
 from nas_pattern.model import MODEL, load_model
 
 
@@ -32,13 +33,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     card = model.card
     metrics = model.evaluate(test)
-    print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")
-    print(f"  trained        {card.trained}")
-    print(f"  parameters     {metrics.params:,}")
-    if card.val_metrics:
-        print(f"  validation     {card.val_metrics['accuracy']:.4f} (as recorded)")
-    print(f"  test accuracy  {metrics.accuracy:.4f} on {len(test):,} {card.dataset} test images")
-    print(by_class(model.confusion(test), model.class_names))
+    try:
+        print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")
+        print(f"  trained        {card.trained}")
+        print(f"  parameters     {metrics.params:,}")
+        if card.val_metrics:
+            print(f"  validation     {card.val_metrics['accuracy']:.4f} (as recorded)")
+        print(f"  test accuracy  {metrics.accuracy:.4f} on {len(test):,} {card.dataset} test images")
+        print(by_class(model.confusion(test), model.class_names))
+        sys.stdout.flush()  # here, where a closed output is caught, not at exit
+    except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
+        drop_output()
+        print(f"{parser.prog}: its output was closed; it stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 

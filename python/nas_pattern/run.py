@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from nas_pattern import board
 from nas_pattern.agents import Objective
-from nas_pattern.config import EXIT_BAD_INPUT, INPUT_ERRORS, build_parser, input_error
+from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, build_parser, input_error
 from nas_pattern.files import UNWRITABLE, drop_output, sigterm_as_interrupt
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
@@ -39,7 +39,7 @@ from nas_pattern.run_dir import FINAL_TRAINING, Recorder, RunDirectoryLost
 from nas_pattern.session import RunFinished, Search, finish, open_search
 from nas_pattern.trainer import device_name
 
-EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
+EXIT_FAILED = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

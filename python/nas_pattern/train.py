@@ -30,7 +30,15 @@ from tqdm import tqdm
 
 from nas_pattern import board
 from nas_pattern.board import EVENTS, TrainingLog
-from nas_pattern.config import EXIT_BAD_INPUT, INPUT_ERRORS, OneLineParser, RunConfig, input_error, number
+from nas_pattern.config import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    INPUT_ERRORS,
+    OneLineParser,
+    RunConfig,
+    input_error,
+    number,
+)
 from nas_pattern.data import DATASETS, VALIDATION_SIZE, Dataset, Split, load_dataset
 from nas_pattern.files import (
     UNWRITABLE,
@@ -275,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{resume_training(args.resume)} goes on from there", file=sys.stderr)
         else:
             print(f"\n{parser.prog}: interrupted before the training began; no model was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def resume_training(folder: object) -> str:
@@ -419,11 +427,11 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
             test = network.evaluate(data.test)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: no model to write
         no_model(f"\n{prog}: interrupted; no model was written")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # its output closed while it trained (`| head`): it stops as on Ctrl-C
         drop_output()
         no_model(f"{prog}: its output was closed; no model was written")
-        return 130
+        return EXIT_INTERRUPTED
     except ResumeMismatch as err:  # a training.pt that is not of the architecture its card names
         progress.close()
         print(f"{prog}: error: {out / TRAINING} is damaged: {err}", file=sys.stderr)

@@ -27,7 +27,7 @@ from nas_pattern.bench import (
 from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH, check_table, table_path
 from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
-from nas_pattern.config import EXIT_BAD_INPUT, INPUT_ERRORS, OneLineParser, input_error, number
+from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, input_error, number
 from nas_pattern.data import FASHION_MNIST_DIR
 from nas_pattern.files import drop_output
 from nas_pattern.networks import NETWORKS
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
         drop_output()
         print(f"{p.prog}: its output was closed; it stopped", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return 0
 
 
