@@ -428,6 +428,18 @@ def test_resuming_something_that_is_not_a_run(tmp_path: Path, capsys) -> None:
     assert code == 2
     assert err.endswith(f"cannot resume {tmp_path}/best.pt: it is a file; give a run directory (its folder "
                         f"{tmp_path} is one)\n")
+    training = tmp_path / "retrained"  # what python -m nas_pattern.train writes: training.pt, then best.pt
+    training.mkdir()
+    (training / "training.pt").write_bytes(b"the state after an epoch")
+    code, _, err = cli(["--resume", str(training)], capsys)
+    assert code == 2 and err.endswith(f"not a run directory but a training's folder (training.pt): go on with it "
+                                      f"with python -m nas_pattern.train --resume {training}\n")
+    (training / "training.pt").unlink()
+    (training / "best.pt").write_bytes(b"the model")
+    code, _, err = cli(["--resume", str(training)], capsys)
+    assert code == 2 and err.endswith(f"not a run directory but a trained model's folder (best.pt): python -m "
+                                      f"nas_pattern.predict {training} tests it, python -m nas_pattern.train "
+                                      f"{training}/best.pt trains it again\n")
 
 
 @pytest.mark.slow

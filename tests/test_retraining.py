@@ -154,9 +154,11 @@ def stopped(source: Path) -> Path:
 def test_resume_refuses_what_it_cannot_go_on_with_in_one_line_and_changes_nothing(
         source: Path, stopped: Path, tmp_path: Path, capsys) -> None:
     checkpoint = (stopped / TRAINING).read_bytes()
-    finished, empty, foreign, garbage = (tmp_path / name for name in ("finished", "empty", "foreign", "garbage"))
-    for folder in (finished, empty, foreign, garbage):
+    finished, empty, foreign, garbage, search = (tmp_path / name for name in ("finished", "empty", "foreign",
+                                                                               "garbage", "search"))
+    for folder in (finished, empty, foreign, garbage, search):
         folder.mkdir()
+    (search / "config.json").write_text('{"config": {}, "space": {}}')  # a search's run directory
     (finished / MODEL).write_bytes(b"a model trained before")
     torch.save({"format": "something else"}, foreign / TRAINING)
     (garbage / TRAINING).write_text("not a checkpoint")
@@ -170,6 +172,9 @@ def test_resume_refuses_what_it_cannot_go_on_with_in_one_line_and_changes_nothin
         (["--resume", str(finished)], f"{finished} holds best.pt: its training has finished, and there is nothing "
                                       "to resume"),
         (["--resume", str(empty)], f"{empty} holds no training.pt to go on from"),
+        (["--resume", str(search)], f"{search} is a search's run directory, not a training's folder: go on with the "
+                                    f"search with python -m nas_pattern.run --resume {search}, or retrain its best "
+                                    f"with python -m nas_pattern.train {search} --epochs N"),
         (["--resume", str(tmp_path / "nowhere")], f"--resume {tmp_path / 'nowhere'}: there is no such folder"),
         (["--resume", str(garbage)], f"{garbage / TRAINING} is not a training checkpoint: torch.save writes a zip "
                                      "archive"),

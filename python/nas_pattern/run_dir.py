@@ -31,7 +31,7 @@ import torch
 from nas_pattern.config import input_error
 from nas_pattern.controller import NASController
 from nas_pattern.files import hold_directory, save_atomically, write_atomically
-from nas_pattern.model import CHECKPOINT, MODEL, ModelCard, save_model
+from nas_pattern.model import CHECKPOINT, MODEL, TRAINING, ModelCard, save_model
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import Episode, first_line
 from nas_pattern.search_space import SearchSpace
@@ -236,12 +236,24 @@ class RunDirectory:
             data = json.loads((self.path / CONFIG).read_text())
         except FileNotFoundError:
             raise ValueError(f"cannot {use} {self.path}: it holds no {CONFIG}, so it is not a run directory "
-                             "(or the search was killed before it started)") from None
+                             f"{self._what_else(use)}") from None
         except (OSError, ValueError) as err:
             raise ValueError(f"cannot {use} {self.path}: {CONFIG} is unreadable ({input_error(err)})") from None
         if not isinstance(data, dict) or not {"config", "space"} <= set(data):
             raise ValueError(f"cannot {use} {self.path}: {CONFIG} lacks 'config' or 'space'")
         return data
+
+    def _what_else(self, use: str) -> str:
+        """What a folder without config.json is instead, and the command for it: a training's
+        (python -m nas_pattern.train writes best.pt and, while it trains, training.pt), or none."""
+        if use == "resume" and (self.path / TRAINING).is_file():
+            return (f"but a training's folder ({TRAINING}): go on with it with python -m nas_pattern.train --resume "
+                    f"{shlex.quote(str(self.path))}")
+        if (self.path / MODEL).is_file():
+            return (f"but a trained model's folder ({MODEL}): python -m nas_pattern.predict "
+                    f"{shlex.quote(str(self.path))} tests it, python -m nas_pattern.train "
+                    f"{shlex.quote(str(self.path / MODEL))} trains it again")
+        return "(or the search was killed before it started)"
 
     def peek_episodes(self, space: SearchSpace) -> list[Episode]:
         """The complete lines of episodes.jsonl, read only (a search may still be writing it:

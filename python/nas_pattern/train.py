@@ -240,6 +240,11 @@ def resumed(args: argparse.Namespace) -> tuple[Chosen, dict[str, Any]]:
     settings its training was started with; ValueError/FileNotFoundError in one line."""
     folder = Path(args.resume)
     file = folder / TRAINING
+    if RunDirectory(folder).configured:  # a search's: what the other command resumes
+        where = shlex.quote(str(folder))
+        raise ValueError(f"{folder} is a search's run directory, not a training's folder: go on with the search "
+                         f"with python -m nas_pattern.run --resume {where}, or retrain its best with "
+                         f"python -m nas_pattern.train {where} --epochs N")
     if (folder / MODEL).exists():
         raise ValueError(f"{folder} holds {MODEL}: its training has finished, and there is nothing to resume")
     if not file.is_file():
