@@ -160,6 +160,17 @@ def test_a_table_of_a_space_with_depth_and_skips_survives_its_file(tmp_path: Pat
     assert shallow["l2_filters"] == "" and shallow["l1_filters"] in ("8", "16")
 
 
+def test_a_study_whose_out_cannot_be_written_is_refused_before_it_runs(tmp_path: Path, capsys, monkeypatch) -> None:
+    """It wrote its record after the first landscape's searches: minutes of a study, lost to a bad --out."""
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "file").write_text("")
+    for out, why in [("/proc/nas-bench-out", "cannot be created: No such file or directory"),
+                     (str(tmp_path / "file"), "is a file, not a folder")]:
+        assert bench(["strategies", "--seeds", "1", "--budgets", "3", "--workers", "1", "--out", out]) == 2
+        printed, err = capsys.readouterr()
+        assert printed == "" and err == f"python -m nas_pattern.bench: error: --out {out} {why}\n"
+
+
 @pytest.mark.slow
 def test_a_few_seed_study_covers_every_landscape(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(ROOT)

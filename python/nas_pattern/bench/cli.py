@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
@@ -62,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for path in _tables_read(args, args.sections or DEFAULT_SECTIONS):
             check_table(path)  # before the first section: the table studies come last, after minutes of others
+        if WRITES_OUT & set(args.sections or DEFAULT_SECTIONS):
+            _make_out(Path(args.out))  # now, not after a study's minutes
         print(f"nas-pattern bench on {device_name(device)}, torch {torch.__version__}, seed {args.seed}")
         for section in args.sections or DEFAULT_SECTIONS:
             print()
@@ -75,6 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{p.prog}: its output was closed; it stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+WRITES_OUT = {"strategies", "sharing"}  # the sections that write their record to --out
+
+
+def _make_out(out: Path) -> None:
+    """--out, made if it is not there yet; ValueError if it cannot be, or cannot be written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file has its name
+        raise ValueError(f"--out {out} is a file, not a folder") from None
+    except OSError as err:
+        raise ValueError(f"--out {out} cannot be created: {err.strerror or err}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out} is not writable")
 
 
 def parser() -> OneLineParser:
