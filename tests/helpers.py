@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import signal
 import socket
@@ -26,6 +27,14 @@ from nas_pattern import Architecture, Dataset, Metrics, Network, SearchSpace, Sp
 # machinery (resume, Ray, weight sharing) where the space is incidental, its children train and
 # evaluate in a fraction of the default space's time.
 SMALL_CNN = str(Path(__file__).with_name("small-cnn.json"))
+
+
+def architecture_file(path: Path, encoding: str = "utf-8") -> Path:
+    """`path` written as an architecture file, python -m nas_pattern.train's SOURCE: two layers of
+    the CNN space, conv 3x8 pool2 drop0.0 each (the folders above it must exist)."""
+    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
+    path.write_text(json.dumps({"layers": [layer, layer]}), encoding=encoding)
+    return path
 
 
 def full_disk(descriptor: int) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import SMALL_CNN, full_disk, sigterm_in
+from helpers import SMALL_CNN, architecture_file, full_disk, sigterm_in
 from nas_pattern import CNN, CNN_SPACE, Dataset, load_model
 from nas_pattern.data import FASHION_MNIST_DIR, Split, class_names, load_test_split, read_idx
 from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_INPUT, ONNX_MODEL, ONNX_TOLERANCE, ModelCard, save_model
@@ -211,9 +211,7 @@ def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_half_model(tmp_p
 
     from nas_pattern.train import main as train
 
-    source = tmp_path / "arch.json"
-    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
-    source.write_text(json.dumps({"layers": [layer, layer]}))
+    source = architecture_file(tmp_path / "arch.json")
     monkeypatch.setattr(os, "fsync", full_disk)  # each file is written; the disk cannot keep it
     out = tmp_path / "out"
     assert train([str(source), "--epochs", "3", "--train-limit", "100", "--out", str(out)]) == 1
@@ -227,9 +225,7 @@ def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_half_model(tmp_p
 
 @pytest.mark.slow
 def test_train_takes_an_architecture_file(tmp_path: Path) -> None:
-    source = tmp_path / "arch.json"
-    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
-    source.write_text(json.dumps({"layers": [layer, layer]}), encoding="utf-8-sig")  # with a BOM, as Notepad saves
+    source = architecture_file(tmp_path / "arch.json", encoding="utf-8-sig")  # with a BOM, as Notepad saves
     done = run("nas_pattern.train", str(source), "--epochs", "1", "--train-limit", "500", "--out", str(tmp_path / "o"))
     assert done.returncode == 0, done.stderr
     assert load_model(tmp_path / "o").architecture.describe() == "conv 3x8 pool2 drop0.0 | conv 3x8 pool2 drop0.0"
@@ -243,9 +239,7 @@ def test_train_onto_a_disk_with_room_for_best_pt_only_keeps_it_and_says_best_onn
     def full(path: Path, write) -> None:  # best.onnx, the last file written: the disk has no room left for it
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
-    source = tmp_path / "arch.json"
-    source.write_text(json.dumps({"layers": [layer, layer]}))
+    source = architecture_file(tmp_path / "arch.json")
     monkeypatch.setattr(model_module, "write_atomically", full)
     # it was exit 1, "cannot write the model", with best.pt written and whole
     assert train([str(source), "--train-limit", "100", "--out", str(tmp_path / "out")]) == 0
@@ -314,9 +308,7 @@ def test_train_refuses_an_output_folder_before_it_trains(tmp_path: Path, capsys)
     from nas_pattern.train import build_parser, output_dir
     from nas_pattern.train import main as train
 
-    source = tmp_path / "arch.json"
-    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
-    source.write_text(json.dumps({"layers": [layer, layer]}))
+    source = architecture_file(tmp_path / "arch.json")
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / MODEL).write_bytes(b"a model trained before")
@@ -489,10 +481,8 @@ def test_ctrl_c_while_train_trains_writes_nothing_and_leaves_no_empty_folder(tmp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(TorchNetwork, "train", interrupted)
-    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
     (tmp_path / "run").mkdir()
-    source = tmp_path / "run" / "arch.json"
-    source.write_text(json.dumps({"layers": [layer, layer]}))
+    source = architecture_file(tmp_path / "run" / "arch.json")
     monkeypatch.chdir(tmp_path)
     assert train([str(source)]) == 130
     assert capsys.readouterr().err == "\npython -m nas_pattern.train: interrupted; no model was written\n"
@@ -504,10 +494,8 @@ def test_ctrl_c_while_train_trains_writes_nothing_and_leaves_no_empty_folder(tmp
 @pytest.mark.slow
 def test_sigterm_while_train_trains_stops_it_as_ctrl_c_does(tmp_path: Path) -> None:
     """`timeout`, `kill` or a batch system: train died with status 143 and left its empty folder behind."""
-    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
     (tmp_path / "run").mkdir()
-    source = tmp_path / "run" / "arch.json"
-    source.write_text(json.dumps({"layers": [layer, layer]}))
+    source = architecture_file(tmp_path / "run" / "arch.json")
     training = subprocess.Popen([sys.executable, "-m", "nas_pattern.train", str(source), "--epochs", "50"],
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert training.stdout is not None and training.stdout.readline().startswith("Training CNN conv 3x8 pool2")
@@ -524,9 +512,7 @@ def test_sigterm_while_train_loads_its_data_is_ctrl_c_too(tmp_path: Path, capsys
     from nas_pattern import train as module
     from nas_pattern.train import main as train
 
-    source = tmp_path / "arch.json"
-    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
-    source.write_text(json.dumps({"layers": [layer, layer]}))
+    source = architecture_file(tmp_path / "arch.json")
     with sigterm_in(module, "load_dataset"):
         assert train([str(source), "--epochs", "1", "--out", str(tmp_path / "out")]) == 130
     assert capsys.readouterr().err == ("\npython -m nas_pattern.train: interrupted before the training began; no model "
@@ -577,9 +563,7 @@ def test_train_whose_loss_becomes_nan_says_so_in_one_line(tmp_path: Path, monkey
         raise ChildDiverged("training loss became nan in epoch 1")
 
     monkeypatch.setattr(TorchNetwork, "train", diverged)
-    source = tmp_path / "arch.json"
-    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
-    source.write_text(json.dumps({"layers": [layer, layer]}))
+    source = architecture_file(tmp_path / "arch.json")
     assert train([str(source), "--out", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err == ("python -m nas_pattern.train: error: conv 3x8 pool2 drop0.0 | conv 3x8 pool2 "
                                        "drop0.0 could not be "
@@ -593,9 +577,7 @@ def test_train_whose_output_is_closed_stops_while_it_trains_and_keeps_a_model_on
     from nas_pattern import train as train_module
     from nas_pattern.networks import TorchNetwork
 
-    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
-    source = tmp_path / "arch.json"
-    source.write_text(json.dumps({"layers": [layer, layer]}))
+    source = architecture_file(tmp_path / "arch.json")
     argv = [str(source), "--epochs", "1", "--train-limit", "100"]
     original = TorchNetwork.train
 

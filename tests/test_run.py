@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SMALL_CNN, cli, files
+from helpers import SMALL_CNN, architecture_file, cli, files
 from nas_pattern.run import main
 
 
@@ -224,9 +224,7 @@ def test_files_of_another_user_are_one_line_and_exit_2_not_a_traceback(tmp_path:
     assert capsys.readouterr().err == f"python -m nas_pattern.predict: error: {locked}/best.pt: Permission denied\n"
     images = locked / "train-images-idx3-ubyte"
     monkeypatch.setattr("nas_pattern.data._read", refused(images))
-    source = tmp_path / "arch.json"
-    layer = {"filters": 8, "kernel_size": 3, "pool_size": 2, "dropout_rate": 0.0}
-    source.write_text(json.dumps({"layers": [layer, layer]}))
+    source = architecture_file(tmp_path / "arch.json")
     for name, command, argv in [("nas-pattern", main, ["--episodes", "1", "--run-dir", str(tmp_path / "run")]),
                                 ("python -m nas_pattern.train", train, [str(source), "--epochs", "1"]),
                                 ("python -m nas_pattern.bench", bench, ["controller"])]:
