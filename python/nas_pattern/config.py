@@ -38,7 +38,7 @@ INPUT_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError, Perm
 def input_error(err: BaseException) -> str:
     """The line that says what is wrong with the input: the error's own message, or, where the system
     raised it about a file, the file and why ("/data/x: Permission denied", not "[Errno 13] ...")."""
-    if isinstance(err, OSError) and err.filename is not None and err.strerror and str(err).startswith("[Errno"):
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:  # str(): "[Errno 13] ...: 'x'"
         return f"{err.filename}: {err.strerror}"
     return str(err)
 
