@@ -109,3 +109,21 @@ def test_make_clean_leaves_the_searches_and_their_models() -> None:
     removed = done.stdout.split()
     assert removed[:2] == ["rm", "-rf"] and "build" in removed and ".venv" in removed
     assert not {"runs", "runs/", "."} & set(removed)
+
+
+def test_the_oldest_versions_checked_are_pyproject_s_lower_bounds() -> None:
+    """tests/minimum-versions.txt is what the README's check of the oldest versions installs: each
+    pin is the lower bound pyproject.toml gives that package, and every package given one there
+    (the tools of [dev] and the build aside) is pinned, so a raised bound moves the check with it."""
+    from packaging.version import Version
+
+    text = (ROOT / "pyproject.toml").read_text()
+    bounds = {name.lower(): Version(version) for name, version in
+              re.findall(r'"([A-Za-z0-9_-]+)(?:\[[a-z,]+\])?>=([0-9.]+)', text)}
+    lines = (ROOT / "tests" / "minimum-versions.txt").read_text().splitlines()
+    pins = {name.lower(): Version(version) for name, version in
+            (line.split("==") for line in lines if line.strip() and not line.startswith("#"))}
+    tools = {"setuptools", "pytest", "pytest-xdist", "hypothesis", "ruff", "mypy", "mkdocs", "pymdown-extensions",
+             "selenium"}
+    assert set(pins) == set(bounds) - tools
+    assert {name: bounds[name] for name in pins} == pins
