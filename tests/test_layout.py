@@ -118,8 +118,10 @@ def test_the_oldest_versions_checked_are_pyproject_s_lower_bounds() -> None:
     from packaging.version import Version
 
     text = (ROOT / "pyproject.toml").read_text()
-    bounds = {name.lower(): Version(version) for name, version in
-              re.findall(r'"([A-Za-z0-9_-]+)(?:\[[a-z,]+\])?>=([0-9.]+)', text)}
+    given = {(name.lower(), Version(version)) for name, version in
+             re.findall(r'"([A-Za-z0-9_-]+)(?:\[[a-z,]+\])?>=([0-9.]+)', text)}
+    bounds = dict(given)
+    assert len(bounds) == len(given), "a package has two lower bounds (in two extras, say)"
     lines = (ROOT / "tests" / "minimum-versions.txt").read_text().splitlines()
     pins = {name.lower(): Version(version) for name, version in
             (line.split("==") for line in lines if line.strip() and not line.startswith("#"))}
