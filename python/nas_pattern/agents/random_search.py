@@ -20,6 +20,7 @@ class RandomAgent(Agent):
     def __init__(self, space: SearchSpace, config: AgentConfig | None = None):
         super().__init__(space, config)
         self.rng = random.Random(self.config.seed)
+        self.total, self.count = 0.0, 0  # the scores rewarded so far: their sum and their number
 
     def policy(self) -> Sample:
         if self.config.random.without_replacement:
@@ -30,10 +31,14 @@ class RandomAgent(Agent):
         return [self.rng.randrange(n) for n in self.space.num_choices]
 
     def reward(self, sample: Sample, metrics: Metrics) -> float:
-        return self.take(sample, metrics)  # the score itself: there is no baseline to subtract
+        score = self.take(sample, metrics)
+        self.total += score
+        self.count += 1
+        return score  # the score itself: it learns nothing, so there is no baseline to subtract
 
     def value_function(self) -> float:
-        return 0.0
+        # What a uniform draw is expected to score: the mean so far (NaN before the first reward)
+        return self.total / self.count if self.count else math.nan
 
     def update_policy(self) -> dict[str, float]:
         self.close()
@@ -56,8 +61,10 @@ class RandomAgent(Agent):
         return [[1.0 / n] * n for n in self.space.num_choices]  # uniform, and it stays so
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": self.rng.getstate(), **self.samples_state()}
+        return {"rng": self.rng.getstate(), "total": self.total, "count": self.count, **self.samples_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.setstate(state["rng"])
+        # a checkpoint from before the mean was kept has none: it starts again from the next reward
+        self.total, self.count = float(state.get("total", 0.0)), int(state.get("count", 0))
         self.load_samples_state(state)  # checkpoints before the handles counted the open ones as "waiting"
