@@ -253,6 +253,20 @@ def test_random_agent_is_uniform_and_never_learns() -> None:
     assert len({agent.policy() for _ in range(50)}) > 40
 
 
+def test_random_agent_resumes_a_checkpoint_from_before_it_kept_its_mean() -> None:
+    agent = RandomAgent(CNN_SPACE)
+    for _ in range(3):
+        agent.reward(agent.policy(), metrics(0.6))
+    state = agent.state_dict()
+    old = {key: value for key, value in state.items() if key not in ("total", "count")}
+    copy = RandomAgent(CNN_SPACE)
+    copy.load_state_dict(old)  # its draws go on as they would have; the mean starts again
+    assert math.isnan(copy.value_function()) and agent.value_function() == pytest.approx(0.6)
+    assert copy.policy() == agent.policy()
+    copy.load_state_dict(state)
+    assert copy.value_function() == agent.value_function()
+
+
 @pytest.mark.parametrize(("kind", "kwargs", "message"), [
     (AgentConfig, {"children_per_update": 0}, "children per update must be >= 1"),
     (ReinforceConfig, {"baseline": "mean"}, "baseline must be ema, critic or none"),
