@@ -184,7 +184,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("space", "search space as JSON: {\"max_layers\": 2, \"decisions\": [{\"name\": \"filters\", "
             "\"choices\": [16, 32]}, ...]}, optionally \"min_layers\": 1 (the depth becomes a decision) and "
             "\"skip_connections\": true (default: the network's own)", "fixed", "space", unit="FILE"),
-    Setting("agent", "default: reinforce", "fixed", "agent", choices=list(AGENTS)),
+    Setting("agent", "the search strategy: REINFORCE with a moving-average baseline (reinforce, the default), "
+            "with a learned critic too (actor-critic) or with none (reinforce-no-baseline); uniform random "
+            "search (random), regularized evolution (evolution) or Optuna's TPE (tpe, needs optuna)",
+            "fixed", "agent", choices=list(AGENTS)),
     Setting("episodes", f"child evaluations (default: {_CPU.episodes} on CPU, {_GPU.episodes} on GPU)",
             "may change", "search.episodes", number(int, 1), "N"),
     Setting("children-per-update", f"architectures per policy update (default: {AgentConfig.children_per_update})",
