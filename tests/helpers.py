@@ -1,6 +1,6 @@
 """What tests share besides fixtures: a blank dataset and a synthetic Network for fast searches,
 a space of small CNNs, the command line in-process, a full disk, a SIGTERM at a chosen point,
-headless Chromium, a live TensorBoard server."""
+the processes a command left running, headless Chromium, a live TensorBoard server."""
 
 from __future__ import annotations
 
@@ -64,6 +64,50 @@ def sigterm_in(target: object, name: str) -> Iterator[None]:
     finally:
         setattr(target, name, function)
         signal.signal(signal.SIGTERM, previous)
+
+
+def _processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/PID/stat after the command's name) of every process still there."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            yield int(stat.parent.name), stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+
+
+def in_group(group: int) -> list[int]:
+    """The processes of process group `group` still running (the search's worker processes are in
+    its group, as a terminal puts them)."""
+    return [pid for pid, fields in _processes() if int(fields[2]) == group and fields[0] != "Z"]  # not a zombie
+
+
+def children_of(parent: int, command: str = "") -> list[int]:
+    """The processes that `parent` started and that still run (not zombies), those whose command line
+    holds `command` if one is given."""
+    return [pid for pid, fields in _processes() if int(fields[1]) == parent and fields[0] != "Z"
+            and command in _command_line(pid)]
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""  # gone meanwhile
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` is there and not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def gone(group: int, within: float = 60.0) -> bool:
+    deadline = time.monotonic() + within
+    while in_group(group) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not in_group(group)
 
 
 def blank_dataset() -> Dataset:

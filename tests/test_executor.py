@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import torch
 
-from helpers import SMALL_CNN, MatchTarget, blank_dataset, cli, make_match_target, worker_memory_share
+from helpers import SMALL_CNN, MatchTarget, blank_dataset, cli, gone, in_group, make_match_target, worker_memory_share
 from nas_pattern import CNN, Dataset, NASController, SearchConfig, TrainConfig
 from nas_pattern.agents import AgentConfig, EvolutionConfig, RLAgent, make_agent
 from nas_pattern.bench.common import TABLE_PATH
@@ -351,27 +351,6 @@ AT_ONCE = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.S
            "os.execv(sys.executable, [sys.executable, '-m', 'nas_pattern.run', *sys.argv[1:]])",
            "--children-at-once", "2", "--children-per-update", "2", "--episodes", "8", "--space", SMALL_CNN,
            "--train-limit", "5000", "--no-tensorboard"]
-
-
-def in_group(group: int) -> list[int]:
-    """The processes of process group `group` still running (the search's worker processes are in
-    its group, as a terminal puts them)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command's name
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if int(fields[2]) == group and fields[0] != "Z":  # its group; not a zombie
-            found.append(int(stat.parent.name))
-    return found
-
-
-def gone(group: int, within: float = 60.0) -> bool:
-    deadline = time.monotonic() + within
-    while in_group(group) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return not in_group(group)
 
 
 def started(process: subprocess.Popen) -> str:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from helpers import children_of, files, gone, in_group
 from nas_pattern import AgentConfig, Decision, NASController, RandomAgent, ReinforceConfig, SearchConfig, SearchSpace
+from nas_pattern.bench import study
 from nas_pattern.bench import tabulate as tabulate_module
 from nas_pattern.bench import tune as tune_module
 from nas_pattern.bench.cli import main as bench
@@ -185,6 +193,94 @@ def test_a_study_of_one_strategy_replaces_its_rows_and_keeps_the_others(table_fi
     assert len(table) == 2 + 2 and table[2].startswith(f"| {table_file.stem} | ")
     size = Table.load(table_file).space.size  # its encodings are its architectures: one figure
     assert table[2].split(" | ")[1:3] == [f"{size:,}", "REINFORCE"] and table[3].startswith("|  |  | random |")
+
+
+@pytest.mark.parametrize("stopped_in", [1, 2])
+def test_a_stopped_study_keeps_the_landscapes_it_finished_and_says_so(stopped_in: int, tmp_path: Path, monkeypatch,
+                                                                      capsys) -> None:
+    """Ctrl-C or SIGTERM in a study of many landscapes (an hour and more for all thirteen) ended it in
+    a traceback that said nothing of what --out held."""
+    out = tmp_path / "out"
+    study_of = ["strategies", "--seeds", "2", "--budgets", "4,8", "--strategies", "random", "--workers", "1",
+                "--out", str(out), "--landscapes"]
+    assert bench([*study_of, "additive"]) == 0  # the record of an earlier run
+    before = files(out)
+    run_study, landscapes = study.run_study, []
+
+    def stopped(source: str, *args, **kwargs) -> dict[str, list[study.Trace]]:
+        landscapes.append(source)
+        if len(landscapes) == stopped_in:
+            raise KeyboardInterrupt  # as Ctrl-C, or SIGTERM (bench's sigterm_as_interrupt), raises it
+        return run_study(source, *args, **kwargs)
+
+    monkeypatch.setattr(study, "run_study", stopped)
+    capsys.readouterr()
+    assert bench([*study_of, "cnn576,rnn256"]) == 130
+    err = capsys.readouterr().err
+    with (out / "strategies.csv").open() as stream:
+        recorded = {row["landscape"] for row in csv.DictReader(stream)}
+    if stopped_in == 1:
+        assert err == (f"\npython -m nas_pattern.bench: interrupted; no landscape's study was finished; {out} is as "
+                       "it was\n")
+        assert files(out) == before
+    else:
+        assert err == (f"\npython -m nas_pattern.bench: interrupted; the study of cnn576 (1 of 2 landscapes) is "
+                       f"recorded in {out}\n")
+        assert recorded == {"additive", "cnn576"}
+        assert "| cnn576 (tuned on) |" in (out / "strategies.md").read_text()
+
+
+def test_a_study_stopped_while_it_writes_its_record_keeps_the_record_whole(tmp_path: Path, monkeypatch,
+                                                                            capsys) -> None:
+    """strategies.csv was opened for writing, and so emptied, before its rows were made: a stop in
+    between lost every landscape's rows (the committed record holds thirteen)."""
+    out = tmp_path / "out"
+    study_of = ["strategies", "--seeds", "2", "--budgets", "4,8", "--strategies", "random", "--workers", "1",
+                "--out", str(out), "--landscapes"]
+    assert bench([*study_of, "additive"]) == 0
+    before = files(out)
+
+    def stop(self: study.Summary) -> dict:
+        raise KeyboardInterrupt  # as the first row is made
+
+    monkeypatch.setattr(study.Summary, "row", stop)
+    assert bench([*study_of, "cnn576"]) == 130
+    assert files(out) == before  # every file as it was, and no temporary one beside them
+    assert "no landscape's study was finished" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the processes from /proc")
+def test_ctrl_c_at_a_terminal_stops_a_study_and_its_worker_processes_in_one_line(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches every process of its group: each of the study's worker processes
+    printed a KeyboardInterrupt traceback of its own, beside the bench's."""
+    bench_ = subprocess.Popen(
+        [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+         "os.execv(sys.executable, [sys.executable, '-m', 'nas_pattern.bench', *sys.argv[1:]])",
+         "strategies", "--landscapes", "additive-1.7m,nk1-1.7m", "--strategies", "reinforce", "--workers", "2",
+         "--out", str(tmp_path / "out")],  # minutes of searches: long after the signal
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert bench_.stdout is not None
+        line = ""
+        while not line.startswith("additive-1.7m"):  # the landscape's line: its study begins
+            line = bench_.stdout.readline()
+            assert line, "the bench ended before its study began"
+        deadline = time.monotonic() + 120
+        while len(children_of(bench_.pid, "spawn_main")) < 2:  # the pool's two worker processes are up
+            assert time.monotonic() < deadline, "no worker processes"
+            time.sleep(0.1)
+        os.killpg(bench_.pid, signal.SIGINT)
+        _, err = bench_.communicate(timeout=120)
+        assert bench_.returncode == 130, err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        assert err == (f"\npython -m nas_pattern.bench: interrupted; no landscape's study was finished; "
+                       f"{tmp_path / 'out'} is as it was\n")
+        assert gone(bench_.pid), f"left running: {in_group(bench_.pid)}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(bench_.pid, signal.SIGKILL)
 
 
 @pytest.mark.slow

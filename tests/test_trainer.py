@@ -6,14 +6,18 @@ import contextlib
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 
+from helpers import children_of, running
 from nas_pattern import CNN, Dataset, TrainConfig, precision
 from nas_pattern.bench.cli import main as bench
 from nas_pattern.bench.common import REFERENCE_CNN
@@ -310,6 +314,32 @@ def test_bench_precision_tallies_each_rule_on_the_same_probes(monkeypatch, capsy
     lines = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  conv")]
     assert [line[:2] for line in lines] == [["conv", "idle"], ["conv", "busy"]]
     assert all(line[4:] == ["bf16", "2", "fp32", "2", "fp32", "2"] for line in lines)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the processes from /proc")
+def test_a_bench_stopped_by_sigterm_stops_the_cpu_hogs_it_started() -> None:
+    """`timeout` or `kill` during `bench precision`'s busy probes ended the bench at once, and its
+    CPU hogs (`while True: pass`) spun on for ever."""
+    bench_ = subprocess.Popen([sys.executable, "-m", "nas_pattern.bench", "precision", "--device", "cpu",
+                               "--seeds", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hogs: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not hogs:  # the busy probes have begun
+            assert bench_.poll() is None and time.monotonic() < deadline, "no hogs were started"
+            hogs = children_of(bench_.pid, "while True")
+            time.sleep(0.05)
+        bench_.send_signal(signal.SIGTERM)
+        _, err = bench_.communicate(timeout=60)
+        assert bench_.returncode == 130, err
+        assert err == "\npython -m nas_pattern.bench: interrupted\n"
+        assert not [hog for hog in hogs if running(hog)]
+    finally:
+        bench_.kill()
+        for hog in hogs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(hog, signal.SIGKILL)
 
 
 def test_the_benchmark_refuses_an_unknown_section(capsys) -> None:

@@ -23,7 +23,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 from nas_pattern.data import Split
+from nas_pattern.files import sigint_blocked
 from nas_pattern.memory import MEMORY_SHARE
 from nas_pattern.records import Child, Outcome, counted, first_line
 from nas_pattern.trainer import Epoch, device_name
@@ -177,7 +178,7 @@ class LocalExecutor(Executor):
             except ValueError as err:
                 return [_failed(_NotStarted(str(err))) for _ in children]
         assert self._pool is not None
-        with _sigint_blocked():
+        with sigint_blocked():
             return [self._pool.submit(_run_in_worker, child) for child in children]
 
     def _start_pool(self) -> None:
@@ -203,7 +204,7 @@ class LocalExecutor(Executor):
                                              MEMORY_SHARE / count,  # the CPU's memory shared out too
                                              ready))
         try:
-            with _sigint_blocked():  # submit() starts the worker processes: born with it blocked
+            with sigint_blocked():  # submit() starts the worker processes: born with it blocked
                 started = [self._pool.submit(_take_data, arrays) for _ in range(count)]
             done, _ = concurrent.futures.wait(started, timeout=WORKER_START_LIMIT, return_when=FIRST_EXCEPTION)
             failed = [future for future in done if future.exception() is not None]
@@ -247,23 +248,6 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
         process.terminate()
     for process in processes:
         process.join(timeout=WORKER_START_LIMIT)
-
-
-@contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """SIGINT blocked in this thread meanwhile, and so in the worker processes that submit() starts
-    (a process is born with its parent's signal mask, and keeps it). A terminal's Ctrl-C reaches
-    every process of its group: it stops the search in this process, which stops the workers
-    (LocalExecutor.run()'s finally, close()); it raised KeyboardInterrupt in each worker too, a
-    traceback each. A SIGINT that comes meanwhile is taken when this returns, not lost."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows
-        yield
-        return
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _empty(split: Split) -> Split:

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import IO, Any
 
@@ -125,3 +126,24 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread meanwhile, and so in the worker processes started meanwhile (a
+    process is born with its parent's signal mask, and keeps it, through exec too). A terminal's
+    Ctrl-C reaches every process of its group: it stops the command in this process, which stops
+    its workers (LocalExecutor's close(), the bench study's pool); it raised KeyboardInterrupt in
+    each worker too, a traceback each. A SIGINT that comes meanwhile is taken when this returns,
+    not lost. Python's resource tracker, a process of its own, is started first: its start unblocks
+    SIGINT in the thread that starts it, which is the first worker process's start otherwise, and
+    then none was born with it blocked (the bench study's pool was not)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    resource_tracker.ensure_running()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from nas_pattern.files import write_atomically
 from nas_pattern.records import Episode, SearchResult
 from nas_pattern.search_space import Architecture, SearchSpace
 
@@ -266,10 +267,13 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: Path, dpi: int = 100, top: float = 1.0) -> Path:
-    """Lay `fig` out (its axes below `top`, a fraction of its height), write it to `path`, close it."""
+    """Lay `fig` out (its axes below `top`, a fraction of its height), write it to `path` whole or not
+    at all (a stop mid-write keeps the picture before), close it."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout(rect=(0, 0, 1, top))
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    try:
+        write_atomically(Path(path), lambda f: fig.savefig(f, dpi=dpi, format=Path(path).suffix[1:] or "png"))
+    finally:
+        plt.close(fig)
     return path

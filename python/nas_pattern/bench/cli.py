@@ -30,7 +30,7 @@ from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
 from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, input_error, number
 from nas_pattern.data import FASHION_MNIST_DIR
-from nas_pattern.files import drop_output
+from nas_pattern.files import drop_output, sigterm_as_interrupt
 from nas_pattern.networks import NETWORKS
 from nas_pattern.trainer import device_name, resolve_device
 
@@ -61,6 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         p.error(str(err))
     try:
+        with sigterm_as_interrupt():  # `kill`, `timeout`, a batch system: as Ctrl-C, its workers and hogs stopped
+            return _run(args, device, p.prog)
+    except KeyboardInterrupt as stop:  # a section that keeps a record says what it kept
+        print(f"\n{p.prog}: interrupted" + (f"; {stop}" if str(stop) else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace, device: torch.device, prog: str) -> int:
+    """The sections asked for, one after another."""
+    try:
         for path in _tables_read(args, args.sections or DEFAULT_SECTIONS):
             check_table(path)  # before the first section: the table studies come last, after minutes of others
         if WRITES_OUT & set(args.sections or DEFAULT_SECTIONS):
@@ -71,11 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             SECTIONS[section](args, device)
         sys.stdout.flush()  # here, where a closed output is caught, not at exit
     except INPUT_ERRORS as err:  # a missing, unreadable or malformed table, data file
-        print(f"{p.prog}: error: {input_error(err)}", file=sys.stderr)
+        print(f"{prog}: error: {input_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
         drop_output()
-        print(f"{p.prog}: its output was closed; it stopped", file=sys.stderr)
+        print(f"{prog}: its output was closed; it stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 

@@ -61,8 +61,11 @@ def _tally(choices: Counter[str]) -> str:
 
 @contextmanager
 def _hogs(count: int) -> Iterator[None]:
-    """`count` processes spinning on the CPU for the duration of the block."""
-    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    """`count` processes spinning on the CPU for the duration of the block; stopped when it ends, a
+    stop of the bench's included (SIGTERM is Ctrl-C there). In sessions of their own, so that a
+    terminal's Ctrl-C reaches the bench alone, not them, each with a traceback."""
+    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+                for _ in range(count)]
     try:
         yield
     finally:

@@ -32,6 +32,29 @@ def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
     out = Path(args.out)
     summaries: list[study.Summary] = []
     curves: record.Curves = {}
+    written: list[str] = []
+    try:
+        recorded = _study(args, sources, seeds, budget, strategies, out, summaries, curves, written)
+    except KeyboardInterrupt:  # the landscapes studied to the end are in --out already, each written whole
+        raise KeyboardInterrupt(f"the study of {', '.join(written)} ({len(written)} of {len(sources)} landscapes) "
+                                f"is recorded in {out}" if written else
+                                f"no landscape's study was finished; {out} is as it was") from None
+    kept = len({(s.landscape, s.strategy) for s in recorded}) - len({(s.landscape, s.strategy) for s in summaries})
+    print("\nREINFORCE against the rivals on the held-out landscapes (<= better or equal; ~ worse in the mean "
+          "but within the 95% intervals; > worse)" + (", with the rows this run kept:" if kept else ":"))
+    print("\n".join(study.verdict(recorded)) or "  (no held-out landscape in the record)")
+    print(f"  wrote {out / 'strategies.csv'}, {out / 'curves.csv'}, {out / 'regret.csv'}, {out / 'strategies.md'} "
+          f"(the README's table) and {out / 'strategies.png'} in {time.perf_counter() - start:.0f} s"
+          + (f" (keeping {kept} landscape-strategy pair(s) of earlier runs that this one did not search)"
+             if kept else ""))
+
+
+def _study(args: argparse.Namespace, sources: list[str], seeds: range, budget: int, strategies: list[str],
+           out: Path, summaries: list[study.Summary], curves: record.Curves, written: list[str]) -> list[study.Summary]:
+    """Each landscape's study in turn, written to `out` once it is done (with the record's other rows);
+    `summaries` and `curves` grow as they are, and `written` names each landscape once it is in `out`.
+    Returns the record."""
+    recorded: list[study.Summary] = []
     for source in sources:
         table = landscapes.load(source)
         name = landscapes.name_of(source)
@@ -49,14 +72,8 @@ def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
         summaries += found
         curves[(name, held_out)] = study.curves(table, traces, budget)
         recorded = _write(out, summaries, curves)  # after each landscape: a stop keeps them
-    kept = len({(s.landscape, s.strategy) for s in recorded}) - len({(s.landscape, s.strategy) for s in summaries})
-    print("\nREINFORCE against the rivals on the held-out landscapes (<= better or equal; ~ worse in the mean "
-          "but within the 95% intervals; > worse)" + (", with the rows this run kept:" if kept else ":"))
-    print("\n".join(study.verdict(recorded)) or "  (no held-out landscape in the record)")
-    print(f"  wrote {out / 'strategies.csv'}, {out / 'curves.csv'}, {out / 'regret.csv'}, {out / 'strategies.md'} "
-          f"(the README's table) and {out / 'strategies.png'} in {time.perf_counter() - start:.0f} s"
-          + (f" (keeping {kept} landscape-strategy pair(s) of earlier runs that this one did not search)"
-             if kept else ""))
+        written.append(name)
+    return recorded
 
 
 def _write(out: Path, summaries: list[study.Summary], curves: record.Curves) -> list[study.Summary]:

@@ -20,11 +20,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from nas_pattern import plots
 from nas_pattern.agents import AGENTS, AgentConfig
 from nas_pattern.bench import landscapes
 from nas_pattern.controller import NASController
+from nas_pattern.files import sigint_blocked
 from nas_pattern.networks.tabular import TabularNetwork
 from nas_pattern.records import Episode, SearchConfig
 from nas_pattern.table import Table
@@ -146,26 +148,33 @@ def run_study(source: str, strategies: Sequence[str], seeds: Sequence[int], budg
               configs: Mapping[str, AgentConfig] | None = None, workers: int = 1,
               progress: Callable[[str], None] = print) -> dict[str, list[Trace]]:
     """Every strategy on every seed, `workers` processes at a time, on the landscape `source` (a name in
-    landscapes.LANDSCAPES or a table file); traces per strategy, in seed order."""
+    landscapes.LANDSCAPES or a table file); traces per strategy, in seed order. On a terminal, a
+    progress bar counts the searches (a landscape's study can take half an hour). Ctrl-C stops the
+    worker processes through this one (the pool ends them), not each with a traceback of its own."""
     configs = configs or {}
     jobs = [(strategy, seed, budget, configs.get(strategy)) for strategy in strategies for seed in seeds]
     traces: dict[str, list[Trace]] = {s: [] for s in strategies}
-    if workers > 1:
-        with multiprocessing.get_context("spawn").Pool(workers, _init_worker, (source,)) as pool:
-            results: Iterable[Trace] = pool.imap(_job, jobs, chunksize=max(1, len(seeds) // (4 * workers)))
-            _collect(jobs, results, traces, len(seeds), progress)
-    else:
-        _init_worker(source)
-        _collect(jobs, map(_job, jobs), traces, len(seeds), progress)
+    with tqdm(total=len(jobs), unit="search", leave=False, dynamic_ncols=True, disable=None) as bar:
+        if workers > 1:
+            with sigint_blocked():  # in the worker processes for good: Ctrl-C stops them through this one
+                pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (source,))
+            with pool:
+                results: Iterable[Trace] = pool.imap(_job, jobs, chunksize=max(1, len(seeds) // (4 * workers)))
+                _collect(jobs, results, traces, len(seeds), progress, bar)
+        else:
+            _init_worker(source)
+            _collect(jobs, map(_job, jobs), traces, len(seeds), progress, bar)
     return traces
 
 
 def _collect(jobs: Sequence[tuple[str, int, int, AgentConfig | None]], results: Iterable[Trace],
-             traces: dict[str, list[Trace]], per_strategy: int, progress: Callable[[str], None]) -> None:
+             traces: dict[str, list[Trace]], per_strategy: int, progress: Callable[[str], None], bar: tqdm) -> None:
     for (strategy, _, _, _), trace in zip(jobs, results, strict=True):
         traces[strategy].append(trace)
+        bar.update()
         if len(traces[strategy]) == per_strategy:
-            progress(f"  {strategy}: {per_strategy} searches done")
+            with tqdm.external_write_mode():  # the bar steps aside for the line
+                progress(f"  {strategy}: {per_strategy} searches done")
 
 
 _TABLE: Table | None = None  # each worker process reads the table once

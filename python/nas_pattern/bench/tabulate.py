@@ -50,23 +50,31 @@ def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
           f"{len(todo)} to "
           f"train; {len(train):,} training images, {args.epochs} epoch(s), validation {len(val):,}, test {len(test):,}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    written = len(rows)  # architectures in the table on disk
     progress = tqdm(todo, unit="child", dynamic_ncols=True)
-    for architecture in progress:
-        start = time.perf_counter()
-        network = network_class(architecture, data.input_shape, data.num_classes, train_config=config, device=device,
-                      seed=args.seed)
-        network.build()
-        network.train(train, args.epochs)
-        val_metrics, test_metrics = network.evaluate(val), network.evaluate(test)
-        rows[architecture] = Row(val_accuracy=round(val_metrics.accuracy, 6), val_loss=round(val_metrics.loss, 6),
-                                 test_accuracy=round(test_metrics.accuracy, 6),
-                                 test_loss=round(test_metrics.loss, 6), params=val_metrics.params,
-                                 train_seconds=round(val_metrics.train_seconds, 4))
-        metadata["wall_seconds"] = round(metadata["wall_seconds"] + time.perf_counter() - start, 1)
-        _write_table(path, space, metadata, rows)  # after every child: an interruption loses at most one
-        best = max(rows.values(), key=lambda row: row.val_accuracy)
-        progress.set_postfix_str(f"best val {best.val_accuracy:.4f}")
-    progress.close()
+    try:
+        for architecture in progress:
+            start = time.perf_counter()
+            network = network_class(architecture, data.input_shape, data.num_classes, train_config=config,
+                                    device=device, seed=args.seed)
+            network.build()
+            network.train(train, args.epochs)
+            val_metrics, test_metrics = network.evaluate(val), network.evaluate(test)
+            rows[architecture] = Row(val_accuracy=round(val_metrics.accuracy, 6), val_loss=round(val_metrics.loss, 6),
+                                     test_accuracy=round(test_metrics.accuracy, 6),
+                                     test_loss=round(test_metrics.loss, 6), params=val_metrics.params,
+                                     train_seconds=round(val_metrics.train_seconds, 4))
+            metadata["wall_seconds"] = round(metadata["wall_seconds"] + time.perf_counter() - start, 1)
+            _write_table(path, space, metadata, rows)  # after every child: an interruption loses at most one
+            written = len(rows)
+            best = max(rows.values(), key=lambda row: row.val_accuracy)
+            progress.set_postfix_str(f"best val {best.val_accuracy:.4f}")
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the table holds every child but the one in training
+        raise KeyboardInterrupt(f"{written} of {space.size} architectures are in {path}; the same command goes on "
+                                "from there" if written else "no architecture was trained to the end; nothing was "
+                                "written") from None
+    finally:
+        progress.close()
     table = Table.load(path)
     architecture, best = table.best
     print(f"  {path}: {len(table.rows)} architectures in {table.metadata['wall_seconds']:.0f} s of training; "
