@@ -310,6 +310,37 @@ def test_tabulate_resumes_and_keeps_what_was_measured(tmp_path: Path, monkeypatc
     assert path.read_bytes() == before
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("stopped_in", [1, 2])
+def test_a_stopped_tabulate_says_how_much_of_the_table_it_kept(stopped_in: int, tmp_path: Path, monkeypatch,
+                                                                capsys) -> None:
+    """Ctrl-C or SIGTERM while tabulate trains (hours for a whole space) ended it in a traceback."""
+    space = SearchSpace((Decision("filters", (4,)), Decision("kernel_size", (1, 3)), Decision("pool_size", (2,)),
+                         Decision("dropout_rate", (0.0,))), max_layers=1,
+                        layer_format="conv {kernel_size}x{filters} pool{pool_size} drop{dropout_rate}")
+    monkeypatch.setattr(tabulate_module, "TABLE_SPACE", space)
+    write, written = tabulate_module._write_table, []
+
+    def stopped(*args) -> None:
+        written.append(args)
+        if len(written) == stopped_in:
+            raise KeyboardInterrupt  # the child before it is in the table; this one is not
+        write(*args)
+
+    monkeypatch.setattr(tabulate_module, "_write_table", stopped)
+    path = tmp_path / "table.csv"
+    assert bench(["tabulate", "--table", str(path), "--train-limit", "64", "--device", "cpu"]) == 130
+    err = capsys.readouterr().err
+    if stopped_in == 1:
+        assert err == "\npython -m nas_pattern.bench: interrupted; no architecture was trained to the end; nothing " \
+                      "was written\n"
+        assert not path.exists()
+    else:
+        assert err == (f"\npython -m nas_pattern.bench: interrupted; 1 of 2 architectures are in {path}; the same "
+                       "command goes on from there\n")
+        assert len(Table.load(path, partial=True).rows) == 1
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["strategies", "--budgets", "0,5"], "budgets must be >= 1"),
     (["strategies", "--budgets", "ten"], "expected comma-separated integers"),

@@ -51,7 +51,7 @@ def tabulate_section(args: argparse.Namespace, device: torch.device) -> None:
           f"train; {len(train):,} training images, {args.epochs} epoch(s), validation {len(val):,}, test {len(test):,}")
     path.parent.mkdir(parents=True, exist_ok=True)
     written = len(rows)  # architectures in the table on disk
-    progress = tqdm(todo, unit="child", dynamic_ncols=True)
+    progress = tqdm(todo, unit="child", dynamic_ncols=True, disable=None)  # on a terminal only, not in a log
     try:
         for architecture in progress:
             start = time.perf_counter()
