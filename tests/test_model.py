@@ -413,6 +413,17 @@ def test_predict_whose_output_is_closed_stops_in_one_line(searched: Path) -> Non
 
 
 @pytest.mark.slow
+def test_predict_stopped_by_sigterm_says_so_in_one_line(searched: Path, capsys) -> None:
+    """`kill` or `timeout` ended predict without a word (exit 143), and Ctrl-C in a traceback."""
+    from nas_pattern import predict as module
+
+    with sigterm_in(module, "load_test_split"):
+        assert predict([str(searched), "--images", "100"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "\npython -m nas_pattern.predict: interrupted\n" and captured.out == ""
+
+
+@pytest.mark.slow
 def test_predict_describes_the_model_and_tests_it(searched: Path, tmp_path: Path, capsys) -> None:
     assert predict([str(searched), "--images", "1000"]) == 0
     out = capsys.readouterr().out

@@ -2,11 +2,13 @@
 in all, and class by class (its accuracy on each, and the class it most often takes each for).
 
 PATH is a run directory or a best.pt file; a bad one (missing, truncated, of another format
-version, of a network class that cannot be imported here) is one line and exit status 2.
+version, of a network class that cannot be imported here) is one line and exit status 2. Ctrl-C,
+SIGTERM and a closed output stop it with one line and exit 130, as the other commands.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
@@ -14,7 +16,7 @@ import torch
 
 from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, input_error, number
 from nas_pattern.data import load_test_split
-from nas_pattern.files import drop_output
+from nas_pattern.files import drop_output, sigterm_as_interrupt
 from nas_pattern.model import MODEL, load_model
 
 
@@ -26,10 +28,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--images", type=number(int, 1), default=10_000, help="test images to classify (default: all)")
     args = parser.parse_args(argv)
     try:
+        with sigterm_as_interrupt():  # `kill`, `timeout`: as Ctrl-C
+            return _predict(args, parser.prog)
+    except KeyboardInterrupt:  # nothing is written: nothing to keep
+        print(f"\n{parser.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _predict(args: argparse.Namespace, prog: str) -> int:
+    try:
         model = load_model(args.path)
         test = load_test_split(model.card.dataset, args.data_dir).head(args.images)
     except INPUT_ERRORS as err:
-        print(f"{parser.prog}: error: {input_error(err)}", file=sys.stderr)
+        print(f"{prog}: error: {input_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     card = model.card
     metrics = model.evaluate(test)
@@ -44,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a closed output is caught, not at exit
     except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
         drop_output()
-        print(f"{parser.prog}: its output was closed; it stopped", file=sys.stderr)
+        print(f"{prog}: its output was closed; it stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 
