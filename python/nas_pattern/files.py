@@ -1,6 +1,7 @@
 """Writing files so that a crash never leaves half of one, making folders that are ours alone (and
-holding them while we write), and stopping a command cleanly (SIGTERM, a closed output): the run
-directory, the tables, nas_pattern.run and nas_pattern.train use it."""
+holding them while we write), and stopping a command cleanly (SIGTERM, a closed output, a terminal's
+Ctrl-C kept from worker processes): the run directory, the tables, the commands and the executor
+use it."""
 
 from __future__ import annotations
 
