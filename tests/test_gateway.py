@@ -5,7 +5,9 @@ The JVM suites (JUnit, Scala, clojure.test; `make jvm-test`) drive the adapters 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
 from py4j.java_gateway import PythonProxyPool
 
+from helpers import gone, in_group
 from nas_pattern.gateway import READY, TOKEN_ENV, HandoutPool
 
 
@@ -105,6 +108,17 @@ def test_the_engine_exits_when_its_stdin_closes(engine) -> None:
     err = process.stderr.read()
     assert "stdin closed before any JVM connected" in err and "sleep infinity |" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_engine_in_one_line(engine) -> None:
+    """A terminal's Ctrl-C reached the engine (in its JVM's process group, or started by hand) as a
+    KeyboardInterrupt traceback, then "terminate called without an active exception"."""
+    process, _ = engine
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    assert process.stderr.read() == ("nas-pattern gateway: interrupted; it stopped serving (the searches it ran are "
+                                     "recorded in their run directories)\n")
 
 
 class Handout:
@@ -233,3 +247,44 @@ def test_a_jvm_example_explains_its_command_line_on_help_before_an_engine_starts
         assert usage in lines[0] and lines[0].endswith("[run-dir] [--weight-sharing]")
         assert [line.split()[0] for line in lines[1:4]] == ["episodes", "run-dir", "--weight-sharing"]
         assert "NAS_PATTERN_PYTHON" in lines[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the processes from /proc")
+def test_ctrl_c_at_a_terminal_stops_a_jvm_example_and_its_engine_with_a_line_each(tmp_path: Path) -> None:
+    """The JVM and the engine it launched are in the terminal's process group, and both take its
+    Ctrl-C: the engine ended in a traceback, and the example's line said only that the gateway was
+    closed. What was recorded stays, for {"resume": DIR}."""
+    example = subprocess.Popen(
+        [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+         "os.execvp(sys.argv[1], sys.argv[1:])", *example_command("java"), "40", str(tmp_path / "run")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "NAS_PATTERN_PYTHON": sys.executable})
+    try:
+        assert example.stdout is not None
+        validated = 0
+        while validated < 2:  # two children recorded, the third in training
+            line = example.stdout.readline()
+            assert line, f"the example ended before its second child: {example.communicate()[0]}"
+            validated += line.startswith("Validation:")
+        os.killpg(example.pid, signal.SIGINT)
+        out, _ = example.communicate(timeout=120)
+        # 130, the JVM's status for SIGINT; or 1 where the example's System.exit(1), in its catch of the
+        # closed gateway, came once the shutdown hooks had run (Java then halts with that status)
+        assert example.returncode in (130, 1), out
+        assert "Traceback" not in out and "terminate called" not in out, out
+        engine, *example_said = out.splitlines()
+        assert engine == ("nas-pattern gateway: interrupted; it stopped serving (the searches it ran are recorded "
+                          "in their run directories)"), out
+        # and the example's line for the call cut short, unless the JVM halted first: the gateway closed by
+        # the JVM's shutdown, or, where the engine's end came first, the engine's exit
+        assert example_said in ([], ["error: this NASGateway was closed as the JVM shut down (Ctrl-C, SIGTERM or "
+                                     'System.exit); a search it ran is recorded in its run directory, and {"resume": '
+                                     'DIR} goes on with it']) or (
+            len(example_said) == 1 and example_said[0].startswith("error: the Python engine exited with status 130")
+        ), out
+        assert gone(example.pid), f"left running: {in_group(example.pid)}"
+        assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) >= 2
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(example.pid, signal.SIGKILL)

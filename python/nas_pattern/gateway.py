@@ -6,6 +6,9 @@ or its stdin closes (so it never outlives the JVM). `Engine` is the entry point 
 first; the participants cross as the adapters of adapters.py, over bridge.py's conversions. An
 engine started by hand serves JVMs that connect() to it in turn: when one closes its gateway or
 is gone, the engine closes the controllers it opened and lets go of what it held (`HandoutPool`).
+
+One piece: the engine process's life, from its token to how it stops (shutdown(), the end of stdin,
+Ctrl-C, a JVM gone), is read and changed as a whole.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import gc
 import logging
 import os
 import select
+import signal
 import socket
 import statistics
 import sys
@@ -31,7 +35,7 @@ from py4j.java_gateway import JavaObject, PythonProxyPool, server_connection_sto
 
 from nas_pattern.adapters import Controller, Model
 from nas_pattern.bridge import Bridge, reported
-from nas_pattern.config import EXIT_BAD_INPUT
+from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from nas_pattern.model import load_model
 from nas_pattern.session import Search, args_from_json, open_search
 from nas_pattern.trainer import device_name, resolve_device
@@ -204,10 +208,10 @@ class Engine:
         self.done.set()
 
 
-def serve(token: str, *, ready: Callable[[int], None]) -> Engine:
-    """Serve the JVM until shutdown() or the end of stdin. `ready(port)` is called once listening.
-    Returns the engine, which says whether a JVM attached and whether it asked to shut down."""
-    done = threading.Event()
+def serve(token: str, *, ready: Callable[[int], None], done: threading.Event | None = None) -> Engine:
+    """Serve the JVM until shutdown(), the end of stdin or `done` is set. `ready(port)` is called once
+    listening. Returns the engine, which says whether a JVM attached and whether it asked to shut down."""
+    done = done or threading.Event()
     engine = Engine(done)
     server = ClientServer(
         java_parameters=JavaParameters(address=LOOPBACK, auth_token=token, auto_convert=False),
@@ -242,7 +246,22 @@ def main() -> int:
         print(f"nas-pattern gateway: error: the auth token in {TOKEN_ENV} {weakness}", file=sys.stderr)
         return EXIT_BAD_INPUT
     logging.getLogger().addHandler(_log_handler())
-    engine = serve(token, ready=lambda port: print(f"{READY} {port}", flush=True))
+    done, interrupted = threading.Event(), []
+
+    def interrupt(signum: int, frame: object) -> None:
+        # Ctrl-C: the engine stops serving as at the end of stdin, in one line. A terminal's Ctrl-C also
+        # reaches the JVM that launched it (one process group), which shuts it down too; it used to end
+        # in a traceback and "terminate called without an active exception". Set from a thread: this
+        # handler may run while the main thread holds the event's lock.
+        interrupted.append(signum)
+        threading.Thread(target=done.set, daemon=True).start()
+
+    signal.signal(signal.SIGINT, interrupt)
+    engine = serve(token, ready=lambda port: print(f"{READY} {port}", flush=True), done=done)
+    if interrupted:
+        print("nas-pattern gateway: interrupted; it stopped serving (the searches it ran are recorded in their "
+              "run directories)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if not engine.attached and not engine.done_by_shutdown:
         print("nas-pattern gateway: error: stdin closed before any JVM connected, so the engine stopped (it "
               "serves until its stdin closes, to never outlive the JVM that launched it). To start one yourself "

@@ -108,6 +108,7 @@ public final class NASGateway implements AutoCloseable {
     private final Deque<String> lastErrors; // the engine's latest stderr lines (launched engines only)
     private final Thread shutdownHook = new Thread(this::close, "nas-pattern-gateway-shutdown");
     private volatile boolean closed;
+    private volatile boolean closedByShutdown; // by the shutdown hook: the JVM is ending (Ctrl-C, say)
 
     /** Launches the engine with the default options. */
     public static NASGateway launch() {
@@ -242,6 +243,7 @@ public final class NASGateway implements AutoCloseable {
         if (closed) {
             return;
         }
+        closedByShutdown = Thread.currentThread() == shutdownHook;
         closed = true;
         if (process != null) {
             try {
@@ -286,7 +288,10 @@ public final class NASGateway implements AutoCloseable {
     /** The one-line NASException for a call the bridge could not complete (see Bridged). */
     NASException failure(Py4JException error) {
         if (closed) {
-            return new NASException("this NASGateway is closed", NASException.Reason.CLOSED, error);
+            return new NASException(closedByShutdown
+                    ? "this NASGateway was closed as the JVM shut down (Ctrl-C, SIGTERM or System.exit); a search "
+                            + "it ran is recorded in its run directory, and {\"resume\": DIR} goes on with it"
+                    : "this NASGateway is closed", NASException.Reason.CLOSED, error);
         }
         if (process != null) {
             if (lostConnection(error)) { // the engine may be dying: wait for it before saying how it ended
