@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import functools
 import os
 import signal
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import children_of, files, gone, in_group
+from helpers import children_of, gone, in_group
+from helpers import files as files_under
 from nas_pattern import AgentConfig, Decision, NASController, RandomAgent, ReinforceConfig, SearchConfig, SearchSpace
 from nas_pattern.bench import study
 from nas_pattern.bench import tabulate as tabulate_module
@@ -204,7 +206,7 @@ def test_a_stopped_study_keeps_the_landscapes_it_finished_and_says_so(stopped_in
     study_of = ["strategies", "--seeds", "2", "--budgets", "4,8", "--strategies", "random", "--workers", "1",
                 "--out", str(out), "--landscapes"]
     assert bench([*study_of, "additive"]) == 0  # the record of an earlier run
-    before = files(out)
+    before = files_under(out)
     run_study, landscapes = study.run_study, []
 
     def stopped(source: str, *args, **kwargs) -> dict[str, list[study.Trace]]:
@@ -222,7 +224,7 @@ def test_a_stopped_study_keeps_the_landscapes_it_finished_and_says_so(stopped_in
     if stopped_in == 1:
         assert err == (f"\npython -m nas_pattern.bench: interrupted; no landscape's study was finished; {out} is as "
                        "it was\n")
-        assert files(out) == before
+        assert files_under(out) == before
     else:
         assert err == (f"\npython -m nas_pattern.bench: interrupted; the study of cnn576 (1 of 2 landscapes) is "
                        f"recorded in {out}\n")
@@ -238,15 +240,42 @@ def test_a_study_stopped_while_it_writes_its_record_keeps_the_record_whole(tmp_p
     study_of = ["strategies", "--seeds", "2", "--budgets", "4,8", "--strategies", "random", "--workers", "1",
                 "--out", str(out), "--landscapes"]
     assert bench([*study_of, "additive"]) == 0
-    before = files(out)
+    before = files_under(out)
 
     def stop(self: study.Summary) -> dict:
         raise KeyboardInterrupt  # as the first row is made
 
     monkeypatch.setattr(study.Summary, "row", stop)
     assert bench([*study_of, "cnn576"]) == 130
-    assert files(out) == before  # every file as it was, and no temporary one beside them
+    assert files_under(out) == before  # every file as it was, and no temporary one beside them
     assert "no landscape's study was finished" in capsys.readouterr().err
+
+
+def test_a_study_that_cannot_write_its_record_says_so_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A full disk under --out ended the study in a traceback (two, chained), after its searches."""
+    from nas_pattern import files
+
+    out = tmp_path / "out"
+    study_of = ["strategies", "--seeds", "2", "--budgets", "4,8", "--strategies", "random", "--workers", "1",
+                "--out", str(out), "--landscapes"]
+    assert bench([*study_of, "additive"]) == 0
+    before = files_under(out)
+    write = files.write_atomically
+
+    def full(path: Path, *args) -> None:
+        if path.name == "curves.csv":  # strategies.csv is written first, whole
+            raise OSError(errno.ENOSPC, "No space left on device", str(path) + ".tmp")
+        write(path, *args)
+
+    monkeypatch.setattr(files, "write_atomically", full)
+    capsys.readouterr()
+    assert bench([*study_of, "cnn576"]) == 1
+    assert capsys.readouterr().err == (f"python -m nas_pattern.bench: error: cannot write {out / 'curves.csv'}: No "
+                                       "space left on device; every file it wrote is whole (none is left "
+                                       "half-written)\n")
+    after = files_under(out)
+    assert after["curves.csv"] == before["curves.csv"] and after["strategies.csv"] != before["strategies.csv"]
+    assert set(after) == set(before)  # no temporary file left
 
 
 @pytest.mark.slow

@@ -47,6 +47,17 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
         os.close(directory)
 
 
+@contextlib.contextmanager
+def text_written(path: Path) -> Iterator[io.StringIO]:
+    """A text stream whose contents replace `path` through write_atomically once the block ends
+    without an error (its folder made if need be): a CSV or a table written whole or not at all."""
+    stream = io.StringIO(newline="")
+    yield stream
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = stream.getvalue().encode()
+    write_atomically(path, lambda f: f.write(text))
+
+
 def save_atomically(path: Path, obj: Any) -> None:
     """torch.save(obj) to `path` through write_atomically, serialised in memory first: into a full
     disk, torch's zip writer raises a RuntimeError of its own ("unexpected pos"), a plain write OSError."""

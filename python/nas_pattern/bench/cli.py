@@ -30,7 +30,7 @@ from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
 from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, input_error, number
 from nas_pattern.data import FASHION_MNIST_DIR
-from nas_pattern.files import drop_output, sigterm_as_interrupt
+from nas_pattern.files import UNWRITABLE, drop_output, sigterm_as_interrupt
 from nas_pattern.networks import NETWORKS
 from nas_pattern.trainer import device_name, resolve_device
 
@@ -48,6 +48,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
     "retraining": retraining.retraining_section,
 }
 DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
+EXIT_FAILED = 1  # its record could not be written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,6 +84,13 @@ def _run(args: argparse.Namespace, device: torch.device, prog: str) -> int:
     except INPUT_ERRORS as err:  # a missing, unreadable or malformed table, data file
         print(f"{prog}: error: {input_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as err:  # a full disk, a file system gone read-only: the write is taken back
+        if err.errno not in UNWRITABLE:
+            raise
+        where = f" {err.filename.removesuffix('.tmp')}" if isinstance(err.filename, str) else ""
+        print(f"{prog}: error: cannot write{where}: {err.strerror or err}; every file it wrote is whole (none is "
+              "left half-written)", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
         drop_output()
         print(f"{prog}: its output was closed; it stopped", file=sys.stderr)

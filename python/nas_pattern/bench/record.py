@@ -2,36 +2,24 @@
 landscape, strategy and budget), curves.csv (the figure's curves), regret.csv (the guide's table).
 A run replaces the rows of the landscapes and strategies it searched and keeps the others, so one
 strategy can be searched again after a change without searching its rivals again. Each file is
-written whole or not at all (files.write_atomically): a study stopped while it writes keeps the
+written whole or not at all (files.text_written): a study stopped while it writes keeps the
 record it had."""
 
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from nas_pattern import plots
 from nas_pattern.bench import landscapes
 from nas_pattern.bench.study import STRATEGIES, Summary
-from nas_pattern.files import write_atomically
-
-
-@contextmanager
-def _written(path: Path) -> Iterator[io.StringIO]:
-    """A text stream whose contents replace `path` atomically once the block ends without an error."""
-    stream = io.StringIO(newline="")
-    yield stream
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = stream.getvalue().encode()
-    write_atomically(path, lambda f: f.write(text))
+from nas_pattern.files import text_written
 
 
 def write_csv(path: Path, summaries: Sequence[Summary]) -> None:
-    with _written(path) as stream:
+    with text_written(path) as stream:
         writer = csv.DictWriter(stream, fieldnames=list(summaries[0].row()), lineterminator="\n")
         writer.writeheader()
         writer.writerows(s.row() for s in summaries)
@@ -58,7 +46,7 @@ Curves = dict[tuple[str, bool], dict[str, plots.Band]]  # (landscape, held out) 
 
 def write_curves_csv(path: Path, curves: Curves) -> None:
     """Every curve of the figure, one row per landscape, strategy and architectures trained (points)."""
-    with _written(path) as stream:
+    with text_written(path) as stream:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(["landscape", "held_out", "strategy", "trained", "regret_mean", "regret_low", "regret_high"])
         for (landscape, held_out), bands in curves.items():
@@ -115,7 +103,7 @@ def write_regret_csv(path: Path, summaries: Sequence[Summary]) -> None:
         row = rows.setdefault((s.landscape, s.strategy), {
             "landscape": s.landscape + ("" if s.held_out else " (tuned on)"), "strategy": s.strategy})
         row[f"regret at {s.budget}"] = f"{s.regret[0]:.4f} ±{s.regret[1]:.4f}"
-    with _written(path) as stream:
+    with text_written(path) as stream:
         writer = csv.DictWriter(stream, fieldnames=["landscape", "strategy", *(f"regret at {b}" for b in budgets)],
                                 lineterminator="\n")
         writer.writeheader()
@@ -166,5 +154,5 @@ def _size(summary: Summary) -> str:
 
 
 def write_markdown(path: Path, summaries: Sequence[Summary]) -> None:
-    with _written(path) as stream:
+    with text_written(path) as stream:
         stream.write(markdown_table(summaries))

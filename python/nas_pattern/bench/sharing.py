@@ -29,6 +29,7 @@ import torch
 from nas_pattern.bench.agreement import Ceiling, ceiling_of, kendall, share_interval, spearman, top_overlap
 from nas_pattern.bench.common import load_table, mean_t95
 from nas_pattern.data import load_dataset
+from nas_pattern.files import text_written
 from nas_pattern.networks import get_network
 from nas_pattern.networks.supernet import Supernet
 from nas_pattern.plots import plot_pairs
@@ -185,7 +186,7 @@ def write_pairs(ranking: Ranking, out: Path) -> Path:
     and as a scatter plot beside it (the same name, .png)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"sharing-{Path(ranking.table).stem}.csv"
-    with open(path, "w", newline="") as f:
+    with text_written(path) as f:  # whole or not at all
         writer = csv.writer(f)
         writer.writerow(["architecture", "standalone_val_accuracy", "shared_val_accuracy"])
         for architecture, alone, together in ranking.pairs:
