@@ -251,6 +251,28 @@ def test_a_study_stopped_while_it_writes_its_record_keeps_the_record_whole(tmp_p
     assert "no landscape's study was finished" in capsys.readouterr().err
 
 
+def test_a_stop_while_a_landscape_is_written_comes_once_its_record_is_whole(tmp_path: Path, monkeypatch,
+                                                                              capsys) -> None:
+    """The record is several files: a Ctrl-C between strategies.csv and curves.csv left the one with
+    the landscape and the other without, and the line said the record was as it was."""
+    from nas_pattern.bench import record
+
+    out = tmp_path / "out"
+    write = record.write_curves_csv
+
+    def interrupted(*args) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C, between the study's files
+        write(*args)
+
+    monkeypatch.setattr(record, "write_curves_csv", interrupted)
+    assert bench(["strategies", "--seeds", "2", "--budgets", "4,8", "--strategies", "random", "--workers", "1",
+                  "--out", str(out), "--landscapes", "cnn576,rnn256"]) == 130
+    assert capsys.readouterr().err == (f"\npython -m nas_pattern.bench: interrupted; the study of cnn576 (1 of 2 "
+                                       f"landscapes) is recorded in {out}\n")
+    assert "cnn576" in (out / "curves.csv").read_text() and "cnn576" in (out / "strategies.md").read_text()
+    assert (out / "strategies.png").exists()
+
+
 def test_a_study_that_cannot_write_its_record_says_so_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
     """A full disk under --out ended the study in a traceback (two, chained), after its searches."""
     from nas_pattern import files

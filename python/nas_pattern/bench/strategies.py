@@ -11,6 +11,7 @@ import torch
 from nas_pattern import plots
 from nas_pattern.bench import landscapes, record, study
 from nas_pattern.bench.common import STUDY_SEEDS
+from nas_pattern.files import stops_deferred
 
 
 def study_sources(args: argparse.Namespace) -> list[str]:
@@ -71,8 +72,9 @@ def _study(args: argparse.Namespace, sources: list[str], seeds: range, budget: i
         print(study.format_table(found, best.val_accuracy))
         summaries += found
         curves[(name, held_out)] = study.curves(table, traces, budget)
-        recorded = _write(out, summaries, curves)  # after each landscape: a stop keeps them
-        written.append(name)
+        with stops_deferred():  # after each landscape, the record's files together: a stop keeps them
+            recorded = _write(out, summaries, curves)
+            written.append(name)
     return recorded
 
 
