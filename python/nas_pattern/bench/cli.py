@@ -84,17 +84,17 @@ def _run(args: argparse.Namespace, device: torch.device, prog: str) -> int:
     except INPUT_ERRORS as err:  # a missing, unreadable or malformed table, data file
         print(f"{prog}: error: {input_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except OSError as err:  # a full disk, a file system gone read-only: the write is taken back
+    except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
+        drop_output()
+        print(f"{prog}: its output was closed; it stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as err:  # a full disk, a file system gone read-only (after BrokenPipeError, an OSError too)
         if err.errno not in UNWRITABLE:
             raise
         where = f" {err.filename.removesuffix('.tmp')}" if isinstance(err.filename, str) else ""
         print(f"{prog}: error: cannot write{where}: {err.strerror or err}; every file it wrote is whole (none is "
               "left half-written)", file=sys.stderr)
         return EXIT_FAILED
-    except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
-        drop_output()
-        print(f"{prog}: its output was closed; it stopped", file=sys.stderr)
-        return EXIT_INTERRUPTED
     return 0
 
 
