@@ -184,9 +184,8 @@ def random_regret(table: Table) -> float:
 def write_pairs(ranking: Ranking, out: Path) -> Path:
     """The per-architecture pairs as CSV (architecture, stand-alone and shared-weight accuracy),
     and as a scatter plot beside it (the same name, .png)."""
-    out.mkdir(parents=True, exist_ok=True)
     path = out / f"sharing-{Path(ranking.table).stem}.csv"
-    with text_written(path) as f:  # whole or not at all
+    with text_written(path) as f:  # whole or not at all, its folder made if need be
         writer = csv.writer(f)
         writer.writerow(["architecture", "standalone_val_accuracy", "shared_val_accuracy"])
         for architecture, alone, together in ranking.pairs:

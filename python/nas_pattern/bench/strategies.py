@@ -33,9 +33,28 @@ def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
     out = Path(args.out)
     summaries: list[study.Summary] = []
     curves: record.Curves = {}
-    written: list[str] = []
+    written: list[str] = []  # the landscapes recorded in --out so far
+    recorded: list[study.Summary] = []
     try:
-        recorded = _study(args, sources, seeds, budget, strategies, out, summaries, curves, written)
+        for source in sources:
+            table = landscapes.load(source)
+            name = landscapes.name_of(source)
+            known = landscapes.LANDSCAPES.get(source)
+            held_out = known is None or not known.tuned
+            architecture, best = table.best
+            print(f"\n{name}{'' if held_out else ' (tuned on)'}: {known.description if known else source}; "
+                  f"size {landscapes.encodings(table.space):,} encodings, {len(table.rows):,} distinct architectures; "
+                  f"optimum {architecture.describe()}, val {best.val_accuracy:.4f}")
+            traces = study.run_study(source, strategies, seeds, budget, workers=args.workers)
+            found = [s for strategy in strategies
+                     for s in study.summarize(table, strategy, traces[strategy], args.budgets, name, held_out,
+                                              seeds.start)]
+            print(study.format_table(found, best.val_accuracy))
+            summaries += found
+            curves[(name, held_out)] = study.curves(table, traces, budget)
+            with stops_deferred():  # after each landscape, the record's files together: a stop keeps them
+                recorded = _write(out, summaries, curves)
+                written.append(name)
     except KeyboardInterrupt:  # the landscapes studied to the end are in --out already, each written whole
         raise KeyboardInterrupt(f"the study of {', '.join(written)} ({len(written)} of {len(sources)} landscapes) "
                                 f"is recorded in {out}" if written else
@@ -48,34 +67,6 @@ def strategies_section(args: argparse.Namespace, device: torch.device) -> None:
           f"(the README's table) and {out / 'strategies.png'} in {time.perf_counter() - start:.0f} s"
           + (f" (keeping {kept} landscape-strategy pair(s) of earlier runs that this one did not search)"
              if kept else ""))
-
-
-def _study(args: argparse.Namespace, sources: list[str], seeds: range, budget: int, strategies: list[str],
-           out: Path, summaries: list[study.Summary], curves: record.Curves, written: list[str]) -> list[study.Summary]:
-    """Each landscape's study in turn, written to `out` once it is done (with the record's other rows);
-    `summaries` and `curves` grow as they are, and `written` names each landscape once it is in `out`.
-    Returns the record."""
-    recorded: list[study.Summary] = []
-    for source in sources:
-        table = landscapes.load(source)
-        name = landscapes.name_of(source)
-        known = landscapes.LANDSCAPES.get(source)
-        held_out = known is None or not known.tuned
-        architecture, best = table.best
-        print(f"\n{name}{'' if held_out else ' (tuned on)'}: {known.description if known else source}; "
-              f"size {landscapes.encodings(table.space):,} encodings, {len(table.rows):,} distinct architectures; "
-              f"optimum {architecture.describe()}, val {best.val_accuracy:.4f}")
-        traces = study.run_study(source, strategies, seeds, budget, workers=args.workers)
-        found = [s for strategy in strategies
-                 for s in study.summarize(table, strategy, traces[strategy], args.budgets, name, held_out,
-                                          seeds.start)]
-        print(study.format_table(found, best.val_accuracy))
-        summaries += found
-        curves[(name, held_out)] = study.curves(table, traces, budget)
-        with stops_deferred():  # after each landscape, the record's files together: a stop keeps them
-            recorded = _write(out, summaries, curves)
-            written.append(name)
-    return recorded
 
 
 def _write(out: Path, summaries: list[study.Summary], curves: record.Curves) -> list[study.Summary]:
