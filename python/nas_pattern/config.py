@@ -30,6 +30,7 @@ from nas_pattern.trainer import TrainConfig, resolve_device
 
 EXIT_BAD_INPUT = 2  # the exit status of a bad flag
 EXIT_INTERRUPTED = 130  # stopped by Ctrl-C or SIGTERM, or its output closed (as a shell reports SIGINT)
+EXIT_FAILED = 1  # the work could not be done or recorded (a full disk, a model too large, failing children)
 # What a command refuses with one line and EXIT_BAD_INPUT: a bad value, a file that is not there, or
 # one this user may not read or write (another user's folder, say)
 INPUT_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError, PermissionError)

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from nas_pattern import board
 from nas_pattern.agents import Objective
-from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, build_parser, input_error
+from nas_pattern.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, INPUT_ERRORS, build_parser, input_error
 from nas_pattern.files import UNWRITABLE, drop_output, sigterm_as_interrupt
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
@@ -38,8 +38,6 @@ from nas_pattern.records import (
 from nas_pattern.run_dir import FINAL_TRAINING, Recorder, RunDirectoryLost
 from nas_pattern.session import RunFinished, Search, finish, open_search
 from nas_pattern.trainer import device_name
-
-EXIT_FAILED = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from nas_pattern import board
 from nas_pattern.board import EVENTS, TrainingLog
 from nas_pattern.config import (
     EXIT_BAD_INPUT,
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     INPUT_ERRORS,
     OneLineParser,
@@ -445,14 +446,14 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
         if err.errno not in UNWRITABLE:
             raise
         no_model(f"{prog}: error: cannot write {out / TRAINING}: {err.strerror or err}; no model was written")
-        return 1
+        return EXIT_FAILED
     except (RuntimeError, MemoryError) as err:  # out of memory, or a loss that is not finite
         if (kind := failure_kind(err)) not in ("oom", "nan"):
             raise
         no_model(f"{prog}: error: {architecture.describe()} could not be trained: "
                  f"{'out of memory' if kind == 'oom' else 'the loss became NaN or infinite'}: {first_line(err)}"
                  f"{bound_note(bound) if kind == 'oom' else ''}; no model was written")
-        return 1
+        return EXIT_FAILED
     seconds = before + time.perf_counter() - start
     card = dataclasses.replace(card, val_metrics=val.to_json() if val else None, test_metrics=test.to_json())
     assert network.module is not None
@@ -467,7 +468,7 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
         path, onnx, check = write_model_files(out, card, network.module.state_dict(), data.test.x[:256])
     except OSError as err:  # a full disk: no half-written best.pt is left (write_atomically)
         print(f"{prog}: error: cannot write the model to {out}: {err.strerror or err}{kept()}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     for leftover in (TRAINING, TRAINING + ".tmp"):  # the model is whole: its training's state is no longer needed
         (out / leftover).unlink(missing_ok=True)  # (.tmp: the half copy of a kill -9 in a checkpoint's write)
     print(f"Model                {path}")

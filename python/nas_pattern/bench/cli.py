@@ -28,7 +28,15 @@ from nas_pattern.bench import (
 from nas_pattern.bench.common import STUDY_SEEDS, TABLE_CPU_TRAIN_LIMIT, TABLE_PATH, check_table, table_path
 from nas_pattern.bench.landscapes import LANDSCAPES
 from nas_pattern.bench.spaces import RICHER_SEEDS
-from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, input_error, number
+from nas_pattern.config import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    INPUT_ERRORS,
+    OneLineParser,
+    input_error,
+    number,
+)
 from nas_pattern.data import FASHION_MNIST_DIR
 from nas_pattern.files import UNWRITABLE, drop_output, sigterm_as_interrupt
 from nas_pattern.networks import NETWORKS
@@ -48,7 +56,6 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
     "retraining": retraining.retraining_section,
 }
 DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
-EXIT_FAILED = 1  # its record could not be written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
