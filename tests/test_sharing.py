@@ -200,6 +200,45 @@ def test_the_ranking_bench_compares_shared_weights_with_a_measured_table(tmp_pat
     assert (tmp_path / "sharing-tiny.csv").exists() and (tmp_path / "sharing-tiny.png").exists()
 
 
+@pytest.mark.parametrize("stopped_in", [1, 2])
+def test_a_stopped_ranking_bench_says_which_tables_pairs_it_kept(stopped_in: int, tmp_path: Path, monkeypatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C or SIGTERM in `bench sharing` (three tables, five supernets of each kind per table) said
+    only "interrupted", nothing of the pairs it had written to --out."""
+    from nas_pattern.bench import sharing
+    from nas_pattern.bench.cli import main
+
+    rows = {a: Row(val_accuracy=0.5 + 0.01 * i, val_loss=1.0, test_accuracy=0.5, test_loss=1.0, params=10,
+                   train_seconds=1.0) for i, a in enumerate(TINY)}
+    paths = []
+    for name in ("first", "second"):
+        metadata = {"budget": {"network": "cnn", "train_images": 300, "epochs": 1}, "space": TINY.to_json()}
+        Table(TINY, rows, metadata).save(tmp_path / f"{name}.csv")
+        paths.append(str(tmp_path / f"{name}.csv"))
+    ranked: list[str] = []
+
+    def rank(table: Table, name: str, *args, **kwargs) -> Ranking:  # no training: scores from the table
+        ranked.append(name)
+        if len(ranked) == 2 * stopped_in - 1:  # the table's first supernet
+            raise KeyboardInterrupt  # as Ctrl-C, or SIGTERM (bench's sigterm_as_interrupt), raises it
+        pairs = [(a, row.val_accuracy, row.val_accuracy) for a, row in table.rows.items()]
+        return Ranking(name, 1.0, 1.0, 4, 4, 0.0, 0.0, pairs)
+
+    monkeypatch.setattr(sharing, "tables", lambda args: paths)
+    monkeypatch.setattr(sharing, "rank_table", rank)
+    monkeypatch.setattr(sharing, "seed_to_seed", lambda *args, **kwargs: Ceiling(1.0, 4, 1.0, 1.0))
+    out = tmp_path / "out"
+    assert main(["sharing", "--seeds", "1", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    if stopped_in == 1:
+        assert err == f"\npython -m nas_pattern.bench: interrupted; no table was finished; {out} is as it was\n"
+        assert sorted(p.name for p in out.iterdir()) == []
+    else:
+        assert err == (f"\npython -m nas_pattern.bench: interrupted; the pairs of 1 of 2 tables are in {out} "
+                       "(sharing-first.csv, each with its .png)\n")
+        assert sorted(p.name for p in out.iterdir()) == ["sharing-first.csv", "sharing-first.png"]
+
+
 def sharing_search(small: Dataset, agent_name: str, episodes: int = 8, seed: int = 0):
     from nas_pattern import AgentConfig, NASController, SearchConfig
     from nas_pattern.agents import make_agent

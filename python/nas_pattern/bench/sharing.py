@@ -29,7 +29,7 @@ import torch
 from nas_pattern.bench.agreement import Ceiling, ceiling_of, kendall, share_interval, spearman, top_overlap
 from nas_pattern.bench.common import load_table, mean_t95
 from nas_pattern.data import load_dataset
-from nas_pattern.files import text_written
+from nas_pattern.files import stops_deferred, text_written
 from nas_pattern.networks import get_network
 from nas_pattern.networks.supernet import Supernet
 from nas_pattern.plots import plot_pairs
@@ -208,20 +208,30 @@ def sharing_section(args: argparse.Namespace, device: torch.device) -> None:
     print(f"sharing: supernets trained on each table's training images ({args.shared_epochs} passes, uniform paths) "
           f"on {device_name(device)}, {len(seeds)} per table (seeds {seeds[0]}-{seeds[-1]}), every architecture "
           f"scored on {SCORE_IMAGES:,} validation images")
-    for path in tables(args):
-        table = load_table(path)
-        ceiling = seed_to_seed(table, device, args.data_dir)
-        cnn = table.metadata["budget"].get("network", "cnn") == "cnn"  # the alternative to weight entanglement
-        rankings: list[Ranking] = []
-        separate: list[Ranking] = []
-        print(f"{path}: {ceiling.line()} (the ceiling)", flush=True)
-        for seed in seeds:
-            rankings.append(rank_table(table, path, device, args.data_dir, seed, epochs=args.shared_epochs))
-            print(f"  seed {seed}: {rankings[-1].line().split(': ', 1)[1]}", flush=True)
-            if cnn:
-                separate.append(rank_table(table, path, device, args.data_dir, seed, epochs=args.shared_epochs,
-                                           entangled=False))
-                print(f"  seed {seed}, one module per candidate: {separate[-1].line().split(': ', 1)[1]}", flush=True)
-        for line in summarize(rankings, ceiling, random_regret(table), separate):
-            print(line)
-        print(f"  pairs of seed {seeds[0]}: {write_pairs(rankings[0], out)} (and .png)", flush=True)
+    paths, written = tables(args), []
+    try:
+        for path in paths:
+            table = load_table(path)
+            ceiling = seed_to_seed(table, device, args.data_dir)
+            cnn = table.metadata["budget"].get("network", "cnn") == "cnn"  # the alternative to weight entanglement
+            rankings: list[Ranking] = []
+            separate: list[Ranking] = []
+            print(f"{path}: {ceiling.line()} (the ceiling)", flush=True)
+            for seed in seeds:
+                rankings.append(rank_table(table, path, device, args.data_dir, seed, epochs=args.shared_epochs))
+                print(f"  seed {seed}: {rankings[-1].line().split(': ', 1)[1]}", flush=True)
+                if cnn:
+                    separate.append(rank_table(table, path, device, args.data_dir, seed, epochs=args.shared_epochs,
+                                               entangled=False))
+                    print(f"  seed {seed}, one module per candidate: {separate[-1].line().split(': ', 1)[1]}",
+                          flush=True)
+            for line in summarize(rankings, ceiling, random_regret(table), separate):
+                print(line)
+            with stops_deferred():  # the pairs and their picture together: a stop keeps both or neither
+                pairs = write_pairs(rankings[0], out)
+                written.append(pairs.name)
+            print(f"  pairs of seed {seeds[0]}: {pairs} (and .png)", flush=True)
+    except KeyboardInterrupt:  # each table's figures are printed as they come; its pairs once it is done
+        raise KeyboardInterrupt(f"the pairs of {len(written)} of {len(paths)} tables are in {out} "
+                                f"({', '.join(written)}, each with its .png)" if written else
+                                f"no table was finished; {out} is as it was") from None
