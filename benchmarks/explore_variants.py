@@ -7,7 +7,9 @@ landscape for a range of seeds.
 prints one line per variant: mean regret ± the 95% half-width at 25 / 50 / 100 / 200 distinct
 architectures, and the share of searches that found the optimum at 200. Every variant starts from
 the agent as it was before the fourth round (`base`: no replay, temperature 2); of all these, the
-fourth round kept replay of 32 samples at temperature 1 (`replay-t1`, the defaults now).
+fourth round kept replay of 32 samples at temperature 1 (`replay-t1`, the defaults now). The fifth
+round's variants (learning-rate decay, baseline decay, entropy weight, temperature, width) start from
+those defaults; it kept nothing (benchmarks/large.txt).
 """
 
 from __future__ import annotations
@@ -162,6 +164,18 @@ class PriorityQueue(RLAgent):
         return loss
 
 
+class DecayingRate(RLAgent):
+    """Adam's step size divided by 1 + updates / HALF: half the learning rate after HALF updates, a
+    third after twice as many (a policy near its optimum jitters less)."""
+
+    HALF = 25
+
+    def update_policy(self) -> dict[str, float]:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.settings.learning_rate / (1 + self.updates / self.HALF)
+        return super().update_policy()
+
+
 def tuned(kind: type[RLAgent], **attributes: Any) -> type[RLAgent]:
     return type(kind.__name__, (kind,), attributes)
 
@@ -210,6 +224,24 @@ VARIANTS = {
     "replay64-m2": variant(RLAgent, m=2, replay=64),
     "replay-m2-lr0.01": variant(RLAgent, m=2, replay=32, learning_rate=0.01),
     "m2": variant(RLAgent, m=2),
+    # the fifth round (2026-12-07), each from the defaults of the fourth (replay 32, temperature 1)
+    "decay25": variant(DecayingRate, replay=32, temperature=1.0),
+    "decay10": variant(tuned(DecayingRate, HALF=10), replay=32, temperature=1.0),
+    "decay50": variant(tuned(DecayingRate, HALF=50), replay=32, temperature=1.0),
+    "ema0.8": variant(RLAgent, replay=32, temperature=1.0, baseline_decay=0.8),
+    "ema0.95": variant(RLAgent, replay=32, temperature=1.0, baseline_decay=0.95),
+    "ent0": variant(RLAgent, replay=32, temperature=1.0, entropy_weight=0.0),
+    "ent0.01": variant(RLAgent, replay=32, temperature=1.0, entropy_weight=0.01),
+    "hidden32": variant(RLAgent, replay=32, temperature=1.0, hidden_size=32),
+    "hidden128": variant(RLAgent, replay=32, temperature=1.0, hidden_size=128),
+    "lr0.05-decay25": variant(DecayingRate, replay=32, temperature=1.0, learning_rate=0.05),
+    "ema0.7": variant(RLAgent, replay=32, temperature=1.0, baseline_decay=0.7),
+    "ema0.5": variant(RLAgent, replay=32, temperature=1.0, baseline_decay=0.5),
+    "t0.75": variant(RLAgent, replay=32, temperature=0.75),
+    "t0.5": variant(RLAgent, replay=32, temperature=0.5),
+    "lr0.05": variant(RLAgent, replay=32, temperature=1.0, learning_rate=0.05),
+    "ema0.8-t0.75": variant(RLAgent, replay=32, temperature=0.75, baseline_decay=0.8),
+    "ema0.8-ent0": variant(RLAgent, replay=32, temperature=1.0, baseline_decay=0.8, entropy_weight=0.0),
     "lr0.1": variant(RLAgent, learning_rate=0.1),
     "lr0.01": variant(RLAgent, learning_rate=0.01),
 }
