@@ -26,6 +26,7 @@ import torch
 
 from nas_pattern.agents import AGENTS, Agent, AgentConfig, PolicyNetwork, RLAgent, Sample
 from nas_pattern.bench import landscapes, study
+from nas_pattern.config import EXIT_INTERRUPTED, OneLineParser
 from nas_pattern.networks.base import Metrics
 from nas_pattern.search_space import SearchSpace
 
@@ -264,5 +265,25 @@ def main(landscape: str, names: list[str], seeds: range) -> None:
               + f" ({found:.0%})  [{time.perf_counter() - start:.0f}s]", flush=True)
 
 
+def command_line(argv: list[str] | None = None) -> int:
+    p = OneLineParser(prog="benchmarks/explore_variants.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("landscape", choices=sorted(landscapes.LANDSCAPES), metavar="LANDSCAPE",
+                   help=f"one of {', '.join(landscapes.LANDSCAPES)}")
+    p.add_argument("variants", type=lambda text: text.split(","), metavar="VARIANT[,VARIANT...]",
+                   help=f"of {', '.join(VARIANTS)}")
+    p.add_argument("first_seed", type=int, metavar="FIRST_SEED")
+    p.add_argument("stop_seed", type=int, metavar="STOP_SEED", help="the seeds FIRST_SEED..STOP_SEED - 1")
+    args = p.parse_args(argv)
+    unknown = [name for name in args.variants if name not in VARIANTS]
+    if unknown or args.stop_seed <= args.first_seed:
+        p.error(f"unknown variant {unknown[0]!r}" if unknown else "STOP_SEED must be above FIRST_SEED")
+    try:
+        main(args.landscape, args.variants, range(args.first_seed, args.stop_seed))
+    except KeyboardInterrupt:  # the variants done are printed above
+        print(f"\n{p.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2].split(","), range(int(sys.argv[3]), int(sys.argv[4])))
+    sys.exit(command_line())

@@ -32,10 +32,13 @@ from nas_pattern import NASController, SearchConfig
 from nas_pattern.agents import AGENTS, AgentConfig
 from nas_pattern.bench import landscapes
 from nas_pattern.bench.landscapes import LARGE_SPACE, SPARSE_STEPS, SYNTHETIC_SEED, Table, _columns, _large, _uniform
+from nas_pattern.config import EXIT_INTERRUPTED, OneLineParser
+from nas_pattern.files import sigint_blocked
 from nas_pattern.networks.tabular import TabularNetwork
 from nas_pattern.search_space import Architecture
 
 BUDGETS = (50, 100, 200)
+VARIANTS = ("sparse", "pure", "additive3")
 N = LARGE_SPACE.num_choices
 MINOR = [t for t in range(len(N)) if t not in SPARSE_STEPS]
 # sparse_large()'s amounts, drawn again in its order from its generator
@@ -118,7 +121,9 @@ def search(job: tuple[str, int, bool]) -> tuple[str, dict[int, tuple[float, floa
 def main(variant: str, strategies: list[str], seeds: range) -> None:
     start = time.time()
     optimum = float(table(variant).best[1].val_accuracy)
-    with Pool(2, initializer=_init, initargs=(variant,)) as pool:
+    with sigint_blocked():  # in the workers for good: a terminal's Ctrl-C stops them through this process
+        pool = Pool(2, initializer=_init, initargs=(variant,))
+    with pool:
         results = pool.map(search, [(s, seed, variant != "additive3") for s in strategies for seed in seeds])
     print(f"{variant}: seeds {seeds.start}-{seeds.stop - 1}; mean ± 95% half-width over the seeds")
     for strategy in strategies:
@@ -137,5 +142,25 @@ def main(variant: str, strategies: list[str], seeds: range) -> None:
     print(f"  ({time.time() - start:.0f} s on 2 processes)")
 
 
+def command_line(argv: list[str] | None = None) -> int:
+    p = OneLineParser(prog="benchmarks/sparse_parts.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("variant", choices=VARIANTS, metavar="VARIANT", help=f"one of {', '.join(VARIANTS)}")
+    p.add_argument("strategies", type=lambda text: text.split(","), metavar="STRATEGY[,STRATEGY...]",
+                   help=f"of {', '.join(AGENTS)}")
+    p.add_argument("first_seed", type=int, metavar="FIRST_SEED")
+    p.add_argument("stop_seed", type=int, metavar="STOP_SEED", help="the seeds FIRST_SEED..STOP_SEED - 1")
+    args = p.parse_args(argv)
+    unknown = [name for name in args.strategies if name not in AGENTS]
+    if unknown or args.stop_seed <= args.first_seed + 1:
+        p.error(f"unknown strategy {unknown[0]!r}" if unknown else "STOP_SEED must be at least FIRST_SEED + 2 "
+                "(an interval needs two seeds)")
+    try:
+        main(args.variant, args.strategies, range(args.first_seed, args.stop_seed))
+    except KeyboardInterrupt:  # the pool's workers, born with SIGINT blocked, are ended with it
+        print(f"\n{p.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2].split(","), range(int(sys.argv[3]), int(sys.argv[4])))
+    sys.exit(command_line())

@@ -195,3 +195,30 @@ def test_an_unknown_landscape_is_one_line_and_exit_2(capsys) -> None:
         bench(["strategies", "--landscapes", "cnn576,moon"])
     assert exit_.value.code == 2
     assert "unknown landscape(s) moon" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_scripts_behind_the_tuning_figures_run_and_refuse_a_bad_command_line() -> None:
+    """benchmarks/explore_variants.py and sparse_parts.py print the figures of large.txt and
+    sparse-parts.txt, which the README quotes; nothing ran them, and a bad command line was an
+    IndexError's traceback."""
+    import subprocess
+    import sys
+
+    def script(name: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], capture_output=True,
+                              text=True, timeout=300, cwd=ROOT)
+
+    done = script("explore_variants.py", "additive-1.7m", "defaults", "0", "2")
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[:3] for line in done.stdout.splitlines()] == [["additive-1.7m", "defaults", "25:"]]
+    done = script("sparse_parts.py", "additive3", "reinforce,random", "0", "2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("additive3: seeds 0-1; mean ± 95% half-width over the seeds\n")
+    assert done.stdout.count(" regret ") == 6 and "three that decide" in done.stdout
+    for name, args, why in [("explore_variants.py", ["additive-1.7m", "nope", "0", "2"], "unknown variant 'nope'"),
+                            ("sparse_parts.py", ["pure", "reinforce", "0", "1"], "an interval needs two seeds")]:
+        refused = script(name, *args)
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert refused.stderr.startswith(f"benchmarks/{name}: error: ") and why in refused.stderr
+        assert refused.stderr.count("\n") == 1, refused.stderr
