@@ -447,6 +447,84 @@ def test_predict_describes_the_model_and_tests_it(searched: Path, tmp_path: Path
 
 
 @pytest.mark.slow
+def test_predict_classifies_image_files_as_the_model_classifies_their_pixels(searched: Path, tmp_path: Path,
+                                                                            capsys) -> None:
+    """The model found is for one's own images, and predict took only the dataset's test images."""
+    from PIL import Image
+
+    pixels = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")[:3]
+    model = load_model(searched)
+    classes, probabilities = model.predict(pixels)
+    names = model.class_names
+    Image.fromarray(pixels[0]).save(tmp_path / "as is.png")
+    # twice the size, in colour: grey again, and area-averaged back to the very pixels
+    Image.fromarray(pixels[1]).resize((56, 56), Image.Resampling.NEAREST).convert("RGB").save(tmp_path / "big.png")
+    Image.fromarray(255 - pixels[2]).save(tmp_path / "negated.png")  # dark on light, as a photo often is
+
+    def lines(*args: str) -> list[str]:
+        assert predict([str(searched), *args]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].startswith(f"{searched / MODEL}: CNN conv") and out[1].startswith("  trained ")
+        return out[2:]
+
+    files = [str(tmp_path / name) for name in ("as is.png", "big.png", "negated.png")]
+    given = lines(*files)
+    negated = lines("--invert", files[2])
+    for i, line in enumerate([*given[:2], *negated]):  # each as the model classifies the dataset's pixels
+        second = int(probabilities[i].topk(2).indices[1])
+        assert f" {names[classes[i]]} " in line and f" {float(probabilities[i, classes[i]]):.3f}  (next " in line
+        assert f"(next {names[second]} {float(probabilities[i, second]):.3f})" in line
+    assert given[0].startswith(f"  {files[0]}  ") and given[0].endswith(")")  # nothing done to it
+    assert given[1].endswith("  scaled from 56x56")
+    assert given[2].endswith("its border is light, and fashion-mnist's images are light on dark: --invert may suit it")
+
+
+def test_image_files_are_scaled_to_fit_with_their_aspect_kept_and_their_border_colour_around(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from nas_pattern.predict import read_images
+
+    wide = np.zeros((28, 56), dtype=np.uint8)
+    wide[:, 28:] = 255  # dark left, light right: the border's mean is 127.5
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    pixels, notes = read_images([str(tmp_path / "wide.png")], (1, 28, 28))
+    assert pixels.shape == (1, 1, 28, 28) and pixels.dtype == np.uint8 and notes == ["scaled from 56x28"]
+    image = pixels[0, 0]
+    assert (image[:7] == 128).all() and (image[21:] == 128).all()  # 28x14, centred, filled with the border's mean
+    assert (image[7:21, :14] == 0).all() and (image[7:21, 14:] == 255).all()
+    colour, _ = read_images([str(tmp_path / "wide.png")], (3, 32, 32))  # a CIFAR-10 model's input: RGB, 32x32
+    assert colour.shape == (1, 3, 32, 32) and (colour[0, 0] == colour[0, 2]).all()
+
+
+@pytest.mark.parametrize(("content", "why"), [(b"not an image", "not an image Pillow can read (cannot identify"),
+                                              (None, "No such file or directory")])
+def test_an_image_file_that_cannot_be_read_is_one_line_and_exit_2(content: bytes | None, why: str, tmp_path: Path,
+                                                                   capsys) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(tmp_path / "good.png")
+    if content is not None:
+        (tmp_path / "bad.png").write_bytes(content)
+    model = tmp_path / MODEL
+    network = CNN(CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices)), (1, 28, 28), 10)
+    network.build()
+    assert network.module is not None
+    split = Split(torch.zeros(2, 1, 28, 28), torch.zeros(2, dtype=torch.long), "train")
+    card = ModelCard.of(CNN, network.architecture, CNN_SPACE, Dataset("fashion-mnist", split, split, split, 10),
+                        network.train_config, episode=1, trained="none", val_metrics=None, test_metrics=None)
+    save_model(model, card, network.module.state_dict())
+    assert predict([str(model), str(tmp_path / "good.png"), str(tmp_path / "bad.png")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"python -m nas_pattern.predict: error: {tmp_path / 'bad.png'}: {why}")
+    with pytest.raises(SystemExit) as refused:  # a flag of the test set's, with files: argparse's one line
+        predict([str(model), str(tmp_path / "good.png"), "--images", "5"])
+    assert refused.value.code == 2
+    assert "--images is for testing the model on the dataset's test images" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_after_a_kill_and_a_resume_best_pt_is_the_best_of_the_finished_search(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     search = ["--space", SMALL_CNN, "--episodes", "6", "--children-per-update", "2", "--train-limit", "300",

@@ -1,8 +1,11 @@
 """`python -m nas_pattern.predict PATH`: what a saved model is, and how it does on the test images:
 in all, and class by class (its accuracy on each, and the class it most often takes each for).
+`python -m nas_pattern.predict PATH IMAGE...`: the class it gives each image file (PNG, JPEG, any
+format Pillow reads), with its probability and the runner-up.
 
 PATH is a run directory or a best.pt file; a bad one (missing, truncated, of another format
-version, of a network class that cannot be imported here) is one line and exit status 2. Ctrl-C,
+version, of a network class that cannot be imported here), or an image file that cannot be read,
+is one line and exit status 2. Ctrl-C,
 SIGTERM and a closed output stop it with one line and exit 130, as the other commands.
 """
 
@@ -12,6 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, input_error, number
@@ -23,10 +27,21 @@ from nas_pattern.model import MODEL, load_model
 def main(argv: Sequence[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m nas_pattern.predict", description=__doc__)
     parser.add_argument("path", metavar="PATH", help=f"a run directory, or a {MODEL} file")
+    parser.add_argument("files", nargs="*", metavar="IMAGE", help="image files to classify instead of testing the "
+                        "model: each is converted to the model's channels (grey or RGB) and scaled to fit its "
+                        "input (28x28 for Fashion-MNIST), the aspect ratio kept and the rest filled with the "
+                        "image's border colour")
+    parser.add_argument("--invert", action="store_true", help="with IMAGE files: negate them first (Fashion-MNIST "
+                        "and MNIST hold light things on a dark ground; a photo is often the other way round)")
     parser.add_argument("--data-dir", help="directory of the dataset's test files, the training files are not needed "
                         "(default for fashion-mnist: Debian's)")
-    parser.add_argument("--images", type=number(int, 1), default=10_000, help="test images to classify (default: all)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--images", type=number(int, 1), help="test images to classify (default: all)")
+    args = parser.parse_intermixed_args(argv)  # PATH, then flags and IMAGE files in any order
+    if args.files and (args.images is not None or args.data_dir is not None):
+        parser.error(f"{'--images' if args.images is not None else '--data-dir'} is for testing the model on the "
+                     "dataset's test images; with IMAGE files it has nothing to do")
+    if args.invert and not args.files:
+        parser.error("--invert is for IMAGE files; the dataset's test images are used as they are")
     try:
         with sigterm_as_interrupt():  # `kill`, `timeout`: as Ctrl-C
             return _predict(args, parser.prog)
@@ -38,26 +53,89 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _predict(args: argparse.Namespace, prog: str) -> int:
     try:
         model = load_model(args.path)
-        test = load_test_split(model.card.dataset, args.data_dir).head(args.images)
+        if args.files:
+            pixels, notes = read_images(args.files, model.card.input_shape, args.invert, model.card.dataset)
+        else:
+            test = load_test_split(model.card.dataset, args.data_dir).head(args.images or 10_000)
     except INPUT_ERRORS as err:
         print(f"{prog}: error: {input_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     card = model.card
-    metrics = model.evaluate(test)
     try:
         print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")
         print(f"  trained        {card.trained}")
-        print(f"  parameters     {metrics.params:,}")
-        if card.val_metrics:
-            print(f"  validation     {card.val_metrics['accuracy']:.4f} (as recorded)")
-        print(f"  test accuracy  {metrics.accuracy:.4f} on {len(test):,} {card.dataset} test images")
-        print(by_class(model.confusion(test), model.class_names))
+        if args.files:
+            print(classified(args.files, *model.predict(pixels), model.class_names, notes))
+        else:
+            metrics = model.evaluate(test)
+            print(f"  parameters     {metrics.params:,}")
+            if card.val_metrics:
+                print(f"  validation     {card.val_metrics['accuracy']:.4f} (as recorded)")
+            print(f"  test accuracy  {metrics.accuracy:.4f} on {len(test):,} {card.dataset} test images")
+            print(by_class(model.confusion(test), model.class_names))
         sys.stdout.flush()  # here, where a closed output is caught, not at exit
     except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
         drop_output()
         print(f"{prog}: its output was closed; it stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+# The datasets whose images are light things on a dark ground: an image file with a light border
+# is likely the other way round, and is said to be.
+LIGHT_ON_DARK = ("fashion-mnist", "mnist")
+
+
+def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool = False,
+                dataset: str = "") -> tuple[np.ndarray, list[str]]:
+    """Image files as raw pixels of a model's input, (N, C, H, W) of 0-255, and a note for each on
+    what was done to it: converted to the model's channels (grey, or RGB), negated with `invert`,
+    and, where its size is not the input's, scaled to fit (area-averaged down, bicubic up) with the
+    aspect ratio kept, centred, the rest filled with the mean colour of its border. ValueError, in
+    one line naming the file, for one that cannot be read as an image."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    channels, height, width = input_shape
+    images, notes = [], []
+    for path in paths:
+        try:
+            with Image.open(path) as opened:
+                image = opened.convert("L" if channels == 1 else "RGB")  # decodes it: a torn file fails here
+        except (UnidentifiedImageError, OSError) as err:  # not an image, truncated, missing, a folder
+            why = err.strerror if isinstance(err, OSError) and err.strerror else f"not an image Pillow can read ({err})"
+            raise ValueError(f"{path}: {why}") from None
+        if invert:
+            image = ImageOps.invert(image)
+        a = np.asarray(image, dtype=np.float64).reshape(image.height, image.width, -1)
+        border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]]).mean(axis=0)  # (C,)
+        note = []
+        if image.size != (width, height):
+            note.append(f"scaled from {image.width}x{image.height}")
+            shrinking = image.width >= width and image.height >= height
+            method = Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
+            fill = tuple(round(v) for v in border)
+            image = ImageOps.pad(image, (width, height), method=method, color=fill[0] if channels == 1 else fill)
+        if not invert and dataset in LIGHT_ON_DARK and border.mean() > 127:
+            note.append(f"its border is light, and {dataset}'s images are light on dark: --invert may suit it")
+        images.append(np.asarray(image, dtype=np.uint8).reshape(height, width, channels).transpose(2, 0, 1))
+        notes.append("; ".join(note))
+    return np.stack(images), notes
+
+
+def classified(paths: Sequence[str], classes: torch.Tensor, probabilities: torch.Tensor, names: Sequence[str],
+               notes: Sequence[str]) -> str:
+    """One line per image file: the class the model gives it, its probability, the runner-up and
+    its probability, and the note of what was done to the image (read_images)."""
+    runner_up = probabilities.topk(min(2, probabilities.shape[1]), dim=1).indices[:, -1]
+    path_width = max(len(str(path)) for path in paths)
+    name_width = max(len(name) for name in names)
+    lines = []
+    for path, given, second, p, note in zip(paths, classes.tolist(), runner_up.tolist(), probabilities, notes,
+                                            strict=True):
+        line = (f"  {path!s:<{path_width}}  {names[given]:<{name_width}} {float(p[given]):.3f}  "
+                f"(next {names[second]} {float(p[second]):.3f})")
+        lines.append(line + (f"  {note}" if note else ""))
+    return "\n".join(lines)
 
 
 def by_class(confusion: torch.Tensor, names: Sequence[str]) -> str:
