@@ -636,3 +636,5 @@ def test_the_commands_a_search_prints_can_be_pasted_when_its_directory_has_a_spa
     assert code == 0
     retrain = shlex.split(out.split("retrain it at full budget: ")[1].splitlines()[0])
     assert retrain == ["python", "-m", "nas_pattern.train", str(run_dir), "--epochs", "10"]
+    classify = shlex.split(out.split("classify image files with it: ")[1].splitlines()[0])
+    assert classify == ["python", "-m", "nas_pattern.predict", str(run_dir), "IMAGE..."]

@@ -192,6 +192,8 @@ def _run(search: Search) -> int:
         print(f"  {line}")
     if (run_dir.path / MODEL).exists():
         print(f"  retrain it at full budget: python -m nas_pattern.train {shlex.quote(str(run_dir.path))} --epochs 10")
+        print(f"  classify image files with it: python -m nas_pattern.predict {shlex.quote(str(run_dir.path))} "
+              "IMAGE...")
     if result.stop_reason == "failures":
         print(f"nas-pattern: error: stopped after {config.search.stop_failures} children in a row failed; "
               f"the last said: {result.episodes[-1].reason}", file=sys.stderr)
