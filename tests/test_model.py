@@ -496,6 +496,33 @@ def test_image_files_are_scaled_to_fit_with_their_aspect_kept_and_their_border_c
     assert colour.shape == (1, 3, 32, 32) and (colour[0, 0] == colour[0, 2]).all()
 
 
+def test_a_phone_s_photo_is_turned_upright_and_a_cutout_s_transparent_ground_taken_as_white(tmp_path: Path) -> None:
+    """A phone stores a photo as its sensor read it, with an EXIF tag saying how to turn it; a
+    product cutout's ground is transparent. Read as they were stored, the one lay on its side and
+    the other's ground was whatever colour its transparent pixels happened to hold."""
+    from PIL import Image
+
+    from nas_pattern.predict import EXIF_ORIENTATION, read_images
+
+    wide = np.zeros((28, 56), dtype=np.uint8)
+    wide[:, 28:] = 255
+    Image.fromarray(wide).save(tmp_path / "upright.png")
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 6  # "turn it 90 degrees clockwise to show it"
+    Image.fromarray(wide).transpose(Image.Transpose.ROTATE_90).save(tmp_path / "as stored.png", exif=exif)
+    upright, _ = read_images([str(tmp_path / "upright.png")], (1, 28, 28))
+    turned, notes = read_images([str(tmp_path / "as stored.png")], (1, 28, 28))
+    assert (turned == upright).all() and notes == ["turned upright (EXIF orientation 6); scaled from 56x28"]
+    cutout = np.zeros((28, 28, 4), dtype=np.uint8)  # black everywhere, and transparent but for a square
+    cutout[10:18, 10:18, 3] = 255
+    Image.fromarray(cutout, "RGBA").save(tmp_path / "cutout.png")
+    pixels, notes = read_images([str(tmp_path / "cutout.png")], (1, 28, 28), invert=True, dataset="fashion-mnist")
+    square = np.zeros((28, 28), dtype=bool)
+    square[10:18, 10:18] = True
+    assert (pixels[0, 0][square] == 255).all() and (pixels[0, 0][~square] == 0).all()  # on white, then negated
+    assert notes == ["its transparent parts taken as white"]
+
+
 @pytest.mark.parametrize(("content", "why"), [(b"not an image", "not an image Pillow can read (cannot identify"),
                                               (None, "No such file or directory")])
 def test_an_image_file_that_cannot_be_read_is_one_line_and_exit_2(content: bytes | None, why: str, tmp_path: Path,

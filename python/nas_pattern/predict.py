@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m nas_pattern.predict", description=__doc__)
     parser.add_argument("path", metavar="PATH", help=f"a run directory, or a {MODEL} file")
     parser.add_argument("files", nargs="*", metavar="IMAGE", help="image files to classify instead of testing the "
-                        "model: each is converted to the model's channels (grey or RGB) and scaled to fit its "
+                        "model: each is turned upright as its EXIF orientation says, its transparent parts "
+                        "taken as white, converted to the model's channels (grey or RGB) and scaled to fit its "
                         "input (28x28 for Fashion-MNIST), the aspect ratio kept and the rest filled with the "
                         "image's border colour")
     parser.add_argument("--invert", action="store_true", help="with IMAGE files: negate them first (Fashion-MNIST "
@@ -89,26 +91,22 @@ LIGHT_ON_DARK = ("fashion-mnist", "mnist")
 def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool = False,
                 dataset: str = "") -> tuple[np.ndarray, list[str]]:
     """Image files as raw pixels of a model's input, (N, C, H, W) of 0-255, and a note for each on
-    what was done to it: converted to the model's channels (grey, or RGB), negated with `invert`,
-    and, where its size is not the input's, scaled to fit (area-averaged down, bicubic up) with the
-    aspect ratio kept, centred, the rest filled with the mean colour of its border. ValueError, in
-    one line naming the file, for one that cannot be read as an image."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    what was done to it: turned upright as its EXIF orientation says (a phone's photo), its
+    transparent parts taken as white (the ground of the product photos Fashion-MNIST was made
+    from), converted to the model's channels (grey, or RGB), negated with `invert`, and, where its
+    size is not the input's, scaled to fit (area-averaged down, bicubic up) with the aspect ratio
+    kept, centred, the rest filled with the mean colour of its border. ValueError, in one line
+    naming the file, for one that cannot be read as an image."""
+    from PIL import Image, ImageOps
 
     channels, height, width = input_shape
     images, notes = [], []
     for path in paths:
-        try:
-            with Image.open(path) as opened:
-                image = opened.convert("L" if channels == 1 else "RGB")  # decodes it: a torn file fails here
-        except (UnidentifiedImageError, OSError) as err:  # not an image, truncated, missing, a folder
-            why = err.strerror if isinstance(err, OSError) and err.strerror else f"not an image Pillow can read ({err})"
-            raise ValueError(f"{path}: {why}") from None
+        image, note = _decoded(path, "L" if channels == 1 else "RGB")
         if invert:
             image = ImageOps.invert(image)
         a = np.asarray(image, dtype=np.float64).reshape(image.height, image.width, -1)
         border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]]).mean(axis=0)  # (C,)
-        note = []
         if image.size != (width, height):
             note.append(f"scaled from {image.width}x{image.height}")
             shrinking = image.width >= width and image.height >= height
@@ -120,6 +118,33 @@ def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool =
         images.append(np.asarray(image, dtype=np.uint8).reshape(height, width, channels).transpose(2, 0, 1))
         notes.append("; ".join(note))
     return np.stack(images), notes
+
+
+EXIF_ORIENTATION = 0x0112  # the EXIF tag of how a camera held the picture (1: upright)
+
+
+def _decoded(path: str, mode: str) -> tuple[Any, list[str]]:
+    """The image file at `path` decoded, upright, on white where it is transparent, as `mode`
+    ("L" or "RGB"), and a note of what was turned or filled (read_images)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    note = []
+    try:
+        with Image.open(path) as opened:
+            orientation = opened.getexif().get(EXIF_ORIENTATION, 1)
+            image = ImageOps.exif_transpose(opened)  # decodes it (a copy): a torn file fails here
+    except (UnidentifiedImageError, OSError) as err:  # not an image, truncated, missing, a folder
+        why = err.strerror if isinstance(err, OSError) and err.strerror else f"not an image Pillow can read ({err})"
+        raise ValueError(f"{path}: {why}") from None
+    if orientation != 1:
+        note.append(f"turned upright (EXIF orientation {orientation})")
+    if "A" in image.getbands() or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        if np.asarray(rgba)[..., 3].min() < 255:  # some of it is transparent
+            image = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image.alpha_composite(rgba)
+            note.append("its transparent parts taken as white")
+    return image.convert(mode), note
 
 
 def classified(paths: Sequence[str], classes: torch.Tensor, probabilities: torch.Tensor, names: Sequence[str],
