@@ -30,7 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("path", metavar="PATH", help=f"a run directory, or a {MODEL} file")
     parser.add_argument("files", nargs="*", metavar="IMAGE", help="image files to classify instead of testing the "
                         "model: each is turned upright as its EXIF orientation says, its transparent parts "
-                        "taken as white, converted to the model's channels (grey or RGB) and scaled to fit its "
+                        "taken as white, converted to the model's channels (grey or RGB) and, unless it is of the "
+                        "model's input size, trimmed to its thing (Fashion-MNIST, MNIST) and scaled to fit that "
                         "input (28x28 for Fashion-MNIST), the aspect ratio kept and the rest filled with the "
                         "image's border colour")
     parser.add_argument("--invert", action="store_true", help="with IMAGE files: negate them first (Fashion-MNIST "
@@ -86,6 +87,12 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
 # The datasets whose images are light things on a dark ground: an image file with a light border
 # is likely the other way round, and is said to be.
 LIGHT_ON_DARK = ("fashion-mnist", "mnist")
+# The datasets made of one thing per image, its ground trimmed away, then scaled to fit a square of
+# this share of the image's side, centred: Fashion-MNIST's products fill the 28x28 (its README's
+# conversion: trim, resize the longest edge to 28, extend the shorter, negate, grey), MNIST's
+# digits a 20x20 box in it. An image file is made the same way.
+FRAMED = {"fashion-mnist": 1.0, "mnist": 20 / 28}
+TRIM = 0.05  # what differs from the border colour by more than this share of 255 is the thing (Fashion-MNIST's 5%)
 
 
 def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool = False,
@@ -94,9 +101,11 @@ def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool =
     what was done to it: turned upright as its EXIF orientation says (a phone's photo), its
     transparent parts taken as white (the ground of the product photos Fashion-MNIST was made
     from), converted to the model's channels (grey, or RGB), negated with `invert`, and, where its
-    size is not the input's, scaled to fit (area-averaged down, bicubic up) with the aspect ratio
-    kept, centred, the rest filled with the mean colour of its border. ValueError, in one line
-    naming the file, for one that cannot be read as an image."""
+    size is not the input's, made as the dataset's images were: for a dataset of one thing per
+    image (FRAMED), trimmed to what differs from its border colour, then scaled to fit (area-
+    averaged down, bicubic up) with the aspect ratio kept, centred, the rest filled with the mean
+    colour of its border. ValueError, in one line naming the file, for one that cannot be read as
+    an image."""
     from PIL import Image, ImageOps
 
     channels, height, width = input_shape
@@ -107,12 +116,24 @@ def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool =
             image = ImageOps.invert(image)
         a = np.asarray(image, dtype=np.float64).reshape(image.height, image.width, -1)
         border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]]).mean(axis=0)  # (C,)
-        if image.size != (width, height):
+        fill = tuple(round(v) for v in border)
+        colour = fill[0] if channels == 1 else fill
+        frame = (round(FRAMED.get(dataset, 1.0) * width), round(FRAMED.get(dataset, 1.0) * height))
+        if image.size != (width, height):  # not made the dataset's way yet (an image of its size is taken as it is)
+            thing = np.argwhere((np.abs(a - border) > TRIM * 255).any(axis=2))  # (K, 2): its rows, columns
+            if dataset in FRAMED and len(thing):  # the thing alone, its ground trimmed, as the dataset was made
+                (top, left), (bottom, right) = thing.min(axis=0), thing.max(axis=0) + 1
+                if (right - left, bottom - top) != image.size:
+                    note.append(f"trimmed to {right - left}x{bottom - top} at ({left}, {top})")
+                    image = image.crop((int(left), int(top), int(right), int(bottom)))
             note.append(f"scaled from {image.width}x{image.height}")
-            shrinking = image.width >= width and image.height >= height
+            shrinking = image.width >= frame[0] and image.height >= frame[1]
             method = Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
-            fill = tuple(round(v) for v in border)
-            image = ImageOps.pad(image, (width, height), method=method, color=fill[0] if channels == 1 else fill)
+            image = ImageOps.pad(image, frame, method=method, color=colour)
+            if frame != (width, height):  # a margin around the frame
+                framed = Image.new(image.mode, (width, height), colour)
+                framed.paste(image, ((width - frame[0]) // 2, (height - frame[1]) // 2))
+                image = framed
         if not invert and dataset in LIGHT_ON_DARK and border.mean() > 127:
             note.append(f"its border is light, and {dataset}'s images are light on dark: --invert may suit it")
         images.append(np.asarray(image, dtype=np.uint8).reshape(height, width, channels).transpose(2, 0, 1))
