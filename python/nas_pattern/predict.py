@@ -120,8 +120,9 @@ def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool =
         colour = fill[0] if channels == 1 else fill
         frame = (round(FRAMED.get(dataset, 1.0) * width), round(FRAMED.get(dataset, 1.0) * height))
         if image.size != (width, height):  # not made the dataset's way yet (an image of its size is taken as it is)
-            thing = np.argwhere((np.abs(a - border) > TRIM * 255).any(axis=2))  # (K, 2): its rows, columns
-            if dataset in FRAMED and len(thing):  # the thing alone, its ground trimmed, as the dataset was made
+            differs = (np.abs(a - border) > TRIM * 255).any(axis=2) if dataset in FRAMED else np.zeros((0, 0), bool)
+            if differs.any():  # the thing alone, its ground trimmed, as the dataset was made
+                thing = np.argwhere(differs)  # (K, 2): its rows and columns
                 (top, left), (bottom, right) = thing.min(axis=0), thing.max(axis=0) + 1
                 if (right - left, bottom - top) != image.size:
                     note.append(f"trimmed to {right - left}x{bottom - top} at ({left}, {top})")
