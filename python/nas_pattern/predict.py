@@ -111,7 +111,7 @@ def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool =
     channels, height, width = input_shape
     images, notes = [], []
     for path in paths:
-        image, note = _decoded(path, "L" if channels == 1 else "RGB")
+        image, note = _decoded(path, "L" if channels == 1 else "RGB", DRAFT * max(width, height))
         if invert:
             image = ImageOps.invert(image)
         a = np.asarray(image, dtype=np.float64).reshape(image.height, image.width, -1)
@@ -143,16 +143,25 @@ def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool =
 
 
 EXIF_ORIENTATION = 0x0112  # the EXIF tag of how a camera held the picture (1: upright)
+# A JPEG is decoded at 1/2, 1/4 or 1/8 of its size where that keeps both sides at least this many
+# times the model's input side: a 6000x4500 photo in 0.05 s instead of 1.6 s, as 750x563.
+DRAFT = 16
 
 
-def _decoded(path: str, mode: str) -> tuple[Any, list[str]]:
-    """The image file at `path` decoded, upright, on white where it is transparent, as `mode`
-    ("L" or "RGB"), and a note of what was turned or filled (read_images)."""
+def _decoded(path: str, mode: str, side: int = 0) -> tuple[Any, list[str]]:
+    """The image file at `path` decoded (a JPEG at a reduced size down to `side`, where it is that
+    large), upright, on white where it is transparent, as `mode` ("L" or "RGB"), and a note of
+    what was reduced, turned or filled (read_images)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     note = []
     try:
         with Image.open(path) as opened:
+            stored = opened.size
+            if side:
+                opened.draft(mode, (side, side))  # JPEG only: the others decode whole
+            if opened.size != stored:
+                note.append(f"decoded at {opened.width}x{opened.height} of {stored[0]}x{stored[1]}")
             orientation = opened.getexif().get(EXIF_ORIENTATION, 1)
             image = ImageOps.exif_transpose(opened)  # decodes it (a copy): a torn file fails here
     except (UnidentifiedImageError, OSError) as err:  # not an image, truncated, missing, a folder
