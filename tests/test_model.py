@@ -166,6 +166,7 @@ def test_train_improves_on_the_search_and_writes_a_loadable_model(searched: Path
     done = run("nas_pattern.train", str(searched), "--epochs", "2", "--train-limit", "3000", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "epoch 2/2: training loss" in done.stdout  # progress, a line per epoch in a log
+    assert done.stdout.endswith(f"Classify images      python -m nas_pattern.predict {out} IMAGE...\n")
     test_accuracy = float(re.search(r"Test accuracy\s+([\d.]+)", done.stdout)[1])  # type: ignore[index]
     searched_accuracy = json.loads((searched / "summary.json").read_text())["test_accuracy"]
     assert test_accuracy > searched_accuracy + 0.05, (test_accuracy, searched_accuracy)

@@ -473,6 +473,7 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
         (out / leftover).unlink(missing_ok=True)  # (.tmp: the half copy of a kill -9 in a checkpoint's write)
     print(f"Model                {path}")
     print(f"ONNX                 {f'{out / ONNX_MODEL} ({check})' if onnx else f'not written: {check}'}")
+    print(f"Classify images      python -m nas_pattern.predict {shlex.quote(str(out))} IMAGE...")
     return 0
 
 
