@@ -470,6 +470,7 @@ def test_predict_classifies_image_files_as_the_model_classifies_their_pixels(sea
     files = [str(tmp_path / name) for name in ("as is.png", "big.png", "negated.png")]
     given = lines(*files)
     negated = lines("--invert", files[2])
+    assert lines(str(tmp_path)) == given  # a folder: its image files, in name order
     for i, line in [(0, given[0]), (2, negated[0])]:  # each as the model classifies the dataset's pixels
         second = int(probabilities[i].topk(2).indices[1])
         assert f" {names[classes[i]]} " in line and f" {float(probabilities[i, classes[i]]):.3f}  (next " in line
@@ -572,6 +573,10 @@ def test_an_image_file_that_cannot_be_read_is_one_line_and_exit_2(content: bytes
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert captured.err.startswith(f"python -m nas_pattern.predict: error: {tmp_path / 'bad.png'}: {why}")
+    (tmp_path / "empty").mkdir()
+    assert predict([str(model), str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err.endswith(f"error: {tmp_path / 'empty'}: a folder with no image files in it (PNG, "
+                                            "JPEG, ...: any Pillow reads)\n")
     with pytest.raises(SystemExit) as refused:  # a flag of the test set's, with files: argparse's one line
         predict([str(model), str(tmp_path / "good.png"), "--images", "5"])
     assert refused.value.code == 2

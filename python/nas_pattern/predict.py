@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,11 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m nas_pattern.predict", description=__doc__)
     parser.add_argument("path", metavar="PATH", help=f"a run directory, or a {MODEL} file")
     parser.add_argument("files", nargs="*", metavar="IMAGE", help="image files to classify instead of testing the "
-                        "model: each is turned upright as its EXIF orientation says, its transparent parts "
-                        "taken as white, converted to the model's channels (grey or RGB) and, unless it is of the "
-                        "model's input size, trimmed to its thing (Fashion-MNIST, MNIST) and scaled to fit that "
-                        "input (28x28 for Fashion-MNIST), the aspect ratio kept and the rest filled with the "
-                        "image's border colour")
+                        "model (a folder: the image files in it): each is turned upright as its EXIF orientation "
+                        "says, its transparent parts taken as white, converted to the model's channels (grey or "
+                        "RGB) and, unless it is of the model's input size, trimmed to its thing (Fashion-MNIST, "
+                        "MNIST) and scaled to fit that input (28x28 for Fashion-MNIST), the aspect ratio kept and "
+                        "the rest filled with the image's border colour")
     parser.add_argument("--invert", action="store_true", help="with IMAGE files: negate them first (Fashion-MNIST "
                         "and MNIST hold light things on a dark ground; a photo is often the other way round)")
     parser.add_argument("--data-dir", help="directory of the dataset's test files, the training files are not needed "
@@ -57,7 +58,8 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
     try:
         model = load_model(args.path)
         if args.files:
-            pixels, notes = read_images(args.files, model.card.input_shape, args.invert, model.card.dataset)
+            files = image_files(args.files)
+            pixels, notes = read_images(files, model.card.input_shape, args.invert, model.card.dataset)
         else:
             test = load_test_split(model.card.dataset, args.data_dir).head(args.images or 10_000)
     except INPUT_ERRORS as err:
@@ -68,7 +70,7 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
         print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")
         print(f"  trained        {card.trained}")
         if args.files:
-            print(classified(args.files, *model.predict(pixels), model.class_names, notes))
+            print(classified(files, *model.predict(pixels), model.class_names, notes))
         else:
             metrics = model.evaluate(test)
             print(f"  parameters     {metrics.params:,}")
@@ -93,6 +95,25 @@ LIGHT_ON_DARK = ("fashion-mnist", "mnist")
 # digits a 20x20 box in it. An image file is made the same way.
 FRAMED = {"fashion-mnist": 1.0, "mnist": 20 / 28}
 TRIM = 0.05  # what differs from the border colour by more than this share of 255 is the thing (Fashion-MNIST's 5%)
+
+
+def image_files(paths: Sequence[str]) -> list[str]:
+    """The files named, a folder's images (by the extensions Pillow reads, in name order) in its
+    place; ValueError for a folder that holds none."""
+    from PIL import Image
+
+    files = []
+    for path in paths:
+        folder = Path(path)
+        if folder.is_dir():
+            known = Image.registered_extensions()
+            images = sorted(str(f) for f in folder.iterdir() if f.is_file() and f.suffix.lower() in known)
+            if not images:
+                raise ValueError(f"{path}: a folder with no image files in it (PNG, JPEG, ...: any Pillow reads)")
+            files += images
+        else:
+            files.append(path)
+    return files
 
 
 def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool = False,
