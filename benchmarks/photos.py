@@ -13,22 +13,22 @@ whole frame scaled instead (what predict did before the trimming).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 from PIL import Image
 
+from nas_pattern.config import OneLineParser, number
 from nas_pattern.data import FASHION_MNIST_DIR, read_idx
 from nas_pattern.model import load_model
 from nas_pattern.predict import FRAMED, read_images
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="benchmarks/photos.py", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="benchmarks/photos.py", description=__doc__.split("\n\n")[0])
     p.add_argument("model", metavar="MODEL", help="a run directory or a best.pt file")
-    p.add_argument("images", type=int, nargs="?", default=100, metavar="IMAGES")
+    p.add_argument("images", type=number(int, 1), nargs="?", default=100, metavar="IMAGES")
     p.add_argument("--data-dir", default=FASHION_MNIST_DIR, help="the dataset's IDX files (default: Debian's "
                    "Fashion-MNIST)")
     args = p.parse_args(argv)

@@ -191,9 +191,9 @@ def _run(search: Search) -> int:
     for line in model:
         print(f"  {line}")
     if (run_dir.path / MODEL).exists():
-        print(f"  retrain it at full budget: python -m nas_pattern.train {shlex.quote(str(run_dir.path))} --epochs 10")
-        print(f"  classify image files with it: python -m nas_pattern.predict {shlex.quote(str(run_dir.path))} "
-              "IMAGE...")
+        where = shlex.quote(str(run_dir.path))
+        print(f"  retrain it at full budget: python -m nas_pattern.train {where} --epochs 10")
+        print(f"  classify image files with it: python -m nas_pattern.predict {where} IMAGE...")
     if result.stop_reason == "failures":
         print(f"nas-pattern: error: stopped after {config.search.stop_failures} children in a row failed; "
               f"the last said: {result.episodes[-1].reason}", file=sys.stderr)
