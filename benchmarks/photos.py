@@ -21,8 +21,8 @@ from PIL import Image
 
 from nas_pattern.config import OneLineParser, number
 from nas_pattern.data import FASHION_MNIST_DIR, read_idx
+from nas_pattern.images import FRAMED, read_images
 from nas_pattern.model import load_model
-from nas_pattern.predict import FRAMED, read_images
 
 
 def main(argv: list[str] | None = None) -> int:

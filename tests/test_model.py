@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from helpers import SMALL_CNN, architecture_file, full_disk, sigterm_in
-from nas_pattern import CNN, CNN_SPACE, Dataset, load_model
+from nas_pattern import CNN, CNN_SPACE, Dataset, FoundModel, load_model
 from nas_pattern.data import FASHION_MNIST_DIR, Split, class_names, load_test_split, read_idx
 from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_INPUT, ONNX_MODEL, ONNX_TOLERANCE, ModelCard, save_model
 from nas_pattern.predict import by_class
@@ -40,16 +40,21 @@ def searched(tmp_path_factory) -> Path:
     return run_dir
 
 
-def test_predict_takes_colour_images_channels_first_or_last(tmp_path: Path) -> None:
-    # CIFAR-10's shape: torchvision's CIFAR10.data, numpy and PIL hold images channels last (N, 32, 32, 3)
-    split = Split(torch.zeros(8, 3, 32, 32), torch.zeros(8, dtype=torch.long), "train")
-    data = Dataset("cifar10", split, split, split, 10)
+def untrained_model(tmp_path: Path, dataset: str, shape: tuple[int, int, int]) -> FoundModel:
+    """A CNN of the first choices for `dataset`'s images of `shape`, saved untrained and loaded back."""
+    split = Split(torch.zeros(8, *shape), torch.zeros(8, dtype=torch.long), "train")
+    data = Dataset(dataset, split, split, split, 10)
     network = CNN(CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices)), data.input_shape, data.num_classes)
     network.build()
     assert network.module is not None
     card = ModelCard.of(CNN, network.architecture, CNN_SPACE, data, network.train_config, episode=1, trained="none",
                         val_metrics=None, test_metrics=None)
-    model = load_model(save_model(tmp_path / MODEL, card, network.module.state_dict()))
+    return load_model(save_model(tmp_path / MODEL, card, network.module.state_dict()))
+
+
+def test_predict_takes_colour_images_channels_first_or_last(tmp_path: Path) -> None:
+    # CIFAR-10's shape: torchvision's CIFAR10.data, numpy and PIL hold images channels last (N, 32, 32, 3)
+    model = untrained_model(tmp_path, "cifar10", (3, 32, 32))
     last = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3)).astype(np.uint8)
     classes, probabilities = model.predict(last)
     assert model.class_names[:3] == ("airplane", "automobile", "bird") and len(model.class_names) == 10
@@ -481,10 +486,67 @@ def test_predict_classifies_image_files_as_the_model_classifies_their_pixels(sea
     assert given[2].endswith("its border is light, and fashion-mnist's images are light on dark: --invert may suit it")
 
 
+def test_a_model_reads_image_files_as_its_input_one_folder_or_file_or_many(tmp_path: Path) -> None:
+    """FoundModel.read_images: what `predict DIR IMAGE...` does, for code (and the JVM's readImages)."""
+    from PIL import Image
+
+    model = untrained_model(tmp_path, "fashion-mnist", (1, 28, 28))
+    pixels = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")[:2]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(pixels[0]).save(photos / "b.png")  # the input's size: taken as it is
+    Image.fromarray(255 - pixels[1]).resize((56, 56), Image.Resampling.NEAREST).save(photos / "a.jpg", quality=95)
+    (photos / "notes.txt").write_text("not an image file: a folder's are those of image extensions")
+    images = model.read_images(photos, invert=True)  # a folder: its image files, in name order
+    assert images.files == (str(photos / "a.jpg"), str(photos / "b.png"))
+    assert images.pixels.shape == (2, 1, 28, 28) and images.pixels.dtype == np.uint8
+    assert (images.pixels[1, 0] == 255 - pixels[0]).all() and images.notes[1] == ""
+    assert images.notes[0].startswith("trimmed to ") and "scaled from" in images.notes[0]
+    one = model.read_images(str(photos / "b.png"))  # one file, by name
+    assert one.files == (str(photos / "b.png"),) and (one.pixels[0, 0] == pixels[0]).all() and one.notes == ("",)
+    both = model.read_images([photos / "a.jpg", str(photos / "b.png")], invert=True)
+    assert both.files == images.files and (both.pixels == images.pixels).all() and both.notes == images.notes
+    classes, probabilities = model.predict(one.pixels)
+    assert torch.equal(classes, model.predict(pixels[:1])[0]) and probabilities.shape == (1, 10)
+    with pytest.raises(ValueError, match=r"notes\.txt: not an image Pillow can read \(cannot identify"):
+        model.read_images([photos / "b.png", photos / "notes.txt"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"empty: a folder with no image files in it"):
+        model.read_images(tmp_path / "empty")
+
+
+def test_image_files_cross_the_bridge_packed_with_their_names_in_utf_8(tmp_path: Path) -> None:
+    """The JVM's FoundModel.readImages: paths in, files, notes and pixels out, in one call each way."""
+    import struct
+
+    from PIL import Image
+
+    from nas_pattern.adapters import Model
+    from nas_pattern.bridge import pack_texts, unpack_texts
+
+    model = untrained_model(tmp_path, "fashion-mnist", (1, 28, 28))
+    shoe = np.zeros((56, 28), dtype=np.uint8)
+    shoe[8:40, 4:20] = 200
+    Image.fromarray(shoe).save(tmp_path / "Schuh größe 42.png")
+    paths = [str(tmp_path / "Schuh größe 42.png")]
+    assert unpack_texts(pack_texts(paths)) == paths
+    answer = Model(None, model).readImages(pack_texts(paths), True)  # type: ignore[arg-type]
+    (count,), at, texts = struct.unpack_from("<i", answer), 4, []
+    for _ in range(2 * count):  # the files, then their notes: each a byte count, then UTF-8
+        (size,) = struct.unpack_from("<i", answer, at)
+        texts.append(answer[at + 4:at + 4 + size].decode("utf-8"))
+        at += 4 + size
+    images = model.read_images(paths, invert=True)
+    assert texts == [paths[0], images.notes[0]] and images.notes[0].startswith("trimmed to 16x32 at (4, 8)")
+    assert answer[at:] == images.pixels.tobytes() and len(answer[at:]) == 784  # a byte a pixel
+    with pytest.raises(ValueError, match="malformed packed texts"):
+        unpack_texts(pack_texts(paths)[:-1])
+
+
 def test_image_files_are_scaled_to_fit_with_their_aspect_kept_and_their_border_colour_around(tmp_path: Path) -> None:
     from PIL import Image
 
-    from nas_pattern.predict import read_images
+    from nas_pattern.images import read_images
 
     wide = np.zeros((28, 56), dtype=np.uint8)
     wide[:, 28:] = 255  # dark left, light right: the border's mean is 127.5
@@ -507,7 +569,7 @@ def test_a_photo_is_trimmed_to_its_thing_and_framed_as_the_dataset_frames_its_im
     got the test image's class 51% of the time, against 93% trimmed: benchmarks/photos.py)."""
     from PIL import Image
 
-    from nas_pattern.predict import read_images
+    from nas_pattern.images import read_images
 
     photo = np.full((60, 100), 255, dtype=np.uint8)  # a dark thing, 20 wide and 40 high, on white
     photo[10:50, 30:50] = 0
@@ -530,7 +592,7 @@ def test_a_phone_s_photo_is_turned_upright_and_a_cutout_s_transparent_ground_tak
     the other's ground was whatever colour its transparent pixels happened to hold."""
     from PIL import Image
 
-    from nas_pattern.predict import EXIF_ORIENTATION, read_images
+    from nas_pattern.images import EXIF_ORIENTATION, read_images
 
     wide = np.zeros((28, 56), dtype=np.uint8)
     wide[:, 28:] = 255

@@ -17,7 +17,7 @@ import numpy as np
 from py4j.java_gateway import JavaObject
 
 from nas_pattern.agents.base import Sample
-from nas_pattern.bridge import Bridge, Identity, reported
+from nas_pattern.bridge import Bridge, Identity, pack_texts, reported, unpack_texts
 from nas_pattern.controller import NASController
 from nas_pattern.files import UNWRITABLE
 from nas_pattern.model import FoundModel
@@ -302,6 +302,11 @@ class Model(Identity):
             raise ValueError(f"expected {count} images of {size} values, got {len(values)} values")
         classes, probabilities = self.model.predict(values.reshape(count, *self.model.card.input_shape))
         return (classes.numpy().astype("<i4").tobytes() + probabilities.numpy().astype("<f4").tobytes())
+
+    @reported
+    def readImages(self, paths: bytes, invert: bool) -> bytes:
+        images = self.model.read_images(unpack_texts(bytes(paths)), bool(invert))
+        return pack_texts([*images.files, *images.notes], count=len(images.files)) + images.pixels.tobytes()
 
     def pixelsPerImage(self) -> int:
         return math.prod(self.model.card.input_shape)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import struct
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -76,6 +77,32 @@ class Bridge:
         """`error` as a naspattern.NASException that py4j rethrows on the JVM (see PythonParameters)."""
         message = input_error(error) if isinstance(error, INPUT_ERRORS) else f"{type(error).__name__}: {error}"
         return Py4JJavaError(message, self.jvm.naspattern.NASException(message))
+
+
+def pack_texts(texts: Sequence[str], count: int | None = None) -> bytes:
+    """Texts as they cross the bridge in bytes (FoundModel.readImages): `count` (default: how many
+    texts there are), then each text's UTF-8 bytes after their count, all counts little-endian
+    int32. A file name that is not UTF-8 keeps its bytes (the JVM decodes what it can)."""
+    packed = [struct.pack("<i", len(texts) if count is None else count)]
+    for text in texts:
+        data = text.encode("utf-8", "surrogateescape")
+        packed += [struct.pack("<i", len(data)), data]
+    return b"".join(packed)
+
+
+def unpack_texts(data: bytes) -> list[str]:
+    """The texts of pack_texts(texts); ValueError for bytes that are not that."""
+    try:
+        (count,), at, texts = struct.unpack_from("<i", data), 4, []
+        for _ in range(count):
+            (size,) = struct.unpack_from("<i", data, at)
+            texts.append(data[at + 4:at + 4 + size].decode("utf-8"))
+            at += 4 + size
+    except (struct.error, UnicodeDecodeError) as err:
+        raise ValueError(f"malformed packed texts: {err}") from None
+    if at != len(data):
+        raise ValueError(f"malformed packed texts: {len(data)} bytes, not the {at} their counts say")
+    return texts
 
 
 def reported(method: F) -> F:

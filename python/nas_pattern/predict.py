@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 
 from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, input_error, number
@@ -58,8 +55,7 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
     try:
         model = load_model(args.path)
         if args.files:
-            files = image_files(args.files)
-            pixels, notes = read_images(files, model.card.input_shape, args.invert, model.card.dataset)
+            images = model.read_images(args.files, args.invert)
         else:
             test = load_test_split(model.card.dataset, args.data_dir).head(args.images or 10_000)
     except INPUT_ERRORS as err:
@@ -70,7 +66,7 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
         print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")
         print(f"  trained        {card.trained}")
         if args.files:
-            print(classified(files, *model.predict(pixels), model.class_names, notes))
+            print(classified(images.files, *model.predict(images.pixels), model.class_names, images.notes))
         else:
             metrics = model.evaluate(test)
             print(f"  parameters     {metrics.params:,}")
@@ -84,128 +80,6 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
         print(f"{prog}: its output was closed; it stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
-
-
-# The datasets whose images are light things on a dark ground: an image file with a light border
-# is likely the other way round, and is said to be.
-LIGHT_ON_DARK = ("fashion-mnist", "mnist")
-# The datasets made of one thing per image, its ground trimmed away, then scaled to fit a square of
-# this share of the image's side, centred: Fashion-MNIST's products fill the 28x28 (its README's
-# conversion: trim, resize the longest edge to 28, extend the shorter, negate, grey), MNIST's
-# digits a 20x20 box in it. An image file is made the same way.
-FRAMED = {"fashion-mnist": 1.0, "mnist": 20 / 28}
-TRIM = 0.05  # what differs from the border colour by more than this share of 255 is the thing (Fashion-MNIST's 5%)
-
-
-def image_files(paths: Sequence[str]) -> list[str]:
-    """The files named, a folder's images (by the extensions Pillow reads, in name order) in its
-    place; ValueError for a folder that holds none."""
-    from PIL import Image
-
-    files = []
-    for path in paths:
-        folder = Path(path)
-        if folder.is_dir():
-            known = Image.registered_extensions()
-            images = sorted(str(f) for f in folder.iterdir() if f.is_file() and f.suffix.lower() in known)
-            if not images:
-                raise ValueError(f"{path}: a folder with no image files in it (PNG, JPEG, ...: any Pillow reads)")
-            files += images
-        else:
-            files.append(path)
-    return files
-
-
-def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool = False,
-                dataset: str = "") -> tuple[np.ndarray, list[str]]:
-    """Image files as raw pixels of a model's input, (N, C, H, W) of 0-255, and a note for each on
-    what was done to it: turned upright as its EXIF orientation says (a phone's photo), its
-    transparent parts taken as white (the ground of the product photos Fashion-MNIST was made
-    from), converted to the model's channels (grey, or RGB), negated with `invert`, and, where its
-    size is not the input's, made as the dataset's images were: for a dataset of one thing per
-    image (FRAMED), trimmed to what differs from its border colour, then scaled to fit (area-
-    averaged down, bicubic up) with the aspect ratio kept, centred, the rest filled with the mean
-    colour of its border. ValueError, in one line naming the file, for one that cannot be read as
-    an image."""
-    from PIL import Image, ImageOps
-
-    channels, height, width = input_shape
-    images, notes = [], []
-    for path in paths:
-        image, note = _decoded(path, "L" if channels == 1 else "RGB", DRAFT * max(width, height))
-        if invert:
-            image = ImageOps.invert(image)
-        a = np.asarray(image, dtype=np.float64).reshape(image.height, image.width, -1)
-        border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]]).mean(axis=0)  # (C,)
-        fill = tuple(round(v) for v in border)
-        colour = fill[0] if channels == 1 else fill
-        if image.size != (width, height):  # not made the dataset's way yet (an image of its size is taken as it is)
-            if dataset in FRAMED:
-                image = _trimmed(image, a, border, note)
-            frame = (round(FRAMED.get(dataset, 1.0) * width), round(FRAMED.get(dataset, 1.0) * height))
-            note.append(f"scaled from {image.width}x{image.height}")
-            shrinking = image.width >= frame[0] and image.height >= frame[1]
-            method = Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
-            image = ImageOps.pad(image, frame, method=method, color=colour)
-            if frame != (width, height):  # a margin around the frame
-                framed = Image.new(image.mode, (width, height), colour)
-                framed.paste(image, ((width - frame[0]) // 2, (height - frame[1]) // 2))
-                image = framed
-        if not invert and dataset in LIGHT_ON_DARK and border.mean() > 127:
-            note.append(f"its border is light, and {dataset}'s images are light on dark: --invert may suit it")
-        images.append(np.asarray(image, dtype=np.uint8).reshape(height, width, channels).transpose(2, 0, 1))
-        notes.append("; ".join(note))
-    return np.stack(images), notes
-
-
-def _trimmed(image: Any, pixels: np.ndarray, border: np.ndarray, note: list[str]) -> Any:
-    """`image` cropped to its thing, as the dataset was made: what differs from its border colour
-    (`border`, of its `pixels`, (H, W, C)) by more than TRIM; itself where that is all of it, or
-    none. The crop goes into `note`."""
-    thing = np.argwhere((np.abs(pixels - border) > TRIM * 255).any(axis=2))  # (K, 2): its rows and columns
-    if not len(thing):
-        return image
-    (top, left), (bottom, right) = thing.min(axis=0), thing.max(axis=0) + 1
-    if (right - left, bottom - top) == image.size:
-        return image
-    note.append(f"trimmed to {right - left}x{bottom - top} at ({left}, {top})")
-    return image.crop((int(left), int(top), int(right), int(bottom)))
-
-
-EXIF_ORIENTATION = 0x0112  # the EXIF tag of how a camera held the picture (1: upright)
-# A JPEG is decoded at 1/2, 1/4 or 1/8 of its size where that keeps both sides at least this many
-# times the model's input side: a 6000x4500 photo in 0.03 s instead of 1.6 s, as 750x563.
-DRAFT = 16
-
-
-def _decoded(path: str, mode: str, side: int = 0) -> tuple[Any, list[str]]:
-    """The image file at `path` decoded (a JPEG at a reduced size down to `side`, where it is that
-    large), upright, on white where it is transparent, as `mode` ("L" or "RGB"), and a note of
-    what was reduced, turned or filled (read_images)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    note = []
-    try:
-        with Image.open(path) as opened:
-            stored = opened.size
-            if side:
-                opened.draft(mode, (side, side))  # JPEG only: the others decode whole
-            if opened.size != stored:
-                note.append(f"decoded at {opened.width}x{opened.height} of {stored[0]}x{stored[1]}")
-            orientation = opened.getexif().get(EXIF_ORIENTATION, 1)
-            image = ImageOps.exif_transpose(opened)  # decodes it (a copy): a torn file fails here
-    except (UnidentifiedImageError, OSError) as err:  # not an image, truncated, missing, a folder
-        raise ValueError(input_error(err) if isinstance(err, OSError) and err.strerror  # the system's words
-                         else f"{path}: not an image Pillow can read ({err})") from None
-    if orientation != 1:
-        note.append(f"turned upright (EXIF orientation {orientation})")
-    if "A" in image.getbands() or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        if np.asarray(rgba)[..., 3].min() < 255:  # some of it is transparent
-            image = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image.alpha_composite(rgba)
-            note.append("its transparent parts taken as white")
-    return image.convert(mode), note
 
 
 def classified(paths: Sequence[str], classes: torch.Tensor, probabilities: torch.Tensor, names: Sequence[str],

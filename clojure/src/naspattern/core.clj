@@ -6,7 +6,7 @@
             [clojure.data.json :as json]
             [clojure.datafy :refer [datafy]]
             [clojure.string :as string])
-  (:import (naspattern Architecture Episode FoundModel Idx Metrics NASController NASException NASException$Reason NASGateway
+  (:import (naspattern Architecture Episode FoundModel Idx ImageFiles Metrics NASController NASException NASException$Reason NASGateway
                        NASGateway$Options Prediction RLAgent Sample SearchListener SearchResult)
            (java.nio.file Paths)))
 
@@ -110,7 +110,11 @@
 
   Prediction
   (datafy [p]
-    {:classes (vec (.classes p)) :probabilities (mapv vec (.probabilities p))}))
+    {:classes (vec (.classes p)) :probabilities (mapv vec (.probabilities p))})
+
+  ImageFiles
+  (datafy [i]
+    {:files (vec (.files i)) :pixels (mapv vec (.pixels i)) :notes (vec (.notes i))}))
 
 (defn generate-architecture
   "The pattern's first step: the agent samples the next child's architecture, as a map
@@ -205,6 +209,14 @@
   [^FoundModel model images]
   (let [{:keys [classes] :as prediction} (datafy (engine-call (.predict model (into-array (map float-array images)))))]
     (assoc prediction :names (mapv (class-names model) classes))))
+
+(defn read-images
+  "Image files (PNG, JPEG, ...; a folder: the image files in it, in name order) as the model's
+  input, made as its dataset's images were (trimmed to the thing in them, scaled to fit, ...):
+  {:files [...] :pixels [...] :notes [...]}, :pixels for predict, :notes saying what was done to
+  each file. With :invert? true they are negated first (a dark thing on a light ground)."
+  [^FoundModel model paths & {:keys [invert?]}]
+  (datafy (engine-call (.readImages model ^java.util.List (mapv str paths) (boolean invert?)))))
 
 (defn test-images
   "The first n Fashion-MNIST test images and their labels, from Debian's dataset files:

@@ -139,6 +139,19 @@
     (is (= (map (nas/class-names model) classes) names))
     (is (every? #(< (Math/abs (- 1.0 (reduce + %))) 1e-4) probabilities))
     (is (> (count (filter true? (map = classes labels))) 10)) ; better than chance (5 of 50)
+    (let [photos (io/file (temp-run-dir) "photos")] ; two test images as PNG files, negated: dark on light
+      (.mkdirs photos)
+      (doseq [i [0 1]]
+        (let [png (java.awt.image.BufferedImage. 28 28 java.awt.image.BufferedImage/TYPE_BYTE_GRAY)]
+          (.setPixels (.getRaster png) 0 0 28 28 (float-array (map #(- 255 %) (images i))))
+          (javax.imageio.ImageIO/write png "png" (io/file photos (str i ".png")))))
+      (let [{:keys [files pixels notes]} (nas/read-images model [photos] :invert? true)]
+        (is (= [(str (io/file photos "0.png")) (str (io/file photos "1.png"))] files))
+        (is (= ["" ""] notes))
+        (is (= (map #(map float %) (take 2 images)) pixels))
+        (is (= (take 2 classes) (:classes (nas/predict model pixels)))))
+      (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/read-images model [(io/file photos "none.png")])))]
+        (is (string/includes? (ex-message e) "none.png: No such file or directory") (ex-message e))))
     (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/load-model *gateway* "/nonexistent/run")))]
       (is (string/includes? (ex-message e) "does not exist") (ex-message e)))))
 

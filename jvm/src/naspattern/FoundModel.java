@@ -1,13 +1,17 @@
 package naspattern;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.IntStream;
 
 /**
  * The model a search found (its best.pt), loaded in the engine: {@link #predict} classifies raw
- * images with the normalisation the child was trained with. Get one from
+ * images with the normalisation the child was trained with, and {@link #readImages} makes image
+ * files into such images. Get one from
  * {@link NASGateway#loadModel(String)}, e.g. with {@link SearchResult#modelPath()}.
  */
 public final class FoundModel {
@@ -54,6 +58,63 @@ public final class FoundModel {
             }
         }
         return new Prediction(predicted, probabilities);
+    }
+
+    /**
+     * Image files (PNG, JPEG, any format Pillow reads; a folder: the image files in it, in name
+     * order) as this model's input, made as its dataset's images were: turned upright as their
+     * EXIF orientation says, transparent parts taken as white, grey or RGB, and where their size
+     * is not the input's, trimmed to the thing in them (Fashion-MNIST, MNIST) and scaled to fit.
+     * {@code invert} negates them first: Fashion-MNIST and MNIST hold light things on a dark
+     * ground, a photo is often the other way round. The paths are the engine's: relative ones
+     * resolve against its working directory. NASException with one line, naming the file, for a
+     * file that cannot be read as an image or a folder with none.
+     */
+    public ImageFiles readImages(List<String> paths, boolean invert) {
+        if (paths == null) {
+            throw new NASException("paths must not be null");
+        }
+        ByteArrayOutputStream packed = new ByteArrayOutputStream();
+        packed.writeBytes(littleEndianInt(paths.size()));
+        for (int i = 0; i < paths.size(); i++) {
+            if (paths.get(i) == null) {
+                throw new NASException("path " + i + " is null");
+            }
+            byte[] path = paths.get(i).getBytes(StandardCharsets.UTF_8);
+            packed.writeBytes(littleEndianInt(path.length));
+            packed.writeBytes(path);
+        }
+        ByteBuffer answer = ByteBuffer.wrap(engine.readImages(packed.toByteArray(), invert))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        int count = answer.getInt();
+        List<String> files = texts(answer, count);
+        List<String> notes = texts(answer, count);
+        float[][] images = new float[count][pixels];
+        for (float[] image : images) {
+            for (int v = 0; v < pixels; v++) {
+                image[v] = answer.get() & 0xFF;
+            }
+        }
+        return new ImageFiles(files, images, notes);
+    }
+
+    /** {@link #readImages(List, boolean)} as they are, not negated. */
+    public ImageFiles readImages(List<String> paths) {
+        return readImages(paths, false);
+    }
+
+    private static byte[] littleEndianInt(int value) {
+        return ByteBuffer.allocate(Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN).putInt(value).array();
+    }
+
+    private static List<String> texts(ByteBuffer packed, int count) {
+        List<String> texts = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            byte[] text = new byte[packed.getInt()];
+            packed.get(text);
+            texts.add(new String(text, StandardCharsets.UTF_8));
+        }
+        return texts;
     }
 
     /** Classes the model tells apart. */

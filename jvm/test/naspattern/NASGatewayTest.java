@@ -7,6 +7,7 @@ import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
+import java.awt.image.BufferedImage;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
@@ -30,6 +31,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import javax.imageio.ImageIO;
 
 import org.junit.AfterClass;
 import org.junit.BeforeClass;
@@ -306,6 +309,31 @@ public class NASGatewayTest {
                 "Bag", "Ankle boot"), model.classNames());
         assertOneLine(assertThrows(NASException.class, () -> model.predict(new float[][] {new float[3]})),
                 "takes 784 per image");
+
+        // Image files: the first three test images as PNG files, in a folder with a file that is no image.
+        File photos = folder.newFolder("photos");
+        for (int i = 0; i < 3; i++) {
+            BufferedImage png = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
+            png.getRaster().setPixels(0, 0, 28, 28, images[i]);
+            ImageIO.write(png, "png", new File(photos, "test image " + i + ".png"));
+        }
+        Files.writeString(new File(photos, "readme.txt").toPath(), "not an image");
+        ImageFiles read = model.readImages(List.of(photos.getPath())); // a folder: its image files, in name order
+        assertEquals(List.of(0, 1, 2).stream().map(i -> new File(photos, "test image " + i + ".png").getPath())
+                .toList(), read.files());
+        assertEquals(List.of("", "", ""), read.notes()); // of the input's size: taken as they are
+        assertTrue(Arrays.deepEquals(Arrays.copyOf(images, 3), read.pixels()));
+        assertTrue(Arrays.equals(Arrays.copyOf(prediction.classes(), 3), model.predict(read.pixels()).classes()));
+        ImageFiles negated = model.readImages(List.of(read.files().get(1)), true);
+        for (int v = 0; v < 784; v++) {
+            assertEquals(255 - images[1][v], negated.pixels()[0][v], 0);
+        }
+        assertEquals(negated, model.readImages(List.of(read.files().get(1)), true));
+        assertOneLine(assertThrows(NASException.class,
+                () -> model.readImages(List.of(read.files().get(0), new File(photos, "readme.txt").getPath()))),
+                "readme.txt: not an image Pillow can read");
+        assertOneLine(assertThrows(NASException.class, () -> model.readImages(Arrays.asList("a.png", null))),
+                "path 1 is null");
         assertOneLine(assertThrows(NASException.class,
                 () -> gateway.loadModel(new File(folder.getRoot(), "nothing").getPath())),
                 "does not exist");
