@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -23,6 +24,8 @@ def test_readme_python_example_runs(capsys, monkeypatch, tmp_path: Path) -> None
     predicted = re.search(r"^found: .* classes: (\[.*\])$", out, re.M)
     exported = re.search(r"^ONNX Runtime's classes: (\[.*\])$", out, re.M)
     assert predicted and exported and predicted[1] == exported[1]  # best.onnx takes the raw pixels too
+    photo = re.search(r"^image files' classes: \[(\d+)\] \(''[,)]", out, re.M)  # nothing done to a 28x28 file
+    assert photo and int(photo[1]) == json.loads(predicted[1])[0]  # negated twice: the test image itself
 
 
 def test_the_study_table_is_the_committed_record() -> None:
