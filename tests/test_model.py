@@ -531,11 +531,14 @@ def test_image_files_cross_the_bridge_packed_with_their_names_in_utf_8(tmp_path:
     paths = [str(tmp_path / "Schuh größe 42.png")]
     assert unpack_texts(pack_texts(paths)) == paths
     answer = Model(None, model).readImages(pack_texts(paths), True)  # type: ignore[arg-type]
-    (count,), at, texts = struct.unpack_from("<i", answer), 4, []
-    for _ in range(2 * count):  # the files, then their notes: each a byte count, then UTF-8
-        (size,) = struct.unpack_from("<i", answer, at)
-        texts.append(answer[at + 4:at + 4 + size].decode("utf-8"))
-        at += 4 + size
+    at, texts = 0, []
+    for _ in range(2):  # the files, then their notes: each list its length, then each text's byte count and UTF-8
+        (count,) = struct.unpack_from("<i", answer, at)
+        at += 4
+        for _ in range(count):
+            (size,) = struct.unpack_from("<i", answer, at)
+            texts.append(answer[at + 4:at + 4 + size].decode("utf-8"))
+            at += 4 + size
     images = model.read_images(paths, invert=True)
     assert texts == [paths[0], images.notes[0]] and images.notes[0].startswith("trimmed to 16x32 at (4, 8)")
     assert answer[at:] == images.pixels.tobytes() and len(answer[at:]) == 784  # a byte a pixel

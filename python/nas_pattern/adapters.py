@@ -306,7 +306,7 @@ class Model(Identity):
     @reported
     def readImages(self, paths: bytes, invert: bool) -> bytes:
         images = self.model.read_images(unpack_texts(bytes(paths)), bool(invert))
-        return pack_texts([*images.files, *images.notes], count=len(images.files)) + images.pixels.tobytes()
+        return pack_texts(images.files) + pack_texts(images.notes) + images.pixels.tobytes()
 
     def pixelsPerImage(self) -> int:
         return math.prod(self.model.card.input_shape)

@@ -79,11 +79,11 @@ class Bridge:
         return Py4JJavaError(message, self.jvm.naspattern.NASException(message))
 
 
-def pack_texts(texts: Sequence[str], count: int | None = None) -> bytes:
-    """Texts as they cross the bridge in bytes (FoundModel.readImages): `count` (default: how many
-    texts there are), then each text's UTF-8 bytes after their count, all counts little-endian
-    int32. A file name that is not UTF-8 keeps its bytes (the JVM decodes what it can)."""
-    packed = [struct.pack("<i", len(texts) if count is None else count)]
+def pack_texts(texts: Sequence[str]) -> bytes:
+    """Texts as they cross the bridge in bytes (FoundModel.readImages): how many there are, then
+    each one's UTF-8 bytes after their count, all counts little-endian int32. A file name that is
+    not UTF-8 keeps its bytes (the JVM decodes what it can)."""
+    packed = [struct.pack("<i", len(texts))]
     for text in texts:
         data = text.encode("utf-8", "surrogateescape")
         packed += [struct.pack("<i", len(data)), data]

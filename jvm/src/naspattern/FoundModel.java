@@ -1,6 +1,5 @@
 package naspattern;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -74,22 +73,15 @@ public final class FoundModel {
         if (paths == null) {
             throw new NASException("paths must not be null");
         }
-        ByteArrayOutputStream packed = new ByteArrayOutputStream();
-        packed.writeBytes(littleEndianInt(paths.size()));
         for (int i = 0; i < paths.size(); i++) {
             if (paths.get(i) == null) {
                 throw new NASException("path " + i + " is null");
             }
-            byte[] path = paths.get(i).getBytes(StandardCharsets.UTF_8);
-            packed.writeBytes(littleEndianInt(path.length));
-            packed.writeBytes(path);
         }
-        ByteBuffer answer = ByteBuffer.wrap(engine.readImages(packed.toByteArray(), invert))
-                .order(ByteOrder.LITTLE_ENDIAN);
-        int count = answer.getInt();
-        List<String> files = texts(answer, count);
-        List<String> notes = texts(answer, count);
-        float[][] images = new float[count][pixels];
+        ByteBuffer answer = ByteBuffer.wrap(engine.readImages(packed(paths), invert)).order(ByteOrder.LITTLE_ENDIAN);
+        List<String> files = texts(answer);
+        List<String> notes = texts(answer);
+        float[][] images = new float[files.size()][pixels];
         for (float[] image : images) {
             for (int v = 0; v < pixels; v++) {
                 image[v] = answer.get() & 0xFF;
@@ -103,11 +95,21 @@ public final class FoundModel {
         return readImages(paths, false);
     }
 
-    private static byte[] littleEndianInt(int value) {
-        return ByteBuffer.allocate(Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN).putInt(value).array();
+    /** Texts as the engine takes them: how many, then each one's UTF-8 bytes after their count (little-endian). */
+    private static byte[] packed(List<String> texts) {
+        List<byte[]> encoded = texts.stream().map(text -> text.getBytes(StandardCharsets.UTF_8)).toList();
+        ByteBuffer packed = ByteBuffer.allocate(Integer.BYTES * (1 + texts.size())
+                + encoded.stream().mapToInt(text -> text.length).sum()).order(ByteOrder.LITTLE_ENDIAN);
+        packed.putInt(texts.size());
+        for (byte[] text : encoded) {
+            packed.putInt(text.length).put(text);
+        }
+        return packed.array();
     }
 
-    private static List<String> texts(ByteBuffer packed, int count) {
+    /** The texts the engine packed as {@link #packed} does. */
+    private static List<String> texts(ByteBuffer packed) {
+        int count = packed.getInt();
         List<String> texts = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             byte[] text = new byte[packed.getInt()];

@@ -15,11 +15,11 @@ public interface ModelEngine {
 
     /**
      * Reads image files as this model's input, as {@code FoundModel.read_images} does in Python.
-     * Texts travel as little-endian int32 counts of UTF-8 bytes, each before its bytes:
-     * {@code paths} is the count of paths, then each path; the answer is the count N of files read
-     * (a folder stands for its image files), then the N files, then each file's note of what was
-     * done to it, then N x pixelsPerImage() bytes, each a raw pixel value 0-255, channel by channel,
-     * row by row.
+     * A list of texts travels as its length, then each text's UTF-8 bytes after their count, all
+     * counts little-endian int32. {@code paths} is such a list; the answer is the N files read (a
+     * folder stands for its image files), then each one's note of what was done to it, each a
+     * list, then N x pixelsPerImage() bytes, each a raw pixel value 0-255, channel by channel, row
+     * by row.
      */
     byte[] readImages(byte[] paths, boolean invert);
 
