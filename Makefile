@@ -34,7 +34,7 @@ BROWSER_TOOLS := /usr/bin/chromium /usr/bin/chromedriver
 
 .PHONY: run test check setup data lint clean jvm jvm-tools jvm-test java-test scala-test clojure-test \
 	java-example scala-example clojure-example bridge-bench bench docs docs-tools gpu-carry \
-	jvm-checks scala-example-check clojure-example-check
+	jvm-checks scala-example-check clojure-example-check bridge-bench-check
 
 run: setup
 	$(PY) -m nas_pattern.run $(ARGS)
@@ -68,12 +68,12 @@ test: setup lint jvm docs-tools $(MERMAID_JS) $(KATEX)
 	$(PYTEST_PARALLEL)
 	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory -j$$(nproc) --output-sync=target jvm-checks
 
-# The JVM suites and the examples make test runs, one per CPU at a time, each engine with one PyTorch
-# thread as in pytest (a JVM and the engine it launched take turns on about one core; each suite has
-# run directories of its own); their output comes whole, target by target. On the 2-core AMD EPYC
+# The JVM suites, the examples and the bridge bench make test runs, one per CPU at a time, each
+# engine with one PyTorch thread as in pytest (a JVM and the engine it launched take turns on about
+# one core; each suite has run directories of its own); their output comes whole, target by target. On the 2-core AMD EPYC
 # 88 s instead of 143 s one after another (2026-12-05; 160 s two at a time with two threads each).
 # The examples' checks record into build/checks/ (cleared first), not runs/ where a user's searches are.
-jvm-checks: jvm-test scala-example-check clojure-example-check
+jvm-checks: jvm-test scala-example-check clojure-example-check bridge-bench-check
 scala-example-check: setup jvm
 	rm -rf build/checks/scala-example
 	$(SCALA_EXAMPLE) 2 build/checks/scala-example
@@ -194,6 +194,8 @@ clojure-example: setup jvm
 
 bridge-bench: setup jvm
 	java -cp build/jvm/examples:$(JAVA_CP) BridgeBench
+bridge-bench-check: setup jvm  # the bench, small, so that what it prints stays true to the code
+	java -cp build/jvm/examples:$(JAVA_CP) BridgeBench 100 500
 
 # What the commands above built or fetched. Not runs/: it holds your searches and the models they
 # found, which no rebuild gives back (remove it yourself when you mean to).

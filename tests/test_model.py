@@ -517,12 +517,13 @@ def test_a_model_reads_image_files_as_its_input_one_folder_or_file_or_many(tmp_p
 
 def test_image_files_cross_the_bridge_packed_with_their_names_in_utf_8(tmp_path: Path) -> None:
     """The JVM's FoundModel.readImages: paths in, files, notes and pixels out, in one call each way."""
+    import base64
     import struct
 
     from PIL import Image
 
     from nas_pattern.adapters import Model
-    from nas_pattern.bridge import pack_texts, unpack_texts
+    from nas_pattern.bridge import from_base64, pack_texts, unpack_texts
 
     model = untrained_model(tmp_path, "fashion-mnist", (1, 28, 28))
     shoe = np.zeros((56, 28), dtype=np.uint8)
@@ -530,7 +531,7 @@ def test_image_files_cross_the_bridge_packed_with_their_names_in_utf_8(tmp_path:
     Image.fromarray(shoe).save(tmp_path / "Schuh größe 42.png")
     paths = [str(tmp_path / "Schuh größe 42.png")]
     assert unpack_texts(pack_texts(paths)) == paths
-    answer = Model(None, model).readImages(pack_texts(paths), True)  # type: ignore[arg-type]
+    answer = Model(None, model).readImages(base64.b64encode(pack_texts(paths)).decode(), True)  # type: ignore[arg-type]
     at, texts = 0, []
     for _ in range(2):  # the files, then their notes: each list its length, then each text's byte count and UTF-8
         (count,) = struct.unpack_from("<i", answer, at)
@@ -544,6 +545,8 @@ def test_image_files_cross_the_bridge_packed_with_their_names_in_utf_8(tmp_path:
     assert answer[at:] == images.pixels.tobytes() and len(answer[at:]) == 784  # a byte a pixel
     with pytest.raises(ValueError, match="malformed packed texts"):
         unpack_texts(pack_texts(paths)[:-1])
+    with pytest.raises(ValueError, match="malformed base64 from the JVM"):
+        from_base64("not base64!")
 
 
 def test_image_files_are_scaled_to_fit_with_their_aspect_kept_and_their_border_colour_around(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from py4j.java_gateway import JavaObject
 
 from nas_pattern.agents.base import Sample
-from nas_pattern.bridge import Bridge, Identity, pack_texts, reported, unpack_texts
+from nas_pattern.bridge import Bridge, Identity, from_base64, pack_texts, reported, unpack_texts
 from nas_pattern.controller import NASController
 from nas_pattern.files import UNWRITABLE
 from nas_pattern.model import FoundModel
@@ -295,17 +295,17 @@ class Model(Identity):
         self.model = model
 
     @reported
-    def classify(self, pixels: bytes, count: int) -> bytes:
+    def classify(self, pixels: str, count: int) -> bytes:
         size = self.pixelsPerImage()
-        values = np.frombuffer(bytes(pixels), dtype="<f4")
+        values = np.frombuffer(from_base64(pixels), dtype="<f4")
         if count < 0 or len(values) != count * size:
             raise ValueError(f"expected {count} images of {size} values, got {len(values)} values")
         classes, probabilities = self.model.predict(values.reshape(count, *self.model.card.input_shape))
         return (classes.numpy().astype("<i4").tobytes() + probabilities.numpy().astype("<f4").tobytes())
 
     @reported
-    def readImages(self, paths: bytes, invert: bool) -> bytes:
-        images = self.model.read_images(unpack_texts(bytes(paths)), bool(invert))
+    def readImages(self, paths: str, invert: bool) -> bytes:
+        images = self.model.read_images(unpack_texts(from_base64(paths)), bool(invert))
         return pack_texts(images.files) + pack_texts(images.notes) + images.pixels.tobytes()
 
     def pixelsPerImage(self) -> int:

@@ -4,6 +4,8 @@ one NASException line. The adapters (adapters.py) and the engine (gateway.py) bu
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import itertools
 import json
@@ -77,6 +79,15 @@ class Bridge:
         """`error` as a naspattern.NASException that py4j rethrows on the JVM (see PythonParameters)."""
         message = input_error(error) if isinstance(error, INPUT_ERRORS) else f"{type(error).__name__}: {error}"
         return Py4JJavaError(message, self.jvm.naspattern.NASException(message))
+
+
+def from_base64(text: str) -> bytes:
+    """The bytes the JVM sent as base64 text (a byte[] argument, py4j decodes a byte at a time in
+    Python: 1.4 s for 31 MB, against 0.1 s so); ValueError in one line for text that is not base64."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise ValueError(f"malformed base64 from the JVM: {err}") from None
 
 
 def pack_texts(texts: Sequence[str]) -> bytes:

@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.stream.IntStream;
 
@@ -44,7 +45,7 @@ public final class FoundModel {
                 packed.putFloat(value);
             }
         }
-        ByteBuffer answer = ByteBuffer.wrap(engine.classify(packed.array(), images.length))
+        ByteBuffer answer = ByteBuffer.wrap(engine.classify(Base64.getEncoder().encodeToString(packed.array()), images.length))
                 .order(ByteOrder.LITTLE_ENDIAN);
         int[] predicted = new int[images.length];
         float[][] probabilities = new float[images.length][classes];
@@ -78,7 +79,7 @@ public final class FoundModel {
                 throw new NASException("path " + i + " is null");
             }
         }
-        ByteBuffer answer = ByteBuffer.wrap(engine.readImages(packed(paths), invert)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer answer = ByteBuffer.wrap(engine.readImages(Base64.getEncoder().encodeToString(packed(paths)), invert)).order(ByteOrder.LITTLE_ENDIAN);
         List<String> files = texts(answer);
         List<String> notes = texts(answer);
         float[][] images = new float[files.size()][pixels];
