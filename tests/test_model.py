@@ -515,6 +515,26 @@ def test_a_model_reads_image_files_as_its_input_one_folder_or_file_or_many(tmp_p
         model.read_images(tmp_path / "empty")
 
 
+def test_reading_many_image_files_shows_its_progress_at_a_terminal_and_its_bar_goes_when_done(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """A folder of large photos takes a while to read (30 ms a 12-megapixel JPEG): a bar says how far
+    it is, then gives its place to the classes' lines; in a log (no terminal) there is no bar."""
+    from PIL import Image
+
+    model = untrained_model(tmp_path, "fashion-mnist", (1, 28, 28))
+    for i, pixels in enumerate(read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")[:3]):
+        Image.fromarray(pixels).save(tmp_path / f"{i}.png")
+    assert predict([str(model.path), str(tmp_path)]) == 0
+    in_a_log = capsys.readouterr().out
+    assert "reading:" not in in_a_log and "\r" not in in_a_log and len(in_a_log.splitlines()) == 5
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert predict([str(model.path), str(tmp_path)]) == 0
+    at_a_terminal = capsys.readouterr().out
+    assert "reading:   0%|" in at_a_terminal and "| 0/3 [" in at_a_terminal, at_a_terminal
+    bar, lines = at_a_terminal.rsplit("\r", 1)  # the bar, then wiped (leave=False); then the lines, as in a log
+    assert "\n" not in bar and bar.endswith("\r" + " " * (len(bar) - bar.rindex("\r") - 1)) and lines == in_a_log
+
+
 def test_image_files_cross_the_bridge_packed_with_their_names_in_utf_8(tmp_path: Path) -> None:
     """The JVM's FoundModel.readImages: paths in, files, notes and pixels out, in one call each way."""
     import base64

@@ -6,7 +6,7 @@ nas_pattern.predict DIR IMAGE...` and the JVM's `FoundModel.readImages` go throu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,9 @@ from typing import Any
 import numpy as np
 
 from nas_pattern.config import input_error
+
+# What shows the reading's progress: given the files, it gives them back one by one (a tqdm, say).
+Progress = Callable[[Sequence[str]], Iterable[str]]
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,8 @@ def image_files(paths: Sequence[str]) -> list[str]:
     return files
 
 
-def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool = False,
-                dataset: str = "") -> tuple[np.ndarray, list[str]]:
+def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool = False, dataset: str = "",
+                progress: Progress | None = None) -> tuple[np.ndarray, list[str]]:
     """Image files as raw pixels of a model's input, (N, C, H, W) of 0-255, and a note for each on
     what was done to it: turned upright as its EXIF orientation says (a phone's photo), its
     transparent parts taken as white (the ground of the product photos Fashion-MNIST was made
@@ -67,12 +70,12 @@ def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool =
     image (FRAMED), trimmed to what differs from its border colour, then scaled to fit (area-
     averaged down, bicubic up) with the aspect ratio kept, centred, the rest filled with the mean
     colour of its border. ValueError, in one line naming the file, for one that cannot be read as
-    an image."""
+    an image. `progress` wraps the iteration over the files, to show how far it is (a tqdm, say)."""
     from PIL import Image, ImageOps
 
     channels, height, width = input_shape
     images, notes = [], []
-    for path in paths:
+    for path in progress(paths) if progress else paths:
         image, note = _decoded(path, "L" if channels == 1 else "RGB", DRAFT * max(width, height))
         if invert:
             image = ImageOps.invert(image)

@@ -30,7 +30,7 @@ import torch
 
 from nas_pattern.data import PIXEL_STATS, Dataset, Normalisation, Split, class_names, from_pixels, pixel_statistics
 from nas_pattern.files import UNWRITABLE, save_atomically, write_atomically
-from nas_pattern.images import ImageFiles, image_files, read_images
+from nas_pattern.images import ImageFiles, Progress, image_files, read_images
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import first_line
 from nas_pattern.search_space import Architecture, SearchSpace
@@ -154,16 +154,18 @@ class FoundModel:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         return self._classify(self.normalise(images), batch_size)
 
-    def read_images(self, paths: str | Path | Sequence[str | Path], invert: bool = False) -> ImageFiles:
+    def read_images(self, paths: str | Path | Sequence[str | Path], invert: bool = False,
+                    progress: Progress | None = None) -> ImageFiles:
         """Image files (PNG, JPEG, any format Pillow reads; a folder: the image files in it, in name
         order) as this model's raw input, made as its dataset's images were: `.pixels` for
         predict(), `.files` and `.notes` (what was done to each: trimmed, scaled, turned upright,
         ...). `invert` negates them first (a dark thing on a light ground, for Fashion-MNIST's and
-        MNIST's light on dark). ValueError in one line, naming the file, for a file that cannot be
-        read as an image or a folder with none."""
+        MNIST's light on dark). `progress` wraps the iteration over the files (`tqdm`, say: many
+        large photos take a while). ValueError in one line, naming the file, for a file that cannot
+        be read as an image or a folder with none."""
         named = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         files = image_files([os.fspath(path) for path in named])
-        pixels, notes = read_images(files, self.card.input_shape, invert, self.card.dataset)
+        pixels, notes = read_images(files, self.card.input_shape, invert, self.card.dataset, progress)
         return ImageFiles(tuple(files), pixels, tuple(notes))
 
     def confusion(self, data: Split) -> torch.Tensor:

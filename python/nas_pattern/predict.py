@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
+from tqdm import tqdm
 
 from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, input_error, number
 from nas_pattern.data import load_test_split
@@ -55,7 +56,7 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
     try:
         model = load_model(args.path)
         if args.files:
-            images = model.read_images(args.files, args.invert)
+            images = model.read_images(args.files, args.invert, progress=_reading)
         else:
             test = load_test_split(model.card.dataset, args.data_dir).head(args.images or 10_000)
     except INPUT_ERRORS as err:
@@ -80,6 +81,13 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
         print(f"{prog}: its output was closed; it stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def _reading(files: Sequence[str]) -> Iterable[str]:
+    """The image files one by one, behind a progress bar at a terminal (many large photos take a
+    while); it goes once they are read, and the lines of their classes take its place."""
+    return tqdm(files, desc="reading", unit="image", dynamic_ncols=True, file=sys.stdout, leave=False,
+                disable=not sys.stdout.isatty() or len(files) < 2)
 
 
 def classified(paths: Sequence[str], classes: torch.Tensor, probabilities: torch.Tensor, names: Sequence[str],
