@@ -567,6 +567,17 @@ def test_image_files_cross_the_bridge_packed_with_their_names_in_utf_8(tmp_path:
         unpack_texts(pack_texts(paths)[:-1])
     with pytest.raises(ValueError, match="malformed base64 from the JVM"):
         from_base64("not base64!")
+    # FoundModel.predict's pixels: a byte each where all are whole (as files hold them), else float32
+    adapter, pixels = Model(None, model), read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")[:4]  # type: ignore[arg-type]
+    as_bytes = adapter.classify(base64.b64encode(pixels.tobytes()).decode(), 4)
+    assert as_bytes == adapter.classify(base64.b64encode(pixels.astype("<f4").tobytes()).decode(), 4)
+    classes, probabilities = model.predict(pixels)
+    assert as_bytes == classes.numpy().astype("<i4").tobytes() + probabilities.numpy().astype("<f4").tobytes()
+    halves = adapter.classify(base64.b64encode((pixels.astype("<f4") * 0.5 + 0.25).tobytes()).decode(), 4)
+    assert halves == b"".join(t.numpy().astype(d).tobytes() for t, d in zip(model.predict(pixels * 0.5 + 0.25),
+                                                                              ("<i4", "<f4"), strict=True))
+    with pytest.raises(ValueError, match="expected 3 images of 784 values, got 3136 bytes"):  # (the JVM gets it)
+        Model.classify.__wrapped__(adapter, base64.b64encode(pixels.tobytes()).decode(), 3)  # type: ignore[attr-defined]
 
 
 def test_image_files_are_scaled_to_fit_with_their_aspect_kept_and_their_border_colour_around(tmp_path: Path) -> None:

@@ -296,10 +296,10 @@ class Model(Identity):
 
     @reported
     def classify(self, pixels: str, count: int) -> bytes:
-        size = self.pixelsPerImage()
-        values = np.frombuffer(from_base64(pixels), dtype="<f4")
-        if count < 0 or len(values) != count * size:
-            raise ValueError(f"expected {count} images of {size} values, got {len(values)} values")
+        size, data = self.pixelsPerImage(), from_base64(pixels)
+        if count < 0 or len(data) not in (count * size, 4 * count * size):  # a byte a value (whole ones), or float32
+            raise ValueError(f"expected {count} images of {size} values, got {len(data)} bytes")
+        values = np.frombuffer(data, dtype=np.uint8 if len(data) == count * size else "<f4")
         classes, probabilities = self.model.predict(values.reshape(count, *self.model.card.input_shape))
         return (classes.numpy().astype("<i4").tobytes() + probabilities.numpy().astype("<f4").tobytes())
 

@@ -35,18 +35,29 @@ public final class FoundModel {
         if (images == null) {
             throw new NASException("images must not be null");
         }
-        ByteBuffer packed = ByteBuffer.allocate(images.length * pixels * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        boolean whole = true; // raw pixel values as image files hold them: a byte each crosses, not four
         for (int i = 0; i < images.length; i++) {
             if (images[i] == null || images[i].length != pixels) {
                 throw new NASException("image " + i + " has " + (images[i] == null ? "no" : images[i].length)
                         + " values; this model takes " + pixels + " per image");
             }
             for (float value : images[i]) {
-                packed.putFloat(value);
+                whole &= value >= 0 && value <= 255 && value == Math.rint(value);
             }
         }
-        ByteBuffer answer = ByteBuffer.wrap(engine.classify(Base64.getEncoder().encodeToString(packed.array()), images.length))
+        ByteBuffer packed = ByteBuffer.allocate(images.length * pixels * (whole ? 1 : Float.BYTES))
                 .order(ByteOrder.LITTLE_ENDIAN);
+        for (float[] image : images) {
+            for (float value : image) {
+                if (whole) {
+                    packed.put((byte) value);
+                } else {
+                    packed.putFloat(value);
+                }
+            }
+        }
+        String sent = Base64.getEncoder().encodeToString(packed.array());
+        ByteBuffer answer = ByteBuffer.wrap(engine.classify(sent, images.length)).order(ByteOrder.LITTLE_ENDIAN);
         int[] predicted = new int[images.length];
         float[][] probabilities = new float[images.length][classes];
         for (int i = 0; i < images.length; i++) {

@@ -10,8 +10,9 @@ package naspattern;
  */
 public interface ModelEngine {
     /**
-     * Classifies {@code count} images given as little-endian float32 raw pixel values (0-255),
-     * channel by channel, row by row, in base64; returns {@code count} little-endian int32 classes followed
+     * Classifies {@code count} images given as raw pixel values (0-255), channel by channel, row
+     * by row, in base64: a byte each where all are whole numbers, else little-endian float32 (the
+     * engine tells which by the length); returns {@code count} little-endian int32 classes followed
      * by {@code count x numClasses()} float32 probabilities.
      */
     byte[] classify(String pixels, int count);

@@ -309,6 +309,11 @@ public class NASGatewayTest {
                 "Bag", "Ankle boot"), model.classNames());
         assertOneLine(assertThrows(NASException.class, () -> model.predict(new float[][] {new float[3]})),
                 "takes 784 per image");
+        float[][] fractional = Arrays.stream(images).map(float[]::clone).toArray(float[][]::new);
+        fractional[19][0] = 0.5f; // not a byte: all cross as float32, and predict gives what it gave
+        assertTrue(Arrays.equals(prediction.classes(), model.predict(fractional).classes()));
+        fractional[19][0] = -1; // out of range: refused by the engine, as Python's predict refuses it
+        assertOneLine(assertThrows(NASException.class, () -> model.predict(fractional)), "raw pixel values 0-255");
 
         // Image files: the first three test images as PNG files, in a folder with a file that is no image.
         File photos = folder.newFolder("photos");
