@@ -513,6 +513,9 @@ def test_a_model_reads_image_files_as_its_input_one_folder_or_file_or_many(tmp_p
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match=r"empty: a folder with no image files in it"):
         model.read_images(tmp_path / "empty")
+    none = model.read_images([])  # no files: no images, as predict() of none gives no classes
+    assert none.files == none.notes == () and none.pixels.shape == (0, 1, 28, 28)
+    assert model.predict(none.pixels)[1].shape == (0, 10)
 
 
 def test_reading_many_image_files_shows_its_progress_at_a_terminal_and_its_bar_goes_when_done(

@@ -19,7 +19,7 @@ from nas_pattern.config import input_error
 Progress = Callable[[Sequence[str]], Iterable[str]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # an array among the fields: == is identity, not an error
 class ImageFiles:
     """Image files read as a model's input (FoundModel.read_images): `files`, those named, a
     folder's image files in its place; `pixels`, (N, C, H, W) raw pixel values 0-255 (uint8), as
@@ -99,7 +99,7 @@ def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool =
             note.append(f"its border is light, and {dataset}'s images are light on dark: --invert may suit it")
         images.append(np.asarray(image, dtype=np.uint8).reshape(height, width, channels).transpose(2, 0, 1))
         notes.append("; ".join(note))
-    return np.stack(images), notes
+    return (np.stack(images) if images else np.zeros((0, channels, height, width), np.uint8)), notes
 
 
 def _trimmed(image: Any, pixels: np.ndarray, border: np.ndarray, note: list[str]) -> Any:

@@ -339,6 +339,7 @@ public class NASGatewayTest {
                 "readme.txt: not an image Pillow can read");
         assertOneLine(assertThrows(NASException.class, () -> model.readImages(Arrays.asList("a.png", null))),
                 "path 1 is null");
+        assertEquals(new ImageFiles(List.of(), new float[0][], List.of()), model.readImages(List.of()));
         assertOneLine(assertThrows(NASException.class,
                 () -> gateway.loadModel(new File(folder.getRoot(), "nothing").getPath())),
                 "does not exist");
