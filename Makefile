@@ -70,8 +70,9 @@ test: setup lint jvm docs-tools $(MERMAID_JS) $(KATEX)
 
 # The JVM suites, the examples and the bridge bench make test runs, one per CPU at a time, each
 # engine with one PyTorch thread as in pytest (a JVM and the engine it launched take turns on about
-# one core; each suite has run directories of its own); their output comes whole, target by target. On the 2-core AMD EPYC
-# 88 s instead of 143 s one after another (2026-12-05; 160 s two at a time with two threads each).
+# one core; each suite has run directories of its own); their output comes whole, target by target.
+# On the 2-core AMD EPYC 88 s instead of 143 s one after another (2026-12-05; 160 s two at a time
+# with two threads each); 96 s with the bridge bench (2026-12-07).
 # The examples' checks record into build/checks/ (cleared first), not runs/ where a user's searches are.
 jvm-checks: jvm-test scala-example-check clojure-example-check bridge-bench-check
 scala-example-check: setup jvm

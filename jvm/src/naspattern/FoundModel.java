@@ -11,8 +11,8 @@ import java.util.stream.IntStream;
 /**
  * The model a search found (its best.pt), loaded in the engine: {@link #predict} classifies raw
  * images with the normalisation the child was trained with, and {@link #readImages} makes image
- * files into such images. Get one from
- * {@link NASGateway#loadModel(String)}, e.g. with {@link SearchResult#modelPath()}.
+ * files into such images. Get one from {@link NASGateway#loadModel(String)}, e.g. with
+ * {@link SearchResult#modelPath()}.
  */
 public final class FoundModel {
     private final ModelEngine engine;
@@ -90,7 +90,8 @@ public final class FoundModel {
                 throw new NASException("path " + i + " is null");
             }
         }
-        ByteBuffer answer = ByteBuffer.wrap(engine.readImages(Base64.getEncoder().encodeToString(packed(paths)), invert)).order(ByteOrder.LITTLE_ENDIAN);
+        String sent = Base64.getEncoder().encodeToString(packed(paths));
+        ByteBuffer answer = ByteBuffer.wrap(engine.readImages(sent, invert)).order(ByteOrder.LITTLE_ENDIAN);
         List<String> files = texts(answer);
         List<String> notes = texts(answer);
         float[][] images = new float[files.size()][pixels];
