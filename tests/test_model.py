@@ -520,7 +520,7 @@ def test_a_model_reads_image_files_as_its_input_one_folder_or_file_or_many(tmp_p
 
 def test_reading_many_image_files_shows_its_progress_at_a_terminal_and_its_bar_goes_when_done(
         tmp_path: Path, monkeypatch, capsys) -> None:
-    """A folder of large photos takes a while to read (30 ms a 12-megapixel JPEG): a bar says how far
+    """A folder of large photos takes a while to read (0.03 s a 27-megapixel JPEG): a bar says how far
     it is, then gives its place to the classes' lines; in a log (no terminal) there is no bar."""
     from PIL import Image
 
