@@ -626,6 +626,20 @@ def test_a_photo_is_trimmed_to_its_thing_and_framed_as_the_dataset_frames_its_im
     assert np.abs(large.astype(int) - pixels.astype(int)).max() <= 8  # JPEG's loss
 
 
+def test_a_grey_image_of_16_bits_is_read_as_its_8_bit_values_not_clipped_white(tmp_path: Path) -> None:
+    """Pillow's convert("L") clips 16-bit values at 255: a 16-bit PNG of a test image came out white
+    but for its darkest pixels (254 of 255 levels off)."""
+    from PIL import Image
+
+    from nas_pattern.images import read_images
+
+    pixels = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")[0]
+    for name in ("sixteen.png", "sixteen.tiff"):
+        Image.fromarray(pixels.astype(np.uint16) * 257).save(tmp_path / name)  # 0-255 as 0-65535
+        read, notes = read_images([str(tmp_path / name)], (1, 28, 28), dataset="fashion-mnist")
+        assert (read[0, 0] == pixels).all() and notes == [""], name
+
+
 def test_a_phone_s_photo_is_turned_upright_and_a_cutout_s_transparent_ground_taken_as_white(tmp_path: Path) -> None:
     """A phone stores a photo as its sensor read it, with an EXIF tag saying how to turn it; a
     product cutout's ground is transparent. Read as they were stored, the one lay on its side and

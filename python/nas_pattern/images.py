@@ -138,11 +138,14 @@ def _decoded(path: str, mode: str, side: int = 0) -> tuple[Any, list[str]]:
                 note.append(f"decoded at {opened.width}x{opened.height} of {stored[0]}x{stored[1]}")
             orientation = opened.getexif().get(EXIF_ORIENTATION, 1)
             image = ImageOps.exif_transpose(opened)  # decodes it (a copy): a torn file fails here
+            sixteen = image.mode.startswith("I;16") or (image.mode == "I" and opened.format == "PNG")
     except (UnidentifiedImageError, OSError) as err:  # not an image, truncated, missing, a folder
         raise ValueError(input_error(err) if isinstance(err, OSError) and err.strerror  # the system's words
                          else f"{path}: not an image Pillow can read ({err})") from None
     if orientation != 1:
         note.append(f"turned upright (EXIF orientation {orientation})")
+    if sixteen:  # grey of 16 bits (0-65535: a PNG or TIFF of a scanner, say), which convert() would clip at 255
+        image = Image.fromarray((np.asarray(image, dtype=np.float64) / 257).round().astype(np.uint8), "L")
     if "A" in image.getbands() or "transparency" in image.info:
         rgba = image.convert("RGBA")
         if np.asarray(rgba)[..., 3].min() < 255:  # some of it is transparent
