@@ -667,6 +667,19 @@ def test_a_phone_s_photo_is_turned_upright_and_a_cutout_s_transparent_ground_tak
     assert notes == ["its transparent parts taken as white"]
 
 
+def test_an_image_too_large_to_read_safely_is_one_line_naming_it(tmp_path: Path, monkeypatch) -> None:
+    """Pillow refuses an image of more than twice its MAX_IMAGE_PIXELS (a decompression bomb, or a
+    vast scan) with an error of its own, which was a traceback."""
+    from PIL import Image
+
+    from nas_pattern.images import read_images
+
+    Image.new("L", (100, 100)).save(tmp_path / "vast.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4000)  # 10,000 pixels: more than twice the limit
+    with pytest.raises(ValueError, match=r"vast\.png: not read, too large: Image size \(10000 pixels\) exceeds"):
+        read_images([str(tmp_path / "vast.png")], (1, 28, 28))
+
+
 @pytest.mark.parametrize(("content", "why"), [(b"not an image", "not an image Pillow can read (cannot identify"),
                                               (None, "No such file or directory")])
 def test_an_image_file_that_cannot_be_read_is_one_line_and_exit_2(content: bytes | None, why: str, tmp_path: Path,

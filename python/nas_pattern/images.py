@@ -142,6 +142,8 @@ def _decoded(path: str, mode: str, side: int = 0) -> tuple[Any, list[str]]:
     except (UnidentifiedImageError, OSError) as err:  # not an image, truncated, missing, a folder
         raise ValueError(input_error(err) if isinstance(err, OSError) and err.strerror  # the system's words
                          else f"{path}: not an image Pillow can read ({err})") from None
+    except Image.DecompressionBombError as err:  # Pillow's guard against a small file of a vast image
+        raise ValueError(f"{path}: not read, too large: {err}") from None
     if orientation != 1:
         note.append(f"turned upright (EXIF orientation {orientation})")
     if sixteen:  # grey of 16 bits (0-65535: a PNG or TIFF of a scanner, say), which convert() would clip at 255
