@@ -497,6 +497,7 @@ def test_a_model_reads_image_files_as_its_input_one_folder_or_file_or_many(tmp_p
     Image.fromarray(pixels[0]).save(photos / "b.png")  # the input's size: taken as it is
     Image.fromarray(255 - pixels[1]).resize((56, 56), Image.Resampling.NEAREST).save(photos / "a.jpg", quality=95)
     (photos / "notes.txt").write_text("not an image file: a folder's are those of image extensions")
+    (photos / "._a.jpg").write_bytes(b"\x00\x05\x16\x07")  # a Mac's AppleDouble file beside a.jpg: hidden, left out
     images = model.read_images(photos, invert=True)  # a folder: its image files, in name order
     assert images.files == (str(photos / "a.jpg"), str(photos / "b.png"))
     assert images.pixels.shape == (2, 1, 28, 28) and images.pixels.dtype == np.uint8

@@ -42,8 +42,9 @@ TRIM = 0.05  # what differs from the border colour by more than this share of 25
 
 
 def image_files(paths: Sequence[str]) -> list[str]:
-    """The files named, a folder's images (by the extensions Pillow reads, in name order) in its
-    place; ValueError for a folder that holds none."""
+    """The files named, a folder's images (by the extensions Pillow reads, in name order; not its
+    hidden files, such as the "._IMG_0001.JPG" a Mac leaves beside each photo) in its place;
+    ValueError for a folder that holds none."""
     from PIL import Image
 
     files = []
@@ -51,7 +52,8 @@ def image_files(paths: Sequence[str]) -> list[str]:
         folder = Path(path)
         if folder.is_dir():
             known = Image.registered_extensions()
-            images = sorted(str(f) for f in folder.iterdir() if f.is_file() and f.suffix.lower() in known)
+            images = sorted(str(f) for f in folder.iterdir()
+                            if f.is_file() and f.suffix.lower() in known and not f.name.startswith("."))
             if not images:
                 raise ValueError(f"{path}: a folder with no image files in it (PNG, JPEG, ...: any Pillow reads)")
             files += images
