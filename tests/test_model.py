@@ -308,6 +308,45 @@ def test_predict_refuses_a_count_of_images_that_is_no_count(count: str, capsys) 
     assert "argument --images: " in err and count in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--invert"], "--invert is for IMAGE files; the dataset's test images are used as they are"),
+    (["--csv"], "--csv is for IMAGE files; the dataset's test images are used as they are"),
+    (["shoe.png", "--images", "5"], "--images is for testing the model on the dataset's test images; with IMAGE "
+                                    "files it has nothing to do"),
+    (["--data-dir", "/tmp", "shoe.png"], "--data-dir is for testing the model on the dataset's test images")])
+def test_predict_refuses_flags_that_do_not_go_with_what_it_does(args: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        predict(["/nonexistent/run", *args])  # refused before the model is looked for
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_predict_writes_csv_of_image_files_for_a_script(tmp_path: Path, capsys) -> None:
+    """The lines of `predict DIR IMAGE...` are for reading; --csv is for a spreadsheet or a script."""
+    import csv
+    import io
+
+    from PIL import Image
+
+    model = untrained_model(tmp_path, "fashion-mnist", (1, 28, 28))
+    pixels = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")[:2]
+    Image.fromarray(pixels[0]).save(tmp_path / "a, with a comma.png")  # a name CSV must quote
+    Image.fromarray(255 - pixels[1]).resize((56, 56)).save(tmp_path / "b.png")
+    assert predict([str(model.path), str(tmp_path), "--csv", "--invert"]) == 0
+    out = capsys.readouterr().out
+    rows = list(csv.DictReader(io.StringIO(out)))
+    images = model.read_images(tmp_path, invert=True)
+    classes, probabilities = model.predict(images.pixels)
+    assert [row["file"] for row in rows] == list(images.files) and out.count("\n") == 3  # a header, 2 rows
+    assert [row["note"] for row in rows] == list(images.notes) and rows[1]["note"].startswith("trimmed to ")
+    for row, given, p in zip(rows, classes.tolist(), probabilities, strict=True):
+        second = int(p.topk(2).indices[1])
+        assert (int(row["class"]), row["name"], float(row["probability"])) == \
+            (given, model.class_names[given], pytest.approx(float(p[given]), abs=1e-6))
+        assert (int(row["next"]), row["next_name"], float(row["next_probability"])) == \
+            (second, model.class_names[second], pytest.approx(float(p[second]), abs=1e-6))
+
+
 def test_train_refuses_an_output_folder_before_it_trains(tmp_path: Path, capsys) -> None:
     """A folder that cannot be written, or that holds a model already, is refused at once: not after
     the training, whose result would be lost, and never by overwriting the model there."""

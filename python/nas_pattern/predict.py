@@ -12,6 +12,8 @@ is one line and exit status 2. Ctrl-C, SIGTERM and a closed output stop it with 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -35,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "the rest filled with the image's border colour")
     parser.add_argument("--invert", action="store_true", help="with IMAGE files: negate them first (Fashion-MNIST "
                         "and MNIST hold light things on a dark ground; a photo is often the other way round)")
+    parser.add_argument("--csv", action="store_true", help="with IMAGE files: print CSV instead, for a spreadsheet "
+                        "or a script: a header, then a row for each file (file, class, name, probability, next, "
+                        "next_name, next_probability, note)")
     parser.add_argument("--data-dir", help="directory of the dataset's test files, the training files are not needed "
                         "(default for fashion-mnist: Debian's)")
     parser.add_argument("--images", type=number(int, 1), help="test images to classify (default: all)")
@@ -42,8 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.files and (args.images is not None or args.data_dir is not None):
         parser.error(f"{'--images' if args.images is not None else '--data-dir'} is for testing the model on the "
                      "dataset's test images; with IMAGE files it has nothing to do")
-    if args.invert and not args.files:
-        parser.error("--invert is for IMAGE files; the dataset's test images are used as they are")
+    for flag in ("invert", "csv"):
+        if getattr(args, flag) and not args.files:
+            parser.error(f"--{flag} is for IMAGE files; the dataset's test images are used as they are")
     try:
         with sigterm_as_interrupt():  # `kill`, `timeout`: as Ctrl-C
             return _predict(args, parser.prog)
@@ -64,6 +70,10 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
         return EXIT_BAD_INPUT
     card = model.card
     try:
+        if args.csv:  # the rows alone: what the model is would be a line a reader of CSV cannot take
+            print(as_csv(images.files, *model.predict(images.pixels), model.class_names, images.notes), end="")
+            sys.stdout.flush()
+            return 0
         print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")
         print(f"  trained        {card.trained}")
         if args.files:
@@ -94,7 +104,7 @@ def classified(paths: Sequence[str], classes: torch.Tensor, probabilities: torch
                notes: Sequence[str]) -> str:
     """One line per image file: the class the model gives it, its probability, the runner-up and
     its probability, and the note of what was done to the image (read_images)."""
-    runner_up = probabilities.topk(min(2, probabilities.shape[1]), dim=1).indices[:, -1]
+    runner_up = _runner_up(probabilities)
     path_width = max(len(str(path)) for path in paths)
     name_width = max(len(name) for name in names)
     lines = []
@@ -104,6 +114,25 @@ def classified(paths: Sequence[str], classes: torch.Tensor, probabilities: torch
                 f"(next {names[second]} {float(p[second]):.3f})")
         lines.append(line + (f"  {note}" if note else ""))
     return "\n".join(lines)
+
+
+def as_csv(paths: Sequence[str], classes: torch.Tensor, probabilities: torch.Tensor, names: Sequence[str],
+           notes: Sequence[str]) -> str:
+    """classified() as CSV: a header, then a row per image file with the class (its number and
+    name) and its probability, the runner-up's, and the note."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["file", "class", "name", "probability", "next", "next_name", "next_probability", "note"])
+    for path, given, second, p, note in zip(paths, classes.tolist(), _runner_up(probabilities).tolist(),
+                                            probabilities, notes, strict=True):
+        writer.writerow([path, given, names[given], f"{float(p[given]):.6f}", second, names[second],
+                         f"{float(p[second]):.6f}", note])
+    return out.getvalue()
+
+
+def _runner_up(probabilities: torch.Tensor) -> torch.Tensor:
+    """Each row's second most probable class (its only one where there is one class)."""
+    return probabilities.topk(min(2, probabilities.shape[1]), dim=1).indices[:, -1]
 
 
 def by_class(confusion: torch.Tensor, names: Sequence[str]) -> str:
