@@ -72,19 +72,18 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
     try:
         if args.csv:  # the rows alone: what the model is would be a line a reader of CSV cannot take
             print(as_csv(images.files, *model.predict(images.pixels), model.class_names, images.notes), end="")
-            sys.stdout.flush()
-            return 0
-        print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")
-        print(f"  trained        {card.trained}")
-        if args.files:
-            print(classified(images.files, *model.predict(images.pixels), model.class_names, images.notes))
         else:
-            metrics = model.evaluate(test)
-            print(f"  parameters     {metrics.params:,}")
-            if card.val_metrics:
-                print(f"  validation     {card.val_metrics['accuracy']:.4f} (as recorded)")
-            print(f"  test accuracy  {metrics.accuracy:.4f} on {len(test):,} {card.dataset} test images")
-            print(by_class(model.confusion(test), model.class_names))
+            print(f"{model.path}: {card.network.rsplit(':', 1)[-1]} {model.architecture.describe()}")
+            print(f"  trained        {card.trained}")
+            if args.files:
+                print(classified(images.files, *model.predict(images.pixels), model.class_names, images.notes))
+            else:
+                metrics = model.evaluate(test)
+                print(f"  parameters     {metrics.params:,}")
+                if card.val_metrics:
+                    print(f"  validation     {card.val_metrics['accuracy']:.4f} (as recorded)")
+                print(f"  test accuracy  {metrics.accuracy:.4f} on {len(test):,} {card.dataset} test images")
+                print(by_class(model.confusion(test), model.class_names))
         sys.stdout.flush()  # here, where a closed output is caught, not at exit
     except BrokenPipeError:  # its output closed (`| head` has its lines): it stops, as a search does
         drop_output()
