@@ -15,7 +15,7 @@ import argparse
 import csv
 import io
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 from tqdm import tqdm
@@ -103,14 +103,11 @@ def classified(paths: Sequence[str], classes: torch.Tensor, probabilities: torch
                notes: Sequence[str]) -> str:
     """One line per image file: the class the model gives it, its probability, the runner-up and
     its probability, and the note of what was done to the image (read_images)."""
-    runner_up = _runner_up(probabilities)
     path_width = max(len(str(path)) for path in paths)
     name_width = max(len(name) for name in names)
     lines = []
-    for path, given, second, p, note in zip(paths, classes.tolist(), runner_up.tolist(), probabilities, notes,
-                                            strict=True):
-        line = (f"  {path!s:<{path_width}}  {names[given]:<{name_width}} {float(p[given]):.3f}  "
-                f"(next {names[second]} {float(p[second]):.3f})")
+    for path, given, p, second, p_second, note in _rows(paths, classes, probabilities, notes):
+        line = f"  {path!s:<{path_width}}  {names[given]:<{name_width}} {p:.3f}  (next {names[second]} {p_second:.3f})"
         lines.append(line + (f"  {note}" if note else ""))
     return "\n".join(lines)
 
@@ -122,16 +119,19 @@ def as_csv(paths: Sequence[str], classes: torch.Tensor, probabilities: torch.Ten
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["file", "class", "name", "probability", "next", "next_name", "next_probability", "note"])
-    for path, given, second, p, note in zip(paths, classes.tolist(), _runner_up(probabilities).tolist(),
-                                            probabilities, notes, strict=True):
-        writer.writerow([path, given, names[given], f"{float(p[given]):.6f}", second, names[second],
-                         f"{float(p[second]):.6f}", note])
+    for path, given, p, second, p_second, note in _rows(paths, classes, probabilities, notes):
+        writer.writerow([path, given, names[given], f"{p:.6f}", second, names[second], f"{p_second:.6f}", note])
     return out.getvalue()
 
 
-def _runner_up(probabilities: torch.Tensor) -> torch.Tensor:
-    """Each row's second most probable class (its only one where there is one class)."""
-    return probabilities.topk(min(2, probabilities.shape[1]), dim=1).indices[:, -1]
+def _rows(paths: Sequence[str], classes: torch.Tensor, probabilities: torch.Tensor,
+          notes: Sequence[str]) -> Iterator[tuple[str, int, float, int, float, str]]:
+    """For each image file: it, its class and that class's probability, the runner-up (the only
+    class where there is one) and its probability, and its note (classified(), as_csv())."""
+    runner_up = probabilities.topk(min(2, probabilities.shape[1]), dim=1).indices[:, -1]
+    for path, given, second, p, note in zip(paths, classes.tolist(), runner_up.tolist(), probabilities, notes,
+                                            strict=True):
+        yield path, given, float(p[given]), second, float(p[second]), note
 
 
 def by_class(confusion: torch.Tensor, names: Sequence[str]) -> str:
