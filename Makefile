@@ -15,8 +15,14 @@ PY4J_JAR = $(firstword $(wildcard $(VENV)/share/py4j/py4j*.jar))
 JARS := /usr/share/java
 JVM_TOOLS := /usr/bin/javac /usr/bin/scalac /usr/bin/clojure $(JARS)/junit4.jar $(JARS)/data.json.jar
 CLASSES := build/jvm/classes
-JAVA_CP = $(CLASSES):$(PY4J_JAR)
+# The front-end as a library: our classes and naspattern/core.clj in one jar (make jar), which the
+# examples, the suites and the guide's commands run on; its API documented by make javadoc.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+JAR := build/naspattern.jar
+JAVADOC := build/javadoc/index.html
+JAVA_CP = $(JAR):$(PY4J_JAR)
 TEST_CP = build/jvm/test-classes:$(JAVA_CP):$(JARS)/junit4.jar:$(JARS)/hamcrest-core.jar
+# clojure/src for the example: naspattern.core itself is loaded from the jar, which comes first.
 CLOJURE_CP = $(JAVA_CP):$(JARS)/data.json.jar:clojure/src
 # The engine the JVM launches: this project's virtual environment.
 export NAS_PATTERN_PYTHON := $(abspath $(PY))
@@ -33,7 +39,7 @@ KATEX := docs/katex/katex.min.js
 BROWSER_TOOLS := /usr/bin/chromium /usr/bin/chromedriver
 
 .PHONY: run test check setup data lint clean jvm jvm-tools jvm-test java-test scala-test clojure-test \
-	java-example scala-example clojure-example bridge-bench bench docs docs-tools gpu-carry \
+	java-example scala-example clojure-example bridge-bench bench docs docs-tools gpu-carry jar javadoc \
 	jvm-checks scala-example-check clojure-example-check bridge-bench-check
 
 run: setup
@@ -74,7 +80,7 @@ test: setup lint jvm docs-tools $(MERMAID_JS) $(KATEX)
 # On the 2-core AMD EPYC 88 s instead of 143 s one after another (2026-12-05; 160 s two at a time
 # with two threads each); 96 s with the bridge bench (2026-12-07).
 # The examples' checks record into build/checks/ (cleared first), not runs/ where a user's searches are.
-jvm-checks: jvm-test scala-example-check clojure-example-check bridge-bench-check
+jvm-checks: jvm-test scala-example-check clojure-example-check bridge-bench-check javadoc
 scala-example-check: setup jvm
 	rm -rf build/checks/scala-example
 	$(SCALA_EXAMPLE) 2 build/checks/scala-example
@@ -161,11 +167,27 @@ $(JVM_TOOLS) &:
 	fi
 
 jvm: build/jvm/.built
+jar: $(JAR)
+javadoc: $(JAVADOC)
 
-build/jvm/.built: $(INSTALLED) $(JVM_TOOLS) $(wildcard jvm/src/naspattern/*.java jvm/examples/*.java \
-		jvm/test/naspattern/*.java jvm/scala/*.scala)
-	rm -rf build/jvm && mkdir -p $(CLASSES) build/jvm/examples build/jvm/test-classes build/jvm/scala
+$(JAR): $(INSTALLED) $(JVM_TOOLS) $(wildcard jvm/src/naspattern/*.java) clojure/src/naspattern/core.clj
+	rm -rf $(CLASSES) $@ && mkdir -p $(CLASSES)/naspattern
 	javac -Xlint:all -Werror -d $(CLASSES) -cp $(PY4J_JAR) jvm/src/naspattern/*.java
+	cp clojure/src/naspattern/core.clj $(CLASSES)/naspattern/
+	printf 'Implementation-Title: nas-pattern\nImplementation-Version: %s\nAutomatic-Module-Name: naspattern\n' \
+		'$(VERSION)' >build/jvm/manifest.txt
+	jar --create --file $@ --manifest build/jvm/manifest.txt -C $(CLASSES) .
+
+# The API's Javadoc; every reference and tag in it must be sound (-Xdoclint), or make test fails.
+$(JAVADOC): $(INSTALLED) $(JVM_TOOLS) $(wildcard jvm/src/naspattern/*.java)
+	rm -rf $(dir $@)
+	javadoc -quiet -Xdoclint:all,-missing -Werror -d $(dir $@) -cp $(PY4J_JAR) \
+		-windowtitle 'nas-pattern $(VERSION)' -doctitle 'nas-pattern $(VERSION): the JVM front-end' \
+		jvm/src/naspattern/*.java
+
+build/jvm/.built: $(JAR) $(wildcard jvm/examples/*.java jvm/test/naspattern/*.java jvm/scala/*.scala)
+	rm -rf build/jvm/examples build/jvm/test-classes build/jvm/scala
+	mkdir -p build/jvm/examples build/jvm/test-classes build/jvm/scala
 	javac -Xlint:all -Werror -d build/jvm/examples -cp $(JAVA_CP) jvm/examples/*.java
 	javac -Xlint:all -Werror -d build/jvm/test-classes -cp $(TEST_CP) jvm/test/naspattern/*.java
 	scalac -d build/jvm/scala -cp $(TEST_CP) jvm/scala/*.scala

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import weakref
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,13 +209,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def example_command(language: str) -> list[str]:
-    """How `make java-example` and its twins start the examples, with the classes `make jvm` built."""
+    """How `make java-example` and its twins start the examples, on the jar `make jvm` built."""
     if not (ROOT / "build" / "jvm" / ".built").is_file():
         pytest.fail("build/jvm is missing: `make jvm` builds the front-ends (`make test` does it first)")
-    jar = next((Path(sys.prefix) / "share" / "py4j").glob("py4j*.jar"))
-    return {"java": ["java", "-cp", f"build/jvm/examples:build/jvm/classes:{jar}", "NASExample"],
-            "scala": ["scala", "-cp", f"build/jvm/scala:build/jvm/classes:{jar}", "NASExample"],
-            "clojure": ["clojure", "-cp", f"build/jvm/classes:{jar}:/usr/share/java/data.json.jar:clojure/src",
+    py4j = next((Path(sys.prefix) / "share" / "py4j").glob("py4j*.jar"))
+    jars = f"build/naspattern.jar:{py4j}"
+    return {"java": ["java", "-cp", f"build/jvm/examples:{jars}", "NASExample"],
+            "scala": ["scala", "-cp", f"build/jvm/scala:{jars}", "NASExample"],
+            "clojure": ["clojure", "-cp", f"{jars}:/usr/share/java/data.json.jar:clojure/src",
                         "-m", "naspattern.example"]}[language]
 
 
@@ -247,6 +250,51 @@ def test_a_jvm_example_explains_its_command_line_on_help_before_an_engine_starts
         assert usage in lines[0] and lines[0].endswith("[run-dir] [--weight-sharing]")
         assert [line.split()[0] for line in lines[1:4]] == ["episodes", "run-dir", "--weight-sharing"]
         assert "NAS_PATTERN_PYTHON" in lines[-1]
+
+
+def documented_jvm_command_lines() -> list[tuple[str, str]]:
+    """The README's and the guide's command lines that start a JVM example by hand (`java -cp ...`),
+    each with the lines of its block before it, which set its variables: (page, script)."""
+    found = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in re.findall(r"^```(?:sh|bash)\n(.*?)^```$", page.read_text(), re.MULTILINE | re.DOTALL):
+            before: list[str] = []
+            for line in block.replace("\\\n", " ").splitlines():
+                if re.search(r"\b(java|scala|clojure) -cp ", line):
+                    found.append((page.name, "\n".join([*before, line])))
+                elif not line.lstrip().startswith("#"):
+                    before.append(line)
+    return found
+
+
+@pytest.mark.slow
+def test_the_documented_class_paths_find_the_front_end_in_its_jar() -> None:
+    """The jar that `make jar` builds is the whole front-end: the README's and the guide's command
+    lines start their examples from it (each gets as far as launching the engine, which is given a
+    python that is not there), and Clojure's naspattern.core loads from it alone."""
+    jar = ROOT / "build" / "naspattern.jar"
+    if not jar.is_file():
+        pytest.fail("build/naspattern.jar is missing: `make jar` builds it (`make test` does it first)")
+    lines = documented_jvm_command_lines()
+    programs = sorted((page, re.search(r"\b(java|scala|clojure) -cp ", script)[1]) for page, script in lines)  # type: ignore[index]
+    assert programs == [("08-running.md", "clojure"), ("08-running.md", "java"), ("08-running.md", "scala"),
+                        ("README.md", "java")]
+    for page, script in lines:
+        assert "$PWD/build/naspattern.jar:" in script.splitlines()[-1], (page, script)
+        assert "$PWD/.venv/bin/python" in script, (page, script)  # the engine: replaced by one that is not there
+        done = subprocess.run(["bash", "-c", script.replace("$PWD/.venv/bin/python", "/nonexistent/python")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout) == (1, ""), (page, script, done.stderr)
+        assert done.stderr.startswith("error: cannot start the Python engine with '/nonexistent/python'"), done.stderr
+    py4j = next((Path(sys.prefix) / "share" / "py4j").glob("py4j*.jar"))
+    done = subprocess.run(["clojure", "-cp", f"{jar}:{py4j}:/usr/share/java/data.json.jar", "-e",
+                           "(require 'naspattern.core) (println (ns-name (the-ns 'naspattern.core)))"],
+                          cwd="/", capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.split()) == (0, ["naspattern.core"]), done.stderr
+    with zipfile.ZipFile(jar) as archive:
+        manifest = archive.read("META-INF/MANIFEST.MF").decode()
+    version = re.search(r'^version = "(.*)"$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)[1]  # type: ignore[index]
+    assert f"Implementation-Version: {version}" in manifest.splitlines()
 
 
 @pytest.mark.slow

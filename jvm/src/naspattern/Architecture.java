@@ -2,7 +2,7 @@ package naspattern;
 
 /**
  * A child architecture sampled by the Python agent: its JSON form (as the engine writes it in
- * episodes.jsonl, e.g. {@code {"layers": [...]}}) and its one-line description (e.g.
+ * episodes.jsonl: {@code {"layers": [...]}}) and its one-line description (such as
  * {@code conv 5x32 pool2 drop0.25 | conv 3x64 pool1 drop0.0}). Two are equal when their JSON is.
  */
 public record Architecture(String json, String describe) {

@@ -7,7 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.GZIPInputStream;
 
-/** Reads images and labels from IDX files (MNIST, Fashion-MNIST; .gz or not), e.g. to classify some. */
+/** Reads images and labels from IDX files (MNIST, Fashion-MNIST; .gz or not): test images to classify, say. */
 public final class Idx {
     /** Where Debian's dataset-fashion-mnist puts the files. */
     public static final String FASHION_MNIST = "/usr/share/datasets/fashion-mnist";

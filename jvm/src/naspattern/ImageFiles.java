@@ -15,6 +15,7 @@ import java.util.List;
  *     empty where nothing was
  */
 public record ImageFiles(List<String> files, float[][] pixels, List<String> notes) {
+    /** The files and notes are copied, so the lists cannot change. */
     public ImageFiles {
         files = List.copyOf(files);
         notes = List.copyOf(notes);

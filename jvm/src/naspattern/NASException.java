@@ -21,14 +21,17 @@ public class NASException extends RuntimeException {
 
     private final Reason reason;
 
+    /** The engine or this client refused the input, as {@code message} says ({@link Reason#REFUSED}). */
     public NASException(String message) {
         this(message, Reason.REFUSED, null);
     }
 
+    /** The input was refused ({@link Reason#REFUSED}), as {@code cause} says in more detail. */
     public NASException(String message, Throwable cause) {
         this(message, Reason.REFUSED, cause);
     }
 
+    /** A call failed for {@code reason}, in one line; {@code cause} may be null. */
     public NASException(String message, Reason reason, Throwable cause) {
         super(message, cause);
         this.reason = reason;

@@ -30,6 +30,7 @@ import java.util.Map;
 public record SearchResult(Episode best, Metrics test, int episodes, String stopReason, double seconds,
                            double deriveSeconds, int recordedBefore, List<Episode> derived,
                            Map<Integer, Metrics> rescored, String runDir, String modelPath) {
+    /** The lists and the map are copied, so they cannot change; {@code rescored} keeps its order. */
     public SearchResult {
         derived = List.copyOf(derived);
         rescored = Collections.unmodifiableMap(new LinkedHashMap<>(rescored)); // in its order: best first
