@@ -623,6 +623,28 @@ def test_image_files_cross_the_bridge_packed_with_their_names_in_utf_8(tmp_path:
         Model.classify.__wrapped__(adapter, base64.b64encode(pixels.tobytes()).decode(), 3)  # type: ignore[attr-defined]
 
 
+def test_a_model_closed_from_the_jvm_lets_go_of_its_weights_at_once(tmp_path: Path) -> None:
+    """FoundModel.close: py4j drops an adapter only when the JVM's collector drops its proxy, which
+    may be never; close() lets go of the model, its module and weights, there and then."""
+    import base64
+    import weakref
+
+    from nas_pattern.adapters import Model
+
+    adapter = Model(None, untrained_model(tmp_path, "fashion-mnist", (1, 28, 28)))  # type: ignore[arg-type]
+    module, pixels = weakref.ref(adapter.loaded.module), read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")[:2]
+    adapter.classify(base64.b64encode(pixels.tobytes()).decode(), 2)
+    assert adapter.describe().startswith("FoundModel (CNN ")
+    adapter.close()
+    assert module() is None  # freed now, not at some later collection
+    assert adapter.describe() == "FoundModel (closed)" and adapter.core() is adapter
+    for call in (lambda: Model.classify.__wrapped__(adapter, base64.b64encode(pixels.tobytes()).decode(), 2),  # type: ignore[attr-defined]
+                 lambda: Model.readImages.__wrapped__(adapter, "", False), adapter.numClasses):  # type: ignore[attr-defined]
+        with pytest.raises(ValueError, match=r"^this model was closed: load it again with NASGateway\.loadModel$"):
+            call()
+    adapter.close()  # again: nothing
+
+
 def test_image_files_are_scaled_to_fit_with_their_aspect_kept_and_their_border_colour_around(tmp_path: Path) -> None:
     from PIL import Image
 

@@ -292,7 +292,20 @@ class Model(Identity):
 
     def __init__(self, bridge: Bridge, model: FoundModel):
         self.bridge = bridge
-        self.model = model
+        self.model: FoundModel | None = model
+
+    @property
+    def loaded(self) -> FoundModel:
+        """The model; ValueError once close() let go of it."""
+        if self.model is None:
+            raise ValueError("this model was closed: load it again with NASGateway.loadModel")
+        return self.model
+
+    def close(self) -> None:
+        """Let go of the model, its weights and its module, now (FoundModel.close). py4j lets go of
+        this adapter only when the JVM's garbage collector drops its proxy, and a JVM with memory to
+        spare may never do that: a service that loads model after model would keep every one."""
+        self.model = None
 
     @reported
     def classify(self, pixels: str, count: int) -> bytes:
@@ -300,30 +313,32 @@ class Model(Identity):
         if count < 0 or len(data) not in (count * size, 4 * count * size):  # a byte a value (whole ones), or float32
             raise ValueError(f"expected {count} images of {size} values, got {len(data)} bytes")
         values = np.frombuffer(data, dtype=np.uint8 if len(data) == count * size else "<f4")
-        classes, probabilities = self.model.predict(values.reshape(count, *self.model.card.input_shape))
+        classes, probabilities = self.loaded.predict(values.reshape(count, *self.loaded.card.input_shape))
         return (classes.numpy().astype("<i4").tobytes() + probabilities.numpy().astype("<f4").tobytes())
 
     @reported
     def readImages(self, paths: str, invert: bool) -> bytes:
-        images = self.model.read_images(unpack_texts(from_base64(paths)), bool(invert))
+        images = self.loaded.read_images(unpack_texts(from_base64(paths)), bool(invert))
         return pack_texts(images.files) + pack_texts(images.notes) + images.pixels.tobytes()
 
     def pixelsPerImage(self) -> int:
-        return math.prod(self.model.card.input_shape)
+        return math.prod(self.loaded.card.input_shape)
 
     def numClasses(self) -> int:
-        return self.model.card.num_classes
+        return self.loaded.card.num_classes
 
     @reported
     def className(self, label: int) -> str:
-        names = self.model.class_names
+        names = self.loaded.class_names
         if not 0 <= label < len(names):
             raise ValueError(f"class {label} is not one of this model's {len(names)} classes (0 to {len(names) - 1})")
         return names[label]
 
     def core(self) -> object:
-        return self.model
+        return self if self.model is None else self.model
 
     def describe(self) -> str:
+        if self.model is None:
+            return "FoundModel (closed)"
         card = self.model.card
         return f"FoundModel ({card.network.rsplit(':', 1)[-1]} {self.model.architecture.describe()}; {card.trained})"

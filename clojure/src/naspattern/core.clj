@@ -193,7 +193,8 @@
 (defn run-dir [^NASController controller] (.runDir controller))
 
 (defn load-model
-  "The model a search saved (its :model-path, or a run directory), ready for predict."
+  "The model a search saved (its :model-path, or a run directory), ready for predict. The engine
+  holds its weights until it is closed: (with-open [model (load-model gateway path)] ...)."
   ^FoundModel [^NASGateway gateway path]
   (engine-call (.loadModel gateway (str path))))
 

@@ -153,7 +153,14 @@
       (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/read-images model [(io/file photos "none.png")])))]
         (is (string/includes? (ex-message e) "none.png: No such file or directory") (ex-message e))))
     (let [e (is (thrown? clojure.lang.ExceptionInfo (nas/load-model *gateway* "/nonexistent/run")))]
-      (is (string/includes? (ex-message e) "does not exist") (ex-message e)))))
+      (is (string/includes? (ex-message e) "does not exist") (ex-message e)))
+    (let [closed (with-open [again (nas/load-model *gateway* model-path)] ; the engine lets go of it at the end
+                   (is (= (take 5 classes) (:classes (nas/predict again (take 5 images)))))
+                   again)
+          e (is (thrown? clojure.lang.ExceptionInfo (nas/predict closed (take 1 images))))]
+      (is (= ::nas/refused (:reason (ex-data e))))
+      (is (string/includes? (ex-message e) "this FoundModel was closed") (ex-message e))
+      (is (= "FoundModel (closed)" (str closed))))))
 
 (deftest connect-reaches-an-engine-started-elsewhere
   (let [token "the-right-token-of-at-least-32-characters"

@@ -12,13 +12,15 @@ import java.util.stream.IntStream;
  * The model a search found (its best.pt), loaded in the engine: {@link #predict} classifies raw
  * images with the normalisation the child was trained with, and {@link #readImages} makes image
  * files into such images. Get one from {@link NASGateway#loadModel(String)}, e.g. with
- * {@link SearchResult#modelPath()}.
+ * {@link SearchResult#modelPath()}, and {@link #close} it when done (try-with-resources): the
+ * engine holds its weights until then.
  */
-public final class FoundModel {
+public final class FoundModel implements AutoCloseable {
     private final ModelEngine engine;
     private final int pixels;
     private final int classes;
     private final List<String> names;
+    private volatile boolean closed;
 
     FoundModel(ModelEngine engine) {
         this.engine = engine;
@@ -32,6 +34,7 @@ public final class FoundModel {
      * the dataset files hold them), channel by channel, row by row: 784 values for Fashion-MNIST.
      */
     public Prediction predict(float[][] images) {
+        refuseIfClosed();
         if (images == null) {
             throw new NASException("images must not be null");
         }
@@ -82,6 +85,7 @@ public final class FoundModel {
      * file that cannot be read as an image or a folder with none.
      */
     public ImageFiles readImages(List<String> paths, boolean invert) {
+        refuseIfClosed();
         if (paths == null) {
             throw new NASException("paths must not be null");
         }
@@ -145,8 +149,31 @@ public final class FoundModel {
         return names;
     }
 
+    /**
+     * Lets go of the model in the engine now: its weights and module. py4j would let go of them only
+     * once this JVM's garbage collector dropped the model, which a JVM with memory to spare may never
+     * do, so a service that loads model after model would keep every one in the engine. After it,
+     * {@link #predict} and {@link #readImages} are refused ({@link NASException.Reason#REFUSED});
+     * {@link #numClasses} and {@link #classNames} still answer. Closing it again does nothing, nor
+     * does closing it once its gateway is closed or its engine has exited (the model went with it).
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        engine.close();
+    }
+
+    private void refuseIfClosed() {
+        if (closed) {
+            throw new NASException("this FoundModel was closed: load it again with NASGateway.loadModel");
+        }
+    }
+
     @Override
     public String toString() {
-        return engine.describe();
+        return engine.describe(); // "FoundModel (closed)" once the engine let go of it
     }
 }

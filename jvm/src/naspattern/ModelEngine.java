@@ -38,4 +38,7 @@ public interface ModelEngine {
 
     /** The model's network, architecture and how it was trained, in one line. */
     String describe();
+
+    /** Lets go of the model in the engine ({@link FoundModel#close}); the calls after it are refused. */
+    void close();
 }

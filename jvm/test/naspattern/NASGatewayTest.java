@@ -343,6 +343,19 @@ public class NASGatewayTest {
         assertOneLine(assertThrows(NASException.class,
                 () -> gateway.loadModel(new File(folder.getRoot(), "nothing").getPath())),
                 "does not exist");
+
+        // Closed, the engine lets go of it (its toString comes from the engine); a second copy goes on.
+        try (FoundModel again = gateway.loadModel(result.modelPath())) {
+            model.close();
+            model.close(); // again: nothing
+            assertEquals("FoundModel (closed)", model.toString());
+            NASException refused = assertThrows(NASException.class, () -> model.predict(images));
+            assertOneLine(refused, "this FoundModel was closed: load it again with NASGateway.loadModel");
+            assertEquals(NASException.Reason.REFUSED, refused.reason());
+            assertOneLine(assertThrows(NASException.class, () -> model.readImages(List.of())), "was closed");
+            assertEquals(10, model.classNames().size()); // known on this side
+            assertTrue(Arrays.equals(prediction.classes(), again.predict(images).classes()));
+        }
     }
 
     @Test
