@@ -182,3 +182,87 @@ def test_a_copy_of_fashion_mnist_in_another_directory(tmp_path) -> None:
     for name in FILES:
         shutil.copy(Path(FASHION_MNIST_DIR) / f"{name}.gz", tmp_path)
     assert len(load_dataset("fashion-mnist", tmp_path).test) == 10000
+
+
+# ---- a dataset of one's own: a folder of image files per class ----
+
+def image_folders(root: Path, train: int = 10, test: int = 4) -> Path:
+    """DIR/train/<class>/*.png and DIR/test/<class>/*.png: grey 28x28 images, each class its own
+    brightness (class i: pixel values near 60 + 60 i), so that the labels are checkable."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", train), ("test", test)):
+        for label, name in enumerate(("shoe", "bag", "coat")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                pixels = (60 + 60 * label + rng.integers(-5, 6, (28, 28))).astype(np.uint8)
+                Image.fromarray(pixels).save(root / split / name / f"{i:03d}.png")
+    return root
+
+
+def test_a_folder_of_image_files_per_class_is_a_dataset(tmp_path) -> None:
+    from PIL import Image
+
+    root = image_folders(tmp_path)
+    (root / "train" / "bag" / "notes.txt").write_text("not an image: left out")
+    (root / "train" / "bag" / "._000.png").write_bytes(b"a Mac's resource fork: left out")
+    (root / "train" / ".cache").mkdir()  # a hidden folder is no class
+    Image.fromarray(np.full((56, 40), 180, np.uint8)).save(root / "train" / "coat" / "large.png")  # scaled to 28x28
+    shutil.rmtree(root / "test" / "bag")  # a class without test images
+    data = load_dataset("folder", root)
+    assert data.class_names == ("bag", "coat", "shoe") and data.num_classes == 3  # train's folders, in name order
+    assert data.input_shape == (1, 28, 28)  # the size most of them have; grey, as all are
+    assert (len(data.train), len(data.val), len(data.test)) == (25, 6, 8)  # a fifth of 31 for validation
+    assert data.normalisation is not None
+    (mean,), (std,) = data.normalisation
+    pixels = np.concatenate([np.asarray(Image.open(f)).ravel() for f in sorted((root / "train").glob("*/[!.]*.png"))
+                             if Image.open(f).size == (28, 28)] + [np.full(28 * 28, 180)])  # the large one, scaled
+    assert mean == pytest.approx(pixels.mean() / 255, abs=1e-3) and std == pytest.approx(pixels.std() / 255, abs=1e-3)
+    for split in (data.train, data.val, data.test):
+        raw = split.x * std + mean  # back to 0-1
+        brightness = raw.flatten(1).mean(1) * 255
+        expected = torch.tensor([120.0, 180.0, 60.0])[split.y]  # bag 120, coat 180, shoe 60: each under its label
+        assert torch.allclose(brightness, expected, atol=3), (split.name, brightness, split.y)
+    assert set(data.test.y.tolist()) == {1, 2}  # coat and shoe: labels are train's
+    again = load_dataset("folder", root)
+    assert torch.equal(again.val.x, data.val.x)  # the same validation split each time
+
+
+def test_a_folder_dataset_s_input_is_its_usual_size_at_most_64_and_grey_only_when_all_are(tmp_path) -> None:
+    from PIL import Image
+
+    from nas_pattern.images import common_shape
+
+    files = []
+    for i, (size, mode) in enumerate([((400, 300), "L"), ((400, 300), "L"), ((28, 28), "L"), ((400, 300), "RGB")]):
+        files.append(str(tmp_path / f"{i}.png"))
+        Image.new(mode, size).save(files[-1])
+    assert common_shape(files, 64) == (3, 48, 64)  # 400x300, scaled to 64 on its longer side; one is RGB
+    assert common_shape(files[:3], 64) == (1, 48, 64)
+    assert common_shape(files[2:3], 64) == (1, 28, 28)  # smaller than 64: its own size
+
+
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda root: shutil.rmtree(root / "train" / "bag") or shutil.rmtree(root / "train" / "coat"), ValueError,
+     r"^{root}/train holds 1 class folder\(s\), a classifier needs 2 or more; pass --data-dir with a train/"),
+    (lambda root: shutil.rmtree(root / "train"), FileNotFoundError, r"^{root}/train is not a folder; pass --data-dir"),
+    (lambda root: shutil.rmtree(root / "test"), FileNotFoundError, r"^{root}/test is not a folder; pass --data-dir"),
+    (lambda root: (root / "test" / "shirt").mkdir(), ValueError,
+     r"^{root}/test has class folder\(s\) shirt that the training images lack; the classes are bag, coat, shoe$"),
+    (lambda root: (root / "train" / "coat" / "004.png").write_bytes(b"torn"), ValueError,
+     r"^{root}/train/coat/004.png: not an image Pillow can read"),
+    (lambda root: (root / "train" / "empty").mkdir(), ValueError,
+     r"^{root}/train/empty: a folder with no image files in it"),
+])
+def test_a_malformed_image_folder_is_one_line_naming_what_is_wrong(make, error, message, tmp_path) -> None:
+    root = image_folders(tmp_path)
+    make(root)
+    with pytest.raises(error, match=message.format(root=re.escape(str(root)))):
+        load_dataset("folder", root)
+
+
+def test_a_folder_dataset_needs_its_folder() -> None:
+    with pytest.raises(ValueError, match=r"^dataset 'folder' needs --data-dir: pass --data-dir with a train/ and a "
+                                         r"test/ folder, each with a folder of image files per class"):
+        load_dataset("folder")

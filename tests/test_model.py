@@ -211,6 +211,45 @@ def test_train_takes_a_model_file_and_says_what_a_wrong_file_is(searched: Path, 
     assert not (tmp_path / "refused").exists()
 
 
+@pytest.mark.slow
+def test_a_search_on_a_folder_of_one_s_own_images_gives_a_model_that_knows_their_classes(tmp_path: Path,
+                                                                                        capsys) -> None:
+    """--dataset folder: a folder of image files per class, searched, retrained and tested like the
+    built-in datasets; the model names the classes by their folders, in Python, in best.onnx and
+    in predict's lines, and reads image files as the training images were read."""
+    import onnx
+    from PIL import Image
+
+    from nas_pattern.run import main as search
+    from nas_pattern.train import main as train
+
+    root, names = tmp_path / "photos", ("ankle boot", "bag", "trouser")
+    images, labels = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte"), read_idx(FASHION_MNIST_DIR,
+                                                                                    "t10k-labels-idx1-ubyte")
+    for split, chosen in (("train", slice(0, 60)), ("test", slice(60, 80))):
+        for name, label in zip(names, (9, 8, 1), strict=True):
+            (root / split / name).mkdir(parents=True)
+            for i in np.flatnonzero(labels == label)[chosen]:  # as RGB photos of twice the size
+                Image.fromarray(images[i]).convert("RGB").resize((56, 56)).save(root / split / name / f"{i}.jpg")
+    run_dir = tmp_path / "run"
+    assert search(["--dataset", "folder", "--data-dir", str(root), "--episodes", "2", "--run-dir", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"on the 3 classes of {root}, as 3x56x56 (144 train / 36 validation / 60 test images)" in out, out
+    model = load_model(run_dir)
+    assert model.class_names == names and model.card.dataset == "folder" and model.card.input_shape == (3, 56, 56)
+    metadata = {p.key: p.value for p in onnx.load(str(run_dir / ONNX_MODEL)).metadata_props}
+    assert json.loads(metadata["nas_pattern.classes"]) == list(names)
+    assert predict([str(run_dir), "--data-dir", str(root)]) == 0
+    report = capsys.readouterr().out
+    assert "on 60 folder test images" in report and all(f"\n    {name} " in report for name in names), report
+    shoe = root / "test" / "ankle boot" / sorted(p.name for p in (root / "test" / "ankle boot").iterdir())[0]
+    assert predict([str(run_dir), str(shoe)]) == 0
+    assert f"{shoe}  " in capsys.readouterr().out
+    assert model.read_images(shoe).notes == ("",)  # the input's size already: taken as the training images were
+    assert train([str(run_dir), "--epochs", "1", "--out", str(tmp_path / "retrained")]) == 0  # its data from the run
+    assert load_model(tmp_path / "retrained").class_names == names
+
+
 def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_half_model(tmp_path: Path, monkeypatch,
                                                                             capsys) -> None:
     import os

@@ -188,7 +188,7 @@ def test_a_run_dir_of_someone_else_s_files_is_refused_and_left_as_it_was(tmp_pat
 
 
 def test_input_errors_name_the_file_and_why() -> None:
-    from nas_pattern.config import input_error
+    from nas_pattern.files import input_error
 
     assert input_error(PermissionError(13, "Permission denied", "/data/x")) == "/data/x: Permission denied"
     assert input_error(FileNotFoundError("data directory /d does not exist")) == "data directory /d does not exist"

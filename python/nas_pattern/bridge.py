@@ -21,7 +21,7 @@ from py4j.java_gateway import JavaObject
 from py4j.protocol import Py4JError, Py4JJavaError
 
 from nas_pattern.config import INPUT_ERRORS as CLI_INPUT_ERRORS
-from nas_pattern.config import input_error
+from nas_pattern.files import input_error
 from nas_pattern.model import MODEL
 from nas_pattern.networks.base import Metrics
 from nas_pattern.records import Episode, SearchResult

@@ -36,14 +36,6 @@ EXIT_FAILED = 1  # the work could not be done or recorded (a full disk, a model 
 INPUT_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError, PermissionError)
 
 
-def input_error(err: BaseException) -> str:
-    """The line that says what is wrong with the input: the error's own message, or, where the system
-    raised it about a file, the file and why ("/data/x: Permission denied", not "[Errno 13] ...")."""
-    if isinstance(err, OSError) and err.filename is not None and err.strerror:  # str(): "[Errno 13] ...: 'x'"
-        return f"{err.filename}: {err.strerror}"
-    return str(err)
-
-
 @dataclass(frozen=True)
 class Budget:
     """What a search spends when --episodes / --train-limit are not given."""
@@ -177,7 +169,8 @@ def _replaced(record: Any, path: list[str], value: Any) -> Any:
 
 _CPU, _GPU = DEFAULT_BUDGET["cpu"], DEFAULT_BUDGET["cuda"]
 SETTINGS: tuple[Setting, ...] = (
-    Setting("dataset", "default: fashion-mnist", "fixed", "dataset", choices=DATASETS),
+    Setting("dataset", "default: fashion-mnist; folder: images of your own, in --data-dir as train/<class>/ and "
+            "test/<class>/, a folder of image files per class", "fixed", "dataset", choices=DATASETS),
     Setting("data-dir", "directory of the dataset files (default for fashion-mnist: Debian's "
             "/usr/share/datasets/fashion-mnist)", "may change", "data_dir"),
     Setting("network", "kind of child network (default: cnn)", "fixed", "network", choices=sorted(NETWORKS)),

@@ -1,9 +1,10 @@
 """Data for the child networks: train, validation and test splits as tensors in memory.
 
 Nothing is downloaded. Fashion-MNIST comes from Debian's `dataset-fashion-mnist` IDX files,
-MNIST from IDX files in a directory the user names, CIFAR-10 from the python-pickle batches.
-The validation split is carved from the training set with a fixed seed; rewards are scored on
-it. The test split is touched only to report the final architecture.
+MNIST from IDX files in a directory the user names, CIFAR-10 from the python-pickle batches,
+and a dataset of one's own ("folder") from image files in a folder per class. The validation
+split is carved from the training set with a fixed seed; rewards are scored on it. The test
+split is touched only to report the final architecture.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 import torch
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
-DATASETS = ("fashion-mnist", "mnist", "cifar10")
+FOLDER = "folder"  # a dataset of one's own: DIR/train/<class>/<image files>, DIR/test/<class>/...
+DATASETS = ("fashion-mnist", "mnist", "cifar10", FOLDER)
 # What each label means, by label: predict's report, best.onnx's metadata and the JVM's FoundModel name them
 CLASS_NAMES = {
     "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -26,7 +28,7 @@ CLASS_NAMES = {
     "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
 }
 NUM_CLASSES = {name: len(names) for name, names in CLASS_NAMES.items()}  # a label file's labels are below these
-VALIDATION_SIZE = 5000  # images held out of the training set for rewards
+VALIDATION_SIZE = 5000  # images held out of the training set for rewards (a fifth of a smaller one)
 SPLIT_SEED = 0  # fixed, so every run of a dataset sees the same validation split
 
 # Per-channel mean and std of the training images (pixel values scaled to [0, 1]).
@@ -42,7 +44,12 @@ _HOW_TO_GET = {
                      "or pass --data-dir with its IDX files",
     "mnist": "pass --data-dir with the MNIST IDX files (train-images-idx3-ubyte[.gz], ...)",
     "cifar10": "pass --data-dir with the python version of CIFAR-10 (cifar-10-batches-py/ or its content)",
+    FOLDER: "pass --data-dir with a train/ and a test/ folder, each with a folder of image files per class "
+            "(train/cat/1.png, ..., test/cat/7.png, ...)",
 }
+# A folder dataset's input: the size most of its training images have, scaled down to at most this
+# side (a folder of photos makes no 4032x3024 input), grey where every one of them is grey.
+FOLDER_SIDE = 64
 
 
 class Split(NamedTuple):
@@ -73,6 +80,8 @@ class Dataset:
     val: Split
     test: Split
     num_classes: int
+    class_names: tuple[str, ...] = ()  # what each label means, where the name does not say (a folder dataset's)
+    normalisation: Normalisation = None  # the (mean, std) the splits were normalised with; None: the name's
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -81,15 +90,16 @@ class Dataset:
         return (int(c), int(h), int(w))
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = VALIDATION_SIZE) -> Dataset:
-    """Load `name` from disk and split it; FileNotFoundError/ValueError say which file and how to get it."""
+def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int | None = None) -> Dataset:
+    """Load `name` from disk and split it (`val_size` validation images: by default 5,000, or a
+    fifth of a training set smaller than 25,000); FileNotFoundError/ValueError say which file and
+    how to get it."""
     directory = _directory(name, data_dir)
+    if name == FOLDER:
+        return _load_folder(directory, val_size)
     train_x, train_y = _read(name, directory, train=True)
     test = load_test_split(name, directory)
-    if not 0 < val_size < len(train_y):
-        raise ValueError(f"validation size must be between 1 and {len(train_y) - 1}, got {val_size}")
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(train_y))
-    val_idx, train_idx = order[:val_size], order[val_size:]
+    val_idx, train_idx = _validation(len(train_y), val_size)
     mean, std = PIXEL_STATS[name]
     return Dataset(
         name=name,
@@ -97,13 +107,70 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int = 
         val=to_split(train_x[val_idx], train_y[val_idx], mean, std, "val"),
         test=test,
         num_classes=NUM_CLASSES[name],
+        normalisation=PIXEL_STATS[name],
     )
 
 
-def load_test_split(name: str, data_dir: str | Path | None = None) -> Split:
+def _validation(count: int, val_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the validation and the training images among `count`, drawn with SPLIT_SEED."""
+    if val_size is None:
+        val_size = min(VALIDATION_SIZE, count // 5)
+    if not 0 < val_size < count:
+        raise ValueError(f"validation size must be between 1 and {count - 1}, got {val_size}" if count > 1 else
+                         f"{count} training image(s): too few to hold some out for validation")
+    order = np.random.default_rng(SPLIT_SEED).permutation(count)
+    return order[:val_size], order[val_size:]
+
+
+def load_test_split(name: str, data_dir: str | Path | None = None, *, input_shape: tuple[int, int, int] | None = None,
+                    normalisation: Normalisation = None, classes: tuple[str, ...] = ()) -> Split:
     """The test split of `name`, load_dataset's own: the training files are not read (a machine that
-    only tests a saved model needs only the test files)."""
-    return to_split(*_read(name, _directory(name, data_dir), train=False), *PIXEL_STATS[name], "test")
+    only tests a saved model needs only the test files). A folder dataset's test images are made
+    the input of the model (its `input_shape`, `normalisation` and `classes`, which it needs)."""
+    directory = _directory(name, data_dir)
+    if name == FOLDER:
+        if input_shape is None or not classes:
+            raise ValueError("a folder dataset's test split needs the model's input shape and classes")
+        from nas_pattern.images import dataset_images, folder_files
+
+        files, labels = folder_files(directory / "test", classes, _HOW_TO_GET[FOLDER])
+        images = dataset_images(files, input_shape, f"{directory / 'test'}")
+        return to_split(images, labels, *(normalisation or ((0.0,), (1.0,))), "test")
+    return to_split(*_read(name, directory, train=False), *PIXEL_STATS[name], "test")
+
+
+def _load_folder(directory: Path, val_size: int | None) -> Dataset:
+    """A dataset of image files, a folder for each class: DIR/train/<class>/..., DIR/test/<class>/...
+    The classes are train's folders, in name order; test may lack some of them, but holds no
+    others. Each image is made the input as predict makes an image file (upright, on white where
+    transparent, scaled to fit with its aspect kept), the input being the size most training images
+    have (at most FOLDER_SIDE on a side), grey where they all are. The splits are normalised by the
+    training images' mean and standard deviation, channel by channel."""
+    from nas_pattern.images import class_folders, common_shape, dataset_images, folder_files
+
+    if not (directory / "train").is_dir():
+        raise FileNotFoundError(f"{directory / 'train'} is not a folder; {_HOW_TO_GET[FOLDER]}")
+    classes = class_folders(directory / "train")
+    if len(classes) < 2:
+        raise ValueError(f"{directory / 'train'} holds {len(classes)} class folder(s), a classifier needs 2 or more; "
+                         f"{_HOW_TO_GET[FOLDER]}")
+    files, labels = folder_files(directory / "train", classes, _HOW_TO_GET[FOLDER])
+    shape = common_shape(files, FOLDER_SIDE)
+    images = dataset_images(files, shape, f"{directory / 'train'}")
+    total, squares = np.zeros(shape[0]), np.zeros(shape[0])
+    for start in range(0, len(images), 1024):  # a chunk at a time: 50,000 RGB images of 64x64 as float64 are 4.9 GB
+        chunk = images[start:start + 1024].astype(np.float64) / 255
+        total += chunk.sum(axis=(0, 2, 3))
+        squares += np.square(chunk).sum(axis=(0, 2, 3))
+    mean = total / (len(images) * shape[1] * shape[2])
+    std = np.sqrt(np.maximum(squares / (len(images) * shape[1] * shape[2]) - mean ** 2, 0))
+    stats = (tuple(float(m) for m in mean), tuple(max(float(sd), 1e-3) for sd in std))  # a blank channel: not / 0
+    val_idx, train_idx = _validation(len(labels), val_size)
+    return Dataset(name=FOLDER,
+                   train=to_split(images[train_idx], labels[train_idx], *stats, "train"),
+                   val=to_split(images[val_idx], labels[val_idx], *stats, "val"),
+                   test=load_test_split(FOLDER, directory, input_shape=shape, normalisation=stats, classes=classes),
+                   num_classes=len(classes), class_names=classes, normalisation=stats)
 
 
 def _directory(name: str, data_dir: str | Path | None) -> Path:

@@ -21,6 +21,15 @@ from typing import IO, Any
 
 import torch
 
+
+def input_error(err: BaseException) -> str:
+    """The line that says what is wrong with the input: the error's own message, or, where the system
+    raised it about a file, the file and why ("/data/x: Permission denied", not "[Errno 13] ...")."""
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:  # str(): "[Errno 13] ...: 'x'"
+        return f"{err.filename}: {err.strerror}"
+    return str(err)
+
+
 # OSError.errno of a write that the file system refuses (full, over quota, read-only, failing, or
 # taken away): the run directory cannot be written, and what is written stays whole. Other OSErrors
 # (a lost connection is one) are not about the files.

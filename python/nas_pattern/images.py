@@ -1,7 +1,8 @@
 """Image files as a model's input: each made as the dataset's images were made (turned upright,
 on white where transparent, grey or RGB, trimmed to its thing and scaled to fit), with a note of
 what was done to it. `FoundModel.read_images` reads them for its model; `python -m
-nas_pattern.predict DIR IMAGE...` and the JVM's `FoundModel.readImages` go through it.
+nas_pattern.predict DIR IMAGE...` and the JVM's `FoundModel.readImages` go through it, and so
+does a dataset of one's own (`--dataset folder`: a folder of image files per class).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nas_pattern.config import input_error
+from nas_pattern.files import input_error
 
 # What shows the reading's progress: given the files, it gives them back one by one (a tqdm, say).
 Progress = Callable[[Sequence[str]], Iterable[str]]
@@ -39,6 +40,7 @@ LIGHT_ON_DARK = ("fashion-mnist", "mnist")
 # digits a 20x20 box in it. An image file is made the same way.
 FRAMED = {"fashion-mnist": 1.0, "mnist": 20 / 28}
 TRIM = 0.05  # what differs from the border colour by more than this share of 255 is the thing (Fashion-MNIST's 5%)
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")  # Pillow's modes of grey images
 
 
 def image_files(paths: Sequence[str]) -> list[str]:
@@ -60,6 +62,67 @@ def image_files(paths: Sequence[str]) -> list[str]:
         else:
             files.append(path)
     return files
+
+
+def folder_files(root: Path, classes: tuple[str, ...], how: str) -> tuple[list[str], np.ndarray]:
+    """The image files of a dataset's split `root`, class folder by class folder (`classes` are
+    the dataset's, by label; `root` may lack some), and their labels; ValueError for a class
+    folder that is not one of them or holds no image files (`how`: how to lay the dataset out)."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder; {how}")
+    folders = class_folders(root)
+    if unknown := [name for name in folders if name not in classes]:
+        raise ValueError(f"{root} has class folder(s) {', '.join(unknown)} that the training images lack; "
+                         f"the classes are {', '.join(classes)}")
+    if not folders:
+        raise ValueError(f"{root} holds no class folders; {how}")
+    files, labels = [], []
+    for name in folders:
+        images = image_files([str(root / name)])  # ValueError for a folder with none
+        files += images
+        labels += [classes.index(name)] * len(images)
+    return files, np.asarray(labels, dtype=np.int64)
+
+
+def class_folders(root: Path) -> tuple[str, ...]:
+    """The names of the folders in `root`, in name order, not the hidden ones."""
+    return tuple(sorted(f.name for f in root.iterdir() if f.is_dir() and not f.name.startswith(".")))
+
+
+def common_shape(files: list[str], side: int) -> tuple[int, int, int]:
+    """The input for a dataset of image `files`: grey (1 channel) where every one is, else RGB; the
+    size most of them have, scaled down so that neither side exceeds `side`. Only the files'
+    headers are read."""
+    from collections import Counter
+
+    from PIL import Image, UnidentifiedImageError
+
+    sizes: Counter[tuple[int, int]] = Counter()
+    grey = True
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                sizes[image.size] += 1
+                grey = grey and image.mode in GREY_MODES
+        except (UnidentifiedImageError, OSError) as err:
+            raise ValueError(f"{path}: not an image Pillow can read ({err})") from None
+    (width, height), _ = sizes.most_common(1)[0]
+    scale = min(1.0, side / max(width, height))
+    return (1 if grey else 3, max(1, round(height * scale)), max(1, round(width * scale)))
+
+
+def dataset_images(files: list[str], shape: tuple[int, int, int], what: str) -> np.ndarray:
+    """The image files as uint8 (N, C, H, W) of `shape`, with a bar at a terminal while they are read."""
+    import sys
+
+    def bar(paths: Sequence[str]) -> Iterable[str]:
+        from tqdm import tqdm
+
+        return tqdm(paths, desc=f"reading {what}", unit=" images", leave=False, file=sys.stderr)
+
+    at_a_terminal = sys.stderr.isatty() and len(files) > 1
+    images, _ = read_images(files, shape, dataset="folder", progress=bar if at_a_terminal else None)
+    return images
 
 
 def read_images(paths: Sequence[str], input_shape: Sequence[int], invert: bool = False, dataset: str = "",

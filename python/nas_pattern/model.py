@@ -65,6 +65,7 @@ class ModelCard:
     trained: str  # how the weights were trained: "search (1 epoch on 5,000 images)", "final ..."
     val_metrics: dict[str, Any] | None  # on the validation split, as the search recorded them
     test_metrics: dict[str, Any] | None  # on the test split, once tested
+    class_names: tuple[str, ...] | None = None  # what each class means, where the dataset's name does not say
 
     @classmethod
     def of(cls, network: type[TorchNetwork], architecture: Architecture, space: SearchSpace, data: Dataset,
@@ -73,10 +74,11 @@ class ModelCard:
         """The card of a child of class `network` trained on `data` with `train_config`."""
         return cls(network=f"{network.__module__}:{network.__qualname__}", architecture=architecture.to_json(),
                    space=space.to_json(), input_shape=data.input_shape, num_classes=data.num_classes,
-                   normalisation=PIXEL_STATS.get(data.name), train_config=dataclasses.asdict(train_config),
-                   dataset=data.name, episode=episode, trained=trained,
+                   normalisation=data.normalisation or PIXEL_STATS.get(data.name),
+                   train_config=dataclasses.asdict(train_config), dataset=data.name, episode=episode, trained=trained,
                    val_metrics=val_metrics.to_json() if val_metrics else None,
-                   test_metrics=test_metrics.to_json() if test_metrics else None)
+                   test_metrics=test_metrics.to_json() if test_metrics else None,
+                   class_names=data.class_names or None)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelCard:
@@ -85,6 +87,8 @@ class ModelCard:
         data["input_shape"] = tuple(data["input_shape"])
         if data["normalisation"] is not None:
             data["normalisation"] = tuple(tuple(part) for part in data["normalisation"])
+        if data.get("class_names") is not None:
+            data["class_names"] = tuple(data["class_names"])
         return cls(**data)
 
 
@@ -114,7 +118,7 @@ class FoundModel:
     @property
     def class_names(self) -> tuple[str, ...]:
         """What each class means, by class: predict()'s 9 is class_names[9], "Ankle boot" in Fashion-MNIST."""
-        return class_names(self.card.dataset, self.card.num_classes)
+        return self.card.class_names or class_names(self.card.dataset, self.card.num_classes)
 
     def evaluate(self, data: Split) -> Metrics:
         """Metrics on an already normalised split, exactly as the search evaluated its children."""

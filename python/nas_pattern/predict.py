@@ -20,9 +20,9 @@ from collections.abc import Iterable, Iterator, Sequence
 import torch
 from tqdm import tqdm
 
-from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, input_error, number
+from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, number
 from nas_pattern.data import load_test_split
-from nas_pattern.files import drop_output, sigterm_as_interrupt
+from nas_pattern.files import drop_output, input_error, sigterm_as_interrupt
 from nas_pattern.model import MODEL, load_model
 
 
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "or a script: a header, then a row for each file (file, class, name, probability, next, "
                         "next_name, next_probability, note)")
     parser.add_argument("--data-dir", help="directory of the dataset's test files, the training files are not needed "
-                        "(default for fashion-mnist: Debian's)")
+                        "(default for fashion-mnist: Debian's; a folder dataset's: the folder with its test/)")
     parser.add_argument("--images", type=number(int, 1), help="test images to classify (default: all)")
     args = parser.parse_intermixed_args(argv)  # PATH, then flags and IMAGE files in any order
     if args.files and (args.images is not None or args.data_dir is not None):
@@ -64,7 +64,9 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
         if args.files:
             images = model.read_images(args.files, args.invert, progress=_reading)
         else:
-            test = load_test_split(model.card.dataset, args.data_dir).head(args.images or 10_000)
+            test = load_test_split(model.card.dataset, args.data_dir, input_shape=model.card.input_shape,
+                                   normalisation=model.card.normalisation, classes=model.class_names)
+            test = test.head(args.images or 10_000)
     except INPUT_ERRORS as err:
         print(f"{prog}: error: {input_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -21,8 +21,9 @@ from tqdm import tqdm
 
 from nas_pattern import board
 from nas_pattern.agents import Objective
-from nas_pattern.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, INPUT_ERRORS, build_parser, input_error
-from nas_pattern.files import UNWRITABLE, drop_output, sigterm_as_interrupt
+from nas_pattern.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, INPUT_ERRORS, build_parser
+from nas_pattern.data import FOLDER
+from nas_pattern.files import UNWRITABLE, drop_output, input_error, sigterm_as_interrupt
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
 from nas_pattern.records import (
@@ -103,7 +104,10 @@ def _run(search: Search) -> int:
     if done:
         print(f"Resuming {run_dir.path}: {done:,} of {_children(total)} already recorded.")
     size = f"{space.size:,}" if space.size < 10 ** 12 else f"{space.size:.2e}".replace("e+", " x 10^")
-    print(f"Searching {size} {config.network.upper()} architecture{'' if space.size == 1 else 's'} on {config.dataset} "
+    data = controller.data
+    dataset = config.dataset if config.dataset != FOLDER else (  # a folder of one's own: what was made of it
+        f"the {len(data.class_names)} classes of {config.data_dir}, as {'x'.join(map(str, data.input_shape))}")
+    print(f"Searching {size} {config.network.upper()} architecture{'' if space.size == 1 else 's'} on {dataset} "
           f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
           f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
           f"{controller.executor.describe() or device_name(controller.device)}.")

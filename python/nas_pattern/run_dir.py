@@ -28,9 +28,8 @@ from typing import IO, Any, TypeVar
 
 import torch
 
-from nas_pattern.config import input_error
 from nas_pattern.controller import NASController
-from nas_pattern.files import hold_directory, save_atomically, write_atomically
+from nas_pattern.files import hold_directory, input_error, save_atomically, write_atomically
 from nas_pattern.model import CHECKPOINT, MODEL, TRAINING, ModelCard, save_model
 from nas_pattern.networks.base import Metrics, TorchNetwork
 from nas_pattern.records import Episode, first_line

@@ -37,7 +37,6 @@ from nas_pattern.config import (
     INPUT_ERRORS,
     OneLineParser,
     RunConfig,
-    input_error,
     number,
 )
 from nas_pattern.data import DATASETS, VALIDATION_SIZE, Dataset, Split, load_dataset
@@ -46,6 +45,7 @@ from nas_pattern.files import (
     drop_output,
     fresh_directory,
     hold_directory,
+    input_error,
     outermost_missing,
     remove_made,
     sigterm_as_interrupt,

@@ -34,11 +34,10 @@ from nas_pattern.config import (
     EXIT_INTERRUPTED,
     INPUT_ERRORS,
     OneLineParser,
-    input_error,
     number,
 )
 from nas_pattern.data import FASHION_MNIST_DIR
-from nas_pattern.files import UNWRITABLE, drop_output, sigterm_as_interrupt
+from nas_pattern.files import UNWRITABLE, drop_output, input_error, sigterm_as_interrupt
 from nas_pattern.networks import NETWORKS
 from nas_pattern.trainer import device_name, resolve_device
 
