@@ -773,12 +773,14 @@ def test_an_image_too_large_to_read_safely_is_one_line_naming_it(tmp_path: Path,
     vast scan) with an error of its own, which was a traceback."""
     from PIL import Image
 
-    from nas_pattern.images import read_images
+    from nas_pattern.images import common_shape, read_images
 
     Image.new("L", (100, 100)).save(tmp_path / "vast.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4000)  # 10,000 pixels: more than twice the limit
     with pytest.raises(ValueError, match=r"vast\.png: not read, too large: Image size \(10000 pixels\) exceeds"):
         read_images([str(tmp_path / "vast.png")], (1, 28, 28))
+    with pytest.raises(ValueError, match=r"vast\.png: not read, too large: Image size \(10000 pixels\) exceeds"):
+        common_shape([str(tmp_path / "vast.png")], 64)  # a folder dataset's, before its images are read
 
 
 @pytest.mark.parametrize(("content", "why"), [(b"not an image", "not an image Pillow can read (cannot identify"),

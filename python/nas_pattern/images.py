@@ -7,7 +7,8 @@ does a dataset of one's own (`--dataset folder`: a folder of image files per cla
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,17 +96,12 @@ def common_shape(files: list[str], side: int) -> tuple[int, int, int]:
     headers are read."""
     from collections import Counter
 
-    from PIL import Image, UnidentifiedImageError
-
     sizes: Counter[tuple[int, int]] = Counter()
     grey = True
     for path in files:
-        try:
-            with Image.open(path) as image:
-                sizes[image.size] += 1
-                grey = grey and image.mode in GREY_MODES
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"{path}: not an image Pillow can read ({err})") from None
+        with _opened(path) as image:
+            sizes[image.size] += 1
+            grey = grey and image.mode in GREY_MODES
     (width, height), _ = sizes.most_common(1)[0]
     scale = min(1.0, side / max(width, height))
     return (1 if grey else 3, max(1, round(height * scale)), max(1, round(width * scale)))
@@ -187,28 +183,37 @@ EXIF_ORIENTATION = 0x0112  # the EXIF tag of how a camera held the picture (1: u
 DRAFT = 16
 
 
-def _decoded(path: str, mode: str, side: int = 0) -> tuple[Any, list[str]]:
-    """The image file at `path` decoded (a JPEG at a reduced size down to `side`, where it is that
-    large), upright, on white where it is transparent, as `mode` ("L" or "RGB"), and a note of
-    what was reduced, turned or filled (read_images)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+@contextlib.contextmanager
+def _opened(path: str) -> Iterator[Any]:
+    """The image file at `path`, open: what fails while it is open, in one line naming the file."""
+    from PIL import Image, UnidentifiedImageError
 
-    note = []
     try:
         with Image.open(path) as opened:
-            stored = opened.size
-            if side:
-                opened.draft(mode, (side, side))  # JPEG only: the others decode whole
-            if opened.size != stored:
-                note.append(f"decoded at {opened.width}x{opened.height} of {stored[0]}x{stored[1]}")
-            orientation = opened.getexif().get(EXIF_ORIENTATION, 1)
-            image = ImageOps.exif_transpose(opened)  # decodes it (a copy): a torn file fails here
-            sixteen = image.mode.startswith("I;16") or (image.mode == "I" and opened.format == "PNG")
+            yield opened
     except (UnidentifiedImageError, OSError) as err:  # not an image, truncated, missing, a folder
         raise ValueError(input_error(err) if isinstance(err, OSError) and err.strerror  # the system's words
                          else f"{path}: not an image Pillow can read ({err})") from None
     except Image.DecompressionBombError as err:  # Pillow's guard against a small file of a vast image
         raise ValueError(f"{path}: not read, too large: {err}") from None
+
+
+def _decoded(path: str, mode: str, side: int = 0) -> tuple[Any, list[str]]:
+    """The image file at `path` decoded (a JPEG at a reduced size down to `side`, where it is that
+    large), upright, on white where it is transparent, as `mode` ("L" or "RGB"), and a note of
+    what was reduced, turned or filled (read_images)."""
+    from PIL import Image, ImageOps
+
+    note = []
+    with _opened(path) as opened:
+        stored = opened.size
+        if side:
+            opened.draft(mode, (side, side))  # JPEG only: the others decode whole
+        if opened.size != stored:
+            note.append(f"decoded at {opened.width}x{opened.height} of {stored[0]}x{stored[1]}")
+        orientation = opened.getexif().get(EXIF_ORIENTATION, 1)
+        image = ImageOps.exif_transpose(opened)  # decodes it (a copy): a torn file fails here
+        sixteen = image.mode.startswith("I;16") or (image.mode == "I" and opened.format == "PNG")
     if orientation != 1:
         note.append(f"turned upright (EXIF orientation {orientation})")
     if sixteen:  # grey of 16 bits (0-65535: a PNG or TIFF of a scanner, say), which convert() would clip at 255
