@@ -768,6 +768,20 @@ def test_a_phone_s_photo_is_turned_upright_and_a_cutout_s_transparent_ground_tak
     assert notes == ["its transparent parts taken as white"]
 
 
+def test_an_image_of_several_frames_is_read_by_its_first_and_the_note_says_so(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from nas_pattern.images import read_images
+
+    frames = [Image.new("L", (28, 28), value) for value in (200, 10, 90)]
+    frames[0].save(tmp_path / "animated.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "pages.tiff", save_all=True, append_images=frames[1:])
+    pixels, notes = read_images([str(tmp_path / "animated.gif"), str(tmp_path / "pages.tiff")], (1, 28, 28))
+    assert (pixels == 200).all() and notes == ["the first of its 3 frames"] * 2
+    frames[0].save(tmp_path / "still.gif")
+    assert read_images([str(tmp_path / "still.gif")], (1, 28, 28))[1] == [""]
+
+
 def test_an_image_too_large_to_read_safely_is_one_line_naming_it(tmp_path: Path, monkeypatch) -> None:
     """Pillow refuses an image of more than twice its MAX_IMAGE_PIXELS (a decompression bomb, or a
     vast scan) with an error of its own, which was a traceback."""

@@ -211,6 +211,8 @@ def _decoded(path: str, mode: str, side: int = 0) -> tuple[Any, list[str]]:
             opened.draft(mode, (side, side))  # JPEG only: the others decode whole
         if opened.size != stored:
             note.append(f"decoded at {opened.width}x{opened.height} of {stored[0]}x{stored[1]}")
+        if getattr(opened, "n_frames", 1) > 1:  # an animated GIF, a TIFF of several pages: the first is read
+            note.append(f"the first of its {opened.n_frames} frames")
         orientation = opened.getexif().get(EXIF_ORIENTATION, 1)
         image = ImageOps.exif_transpose(opened)  # decodes it (a copy): a torn file fails here
         sixteen = image.mode.startswith("I;16") or (image.mode == "I" and opened.format == "PNG")
