@@ -229,6 +229,20 @@ def test_a_folder_of_image_files_per_class_is_a_dataset(tmp_path) -> None:
     assert torch.equal(again.val.x, data.val.x)  # the same validation split each time
 
 
+def test_reading_a_folder_dataset_shows_a_bar_at_a_terminal_and_nothing_in_a_log(tmp_path, monkeypatch,
+                                                                                   capsys) -> None:
+    import sys
+
+    root = image_folders(tmp_path)
+    load_dataset("folder", root)
+    assert capsys.readouterr().err == ""  # a log: no bar
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    load_dataset("folder", root)
+    err = capsys.readouterr().err
+    assert f"reading {root}/train:   0%|" in err and "| 0/30 [" in err and f"reading {root}/test:" in err, err
+    assert err.endswith("\r" + " " * (len(err) - err.rindex("\r") - 1)), repr(err[-200:])  # wiped as it ends
+
+
 def test_a_folder_dataset_s_input_is_its_usual_size_at_most_64_and_grey_only_when_all_are(tmp_path) -> None:
     from PIL import Image
 
