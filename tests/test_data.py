@@ -276,6 +276,14 @@ def test_a_malformed_image_folder_is_one_line_naming_what_is_wrong(make, error, 
         load_dataset("folder", root)
 
 
+def test_a_folder_of_a_few_images_still_holds_one_out_for_validation(tmp_path) -> None:
+    data = load_dataset("folder", image_folders(tmp_path / "photos", train=1, test=1))  # 3 training images, one a class
+    assert (len(data.train), len(data.val)) == (2, 1)
+    (tmp_path / "mnist").mkdir()
+    with pytest.raises(ValueError, match=r"^1 training image\(s\): too few to hold some out for validation$"):
+        load_dataset("mnist", fake_mnist(tmp_path / "mnist", train=1))
+
+
 def test_a_folder_dataset_needs_its_folder() -> None:
     with pytest.raises(ValueError, match=r"^dataset 'folder' needs --data-dir: pass --data-dir with a train/ and a "
                                          r"test/ folder, each with a folder of image files per class"):

@@ -114,7 +114,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int | 
 def _validation(count: int, val_size: int | None) -> tuple[np.ndarray, np.ndarray]:
     """The indices of the validation and the training images among `count`, drawn with SPLIT_SEED."""
     if val_size is None:
-        val_size = min(VALIDATION_SIZE, count // 5)
+        val_size = min(VALIDATION_SIZE, max(1, count // 5))
     if not 0 < val_size < count:
         raise ValueError(f"validation size must be between 1 and {count - 1}, got {val_size}" if count > 1 else
                          f"{count} training image(s): too few to hold some out for validation")
