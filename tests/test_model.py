@@ -239,7 +239,7 @@ def test_a_search_on_a_folder_of_one_s_own_images_gives_a_model_that_knows_their
     assert model.class_names == names and model.card.dataset == "folder" and model.card.input_shape == (3, 56, 56)
     metadata = {p.key: p.value for p in onnx.load(str(run_dir / ONNX_MODEL)).metadata_props}
     assert json.loads(metadata["nas_pattern.classes"]) == list(names)
-    assert predict([str(run_dir), "--data-dir", str(root)]) == 0
+    assert predict([str(run_dir)]) == 0  # tested where its images were: its card says where
     report = capsys.readouterr().out
     assert "on 60 folder test images" in report and all(f"\n    {name} " in report for name in names), report
     shoe = root / "test" / "ankle boot" / sorted(p.name for p in (root / "test" / "ankle boot").iterdir())[0]
@@ -248,6 +248,11 @@ def test_a_search_on_a_folder_of_one_s_own_images_gives_a_model_that_knows_their
     assert model.read_images(shoe).notes == ("",)  # the input's size already: taken as the training images were
     assert train([str(run_dir), "--epochs", "1", "--out", str(tmp_path / "retrained")]) == 0  # its data from the run
     assert load_model(tmp_path / "retrained").class_names == names
+    moved = root.rename(tmp_path / "moved")
+    assert predict([str(tmp_path / "retrained")]) == 2  # not there now: where is it?
+    assert "dataset 'folder' needs --data-dir: " in capsys.readouterr().err
+    assert predict([str(tmp_path / "retrained"), "--data-dir", str(moved)]) == 0
+    assert "on 60 folder test images" in capsys.readouterr().out
 
 
 def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_half_model(tmp_path: Path, monkeypatch,

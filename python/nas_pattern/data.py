@@ -82,6 +82,7 @@ class Dataset:
     num_classes: int
     class_names: tuple[str, ...] = ()  # what each label means, where the name does not say (a folder dataset's)
     normalisation: Normalisation = None  # the (mean, std) the splits were normalised with; None: the name's
+    directory: str | None = None  # the absolute path of its files, where it was read from files
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -108,6 +109,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int | 
         test=test,
         num_classes=NUM_CLASSES[name],
         normalisation=PIXEL_STATS[name],
+        directory=str(directory.resolve()),
     )
 
 
@@ -170,7 +172,8 @@ def _load_folder(directory: Path, val_size: int | None) -> Dataset:
                    train=to_split(images[train_idx], labels[train_idx], *stats, "train"),
                    val=to_split(images[val_idx], labels[val_idx], *stats, "val"),
                    test=load_test_split(FOLDER, directory, input_shape=shape, normalisation=stats, classes=classes),
-                   num_classes=len(classes), class_names=classes, normalisation=stats)
+                   num_classes=len(classes), class_names=classes, normalisation=stats,
+                   directory=str(directory.resolve()))
 
 
 def _directory(name: str, data_dir: str | Path | None) -> Path:

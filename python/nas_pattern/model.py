@@ -66,6 +66,7 @@ class ModelCard:
     val_metrics: dict[str, Any] | None  # on the validation split, as the search recorded them
     test_metrics: dict[str, Any] | None  # on the test split, once tested
     class_names: tuple[str, ...] | None = None  # what each class means, where the dataset's name does not say
+    data_dir: str | None = None  # where its dataset's files were when it was trained: predict tests it there
 
     @classmethod
     def of(cls, network: type[TorchNetwork], architecture: Architecture, space: SearchSpace, data: Dataset,
@@ -78,7 +79,7 @@ class ModelCard:
                    train_config=dataclasses.asdict(train_config), dataset=data.name, episode=episode, trained=trained,
                    val_metrics=val_metrics.to_json() if val_metrics else None,
                    test_metrics=test_metrics.to_json() if test_metrics else None,
-                   class_names=data.class_names or None)
+                   class_names=data.class_names or None, data_dir=data.directory)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelCard:
