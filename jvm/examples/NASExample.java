@@ -87,16 +87,18 @@ public final class NASExample {
             System.out.printf("Test accuracy        %.4f%n", result.test().accuracy());
             System.out.println("Record               " + result.runDir());
 
-            // The search's product: the best model, loaded and used on a few test images.
-            FoundModel model = gateway.loadModel(result.modelPath());
-            float[][] images = Idx.images(Path.of(Idx.FASHION_MNIST, "t10k-images-idx3-ubyte.gz"), 5);
-            int[] labels = Idx.labels(Path.of(Idx.FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"), 5);
-            Prediction prediction = model.predict(images);
-            System.out.println("Model                " + result.modelPath());
-            for (int i = 0; i < images.length; i++) {
-                int predicted = prediction.classes()[i];
-                System.out.printf("  test image %d: %s (p = %.2f), label %s%n", i, model.classNames().get(predicted),
-                        prediction.probabilities()[i][predicted], model.classNames().get(labels[i]));
+            // The search's product: the best model, loaded and used on a few test images (closed after).
+            try (FoundModel model = gateway.loadModel(result.modelPath())) {
+                float[][] images = Idx.images(Path.of(Idx.FASHION_MNIST, "t10k-images-idx3-ubyte.gz"), 5);
+                int[] labels = Idx.labels(Path.of(Idx.FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"), 5);
+                Prediction prediction = model.predict(images);
+                System.out.println("Model                " + result.modelPath());
+                for (int i = 0; i < images.length; i++) {
+                    int predicted = prediction.classes()[i];
+                    System.out.printf("  test image %d: %s (p = %.2f), label %s%n", i,
+                            model.classNames().get(predicted), prediction.probabilities()[i][predicted],
+                            model.classNames().get(labels[i]));
+                }
             }
         } catch (NASException e) { // the engine's one line: a bad config, a missing python, a dead engine
             System.err.println("error: " + e.getMessage());

@@ -103,17 +103,19 @@ object NASExample {
       println(f"Test accuracy        ${result.test.accuracy}%.4f")
       println(s"Record               ${result.runDir}")
 
-      // The search's product: the best model, loaded and used on a few test images.
+      // The search's product: the best model, loaded and used on a few test images (closed after).
       val model = gateway.loadModel(result.modelPath)
-      val images = Idx.images(Paths.get(Idx.FASHION_MNIST, "t10k-images-idx3-ubyte.gz"), 5)
-      val labels = Idx.labels(Paths.get(Idx.FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"), 5)
-      val prediction = model.predict(images)
-      println(s"Model                ${result.modelPath}")
-      for (i <- images.indices) {
-        val predicted = prediction.classes()(i)
-        val (name, label) = (model.classNames.get(predicted), model.classNames.get(labels(i)))
-        println(f"  test image $i: $name (p = ${prediction.probabilities()(i)(predicted)}%.2f), label $label")
-      }
+      try {
+        val images = Idx.images(Paths.get(Idx.FASHION_MNIST, "t10k-images-idx3-ubyte.gz"), 5)
+        val labels = Idx.labels(Paths.get(Idx.FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"), 5)
+        val prediction = model.predict(images)
+        println(s"Model                ${result.modelPath}")
+        for (i <- images.indices) {
+          val predicted = prediction.classes()(i)
+          val (name, label) = (model.classNames.get(predicted), model.classNames.get(labels(i)))
+          println(f"  test image $i: $name (p = ${prediction.probabilities()(i)(predicted)}%.2f), label $label")
+        }
+      } finally model.close()
     } finally gateway.close()
   }
   // --8<-- [end:scala]

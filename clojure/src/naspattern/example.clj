@@ -70,15 +70,15 @@ The engine: $NAS_PATTERN_PYTHON (default: python3), a python with nas_pattern in
           (println (format "Validation accuracy  %.4f   (episode %d)" (:accuracy best) (:episode best)))
           (println (format "Test accuracy        %.4f" (:accuracy test)))
           (println "Record              " run-dir)
-          ;; the search's product: the best model, loaded and used on a few test images
-          (let [{:keys [images labels]} (nas/test-images 5)
-                model (nas/load-model gateway model-path)
-                {:keys [classes names probabilities]} (nas/predict model images)]
-            (println "Model               " model-path)
-            (doseq [i (range (count images))]
-              (println (format "  test image %d: %s (p = %.2f), label %s" i (names i)
-                               (double (get-in probabilities [i (classes i)]))
-                               ((nas/class-names model) (labels i))))))))
+          ;; the search's product: the best model, loaded and used on a few test images (closed after)
+          (with-open [model (nas/load-model gateway model-path)]
+            (let [{:keys [images labels]} (nas/test-images 5)
+                  {:keys [classes names probabilities]} (nas/predict model images)]
+              (println "Model               " model-path)
+              (doseq [i (range (count images))]
+                (println (format "  test image %d: %s (p = %.2f), label %s" i (names i)
+                                 (double (get-in probabilities [i (classes i)]))
+                                 ((nas/class-names model) (labels i)))))))))
       (catch clojure.lang.ExceptionInfo e
         (binding [*out* *err*] (println "error:" (ex-message e)))
         (System/exit 1))))
