@@ -150,9 +150,7 @@ def _load_folder(directory: Path, val_size: int | None) -> Dataset:
     training images' mean and standard deviation, channel by channel."""
     from nas_pattern.images import class_folders, common_shape, dataset_images, folder_files
 
-    if not (directory / "train").is_dir():
-        raise FileNotFoundError(f"{directory / 'train'} is not a folder; {_HOW_TO_GET[FOLDER]}")
-    classes = class_folders(directory / "train")
+    classes = class_folders(directory / "train", _HOW_TO_GET[FOLDER])
     if len(classes) < 2:
         raise ValueError(f"{directory / 'train'} holds {len(classes)} class folder(s), a classifier needs 2 or more; "
                          f"{_HOW_TO_GET[FOLDER]}")

@@ -69,9 +69,7 @@ def folder_files(root: Path, classes: tuple[str, ...], how: str) -> tuple[list[s
     """The image files of a dataset's split `root`, class folder by class folder (`classes` are
     the dataset's, by label; `root` may lack some), and their labels; ValueError for a class
     folder that is not one of them or holds no image files (`how`: how to lay the dataset out)."""
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder; {how}")
-    folders = class_folders(root)
+    folders = class_folders(root, how)
     if unknown := [name for name in folders if name not in classes]:
         raise ValueError(f"{root} has class folder(s) {', '.join(unknown)} that the training images lack; "
                          f"the classes are {', '.join(classes)}")
@@ -85,8 +83,11 @@ def folder_files(root: Path, classes: tuple[str, ...], how: str) -> tuple[list[s
     return files, np.asarray(labels, dtype=np.int64)
 
 
-def class_folders(root: Path) -> tuple[str, ...]:
-    """The names of the folders in `root`, in name order, not the hidden ones."""
+def class_folders(root: Path, how: str) -> tuple[str, ...]:
+    """The names of the folders in `root`, in name order, not the hidden ones; FileNotFoundError
+    where `root` is not a folder (`how`: how to lay the dataset out)."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder; {how}")
     return tuple(sorted(f.name for f in root.iterdir() if f.is_dir() and not f.name.startswith(".")))
 
 

@@ -108,11 +108,11 @@ def _run(search: Search) -> int:
     dataset = config.dataset if config.dataset != FOLDER else (  # a folder of one's own: what was made of it
         f"the {len(data.class_names)} classes of {config.data_dir}, as {'x'.join(map(str, data.input_shape))}")
     print(f"Searching {size} {config.network.upper()} architecture{'' if space.size == 1 else 's'} on {dataset} "
-          f"({len(controller.data.train):,} train / {len(controller.data.val):,} validation / "
-          f"{len(controller.data.test):,} test images) with the {config.agent} agent on "
+          f"({len(data.train):,} train / {len(data.val):,} validation / "
+          f"{len(data.test):,} test images) with the {config.agent} agent on "
           f"{controller.executor.describe() or device_name(controller.device)}.")
     sharing = config.search.sharing
-    images = counted(len(controller.data.train.head(config.search.train_limit)), "image")
+    images = counted(len(data.train.head(config.search.train_limit)), "image")
     if sharing is None:
         m = config.agent_config.children_per_update
         print(f"Budget: {_children(total)}{_beyond(total, space.size, 'trained')}, {config.search.epochs} epoch(s) "
@@ -124,7 +124,7 @@ def _run(search: Search) -> int:
         weights = sum(p.numel() for p in controller.worker.shared.supernet.parameters())
         print(f"Weight sharing: {_children(total)}{_beyond(total, space.size, 'scored')} scored with the weights of "
               f"one supernet ({weights:,} weights) on "
-              f"{counted(len(controller.data.val.head(sharing.val_images)), 'validation image')} each, "
+              f"{counted(len(data.val.head(sharing.val_images)), 'validation image')} each, "
               f"{counted(sharing.steps, 'minibatch', 'minibatches')} of {sharing.batch_size} "
               f"of shared training before every {config.agent_config.children_per_update}; then the best "
               f"{min(sharing.derive, total)} trained from scratch, {config.search.epochs} epoch(s) on {images}. "
