@@ -787,6 +787,64 @@ def test_an_image_of_several_frames_is_read_by_its_first_and_the_note_says_so(tm
     assert read_images([str(tmp_path / "still.gif")], (1, 28, 28))[1] == [""]
 
 
+def test_image_files_are_read_by_threads_where_they_are_faster_and_made_as_one_at_a_time_makes_them(
+        tmp_path: Path, monkeypatch) -> None:
+    """A folder of photos was read one at a time (500 JPEGs of 400x300 a second on 2 cores), though
+    Pillow decodes without Python's lock. Threads read them now where a trial finds them faster: each
+    file made as before, in order, and a file that cannot be read still the first such in their order.
+    Here the work is made to sleep, so that which way is faster does not depend on the machine."""
+    import threading
+
+    from PIL import Image
+
+    from nas_pattern import images
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(70):  # sizes and formats of all kinds, some to be trimmed, scaled, turned
+        side = int(rng.integers(20, 90))
+        path = tmp_path / f"{i:02d}.{('png', 'jpg', 'gif')[i % 3]}"
+        Image.fromarray(rng.integers(0, 256, (side, side + i % 7, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    alone, alone_notes = images.read_images(paths, (1, 28, 28), invert=True, dataset="fashion-mnist", readers=1)
+    made = images._made
+    main = threading.get_ident()
+    for slower_in_threads in (False, True):
+        readers: dict[str, int] = {}
+
+        def reading(path: str, *args: object, readers: dict[str, int] = readers,
+                    slower: bool = slower_in_threads) -> tuple[np.ndarray, str]:
+            readers[path] = threading.get_ident()
+            time.sleep(0.01 if slower and readers[path] != main else 0.002)
+            return made(path, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(images, "_made", reading)
+        threaded, notes = images.read_images(paths, (1, 28, 28), invert=True, dataset="fashion-mnist", readers=3)
+        assert (threaded == alone).all() and notes == alone_notes and len(notes) == 70 and any(notes)
+        by = [readers[path] for path in paths]
+        assert set(by[:16]) == {main} and main not in by[16:64]  # the first chunk alone, 3 chunks by the threads
+        assert (set(by[64:]) == {main}) == slower_in_threads  # then the faster way
+    monkeypatch.setattr(images, "_made", made)
+    for bad in (40, 60):
+        Path(paths[bad]).write_bytes(b"not an image")
+    with pytest.raises(ValueError, match=rf"^{re.escape(paths[40])}: not an image Pillow can read"):
+        images.read_images(paths, (1, 28, 28), readers=3)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("reading")]  # none left
+
+
+def test_the_bench_reads_three_kinds_of_image_files_one_at_a_time_and_by_default(capsys) -> None:
+    from nas_pattern.bench.cli import main as bench
+
+    assert bench(["reading", "--test-limit", "40", "--rounds", "1", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()[4:]]  # files, input, alone ms, alone /s, default /s, ratio
+    assert [row[1] for row in rows] == ["PNG", "PNG", "JPEG"] and [row[-5] for row in rows] == [
+        "1x28x28", "1x64x64", "3x48x64"], out  # as common_shape makes a folder dataset's input: at most 64
+    for row in rows:
+        ms, alone, default, ratio = (float(value.replace(",", "").rstrip("x")) for value in row[-4:])
+        assert ms > 0 and abs(1000 / alone - ms) <= 0.006 and ratio == pytest.approx(default / alone, 0.02)
+
+
 def test_an_image_too_large_to_read_safely_is_one_line_naming_it(tmp_path: Path, monkeypatch) -> None:
     """Pillow refuses an image of more than twice its MAX_IMAGE_PIXELS (a decompression bomb, or a
     vast scan) with an error of its own, which was a traceback."""

@@ -42,6 +42,10 @@ Sections (trainer, controller, search and strategies by default; the others only
   retraining  (only when named) what python -m nas_pattern.train adds to each epoch (its checkpoint,
               training.pt, and a pass over the validation images), in ms and as a share of an epoch
               of all 55,000 training images, for two CNNs; medians of --rounds.
+  reading     (only when named) how fast a folder dataset's image files are read (--dataset folder,
+              predict's image files): 1,000 each of 28x28 PNGs, 128x128 PNGs and 400x300 JPEG photos
+              made from the test images, read one at a time and by default (threads where they pay);
+              images/s, medians of --rounds, and the ratio.
   precision   (only when named) whether load changes the CPU precision "auto" chooses: --seeds
               fresh probes (default 5) per child kind, idle and beside CPU hogs, by the probe's
               median rule and by the best-of-3 rule it replaced.

@@ -14,6 +14,7 @@ import nas_pattern.bench
 from nas_pattern.bench import (
     controller,
     precision,
+    reading,
     retraining,
     search,
     sharing,
@@ -53,6 +54,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, torch.device], None]] = {
     "sharing": sharing.sharing_section,
     "sharing-search": sharing_search.sharing_search_section,
     "retraining": retraining.retraining_section,
+    "reading": reading.reading_section,
 }
 DEFAULT_SECTIONS = ("trainer", "controller", "search", "strategies")
 
@@ -142,7 +144,8 @@ def parser() -> OneLineParser:
                    help="tabulate: the search space (JSON, the --space format of nas_pattern.run; default: "
                         "the 576-architecture CNN space)")
     p.add_argument("--test-limit", type=number(int, 1), default=None,
-                   help="tabulate, trainer: test images per child (default: all 10,000)")
+                   help="tabulate, trainer: test images per child (default: all 10,000); reading: test images "
+                        f"made image files of each kind (default {reading.READING_IMAGES:,})")
     p.add_argument("--network", default="cnn", choices=sorted(NETWORKS), help="tabulate: the children's network")
     p.add_argument("--epochs", type=number(int, 1), default=1,
                    help="training epochs per child (trainer, search, spaces, tabulate; default 1)")
@@ -155,7 +158,7 @@ def parser() -> OneLineParser:
                    help="search: the executors timed, comma-separated (default: local,ray where Ray is "
                         "installed, else local; naming ray where it is not is an error)")
     p.add_argument("--rounds", type=number(int, 1), default=trainer.ROUNDS,
-                   help="trainer, on a CPU: rounds that take the compared variants in turn; medians are "
+                   help="trainer (on a CPU), reading: rounds that take the compared variants in turn; medians are "
                         f"printed (default {trainer.ROUNDS})")
     p.add_argument("--updates", type=number(int, 1), default=50,
                    help="policy updates timed by the controller section (default 50)")
