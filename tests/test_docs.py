@@ -176,11 +176,16 @@ def test_no_code_is_typed_into_the_guide_by_hand() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("example", ["search.py", "custom_network.py", "sharing.py"])
-def test_the_python_examples_run(example: str) -> None:
-    done = subprocess.run([sys.executable, str(DOCS / "examples" / example), "2"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+def test_the_python_examples_run(example: str, tmp_path: Path) -> None:
+    folder = tmp_path / "model"  # where search.py saves the model it found, as the JVM examples' run directory
+    saves = [str(folder)] if example == "search.py" else []
+    done = subprocess.run([sys.executable, str(DOCS / "examples" / example), "2", *saves], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "val 0." in done.stdout
+    if example == "search.py":  # it ends as the JVM examples do: five test images classified by the model found
+        assert f"Model {folder}/best.pt\n" in done.stdout and (folder / "best.onnx").is_file()
+        assert re.search(r"  test image 4: [\w -]+ \(p = 0\.\d\d\), label Shirt\n$", done.stdout), done.stdout
 
 
 # ---- the diagrams against the code ----

@@ -1071,3 +1071,35 @@ def test_train_whose_output_is_closed_stops_while_it_trains_and_keeps_a_model_on
     monkeypatch.setattr(train_module, "drop_output", lambda: None)  # capsys has no file descriptor to replace
     assert train_module.main([*argv, "--out", str(tmp_path / "kept")]) == 0
     assert load_model(tmp_path / "kept").architecture.describe() == "conv 3x8 pool2 drop0.0 | conv 3x8 pool2 drop0.0"
+
+
+def test_a_search_from_python_saves_the_model_it_found_as_a_run_directory_keeps_it(small_fashion: Dataset,
+                                                                                    tmp_path: Path) -> None:
+    """NASController.save_model: a search driven from Python (the guide's search.py) had no way to
+    keep its product; only the command line's run directory wrote best.pt and best.onnx."""
+    from helpers import blank_dataset, make_match_target
+    from nas_pattern import AgentConfig, NASController, RandomAgent, RLAgent, SearchConfig
+
+    controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=2, seed=0)), small_fashion,
+                               network=CNN, config=SearchConfig(episodes=2, train_limit=300))
+    result = controller.search()
+    searched = load_model(controller.save_model(tmp_path / "searched", result))  # untested: as the search trained it
+    assert searched.card.trained == "search: 1 epoch(s) on 300 training images" and searched.card.test_metrics is None
+    tested = controller.final_test(result)
+    path = controller.save_model(tmp_path / "found", tested)
+    assert path == tmp_path / "found" / MODEL and (tmp_path / "found" / ONNX_MODEL).is_file()
+    model = load_model(path)
+    assert model.architecture == tested.best.architecture and model.card.episode == tested.best.episode
+    assert tested.test is not None and model.card.test_metrics == tested.test.to_json()
+    confusion = model.confusion(small_fashion.test)  # the weights final_test() tested: its accuracy
+    accuracy = float(confusion.trace() / confusion.sum())
+    assert accuracy == pytest.approx(tested.test.accuracy, abs=0.01) and accuracy > 0.3
+    kept = path.read_bytes()
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'found'))} holds a best\.pt already; choose "):
+        controller.save_model(tmp_path / "found", tested)
+    assert path.read_bytes() == kept  # nothing lost
+    fake = make_match_target(CNN_SPACE, CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices)))  # a Network, no module
+    table = NASController(RandomAgent(CNN_SPACE), blank_dataset(), network=fake, config=SearchConfig(episodes=2))
+    with pytest.raises(ValueError, match=r"^the MatchTarget network's weights are not a PyTorch module here$"):
+        table.save_model(tmp_path / "table", table.search())
+    assert not (tmp_path / "table").exists()

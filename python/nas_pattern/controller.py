@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,7 +25,8 @@ import torch
 from nas_pattern.agents.base import Agent, Sample
 from nas_pattern.data import Dataset
 from nas_pattern.executor import Executor, LocalExecutor
-from nas_pattern.networks.base import Metrics, Network, NetworkFactory
+from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, write_model_files
+from nas_pattern.networks.base import Metrics, Network, NetworkFactory, TorchNetwork
 from nas_pattern.networks.cnn import CNN
 from nas_pattern.records import PENALTY, Best, Child, Episode, Outcome, SearchConfig, SearchFailed, SearchResult
 from nas_pattern.replay import Replay, generators_state
@@ -235,6 +238,42 @@ class NASController:
             self.best_model = (result.best, outcome.weights)
         return replace(result, test=outcome.metrics, final_epochs=final_epochs)
 
+    # ---- the product ----
+
+    def save_model(self, directory: str | Path, result: SearchResult) -> Path:
+        """The model `result` found, as a run directory keeps it: best.pt in `directory` (made if it
+        is not there), its best architecture with the weights final_test() tested (or, before a
+        test, as its search trained it), for load_model(); and best.onnx beside it, checked against
+        it (a warning says why where it could not be written). Returns best.pt's path. ValueError
+        where `directory` holds a model already, or there are no such weights (see found())."""
+        directory = Path(directory)
+        for name in (MODEL, ONNX_MODEL):
+            if (directory / name).exists():
+                raise ValueError(f"{directory} holds a {name} already; choose another folder, or remove it")
+        card, weights = self.found(result)
+        directory.mkdir(parents=True, exist_ok=True)
+        path, onnx, check = write_model_files(directory, card, weights, self.data.test.x[:256])
+        if not onnx:
+            warnings.warn(f"{directory / ONNX_MODEL} not written: {check}", stacklevel=2)
+        return path
+
+    def found(self, result: SearchResult) -> tuple[ModelCard, dict[str, Any]]:
+        """The card and the weights of `result`'s best (this search's; tested by final_test() or not),
+        as best.pt holds them; ValueError where its weights are not at hand: a network that is not a
+        PyTorch module (a table, a factory function: nothing to rebuild the weights into), or a best
+        whose weights no worker sent back (final_test() trains it, and then has them)."""
+        how = (f"final: retrained {result.final_epochs} epoch(s) on train + validation" if result.final_epochs
+               else trained_in_search(self))
+        card = model_card(self, result.best, how, result.test)
+        if card is None:
+            name = getattr(self.network_factory, "__name__", type(self.network_factory).__name__)
+            raise ValueError(f"the {name} network's weights are not a PyTorch module here")
+        kept = self.best_model
+        if kept is None or kept[0].episode != result.best.episode:
+            raise ValueError(f"the weights of episode {result.best.episode}, the best, are not at hand: "
+                             "final_test() trains it and keeps them")
+        return card, kept[1]
+
     # ---- checkpoints ----
 
     def state_dict(self) -> dict[str, Any]:
@@ -392,3 +431,25 @@ class NASController:
                 break
             count += 1
         return count
+
+
+def model_card(controller: NASController, episode: Episode, trained: str,
+               test: Metrics | None = None) -> ModelCard | None:
+    """What best.pt says about the weights of `episode`, trained as `trained` says; None when the
+    controller's network is not a TorchNetwork class (a table, a factory function: nothing to
+    rebuild the weights into)."""
+    factory = controller.network_factory
+    if not (isinstance(factory, type) and issubclass(factory, TorchNetwork)):
+        return None
+    return ModelCard.of(factory, episode.architecture, controller.agent.space, controller.data,
+                        controller.train_config, episode=episode.episode, trained=trained,
+                        val_metrics=episode.metrics, test_metrics=test)
+
+
+def trained_in_search(controller: NASController) -> str:
+    """How a child of this search was trained, as best.pt says it."""
+    config = controller.config
+    budget = f"{config.epochs} epoch(s) on {len(controller.data.train.head(config.train_limit)):,} training images"
+    if config.sharing is not None:
+        return f"derived from a weight-sharing search: trained from scratch, {budget}"
+    return f"search: {budget}"

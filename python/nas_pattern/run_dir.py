@@ -28,10 +28,9 @@ from typing import IO, Any, TypeVar
 
 import torch
 
-from nas_pattern.controller import NASController
+from nas_pattern.controller import NASController, model_card, trained_in_search
 from nas_pattern.files import hold_directory, input_error, save_atomically, write_atomically
-from nas_pattern.model import CHECKPOINT, MODEL, TRAINING, ModelCard, save_model
-from nas_pattern.networks.base import Metrics, TorchNetwork
+from nas_pattern.model import CHECKPOINT, MODEL, TRAINING, save_model
 from nas_pattern.records import Episode, first_line
 from nas_pattern.search_space import SearchSpace
 
@@ -358,27 +357,6 @@ class RunDirectory:
             return dict(kept["job"]), dict(kept["state"])
         except Exception as err:
             raise ValueError(f"{path} is unreadable ({first_line(err)})") from None
-
-
-def trained_in_search(controller: NASController) -> str:
-    """How a child of this search was trained, as best.pt says it."""
-    config = controller.config
-    budget = f"{config.epochs} epoch(s) on {len(controller.data.train.head(config.train_limit)):,} training images"
-    if config.sharing is not None:
-        return f"derived from a weight-sharing search: trained from scratch, {budget}"
-    return f"search: {budget}"
-
-
-def model_card(controller: NASController, episode: Episode, trained: str,
-               test: Metrics | None = None) -> ModelCard | None:
-    """What best.pt says about the weights of `episode`; None when the controller's network is not
-    a TorchNetwork class (a table, a factory function: nothing to rebuild the weights into)."""
-    factory = controller.network_factory
-    if not (isinstance(factory, type) and issubclass(factory, TorchNetwork)):
-        return None
-    return ModelCard.of(factory, episode.architecture, controller.agent.space, controller.data,
-                        controller.train_config, episode=episode.episode, trained=trained,
-                        val_metrics=episode.metrics, test_metrics=test)
 
 
 class Recorder:

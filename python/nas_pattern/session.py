@@ -30,7 +30,7 @@ from nas_pattern.files import UNWRITABLE, fresh_directory, outermost_missing, re
 from nas_pattern.model import MODEL, ONNX_MODEL, write_model_files
 from nas_pattern.networks import default_space, get_network
 from nas_pattern.records import Episode, SearchResult, children_recorded, resume_command, resume_config
-from nas_pattern.run_dir import RunDirectory, model_card, trained_in_search
+from nas_pattern.run_dir import RunDirectory
 from nas_pattern.search_space import SearchSpace
 from nas_pattern.trainer import Epoch, device_name
 
@@ -344,13 +344,10 @@ def finish(search: Search, result: SearchResult) -> list[str]:
 def save_final_model(search: Search, result: SearchResult) -> dict[str, str | None]:
     """best.pt with the weights final_test() tested, then best.onnx checked against them; what was
     written, by file name (summary.json's "model")."""
-    controller, directory = search.controller, search.run_dir.path
-    best = controller.best_model
-    how = (f"final: retrained {result.final_epochs} epoch(s) on train + validation" if result.final_epochs
-           else trained_in_search(controller))
-    card = model_card(controller, result.best, how, result.test)
-    if best is None or best[0].episode != result.best.episode or card is None:
-        return {"file": None, "trained": f"the {search.config.network} network's weights are not a PyTorch module here",
-                "onnx": None, "onnx_check": None}
-    _, onnx, check = write_model_files(directory, card, best[1], controller.data.test.x[:256])
-    return {"file": MODEL, "trained": how, "onnx": ONNX_MODEL if onnx else None, "onnx_check": check}
+    controller = search.controller
+    try:
+        card, weights = controller.found(result)
+    except ValueError as err:
+        return {"file": None, "trained": str(err), "onnx": None, "onnx_check": None}
+    _, onnx, check = write_model_files(search.run_dir.path, card, weights, controller.data.test.x[:256])
+    return {"file": MODEL, "trained": card.trained, "onnx": ONNX_MODEL if onnx else None, "onnx_check": check}
