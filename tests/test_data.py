@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas_pattern import load_dataset
+from nas_pattern import Dataset, load_dataset
 from nas_pattern.data import FASHION_MNIST_DIR, load_test_split
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -288,3 +288,59 @@ def test_a_folder_dataset_needs_its_folder() -> None:
     with pytest.raises(ValueError, match=r"^dataset 'folder' needs --data-dir: pass --data-dir with a train/ and a "
                                          r"test/ folder, each with a folder of image files per class"):
         load_dataset("folder")
+
+
+def test_images_held_in_memory_are_a_dataset_made_as_a_folder_dataset_is() -> None:
+    """Dataset.from_images: a user with images in memory (numpy, tensors) had to build the splits by
+    hand, and a Dataset made so carried no normalisation, so a model found on it took raw pixels as
+    if unnormalised (its predict() and best.onnx were wrong, silently)."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 40)
+    images = (np.array([40, 130, 220])[labels, None, None, None] + rng.integers(-20, 20, (40, 12, 10, 3)))  # NHWC
+    test_labels = np.array([2, 0, 1, 2])
+    test = np.array([40, 130, 220])[test_labels, None, None, None] + np.zeros((4, 12, 10, 3), np.int64)
+    data = Dataset.from_images(images, labels, test.astype(np.float32), torch.from_numpy(test_labels),
+                               class_names=["dark", "middle", "light"], name="greys")
+    assert data.name == "greys" and data.class_names == ("dark", "middle", "light") and data.num_classes == 3
+    assert data.input_shape == (3, 12, 10)  # channels last, as numpy and PIL hold them, made first
+    assert (len(data.train), len(data.val), len(data.test)) == (32, 8, 4)  # a fifth held out for validation
+    assert data.normalisation is not None
+    mean, std = (np.array(part) for part in data.normalisation)
+    assert np.allclose(mean, images.mean(axis=(0, 1, 2)) / 255, atol=1e-6)
+    assert np.allclose(std, images.std(axis=(0, 1, 2)) / 255, atol=1e-6)  # of the training images, channel by channel
+    for split in (data.train, data.val, data.test):
+        raw = split.x * torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) + torch.tensor(
+            mean, dtype=torch.float32).view(1, 3, 1, 1)
+        brightness = raw.flatten(1).mean(1) * 255
+        assert torch.allclose(brightness, torch.tensor([40.0, 130.0, 220.0])[split.y], atol=4), split.name
+    assert data.test.y.tolist() == [2, 0, 1, 2]
+    grey = Dataset.from_images(images[..., 0].tolist(), labels, test[..., 0], test_labels, val_size=5)  # (N, H, W)
+    assert grey.input_shape == (1, 12, 10) and len(grey.val) == 5 and grey.num_classes == 3 and grey.class_names == ()
+    again = Dataset.from_images(images.transpose(0, 3, 1, 2), labels, test.transpose(0, 3, 1, 2), test_labels)
+    assert torch.equal(again.val.x, data.val.x) and torch.equal(again.train.y, data.train.y)  # NCHW: the same
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (dict(name="mnist"), "name 'mnist' is a dataset load_dataset reads from its files; call yours otherwise"),
+    (dict(train_images=np.zeros((6, 4, 5, 5))), r"train_images must be \(N, C, H, W\) of 1 or 3 channels, "
+                                                r"\(N, H, W, C\) or \(N, H, W\), N > 0; got the shape \(6, 4, 5, 5\)"),
+    (dict(train_images=np.full((6, 8, 8), 300)), "train_images must be raw pixel values 0-255, got values from 300 "),
+    (dict(test_images=np.full((2, 8, 8), -0.4)), "test_images must be raw pixel values 0-255, got values from -0.4 "),
+    (dict(train_images=np.full((6, 8, 8), 0.5)), r"train_images must be raw pixel values 0-255; these look scaled "
+                                                 r"to \[0, 1\] already"),
+    (dict(train_images=np.full((6, 8, 8), "a")), "train_images must be numbers, raw pixel values 0-255; got an array"),
+    (dict(test_images=np.zeros((2, 9, 8))), r"test_images are 1x9x8 \(C x H x W\), train_images 1x8x8: they must be"),
+    (dict(train_labels=[0, 1, 0]), r"train_labels must be 6 whole numbers, one per image, 0 to K - 1; got int64 of "
+                                   r"the shape \(3,\)"),
+    (dict(test_labels=[0, 3], class_names=("a", "b", "c")),
+     r"test_labels holds 3, not a class of the 3 class_names \(0 to 2\)"),
+    (dict(train_labels=[0, -1, 0, 1, 0, 1]), r"train_labels holds -1, not a class \(0 to K - 1\)"),
+    (dict(train_labels=[0] * 6, test_labels=[0, 0]), "the labels are of 1 class, a classifier needs 2 or more"),
+])
+def test_images_from_python_that_are_not_raw_pixels_with_labels_are_one_line_naming_what_is_wrong(
+        change: dict, message: str) -> None:
+    given = dict(train_images=np.zeros((6, 8, 8), np.uint8), train_labels=[0, 1, 0, 1, 0, 1],
+                 test_images=np.zeros((2, 8, 8), np.uint8), test_labels=[0, 1])
+    with pytest.raises(ValueError, match=f"^{message}") as error:
+        Dataset.from_images(**{**given, **change})
+    assert "\n" not in str(error.value)

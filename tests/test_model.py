@@ -18,7 +18,7 @@ import torch
 
 from helpers import SMALL_CNN, architecture_file, full_disk, sigterm_in
 from nas_pattern import CNN, CNN_SPACE, Dataset, FoundModel, load_model
-from nas_pattern.data import FASHION_MNIST_DIR, Split, class_names, load_test_split, read_idx
+from nas_pattern.data import FASHION_MNIST_DIR, PIXEL_STATS, Split, class_names, load_test_split, read_idx
 from nas_pattern.model import FORMAT_VERSION, MODEL, ONNX_INPUT, ONNX_MODEL, ONNX_TOLERANCE, ModelCard, save_model
 from nas_pattern.predict import by_class
 from nas_pattern.predict import main as predict
@@ -1103,3 +1103,28 @@ def test_a_search_from_python_saves_the_model_it_found_as_a_run_directory_keeps_
     with pytest.raises(ValueError, match=r"^the MatchTarget network's weights are not a PyTorch module here$"):
         table.save_model(tmp_path / "table", table.search())
     assert not (tmp_path / "table").exists()
+
+
+def test_a_model_found_on_images_given_from_python_classifies_their_raw_pixels(tmp_path: Path) -> None:
+    """Dataset.from_images records the normalisation it made: the model found takes the same raw
+    pixels (its predict(), best.onnx), and classifies the test images as its test did."""
+    import onnxruntime
+
+    from nas_pattern import AgentConfig, NASController, RLAgent, SearchConfig
+
+    images = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")
+    labels = read_idx(FASHION_MNIST_DIR, "t10k-labels-idx1-ubyte")
+    data = Dataset.from_images(images[:1500], labels[:1500], images[9500:], labels[9500:], name="my-products",
+                               class_names=class_names("fashion-mnist", 10))
+    controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=2, seed=0)), data, network=CNN,
+                               config=SearchConfig(episodes=2))
+    result = controller.final_test(controller.search())
+    model = load_model(controller.save_model(tmp_path, result))
+    assert model.card.dataset == "my-products" and model.class_names[9] == "Ankle boot"
+    assert model.card.normalisation == data.normalisation and data.normalisation != PIXEL_STATS["fashion-mnist"]
+    classes, _ = model.predict(images[9500:])
+    accuracy = float((classes.numpy() == labels[9500:]).mean())
+    assert result.test is not None and accuracy == pytest.approx(result.test.accuracy, abs=0.01) and accuracy > 0.3
+    session = onnxruntime.InferenceSession(str(tmp_path / ONNX_MODEL))
+    (logits,) = session.run(["logits"], {ONNX_INPUT: images[9500:, None].astype(np.float32)})
+    assert float((logits.argmax(1) == labels[9500:]).mean()) == pytest.approx(accuracy, abs=0.01)

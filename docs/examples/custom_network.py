@@ -1,5 +1,5 @@
 """Extending the pattern: a search space with a new decision, a custom Network that understands it,
-and a search whose reward trades accuracy against size.
+a search whose reward trades accuracy against size, on images held in memory.
 
 Run it: python docs/examples/custom_network.py [episodes]   (the docs include its marked regions; CI runs it)
 """
@@ -13,14 +13,15 @@ from torch import nn
 
 from nas_pattern import (
     AgentConfig,
+    Dataset,
     Decision,
     NASController,
     Objective,
     RLAgent,
     SearchConfig,
     SearchSpace,
-    load_dataset,
 )
+from nas_pattern.data import FASHION_MNIST_DIR, read_idx
 from nas_pattern.networks.base import DecisionRules, TorchNetwork, positive_int
 
 # --8<-- [start:space]
@@ -68,8 +69,13 @@ SIZE_AWARE = AgentConfig(children_per_update=2, seed=0,
 
 
 if __name__ == "__main__":
+    # --8<-- [start:data]
+    # Images of one's own, held in memory: raw pixels 0-255 and their labels (here Fashion-MNIST's test images).
+    pixels = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")  # (10000, 28, 28) uint8
+    labels = read_idx(FASHION_MNIST_DIR, "t10k-labels-idx1-ubyte")  # (10000,)
+    data = Dataset.from_images(pixels[:8000], labels[:8000], pixels[8000:], labels[8000:], name="my-products")
+    # --8<-- [end:data]
     # --8<-- [start:search]
-    data = load_dataset("fashion-mnist")
     agent = RLAgent(MLP_SPACE, SIZE_AWARE)
     episodes = int(sys.argv[1]) if len(sys.argv) > 1 else 6
     controller = NASController(agent, data, network=MLP, config=SearchConfig(episodes=episodes, train_limit=1000))

@@ -2,17 +2,22 @@
 
 Nothing is downloaded. Fashion-MNIST comes from Debian's `dataset-fashion-mnist` IDX files,
 MNIST from IDX files in a directory the user names, CIFAR-10 from the python-pickle batches,
-and a dataset of one's own ("folder") from image files in a folder per class. The validation
-split is carved from the training set with a fixed seed; rewards are scored on it. The test
-split is touched only to report the final architecture.
+a dataset of one's own ("folder") from image files in a folder per class, and one held in memory
+from Python (Dataset.from_images). The validation split is carved from the training set with a
+fixed seed; rewards are scored on it. The test split is touched only to report the final
+architecture.
+
+One piece: every dataset, read from its files or given from Python, becomes the same three splits,
+normalised and held out the same way; the readers and the splits change together.
 """
 
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -90,6 +95,32 @@ class Dataset:
         c, h, w = self.train.x.shape[1:]
         return (int(c), int(h), int(w))
 
+    @classmethod
+    def from_images(cls, train_images: Any, train_labels: Any, test_images: Any, test_labels: Any, *,
+                    class_names: Sequence[str] = (), name: str = "images", val_size: int | None = None) -> Dataset:
+        """A dataset of images held in memory (numpy arrays, tensors, nested lists): raw pixel values
+        0-255, as (N, C, H, W) of 1 or 3 channels, (N, H, W, C), or (N, H, W) of one channel; labels
+        0 to K - 1, K being len(class_names), else the largest label + 1. Made as a folder dataset
+        is: normalised by the training images' own mean and standard deviation, channel by channel
+        (recorded, so that a model found on it takes raw pixels: FoundModel.predict, best.onnx), and
+        `val_size` of them (default: a fifth, at most 5,000) held out for validation with the fixed
+        seed. `name` is what the model's card calls it (not one load_dataset reads: those are read
+        from their files). ValueError in one line for images or labels that are not such."""
+        if name in DATASETS:
+            raise ValueError(f"name {name!r} is a dataset load_dataset reads from its files; call yours otherwise")
+        train = _raw_pixels(train_images, "train_images")
+        test = _raw_pixels(test_images, "test_images")
+        if test.shape[1:] != train.shape[1:]:
+            raise ValueError(f"test_images are {'x'.join(map(str, test.shape[1:]))} (C x H x W), train_images "
+                             f"{'x'.join(map(str, train.shape[1:]))}: they must be the same")
+        names = tuple(str(label) for label in class_names)
+        labels = _labels(train_labels, len(train), len(names), "train_labels")
+        tests = _labels(test_labels, len(test), len(names), "test_labels")
+        classes = len(names) or int(max(labels.max(), tests.max())) + 1
+        if classes < 2:
+            raise ValueError(f"the labels are of {classes} class, a classifier needs 2 or more")
+        return _of_pixels(name, train, labels, test, tests, classes, names, val_size)
+
 
 def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int | None = None) -> Dataset:
     """Load `name` from disk and split it (`val_size` validation images: by default 5,000, or a
@@ -157,27 +188,81 @@ def _load_folder(directory: Path, val_size: int | None) -> Dataset:
     files, labels = folder_files(directory / "train", classes, _HOW_TO_GET[FOLDER])
     shape = common_shape(files, FOLDER_SIDE)
     images = dataset_images(files, shape, f"{directory / 'train'}")
-    total, squares = np.zeros(shape[0]), np.zeros(shape[0])
+    test_files, test_labels = folder_files(directory / "test", classes, _HOW_TO_GET[FOLDER])
+    test_images = dataset_images(test_files, shape, f"{directory / 'test'}")
+    data = _of_pixels(FOLDER, images, labels, test_images, test_labels, len(classes), classes, val_size)
+    return replace(data, directory=str(directory.resolve()))
+
+
+def _of_pixels(name: str, images: np.ndarray, labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
+               num_classes: int, classes: tuple[str, ...], val_size: int | None) -> Dataset:
+    """A dataset of raw pixels (N, C, H, W) normalised by its training images' own mean and standard
+    deviation, channel by channel, a validation split held out of them (a folder dataset, one from
+    Python: Dataset.from_images)."""
+    channels, height, width = images.shape[1:]
+    total, squares = np.zeros(channels), np.zeros(channels)
     for start in range(0, len(images), 1024):  # a chunk at a time: 50,000 RGB images of 64x64 as float64 are 4.9 GB
         chunk = images[start:start + 1024].astype(np.float64) / 255
         total += chunk.sum(axis=(0, 2, 3))
         squares += np.square(chunk).sum(axis=(0, 2, 3))
-    mean = total / (len(images) * shape[1] * shape[2])
-    std = np.sqrt(np.maximum(squares / (len(images) * shape[1] * shape[2]) - mean ** 2, 0))
+    mean = total / (len(images) * height * width)
+    std = np.sqrt(np.maximum(squares / (len(images) * height * width) - mean ** 2, 0))
     stats = (tuple(float(m) for m in mean), tuple(max(float(sd), 1e-3) for sd in std))  # a blank channel: not / 0
     val_idx, train_idx = _validation(len(labels), val_size)
-    return Dataset(name=FOLDER,
+    return Dataset(name=name,
                    train=to_split(images[train_idx], labels[train_idx], *stats, "train"),
                    val=to_split(images[val_idx], labels[val_idx], *stats, "val"),
-                   test=load_test_split(FOLDER, directory, input_shape=shape, normalisation=stats, classes=classes),
-                   num_classes=len(classes), class_names=classes, normalisation=stats,
-                   directory=str(directory.resolve()))
+                   test=to_split(test_images, test_labels, *stats, "test"),
+                   num_classes=num_classes, class_names=classes, normalisation=stats)
+
+
+def _raw_pixels(images: Any, what: str) -> np.ndarray:
+    """Images given from Python (Dataset.from_images) as (N, C, H, W) raw pixel values 0-255: uint8
+    where they are whole, else float32; ValueError naming `what` where they are not such."""
+    try:
+        a = np.asarray(images.numpy(force=True) if isinstance(images, torch.Tensor) else images)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{what} must be an array of images: {err}") from None
+    if a.dtype.kind not in "uif":
+        raise ValueError(f"{what} must be numbers, raw pixel values 0-255; got an array of {a.dtype}")
+    if a.ndim == 3:
+        a = a[:, None]  # (N, 1, H, W)
+    elif a.ndim == 4 and a.shape[1] not in (1, 3) and a.shape[3] in (1, 3):
+        a = a.transpose(0, 3, 1, 2)  # (N, H, W, C) as numpy and PIL hold them
+    if a.ndim != 4 or a.shape[1] not in (1, 3) or not len(a) or 0 in a.shape:
+        raise ValueError(f"{what} must be (N, C, H, W) of 1 or 3 channels, (N, H, W, C) or (N, H, W), N > 0; "
+                         f"got the shape {np.shape(images)}")
+    low, high = float(a.min()), float(a.max())
+    if not (low >= 0 and high <= 255):  # normalised already, say (NaN fails too)
+        raise ValueError(f"{what} must be raw pixel values 0-255, got values from {low:g} to {high:g}")
+    whole = a.dtype.kind in "ui" or bool((a == np.round(a)).all())
+    if high <= 1 and not whole:
+        raise ValueError(f"{what} must be raw pixel values 0-255; these look scaled to [0, 1] already (values "
+                         f"from {low:g} to {high:g}, not whole): multiply them by 255")
+    return np.ascontiguousarray(a, dtype=np.uint8 if whole else np.float32)
+
+
+def _labels(labels: Any, count: int, classes: int, what: str) -> np.ndarray:
+    """Labels given from Python (Dataset.from_images) as int64 (N,), below `classes` where that is
+    > 0; ValueError naming `what` where they are not `count` such."""
+    a = np.asarray(labels.numpy(force=True) if isinstance(labels, torch.Tensor) else labels)
+    if a.ndim != 1 or len(a) != count or (a.dtype.kind not in "ui" and not (
+            a.dtype.kind == "f" and bool((a == np.round(a)).all()))):
+        raise ValueError(f"{what} must be {count} whole numbers, one per image, 0 to K - 1; got {a.dtype} of the "
+                         f"shape {a.shape}")
+    a = a.astype(np.int64)
+    if a.min() < 0 or (classes and a.max() >= classes):
+        bad = int(a.min()) if a.min() < 0 else int(a.max())
+        raise ValueError(f"{what} holds {bad}, not a class" + (f" of the {classes} class_names (0 to {classes - 1})"
+                                                              if classes else " (0 to K - 1)"))
+    return a
 
 
 def _directory(name: str, data_dir: str | Path | None) -> Path:
     """Where `name`'s files are: `data_dir`, or Debian's folder for Fashion-MNIST."""
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)} (a dataset given from "
+                         "Python, Dataset.from_images, has no files to read it from again)")
     if data_dir is None:
         if name != "fashion-mnist":
             raise ValueError(f"dataset {name!r} needs --data-dir: {_HOW_TO_GET[name]}")
