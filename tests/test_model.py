@@ -1098,6 +1098,9 @@ def test_a_search_from_python_saves_the_model_it_found_as_a_run_directory_keeps_
     with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'found'))} holds a best\.pt already; choose "):
         controller.save_model(tmp_path / "found", tested)
     assert path.read_bytes() == kept  # nothing lost
+    (tmp_path / "a file").write_text("kept")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'a file'))} is a file, not a folder$"):
+        controller.save_model(tmp_path / "a file", tested)
     fake = make_match_target(CNN_SPACE, CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices)))  # a Network, no module
     table = NASController(RandomAgent(CNN_SPACE), blank_dataset(), network=fake, config=SearchConfig(episodes=2))
     with pytest.raises(ValueError, match=r"^the MatchTarget network's weights are not a PyTorch module here$"):

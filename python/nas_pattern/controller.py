@@ -245,8 +245,10 @@ class NASController:
         is not there), its best architecture with the weights final_test() tested (or, before a
         test, as its search trained it), for load_model(); and best.onnx beside it, checked against
         it (a warning says why where it could not be written). Returns best.pt's path. ValueError
-        where `directory` holds a model already, or there are no such weights (see found())."""
+        where `directory` is a file or holds a model already, or there are no such weights (see found())."""
         directory = Path(directory)
+        if directory.exists() and not directory.is_dir():
+            raise ValueError(f"{directory} is a file, not a folder")
         for name in (MODEL, ONNX_MODEL):
             if (directory / name).exists():
                 raise ValueError(f"{directory} holds a {name} already; choose another folder, or remove it")

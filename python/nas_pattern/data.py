@@ -86,7 +86,9 @@ class Dataset:
     test: Split
     num_classes: int
     class_names: tuple[str, ...] = ()  # what each label means, where the name does not say (a folder dataset's)
-    normalisation: Normalisation = None  # the (mean, std) the splits were normalised with; None: the name's
+    # The (mean, std) the splits were normalised with, which a model found on them keeps to take raw pixels.
+    # None: the name's (PIXEL_STATS); for a name not there, none: the splits hold pixels / 255.
+    normalisation: Normalisation = None
     directory: str | None = None  # the absolute path of its files, where it was read from files
 
     @property
