@@ -815,7 +815,7 @@ def test_image_files_are_read_by_threads_where_they_are_faster_and_made_as_one_a
         def reading(path: str, *args: object, readers: dict[str, int] = readers,
                     slower: bool = slower_in_threads) -> tuple[np.ndarray, str]:
             readers[path] = threading.get_ident()
-            time.sleep(0.01 if slower and readers[path] != main else 0.002)
+            time.sleep(0.15 if slower and readers[path] != main else 0.02)  # beyond a pause of 0.1 s
             return made(path, *args)  # type: ignore[arg-type]
 
         monkeypatch.setattr(images, "_made", reading)
@@ -830,6 +830,36 @@ def test_image_files_are_read_by_threads_where_they_are_faster_and_made_as_one_a
     with pytest.raises(ValueError, match=rf"^{re.escape(paths[40])}: not an image Pillow can read"):
         images.read_images(paths, (1, 28, 28), readers=3)
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("reading")]  # none left
+    # Stopped while threads read (there, by a file it cannot read; Ctrl-C alike), each thread ends with
+    # the file it is on: it does not read the rest of its chunk (16 photos of 0.5 s each were 8 s).
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls: list[str] = []
+    on_a_file = threading.Event()  # the other threads hold on to a file until the reading is stopped
+    shutdown = ThreadPoolExecutor.shutdown
+
+    def stopping(pool: ThreadPoolExecutor, *args: object, **kwargs: object) -> None:
+        on_a_file.set()
+        shutdown(pool, *args, **kwargs)  # type: ignore[arg-type]
+
+    second_on_its_file = threading.Event()
+
+    def held(path: str, *args: object) -> tuple[np.ndarray, str]:
+        calls.append(path)
+        if paths.index(path) == 32:  # the second chunk of the threads' trial: its first file
+            second_on_its_file.set()
+        if paths.index(path) >= 32:  # the second and third chunk of the trial (the third may not start)
+            on_a_file.wait(10)
+        if paths.index(path) == 20:  # the file it cannot read, in the first chunk, once the second's is begun
+            second_on_its_file.wait(10)
+        return made(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ThreadPoolExecutor, "shutdown", stopping)
+    monkeypatch.setattr(images, "_made", held)
+    Path(paths[20]).write_bytes(b"not an image")  # in the first chunk of the trial
+    with pytest.raises(ValueError, match=rf"^{re.escape(paths[20])}: not an image Pillow can read"):
+        images.read_images(paths, (1, 28, 28), readers=3)
+    assert len(calls) == len(set(calls)) and set(calls) - {paths[48]} == {*paths[:21], paths[32]}
 
 
 def test_the_bench_reads_three_kinds_of_image_files_one_at_a_time_and_by_default(capsys) -> None:

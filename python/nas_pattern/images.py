@@ -3,6 +3,9 @@ on white where transparent, grey or RGB, trimmed to its thing and scaled to fit)
 what was done to it. `FoundModel.read_images` reads them for its model; `python -m
 nas_pattern.predict DIR IMAGE...` and the JVM's `FoundModel.readImages` go through it, and so
 does a dataset of one's own (`--dataset folder`: a folder of image files per class).
+
+One piece: every image file, predict's, the JVM's or a folder dataset's, is read by the same steps
+(decoded, turned upright, filled, scaled), in order, by threads where that pays.
 """
 
 from __future__ import annotations
@@ -170,8 +173,9 @@ def cores(most: int) -> int:
 def _in_order(work: Callable[[str], Any], paths: Sequence[str], threads: int) -> Generator[Any, None, None]:
     """work(path) of each of `paths`, in their order, by `threads` threads at once (CHUNK paths a
     time) where that is measured to be faster: the first CHUNK are done alone and the next `threads`
-    chunks by the threads, each timed, and the rest the faster way. What is left undone when it stops
-    (an error, Ctrl-C, or closed) is not started."""
+    chunks by the threads, each timed, and the rest the faster way. When it stops (an error, Ctrl-C,
+    or closed), what is left undone is not started, and each thread ends with the path it is on."""
+    import threading
     import time
     from concurrent.futures import ThreadPoolExecutor
 
@@ -183,20 +187,25 @@ def _in_order(work: Callable[[str], Any], paths: Sequence[str], threads: int) ->
         yield from map(work, paths[CHUNK:])
         return
     chunks = [paths[i:i + CHUNK] for i in range(CHUNK, len(paths), CHUNK)]
+    stopped = threading.Event()
+
+    def chunk_work(chunk: Sequence[str]) -> list[Any]:
+        return [work(path) for path in chunk if not stopped.is_set()]  # stopped: what it gives is not taken
+
     pool = ThreadPoolExecutor(min(threads, len(chunks)), thread_name_prefix="reading")
     try:
         start = time.perf_counter()
-        trial = [done for chunk in pool.map(lambda chunk: [work(path) for path in chunk], chunks[:threads])
-                 for done in chunk]
+        trial = [done for chunk in pool.map(chunk_work, chunks[:threads]) for done in chunk]
         together = (time.perf_counter() - start) / len(trial)
         yield from trial
         rest = [path for chunk in chunks[threads:] for path in chunk]
         if together >= alone:  # small images: the threads wait on each other for Python's lock
             yield from map(work, rest)
             return
-        for done in pool.map(lambda chunk: [work(path) for path in chunk], chunks[threads:]):
+        for done in pool.map(chunk_work, chunks[threads:]):
             yield from done
     finally:
+        stopped.set()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
