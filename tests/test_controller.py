@@ -436,3 +436,22 @@ def test_a_search_with_steps_by_hand_resumes_with_the_same_numbering() -> None:
     finished, uninterrupted = resumed.search(), hand_controller().search()
     assert [(e.episode, e.architecture, e.reward) for e in finished.episodes] == \
            [(e.episode, e.architecture, e.reward) for e in uninterrupted.episodes]
+
+
+def test_a_search_on_images_normalised_by_hand_without_saying_how_is_warned_of() -> None:
+    """A Dataset of a name of its own with normalisation None gives a model that takes raw pixels as
+    pixels / 255: where its images were normalised otherwise, the model's predict() and best.onnx
+    were wrong, and nothing said so."""
+    import warnings
+
+    standardised = Split(torch.randn(8, 1, 28, 28), torch.zeros(8, dtype=torch.long), "train")
+    with pytest.warns(UserWarning, match=r"^dataset 'mine' does not say how its images were normalised, and they "
+                                         r"are not pixel values / 255 \(they go from -\d"):
+        NASController(RandomAgent(CNN_SPACE), Dataset("mine", standardised, standardised, standardised, 10))
+    scaled = Split(torch.rand(8, 1, 28, 28), torch.zeros(8, dtype=torch.long), "train")  # pixels / 255: as predict
+    said = Dataset("mine", standardised, standardised, standardised, 10, normalisation=((0.5,), (0.25,)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        NASController(RandomAgent(CNN_SPACE), Dataset("mine", scaled, scaled, scaled, 10))
+        NASController(RandomAgent(CNN_SPACE), said)
+        NASController(RandomAgent(CNN_SPACE), Dataset("fashion-mnist", standardised, standardised, standardised, 10))

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from nas_pattern.agents.base import Agent, Sample
-from nas_pattern.data import Dataset
+from nas_pattern.data import PIXEL_STATS, Dataset
 from nas_pattern.executor import Executor, LocalExecutor
 from nas_pattern.model import MODEL, ONNX_MODEL, ModelCard, write_model_files
 from nas_pattern.networks.base import Metrics, Network, NetworkFactory, TorchNetwork
@@ -57,6 +57,7 @@ class NASController:
                                 f"layers, and inherits check), or a function that makes one; got the class "
                                 f"{network.__name__}")
             network.check_space(agent.space)
+        _check_normalisation(data)
         # This process's worker: the data goes to the device once, in the layout the children train in.
         self.worker = Worker(WorkerSetup(network, agent.space, data, self.config, self.train_config), device)
         self.device = self.worker.device
@@ -455,3 +456,17 @@ def trained_in_search(controller: NASController) -> str:
     if config.sharing is not None:
         return f"derived from a weight-sharing search: trained from scratch, {budget}"
     return f"search: {budget}"
+
+
+def _check_normalisation(data: Dataset) -> None:
+    """Warn where a model found on `data` would take raw pixels wrongly: a dataset of a name of its
+    own that does not say how it was normalised (normalisation None: predict() and best.onnx then
+    take its images as pixels / 255) but whose images are not pixels / 255."""
+    if data.normalisation is not None or data.name in PIXEL_STATS or not len(data.train):
+        return
+    low, high = float(data.train.x.min()), float(data.train.x.max())
+    if low < 0 or high > 1:
+        warnings.warn(f"dataset {data.name!r} does not say how its images were normalised, and they are not "
+                      f"pixel values / 255 (they go from {low:.3g} to {high:.3g}): a model found on it would take "
+                      "raw pixels wrongly (its predict(), best.onnx). Give Dataset(..., normalisation=(mean, std)), "
+                      "or make it with Dataset.from_images", stacklevel=3)
