@@ -318,6 +318,14 @@ def test_images_held_in_memory_are_a_dataset_made_as_a_folder_dataset_is() -> No
     assert grey.input_shape == (1, 12, 10) and len(grey.val) == 5 and grey.num_classes == 3 and grey.class_names == ()
     again = Dataset.from_images(images.transpose(0, 3, 1, 2), labels, test.transpose(0, 3, 1, 2), test_labels)
     assert torch.equal(again.val.x, data.val.x) and torch.equal(again.train.y, data.train.y)  # NCHW: the same
+    own = Dataset.from_images(images[:30], labels[:30], test, test_labels, val_images=images[30:],
+                              val_labels=labels[30:])  # a validation split of one's own: none held out
+    assert (len(own.train), len(own.val), len(own.test)) == (30, 10, 4) and own.val.y.tolist() == labels[30:].tolist()
+    assert own.normalisation is not None and np.allclose(own.normalisation[0], images[:30].mean(axis=(0, 1, 2)) / 255)
+    scale = torch.tensor(own.normalisation[1], dtype=torch.float32).view(1, 3, 1, 1)
+    shift = torch.tensor(own.normalisation[0], dtype=torch.float32).view(1, 3, 1, 1)
+    raw = torch.from_numpy(images[30:].transpose(0, 3, 1, 2)).float()
+    assert torch.allclose((own.val.x * scale + shift) * 255, raw, atol=1e-3)  # by the training images' statistics
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -336,6 +344,11 @@ def test_images_held_in_memory_are_a_dataset_made_as_a_folder_dataset_is() -> No
      r"test_labels holds 3, not a class of the 3 class_names \(0 to 2\)"),
     (dict(train_labels=[0, -1, 0, 1, 0, 1]), r"train_labels holds -1, not a class \(0 to K - 1\)"),
     (dict(train_labels=[0] * 6, test_labels=[0, 0]), "the labels are of 1 class, a classifier needs 2 or more"),
+    (dict(val_images=np.zeros((2, 8, 8))), r"give val_images with val_labels \(the validation split\), or val_size"),
+    (dict(val_images=np.zeros((2, 8, 8)), val_labels=[0, 1], val_size=2), "give val_images with val_labels"),
+    (dict(val_images=np.zeros((2, 8, 9)), val_labels=[0, 1]), r"val_images are 1x8x9 \(C x H x W\), train_images "),
+    (dict(val_images=np.zeros((2, 8, 8)), val_labels=[0, 5], class_names="ab"),
+     r"val_labels holds 5, not a class of the 2 class_names \(0 to 1\)"),
 ])
 def test_images_from_python_that_are_not_raw_pixels_with_labels_are_one_line_naming_what_is_wrong(
         change: dict, message: str) -> None:

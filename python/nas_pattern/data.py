@@ -99,29 +99,39 @@ class Dataset:
 
     @classmethod
     def from_images(cls, train_images: Any, train_labels: Any, test_images: Any, test_labels: Any, *,
-                    class_names: Sequence[str] = (), name: str = "images", val_size: int | None = None) -> Dataset:
+                    class_names: Sequence[str] = (), name: str = "images", val_size: int | None = None,
+                    val_images: Any = None, val_labels: Any = None) -> Dataset:
         """A dataset of images held in memory (numpy arrays, tensors, nested lists): raw pixel values
         0-255, as (N, C, H, W) of 1 or 3 channels, (N, H, W, C), or (N, H, W) of one channel; labels
         0 to K - 1, K being len(class_names), else the largest label + 1. Made as a folder dataset
         is: normalised by the training images' own mean and standard deviation, channel by channel
         (recorded, so that a model found on it takes raw pixels: FoundModel.predict, best.onnx), and
         `val_size` of them (default: a fifth, at most 5,000) held out for validation with the fixed
-        seed. `name` is what the model's card calls it (not one load_dataset reads: those are read
-        from their files). ValueError in one line for images or labels that are not such."""
+        seed, or, given `val_images` and `val_labels`, those are the validation split. `name` is
+        what the model's card calls it (not one load_dataset reads: those are read from their
+        files). ValueError in one line for images or labels that are not such."""
         if name in DATASETS:
             raise ValueError(f"name {name!r} is a dataset load_dataset reads from its files; call yours otherwise")
-        train = _raw_pixels(train_images, "train_images")
-        test = _raw_pixels(test_images, "test_images")
-        if test.shape[1:] != train.shape[1:]:
-            raise ValueError(f"test_images are {'x'.join(map(str, test.shape[1:]))} (C x H x W), train_images "
-                             f"{'x'.join(map(str, train.shape[1:]))}: they must be the same")
+        if (val_images is None) != (val_labels is None) or (val_images is not None and val_size is not None):
+            raise ValueError("give val_images with val_labels (the validation split), or val_size (how many "
+                             "training images to hold out), or neither")
         names = tuple(str(label) for label in class_names)
-        labels = _labels(train_labels, len(train), len(names), "train_labels")
-        tests = _labels(test_labels, len(test), len(names), "test_labels")
-        classes = len(names) or int(max(labels.max(), tests.max())) + 1
+        splits = {"train": (train_images, train_labels), "test": (test_images, test_labels)}
+        if val_images is not None:
+            splits["val"] = (val_images, val_labels)
+        pixels = {split: _raw_pixels(images, f"{split}_images") for split, (images, _) in splits.items()}
+        for split, images in pixels.items():
+            if images.shape[1:] != pixels["train"].shape[1:]:
+                raise ValueError(f"{split}_images are {'x'.join(map(str, images.shape[1:]))} (C x H x W), "
+                                 f"train_images {'x'.join(map(str, pixels['train'].shape[1:]))}: they must be the same")
+        labels = {split: _labels(given, len(pixels[split]), len(names), f"{split}_labels")
+                  for split, (_, given) in splits.items()}
+        classes = len(names) or int(max(given.max() for given in labels.values())) + 1
         if classes < 2:
             raise ValueError(f"the labels are of {classes} class, a classifier needs 2 or more")
-        return _of_pixels(name, train, labels, test, tests, classes, names, val_size)
+        val = (pixels["val"], labels["val"]) if "val" in pixels else None
+        return _of_pixels(name, pixels["train"], labels["train"], pixels["test"], labels["test"], classes, names,
+                          val_size, val)
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int | None = None) -> Dataset:
@@ -197,10 +207,11 @@ def _load_folder(directory: Path, val_size: int | None) -> Dataset:
 
 
 def _of_pixels(name: str, images: np.ndarray, labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
-               num_classes: int, classes: tuple[str, ...], val_size: int | None) -> Dataset:
+               num_classes: int, classes: tuple[str, ...], val_size: int | None,
+               val: tuple[np.ndarray, np.ndarray] | None = None) -> Dataset:
     """A dataset of raw pixels (N, C, H, W) normalised by its training images' own mean and standard
-    deviation, channel by channel, a validation split held out of them (a folder dataset, one from
-    Python: Dataset.from_images)."""
+    deviation, channel by channel, a validation split held out of them, or `val` (a folder dataset,
+    one from Python: Dataset.from_images)."""
     channels, height, width = images.shape[1:]
     total, squares = np.zeros(channels), np.zeros(channels)
     for start in range(0, len(images), 1024):  # a chunk at a time: 50,000 RGB images of 64x64 as float64 are 4.9 GB
@@ -210,10 +221,12 @@ def _of_pixels(name: str, images: np.ndarray, labels: np.ndarray, test_images: n
     mean = total / (len(images) * height * width)
     std = np.sqrt(np.maximum(squares / (len(images) * height * width) - mean ** 2, 0))
     stats = (tuple(float(m) for m in mean), tuple(max(float(sd), 1e-3) for sd in std))  # a blank channel: not / 0
-    val_idx, train_idx = _validation(len(labels), val_size)
+    if val is None:
+        val_idx, train_idx = _validation(len(labels), val_size)
+        val, images, labels = (images[val_idx], labels[val_idx]), images[train_idx], labels[train_idx]
     return Dataset(name=name,
-                   train=to_split(images[train_idx], labels[train_idx], *stats, "train"),
-                   val=to_split(images[val_idx], labels[val_idx], *stats, "val"),
+                   train=to_split(images, labels, *stats, "train"),
+                   val=to_split(*val, *stats, "val"),
                    test=to_split(test_images, test_labels, *stats, "test"),
                    num_classes=num_classes, class_names=classes, normalisation=stats)
 
