@@ -1121,9 +1121,8 @@ def test_a_search_from_python_saves_the_model_it_found_as_a_run_directory_keeps_
     model = load_model(path)
     assert model.architecture == tested.best.architecture and model.card.episode == tested.best.episode
     assert tested.test is not None and model.card.test_metrics == tested.test.to_json()
-    confusion = model.confusion(small_fashion.test)  # the weights final_test() tested: its accuracy
-    accuracy = float(confusion.trace() / confusion.sum())
-    assert accuracy == pytest.approx(tested.test.accuracy, abs=0.01) and accuracy > 0.3
+    accuracy = model.evaluate(small_fashion.test).accuracy  # the weights final_test() tested, as it tested them
+    assert accuracy == pytest.approx(tested.test.accuracy, abs=1e-4) and accuracy > 0.3
     kept = path.read_bytes()
     with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'found'))} holds a best\.pt already; choose "):
         controller.save_model(tmp_path / "found", tested)
@@ -1155,9 +1154,11 @@ def test_a_model_found_on_images_given_from_python_classifies_their_raw_pixels(t
     model = load_model(controller.save_model(tmp_path, result))
     assert model.card.dataset == "my-products" and model.class_names[9] == "Ankle boot"
     assert model.card.normalisation == data.normalisation and data.normalisation != PIXEL_STATS["fashion-mnist"]
-    classes, _ = model.predict(images[9500:])
+    assert result.test is not None and model.evaluate(data.test).accuracy == pytest.approx(result.test.accuracy,
+                                                                                             abs=1e-4)
+    classes, _ = model.predict(images[9500:])  # raw pixels, in float32 (the search may evaluate in bfloat16)
     accuracy = float((classes.numpy() == labels[9500:]).mean())
-    assert result.test is not None and accuracy == pytest.approx(result.test.accuracy, abs=0.01) and accuracy > 0.3
+    assert accuracy == pytest.approx(result.test.accuracy, abs=0.02)  # taken unnormalised: 0.71 against 0.80
     session = onnxruntime.InferenceSession(str(tmp_path / ONNX_MODEL))
     (logits,) = session.run(["logits"], {ONNX_INPUT: images[9500:, None].astype(np.float32)})
-    assert float((logits.argmax(1) == labels[9500:]).mean()) == pytest.approx(accuracy, abs=0.01)
+    assert (logits.argmax(1) == classes.numpy()).mean() >= 0.99  # the same raw pixels, the same classes
