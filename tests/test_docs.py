@@ -185,7 +185,7 @@ def test_the_python_examples_run(example: str, tmp_path: Path) -> None:
     assert "val 0." in done.stdout
     if example == "search.py":  # it ends as the JVM examples do: five test images classified by the model found
         assert f"Model {folder}/best.pt\n" in done.stdout and (folder / "best.onnx").is_file()
-        assert re.search(r"  test image 4: [\w -]+ \(p = 0\.\d\d\), label Shirt\n$", done.stdout), done.stdout
+        assert re.search(r"  test image 4: [\w -]+ \(p = [01]\.\d\d\), label Shirt\n$", done.stdout), done.stdout
 
 
 # ---- the diagrams against the code ----

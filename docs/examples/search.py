@@ -39,11 +39,12 @@ print("best:", result.best.architecture.describe(), f"val {result.best.accuracy:
 # --8<-- [start:model]
 # The search's product: the best model, saved as a run directory keeps it (best.pt, best.onnx), loaded, used.
 folder = sys.argv[2] if len(sys.argv) > 2 else f"runs/python-example-{time.time_ns() // 1_000_000}"
-model = load_model(controller.save_model(folder, result))
+path = controller.save_model(folder, result)  # best.pt, and best.onnx beside it
+model = load_model(path)
 images = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte")[:5]  # raw pixels, as the dataset files hold them
 labels = read_idx(FASHION_MNIST_DIR, "t10k-labels-idx1-ubyte")[:5]
 classes, probabilities = model.predict(images)
-print("Model", f"{folder}/best.pt")
+print("Model", path)
 for i, (predicted, label) in enumerate(zip(classes.tolist(), labels.tolist(), strict=True)):
     print(f"  test image {i}: {model.class_names[predicted]} (p = {probabilities[i, predicted]:.2f}), "
           f"label {model.class_names[label]}")
