@@ -176,11 +176,7 @@ def load_test_split(name: str, data_dir: str | Path | None = None, *, input_shap
     if name == FOLDER:
         if input_shape is None or not classes:
             raise ValueError("a folder dataset's test split needs the model's input shape and classes")
-        from nas_pattern.images import dataset_images, folder_files
-
-        files, labels = folder_files(directory / "test", classes, _HOW_TO_GET[FOLDER])
-        images = dataset_images(files, input_shape, f"{directory / 'test'}")
-        return to_split(images, labels, *(normalisation or ((0.0,), (1.0,))), "test")
+        return to_split(*_folder_test(directory, classes, input_shape), *(normalisation or ((0.0,), (1.0,))), "test")
     return to_split(*_read(name, directory, train=False), *PIXEL_STATS[name], "test")
 
 
@@ -200,10 +196,17 @@ def _load_folder(directory: Path, val_size: int | None) -> Dataset:
     files, labels = folder_files(directory / "train", classes, _HOW_TO_GET[FOLDER])
     shape = common_shape(files, FOLDER_SIDE)
     images = dataset_images(files, shape, f"{directory / 'train'}")
-    test_files, test_labels = folder_files(directory / "test", classes, _HOW_TO_GET[FOLDER])
-    test_images = dataset_images(test_files, shape, f"{directory / 'test'}")
-    data = _of_pixels(FOLDER, images, labels, test_images, test_labels, len(classes), classes, val_size)
+    data = _of_pixels(FOLDER, images, labels, *_folder_test(directory, classes, shape), len(classes), classes, val_size)
     return replace(data, directory=str(directory.resolve()))
+
+
+def _folder_test(directory: Path, classes: tuple[str, ...],
+                 shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A folder dataset's test images, as raw pixels of the input `shape`, and their labels."""
+    from nas_pattern.images import dataset_images, folder_files
+
+    files, labels = folder_files(directory / "test", classes, _HOW_TO_GET[FOLDER])
+    return dataset_images(files, shape, f"{directory / 'test'}"), labels
 
 
 def _of_pixels(name: str, images: np.ndarray, labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
