@@ -332,10 +332,13 @@ def test_images_held_in_memory_are_a_dataset_made_as_a_folder_dataset_is() -> No
     (dict(name="mnist"), "name 'mnist' is a dataset load_dataset reads from its files; call yours otherwise"),
     (dict(train_images=np.zeros((6, 4, 5, 5))), r"train_images must be \(N, C, H, W\) of 1 or 3 channels, "
                                                 r"\(N, H, W, C\) or \(N, H, W\), N > 0; got the shape \(6, 4, 5, 5\)"),
-    (dict(train_images=np.full((6, 8, 8), 300)), "train_images must be raw pixel values 0-255, got values from 300 "),
-    (dict(test_images=np.full((2, 8, 8), -0.4)), "test_images must be raw pixel values 0-255, got values from -0.4 "),
-    (dict(train_images=np.full((6, 8, 8), 0.5)), r"train_images must be raw pixel values 0-255; these look scaled "
-                                                 r"to \[0, 1\] already"),
+    (dict(train_images=np.full((6, 8, 8), 300)), r"train_images must be raw pixel values 0-255, as image files hold "
+                                                 r"them \(nas-pattern normalises them\), got values from 300 "),
+    (dict(test_images=np.full((2, 8, 8), -0.4)), r"test_images must be raw pixel values 0-255, as image files hold "
+                                                 r"them \(nas-pattern normalises them\), got values from -0\.4 "),
+    (dict(train_images=np.full((6, 8, 8), 0.5)), r"train_images must be raw pixel values 0-255, as image files hold "
+                                                 r"them; these look scaled to \[0, 1\] already \(values from 0\.5 to "
+                                                 r"0\.5, not whole\): multiply by 255$"),
     (dict(train_images=np.full((6, 8, 8), "a")), "train_images must be numbers, raw pixel values 0-255; got an array"),
     (dict(test_images=np.zeros((2, 9, 8))), r"test_images are 1x9x8 \(C x H x W\), train_images 1x8x8: they must be"),
     (dict(train_labels=[0, 1, 0]), r"train_labels must be 6 whole numbers, one per image, 0 to K - 1; got int64 of "

@@ -14,6 +14,7 @@ normalised and held out the same way; the readers and the splits change together
 from __future__ import annotations
 
 import gzip
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -250,14 +251,22 @@ def _raw_pixels(images: Any, what: str) -> np.ndarray:
     if a.ndim != 4 or a.shape[1] not in (1, 3) or not len(a) or 0 in a.shape:
         raise ValueError(f"{what} must be (N, C, H, W) of 1 or 3 channels, (N, H, W, C) or (N, H, W), N > 0; "
                          f"got the shape {np.shape(images)}")
-    low, high = float(a.min()), float(a.max())
-    if not (low >= 0 and high <= 255):  # normalised already, say (NaN fails too)
-        raise ValueError(f"{what} must be raw pixel values 0-255, got values from {low:g} to {high:g}")
+    check_raw_pixels(a, what)
     whole = a.dtype.kind in "ui" or bool((a == np.round(a)).all())
-    if high <= 1 and not whole:
-        raise ValueError(f"{what} must be raw pixel values 0-255; these look scaled to [0, 1] already (values "
-                         f"from {low:g} to {high:g}, not whole): multiply them by 255")
     return np.ascontiguousarray(a, dtype=np.uint8 if whole else np.float32)
+
+
+def check_raw_pixels(pixels: np.ndarray | torch.Tensor, what: str) -> None:
+    """ValueError in one line, naming `what`, unless `pixels` are raw pixel values 0-255 as image
+    files hold them: not normalised already (NaN fails too), nor scaled to [0, 1] (fractions of a
+    pixel: no raw image holds one). FoundModel.normalise's images, Dataset.from_images's."""
+    low, high = (float(pixels.min()), float(pixels.max())) if math.prod(pixels.shape) else (0.0, 0.0)
+    if not (low >= 0 and high <= 255):
+        raise ValueError(f"{what} must be raw pixel values 0-255, as image files hold them (nas-pattern normalises "
+                         f"them), got values from {low:g} to {high:g}")
+    if high <= 1 and bool((pixels != pixels.round()).any()):
+        raise ValueError(f"{what} must be raw pixel values 0-255, as image files hold them; these look scaled to "
+                         f"[0, 1] already (values from {low:g} to {high:g}, not whole): multiply by 255")
 
 
 def _labels(labels: Any, count: int, classes: int, what: str) -> np.ndarray:

@@ -28,7 +28,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas_pattern.data import PIXEL_STATS, Dataset, Normalisation, Split, class_names, from_pixels, pixel_statistics
+from nas_pattern.data import (
+    PIXEL_STATS,
+    Dataset,
+    Normalisation,
+    Split,
+    check_raw_pixels,
+    class_names,
+    from_pixels,
+    pixel_statistics,
+)
 from nas_pattern.files import UNWRITABLE, save_atomically, write_atomically
 from nas_pattern.images import ImageFiles, Progress, image_files, read_images
 from nas_pattern.networks.base import Metrics, TorchNetwork
@@ -143,13 +152,7 @@ class FoundModel:
             last = f"(N, {height}, {width}, {channels})" + (f" or (N, {height}, {width})" if channels == 1 else "")
             raise ValueError(f"images must have the shape (N, {channels}, {height}, {width})"
                              f"{',' if channels == 1 else ' or'} {last}, got {given}")
-        low, high = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
-        if not (low >= 0 and high <= 255):  # e.g. images normalised already (NaN fails too)
-            raise ValueError(f"images must be raw pixel values 0-255, as the dataset files hold them (predict "
-                             f"normalises them), got values from {low:g} to {high:g}")
-        if high <= 1 and bool((x != x.round()).any()):  # fractions of a pixel: no raw image holds one
-            raise ValueError(f"images must be raw pixel values 0-255, as the dataset files hold them; these look "
-                             f"scaled to [0, 1] already (values from {low:g} to {high:g}, not whole): multiply by 255")
+        check_raw_pixels(x, "images")
         return from_pixels(x, *pixel_statistics(self.card.normalisation))
 
     def predict(self, images: Any, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
