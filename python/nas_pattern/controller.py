@@ -255,7 +255,7 @@ class NASController:
                 raise ValueError(f"{directory} holds a {name} already; choose another folder, or remove it")
         card, weights = self.found(result)
         directory.mkdir(parents=True, exist_ok=True)
-        path, onnx, check = write_model_files(directory, card, weights, self.data.test.x[:256])
+        path, onnx, check = write_model_files(directory, card, weights, self.data.test.x)
         if not onnx:
             warnings.warn(f"{directory / ONNX_MODEL} not written: {check}", stacklevel=2)
         return path

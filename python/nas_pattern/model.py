@@ -47,6 +47,7 @@ from nas_pattern.trainer import TrainConfig, images_per_pass, reachable_device
 
 MODEL = "best.pt"
 ONNX_MODEL = "best.onnx"
+ONNX_CHECK_IMAGES = 256  # test images best.onnx is checked on against PyTorch when written
 CHECKPOINT = "checkpoint.pt"  # the search's state for --resume (run_dir.py writes it), not a model
 TRAINING = "training.pt"  # python -m nas_pattern.train's state after its last epoch, for its --resume
 FORMAT = "nas-pattern model"
@@ -399,13 +400,14 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
 
 
 def write_model_files(directory: Path, card: ModelCard, weights: dict[str, torch.Tensor],
-                      check_images: torch.Tensor) -> tuple[Path, bool, str]:
-    """best.pt in `directory`, then best.onnx checked against it (export_onnx): best.pt's path,
-    whether best.onnx was written, and the check's line or why it was not written (a full disk
-    that took best.pt but not best.onnx is one such reason: the model itself is whole)."""
+                      test_images: torch.Tensor) -> tuple[Path, bool, str]:
+    """best.pt in `directory`, then best.onnx checked against it on the first ONNX_CHECK_IMAGES of
+    `test_images` (export_onnx): best.pt's path, whether best.onnx was written, and the check's
+    line or why it was not written (a full disk that took best.pt but not best.onnx is one such
+    reason: the model itself is whole)."""
     path = save_model(directory / MODEL, card, weights)
     try:
-        return path, True, export_onnx(load_model(path), directory / ONNX_MODEL, check_images)
+        return path, True, export_onnx(load_model(path), directory / ONNX_MODEL, test_images[:ONNX_CHECK_IMAGES])
     except ValueError as err:
         return path, False, str(err)
     except OSError as err:

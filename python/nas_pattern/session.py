@@ -349,5 +349,5 @@ def save_final_model(search: Search, result: SearchResult) -> dict[str, str | No
         card, weights = controller.found(result)
     except ValueError as err:
         return {"file": None, "trained": str(err), "onnx": None, "onnx_check": None}
-    _, onnx, check = write_model_files(search.run_dir.path, card, weights, controller.data.test.x[:256])
+    _, onnx, check = write_model_files(search.run_dir.path, card, weights, controller.data.test.x)
     return {"file": MODEL, "trained": card.trained, "onnx": ONNX_MODEL if onnx else None, "onnx_check": check}

@@ -465,7 +465,7 @@ def _train(args: argparse.Namespace, prog: str, network: TorchNetwork, space: Se
     except BrokenPipeError:  # its output closed once it had trained: the model is written all the same
         drop_output()
     try:
-        path, onnx, check = write_model_files(out, card, network.module.state_dict(), data.test.x[:256])
+        path, onnx, check = write_model_files(out, card, network.module.state_dict(), data.test.x)
     except OSError as err:  # a full disk: no half-written best.pt is left (write_atomically)
         print(f"{prog}: error: cannot write the model to {out}: {err.strerror or err}{kept()}", file=sys.stderr)
         return EXIT_FAILED
