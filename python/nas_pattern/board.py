@@ -31,6 +31,9 @@ Writing never stops or fails a search: an error (a full disk, a directory that c
 is one warning line, and the search goes on without event files. A resumed search goes on
 writing the same run: what was written for children that were not recorded is purged (TensorBoard
 drops the events at and after the step a writer starts at), so no step appears twice.
+
+One piece: the search's log and a retraining's share how an event file is opened (after the ones
+already there), written and guarded, in the same run directory.
 """
 
 from __future__ import annotations
@@ -92,6 +95,22 @@ class EventLog:
             self.writer = None
 
 
+def _writer(directory: Path, first_step: int) -> Any:
+    """A SummaryWriter of a new event file in `directory`, its points from `first_step` on (those
+    written before from there purged). TensorBoard reads a folder's event files in the order of
+    their names, events.out.tfevents.<second>.<host>.<pid>.<n>: one made in the same second as the
+    last may sort before it (its n 10 after 9, its pid 1000 after 999), and then its points, the
+    purge among them, are read first (a resume in the same second gave the steps 2, 3, 1). So it
+    is made in a later second than any there."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    seconds = [int(second) for f in directory.glob("events.out.tfevents.*")
+               if (second := f.name.split(".")[3]).isdigit()] if directory.is_dir() else []
+    if seconds and (wait := max(seconds) + 1 - time.time()) > 0:
+        time.sleep(wait)
+    return SummaryWriter(str(directory), purge_step=first_step if first_step > 1 else None)
+
+
 class TrainingLog(EventLog):
     """python -m nas_pattern.train's learning curve in `directory` (`<output folder>/tensorboard/`),
     a point per epoch: `train/loss`, and `validation/accuracy` where the validation images are not
@@ -104,10 +123,8 @@ class TrainingLog(EventLog):
         super().__init__(directory, warn)
 
         def open_writer() -> None:
-            from torch.utils.tensorboard import SummaryWriter
-
             _leave_writer_failures_to_guard()
-            self.writer = SummaryWriter(str(self.directory), purge_step=first_epoch if first_epoch > 1 else None)
+            self.writer = _writer(self.directory, first_epoch)
 
         self._guard(open_writer, opening=True)
 
@@ -151,15 +168,13 @@ class TensorBoardLog(EventLog):
         controller.add_shared_callback(self.shared)
 
     def _open(self, first_episode: int) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
         _leave_writer_failures_to_guard()
         sessions = self.directory / SESSIONS
         if sessions.exists():  # the sessions of children that were not recorded: written again
             for session in sessions.iterdir():
                 if session.name.isdigit() and int(session.name) >= first_episode:
                     shutil.rmtree(session)
-        self.writer = SummaryWriter(str(self.directory), purge_step=first_episode if first_episode > 1 else None)
+        self.writer = _writer(self.directory, first_episode)
         if first_episode == 1:
             self._policy(0)  # the policy before any update (nothing for an agent without one)
             self._draw_waiting()
