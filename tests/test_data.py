@@ -328,6 +328,94 @@ def test_images_held_in_memory_are_a_dataset_made_as_a_folder_dataset_is() -> No
     assert torch.allclose((own.val.x * scale + shift) * 255, raw, atol=1e-3)  # by the training images' statistics
 
 
+def test_numpy_arrays_in_an_npz_file_are_a_dataset_made_as_from_images_makes_them(tmp_path) -> None:
+    """--dataset npz --data-dir FILE: images held as numpy arrays, written with numpy.savez, searched
+    from the command line (and so recorded, resumed, retrained and tested from their file), where
+    Dataset.from_images alone had no file to read them again from."""
+    rng = np.random.default_rng(1)
+    labels, val_labels, test_labels = rng.integers(0, 3, 30), rng.integers(0, 3, 9), rng.integers(0, 3, 6)
+    images, val, test = (rng.integers(0, 256, (len(y), 12, 10, 3), dtype=np.uint8)
+                         for y in (labels, val_labels, test_labels))
+    path = tmp_path / "mine.npz"
+    np.savez_compressed(path, train_images=images, train_labels=labels, test_images=test, test_labels=test_labels,
+                        val_images=val, val_labels=val_labels, class_names=["cat", "dog", "fox"])
+    data = load_dataset("npz", path)
+    given = Dataset.from_images(images, labels, test, test_labels, class_names=("cat", "dog", "fox"),
+                                val_images=val, val_labels=val_labels)
+    assert (data.name, data.class_names, data.input_shape, data.num_classes) == ("npz", ("cat", "dog", "fox"),
+                                                                                (3, 12, 10), 3)
+    assert data.directory == str(path.resolve()) and data.normalisation == given.normalisation
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(data, split).x, getattr(given, split).x), split
+        assert torch.equal(getattr(data, split).y, getattr(given, split).y), split
+    test_split = load_test_split("npz", path, input_shape=data.input_shape, normalisation=data.normalisation,
+                                 classes=data.class_names)  # as predict tests a model found on it
+    assert torch.equal(test_split.x, data.test.x) and torch.equal(test_split.y, data.test.y)
+    np.savez(path, train_images=images[..., 0], train_labels=labels, test_images=test[..., 0], test_labels=test_labels)
+    grey = load_dataset("npz", path)  # the least: no validation split (a fifth held out), no class names
+    assert (len(grey.train), len(grey.val), grey.input_shape, grey.class_names) == (24, 6, (1, 12, 10), ())
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: test_images are 1x12x10 \(C x H x W\), the "
+                                         r"model's input 3x12x10$"):  # another file in the model's file's place
+        load_test_split("npz", path, input_shape=(3, 12, 10), normalisation=data.normalisation, classes=("a", "b"))
+
+
+def _npz_file(tmp_path: Path, name: str) -> Path:
+    """A file at `name` that is not an npz dataset: the case of that name in the test below."""
+    path, rng = tmp_path / name, np.random.default_rng(0)
+    arrays = dict(train_images=rng.integers(0, 256, (10, 8, 8)), train_labels=np.arange(10) % 2,
+                  test_images=np.zeros((2, 8, 8)), test_labels=[0, 1])
+    if name == "mine.npz":
+        np.savez(path, x_train=arrays["train_images"], y_train=arrays["train_labels"])
+    elif name == "extra.npz":
+        np.savez(path, **arrays, weights=np.ones(3))
+    elif name == "objects.npz":
+        np.savez(path, **{**arrays, "test_labels": np.array([0, "1", None], dtype=object)})
+    elif name == "names.npz":
+        np.savez(path, **arrays, class_names=[["a", "b"]])
+    elif name == "scaled.npz":
+        np.savez(path, **{**arrays, "train_images": arrays["train_images"] / 255})
+    elif name == "one.npy":
+        np.save(path, arrays["train_images"])
+    elif name == "half.npz":
+        np.savez(path, **arrays)
+        path.write_bytes(path.read_bytes()[:300])
+    elif name == "text.npz":
+        path.write_text("train_images,train_labels\n")
+    else:
+        path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize(("name", "error", "message"), [
+    ("mine.npz", ValueError, " lacks train_images, train_labels, test_images, test_labels (it holds x_train, y_train); "
+                             "pass --data-dir with an .npz file of raw pixels 0-255 and labels, as numpy.savez(FILE, "
+                             "train_images=..., train_labels=..., test_images=..., test_labels=...) writes it "
+                             "(optionally val_images, val_labels and class_names too)"),
+    ("extra.npz", ValueError, " holds weights, which nas-pattern does not read; pass --data-dir with an .npz file"),
+    ("objects.npz", ValueError, ": test_labels cannot be read (Object arrays cannot be loaded when allow_pickle=False"),
+    ("names.npz", ValueError, ": class_names must be a list of names, one per class; got the shape (1, 2)"),
+    ("scaled.npz", ValueError, ": train_images must be raw pixel values 0-255, as image files hold them; these look "
+                               "scaled to [0, 1] already"),
+    ("one.npy", ValueError, " is one array (numpy.save), not named arrays; pass --data-dir with an .npz file"),
+    ("half.npz", ValueError, " is corrupt (File is not a zip file); pass --data-dir with an .npz file"),
+    ("text.npz", ValueError, " is not an .npz file; pass --data-dir with an .npz file"),
+    ("folder", FileNotFoundError, " is a folder; pass --data-dir with an .npz file"),
+])
+def test_a_file_that_is_not_an_npz_dataset_is_one_line_naming_it_and_what_is_wrong(
+        name: str, error: type, message: str, tmp_path) -> None:
+    path = _npz_file(tmp_path, name)
+    with pytest.raises(error, match=f"^{re.escape(str(path) + message)}") as raised:
+        load_dataset("npz", path)
+    assert "\n" not in str(raised.value)
+
+
+def test_an_npz_dataset_needs_its_file(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"^dataset 'npz' needs --data-dir: pass --data-dir with an \.npz file"):
+        load_dataset("npz")
+    with pytest.raises(FileNotFoundError, match=rf"^{re.escape(str(tmp_path / 'gone.npz'))} is not there; pass "):
+        load_dataset("npz", tmp_path / "gone.npz")
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (dict(name="mnist"), "name 'mnist' is a dataset load_dataset reads from its files; call yours otherwise"),
     (dict(train_images=np.zeros((6, 4, 5, 5))), r"train_images must be \(N, C, H, W\) of 1 or 3 channels, "

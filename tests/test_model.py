@@ -255,6 +255,47 @@ def test_a_search_on_a_folder_of_one_s_own_images_gives_a_model_that_knows_their
     assert "on 60 folder test images" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_a_search_on_numpy_arrays_in_a_file_is_recorded_resumed_retrained_and_tested_from_it(tmp_path: Path,
+                                                                                           capsys) -> None:
+    """--dataset npz: images held as numpy arrays (numpy.savez) searched from the command line. A
+    search on Dataset.from_images's arrays could be neither resumed nor its model retrained or
+    tested by the command line: the arrays had no file. The model found names the file's classes
+    and is retrained and tested from it where it still is, with --data-dir where it has moved."""
+    from nas_pattern.run import main as search
+    from nas_pattern.train import main as train
+
+    images, labels = read_idx(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte"), read_idx(FASHION_MNIST_DIR,
+                                                                                    "t10k-labels-idx1-ubyte")
+    chosen = np.flatnonzero(np.isin(labels, (1, 8, 9)))  # trouser, bag, ankle boot: labels 0, 1, 2 here
+    labels = np.searchsorted([1, 8, 9], labels)
+    arrays = tmp_path / "shoes.npz"
+    np.savez(arrays, train_images=images[chosen[:240]], train_labels=labels[chosen[:240]],
+             test_images=images[chosen[240:300]], test_labels=labels[chosen[240:300]],
+             class_names=["trouser", "bag", "ankle boot"])
+    run_dir, names = tmp_path / "run", ("trouser", "bag", "ankle boot")
+    assert search(["--dataset", "npz", "--data-dir", str(arrays), "--episodes", "2", "--run-dir", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"on the 3 classes of {arrays}, as 1x28x28 (192 train / 48 validation / 60 test images)" in out, out
+    model = load_model(run_dir)
+    assert model.class_names == names and model.card.dataset == "npz" and model.card.data_dir == str(arrays)
+    assert predict([str(run_dir)]) == 0  # tested where its arrays are: its card says where
+    report = capsys.readouterr().out
+    tested = re.search(r"test accuracy  (\S+) on 60 npz test images", report)
+    assert tested and float(tested[1]) == pytest.approx(model.card.test_metrics["accuracy"], abs=1e-4), report
+    assert all(f"\n    {name} " in report for name in names), report
+    assert train([str(run_dir / MODEL), "--epochs", "1", "--out", str(tmp_path / "retrained")]) == 0  # from the card
+    assert "Test accuracy" in capsys.readouterr().out
+    moved = arrays.rename(tmp_path / "moved.npz")
+    assert predict([str(tmp_path / "retrained")]) == 2  # not there now: where is it?
+    assert "dataset 'npz' needs --data-dir: pass --data-dir with an .npz file" in capsys.readouterr().err
+    assert predict([str(tmp_path / "retrained"), "--data-dir", str(moved)]) == 0
+    assert "on 60 npz test images" in capsys.readouterr().out
+    assert search(["--resume", str(run_dir), "--episodes", "3", "--data-dir", str(moved)]) == 0
+    assert f"Resuming {run_dir}: 2 of 3 children already recorded" in capsys.readouterr().out
+    assert len((run_dir / "episodes.jsonl").read_text().splitlines()) == 3
+
+
 def test_train_on_a_full_disk_says_so_in_one_line_and_leaves_no_half_model(tmp_path: Path, monkeypatch,
                                                                             capsys) -> None:
     import os

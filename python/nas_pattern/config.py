@@ -170,9 +170,11 @@ def _replaced(record: Any, path: list[str], value: Any) -> Any:
 _CPU, _GPU = DEFAULT_BUDGET["cpu"], DEFAULT_BUDGET["cuda"]
 SETTINGS: tuple[Setting, ...] = (
     Setting("dataset", "default: fashion-mnist; folder: images of your own, in --data-dir as train/<class>/ and "
-            "test/<class>/, a folder of image files per class", "fixed", "dataset", choices=DATASETS),
-    Setting("data-dir", "directory of the dataset files (default for fashion-mnist: Debian's "
-            "/usr/share/datasets/fashion-mnist)", "may change", "data_dir"),
+            "test/<class>/, a folder of image files per class; npz: images of your own as numpy arrays, --data-dir "
+            "being the file (train_images, train_labels, test_images, test_labels)", "fixed", "dataset",
+            choices=DATASETS),
+    Setting("data-dir", "directory of the dataset files, an npz dataset's file (default for fashion-mnist: "
+            "Debian's /usr/share/datasets/fashion-mnist)", "may change", "data_dir"),
     Setting("network", "kind of child network (default: cnn)", "fixed", "network", choices=sorted(NETWORKS)),
     # compared as a table, not a path (resumed_config)
     Setting("space", "search space as JSON: {\"max_layers\": 2, \"decisions\": [{\"name\": \"filters\", "

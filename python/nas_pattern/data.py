@@ -2,10 +2,10 @@
 
 Nothing is downloaded. Fashion-MNIST comes from Debian's `dataset-fashion-mnist` IDX files,
 MNIST from IDX files in a directory the user names, CIFAR-10 from the python-pickle batches,
-a dataset of one's own ("folder") from image files in a folder per class, and one held in memory
-from Python (Dataset.from_images). The validation split is carved from the training set with a
-fixed seed; rewards are scored on it. The test split is touched only to report the final
-architecture.
+a dataset of one's own from image files in a folder per class ("folder") or from numpy arrays in
+an .npz file ("npz"), and one held in memory from Python (Dataset.from_images). The validation
+split is carved from the training set with a fixed seed; rewards are scored on it. The test split
+is touched only to report the final architecture.
 
 One piece: every dataset, read from its files or given from Python, becomes the same three splits,
 normalised and held out the same way; the readers and the splits change together.
@@ -25,7 +25,10 @@ import torch
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FOLDER = "folder"  # a dataset of one's own: DIR/train/<class>/<image files>, DIR/test/<class>/...
-DATASETS = ("fashion-mnist", "mnist", "cifar10", FOLDER)
+NPZ = "npz"  # a dataset of one's own as numpy arrays in one file (numpy.savez): NPZ_ARRAYS, and NPZ_OPTIONAL
+NPZ_ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+NPZ_OPTIONAL = ("val_images", "val_labels", "class_names")
+DATASETS = ("fashion-mnist", "mnist", "cifar10", FOLDER, NPZ)
 # What each label means, by label: predict's report, best.onnx's metadata and the JVM's FoundModel name them
 CLASS_NAMES = {
     "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -52,6 +55,9 @@ _HOW_TO_GET = {
     "cifar10": "pass --data-dir with the python version of CIFAR-10 (cifar-10-batches-py/ or its content)",
     FOLDER: "pass --data-dir with a train/ and a test/ folder, each with a folder of image files per class "
             "(train/cat/1.png, ..., test/cat/7.png, ...)",
+    NPZ: "pass --data-dir with an .npz file of raw pixels 0-255 and labels, as numpy.savez(FILE, train_images=..., "
+         "train_labels=..., test_images=..., test_labels=...) writes it (optionally val_images, val_labels and "
+         "class_names too)",
 }
 # A folder dataset's input: the size most of its training images have, scaled down to at most this
 # side (a folder of photos makes no 4032x3024 input), grey where every one of them is grey.
@@ -113,26 +119,33 @@ class Dataset:
         files). ValueError in one line for images or labels that are not such."""
         if name in DATASETS:
             raise ValueError(f"name {name!r} is a dataset load_dataset reads from its files; call yours otherwise")
-        if (val_images is None) != (val_labels is None) or (val_images is not None and val_size is not None):
-            raise ValueError("give val_images with val_labels (the validation split), or val_size (how many "
-                             "training images to hold out), or neither")
-        names = tuple(str(label) for label in class_names)
-        splits = {"train": (train_images, train_labels), "test": (test_images, test_labels)}
-        if val_images is not None:
-            splits["val"] = (val_images, val_labels)
-        pixels = {split: _raw_pixels(images, f"{split}_images") for split, (images, _) in splits.items()}
-        for split, images in pixels.items():
-            if images.shape[1:] != pixels["train"].shape[1:]:
-                raise ValueError(f"{split}_images are {'x'.join(map(str, images.shape[1:]))} (C x H x W), "
-                                 f"train_images {'x'.join(map(str, pixels['train'].shape[1:]))}: they must be the same")
-        labels = {split: _labels(given, len(pixels[split]), len(names), f"{split}_labels")
-                  for split, (_, given) in splits.items()}
-        classes = len(names) or int(max(given.max() for given in labels.values())) + 1
-        if classes < 2:
-            raise ValueError(f"the labels are of {classes} class, a classifier needs 2 or more")
-        val = (pixels["val"], labels["val"]) if "val" in pixels else None
-        return _of_pixels(name, pixels["train"], labels["train"], pixels["test"], labels["test"], classes, names,
-                          val_size, val)
+        return _of_arrays(name, train_images, train_labels, test_images, test_labels, class_names, val_size,
+                          val_images, val_labels)
+
+
+def _of_arrays(name: str, train_images: Any, train_labels: Any, test_images: Any, test_labels: Any,
+               class_names: Sequence[str], val_size: int | None, val_images: Any, val_labels: Any) -> Dataset:
+    """Dataset.from_images's dataset, of any name (an .npz dataset's too)."""
+    if (val_images is None) != (val_labels is None) or (val_images is not None and val_size is not None):
+        raise ValueError("give val_images with val_labels (the validation split), or val_size (how many "
+                         "training images to hold out), or neither")
+    names = tuple(str(label) for label in class_names)
+    splits = {"train": (train_images, train_labels), "test": (test_images, test_labels)}
+    if val_images is not None:
+        splits["val"] = (val_images, val_labels)
+    pixels = {split: _raw_pixels(images, f"{split}_images") for split, (images, _) in splits.items()}
+    for split, images in pixels.items():
+        if images.shape[1:] != pixels["train"].shape[1:]:
+            raise ValueError(f"{split}_images are {'x'.join(map(str, images.shape[1:]))} (C x H x W), "
+                             f"train_images {'x'.join(map(str, pixels['train'].shape[1:]))}: they must be the same")
+    labels = {split: _labels(given, len(pixels[split]), len(names), f"{split}_labels")
+              for split, (_, given) in splits.items()}
+    classes = len(names) or int(max(given.max() for given in labels.values())) + 1
+    if classes < 2:
+        raise ValueError(f"the labels are of {classes} class, a classifier needs 2 or more")
+    val = (pixels["val"], labels["val"]) if "val" in pixels else None
+    return _of_pixels(name, pixels["train"], labels["train"], pixels["test"], labels["test"], classes, names,
+                      val_size, val)
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int | None = None) -> Dataset:
@@ -142,6 +155,8 @@ def load_dataset(name: str, data_dir: str | Path | None = None, val_size: int | 
     directory = _directory(name, data_dir)
     if name == FOLDER:
         return _load_folder(directory, val_size)
+    if name == NPZ:
+        return _load_npz(directory, val_size)
     train_x, train_y = _read(name, directory, train=True)
     test = load_test_split(name, directory)
     val_idx, train_idx = _validation(len(train_y), val_size)
@@ -178,6 +193,10 @@ def load_test_split(name: str, data_dir: str | Path | None = None, *, input_shap
         if input_shape is None or not classes:
             raise ValueError("a folder dataset's test split needs the model's input shape and classes")
         return to_split(*_folder_test(directory, classes, input_shape), *(normalisation or ((0.0,), (1.0,))), "test")
+    if name == NPZ:
+        if input_shape is None:
+            raise ValueError("an npz dataset's test split needs the model's input shape")
+        return to_split(*_npz_test(directory, input_shape, len(classes)), *(normalisation or ((0.0,), (1.0,))), "test")
     return to_split(*_read(name, directory, train=False), *PIXEL_STATS[name], "test")
 
 
@@ -208,6 +227,73 @@ def _folder_test(directory: Path, classes: tuple[str, ...],
 
     files, labels = folder_files(directory / "test", classes, _HOW_TO_GET[FOLDER])
     return dataset_images(files, shape, f"{directory / 'test'}"), labels
+
+
+def _load_npz(path: Path, val_size: int | None) -> Dataset:
+    """A dataset of numpy arrays in one .npz file: Dataset.from_images's arrays under their names
+    (NPZ_ARRAYS, and NPZ_OPTIONAL where given), made as from_images makes them."""
+    arrays = _npz(path, NPZ_ARRAYS + NPZ_OPTIONAL)
+    names = arrays.get("class_names", np.array([], dtype=str))
+    if names.ndim != 1:
+        raise ValueError(f"{path}: class_names must be a list of names, one per class; got the shape {names.shape}")
+    try:
+        data = _of_arrays(NPZ, arrays["train_images"], arrays["train_labels"], arrays["test_images"],
+                          arrays["test_labels"], tuple(str(n) for n in names), val_size, arrays.get("val_images"),
+                          arrays.get("val_labels"))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    return replace(data, directory=str(path.resolve()))
+
+
+def _npz_test(path: Path, shape: tuple[int, int, int], classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """An .npz dataset's test images as raw pixels of the model's input `shape`, and their labels
+    (below `classes`); the training images are not read."""
+    arrays = _npz(path, ("test_images", "test_labels"))
+    try:
+        images = _raw_pixels(arrays["test_images"], "test_images")
+        if images.shape[1:] != shape:
+            raise ValueError(f"test_images are {'x'.join(map(str, images.shape[1:]))} (C x H x W), the model's input "
+                             f"{'x'.join(map(str, shape))}")
+        return images, _labels(arrays["test_labels"], len(images), classes, "test_labels")
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def _npz(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """Those of the arrays `keys` that the .npz dataset `path` holds, the others not read; ValueError
+    in one line for a file that is not one (numpy.savez's), lacks NPZ_ARRAYS or holds other arrays."""
+    import zipfile
+    import zlib
+
+    how = _HOW_TO_GET[NPZ]
+    with path.open("rb") as file:
+        magic = file.read(4)
+    if magic == b"\x93NUM":
+        raise ValueError(f"{path} is one array (numpy.save), not named arrays; {how}")
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # what numpy takes for a zip of arrays, else it unpickles
+        raise ValueError(f"{path} is not an .npz file; {how}")
+    broken = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
+    try:
+        npz = np.load(path, allow_pickle=False)  # no pickles: reading a dataset runs none of its code
+    except PermissionError:  # whole, but another user's: not corrupt (the message names the file)
+        raise
+    except broken as err:
+        raise ValueError(f"{path} is corrupt ({err}); {how}") from None
+    with npz:
+        missing = [key for key in NPZ_ARRAYS if key not in npz.files]
+        if missing:
+            raise ValueError(f"{path} lacks {', '.join(missing)} (it holds {', '.join(npz.files) or 'no arrays'}); "
+                             f"{how}")
+        other = [key for key in npz.files if key not in NPZ_ARRAYS + NPZ_OPTIONAL]
+        if other:
+            raise ValueError(f"{path} holds {', '.join(other)}, which nas-pattern does not read; {how}")
+        arrays = {}
+        for key in (key for key in keys if key in npz.files):
+            try:
+                arrays[key] = npz[key]
+            except broken as err:  # an array of Python objects among them: its pickle is not loaded
+                raise ValueError(f"{path}: {key} cannot be read ({err}); {how}") from None
+        return arrays
 
 
 def _of_pixels(name: str, images: np.ndarray, labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
@@ -286,16 +372,22 @@ def _labels(labels: Any, count: int, classes: int, what: str) -> np.ndarray:
 
 
 def _directory(name: str, data_dir: str | Path | None) -> Path:
-    """Where `name`'s files are: `data_dir`, or Debian's folder for Fashion-MNIST."""
+    """Where `name`'s files are: `data_dir`, or Debian's folder for Fashion-MNIST; an npz dataset's
+    file."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)} (a dataset given from "
-                         "Python, Dataset.from_images, has no files to read it from again)")
+                         "Python, Dataset.from_images, has no files to read it from again: numpy.savez its arrays for "
+                         "--dataset npz)")
     if data_dir is None:
         if name != "fashion-mnist":
             raise ValueError(f"dataset {name!r} needs --data-dir: {_HOW_TO_GET[name]}")
         data_dir = FASHION_MNIST_DIR
     directory = Path(data_dir)
-    if not directory.is_dir():
+    if name == NPZ:
+        if not directory.is_file():
+            raise FileNotFoundError(f"{directory} is {'a folder' if directory.is_dir() else 'not there'}; "
+                                    f"{_HOW_TO_GET[NPZ]}")
+    elif not directory.is_dir():
         raise FileNotFoundError(f"data directory {directory} does not exist; {_HOW_TO_GET[name]}")
     return directory
 

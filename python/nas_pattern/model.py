@@ -78,6 +78,12 @@ class ModelCard:
     class_names: tuple[str, ...] | None = None  # what each class means, where the dataset's name does not say
     data_dir: str | None = None  # where its dataset's files were when it was trained: predict tests it there
 
+    @property
+    def data_here(self) -> str | None:
+        """data_dir where its dataset's files still are (predict tests there, train retrains there);
+        None where they have moved or it has none (the dataset's default, or --data-dir)."""
+        return self.data_dir if self.data_dir and Path(self.data_dir).exists() else None
+
     @classmethod
     def of(cls, network: type[TorchNetwork], architecture: Architecture, space: SearchSpace, data: Dataset,
            train_config: TrainConfig, *, episode: int, trained: str, val_metrics: Metrics | None,

@@ -16,7 +16,6 @@ import csv
 import io
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -43,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "next_name, next_probability, note)")
     parser.add_argument("--data-dir", help="directory of the dataset's test files, the training files are not needed "
                         "(default: where they were when the model was trained, else Debian's Fashion-MNIST; a "
-                        "folder dataset's: the folder with its test/)")
+                        "folder dataset's: the folder with its test/; an npz dataset's: its file)")
     parser.add_argument("--images", type=number(int, 1), help="test images to classify (default: all)")
     args = parser.parse_intermixed_args(argv)  # PATH, then flags and IMAGE files in any order
     if args.files and (args.images is not None or args.data_dir is not None):
@@ -66,10 +65,9 @@ def _predict(args: argparse.Namespace, prog: str) -> int:
         if args.files:
             images = model.read_images(args.files, args.invert, progress=_reading)
         else:
-            trained_on = model.card.data_dir  # where its dataset was, where it still is; else the default
-            data_dir = args.data_dir or (trained_on if trained_on and Path(trained_on).is_dir() else None)
-            test = load_test_split(model.card.dataset, data_dir, input_shape=model.card.input_shape,
-                                   normalisation=model.card.normalisation, classes=model.class_names)
+            test = load_test_split(model.card.dataset, args.data_dir or model.card.data_here,
+                                   input_shape=model.card.input_shape, normalisation=model.card.normalisation,
+                                   classes=model.class_names)
             test = test.head(args.images or 10_000)
     except INPUT_ERRORS as err:
         print(f"{prog}: error: {input_error(err)}", file=sys.stderr)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from nas_pattern import board
 from nas_pattern.agents import Objective
 from nas_pattern.config import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, INPUT_ERRORS, build_parser
-from nas_pattern.data import FOLDER
+from nas_pattern.data import FOLDER, NPZ
 from nas_pattern.files import UNWRITABLE, drop_output, input_error, sigterm_as_interrupt
 from nas_pattern.model import MODEL
 from nas_pattern.plots import GRAPH_PLOT, PARETO_PLOT, POLICY_PLOT, SEARCH_PLOT
@@ -105,7 +105,7 @@ def _run(search: Search) -> int:
         print(f"Resuming {run_dir.path}: {done:,} of {_children(total)} already recorded.")
     size = f"{space.size:,}" if space.size < 10 ** 12 else f"{space.size:.2e}".replace("e+", " x 10^")
     data = controller.data
-    dataset = config.dataset if config.dataset != FOLDER else (  # a folder of one's own: what was made of it
+    dataset = config.dataset if config.dataset not in (FOLDER, NPZ) else (  # one's own: what was made of it
         f"the {len(data.class_names)} classes of {config.data_dir}, as {'x'.join(map(str, data.input_shape))}")
     print(f"Searching {size} {config.network.upper()} architecture{'' if space.size == 1 else 's'} on {dataset} "
           f"({len(data.train):,} train / {len(data.val):,} validation / "

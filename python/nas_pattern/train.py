@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the network's own)")
     p.add_argument("--dataset", choices=DATASETS, help="with a JSON file: the dataset (default: fashion-mnist; "
                    "a run directory's or a model's own otherwise)")
-    p.add_argument("--data-dir", help="directory of the dataset files (default: the run's, or Debian's "
-                   "Fashion-MNIST)")
+    p.add_argument("--data-dir", help="directory of the dataset files, an npz dataset's file (default: the run's "
+                   "or the model's, where they still are, or Debian's Fashion-MNIST)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto")
     p.add_argument("--seed", type=int, help="seeds the weights and the batch order (default: 0)")
     p.add_argument("--out", metavar="DIR", help=f"where best.pt and best.onnx go; a DIR that holds either, a "
@@ -168,7 +168,7 @@ def architecture_of(args: argparse.Namespace) -> Chosen:
         found = load_model(source)
         cls, architecture = type(found.network), found.architecture
         space = SearchSpace.from_json(found.card.space, source=str(source))
-        data = {"dataset": found.card.dataset, "data_dir": None, "episode": found.card.episode}
+        data = {"dataset": found.card.dataset, "data_dir": found.card.data_here, "episode": found.card.episode}
     elif source.is_file():
         cls = get_network(args.network or "cnn")
         space = SearchSpace.load(args.space) if args.space else default_space(args.network or "cnn")

@@ -451,6 +451,8 @@ public class NASGatewayTest {
             {"{\"colour\": \"red\"}", "unknown config key 'colour'"},
             {"{\"space\": \"/nonexistent/space.json\"}", "/nonexistent/space.json"},
             {"{\"data-dir\": \"/nonexistent\", \"dataset\": \"mnist\"}", "/nonexistent"},
+            {"{\"data-dir\": \"/nonexistent/mine.npz\", \"dataset\": \"npz\"}",
+                "/nonexistent/mine.npz is not there; pass --data-dir with an .npz file"},
         };
         for (String[] c : cases) {
             assertOneLine(assertThrows(NASException.class, () -> gateway.controller(c[0])), c[1]);
