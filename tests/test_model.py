@@ -260,8 +260,9 @@ def test_a_search_on_numpy_arrays_in_a_file_is_recorded_resumed_retrained_and_te
                                                                                            capsys) -> None:
     """--dataset npz: images held as numpy arrays (numpy.savez) searched from the command line. A
     search on Dataset.from_images's arrays could be neither resumed nor its model retrained or
-    tested by the command line: the arrays had no file. The model found names the file's classes
-    and is retrained and tested from it where it still is, with --data-dir where it has moved."""
+    tested by the command line: the arrays had no file. The model found, of a file without
+    class_names, names its classes by their numbers (the header said "the 0 classes"), and is
+    retrained and tested from the file where it still is, with --data-dir where it has moved."""
     from nas_pattern.run import main as search
     from nas_pattern.train import main as train
 
@@ -271,9 +272,8 @@ def test_a_search_on_numpy_arrays_in_a_file_is_recorded_resumed_retrained_and_te
     labels = np.searchsorted([1, 8, 9], labels)
     arrays = tmp_path / "shoes.npz"
     np.savez(arrays, train_images=images[chosen[:240]], train_labels=labels[chosen[:240]],
-             test_images=images[chosen[240:300]], test_labels=labels[chosen[240:300]],
-             class_names=["trouser", "bag", "ankle boot"])
-    run_dir, names = tmp_path / "run", ("trouser", "bag", "ankle boot")
+             test_images=images[chosen[240:300]], test_labels=labels[chosen[240:300]])  # no class_names
+    run_dir, names = tmp_path / "run", ("0", "1", "2")  # the classes' numbers name them
     assert search(["--dataset", "npz", "--data-dir", str(arrays), "--episodes", "2", "--run-dir", str(run_dir)]) == 0
     out = capsys.readouterr().out
     assert f"on the 3 classes of {arrays}, as 1x28x28 (192 train / 48 validation / 60 test images)" in out, out

@@ -106,7 +106,7 @@ def _run(search: Search) -> int:
     size = f"{space.size:,}" if space.size < 10 ** 12 else f"{space.size:.2e}".replace("e+", " x 10^")
     data = controller.data
     dataset = config.dataset if config.dataset not in (FOLDER, NPZ) else (  # one's own: what was made of it
-        f"the {len(data.class_names)} classes of {config.data_dir}, as {'x'.join(map(str, data.input_shape))}")
+        f"the {data.num_classes} classes of {config.data_dir}, as {'x'.join(map(str, data.input_shape))}")
     print(f"Searching {size} {config.network.upper()} architecture{'' if space.size == 1 else 's'} on {dataset} "
           f"({len(data.train):,} train / {len(data.val):,} validation / "
           f"{len(data.test):,} test images) with the {config.agent} agent on "
