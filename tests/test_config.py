@@ -24,6 +24,7 @@ SAMPLES: dict[str, tuple[list[str], object]] = {
     "train-limit": (["--train-limit", "123"], 123),
     "final-epochs": (["--final-epochs", "2"], 2),
     "child-timeout": (["--child-timeout", "9.5"], 9.5),
+    "time-limit": (["--time-limit", "1.5h"], 5400.0),
     "reward": (["--reward", "accuracy-size", "--target-params", "1000"], "accuracy-size"),
     "target-params": (["--reward", "accuracy-size", "--target-params", "1000"], 1000),
     "size-weight": (["--reward", "accuracy-size", "--target-params", "1000", "--size-weight", "-0.1"], -0.1),

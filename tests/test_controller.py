@@ -173,6 +173,32 @@ def test_a_callback_can_stop_the_search_and_a_later_search_continues() -> None:
     assert result.stop_reason == "budget" and len(result.episodes) == 10
 
 
+def test_a_search_ends_with_the_first_child_recorded_past_its_time_limit(monkeypatch) -> None:
+    """SearchConfig.time_limit (--time-limit): a search of a budget in children only could not be
+    given an hour. The clock is the children's own, so the test does not depend on the machine."""
+    from types import SimpleNamespace
+
+    from nas_pattern import controller as controller_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(controller_module, "time", SimpleNamespace(monotonic=lambda: clock[0],
+                                                                   perf_counter=time.perf_counter))
+
+    class Slow(make_match_target(CNN_SPACE, TARGET)):  # type: ignore[misc]
+        def train(self, data: Split, epochs: int) -> None:
+            clock[0] += 25  # each child takes 25 s
+
+    controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=2)), blank_dataset(),
+                               network=Slow, config=SearchConfig(episodes=10, time_limit=60))
+    result = controller.search()
+    assert result.stop_reason == "time" and [e.episode for e in result.episodes] == [1, 2, 3]  # 25, 50, 75 s
+    result = controller.search()  # a later search (a resume) has the limit anew
+    assert result.stop_reason == "time" and [e.episode for e in result.episodes] == [1, 2, 3, 4, 5, 6]
+    assert len({e.architecture for e in result.episodes}) == 6  # the child drawn with the 3rd, left, came next
+    with pytest.raises(ValueError, match=r"^time limit must be > 0 seconds, got 0$"):
+        SearchConfig(time_limit=0)
+
+
 def test_the_controller_refuses_a_space_its_network_cannot_build() -> None:
     from nas_pattern import RNN_SPACE
     with pytest.raises(ValueError, match="the CNN search space must have exactly the decisions"):

@@ -125,6 +125,10 @@ BAD_FLAGS = [
      "types.json: CNN decision 'filters': choice 'big' is not a positive integer"),
     (_truncated_mnist, "train-images-idx3-ubyte holds 984 bytes of data, its header promises 94080"),
     (lambda t: ["--child-timeout", "0"], "argument --child-timeout: must be > 0, got 0"),
+    (lambda t: ["--time-limit", "0m"], "argument --time-limit: must be more than 0 seconds, got 0m"),
+    (lambda t: ["--time-limit", "1 day"], "argument --time-limit: expected a duration: seconds, or a number with s, m "
+     "or h (90s, 45m, 1.5h), got '1 day'"),
+    (lambda t: ["--dataset", "npz", "--data-dir", str(t)], " is a folder; pass --data-dir with an .npz file"),
     (lambda t: ["--network", "mlp"], "argument --network: invalid choice: 'mlp'"),
     (lambda t: ["--target-params", "20000"], "--target-params is for --reward accuracy-size"),
     (lambda t: ["--size-weight", "-0.1"], "--size-weight is for --reward accuracy-size"),
@@ -294,6 +298,30 @@ def test_children_that_all_time_out_end_the_search_with_one_clear_line(episodes:
                            f"(with --episodes above {episodes}: the budget is spent)")
     assert out.count("timeout: ChildTimeout") == episodes
     assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) == episodes  # all recorded
+
+
+@pytest.mark.slow
+def test_a_search_given_a_time_limit_ends_past_it_with_its_model_and_a_resume_goes_on(tmp_path: Path,
+                                                                                    capsys) -> None:
+    """--time-limit: the search ends with the first child recorded past it (a limit of a millisecond:
+    the first), tests the best and keeps the model as at the end of its budget; a resume has the
+    limit anew, or another one (it may change)."""
+    run_dir = tmp_path / "run"
+    code, out, _ = cli(["--space", SMALL_CNN, "--episodes", "4", "--children-per-update", "2", "--train-limit", "200",
+                        "--time-limit", "0.001s", "--run-dir", str(run_dir)], capsys)
+    assert code == 0
+    assert "Time limit: 0.001 s of search; it ends with the first child past it." in out
+    assert "Children             1: 1 trained, 0 cached, 0 invalid; stopped early, at its time limit" in out, out
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["stop_reason"] == "time" and summary["config"]["search"]["time_limit"] == 0.001
+    assert (run_dir / "best.pt").is_file() and len((run_dir / "episodes.jsonl").read_text().splitlines()) == 1
+    code, out, _ = cli(["--resume", str(run_dir)], capsys)  # the same limit: one more child
+    assert code == 0 and "Resuming" in out and "Time limit: 0.001 s of search in this session" in out
+    assert len((run_dir / "episodes.jsonl").read_text().splitlines()) == 2
+    code, out, _ = cli(["--resume", str(run_dir), "--time-limit", "1h"], capsys)  # the budget ends it now
+    assert code == 0 and "Time limit: 60 min of search in this session" in out, out
+    assert "Children             4: 4 trained" in out and "stopped early" not in out
+    assert json.loads((run_dir / "summary.json").read_text())["stop_reason"] == "budget"
 
 
 @pytest.mark.slow

@@ -41,6 +41,8 @@ def test_a_finished_search_is_known_by_the_budget_its_summary_was_written_for(tm
     run_dir = recorded(tmp_path, 3)
     run_dir.write_summary({"episodes": 3, "config": {"search": {"episodes": 3}}})
     assert run_dir.finished_budget() == 3
+    run_dir.write_summary({"episodes": 3, "stop_reason": "time", "config": {"search": {"episodes": 8}}})
+    assert run_dir.finished_budget() == 3  # at its time limit: finished with what it recorded, not its budget
     (run_dir.path / SUMMARY).write_text('{"episodes": 3}')
     with pytest.raises(ValueError, match=r"summary\.json is unreadable .*; the run directory is damaged"):
         run_dir.finished_budget()

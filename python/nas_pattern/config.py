@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +95,18 @@ def number(kind: type, minimum: float, strict: bool = False) -> Any:
             raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
         return value
     return parse
+
+
+def duration(text: str) -> float:
+    """An argparse type: seconds, or a number of seconds, minutes or hours (90s, 45m, 1.5h), > 0."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a duration: seconds, or a number with s, m or h (90s, 45m, "
+                                         f"1.5h), got {text!r}")
+    seconds = float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+    if not 0 < seconds < math.inf:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return seconds
 
 
 def _gpu_share(text: str) -> float:
@@ -199,6 +212,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("child-timeout", "a child that takes longer is recorded as a timeout and the search goes on "
             "(default: no limit)", "may change", "search.child_timeout", number(float, 0, strict=True),
             "SECONDS"),
+    Setting("time-limit", "stop starting children once the search has run this long (90s, 45m, 1.5h, or "
+            "seconds), then test the best as at the end of the budget; the children of the round still training "
+            "are dropped (default: no limit; a resume gets the limit anew)", "may change", "search.time_limit",
+            duration, "DURATION"),
     Setting("reward", "what the search maximises: accuracy (the default), or accuracy-size = accuracy x "
             "(params / N) ** W above --target-params N (MnasNet's soft form)", "fixed",
             "agent_config.objective.reward", choices=REWARDS),
@@ -312,6 +329,7 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
         epochs=args.epochs or base.search.epochs,
         train_limit=args.train_limit or budget.train_limit,
         child_timeout=args.child_timeout,
+        time_limit=args.time_limit,
         seed=seed,
         sharing=sharing,
     )

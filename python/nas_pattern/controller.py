@@ -75,6 +75,7 @@ class NASController:
         self._callbacks: list[Callable[[Episode], None]] = []
         self._shared_callbacks: list[Callable[[int, float], None]] = []
         self._stop = False  # set by stop(), read by search() after each child
+        self._deadline: float | None = None  # time.monotonic() past which search() ends (SearchConfig.time_limit)
         self._drawn: list[Child] = []  # sampled for the current update, not evaluated yet
         self._samples: dict[int, Sample] = {}  # the agent's handle of each drawn child, by episode number
         self._boundary: dict[str, Any] | None = None  # state_dict() from before they were sampled
@@ -158,13 +159,16 @@ class NASController:
 
     # --8<-- [start:search]
     def search(self) -> SearchResult:
-        """Run episodes until the budget is spent, the policy has converged, or children keep failing.
+        """Run episodes until the budget is spent, the policy has converged, children keep failing,
+        or the time limit has passed.
 
         Continues after the episodes already in `history` (run by hand, or restored by `restore()`).
         """
         start, before = time.perf_counter(), len(self.history)
         stop_reason = "budget"
         self._stop = False
+        limit = self.config.time_limit
+        self._deadline = None if limit is None else time.monotonic() + limit
         while len(self.history) < self.config.episodes and stop_reason == "budget":
             for episode in self._update_round():
                 stop_reason = self._stop_reason(episode)
@@ -415,6 +419,8 @@ class NASController:
             return "converged"
         if self._failures_in_a_row() >= self.config.stop_failures:
             return "failures"
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            return "time"
         return "budget"
 
     def _result(self, stop_reason: str, seconds: float, before: int) -> SearchResult:

@@ -42,6 +42,9 @@ class SearchConfig:
     stop_entropy: float = 0.0
     stop_failures: int = 10  # stop after this many children in a row fail (error, oom, nan, timeout)
     child_timeout: float | None = None  # seconds a child may take to build, train and evaluate
+    # Seconds search() may run for: it ends with the first child recorded past them (the children of
+    # its round still training are dropped, as at stop()); None: no limit. Each search() call counts anew.
+    time_limit: float | None = None
     seed: int = 0  # seeds each child's weights and batch order (child k gets seed * 100003 + k)
     # None: each child trained from scratch; else scored with the weights of a supernet they share
     sharing: SharingConfig | None = None
@@ -54,6 +57,8 @@ class SearchConfig:
             raise ValueError(f"train limit must be >= 1, got {self.train_limit}")
         if self.child_timeout is not None and not self.child_timeout > 0:
             raise ValueError(f"child timeout must be > 0 seconds, got {self.child_timeout}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time limit must be > 0 seconds, got {self.time_limit}")
 
 
 @dataclass(frozen=True)
@@ -134,8 +139,8 @@ class SearchResult:
 
     best: Episode
     episodes: list[Episode]
-    stop_reason: str  # "budget", "converged" (entropy rule), "failures" (stop_failures in a row) or
-    # "stopped" (stop() was called)
+    stop_reason: str  # "budget", "converged" (entropy rule), "failures" (stop_failures in a row),
+    # "time" (SearchConfig.time_limit) or "stopped" (stop() was called)
     seconds: float  # wall time of this search() call: not of the children recorded before it
     recorded_before: int  # children in the history when search() began (a resume's record, or run by hand)
     test: Metrics | None = None

@@ -78,7 +78,7 @@ def _search(search: Search) -> int:
         return _run(search)
     except (KeyboardInterrupt, BrokenPipeError) as stop:  # before the first child, or after the summary is written
         why = _stopped_by(stop)
-        finished = search.run_dir.finished_budget() is not None
+        finished = (search.run_dir.finished_budget() or 0) >= search.config.search.episodes
         path = search.run_dir.path
         print(f"{why}; " + (f"the search finished, recorded in {path}" if finished else
               f"{children_recorded(len(search.controller.history))} in {path}. Continue with: {resume_command(path)}"),
@@ -129,6 +129,9 @@ def _run(search: Search) -> int:
               f"of shared training before every {config.agent_config.children_per_update}; then the best "
               f"{min(sharing.derive, total)} trained from scratch, {config.search.epochs} epoch(s) on {images}. "
               f"Recording to {run_dir.path}/")
+    if config.search.time_limit is not None:
+        print(f"Time limit: {_duration(config.search.time_limit)} of search"
+              f"{' in this session' if done else ''}; it ends with the first child past it.")
     progress = tqdm(total=total, initial=done, unit="child", dynamic_ncols=True, file=sys.stdout,
                     disable=not sys.stdout.isatty())  # in a log, the line per child is the progress
     recorder = Recorder(run_dir, controller)
@@ -231,6 +234,14 @@ def _derive(search: Search, result: SearchResult, top: int) -> SearchResult:
     return derived
 
 
+def _duration(seconds: float) -> str:
+    """90 s, 45 min, 1.5 h: --time-limit as a reader would say it."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
 def _episode_line(e: Episode, total: int) -> str:
     width = len(str(total))
     head = f"[{e.episode:>{width}}/{total}] {e.architecture.describe()}"
@@ -255,6 +266,7 @@ def _summary(result: SearchResult, run_dir: Path, objective: Objective) -> str:
         children += f", {sum(failed.values()):,} failed (" + ", ".join(f"{n:,} {k}" for k, n in failed.items()) + ")"
     stop = {"converged": "; stopped early, the policy converged",
             "failures": "; stopped early, children kept failing",
+            "time": "; stopped early, at its time limit",
             "stopped": "; stopped early, as asked"}.get(result.stop_reason, "")
     sized = objective.reward == "accuracy-size"
     score = objective

@@ -219,8 +219,10 @@ class RunDirectory:
         """The budget (--episodes) of the search summary.json describes, or None before any finished.
         The run is finished while config.json's budget is no larger: a resume with more episodes (or
         the JVM's next search(n)) raises it there first, and the search is unfinished again until
-        its own summary replaces this one."""
-        return self._from_summary(lambda summary: int(summary["config"]["search"]["episodes"]))
+        its own summary replaces this one. A search that ended at its --time-limit finished with the
+        children it recorded: a resume goes on to its budget."""
+        return self._from_summary(lambda summary: int(summary["episodes"] if summary.get("stop_reason") == "time"
+                                                      else summary["config"]["search"]["episodes"]))
 
     def read_config(self, use: str) -> dict[str, Any]:
         """config.json of an existing search; ValueError, "cannot {use} DIR: why", if this is not a

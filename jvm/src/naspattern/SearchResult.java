@@ -11,7 +11,8 @@ import java.util.Map;
  * @param best the episode of the best architecture (by the search's objective on validation)
  * @param test the best architecture's metrics on the test split, used for nothing else
  * @param episodes children the controller has evaluated so far (by hand and by search())
- * @param stopReason "budget", "converged", "failures", or "stopped" (the listener asked)
+ * @param stopReason "budget", "converged", "failures", "time" (the config's "time-limit"), or "stopped"
+ *     (the listener asked)
  * @param seconds wall time of this call's search, not of the children recorded before it (a controller
  *     opened with {"resume": DIR} counts its own time only)
  * @param deriveSeconds with "weight-sharing", the wall time of the derivation that {@code seconds} leaves out:

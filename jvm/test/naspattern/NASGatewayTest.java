@@ -442,6 +442,15 @@ public class NASGatewayTest {
     }
 
     @Test
+    public void aTimeLimitEndsTheSearchWithTheFirstChildPastIt() throws IOException {
+        NASController controller = controller(", \"time-limit\": \"0.001s\"");
+        SearchResult result = controller.search(10, null);
+        assertEquals("time", result.stopReason());
+        assertEquals(1, result.episodes());
+        assertTrue(new File(result.modelPath()).isFile()); // tested and kept, as at the end of the budget
+    }
+
+    @Test
     public void badConfigsGetOneClearLine() throws IOException {
         String[][] cases = {
             {"{\"dataset\": \"nope\"}", "invalid choice: 'nope'"},
