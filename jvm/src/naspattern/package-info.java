@@ -9,7 +9,8 @@
  * with the flags of {@code python -m nas_pattern.run} as its config. Its
  * {@link naspattern.NASController#search(int, naspattern.SearchListener) search} returns a
  * {@link naspattern.SearchResult}, whose {@code modelPath()} {@link naspattern.NASGateway#loadModel}
- * turns into a {@link naspattern.FoundModel} that classifies images. The participants of the
+ * turns into a {@link naspattern.FoundModel} that classifies images; {@link naspattern.Npz} writes
+ * images of one's own as a dataset to search ({@code "dataset": "npz"}). The participants of the
  * pattern cross the bridge as {@link naspattern.RLAgent} and {@link naspattern.Network}. Every
  * failure is a {@link naspattern.NASException} of one line whose
  * {@link naspattern.NASException#reason() reason()} says what happened.

@@ -275,6 +275,49 @@ public class NASGatewayTest {
     }
 
     @Test
+    public void imagesHeldOnTheJvmWrittenAsAnNpzFileAreSearchedAndTheModelNamesTheirClasses() throws IOException {
+        float[][] images = Idx.images(Path.of(Idx.FASHION_MNIST, "t10k-images-idx3-ubyte.gz"), 300);
+        int[] labels = Idx.labels(Path.of(Idx.FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"), 300);
+        List<String> names = List.of("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                "Sneaker", "Bag", "Ankle boot");
+        Path file = Npz.write(folder.getRoot().toPath().resolve("mine.npz"), 1, 28, 28,
+                Arrays.copyOf(images, 250), Arrays.copyOf(labels, 250), Arrays.copyOfRange(images, 250, 300),
+                Arrays.copyOfRange(labels, 250, 300), names);
+        NASController controller = controller(", \"dataset\": \"npz\", \"data-dir\": \"" + file + "\"");
+        SearchResult result = controller.search(1, null);
+        try (FoundModel model = gateway.loadModel(result.modelPath())) {
+            assertEquals(names, model.classNames());
+            Prediction prediction = model.predict(Arrays.copyOfRange(images, 250, 300));
+            int right = 0;
+            for (int i = 0; i < 50; i++) {
+                right += prediction.classes()[i] == labels[250 + i] ? 1 : 0;
+            }
+            // the test split is the file's (within 2 images: the search may evaluate in bfloat16, predict in float32)
+            assertEquals(result.test().accuracy(), right / 50.0, 0.041);
+        }
+        Path other = folder.getRoot().toPath().resolve("other.npz");
+        String[] cases = {
+            "trainImages[1] has 783 values; an image of 1x28x28 (channels x height x width) has 784",
+            "trainImages[0] holds 0.5: images must be raw pixel values, whole numbers 0-255",
+            "testLabels must hold one label an image, 2; got 1",
+            "trainLabels holds 9, not a class of the 2 classNames (0 to 1)",
+        };
+        float[][] short1 = {images[0], Arrays.copyOf(images[1], 783)};
+        float[][] fraction = {images[0].clone()};
+        fraction[0][0] = 0.5f;
+        int[] nine = {9, 0};
+        List<Runnable> writes = List.of(
+            () -> Npz.write(other, 1, 28, 28, short1, new int[2], short1, new int[2], List.of()),
+            () -> Npz.write(other, 1, 28, 28, fraction, new int[1], fraction, new int[1], List.of()),
+            () -> Npz.write(other, 1, 28, 28, images, labels, Arrays.copyOf(images, 2), new int[1], List.of()),
+            () -> Npz.write(other, 1, 28, 28, Arrays.copyOf(images, 2), nine, images, labels, List.of("a", "b")));
+        for (int i = 0; i < cases.length; i++) {
+            assertOneLine(assertThrows(NASException.class, writes.get(i)::run), cases[i]);
+        }
+        assertFalse(Files.exists(other)); // nothing written
+    }
+
+    @Test
     public void theFoundModelClassifiesAsPythonDoes() throws Exception {
         NASController controller = controller("");
         SearchResult result = controller.search(2, e -> { });
