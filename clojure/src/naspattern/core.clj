@@ -7,7 +7,7 @@
             [clojure.datafy :refer [datafy]]
             [clojure.string :as string])
   (:import (naspattern Architecture Episode FoundModel Idx ImageFiles Metrics NASController NASException NASException$Reason NASGateway
-                       NASGateway$Options Prediction RLAgent Sample SearchListener SearchResult)
+                       NASGateway$Options Npz Prediction RLAgent Sample SearchListener SearchResult)
            (java.nio.file Paths)))
 
 (def ^:private reasons
@@ -225,3 +225,17 @@
   [n]
   {:images (mapv vec (Idx/images (Paths/get Idx/FASHION_MNIST (into-array ["t10k-images-idx3-ubyte.gz"])) n))
    :labels (vec (Idx/labels (Paths/get Idx/FASHION_MNIST (into-array ["t10k-labels-idx1-ubyte.gz"])) n))})
+
+(defn write-npz
+  "Writes images of one's own as the file a controller of {:dataset \"npz\" :data-dir file}
+  searches: :train and :test each {:images [...] :labels [...]}, the images as predict takes them
+  (raw pixel values 0-255, channel by channel, row by row), :shape [channels height width] and,
+  optionally, :class-names, the name of each label. Returns the file's path; ex-info of one line,
+  with nothing written, for an image of another size, a value not a whole 0-255 or labels that
+  do not match the images."
+  [file {:keys [shape train test class-names]}]
+  (let [[channels height width] shape
+        images (fn [split] (into-array (map float-array (:images split))))]
+    (str (engine-call (Npz/write (Paths/get (str file) (make-array String 0)) (int channels) (int height)
+                                 (int width) (images train) (int-array (:labels train)) (images test)
+                                 (int-array (:labels test)) ^java.util.List (vec class-names))))))

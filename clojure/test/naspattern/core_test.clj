@@ -128,6 +128,23 @@
           (is (string/includes? (ex-message e) "the Python engine exited with status"))))
       (finally (.close gateway)))))
 
+(deftest images-of-ones-own-written-as-an-npz-file-are-searched
+  (let [{:keys [images labels]} (nas/test-images 300)
+        split (fn [from to] {:images (subvec images from to) :labels (subvec labels from to)})
+        names ["T-shirt/top" "Trouser" "Pullover" "Dress" "Coat" "Sandal" "Shirt" "Sneaker" "Bag" "Ankle boot"]
+        folder (.getParentFile (io/file (temp-run-dir)))
+        file (nas/write-npz (io/file folder "mine.npz")
+                            {:shape [1 28 28] :train (split 0 250) :test (split 250 300) :class-names names})
+        controller (nas/controller *gateway* (assoc (small-config) :dataset "npz" :data-dir file))
+        {:keys [model-path]} (nas/search controller 1 (fn [_]))]
+    (with-open [model (nas/load-model *gateway* model-path)]
+      (is (= names (nas/class-names model))))
+    (let [e (is (thrown? clojure.lang.ExceptionInfo
+                         (nas/write-npz (io/file folder "other.npz")
+                                        {:shape [1 28 27] :train (split 0 2) :test (split 2 3)})))]
+      (is (string/includes? (ex-message e) "trainImages[0] has 784 values; an image of 1x28x27") (ex-message e))
+      (is (not (.exists (io/file folder "other.npz")))))))
+
 (deftest the-found-model-classifies-test-images
   (let [controller (nas/controller *gateway* (small-config))
         {:keys [model-path]} (nas/search controller 2 (fn [_]))
