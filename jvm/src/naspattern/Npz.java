@@ -31,23 +31,30 @@ public final class Npz {
      * Writes {@code file} (replacing it whole, or leaving it as it was): images of {@code channels}
      * (1 or 3) x {@code height} x {@code width} raw pixel values, whole numbers 0-255, channel by
      * channel, row by row (as {@link FoundModel#predict} and {@link Idx#images} hold them); labels 0
-     * to K - 1; {@code classNames} the name of each label, or empty. A NASException of one line names
-     * what is wrong with them before anything is written.
+     * to K - 1; {@code classNames} the name of each label, or empty (or null: the labels' numbers name
+     * the classes). A NASException of one line names what is wrong with them before anything is written.
      *
      * @return {@code file}, for the config's {@code "data-dir"}
      */
     public static Path write(Path file, int channels, int height, int width, float[][] trainImages, int[] trainLabels,
                              float[][] testImages, int[] testLabels, List<String> classNames) {
-        if (channels != 1 && channels != 3 || height < 1 || width < 1) {
-            throw new NASException("images must be of 1 or 3 channels and at least 1x1 pixels, got " + channels
-                    + "x" + height + "x" + width + " (channels x height x width)");
+        if (channels != 1 && channels != 3 || height < 1 || width < 1
+                || (long) height * width > Integer.MAX_VALUE / 3) {
+            throw new NASException("images must be of 1 or 3 channels and 1x1 pixels or more (far fewer than 2^31), "
+                    + "got " + channels + "x" + height + "x" + width + " (channels x height x width)");
+        }
+        List<String> names = classNames == null ? List.of() : classNames;
+        for (int i = 0; i < names.size(); i++) { // not contains(null): List.of's lists refuse the question
+            if (names.get(i) == null) {
+                throw new NASException("classNames[" + i + "] is null; give each class a name");
+            }
         }
         int pixels = channels * height * width;
         String shape = channels + "x" + height + "x" + width;
         byte[] train = pixels("trainImages", trainImages, pixels, shape);
         byte[] test = pixels("testImages", testImages, pixels, shape);
-        check("trainLabels", trainLabels, trainImages.length, classNames.size());
-        check("testLabels", testLabels, testImages.length, classNames.size());
+        check("trainLabels", trainLabels, trainImages.length, names.size());
+        check("testLabels", testLabels, testImages.length, names.size());
         Path partial = file.resolveSibling(file.getFileName() + ".tmp");
         try {
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(partial));
@@ -58,11 +65,11 @@ public final class Npz {
                 dims[0] = testImages.length;
                 entry(zip, "test_images", "|u1", dims, test);
                 entry(zip, "test_labels", "<i8", new long[] {testLabels.length}, longs(testLabels));
-                if (!classNames.isEmpty()) {
-                    int longest = classNames.stream().mapToInt(name -> (int) name.codePoints().count()).max()
+                if (!names.isEmpty()) {
+                    int longest = names.stream().mapToInt(name -> (int) name.codePoints().count()).max()
                             .orElse(1);
-                    entry(zip, "class_names", "<U" + Math.max(1, longest), new long[] {classNames.size()},
-                            strings(classNames, Math.max(1, longest)));
+                    entry(zip, "class_names", "<U" + Math.max(1, longest), new long[] {names.size()},
+                            strings(names, Math.max(1, longest)));
                 }
             }
             Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -83,7 +90,11 @@ public final class Npz {
         if (images == null || images.length == 0) {
             throw new NASException(what + " must hold at least one image");
         }
-        byte[] bytes = new byte[Math.multiplyExact(images.length, pixels)];
+        if ((long) images.length * pixels > Integer.MAX_VALUE - 8) {
+            throw new NASException(what + " hold " + images.length + " images of " + pixels + " pixels, more than one "
+                    + "array of the JVM holds (2^31 bytes): write fewer");
+        }
+        byte[] bytes = new byte[images.length * pixels];
         for (int i = 0; i < images.length; i++) {
             if (images[i] == null || images[i].length != pixels) {
                 throw new NASException(what + "[" + i + "] has " + (images[i] == null ? "no" : images[i].length)

@@ -301,6 +301,7 @@ public class NASGatewayTest {
             "trainImages[0] holds 0.5: images must be raw pixel values, whole numbers 0-255",
             "testLabels must hold one label an image, 2; got 1",
             "trainLabels holds 9, not a class of the 2 classNames (0 to 1)",
+            "classNames[1] is null; give each class a name",
         };
         float[][] short1 = {images[0], Arrays.copyOf(images[1], 783)};
         float[][] fraction = {images[0].clone()};
@@ -310,7 +311,8 @@ public class NASGatewayTest {
             () -> Npz.write(other, 1, 28, 28, short1, new int[2], short1, new int[2], List.of()),
             () -> Npz.write(other, 1, 28, 28, fraction, new int[1], fraction, new int[1], List.of()),
             () -> Npz.write(other, 1, 28, 28, images, labels, Arrays.copyOf(images, 2), new int[1], List.of()),
-            () -> Npz.write(other, 1, 28, 28, Arrays.copyOf(images, 2), nine, images, labels, List.of("a", "b")));
+            () -> Npz.write(other, 1, 28, 28, Arrays.copyOf(images, 2), nine, images, labels, List.of("a", "b")),
+            () -> Npz.write(other, 1, 28, 28, images, labels, images, labels, Arrays.asList("a", null)));
         for (int i = 0; i < cases.length; i++) {
             assertOneLine(assertThrows(NASException.class, writes.get(i)::run), cases[i]);
         }
