@@ -213,9 +213,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(default: no limit)", "may change", "search.child_timeout", number(float, 0, strict=True),
             "SECONDS"),
     Setting("time-limit", "stop starting children once the search has run this long (90s, 45m, 1.5h, or "
-            "seconds), then test the best as at the end of the budget; the children of the round still training "
-            "are dropped (default: no limit; a resume gets the limit anew)", "may change", "search.time_limit",
-            duration, "DURATION"),
+            "seconds), then test the best as at the end of the budget (a derivation, --final-epochs: after it); "
+            "the children of the round still training are dropped (default: no limit; a resume gets it anew)",
+            "may change", "search.time_limit", duration, "DURATION"),
     Setting("reward", "what the search maximises: accuracy (the default), or accuracy-size = accuracy x "
             "(params / N) ** W above --target-params N (MnasNet's soft form)", "fixed",
             "agent_config.objective.reward", choices=REWARDS),
