@@ -99,3 +99,14 @@ def test_the_cli_takes_no_abbreviated_flags(capsys: pytest.CaptureFixture[str]) 
         parse(["--epoch", "2"])
     assert exit_.value.code == config.EXIT_BAD_INPUT
     assert "unrecognized arguments: --epoch 2" in capsys.readouterr().err
+
+
+def test_a_data_dir_is_recorded_absolute_so_that_a_resume_from_elsewhere_finds_it(tmp_path, monkeypatch) -> None:
+    """config.json kept --data-dir as typed: a resume or `train RUN` from another working directory
+    looked for data/mine.npz there, and said it was not there."""
+    monkeypatch.chdir(tmp_path)
+    made = new_config(parse(["--dataset", "npz", "--data-dir", "data/mine.npz", "--run-dir", "/tmp/x"]))
+    assert made.data_dir == str(tmp_path / "data" / "mine.npz")
+    resumed = resumed_config(parse(["--data-dir", "../moved.npz", "--resume", "/tmp/x"]), made, default_space("cnn"))
+    assert resumed.data_dir == str(tmp_path.parent / "moved.npz")
+    assert new_config(parse(["--run-dir", "/tmp/x"])).data_dir is None  # Debian's Fashion-MNIST, as before

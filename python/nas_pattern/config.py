@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -56,7 +57,7 @@ class RunConfig:
     """Everything one run of the CLI was asked to do (config.json and summary.json hold it)."""
 
     dataset: str = "fashion-mnist"  # one of DATASETS
-    data_dir: str | None = None  # None: Debian's Fashion-MNIST directory
+    data_dir: str | None = None  # absolute (new_config makes it so); None: Debian's Fashion-MNIST directory
     network: str = "cnn"  # "cnn" or "rnn": which child network the architectures describe
     space: str | None = None  # JSON file of the search space; None: the network's default space
     agent: str = "reinforce"  # one of agents.AGENTS
@@ -339,7 +340,9 @@ def new_config(args: argparse.Namespace, resuming: bool = False) -> RunConfig:
                           size_weight=args.size_weight or base.agent_config.objective.size_weight)
     agent_config = AgentConfig(children_per_update=args.children_per_update or base.agent_config.children_per_update,
                                seed=seed, objective=objective)
-    return RunConfig(dataset=dataset, data_dir=args.data_dir, network=network, space=args.space, agent=agent,
+    # absolute, so that a resume or a retraining from another working directory finds the data
+    data_dir = os.path.abspath(args.data_dir) if args.data_dir else None
+    return RunConfig(dataset=dataset, data_dir=data_dir, network=network, space=args.space, agent=agent,
                      device=device.type, final_epochs=args.final_epochs or 0, executor=executor,
                      gpus_per_child=args.gpus_per_child, ray_address=args.ray_address,
                      children_at_once=args.children_at_once or base.children_at_once,
