@@ -11,7 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Collectors;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
@@ -149,12 +151,9 @@ public final class Npz {
     /** One array as {@code name.npy} in the zip: numpy's format 1.0, a header padded to 64 bytes, then the data. */
     private static void entry(ZipOutputStream zip, String name, String type, long[] shape, byte[] data)
             throws IOException {
-        StringBuilder dims = new StringBuilder();
-        for (long size : shape) {
-            dims.append(size).append(", ");
-        }
+        String dims = Arrays.stream(shape).mapToObj(Long::toString).collect(Collectors.joining(", "));
         String dict = "{'descr': '" + type + "', 'fortran_order': False, 'shape': ("
-                + (shape.length == 1 ? dims.toString().trim() : dims.substring(0, dims.length() - 2)) + "), }";
+                + dims + (shape.length == 1 ? "," : "") + "), }"; // a Python tuple: (N,) or (N, C, H, W)
         int padding = 63 - (10 + dict.length()) % 64; // the header ends with '\n' on a multiple of 64
         String header = dict + " ".repeat(padding) + "\n";
         zip.putNextEntry(new ZipEntry(name + ".npy"));
