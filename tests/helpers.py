@@ -160,6 +160,26 @@ def cli(argv: list[str], capsys: Any) -> tuple[int, str, str]:
     return code, out, err
 
 
+class WouldRunCode:
+    """Pickled, a file from elsewhere that runs code when unpickled: it makes `marker`."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return open, (str(self.marker), "w")
+
+
+def plain_values(value: Any) -> bool:
+    """Whether `value` is tensors, numbers, strings and None in dicts, lists and tuples: what a
+    weights-only torch.load reads without any allowance (no array, no object, no pickle in bytes)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, (str, int)) and plain_values(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(plain_values(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str, torch.Tensor))
+
+
 def files(run_dir: Path) -> dict[str, bytes]:
     """Every file under a run directory (its event files' folders included), by relative path:
     what "nothing was changed" compares."""

@@ -7,12 +7,13 @@ import dataclasses
 import math
 import pickle
 import random
+import re
 from dataclasses import replace
 
 import pytest
 import torch
 
-from helpers import blank_dataset, make_match_target
+from helpers import WouldRunCode, blank_dataset, make_match_target, plain_values
 from nas_pattern import AGENTS as REGISTRY
 from nas_pattern import (
     CNN_SPACE,
@@ -650,20 +651,34 @@ def test_a_run_recorded_before_replay_resumes_without_it_at_its_temperature() ->
     assert (AgentConfig.from_json(flat).reinforce.replay, AgentConfig.from_json(flat).reinforce.temperature) == (0, 2.0)
 
 
-def test_tpe_resumes_a_checkpoint_that_pickled_its_whole_study() -> None:
+@pytest.mark.parametrize("key", ["study", "sampler"])
+def test_tpe_refuses_a_checkpoint_that_pickled_its_study_or_sampler_and_unpickles_nothing(key: str, tmp_path) -> None:
+    # Checkpoints before 2026-12-08 held the sampler pickled, and earlier ones the whole study: a
+    # resume reads checkpoints weights-only, and the agent must not unpickle what they carry either.
     agent = AGENTS["tpe"](SMALL, 3)
     drive(agent, score, 13)
-    waiting = agent.policy()
-    old = {"study": pickle.dumps(agent.study), "pending": [t.number for t in agent.trials.values()],
-           "told": [s for _, s in agent.told]}  # what checkpoints held before the study was rebuilt from trials
-    copy = AGENTS["tpe"](SMALL, 99)
-    copy.load_state_dict(old)
-    assert copy.told == agent.told
-    (restored,) = copy.open.values()  # numbered anew: the old checkpoint kept no numbers
-    assert restored.actions == waiting.actions
-    copy.reward(restored, metrics(0.5))
-    agent.reward(waiting, metrics(0.5))
-    assert drive(copy, score, 10) == drive(agent, score, 10)
+    state = agent.state_dict()
+    del state["sampler_rng"]
+    state[key] = pickle.dumps(WouldRunCode(tmp_path / "ran"))
+    with pytest.raises(ValueError, match=r"^the checkpoint holds the TPE agent's Optuna sampler as a pickle, as "
+                                         r"nas-pattern wrote it before 2026-12-08; .* this search cannot go on"):
+        AGENTS["tpe"](SMALL, 99).load_state_dict(state)
+    assert not (tmp_path / "ran").exists()
+    state = agent.state_dict()
+    names = sorted(state["sampler_rng"])  # where this Optuna keeps the generators: TPE's own, its random sampler's
+    assert len(names) == 2
+    state["sampler_rng"] = {"_other": state["sampler_rng"][names[0]]}  # where another Optuna keeps one
+    with pytest.raises(ValueError, match=rf"the checkpoint's TPE sampler drew from \['_other'\], this Optuna's "
+                                         rf"from {re.escape(str(names))}: resume with the Optuna version the search"):
+        AGENTS["tpe"](SMALL, 99).load_state_dict(state)
+
+
+@pytest.mark.parametrize("name", AGENTS)
+def test_every_agent_s_state_is_plain_values_that_a_resume_reads_without_unpickling(name: str) -> None:
+    agent = AGENTS[name](SMALL, 3)
+    drive(agent, score, 13)
+    agent.policy()  # one waiting
+    assert plain_values(agent.state_dict())
 
 
 @pytest.mark.parametrize("name", ["reinforce", "evolution", "tpe", "random"])

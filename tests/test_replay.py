@@ -6,12 +6,15 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 import torch
 
+from helpers import plain_values
 from nas_pattern import CNN_SPACE, Metrics, RandomAgent
 from nas_pattern.records import Child, Episode
 from nas_pattern.replay import Replay, generators_state
+from nas_pattern.run_dir import RunDirectory
 
 
 def recorded(architectures: list) -> list[Episode]:
@@ -44,3 +47,17 @@ def test_a_child_sampled_again_must_be_the_one_recorded() -> None:
 def test_a_checkpoint_past_the_record_is_refused() -> None:
     with pytest.raises(ValueError, match="the checkpoint is at episode 3 but only 1 episodes are recorded"):
         Replay(recorded([CNN_SPACE.decode([0] * len(CNN_SPACE.num_choices))]), {"episodes": 3})
+
+
+def test_the_generators_are_kept_as_plain_values_and_numpy_s_array_of_an_older_checkpoint_is_read(tmp_path) -> None:
+    assert plain_values(generators_state())  # a resume reads the checkpoint weights-only
+    np.random.seed(5)
+    old = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    assert isinstance(old["numpy"][1], np.ndarray)  # as checkpoints before 2026-12-08 held it
+    expected = np.random.rand(3)
+    run_dir = RunDirectory(tmp_path / "run")
+    run_dir.create({"config": {}, "space": CNN_SPACE.to_json()})
+    run_dir.save_checkpoint({"episodes": 0, "agent": RandomAgent(CNN_SPACE).state_dict(), "rng": old})
+    np.random.seed(6)
+    Replay([], run_dir.read_checkpoint()).restore(RandomAgent(CNN_SPACE))
+    assert (np.random.rand(3) == expected).all()

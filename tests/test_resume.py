@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
-from helpers import SMALL_CNN, cli, files, full_disk, sigterm_in
+from helpers import SMALL_CNN, WouldRunCode, cli, files, full_disk, sigterm_in
 
 SEARCH = ["--network", "rnn", "--episodes", "6", "--children-per-update", "2", "--train-limit", "300",
           "--seed", "1"]
@@ -452,6 +453,21 @@ def test_a_damaged_record_is_refused_not_guessed_at(unfinished: Path, capsys) ->
     assert code == 2
     assert "episodes.jsonl line 2 is not an episode record" in err
     assert snapshot(unfinished) == before
+
+
+@pytest.mark.slow
+def test_a_run_directory_whose_checkpoint_would_run_code_is_refused_and_none_runs(unfinished: Path, tmp_path: Path,
+                                                                                   capsys) -> None:
+    # someone else's run directory: --resume reads its checkpoint weights-only
+    torch.save({"episodes": 2, "agent": WouldRunCode(tmp_path / "ran")}, unfinished / "checkpoint.pt")
+    before = snapshot(unfinished)
+    code, _, err = cli(["--resume", str(unfinished)], capsys)
+    assert code == 2
+    assert err.endswith(f"{unfinished}/checkpoint.pt is unreadable (torch.load finds more in it than tensors and plain "
+                        "values (Unsupported global: GLOBAL io.open was not an allowed global by default)); the run "
+                        "directory is damaged\n") and err.count("\n") == 1, err
+    assert snapshot(unfinished) == before
+    assert not (tmp_path / "ran").exists()
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import WouldRunCode
 from nas_pattern import CNN_SPACE, Metrics
 from nas_pattern.records import Episode
 from nas_pattern.run_dir import EPISODES, SUMMARY, RunDirectory
@@ -149,6 +150,19 @@ def test_leftovers_of_a_checkpoint_write_cut_short_are_removed(tmp_path: Path) -
     (run_dir.path / "checkpoint.pt.tmp").write_bytes(b"half")
     assert run_dir.read_checkpoint() == {"episodes": 2}
     assert not (run_dir.path / "checkpoint.pt.tmp").exists()
+
+
+def test_a_checkpoint_or_final_training_that_would_run_code_is_refused_and_none_runs(tmp_path: Path) -> None:
+    # a run directory from elsewhere: --resume reads it weights-only, as a model is read
+    run_dir, marker = recorded(tmp_path, 2), tmp_path / "ran"
+    run_dir.save_checkpoint({"episodes": 2, "agent": WouldRunCode(marker)})
+    refusal = r"torch.load finds more in it than tensors and plain values \(Unsupported global: GLOBAL io.open [^\n]*\)"
+    with pytest.raises(ValueError, match=rf"checkpoint.pt is unreadable \({refusal}\); the run directory is damaged$"):
+        run_dir.read_checkpoint()
+    run_dir.save_final_training({"episode": 1}, {"module": WouldRunCode(marker)})
+    with pytest.raises(ValueError, match=rf"final-training.pt is unreadable \({refusal}\)$"):
+        run_dir.read_final_training()
+    assert not marker.exists()
 
 
 def test_a_directory_is_held_by_one_search_until_it_lets_go(tmp_path: Path, monkeypatch) -> None:

@@ -5,7 +5,9 @@ class, the architecture and its space, the input shape, the class count, the nor
 the pixels, the training configuration, the metrics, and the versions that wrote it. It is
 written atomically, during the search each time the best improves (a killed search keeps it)
 and at the end with the model that was tested. training.pt, python -m nas_pattern.train's state
-at the end of an epoch, carries the same card. One piece: the card, the files' layouts and the
+at the end of an epoch, carries the same card. Every .pt file a command reads back (these, and a
+run directory's checkpoints) is read weights-only, by load_saved(): it runs no code a file from
+elsewhere may carry. One piece: the card, the files' layouts and the
 model loaded back from them (and exported to ONNX) change together.
 """
 
@@ -263,10 +265,10 @@ def _payload(file: Path, kind: str, form: str, hint: str) -> dict[str, Any]:
         raise ValueError(f"{file} is not a {kind}: torch.save writes a zip archive, and this file begins "
                          f"{head!r}; {hint}")
     try:
-        payload = torch.load(file, map_location="cpu", weights_only=True)
+        payload = load_saved(file)
     except Exception as err:
         raise ValueError(f"{file} is not a readable {kind} (truncated, or not written by nas-pattern): "
-                         f"{_load_error(err)}") from None
+                         f"{load_error(err)}") from None
     if not isinstance(payload, dict) or payload.get("format") != form:
         raise ValueError(f"{file} is not a nas-pattern {kind}")
     return payload
@@ -300,9 +302,24 @@ def load_training(path: Path) -> tuple[ModelCard, dict[str, Any], dict[str, Any]
     return card, job, state
 
 
-def _load_error(err: Exception) -> str:
-    """torch.load's error in one line. Its weights-only refusal is a paragraph advising a load with
-    weights_only=False, which would run whatever code a foreign file holds: only its reason is kept."""
+# What a NumPy array is rebuilt from in a pickle: checkpoints before 2026-12-08 held NumPy's random
+# state as one (uint32 keys). Rebuilding one runs no code of the file's, so load_saved() allows them.
+NUMPY_ARRAY: list[Any] = [np.zeros(0).__reduce__()[0], np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
+
+def load_saved(path: Path) -> Any:
+    """What save_atomically() wrote in `path`, read weights-only (tensors on the CPU): tensors,
+    numbers, strings and containers of them, and NumPy arrays, never the code a pickle may carry,
+    so that a file from elsewhere (a run directory, a model) cannot run any. What torch.load raises
+    is raised; load_error() says it in one line."""
+    torch.serialization.add_safe_globals(NUMPY_ARRAY)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_error(err: Exception) -> str:
+    """What load_saved() raised, in one line. torch's weights-only refusal is a paragraph advising a
+    load with weights_only=False, which would run whatever code a foreign file holds: only its reason
+    is kept."""
     if isinstance(err, pickle.UnpicklingError):
         reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*?)(?:\.(?:\s|$)|\n|$)", str(err))
         why = reason[1] if reason else "no reason given"

@@ -15,13 +15,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas_pattern.agents.base import Agent
+from nas_pattern.agents.base import Agent, numpy_state, plain_numpy_state
 from nas_pattern.records import Child, Episode
 
 
 def generators_state() -> dict[str, Any]:
-    """The process's random generators (Python, NumPy, torch), as a checkpoint keeps them."""
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """The process's random generators (Python, NumPy, torch), as a checkpoint keeps them: numbers
+    and a tensor, which torch.load reads weights-only."""
+    return {"python": random.getstate(), "numpy": plain_numpy_state(np.random.get_state(legacy=True)),
+            "torch": torch.get_rng_state()}
 
 
 class Replay:
@@ -44,7 +46,7 @@ class Replay:
             agent.load_state_dict(self.checkpoint["agent"])
             rng = self.checkpoint["rng"]
             random.setstate(rng["python"])
-            np.random.set_state(rng["numpy"])
+            np.random.set_state(numpy_state(rng["numpy"]))  # its keys an array in checkpoints before 2026-12-08
             torch.set_rng_state(rng["torch"])
         return self.recorded[:self.done]
 

@@ -26,12 +26,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-import torch
-
 from nas_pattern.controller import NASController, model_card, trained_in_search
 from nas_pattern.files import hold_directory, input_error, save_atomically, write_atomically
-from nas_pattern.model import CHECKPOINT, MODEL, TRAINING, save_model
-from nas_pattern.records import Episode, first_line
+from nas_pattern.model import CHECKPOINT, MODEL, TRAINING, load_error, load_saved, save_model
+from nas_pattern.records import Episode
 from nas_pattern.search_space import SearchSpace
 
 CONFIG = "config.json"
@@ -332,9 +330,9 @@ class RunDirectory:
         if not path.exists():
             return None
         try:
-            state: dict[str, Any] = torch.load(path, weights_only=False)  # our own file
+            state: dict[str, Any] = load_saved(path)  # weights-only: a run directory from elsewhere runs no code
         except Exception as err:
-            raise ValueError(f"{path} is unreadable ({err}); the run directory is damaged") from None
+            raise ValueError(f"{path} is unreadable ({load_error(err)}); the run directory is damaged") from None
         return state
 
     def read_derived(self, space: SearchSpace) -> list[Episode]:
@@ -355,10 +353,10 @@ class RunDirectory:
         if not path.exists():
             return None
         try:
-            kept = torch.load(path, weights_only=False)  # our own file
+            kept = load_saved(path)
             return dict(kept["job"]), dict(kept["state"])
         except Exception as err:
-            raise ValueError(f"{path} is unreadable ({first_line(err)})") from None
+            raise ValueError(f"{path} is unreadable ({load_error(err)})") from None
 
 
 class Recorder:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from nas_pattern.agents.config import AgentConfig
@@ -210,3 +211,16 @@ def diversity(space: SearchSpace, samples: Sequence[Sequence[int]]) -> float:
     return total / steps if steps else 1.0
 
 
+
+
+def plain_numpy_state(state: Any) -> list[Any]:
+    """A NumPy RandomState's get_state() as a checkpoint keeps it: plain numbers, its keys a list
+    (not an array), which torch.load reads weights-only."""
+    name, keys, *rest = state
+    return [name, np.asarray(keys).tolist(), *rest]
+
+
+def numpy_state(plain: Sequence[Any]) -> tuple[Any, ...]:
+    """plain_numpy_state()'s list (or get_state()'s tuple) as RandomState.set_state() takes it."""
+    name, keys, *rest = plain
+    return (name, np.asarray(keys, dtype=np.uint32), *rest)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-import pickle
 import random
 from typing import Any
 
-from nas_pattern.agents.base import Agent, Sample, diversity
+import numpy as np
+
+from nas_pattern.agents.base import Agent, Sample, diversity, numpy_state, plain_numpy_state
 from nas_pattern.agents.config import AgentConfig
 from nas_pattern.networks.base import Metrics
 from nas_pattern.search_space import Architecture, SearchSpace
@@ -94,28 +95,23 @@ class TPEAgent(Agent):
 
     def state_dict(self) -> dict[str, Any]:
         # The controller takes this before every round, so it is small: the trials told (the study
-        # is rebuilt from them), the open samples (asked again on load), and the sampler with its
-        # random state. Pickling the whole study instead cost a search time quadratic in its trials.
-        return {"told": list(self.told), "sampler": pickle.dumps(self.study.sampler), "rng": self.rng.getstate(),
-                **self.samples_state()}
+        # is rebuilt from them), the open samples (asked again on load), and the sampler's random
+        # generators as plain numbers (a resume loads checkpoints weights-only: no pickle of the
+        # sampler, which could run code). Pickling the whole study cost a search time quadratic in
+        # its trials.
+        return {"told": list(self.told), "sampler_rng": _random_states(self.study.sampler),
+                "rng": self.rng.getstate(), **self.samples_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if "study" in state:  # a checkpoint from before the study was rebuilt from its trials
-            self.study = pickle.loads(state["study"])
-            trials = {t.number: t for t in self.study.get_trials(deepcopy=False)}
-            self.load_samples_state(state)
-            self.trials = {}
-            for n in state["pending"]:
-                trial = self._optuna.trial.Trial(self.study, trials[n]._trial_id)
-                self.trials[self.give(list(trial.params.values())).number] = trial
-            self.told = [(list(t.params.values()), float(t.value or 0.0)) for t in self.study.get_trials(deepcopy=False)
-                         if t.state == self._optuna.trial.TrialState.COMPLETE]
-            self._remember_scores()
-            return
+        if "sampler_rng" not in state:  # "study" or "sampler": pickles, which a resume does not load
+            raise ValueError("the checkpoint holds the TPE agent's Optuna sampler as a pickle, as "
+                             "nas-pattern wrote it before 2026-12-08; a resume no longer unpickles a "
+                             "checkpoint (a pickle can run any code), so this search cannot go on: its "
+                             "record and best.pt stay as they are")
         optuna = self._optuna
         distributions = {name: optuna.distributions.CategoricalDistribution(list(range(n)))
                          for name, n in zip(self.space.step_names, self.space.num_choices, strict=True)}
-        study = optuna.create_study(direction="maximize")
+        study = optuna.create_study(direction="maximize", sampler=self.study.sampler)
         study.add_trials(optuna.trial.create_trial(params=dict(zip(distributions, actions, strict=True)),
                                                    distributions=distributions, value=score)
                          for actions, score in state["told"])
@@ -129,14 +125,42 @@ class TPEAgent(Agent):
             for name, n in zip(self.space.step_names, self.space.num_choices, strict=True):
                 trial.suggest_categorical(name, list(range(n)))
             self.trials[sample.number] = trial
-        study.sampler = pickle.loads(state["sampler"])  # its random state as it was, untouched by the asks above
+        _set_random_states(study.sampler, state["sampler_rng"])  # as they were, untouched by the asks above
         self.study = study
         self.told = [(list(actions), float(score)) for actions, score in state["told"]]
         self._remember_scores()
-        if "rng" in state:  # (none before 2026-12-06)
-            self.rng.setstate(state["rng"])
+        self.rng.setstate(state["rng"])
 
     def _remember_scores(self) -> None:
         self.scores = {}
         for actions, score in self.told:  # the latest of each
             self.scores[self.space.decode(actions)] = score
+
+
+def _random_states(sampler: Any) -> dict[str, list[Any]]:
+    """The numpy generators an Optuna sampler draws from (TPE's own and the random sampler's it
+    starts with), by attribute path, each state as plain numbers: ["MT19937", keys, position,
+    has_gauss, cached_gaussian]. Found by walking the sampler's attributes, whatever Optuna version
+    names them."""
+    return {path: plain_numpy_state(rng.get_state(legacy=True)) for path, rng in _generators(sampler)}
+
+
+def _set_random_states(sampler: Any, states: dict[str, list[Any]]) -> None:
+    """Return the generators of `sampler` (made as the saved one was) to `states` (_random_states)."""
+    generators = dict(_generators(sampler))
+    if generators.keys() != states.keys():
+        raise ValueError(f"the checkpoint's TPE sampler drew from {sorted(states)}, this Optuna's from "
+                         f"{sorted(generators)}: resume with the Optuna version the search began with")
+    for path, state in states.items():
+        generators[path].set_state(numpy_state(state))
+
+
+def _generators(obj: Any, path: str = "", depth: int = 0) -> list[tuple[str, np.random.RandomState]]:
+    """(attribute path, generator) of each NumPy RandomState in `obj`, down to three objects deep."""
+    found = []
+    for name, value in sorted(vars(obj).items()):
+        if isinstance(value, np.random.RandomState):
+            found.append((path + name, value))
+        elif hasattr(value, "__dict__") and not isinstance(value, type) and not callable(value) and depth < 3:
+            found += _generators(value, f"{path}{name}.", depth + 1)
+    return found
