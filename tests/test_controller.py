@@ -199,6 +199,48 @@ def test_a_search_ends_with_the_first_child_recorded_past_its_time_limit(monkeyp
         SearchConfig(time_limit=0)
 
 
+def test_past_its_time_limit_a_search_keeps_the_children_of_the_round_that_finished(monkeypatch) -> None:
+    """With K at once (or Ray) the children of a round train together: past the limit, those that
+    had finished were dropped with those still training, and a resume trained them again."""
+    from types import SimpleNamespace
+
+    from nas_pattern import controller as controller_module
+    from nas_pattern.executor import LocalExecutor
+
+    clock = [1000.0]
+    monkeypatch.setattr(controller_module, "time", SimpleNamespace(monotonic=lambda: clock[0],
+                                                                   perf_counter=time.perf_counter))
+
+    class Slow(make_match_target(CNN_SPACE, TARGET)):  # type: ignore[misc]
+        def train(self, data: Split, epochs: int) -> None:
+            clock[0] += 25
+
+    class InPairs(LocalExecutor):
+        """Two children at a time: the second is done when the first is taken."""
+
+        def run(self, children):
+            outcomes = []
+            for index in range(len(children)):
+                if index % 2 == 0:
+                    outcomes += [self.worker.run(child) for child in children[index:index + 2]]
+                self.ahead = len(outcomes) - index - 1
+                yield outcomes[index]
+
+        def ready(self) -> bool:
+            return self.ahead > 0
+
+    def search(limit: float) -> list[int]:
+        controller = NASController(RLAgent(CNN_SPACE, AgentConfig(children_per_update=4)), blank_dataset(),
+                                   network=Slow, config=SearchConfig(episodes=12, time_limit=limit),
+                                   executor=InPairs())
+        result = controller.search()
+        assert result.stop_reason == "time"
+        return [e.episode for e in result.episodes]
+
+    assert search(30) == [1, 2]  # 1 and 2 done at 50 s, past it: 2 kept, 3 not started
+    assert search(60) == [1, 2, 3, 4]  # 3 at 100 s, past it, and 4 done beside it
+
+
 def test_the_controller_refuses_a_space_its_network_cannot_build() -> None:
     from nas_pattern import RNN_SPACE
     with pytest.raises(ValueError, match="the CNN search space must have exactly the decisions"):

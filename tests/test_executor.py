@@ -316,6 +316,32 @@ def test_the_k_worker_processes_are_all_started_before_the_search(table: Table) 
         executor.close()
 
 
+@pytest.mark.slow
+def test_the_executor_says_whether_the_next_outcome_is_done_so_a_search_past_its_limit_keeps_it(table: Table) -> None:
+    """Past its time limit a search records the rest of the round only as far as it is done
+    (NASController._update_round): with K at once a child trained beside the one just taken is."""
+    children = [Child(number, architecture) for number, architecture in enumerate(list(table.space)[:3], 1)]
+    executor = LocalExecutor(children_at_once=2)
+    try:
+        executor.start(Worker(tabular_setup(table)))
+        outcomes = executor.run(children)
+        assert next(outcomes).status == "ok"
+        deadline = time.monotonic() + 120
+        while not executor.ready():  # child 2, beside child 1: done at once, or in a moment
+            assert time.monotonic() < deadline, "the child trained beside the first is never done"
+            time.sleep(0.01)
+        assert [outcome.status for outcome in outcomes] == ["ok", "ok"]
+        assert not executor.ready()  # the round is over: nothing comes next
+    finally:
+        executor.close()
+    one = LocalExecutor()
+    one.start(Worker(tabular_setup(table)))
+    outcomes = one.run(children)
+    assert next(outcomes).status == "ok"
+    assert not one.ready()  # one at a time, the next child has not started
+    outcomes.close()
+
+
 def take_data_but_once(arrays: dict) -> int:
     """LocalExecutor's first task of a worker process, which fails in the first worker to take it (as
     the data's third copy on a GPU might run out of its memory)."""
@@ -419,6 +445,33 @@ def test_the_header_says_how_many_threads_each_worker_process_has(monkeypatch) -
 def test_the_local_executor_refuses_zero_children_at_once() -> None:
     with pytest.raises(ValueError, match="children at once must be >= 1, got 0"):
         LocalExecutor(children_at_once=0)
+
+
+class SlowFirst(TabularNetwork):
+    """A tabular child that trains for 3 s in episode 1 of a search seeded 3, the others at once."""
+
+    def train(self, data: Split, epochs: int) -> None:
+        if self.seed == 3 * 100003 + 1:
+            time.sleep(3)
+
+
+@pytest.mark.slow
+def test_a_ray_executor_says_the_next_outcome_is_done_when_it_came_back_before(table: Table, ray_cluster: None) -> None:
+    """Past its time limit a search records the rest of the round only as far as it is done: with
+    Ray, as far as the answers that came back while it waited for the one it took."""
+    setup = WorkerSetup(functools.partial(SlowFirst, table=table), table.space, table.dataset(), SearchConfig(seed=3),
+                        TrainConfig())
+    executor = RayExecutor(max_workers=2)
+    try:
+        executor.start(Worker(setup))
+        outcomes = executor.run([Child(number, a) for number, a in enumerate(list(table.space)[:3], 1)])
+        assert next(outcomes).status == "ok"
+        assert executor.ready()  # children 2 and 3 came back while the first trained
+        assert next(outcomes).status == "ok" and executor.ready()
+        assert next(outcomes).status == "ok" and not executor.ready()  # the round is over
+        assert list(outcomes) == []
+    finally:
+        executor.close()
 
 
 def test_the_training_configuration_reaches_every_ray_worker(table: Table, ray_cluster: None) -> None:

@@ -215,7 +215,8 @@ SETTINGS: tuple[Setting, ...] = (
             "SECONDS"),
     Setting("time-limit", "stop starting children once the search has run this long (90s, 45m, 1.5h, or "
             "seconds), then test the best as at the end of the budget (a derivation, --final-epochs: after it); "
-            "the children of the round still training are dropped (default: no limit; a resume gets it anew)",
+            "of the round's other children, those that finished are kept, those still training dropped "
+            "(default: no limit; a resume gets it anew)",
             "may change", "search.time_limit", duration, "DURATION"),
     Setting("reward", "what the search maximises: accuracy (the default), or accuracy-size = accuracy x "
             "(params / N) ** W above --target-params N (MnasNet's soft form)", "fixed",

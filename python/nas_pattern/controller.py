@@ -76,6 +76,7 @@ class NASController:
         self._shared_callbacks: list[Callable[[int, float], None]] = []
         self._stop = False  # set by stop(), read by search() after each child
         self._deadline: float | None = None  # time.monotonic() past which search() ends (SearchConfig.time_limit)
+        self._past_limit = False  # a child was recorded past it: the rest of its round only as far as it is done
         self._drawn: list[Child] = []  # sampled for the current update, not evaluated yet
         self._samples: dict[int, Sample] = {}  # the agent's handle of each drawn child, by episode number
         self._boundary: dict[str, Any] | None = None  # state_dict() from before they were sampled
@@ -168,11 +169,13 @@ class NASController:
         stop_reason = "budget"
         self._stop = False
         limit = self.config.time_limit
-        self._deadline = None if limit is None else time.monotonic() + limit
+        self._deadline, self._past_limit = None if limit is None else time.monotonic() + limit, False
         while len(self.history) < self.config.episodes and stop_reason == "budget":
             for episode in self._update_round():
                 stop_reason = self._stop_reason(episode)
-                if stop_reason != "budget":
+                if stop_reason == "time":  # the round's children that finished still come (_update_round)
+                    self._past_limit = True
+                elif stop_reason != "budget":
                     break
         return self._result(stop_reason, time.perf_counter() - start, before)
     # --8<-- [end:search]
@@ -331,7 +334,8 @@ class NASController:
     def _update_round(self) -> Iterator[Episode]:
         """The children up to the next policy update: generated together, the new ones trained and
         evaluated by the executor (the others come from the cache), recorded in the order they
-        were generated."""
+        were generated. Past the time limit, only as far as they are done: the children still
+        training (with K at once, or Ray) are dropped, those that finished before them kept."""
         children = self._draw()
         new: dict[Architecture, Child] = {}  # first of each architecture not evaluated before
         for child in children:
@@ -342,6 +346,8 @@ class NASController:
             for child in children:
                 # evaluated before in this search: not retrained
                 cached = child.architecture in self._cache
+                if self._past_limit and not cached and not self.executor.ready():
+                    return
                 outcome = self._cache[child.architecture].outcome if cached else next(outcomes)
                 yield self._record(child, outcome, cached)
         finally:

@@ -65,6 +65,12 @@ class Executor(abc.ABC):
         state of its final retraining to go on from): its test metrics and the weights tested.
         `on_epoch` is called in this process after each epoch of the final retraining, in order."""
 
+    def ready(self) -> bool:
+        """Whether the next outcome of the run() in progress is done, so that taking it would not
+        wait: past its time limit the controller takes the rest of a round only as far as it is.
+        False where that is not known (those children are then dropped, as at a stop)."""
+        return False
+
     def describe(self) -> str:
         """Where the children run, for the progress header."""
         return ""
@@ -104,6 +110,7 @@ class LocalExecutor(Executor):
         self.children_at_once = children_at_once
         self.worker: Worker | None = None
         self._pool: ProcessPoolExecutor | None = None
+        self._next: Future[Outcome] | None = None  # the outcome run() gives next, with K at once
 
     def start(self, worker: Worker) -> None:
         self.worker = worker
@@ -130,10 +137,16 @@ class LocalExecutor(Executor):
                     futures[index + 1:] = self._submit(children[index + 1:])
                 except _NotStarted as err:
                     outcome = Outcome("error", str(err))
+                self._next = futures[index + 1] if index + 1 < len(futures) else None
                 yield outcome
         finally:
+            self._next = None
             if not all(future.done() for future in futures):  # stopped (Ctrl-C, SIGTERM) with children training
                 self._abandon()
+
+    def ready(self) -> bool:
+        # K at once: the next child's future is done; one at a time, the next child has not started
+        return self._next is not None and self._next.done()
 
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
              resume: dict[str, Any] | None = None, on_epoch: Callable[[Epoch], None] | None = None) -> Outcome:
@@ -332,6 +345,7 @@ class RayExecutor(Executor):
         self._remote: Any = None  # the actor class, with its resources
         self._args: tuple[Any, ...] = ()  # what every actor is created with
         self._child_timeout: float | None = None
+        self._next_done = False  # whether the outcome run() gives next is here already
 
     def start(self, worker: Worker) -> None:
         ray = _import_ray()
@@ -398,8 +412,16 @@ class RayExecutor(Executor):
                     done[index] = Outcome("timeout", f"no answer from its Ray worker in {limit:.0f} s")
                     free.append(self._replace(actor))
             while next_out in done:
-                yield done.pop(next_out)
+                self._next_done = next_out + 1 in done
+                try:
+                    yield done.pop(next_out)
+                finally:
+                    self._next_done = False
                 next_out += 1
+
+    def ready(self) -> bool:
+        # what has come back already: a child whose answer is on its way is not waited for
+        return self._next_done
 
     def test(self, child: Child, final_epochs: int = 0, weights: dict[str, Any] | None = None,
              resume: dict[str, Any] | None = None, on_epoch: Callable[[Epoch], None] | None = None) -> Outcome:
