@@ -169,7 +169,8 @@ class NASController:
         stop_reason = "budget"
         self._stop = False
         limit = self.config.time_limit
-        self._deadline, self._past_limit = None if limit is None else time.monotonic() + limit, False
+        self._deadline = None if limit is None else time.monotonic() + limit
+        self._past_limit = False
         while len(self.history) < self.config.episodes and stop_reason == "budget":
             for episode in self._update_round():
                 stop_reason = self._stop_reason(episode)

@@ -7,8 +7,8 @@ written atomically, during the search each time the best improves (a killed sear
 and at the end with the model that was tested. training.pt, python -m nas_pattern.train's state
 at the end of an epoch, carries the same card. Every .pt file a command reads back (these, and a
 run directory's checkpoints) is read weights-only, by load_saved(): it runs no code a file from
-elsewhere may carry. One piece: the card, the files' layouts and the
-model loaded back from them (and exported to ONNX) change together.
+elsewhere may carry. One piece: the card, the files' layouts and the model loaded back from them
+(and exported to ONNX) change together.
 """
 
 from __future__ import annotations

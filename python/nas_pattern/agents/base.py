@@ -211,8 +211,6 @@ def diversity(space: SearchSpace, samples: Sequence[Sequence[int]]) -> float:
     return total / steps if steps else 1.0
 
 
-
-
 def plain_numpy_state(state: Any) -> list[Any]:
     """A NumPy RandomState's get_state() as a checkpoint keeps it: plain numbers, its keys a list
     (not an array), which torch.load reads weights-only."""
