@@ -186,13 +186,16 @@ def test_a_copy_of_fashion_mnist_in_another_directory(tmp_path) -> None:
 
 # ---- a dataset of one's own: a folder of image files per class ----
 
-def image_folders(root: Path, train: int = 10, test: int = 4) -> Path:
-    """DIR/train/<class>/*.png and DIR/test/<class>/*.png: grey 28x28 images, each class its own
-    brightness (class i: pixel values near 60 + 60 i), so that the labels are checkable."""
+def image_folders(root: Path, train: int = 10, test: int = 4, val: int = 0) -> Path:
+    """DIR/train/<class>/*.png and DIR/test/<class>/*.png (and DIR/val/<class>/*.png with `val`):
+    grey 28x28 images, each class its own brightness (class i: pixel values near 60 + 60 i), so
+    that the labels are checkable."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    for split, count in (("train", train), ("test", test)):
+    for split, count in (("train", train), ("test", test), ("val", val)):
+        if not count:
+            continue
         for label, name in enumerate(("shoe", "bag", "coat")):
             (root / split / name).mkdir(parents=True)
             for i in range(count):
@@ -227,6 +230,27 @@ def test_a_folder_of_image_files_per_class_is_a_dataset(tmp_path) -> None:
     assert set(data.test.y.tolist()) == {1, 2}  # coat and shoe: labels are train's
     again = load_dataset("folder", root)
     assert torch.equal(again.val.x, data.val.x)  # the same validation split each time
+
+
+def test_a_val_folder_beside_train_and_test_is_the_validation_split(tmp_path) -> None:
+    # as a dataset's own validation split often comes (train/, val/, test/), and as an npz file's may
+    root = image_folders(tmp_path, train=10, test=4, val=3)
+    shutil.rmtree(root / "val" / "coat")  # a class without validation images
+    data = load_dataset("folder", root)
+    assert (len(data.train), len(data.val), len(data.test)) == (30, 6, 12)  # every training image trains
+    held_out = load_dataset("folder", image_folders(tmp_path / "without", train=10, test=4))
+    assert data.normalisation == held_out.normalisation  # the training images' own, as without val/ ...
+    assert len(held_out.train) == 24  # ... where a fifth of them were held out
+    (mean,), (std,) = data.normalisation
+    brightness = (data.val.x * std + mean).flatten(1).mean(1) * 255
+    assert torch.allclose(brightness, torch.tensor([120.0, 180.0, 60.0])[data.val.y], atol=3)  # its labels are train's
+    assert set(data.val.y.tolist()) == {0, 2}  # bag and shoe
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(root))}/val is the validation split: give no val_size"):
+        load_dataset("folder", root, val_size=5)
+    (root / "val" / "shirt").mkdir()
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(root))}/val has class folder\(s\) shirt that the training "
+                                         r"images lack; the classes are bag, coat, shoe$"):
+        load_dataset("folder", root)
 
 
 def test_reading_a_folder_dataset_shows_a_bar_at_a_terminal_and_nothing_in_a_log(tmp_path, monkeypatch,

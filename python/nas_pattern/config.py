@@ -184,8 +184,9 @@ def _replaced(record: Any, path: list[str], value: Any) -> Any:
 _CPU, _GPU = DEFAULT_BUDGET["cpu"], DEFAULT_BUDGET["cuda"]
 SETTINGS: tuple[Setting, ...] = (
     Setting("dataset", "default: fashion-mnist; folder: images of your own, in --data-dir as train/<class>/ and "
-            "test/<class>/, a folder of image files per class; npz: images of your own as numpy arrays, --data-dir "
-            "being the file (train_images, train_labels, test_images, test_labels)", "fixed", "dataset",
+            "test/<class>/ (and val/<class>/, optionally), a folder of image files per class; npz: images of "
+            "your own as numpy arrays, --data-dir being the file (train_images, train_labels, test_images, "
+            "test_labels)", "fixed", "dataset",
             choices=DATASETS),
     Setting("data-dir", "directory of the dataset files, an npz dataset's file (default for fashion-mnist: "
             "Debian's /usr/share/datasets/fashion-mnist)", "may change", "data_dir"),

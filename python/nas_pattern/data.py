@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
-FOLDER = "folder"  # a dataset of one's own: DIR/train/<class>/<image files>, DIR/test/<class>/...
+FOLDER = "folder"  # a dataset of one's own: DIR/train/<class>/<image files>, DIR/test/<class>/..., DIR/val/...
 NPZ = "npz"  # a dataset of one's own as numpy arrays in one file (numpy.savez): NPZ_ARRAYS, and NPZ_OPTIONAL
 NPZ_ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
 NPZ_OPTIONAL = ("val_images", "val_labels", "class_names")
@@ -54,7 +54,7 @@ _HOW_TO_GET = {
     "mnist": "pass --data-dir with the MNIST IDX files (train-images-idx3-ubyte[.gz], ...)",
     "cifar10": "pass --data-dir with the python version of CIFAR-10 (cifar-10-batches-py/ or its content)",
     FOLDER: "pass --data-dir with a train/ and a test/ folder, each with a folder of image files per class "
-            "(train/cat/1.png, ..., test/cat/7.png, ...)",
+            "(train/cat/1.png, ..., test/cat/7.png, ...), and optionally a val/ folder of the same kind",
     NPZ: "pass --data-dir with an .npz file of raw pixels 0-255 and labels, as numpy.savez(FILE, train_images=..., "
          "train_labels=..., test_images=..., test_labels=...) writes it (optionally val_images, val_labels and "
          "class_names too)",
@@ -192,7 +192,8 @@ def load_test_split(name: str, data_dir: str | Path | None = None, *, input_shap
     if name == FOLDER:
         if input_shape is None or not classes:
             raise ValueError("a folder dataset's test split needs the model's input shape and classes")
-        return to_split(*_folder_test(directory, classes, input_shape), *(normalisation or ((0.0,), (1.0,))), "test")
+        images, labels = _folder_split(directory, "test", classes, input_shape)
+        return to_split(images, labels, *(normalisation or ((0.0,), (1.0,))), "test")
     if name == NPZ:
         if input_shape is None:
             raise ValueError("an npz dataset's test split needs the model's input shape")
@@ -201,8 +202,9 @@ def load_test_split(name: str, data_dir: str | Path | None = None, *, input_shap
 
 
 def _load_folder(directory: Path, val_size: int | None) -> Dataset:
-    """A dataset of image files, a folder for each class: DIR/train/<class>/..., DIR/test/<class>/...
-    The classes are train's folders, in name order; test may lack some of them, but holds no
+    """A dataset of image files, a folder for each class: DIR/train/<class>/..., DIR/test/<class>/...,
+    and optionally DIR/val/<class>/..., the validation split (else it is held out of train). The
+    classes are train's folders, in name order; test and val may lack some of them, but hold no
     others. Each image is made the input as predict makes an image file (upright, on white where
     transparent, scaled to fit with its aspect kept), the input being the size most training images
     have (at most FOLDER_SIDE on a side), grey where they all are. The splits are normalised by the
@@ -216,17 +218,25 @@ def _load_folder(directory: Path, val_size: int | None) -> Dataset:
     files, labels = folder_files(directory / "train", classes, _HOW_TO_GET[FOLDER])
     shape = common_shape(files, FOLDER_SIDE)
     images = dataset_images(files, shape, f"{directory / 'train'}")
-    data = _of_pixels(FOLDER, images, labels, *_folder_test(directory, classes, shape), len(classes), classes, val_size)
+    val = None
+    if (directory / "val").is_dir():
+        if val_size is not None:
+            raise ValueError(f"{directory / 'val'} is the validation split: give no val_size (how many training "
+                             "images to hold out) with it")
+        val = _folder_split(directory, "val", classes, shape)
+    data = _of_pixels(FOLDER, images, labels, *_folder_split(directory, "test", classes, shape), len(classes),
+                      classes, val_size, val)
     return replace(data, directory=str(directory.resolve()))
 
 
-def _folder_test(directory: Path, classes: tuple[str, ...],
-                 shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """A folder dataset's test images, as raw pixels of the input `shape`, and their labels."""
+def _folder_split(directory: Path, split: str, classes: tuple[str, ...],
+                  shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A folder dataset's images of `split` (its folder's name, "test" or "val"), as raw pixels of
+    the input `shape`, and their labels."""
     from nas_pattern.images import dataset_images, folder_files
 
-    files, labels = folder_files(directory / "test", classes, _HOW_TO_GET[FOLDER])
-    return dataset_images(files, shape, f"{directory / 'test'}"), labels
+    files, labels = folder_files(directory / split, classes, _HOW_TO_GET[FOLDER])
+    return dataset_images(files, shape, f"{directory / split}"), labels
 
 
 def _load_npz(path: Path, val_size: int | None) -> Dataset:
