@@ -12,6 +12,7 @@ import torch
 
 from helpers import plain_values
 from nas_pattern import CNN_SPACE, Metrics, RandomAgent
+from nas_pattern.model import NUMPY_ARRAY
 from nas_pattern.records import Child, Episode
 from nas_pattern.replay import Replay, generators_state
 from nas_pattern.run_dir import RunDirectory
@@ -61,3 +62,5 @@ def test_the_generators_are_kept_as_plain_values_and_numpy_s_array_of_an_older_c
     np.random.seed(6)
     Replay([], run_dir.read_checkpoint()).restore(RandomAgent(CNN_SPACE))
     assert (np.random.rand(3) == expected).all()
+    # allowed for that load, not for the torch.load calls of the process it runs in (a user's own)
+    assert not set(NUMPY_ARRAY) & set(torch.serialization.get_safe_globals())

@@ -312,8 +312,12 @@ def load_saved(path: Path) -> Any:
     numbers, strings and containers of them, and NumPy arrays, never the code a pickle may carry,
     so that a file from elsewhere (a run directory, a model) cannot run any. What torch.load raises
     is raised; load_error() says it in one line."""
-    torch.serialization.add_safe_globals(NUMPY_ARRAY)
-    return torch.load(path, map_location="cpu", weights_only=True)
+    allowing = getattr(torch.serialization, "safe_globals", None)  # for this load only: torch 2.5 on
+    if allowing is None:
+        torch.serialization.add_safe_globals(NUMPY_ARRAY)  # torch 2.4: for the process
+        return torch.load(path, map_location="cpu", weights_only=True)
+    with allowing(NUMPY_ARRAY):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def load_error(err: Exception) -> str:
