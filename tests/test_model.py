@@ -515,7 +515,8 @@ def damaged(searched: Path, tmp_path: Path, how: str) -> Path:
                f"run directory's model is its {MODEL}"),
     ("foreign", "finds more in it than tensors and plain values (Unsupported global: GLOBAL argparse.Namespace"),
     ("future", f"has model format {FORMAT_VERSION + 1}"),
-    ("custom", "network class my_lab.networks:WideNet cannot be imported here"),
+    ("custom", "network class my_lab.networks:WideNet is not imported here, and a model file imports no code it "
+               "names: import my_lab.networks first (the commands: --import my_lab.networks)"),
 ])
 def test_a_bad_model_file_is_one_line_and_exit_2(how: str, message: str, searched: Path, tmp_path: Path,
                                                  capsys) -> None:
@@ -526,6 +527,40 @@ def test_a_bad_model_file_is_one_line_and_exit_2(how: str, message: str, searche
     assert "weights_only" not in err  # torch's advice to load a foreign file with weights_only=False
     with pytest.raises((ValueError, FileNotFoundError), match=re.escape(message)):
         load_model(path)
+
+
+@pytest.mark.slow
+def test_a_model_file_imports_no_module_it_names_and_loads_once_the_user_imports_it(searched: Path, tmp_path: Path,
+                                                                                   monkeypatch, capsys) -> None:
+    """best.pt names its network class's module, which load_model imported: a model from elsewhere
+    with a module beside it, loaded from that folder, ran that module's code. A network of one's
+    own is loaded once its module is imported, by the program or by the commands' --import."""
+    from nas_pattern.train import main as train
+
+    (tmp_path / "lab_nets.py").write_text("from pathlib import Path\n\nPath(__file__).with_name('ran').touch()\n\n"
+                                          "from nas_pattern import CNN\n\n\nclass WideNet(CNN):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # importable, as a module beside the model is from its folder
+    payload = torch.load(searched / MODEL, weights_only=True)
+    payload["card"]["network"] = "lab_nets:WideNet"
+    torch.save(payload, tmp_path / MODEL)
+    assert predict([str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ("python -m nas_pattern.predict: error: the model's network class "
+                                       "lab_nets:WideNet is not imported here, and a model file imports no code it "
+                                       "names: import lab_nets first (the commands: --import lab_nets)\n")
+    assert train([str(tmp_path / MODEL), "--out", str(tmp_path / "retrained")]) == 2
+    assert "network class lab_nets:WideNet is not imported here" in capsys.readouterr().err
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "retrained").exists()
+    assert predict([str(tmp_path), "--import", "lab_nets", "--images", "200"]) == 0  # at the user's word
+    assert (tmp_path / "ran").exists()
+    assert f"{tmp_path / MODEL}: WideNet conv" in capsys.readouterr().out
+    assert type(load_model(tmp_path).network).__name__ == "WideNet"  # imported now: load_model takes it
+    assert train([str(tmp_path / MODEL), "--epochs", "1", "--train-limit", "100", "--import", "lab_nets", "--out",
+                  str(tmp_path / "retrained")]) == 0
+    assert load_model(tmp_path / "retrained").card.network == "lab_nets:WideNet"
+    monkeypatch.delitem(sys.modules, "lab_nets")
+    assert predict([str(tmp_path), "--import", "lab_nets.missing"]) == 2
+    assert capsys.readouterr().err.endswith("error: --import lab_nets.missing: ModuleNotFoundError: No module named "
+                                            "'lab_nets.missing'; 'lab_nets' is not a package\n")
 
 
 @pytest.mark.slow

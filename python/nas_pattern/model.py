@@ -19,6 +19,7 @@ import json
 import os
 import pickle
 import re
+import sys
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -444,9 +445,14 @@ def write_model_files(directory: Path, card: ModelCard, weights: dict[str, torch
 
 
 def network_class(name: str) -> type[TorchNetwork]:
-    """The TorchNetwork subclass a card names ("module:qualname"); ValueError in one line if it
-    cannot be imported here or is not one."""
+    """The TorchNetwork subclass a card names ("module:qualname"); ValueError in one line if it is
+    not one, or its module is neither nas-pattern's nor imported already: a model file names the
+    code that rebuilds it, and what it names is imported only at the user's word (import_modules,
+    the commands' --import), so that a file from elsewhere runs no code a module beside it holds."""
     module_name, _, qualname = name.partition(":")
+    if module_name.partition(".")[0] != "nas_pattern" and module_name not in sys.modules:
+        raise ValueError(f"the model's network class {name} is not imported here, and a model file imports no code "
+                         f"it names: import {module_name} first (the commands: --import {module_name})")
     try:
         target: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
@@ -459,6 +465,21 @@ def network_class(name: str) -> type[TorchNetwork]:
     return target
 
 
+# The commands' --import: the module of a network class of one's own, which a model file names
+IMPORT_HELP = ("import MODULE first: the module of the model's network class, where it is not nas-pattern's own "
+               "(a model file names that class, and imports no code itself); may be given more than once")
+
+
+def import_modules(names: Sequence[str]) -> None:
+    """Import the modules a user names (the commands' --import): those of the network classes of the
+    models they load (network_class); ValueError in one line for one that cannot be imported."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # ImportError, or whatever its code raised
+            raise ValueError(f"--import {name}: {type(err).__name__}: {first_line(err)}") from None
+
+
 def _version() -> str:
     try:
         return version("nas-pattern")
@@ -466,6 +487,6 @@ def _version() -> str:
         return "unknown"
 
 
-__all__ = ["MODEL", "ONNX_MODEL", "TRAINING", "FoundModel", "ModelCard", "export_onnx", "load_model", "load_training",
-           "network_class", "save_model", "save_training", "write_model_files"]
+__all__ = ["IMPORT_HELP", "MODEL", "ONNX_MODEL", "TRAINING", "FoundModel", "ModelCard", "export_onnx", "import_modules",
+           "load_model", "load_training", "network_class", "save_model", "save_training", "write_model_files"]
 

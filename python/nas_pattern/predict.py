@@ -4,7 +4,8 @@ in all, and class by class (its accuracy on each, and the class it most often ta
 format Pillow reads), with its probability and the runner-up.
 
 PATH is a run directory or a best.pt file; a bad one (missing, truncated, of another format
-version, of a network class that cannot be imported here), or an image file that cannot be read,
+version, of a network class not imported here: a model file imports no code, --import does), or an
+image file that cannot be read,
 is one line and exit status 2. Ctrl-C, SIGTERM and a closed output stop it with one line and exit
 130, as the other commands.
 """
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from nas_pattern.config import EXIT_BAD_INPUT, EXIT_INTERRUPTED, INPUT_ERRORS, OneLineParser, number
 from nas_pattern.data import load_test_split
 from nas_pattern.files import drop_output, input_error, sigterm_as_interrupt
-from nas_pattern.model import MODEL, load_model
+from nas_pattern.model import IMPORT_HELP, MODEL, import_modules, load_model
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "(default: where they were when the model was trained, else Debian's Fashion-MNIST; a "
                         "folder dataset's: the folder with its test/; an npz dataset's: its file)")
     parser.add_argument("--images", type=number(int, 1), help="test images to classify (default: all)")
+    parser.add_argument("--import", dest="modules", action="append", default=[], metavar="MODULE",
+                        help=IMPORT_HELP)
     args = parser.parse_intermixed_args(argv)  # PATH, then flags and IMAGE files in any order
     if args.files and (args.images is not None or args.data_dir is not None):
         parser.error(f"{'--images' if args.images is not None else '--data-dir'} is for testing the model on the "
@@ -61,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _predict(args: argparse.Namespace, prog: str) -> int:
     try:
+        import_modules(args.modules)
         model = load_model(args.path)
         if args.files:
             images = model.read_images(args.files, args.invert, progress=_reading)

@@ -52,10 +52,12 @@ from nas_pattern.files import (
 )
 from nas_pattern.memory import bound_note, memory_bound
 from nas_pattern.model import (
+    IMPORT_HELP,
     MODEL,
     ONNX_MODEL,
     TRAINING,
     ModelCard,
+    import_modules,
     load_model,
     load_training,
     network_class,
@@ -102,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "or -2, -3, ... when that one exists; runs/train-<time> for a file)")
     p.add_argument("--resume", metavar="DIR", help=f"go on with the training stopped in DIR (its {TRAINING}, "
                    "written at the end of each epoch), with the settings it was started with, to the model it "
-                   "would have given unstopped; no SOURCE then, and no other flag but --data-dir and "
+                   "would have given unstopped; no SOURCE then, and no other flag but --data-dir, --import and "
                    "--no-tensorboard")
+    p.add_argument("--import", dest="modules", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
     p.add_argument("--no-tensorboard", action="store_true", help="write no TensorBoard event files (by default "
                    "the learning curve, a point per epoch, goes to <output folder>/tensorboard/ when the "
                    "tensorboard package is installed: tensorboard --logdir runs/ shows it beside the search)")
@@ -125,7 +128,7 @@ def check_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
         if given:
             flag = "SOURCE" if given[0] == "source" else "--" + given[0].replace("_", "-")
             parser.error(f"--resume goes on with the settings its training was started with: {flag} cannot be "
-                         "given with it (--data-dir can, where the dataset has moved, and --no-tensorboard)")
+                         "given with it (--data-dir can, where the dataset has moved, --import and --no-tensorboard)")
     args.epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
     args.device = args.device or "auto"
     args.seed = 0 if args.seed is None else args.seed
@@ -302,6 +305,7 @@ def _main(args: argparse.Namespace, prog: str) -> int:
     then _train()."""
     state: dict[str, Any] | None = None  # with --resume: the checkpoint's, to go on from
     try:
+        import_modules(args.modules)
         if args.resume is not None:
             (cls, space, architecture, stored), state = resumed(args)
         else:
