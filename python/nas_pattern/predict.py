@@ -4,10 +4,9 @@ in all, and class by class (its accuracy on each, and the class it most often ta
 format Pillow reads), with its probability and the runner-up.
 
 PATH is a run directory or a best.pt file; a bad one (missing, truncated, of another format
-version, of a network class not imported here: a model file imports no code, --import does), or an
-image file that cannot be read,
-is one line and exit status 2. Ctrl-C, SIGTERM and a closed output stop it with one line and exit
-130, as the other commands.
+version, of a network class not imported here: a model file imports no code, --import does), or
+an image file that cannot be read, is one line and exit status 2. Ctrl-C, SIGTERM and a closed
+output stop it with one line and exit 130, as the other commands.
 """
 
 from __future__ import annotations
