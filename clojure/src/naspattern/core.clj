@@ -230,12 +230,14 @@
   "Writes images of one's own as the file a controller of {:dataset \"npz\" :data-dir file}
   searches: :train and :test each {:images [...] :labels [...]}, the images as predict takes them
   (raw pixel values 0-255, channel by channel, row by row), :shape [channels height width] and,
-  optionally, :class-names, the name of each label. Returns the file's path; ex-info of one line,
-  with nothing written, for an image of another size, a value not a whole 0-255 or labels that
-  do not match the images."
-  [file {:keys [shape train test class-names]}]
+  optionally, :val (a validation split of one's own, the same kind of map; without it a fifth of
+  :train is held out) and :class-names, the name of each label. Returns the file's path; ex-info
+  of one line, with nothing written, for an image of another size, a value not a whole 0-255 or
+  labels that do not match the images."
+  [file {:keys [shape train val test class-names]}]
   (let [[channels height width] shape
-        images (fn [split] (into-array (map float-array (:images split))))]
+        images (fn [split] (when split (into-array (map float-array (:images split)))))
+        labels (fn [split] (when split (int-array (:labels split))))]
     (str (engine-call (Npz/write (Paths/get (str file) (make-array String 0)) (int channels) (int height)
-                                 (int width) (images train) (int-array (:labels train)) (images test)
-                                 (int-array (:labels test)) ^java.util.List (vec class-names))))))
+                                 (int width) (images train) (labels train) (images val) (labels val)
+                                 (images test) (labels test) ^java.util.List (vec class-names))))))

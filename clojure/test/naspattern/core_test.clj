@@ -139,6 +139,12 @@
         {:keys [model-path]} (nas/search controller 1 (fn [_]))]
     (with-open [model (nas/load-model *gateway* model-path)]
       (is (= names (nas/class-names model))))
+    (let [with-val (nas/write-npz (io/file folder "val.npz") ; a validation split of one's own beside them
+                                  {:shape [1 28 28] :train (split 0 200) :val (split 200 250) :test (split 250 300)})]
+      (with-open [zip (java.util.zip.ZipFile. ^String with-val)]
+        (is (= ["train_images.npy" "train_labels.npy" "test_images.npy" "test_labels.npy" "val_images.npy"
+                "val_labels.npy"]
+               (map #(.getName ^java.util.zip.ZipEntry %) (enumeration-seq (.entries zip)))))))
     (let [e (is (thrown? clojure.lang.ExceptionInfo
                          (nas/write-npz (io/file folder "other.npz")
                                         {:shape [1 28 27] :train (split 0 2) :test (split 2 3)})))]

@@ -31,6 +31,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.zip.ZipFile;
 
 import javax.imageio.ImageIO;
 
@@ -316,6 +317,33 @@ public class NASGatewayTest {
         for (int i = 0; i < cases.length; i++) {
             assertOneLine(assertThrows(NASException.class, writes.get(i)::run), cases[i]);
         }
+        assertFalse(Files.exists(other)); // nothing written
+    }
+
+    @Test
+    public void aValidationSplitOfOnesOwnWrittenAsAnNpzFileIsTheOneTheChildrenAreScoredOn() throws IOException {
+        float[][] images = Idx.images(Path.of(Idx.FASHION_MNIST, "t10k-images-idx3-ubyte.gz"), 250);
+        int[] labels = Idx.labels(Path.of(Idx.FASHION_MNIST, "t10k-labels-idx1-ubyte.gz"), 250);
+        Path file = Npz.write(folder.getRoot().toPath().resolve("mine.npz"), 1, 28, 28,
+                Arrays.copyOf(images, 200), Arrays.copyOf(labels, 200), Arrays.copyOfRange(images, 200, 207),
+                Arrays.copyOfRange(labels, 200, 207), Arrays.copyOfRange(images, 207, 250),
+                Arrays.copyOfRange(labels, 207, 250), List.of());
+        List<String> entries = new ArrayList<>();
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            zip.stream().forEach(entry -> entries.add(entry.getName()));
+        }
+        assertEquals(List.of("train_images.npy", "train_labels.npy", "test_images.npy", "test_labels.npy",
+                "val_images.npy", "val_labels.npy"), entries);
+        NASController controller = controller(", \"dataset\": \"npz\", \"data-dir\": \"" + file + "\"");
+        double accuracy = controller.search(1, null).best().metrics().accuracy();
+        // scored on the 7 images given, not on 40 held out of the 200 training images
+        assertTrue(String.valueOf(accuracy), accuracy > 0 && accuracy < 1
+                && Math.abs(accuracy * 7 - Math.rint(accuracy * 7)) < 1e-6);
+        Path other = folder.getRoot().toPath().resolve("other.npz");
+        assertOneLine(assertThrows(NASException.class, () -> Npz.write(other, 1, 28, 28, images, labels, images,
+                null, images, labels, List.of())), "give valImages with valLabels (the validation split), or neither");
+        assertOneLine(assertThrows(NASException.class, () -> Npz.write(other, 1, 28, 28, images, labels, images,
+                new int[3], images, labels, List.of())), "valLabels must hold one label an image, 250; got 3");
         assertFalse(Files.exists(other)); // nothing written
     }
 
